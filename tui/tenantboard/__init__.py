@@ -1,0 +1,3 @@
+"""tenantboard: a live terminal status board for SuperOffice CRM Online tenants."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from tenantboard.cli import main
+
+raise SystemExit(main())

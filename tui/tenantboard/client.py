@@ -1,0 +1,423 @@
+"""The state API client: one shared ``httpx.AsyncClient``, every failure a typed error.
+
+``--base-url`` sends every request to one server instead (the simulator, a test server)
+while keeping the logical URL's host in the ``Host`` header, the way a reverse proxy
+would see it. So the simulator can play ``sod2.superoffice.com`` and
+``sod.superoffice.com`` on one loopback port, and the host rules below stay the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import re
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from tenantboard import __version__
+from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.model import (
+    MAX_JSON_DEPTH,
+    ParseError,
+    TenantState,
+    VersionInfo,
+    json_depth,
+    parse_state,
+    parse_version,
+)
+from tenantboard.sanitize import clean
+
+ENV_HOSTS: dict[str, str] = {
+    "sod": "sod.superoffice.com",
+    "stage": "qaonline.superoffice.com",
+    "online": "online.superoffice.com",
+}
+ENVIRONMENTS: tuple[str, ...] = tuple(ENV_HOSTS)
+DISCOVERY_HOSTS = frozenset(ENV_HOSTS.values())
+TENANT_DOMAIN = "superoffice.com"
+MAX_BODY_BYTES = 1 << 20
+DEFAULT_TIMEOUT = 10.0
+USER_AGENT = f"tenantboard/{__version__} (+https://github.com/tenantboard/tenantboard)"
+
+_CONTEXT_ID = re.compile(r"cust(\d{1,12})", re.IGNORECASE)
+
+
+def normalize_context_id(text: str) -> str:
+    """Return the canonical ``Cust12345`` form, or raise :class:`CheckError`.
+
+    The documented form is ``Cust`` and digits; any case is accepted. Anything else is
+    refused before a request is made, so nothing odd ever lands in a URL path.
+    """
+    match = _CONTEXT_ID.fullmatch(text.strip())
+    if match is None:
+        shown = clean(text, 40)
+        raise CheckError(
+            ErrorKind.INVALID_CONTEXT,
+            f"{shown!r} is not a context id (expected Cust followed by digits, e.g. Cust12345)",
+        )
+    return f"Cust{match.group(1)}"
+
+
+def normalize_env(text: str) -> str:
+    env = text.strip().lower()
+    if env not in ENV_HOSTS:
+        raise CheckError(
+            ErrorKind.INVALID_CONTEXT,
+            f"{clean(text, 20)!r} is not an environment (one of {', '.join(ENVIRONMENTS)})",
+        )
+    return env
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class BaseUrl:
+    """Where requests physically go instead of SuperOffice (simulator and tests)."""
+
+    scheme: str
+    host: str
+    port: int | None
+
+    @classmethod
+    def parse(cls, text: str) -> BaseUrl:
+        try:
+            url = httpx.URL(text)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"--base-url {text!r} is not a URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"--base-url {text!r} must be an http(s) URL with a host")
+        if url.scheme == "http" and not _is_loopback(url.host):
+            raise ValueError(
+                f"--base-url {text!r}: plain http is only allowed to a loopback address"
+            )
+        if url.path not in ("", "/") or url.query:
+            raise ValueError(f"--base-url {text!r} must not have a path or query")
+        return cls(url.scheme, url.host, url.port)
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}" if self.port else host
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.netloc}"
+
+
+@dataclass(frozen=True, slots=True)
+class StateAnswer:
+    state: TenantState
+    server_date: datetime | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VersionAnswer:
+    info: VersionInfo
+    url: str
+    #: Set when a 421 made the client read the tenant's state again.
+    fresh_state: TenantState | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 86_400))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, min((when - now).total_seconds(), 86_400.0))
+
+
+def _parse_date_header(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def classify_transport_error(exc: httpx.TransportError) -> CheckError:
+    """Map httpx's transport failures to our kinds with a short reason."""
+    text = clean(str(exc), 160) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        phase = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for the answer",
+            httpx.WriteTimeout: "sending the request",
+            httpx.PoolTimeout: "waiting for a free connection",
+        }.get(type(exc), "talking to the server")
+        return CheckError(ErrorKind.TIMEOUT, f"timed out {phase}")
+    lowered = text.lower()
+    if _caused_by(exc, socket.gaierror) or any(
+        marker in lowered
+        for marker in ("name or service not known", "name resolution", "nodename nor servname")
+    ):
+        return CheckError(ErrorKind.DNS, f"cannot resolve the host name ({text})")
+    if _caused_by(exc, ssl.SSLError) or "ssl" in lowered or "certificate" in lowered:
+        return CheckError(ErrorKind.TLS, f"TLS failed ({text})")
+    if isinstance(exc, httpx.ConnectError):
+        return CheckError(ErrorKind.CONNECT, f"cannot connect ({text})")
+    return CheckError(ErrorKind.NETWORK, f"connection failed ({text})")
+
+
+class TenantClient:
+    """Asks the state API and the version endpoint. Use as an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        base_url: BaseUrl | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 32,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_body = max_body
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            follow_redirects=False,
+            verify=True,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+        )
+
+    async def __aenter__(self) -> TenantClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- URLs ---------------------------------------------------------------------------
+
+    @staticmethod
+    def state_url(context_id: str, env: str) -> str:
+        return f"https://{ENV_HOSTS[env]}/api/state/{context_id}"
+
+    def _physical(self, url: httpx.URL) -> tuple[httpx.URL, dict[str, str]]:
+        """Where the request goes, and the Host header that names the logical host."""
+        if self.base_url is None:
+            return url, {}
+        physical = url.copy_with(
+            scheme=self.base_url.scheme, host=self.base_url.host, port=self.base_url.port
+        )
+        return physical, {"Host": url.netloc.decode("ascii")}
+
+    def checked_version_url(self, api: str | None) -> httpx.URL:
+        """The tenant's Api URL if it is safe to follow, else a REFUSED_URL error.
+
+        Only https to a host in SuperOffice's domain (or the --base-url server itself) is
+        followed: an answer must not be able to point us at link-local or private
+        addresses, or anywhere else.
+        """
+        if not api:
+            raise CheckError(ErrorKind.REFUSED_URL, "the answer has no Api link")
+        try:
+            url = httpx.URL(api)
+        except (httpx.InvalidURL, ValueError):
+            raise CheckError(ErrorKind.REFUSED_URL, f"Api link {api!r} is not a URL") from None
+        host = url.host.lower()
+        base = self.base_url
+        if base is not None and host == base.host and url.port == base.port:
+            if url.scheme not in ("http", "https"):
+                raise CheckError(ErrorKind.REFUSED_URL, f"Api link {api!r}: scheme not allowed")
+            return url
+        if url.scheme != "https":
+            raise CheckError(ErrorKind.REFUSED_URL, f"Api link {api!r} is not https")
+        if url.userinfo:
+            raise CheckError(ErrorKind.REFUSED_URL, f"Api link {api!r} carries credentials")
+        if host != TENANT_DOMAIN and not host.endswith("." + TENANT_DOMAIN):
+            raise CheckError(
+                ErrorKind.REFUSED_URL, f"Api link host {host!r} is outside {TENANT_DOMAIN}"
+            )
+        return url
+
+    # -- requests -------------------------------------------------------------------------
+
+    async def fetch_state(self, context_id: str, env: str) -> StateAnswer:
+        context_id = normalize_context_id(context_id)
+        env = normalize_env(env)
+        payload, headers = await self._get_json(httpx.URL(self.state_url(context_id, env)))
+        received_at = datetime.now(UTC)
+        try:
+            state = parse_state(payload, context_id)
+        except ParseError as exc:
+            raise CheckError(ErrorKind.BAD_ANSWER, f"bad answer: {exc}") from None
+        return StateAnswer(state, _parse_date_header(headers.get("date")), received_at)
+
+    async def fetch_version(self, state: TenantState, env: str) -> VersionAnswer:
+        """GET the tenant's Api link; on 421 read the state again and retry once."""
+        if state.is_running is False or (state.state is not None and not state.state.is_running):
+            raise CheckError(
+                ErrorKind.NOT_RUNNING,
+                f"no version info while the tenant is {state.state_name}: its API is down",
+            )
+        url = self.checked_version_url(state.api)
+        fresh: TenantState | None = None
+        try:
+            payload, _ = await self._get_json(url)
+        except CheckError as exc:
+            if exc.kind is not ErrorKind.MISDIRECTED:
+                raise
+            fresh = (await self.fetch_state(state.context_id, env)).state
+            if not fresh.is_running:
+                raise CheckError(
+                    ErrorKind.NOT_RUNNING,
+                    f"no version info while the tenant is {fresh.state_name}: its API is down",
+                ) from None
+            url = self.checked_version_url(_on_endpoint_host(fresh.api, fresh.endpoint))
+            payload, _ = await self._get_json(url)
+        try:
+            info = parse_version(payload)
+        except ParseError as exc:
+            raise CheckError(ErrorKind.BAD_ANSWER, f"bad version info: {exc}") from None
+        return VersionAnswer(info, str(url), fresh)
+
+    async def _get_json(self, url: httpx.URL) -> tuple[Any, httpx.Headers]:
+        physical, extra_headers = self._physical(url)
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self._http.stream("GET", physical, headers=extra_headers) as response:
+                    self._raise_for_status(response)
+                    body = await self._read_capped(response)
+        except TimeoutError:
+            raise CheckError(
+                ErrorKind.TIMEOUT, f"no complete answer within {self.timeout:g} s"
+            ) from None
+        except httpx.TransportError as exc:
+            raise classify_transport_error(exc) from None
+        except httpx.InvalidURL as exc:
+            raise CheckError(
+                ErrorKind.REFUSED_URL, f"invalid URL ({clean(str(exc), 80)})"
+            ) from None
+        return self._decode(body, response), response.headers
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        reason = clean(response.reason_phrase or "", 60)
+        if 300 <= status < 400:
+            location = clean(response.headers.get("location", "nowhere"), 120)
+            raise CheckError(
+                ErrorKind.REDIRECT,
+                f"redirected ({status}) to {location}; not followed",
+                status=status,
+            )
+        retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+        wait = f", retry after {retry_after:g} s" if retry_after is not None else ""
+        if status == 404:
+            raise CheckError(ErrorKind.NOT_FOUND, "not found (404)", status=status)
+        if status == 421:
+            raise CheckError(
+                ErrorKind.MISDIRECTED,
+                "wrong host (421 Misdirected Request: wrong subdomain used to access tenant)",
+                status=status,
+            )
+        if status == 429:
+            raise CheckError(
+                ErrorKind.RATE_LIMITED,
+                f"rate limited (429){wait}",
+                status=status,
+                retry_after=retry_after,
+            )
+        if status == 503:
+            raise CheckError(
+                ErrorKind.UNAVAILABLE,
+                f"service unavailable (503){wait}",
+                status=status,
+                retry_after=retry_after,
+            )
+        raise CheckError(
+            ErrorKind.HTTP_STATUS,
+            f"HTTP {status} {reason}".strip(),
+            status=status,
+            retry_after=retry_after,
+        )
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise CheckError(ErrorKind.TOO_LARGE, f"answer too large ({int(declared)} bytes)")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body:
+                raise CheckError(
+                    ErrorKind.TOO_LARGE, f"answer too large (over {self.max_body} bytes)"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _decode(body: bytes, response: httpx.Response) -> Any:
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise CheckError(ErrorKind.NOT_UTF8, "answer is not UTF-8 text") from None
+        try:
+            payload = json.loads(text)
+        except RecursionError:
+            raise CheckError(ErrorKind.TOO_DEEP, "answer nested too deeply") from None
+        except ValueError:
+            content_type = clean(response.headers.get("content-type", "no content type"), 60)
+            raise CheckError(ErrorKind.NOT_JSON, f"answer is not JSON ({content_type})") from None
+        if json_depth(payload) > MAX_JSON_DEPTH:
+            raise CheckError(ErrorKind.TOO_DEEP, "answer nested too deeply")
+        return payload
+
+
+def _on_endpoint_host(api: str | None, endpoint: str | None) -> str | None:
+    """The Api URL moved onto the host the Endpoint names (the 421 rule)."""
+    if not api or not endpoint:
+        return api
+    try:
+        api_url, endpoint_url = httpx.URL(api), httpx.URL(endpoint)
+    except (httpx.InvalidURL, ValueError):
+        return api
+    if not endpoint_url.host:
+        return api
+    return str(
+        api_url.copy_with(
+            scheme=endpoint_url.scheme, host=endpoint_url.host, port=endpoint_url.port
+        )
+    )

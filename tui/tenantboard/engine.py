@@ -1,0 +1,272 @@
+"""Running checks: one-shot (`check`) and continuous (the board's :class:`Monitor`).
+
+The monitor is one task waiting on one due-time queue: it starts at most ``concurrency``
+checks, never two of one tenant at once, and sleeps until the next tenant is due or
+something (a manual refresh, a finished check) wakes it. Nothing runs while nothing is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from tenantboard.client import StateAnswer, TenantClient, VersionAnswer
+from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.model import TenantState
+from tenantboard.sanitize import clean
+from tenantboard.schedule import DueQueue, NextCheck, RefreshPolicy
+from tenantboard.store import Tenant
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def wall(self) -> datetime: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one check of one tenant."""
+
+    tenant: Tenant
+    state: TenantState | None
+    error: CheckError | None
+    checked_at: datetime
+    duration: float
+    next_check: NextCheck | None = None
+    next_due: float | None = None
+    failures: int = 0
+    version: VersionAnswer | None = None
+    version_error: CheckError | None = None
+    #: The server's Date header when it sent one: ValidUntil is measured against it, so
+    #: a wrong local clock does not skew the schedule.
+    server_date: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def unexpected(exc: BaseException) -> CheckError:
+    """A bug or an exotic failure still becomes a row reason, never a crash."""
+    return CheckError(ErrorKind.NETWORK, f"unexpected {type(exc).__name__}: {clean(str(exc), 120)}")
+
+
+async def check_once(
+    client: TenantClient, tenant: Tenant, clock: Clock, *, versions: bool = False
+) -> CheckResult:
+    started = clock.monotonic()
+    answer: StateAnswer | None = None
+    error: CheckError | None = None
+    version: VersionAnswer | None = None
+    version_error: CheckError | None = None
+    try:
+        answer = await client.fetch_state(tenant.context_id, tenant.env)
+        if versions:
+            try:
+                version = await client.fetch_version(answer.state, tenant.env)
+            except CheckError as exc:
+                version_error = exc
+    except CheckError as exc:
+        error = exc
+    except Exception as exc:
+        error = unexpected(exc)
+    return CheckResult(
+        tenant=tenant,
+        state=answer.state if answer else None,
+        error=error,
+        checked_at=clock.wall(),
+        duration=clock.monotonic() - started,
+        version=version,
+        version_error=version_error,
+        server_date=answer.server_date if answer else None,
+    )
+
+
+async def check_all(
+    client: TenantClient,
+    tenants: Sequence[Tenant],
+    *,
+    concurrency: int,
+    clock: Clock | None = None,
+    versions: bool = False,
+) -> list[CheckResult]:
+    """Check every tenant once, ``concurrency`` at a time; results in the input order."""
+    clock = clock or SystemClock()
+    results: list[CheckResult | None] = [None] * len(tenants)
+    cursor = iter(range(len(tenants)))
+
+    async def worker() -> None:
+        for index in cursor:
+            results[index] = await check_once(client, tenants[index], clock, versions=versions)
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(tenants))))))
+    return [result for result in results if result is not None]
+
+
+class Monitor:
+    """Keeps every tenant checked on its own schedule; reports each result to a callback."""
+
+    def __init__(
+        self,
+        client: TenantClient,
+        tenants: Iterable[Tenant],
+        *,
+        policy: RefreshPolicy,
+        concurrency: int,
+        on_result: Callable[[CheckResult], None],
+        clock: Clock | None = None,
+    ) -> None:
+        self.client = client
+        self.policy = policy
+        self.concurrency = concurrency
+        self.clock = clock or SystemClock()
+        self._on_result = on_result
+        self._tenants: dict[str, Tenant] = {}
+        self._failures: dict[str, int] = {}
+        self._queue = DueQueue()
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+        self._wake = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self.paused = False
+        self.set_tenants(tenants)
+
+    # -- control (called from the UI) -----------------------------------------------------
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def is_checking(self, key: str) -> bool:
+        return key in self._running
+
+    def due_at(self, key: str) -> float | None:
+        return self._queue.due_at(key)
+
+    def set_tenants(self, tenants: Iterable[Tenant]) -> None:
+        """Adopt a new list: new tenants are due now, removed ones are forgotten."""
+        wanted = {tenant.key: tenant for tenant in tenants}
+        for key in set(self._tenants) - set(wanted):
+            self._queue.discard(key)
+            self._failures.pop(key, None)
+            self._again.discard(key)
+        now = self.clock.monotonic()
+        for key in wanted:
+            if key not in self._tenants:
+                self._queue.schedule(key, now)
+        self._tenants = wanted
+        self.poke()
+
+    def refresh(self, key: str) -> None:
+        """Check ``key`` as soon as a slot is free, before anything merely due."""
+        if key not in self._tenants:
+            return
+        if key in self._running:
+            self._again.add(key)
+        else:
+            self._queue.schedule(key, self.clock.monotonic(), urgent=True)
+        self.poke()
+
+    def refresh_all(self) -> None:
+        for key in self._tenants:
+            self.refresh(key)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self.poke()
+
+    def poke(self) -> None:
+        """Wake the loop to look at the queue again (after a change or a clock jump)."""
+        self._wake.set()
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until cancelled; cancelling also cancels the checks in flight."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                self._wake.clear()
+                delay = self._dispatch()
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                if delay is not None:
+                    self._timer = loop.call_later(max(delay, 0.0), self._wake.set)
+                await self._wake.wait()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            tasks = list(self._running.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _dispatch(self) -> float | None:
+        """Start what is due; return how long to sleep (None: until woken)."""
+        if self.paused:
+            return None
+        now = self.clock.monotonic()
+        free = self.concurrency - len(self._running)
+        if free <= 0:
+            return None  # a finishing check wakes us
+        for key in self._queue.pop_due(now, free):
+            if key in self._running:
+                self._again.add(key)
+                continue
+            tenant = self._tenants.get(key)
+            if tenant is not None:
+                self._running[key] = asyncio.create_task(self._check(tenant))
+        next_due = self._queue.next_due()
+        if next_due is None or len(self._running) >= self.concurrency:
+            return None
+        return next_due - now
+
+    async def _check(self, tenant: Tenant) -> None:
+        key = tenant.key
+        try:
+            result = await check_once(self.client, tenant, self.clock)
+            result = self._plan_next(result)
+        finally:
+            self._running.pop(key, None)
+        if self._tenants.get(key) is not None:
+            self._on_result(result)
+        self.poke()
+
+    def _plan_next(self, result: CheckResult) -> CheckResult:
+        key = result.tenant.key
+        if result.error is None and result.state is not None:
+            self._failures.pop(key, None)
+            failures = 0
+            reference = result.server_date or result.checked_at
+            next_check = self.policy.after_success(result.state.valid_until, reference)
+        else:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            retry_after = result.error.retry_after if result.error else None
+            next_check = self.policy.after_failure(failures, retry_after)
+        now = self.clock.monotonic()
+        due = now + next_check.delay
+        if key in self._tenants:
+            if key in self._again:
+                self._again.discard(key)
+                self._queue.schedule(key, now, urgent=True)
+            else:
+                self._queue.schedule(key, due)
+        return replace(result, next_check=next_check, next_due=due, failures=failures)

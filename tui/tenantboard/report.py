@@ -1,0 +1,115 @@
+"""`check`'s output: a plain aligned table or JSON, a Nagios summary line, the exit code."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from tenantboard.engine import CheckResult
+from tenantboard.model import Severity
+from tenantboard.sanitize import clean
+
+_ANSI = {
+    Severity.OK: "\x1b[32m",
+    Severity.WARNING: "\x1b[33m",
+    Severity.CRITICAL: "\x1b[31m",
+    Severity.UNKNOWN: "\x1b[35m",
+}
+_RESET = "\x1b[0m"
+
+
+def severity_of(result: CheckResult) -> Severity:
+    """A failed check is UNKNOWN: we do not know the tenant's state."""
+    if result.error is not None or result.state is None:
+        return Severity.UNKNOWN
+    return result.state.severity
+
+
+def worst_exit_code(results: Sequence[CheckResult]) -> int:
+    """Nagios: CRITICAL (2) > UNKNOWN (3) > WARNING (1) > OK (0)."""
+    worst = max((severity_of(result) for result in results), default=Severity.UNKNOWN)
+    return worst.exit_code
+
+
+def summary_line(results: Sequence[CheckResult]) -> str:
+    counts = Counter(severity_of(result) for result in results)
+    worst = max(counts, default=Severity.UNKNOWN)
+    parts = [f"{counts[s]} {s.name.lower()}" for s in reversed(Severity) if counts[s]]
+    return f"TENANTBOARD {worst.name} - {len(results)} tenants: {', '.join(parts) or 'none'}"
+
+
+def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
+    state = result.state
+    error = result.error
+    data: dict[str, Any] = {
+        "context_id": result.tenant.context_id,
+        "env": result.tenant.env,
+        "label": result.tenant.label,
+        "state": state.state_name if state else None,
+        "state_code": state.state_code if state else None,
+        "recognised": state.state is not None if state else None,
+        "is_running": state.is_running if state else None,
+        "running_mismatch": state.running_mismatch if state else False,
+        "endpoint": state.endpoint if state else None,
+        "api": state.api if state else None,
+        "valid_until": _iso(state.valid_until) if state and state.valid_until else None,
+        "severity": severity_of(result).name,
+        "checked_at": _iso(result.checked_at),
+        "error": error.as_json() if error else None,
+    }
+    if versions:
+        data["version"] = result.version.info.as_json() if result.version else None
+        data["version_error"] = result.version_error.as_json() if result.version_error else None
+    return data
+
+
+def _iso(moment: Any) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def render_json(results: Sequence[CheckResult], *, versions: bool = False) -> str:
+    return json.dumps([result_json(r, versions=versions) for r in results], indent=2)
+
+
+def _row(result: CheckResult, versions: bool) -> list[str]:
+    state = result.state
+    if result.error is not None or state is None:
+        detail = result.error.message if result.error else "no answer"
+        return [result.tenant.context_id, result.tenant.env, "ERROR", "-", "-", detail]
+    name = state.state_name if state.state is not None else f"{state.state_name}?"
+    running = {True: "yes", False: "no", None: "?"}[state.is_running]
+    if state.running_mismatch:
+        running += "!"
+    host = _host(state.endpoint)
+    if versions:
+        if result.version:
+            info = result.version.info
+            detail = info.label or info.netserver_version or "?"
+        else:
+            detail = result.version_error.message if result.version_error else ""
+    else:
+        detail = clean(result.tenant.label, 40)
+    return [result.tenant.context_id, result.tenant.env, name, running, host, detail]
+
+
+def _host(url: str | None) -> str:
+    if not url:
+        return "-"
+    rest = url.split("://", 1)[-1]
+    return clean(rest.split("/", 1)[0], 48)
+
+
+def render_table(results: Sequence[CheckResult], *, color: bool, versions: bool = False) -> str:
+    header = ["CONTEXT", "ENV", "STATE", "RUN", "HOST", "VERSION" if versions else "LABEL / ERROR"]
+    rows = [[clean(cell, 200) for cell in _row(r, versions)] for r in results]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for index, row in enumerate([header, *rows]):
+        text = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        text = f"{text}  {row[-1]}".rstrip()
+        if color and index > 0:
+            text = f"{_ANSI[severity_of(results[index - 1])]}{text}{_RESET}"
+        lines.append(text)
+    return "\n".join(lines)

@@ -1,0 +1,448 @@
+"""A faithful stand-in for SuperOffice's state API and version endpoint.
+
+Tenants follow scripted profiles whose state changes over time (every documented state
+appears), endpoints move between hosts, the discovery hosts answer 421 to API calls,
+``ValidUntil`` is short for some and long for others, and a few tenants are slow or
+failing. The scenario is a pure function of (tenant, time), so it serves any number of
+tenants with no per-tenant memory.
+
+Two ways in: :class:`SimulatorTransport` (in-process, no socket: the demo and the tests)
+and :func:`serve` (``tenantboard simulate``: HTTP/1.1 on 127.0.0.1 for end-to-end tests and
+benchmarks). Both route by the request's host, as the real service does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
+
+import httpx
+
+from tenantboard.client import DISCOVERY_HOSTS, ENV_HOSTS
+from tenantboard.store import Tenant
+
+WRONG_SUBDOMAIN = "Wrong subdomain used to access tenant"
+
+
+@dataclass(frozen=True, slots=True)
+class SimResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the scenario says about one tenant at one moment."""
+
+    state: str
+    is_running: bool
+    host: str | None
+    valid_for: float
+    api_host: str | None = None
+    fault: str | None = None
+    retry_after: int | None = None
+
+
+Profile = Callable[[int, float, str], Answer]
+
+
+def _numbered(env: str, number: int, shift: int = 0) -> str:
+    base = ENV_HOSTS[env].split(".", 1)[0]
+    return f"{base}{2 + (number + shift) % 3}.superoffice.com"
+
+
+def _phase(number: int, elapsed: float, period: float) -> float:
+    """Where in its own cycle a tenant is (0..period), offset so tenants do not move in step."""
+    return (elapsed + (number * 37) % period) % period
+
+
+def steady(number: int, elapsed: float, env: str) -> Answer:
+    return Answer("Running", True, _numbered(env, number), 300)
+
+
+def mover(number: int, elapsed: float, env: str) -> Answer:
+    shift = int((elapsed + number * 11) // 180) % 2
+    return Answer("Running", True, _numbered(env, number, shift), 60)
+
+
+def maintenance(number: int, elapsed: float, env: str) -> Answer:
+    if _phase(number, elapsed, 300) < 60:
+        return Answer("OfflineMaintenance", False, _numbered(env, number), 30)
+    return Answer("Running", True, _numbered(env, number), 120)
+
+
+def online_maintenance(number: int, elapsed: float, env: str) -> Answer:
+    if _phase(number, elapsed, 240) < 120:
+        return Answer("OnlineMaintenance", True, _numbered(env, number), 60)
+    return Answer("Running", True, _numbered(env, number), 60)
+
+
+def provisioning(number: int, elapsed: float, env: str) -> Answer:
+    if elapsed < 90:
+        return Answer("Provisioning", False, None, 30)
+    return Answer("Running", True, _numbered(env, number), 300)
+
+
+def incident(number: int, elapsed: float, env: str) -> Answer:
+    if _phase(number, elapsed, 360) < 60:
+        return Answer("Unknown", False, None, 30)
+    return Answer("Running", True, _numbered(env, number), 90)
+
+
+def deleting(number: int, elapsed: float, env: str) -> Answer:
+    phase = _phase(number, elapsed, 600)
+    if phase < 200:
+        return Answer("Deleting", False, None, 60)
+    if phase < 400:
+        return Answer("DeleteFailed", False, None, 120)
+    return Answer("Deleted", False, None, 600)
+
+
+def constant(state: str, valid_for: float = 900) -> Profile:
+    def profile(number: int, elapsed: float, env: str) -> Answer:
+        return Answer(state, False, None, valid_for)
+
+    return profile
+
+
+def app_host(number: int, elapsed: float, env: str) -> Answer:
+    """The 2026 hosts have no number: they must not be mistaken for discovery hosts."""
+    return Answer("Running", True, "app.superoffice.com", 300)
+
+
+def stale_api_host(number: int, elapsed: float, env: str) -> Answer:
+    """Api names the discovery host, which answers 421; Endpoint names the right one."""
+    return Answer("Running", True, _numbered(env, number), 300, api_host=ENV_HOSTS[env])
+
+
+def fault(kind: str, every: float = 0.0, retry_after: int | None = None) -> Profile:
+    """Running, but the state call fails with ``kind`` (always, or half of each period)."""
+
+    def profile(number: int, elapsed: float, env: str) -> Answer:
+        failing = not every or _phase(number, elapsed, every) < every / 2
+        return Answer(
+            "Running",
+            True,
+            _numbered(env, number),
+            120,
+            fault=kind if failing else None,
+            retry_after=retry_after,
+        )
+
+    return profile
+
+
+def unrecognised(number: int, elapsed: float, env: str) -> Answer:
+    return Answer("Hibernating", False, None, 300)
+
+
+def disagreeing(number: int, elapsed: float, env: str) -> Answer:
+    return Answer("Running", False, _numbered(env, number), 300, fault="running-mismatch")
+
+
+#: The demo's tenants: one per behaviour, so every state and failure shows on the board.
+DEMO_PROFILES: dict[int, tuple[str, str, Profile]] = {
+    1001: ("Northwind Traders", "online", steady),
+    1002: ("Contoso (moves hosts)", "online", mover),
+    1003: ("Fabrikam (nightly maintenance)", "online", maintenance),
+    1004: ("Tailspin Toys", "online", online_maintenance),
+    1005: ("New customer onboarding", "online", provisioning),
+    1006: ("Adventure Works", "online", incident),
+    1007: ("Old trial account", "online", deleting),
+    1008: ("Litware (unpaid)", "online", constant("Suspended")),
+    1009: ("Proseware migration", "online", constant("MigrationPending", 7200)),
+    1010: ("Failed signup", "sod", constant("ProvisioningFailed")),
+    1011: ("Wingtip (2026 host)", "online", app_host),
+    1012: ("Margie's Travel (stale Api host)", "online", stale_api_host),
+    1013: ("Slow tenant", "stage", fault("slow")),
+    1014: ("Flaky gateway", "online", fault("unavailable", every=180, retry_after=45)),
+    1015: ("Broken proxy (HTML)", "stage", fault("html")),
+    1016: ("Rate limited", "sod", fault("rate-limited", every=240, retry_after=90)),
+    1017: ("Typo in the list", "online", fault("not-found")),
+    1018: ("Future state", "sod", unrecognised),
+    1019: ("Confused server", "stage", disagreeing),
+    1020: ("Blue Yonder", "sod", steady),
+    1021: ("Deleted long ago", "online", constant("Deleted")),
+    1022: ("Lucerne Publishing", "online", mover),
+}
+
+
+def demo_tenants() -> list[Tenant]:
+    return [
+        Tenant(f"Cust{number}", env, label) for number, (label, env, _) in DEMO_PROFILES.items()
+    ]
+
+
+def profile_for(number: int) -> Profile:
+    """The demo's explicit profiles, else a realistic mix for bulk tenants (benchmarks)."""
+    if number in DEMO_PROFILES:
+        return DEMO_PROFILES[number][2]
+    bucket = zlib.crc32(number.to_bytes(8, "little")) % 100
+    if bucket < 80:
+        return steady
+    if bucket < 90:
+        return mover
+    if bucket < 95:
+        return maintenance
+    if bucket < 98:
+        return online_maintenance
+    return incident
+
+
+def format_valid_until(moment: datetime) -> str:
+    """The API's own format: 7 fractional digits and Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+@dataclass
+class Simulator:
+    """The scenario and the HTTP routing; ``now`` is injected (seconds since the epoch)."""
+
+    now: Callable[[], float] = time.time
+    slow_delay: float = 4.0
+    #: With a number, tenants Cust1..CustN exist (plus the demo's); others are Unknown.
+    tenant_count: int | None = None
+    started: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        if not self.started:
+            self.started = self.now()
+
+    def answer(self, number: int, env: str) -> Answer:
+        beyond = self.tenant_count is not None and number > self.tenant_count
+        if beyond and number not in DEMO_PROFILES:
+            return Answer("Unknown", False, None, 900)
+        return profile_for(number)(number, max(0.0, self.now() - self.started), env)
+
+    def respond(self, method: str, host: str, path: str) -> SimResponse:
+        host = host.split(":", 1)[0].lower()
+        parts = [part for part in path.split("?", 1)[0].split("/") if part]
+        if method not in ("GET", "HEAD"):
+            return _text(405, "Method Not Allowed")
+        if len(parts) == 3 and parts[:2] == ["api", "state"]:
+            return self._state(host, parts[2])
+        if len(parts) == 2 and parts[1].lower() == "api":
+            return self._version(host, parts[0])
+        return _text(404, "Not Found")
+
+    def _env_of(self, host: str) -> str:
+        for env, env_host in ENV_HOSTS.items():
+            if host == env_host or host.startswith(env_host.split(".", 1)[0]):
+                return env
+        return "online"
+
+    def _state(self, host: str, context_id: str) -> SimResponse:
+        number = _number(context_id)
+        if number is None:
+            return _text(404, "Not Found")
+        env = self._env_of(host)
+        answer = self.answer(number, env)
+        now = self.now()
+        headers = (("Date", formatdate(now, usegmt=True)),)
+        if answer.fault:
+            faulty = _fault_response(answer, headers)
+            if faulty is not None:
+                return faulty
+        ctx = f"Cust{number}"
+        endpoint = f"https://{answer.host}/{ctx}" if answer.host else None
+        api_host = answer.api_host or answer.host
+        payload = {
+            "ContextIdentifier": ctx,
+            "Endpoint": endpoint,
+            "State": answer.state,
+            "IsRunning": answer.is_running if answer.fault != "running-mismatch" else False,
+            "ValidUntil": format_valid_until(
+                datetime.fromtimestamp(now, UTC) + timedelta(seconds=answer.valid_for)
+            ),
+            "Api": f"https://{api_host}/{ctx}/api" if api_host else None,
+        }
+        if number % 2:
+            payload["Version"] = "Release_11.10_2026.02.24-02"
+        delay = self.slow_delay if answer.fault == "slow" else 0.0
+        return SimResponse(200, json.dumps(payload).encode(), headers=headers, delay=delay)
+
+    def _version(self, host: str, context_id: str) -> SimResponse:
+        number = _number(context_id)
+        if number is None:
+            return _text(404, "Not Found")
+        if host in DISCOVERY_HOSTS:
+            return _text(421, WRONG_SUBDOMAIN)
+        answer = self.answer(number, self._env_of(host))
+        if not answer.is_running:
+            return _text(503, "Service Unavailable")
+        if answer.host != host:
+            return _text(421, WRONG_SUBDOMAIN)
+        return SimResponse(200, json.dumps(version_document(number, host)).encode())
+
+
+def version_document(number: int, host: str) -> dict[str, str]:
+    ctx = f"Cust{number}"
+    if number % 5 == 0:  # an older release, with the extra ServicesNN keys of its time
+        return {
+            "v1": f"https://{host}:443/{ctx}/api/v1/",
+            "NetServerVersion": "9.1.7583.012",
+            "NetServerAssembly": "9.1.0.0",
+            "NetServerDate": "2020-10-05",
+            "NetServerLabel": "Release9_C-2020.10.05-01",
+            "NetServer": "SuperOffice 9.1 R3 NetServer 9.1 Release (Build: Release9_C-2020.10.05-01)",
+            "Services": "Services87",
+            "ServicesCurrent": "Services88",
+            "Services80": "https://" + host + f"/{ctx}/Remote/Services80/",
+            "Version": "v1",
+        }
+    return {
+        "v1": f"https://{host}:443/{ctx}/api/v1/",
+        "NetServerVersion": "11.10.721.0",
+        "NetServerAssembly": "11.10.0.0",
+        "NetServerDate": "2026-02-24",
+        "NetServerLabel": "Release_11.10_2026.02.24-02",
+        "NetServer": "SuperOffice 11.10 NetServer (Build: Release_11.10_2026.02.24-02)",
+        "Services": "Services88",
+        "ServicesCurrent": "Services88",
+        "Version": "v1",
+        "Documentation": "https://docs.superoffice.com/",
+    }
+
+
+def _number(context_id: str) -> int | None:
+    if context_id[:4].lower() != "cust" or not context_id[4:].isdigit() or len(context_id) > 16:
+        return None
+    return int(context_id[4:])
+
+
+def _text(status: int, text: str, headers: tuple[tuple[str, str], ...] = ()) -> SimResponse:
+    return SimResponse(status, text.encode(), "text/plain; charset=utf-8", headers)
+
+
+def _fault_response(answer: Answer, headers: tuple[tuple[str, str], ...]) -> SimResponse | None:
+    retry = (("Retry-After", str(answer.retry_after)),) if answer.retry_after else ()
+    if answer.fault == "unavailable":
+        return _text(503, "Service Unavailable", headers + retry)
+    if answer.fault == "rate-limited":
+        return _text(429, "Too Many Requests", headers + retry)
+    if answer.fault == "not-found":
+        return _text(404, "Not Found", headers)
+    if answer.fault == "html":
+        body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return SimResponse(200, body, "text/html", headers)
+    return None
+
+
+class SimulatorTransport(httpx.AsyncBaseTransport):
+    """Serves a :class:`Simulator` to httpx in-process: no socket, no network."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.headers.get("host") or request.url.host
+        answer = self.simulator.respond(request.method, host, request.url.path)
+        if answer.delay:
+            await asyncio.sleep(answer.delay)
+        headers = [("Content-Type", answer.content_type), *answer.headers]
+        return httpx.Response(answer.status, headers=headers, content=answer.body, request=request)
+
+
+_REASONS = {
+    200: "OK",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    421: "Misdirected Request",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
+
+
+class _HttpProtocol(asyncio.Protocol):
+    """Just enough HTTP/1.1 (GET, keep-alive) to serve the simulator fast on loopback."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+        self.waiting = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > 65536:
+            self._close()
+            return
+        self._process()
+
+    def _process(self) -> None:
+        while not self.waiting and self.transport is not None:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
+            lines = head.split("\r\n")
+            try:
+                method, target, _ = lines[0].split(" ", 2)
+            except ValueError:
+                self._close()
+                return
+            host = ""
+            keep_alive = True
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                name = name.strip().lower()
+                if name == "host":
+                    host = value.strip()
+                elif name == "connection" and value.strip().lower() == "close":
+                    keep_alive = False
+            answer = self.simulator.respond(method, host, target)
+            if answer.delay:
+                self.waiting = True
+                asyncio.get_running_loop().call_later(
+                    answer.delay, self._send_later, answer, keep_alive
+                )
+                return
+            self._send(answer, keep_alive)
+
+    def _send_later(self, answer: SimResponse, keep_alive: bool) -> None:
+        self.waiting = False
+        self._send(answer, keep_alive)
+        self._process()
+
+    def _send(self, answer: SimResponse, keep_alive: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        reason = _REASONS.get(answer.status, "Error")
+        extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
+        head = (
+            f"HTTP/1.1 {answer.status} {reason}\r\nContent-Type: {answer.content_type}\r\n"
+            f"Content-Length: {len(answer.body)}\r\n{extra}"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+        )
+        self.transport.write(head.encode("latin-1") + answer.body)
+        if not keep_alive:
+            self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+async def serve(
+    port: int, *, host: str = "127.0.0.1", simulator: Simulator | None = None
+) -> asyncio.Server:
+    """Start serving on ``host:port`` (port 0 picks a free one); returns the server."""
+    sim = simulator or Simulator()
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: _HttpProtocol(sim), host, port, backlog=1024)

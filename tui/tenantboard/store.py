@@ -1,0 +1,390 @@
+"""The tenant list: one TOML file the user owns.
+
+Reading uses the standard library's fast ``tomllib``; changes are written so that the
+user's comments and order survive (appending text, or ``tomlkit`` for edits), always
+atomically, and never over a file that did not parse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomlkit
+
+from tenantboard.client import ENVIRONMENTS, normalize_context_id, normalize_env
+from tenantboard.errors import CheckError
+from tenantboard.sanitize import clean
+
+APP_NAME = "tenantboard"
+CONFIG_ENV_VAR = "TENANTBOARD_CONFIG"
+DEFAULT_ENV = "online"
+MAX_LABEL_LENGTH = 120
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+class StoreError(Exception):
+    """The tenant file (or an import file) could not be used; says where and why."""
+
+    def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}:{line}" if line else str(self.path)
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    context_id: str
+    env: str = DEFAULT_ENV
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        """Identity in the list: one context id may be watched in several environments."""
+        return f"{self.env}:{self.context_id}"
+
+    @property
+    def display_name(self) -> str:
+        return clean(self.label, MAX_LABEL_LENGTH) or self.context_id
+
+
+def make_tenant(context_id: str, env: str | None = None, label: str | None = None) -> Tenant:
+    """Validate user input into a Tenant; raises ValueError with a message to show."""
+    try:
+        ctx = normalize_context_id(context_id)
+        environment = normalize_env(env or DEFAULT_ENV)
+    except CheckError as exc:
+        raise ValueError(exc.message) from None
+    text = (label or "").strip()
+    if len(text) > MAX_LABEL_LENGTH:
+        raise ValueError(f"label is longer than {MAX_LABEL_LENGTH} characters")
+    if _CONTROL.search(text):
+        raise ValueError("label contains control characters")
+    return Tenant(ctx, environment, text)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    concurrency: int = 8
+    timeout: float = 10.0
+    min_interval: float = 30.0
+    max_interval: float = 900.0
+
+    def validated(self) -> Settings:
+        if not 1 <= self.concurrency <= 256:
+            raise ValueError("concurrency must be between 1 and 256")
+        if not 0.5 <= self.timeout <= 300:
+            raise ValueError("timeout must be between 0.5 and 300 seconds")
+        if not 1 <= self.min_interval <= 86_400:
+            raise ValueError("min_interval must be between 1 and 86400 seconds")
+        if not self.min_interval <= self.max_interval <= 7 * 86_400:
+            raise ValueError("max_interval must be at least min_interval and at most 7 days")
+        return self
+
+
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "concurrency": (int,),
+    "timeout": (int, float),
+    "min_interval": (int, float),
+    "max_interval": (int, float),
+}
+
+
+@dataclass(slots=True)
+class TenantList:
+    tenants: list[Tenant] = field(default_factory=list)
+    settings: Settings = field(default_factory=Settings)
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "tenants.toml"
+
+
+def resolve_config_path(option: str | None) -> Path:
+    """--config wins, then $TENANTBOARD_CONFIG, then the platform's config folder."""
+    if option:
+        return Path(option).expanduser()
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return Path(from_env).expanduser()
+    return default_config_path()
+
+
+_TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
+
+
+def _tenant_line(text: str, index: int) -> int | None:
+    """Line number of the index-th ``[[tenants]]`` header, to point at a bad entry."""
+    for number, match in enumerate(_TABLE_HEADER.finditer(text)):
+        if number == index:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+
+def parse_tenant_text(text: str, path: Path) -> TenantList:
+    """Parse and strictly validate the file's text; raises StoreError with a line."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = _TOML_LINE.search(str(exc))
+        raise StoreError(
+            path, f"not valid TOML: {exc}", int(found.group(1)) if found else None
+        ) from None
+    unknown = set(data) - {"tenants", "settings"}
+    if unknown:
+        raise StoreError(path, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
+    return TenantList(
+        _parse_tenants(data.get("tenants", []), text, path), _parse_settings(data, path)
+    )
+
+
+def _parse_settings(data: dict[str, Any], path: Path) -> Settings:
+    raw = data.get("settings", {})
+    if not isinstance(raw, dict):
+        raise StoreError(path, "[settings] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        types = _SETTING_TYPES.get(key)
+        if types is None:
+            raise StoreError(path, f"unknown setting {key!r} (known: {', '.join(_SETTING_TYPES)})")
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise StoreError(path, f"setting {key!r} has the wrong type")
+        values[key] = value
+    try:
+        return Settings(**values).validated()
+    except ValueError as exc:
+        raise StoreError(path, f"[settings]: {exc}") from None
+
+
+def _parse_tenants(raw: Any, text: str, path: Path) -> list[Tenant]:
+    if not isinstance(raw, list):
+        raise StoreError(path, "'tenants' must be an array of tables ([[tenants]])")
+    tenants: list[Tenant] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        line = _tenant_line(text, index)
+        if not isinstance(entry, dict):
+            raise StoreError(path, f"tenant #{index + 1} is not a table", line)
+        unknown = set(entry) - {"context_id", "env", "label"}
+        if unknown:
+            raise StoreError(path, f"tenant #{index + 1}: unknown key(s) {sorted(unknown)}", line)
+        values = [entry.get("context_id"), entry.get("env", DEFAULT_ENV), entry.get("label", "")]
+        if not all(isinstance(value, str) for value in values):
+            raise StoreError(
+                path, f"tenant #{index + 1}: context_id, env and label are strings", line
+            )
+        try:
+            tenant = make_tenant(*values)
+        except ValueError as exc:
+            raise StoreError(path, f"tenant #{index + 1}: {exc}", line) from None
+        if tenant.key in seen:
+            raise StoreError(
+                path,
+                f"tenant #{index + 1}: {tenant.context_id} ({tenant.env}) is listed twice",
+                line,
+            )
+        seen.add(tenant.key)
+        tenants.append(tenant)
+    return tenants
+
+
+def _tenant_block(tenant: Tenant) -> str:
+    table = tomlkit.table()
+    table["context_id"] = tenant.context_id
+    table["env"] = tenant.env
+    if tenant.label:
+        table["label"] = tenant.label
+    document = tomlkit.document()
+    document.append("tenants", tomlkit.aot())
+    document["tenants"].append(table)
+    return tomlkit.dumps(document)
+
+
+NEW_FILE_HEADER = """\
+# tenantboard's tenant list. Edit by hand or with `tenantboard add/remove/import`;
+# comments and order are kept. env is one of: {envs}.
+#
+# [settings]
+# concurrency = 8      # checks in flight at once
+# timeout = 10.0       # seconds for one request
+# min_interval = 30    # never check one tenant more often than this (seconds)
+# max_interval = 900   # never wait longer than this (seconds)
+"""
+
+
+class TenantStore:
+    """Reads and changes the tenant file at ``path``.
+
+    Every change starts from the file as it is on disk now, so a change made by hand
+    since the last read is kept rather than overwritten.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read_text(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except UnicodeDecodeError:
+            raise StoreError(self.path, "not UTF-8 text") from None
+        except OSError as exc:
+            raise StoreError(self.path, f"cannot read: {exc.strerror or exc}") from None
+
+    def load(self) -> TenantList:
+        text = self.read_text()
+        return TenantList() if text is None else parse_tenant_text(text, self.path)
+
+    def add(self, new: Sequence[Tenant]) -> list[Tenant]:
+        """Append tenants; refuses (adds nothing) if any is already listed or repeated."""
+        text = self.read_text() or NEW_FILE_HEADER.format(envs=", ".join(ENVIRONMENTS))
+        current = parse_tenant_text(text, self.path)
+        keys = {tenant.key for tenant in current.tenants}
+        for tenant in new:
+            if tenant.key in keys:
+                raise ValueError(f"{tenant.context_id} ({tenant.env}) is already in the list")
+            keys.add(tenant.key)
+        if not new:
+            return current.tenants
+        expected = current.tenants + list(new)
+        updated = text.rstrip("\n") + "\n\n" + "\n".join(_tenant_block(t) for t in new)
+        if self._parses_to(updated, expected) is False:
+            # The file's layout (e.g. an inline `tenants = [...]`) does not allow a plain
+            # append; let tomlkit place them instead.
+            document = tomlkit.parse(text)
+            if "tenants" not in document:
+                document.append("tenants", tomlkit.aot())
+            for tenant in new:
+                document["tenants"].append(tomlkit.parse(_tenant_block(tenant))["tenants"][0])
+            updated = tomlkit.dumps(document)
+        self._write_verified(updated, expected)
+        return expected
+
+    def remove(self, keys: Iterable[str]) -> list[Tenant]:
+        wanted = set(keys)
+        return self._edit(lambda tenant: None if tenant.key in wanted else tenant, wanted)
+
+    def replace(self, key: str, tenant: Tenant) -> list[Tenant]:
+        """Change one tenant in place (same position, comments kept)."""
+        return self._edit(lambda old: tenant if old.key == key else old, {key})
+
+    def _edit(self, change: Callable[[Tenant], Tenant | None], keys: set[str]) -> list[Tenant]:
+        text = self.read_text()
+        if text is None:
+            raise ValueError(f"{self.path} does not exist yet")
+        current = parse_tenant_text(text, self.path)
+        missing = keys - {tenant.key for tenant in current.tenants}
+        if missing:
+            raise ValueError(f"not in the list: {', '.join(sorted(missing))}")
+        results = [change(tenant) for tenant in current.tenants]
+        expected = [tenant for tenant in results if tenant is not None]
+        document = tomlkit.parse(text)
+        tables = document["tenants"]
+        for index in reversed(range(len(results))):
+            result = results[index]
+            if result is None:
+                del tables[index]
+            elif result != current.tenants[index]:
+                tables[index]["context_id"] = result.context_id
+                tables[index]["env"] = result.env
+                if result.label:
+                    tables[index]["label"] = result.label
+                elif "label" in tables[index]:
+                    del tables[index]["label"]
+        if len({t.key for t in expected}) != len(expected):
+            raise ValueError("that change would list a tenant twice")
+        self._write_verified(tomlkit.dumps(document), expected)
+        return expected
+
+    def save_settings(self, settings: Settings) -> None:
+        text = self.read_text() or NEW_FILE_HEADER.format(envs=", ".join(ENVIRONMENTS))
+        current = parse_tenant_text(text, self.path)
+        document = tomlkit.parse(text)
+        table = document.setdefault("settings", tomlkit.table())
+        for name in _SETTING_TYPES:
+            table[name] = getattr(settings.validated(), name)
+        self._write_verified(tomlkit.dumps(document), current.tenants)
+
+    def _parses_to(self, text: str, expected: list[Tenant]) -> bool:
+        try:
+            return parse_tenant_text(text, self.path).tenants == expected
+        except StoreError:
+            return False
+
+    def _write_verified(self, text: str, expected: list[Tenant]) -> None:
+        if not self._parses_to(text, expected):  # never write what we could not read back
+            raise StoreError(self.path, "internal error: the change did not round-trip; not saved")
+        atomic_write(self.path, text)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = None
+    with contextlib.suppress(FileNotFoundError):
+        mode = path.stat().st_mode & 0o777
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temp_name, mode)
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def parse_import_lines(text: str, source: str, default_env: str = DEFAULT_ENV) -> list[Tenant]:
+    """Parse ``CTX[,ENV[,LABEL]]`` lines (``#`` comments); any bad line fails the whole file."""
+    tenants: list[Tenant] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        parts = [part.strip() for part in stripped.split(",", 2)]
+        ctx = parts[0]
+        env = parts[1] if len(parts) > 1 and parts[1] else default_env
+        label = parts[2] if len(parts) > 2 else ""
+        try:
+            tenants.append(make_tenant(ctx, env, label))
+        except ValueError as exc:
+            raise StoreError(source, str(exc), number) from None
+    return tenants
+
+
+def without_known(tenants: Iterable[Tenant], known: Iterable[Tenant]) -> tuple[list[Tenant], int]:
+    """Drop tenants already known (or repeated); returns the rest and how many were dropped."""
+    seen = {tenant.key for tenant in known}
+    fresh: list[Tenant] = []
+    skipped = 0
+    for tenant in tenants:
+        if tenant.key in seen:
+            skipped += 1
+            continue
+        seen.add(tenant.key)
+        fresh.append(tenant)
+    return fresh, skipped
