@@ -288,8 +288,8 @@ class VersionInfo:
 
     @property
     def build(self) -> str | None:
-        """The last number of NetServerVersion, which is the build."""
-        return str(self.netserver_numbers[-1]) if len(self.netserver_numbers) >= 3 else None
+        """The third number of NetServerVersion (.NET's major.minor.build.revision)."""
+        return str(self.netserver_numbers[2]) if len(self.netserver_numbers) >= 3 else None
 
     def as_json(self) -> dict[str, Any]:
         return {
