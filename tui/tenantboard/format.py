@@ -1,0 +1,66 @@
+"""Small, pure presentation helpers shared by the widgets (and testable without a screen)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tenantboard.model import Severity
+from tenantboard.sanitize import clean
+
+#: A glyph per severity, so that colour is never the only signal.
+GLYPHS: dict[Severity | None, str] = {
+    Severity.OK: "✔",
+    Severity.WARNING: "▲",
+    Severity.CRITICAL: "✖",
+    Severity.UNKNOWN: "?",
+    None: "·",
+}
+SEVERITY_WORDS: dict[Severity | None, str] = {
+    Severity.OK: "ok",
+    Severity.WARNING: "warning",
+    Severity.CRITICAL: "critical",
+    Severity.UNKNOWN: "unknown",
+    None: "pending",
+}
+
+
+def duration(seconds: float) -> str:
+    """Compact duration: 45s, 4m, 2h05m, 3d."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        hours, minutes = divmod(seconds // 60, 60)
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    return f"{seconds // 86400}d"
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    if moment is None:
+        return "never"
+    seconds = (now - moment).total_seconds()
+    if seconds < 1:
+        return "just now"
+    return f"{duration(seconds)} ago"
+
+
+def until(due: float | None, now: float) -> str:
+    if due is None:
+        return "-"
+    seconds = due - now
+    return "due" if seconds < 1 else f"in {duration(seconds)}"
+
+
+def host_of(url: str | None) -> str:
+    """The host part of a URL, for the table; empty when there is none."""
+    if not url:
+        return ""
+    rest = url.split("://", 1)[-1]
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+    return clean(host, 60)
+
+
+def clock_time(moment: datetime) -> str:
+    return moment.astimezone().strftime("%H:%M:%S")

@@ -1,0 +1,290 @@
+"""A virtual table of tenants: draws only the visible lines, computes times as it draws.
+
+The stock DataTable measures every cell of every row and invalidates its caches on each
+cell update; with thousands of tenants and "checked 12s ago" cells that change every
+second, that is too slow to start and too busy to leave open. Here columns have fixed
+widths chosen from the screen width, each line is drawn on demand from the model, and a
+cached line is reused while its row and its relative-time texts are unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tenantboard.board_model import BoardModel, TenantRow
+from tenantboard.format import GLYPHS, SEVERITY_WORDS, host_of
+from tenantboard.sanitize import clean
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    title: str
+    width: int
+    #: Lower numbers stay longer as the screen narrows.
+    priority: int
+    flex: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("glyph", "", 2, 0),
+    Column("name", "Tenant", 16, 0, flex=True),
+    Column("context", "Context", 11, 8),
+    Column("env", "Env", 7, 4),
+    Column("state", "State", 19, 0),
+    Column("running", "Run", 4, 6),
+    Column("host", "Endpoint host", 26, 5),
+    Column("version", "Version", 20, 7),
+    Column("checked", "Checked", 9, 2),
+    Column("next", "Next check", 14, 3),
+    Column("problem", "Problem", 14, 1, flex=True),
+)
+
+
+def layout_columns(width: int) -> list[tuple[Column, int]]:
+    """Pick the columns that fit ``width`` (by priority) and share out the rest."""
+    chosen: list[Column] = []
+    used = 0
+    for column in sorted(COLUMNS, key=lambda c: c.priority):
+        if used + column.width <= width or column.priority == 0:
+            chosen.append(column)
+            used += column.width
+    chosen.sort(key=COLUMNS.index)
+    spare = max(0, width - used)
+    flexible = [c for c in chosen if c.flex]
+    widths = {c.key: c.width for c in chosen}
+    for index, column in enumerate(flexible):
+        share = spare // len(flexible) + (1 if index < spare % len(flexible) else 0)
+        widths[column.key] += share
+    return [(c, widths[c.key]) for c in chosen]
+
+
+RowDescriber = Callable[[TenantRow], tuple[str, str]]
+"""Returns (checked, next) texts for a row at the current moment."""
+
+
+def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
+    """The text of each cell of a row (already cleaned of control characters)."""
+    state = row.state
+    error = row.error
+    if state is None:
+        state_text = "error" if error else "not checked yet"
+    elif state.state is None:
+        state_text = f"{state.state_name}?"
+    else:
+        state_text = state.state_name
+    running = {True: "yes", False: "no", None: "?"}[state.is_running] if state else ""
+    problem = ""
+    if error is not None:
+        problem = error.message
+    elif state is not None and state.state is None:
+        problem = "unrecognised state"
+    elif state is not None and state.running_mismatch:
+        problem = "IsRunning disagrees with State"
+        running += "!"
+    host = host_of(state.endpoint) if state else ""
+    if row.endpoint_moved and host:
+        host = f"{host} ↻"
+    return {
+        "glyph": GLYPHS[row.severity],
+        "name": row.tenant.display_name,
+        "context": row.tenant.context_id,
+        "env": row.tenant.env,
+        "state": clean(state_text, 40),
+        "running": running,
+        "host": host,
+        "version": clean(row.version_label or "", 40),
+        "checked": checked,
+        "next": next_check,
+        "problem": problem,
+    }
+
+
+def fit(text: str, width: int) -> str:
+    """Pad or cut to exactly ``width`` cells, leaving one blank column as a gutter."""
+    if width <= 1:
+        return " " * width
+    if cell_len(text) > width - 1:
+        text = set_cell_size(text, width - 2) + "…"
+    return set_cell_size(text, width - 1) + " "
+
+
+class TenantTable(ScrollView, can_focus=True):
+    """One line per tenant, coloured by severity, with a sticky header line."""
+
+    COMPONENT_CLASSES = {
+        "tenant-table--header",
+        "tenant-table--ok",
+        "tenant-table--warning",
+        "tenant-table--critical",
+        "tenant-table--unknown",
+        "tenant-table--pending",
+        "tenant-table--cursor",
+    }
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
+
+    class Highlighted(Message):
+        """The cursor moved to another tenant (or the list changed under it)."""
+
+        def __init__(self, key: str | None) -> None:
+            super().__init__()
+            self.key = key
+
+    class Chosen(Message):
+        """The operator pressed enter or clicked twice on a tenant."""
+
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, model: BoardModel, describe: RowDescriber, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.model = model
+        self.describe = describe
+        self._layout: list[tuple[Column, int]] = layout_columns(80)
+        self._lines: LRUCache[int, tuple[tuple[object, ...], Strip]] = LRUCache(2048)
+        self._times: dict[int, tuple[str, str]] = {}
+
+    # -- data -------------------------------------------------------------------------------
+
+    @property
+    def cursor_key(self) -> str | None:
+        row = self.model.row_at(self.cursor)
+        return row.tenant.key if row else None
+
+    def rows_changed(self) -> None:
+        """The list itself changed (added, removed, reordered): redraw everything."""
+        self.virtual_size = Size(self.size.width, len(self.model) + 1)
+        self._lines.clear()
+        self.cursor = min(self.cursor, max(0, len(self.model) - 1))
+        self.refresh()
+
+    def row_updated(self, index: int) -> None:
+        """One row's data changed; redraw its line only if it is on screen."""
+        if self._is_visible(index):
+            self.refresh_line(index + 1)
+
+    def tick(self) -> None:
+        """Redraw visible lines whose relative times ("12s ago") read differently now."""
+        for index in self._visible_rows():
+            row = self.model.row_at(index)
+            if row is not None and self.describe(row) != self._times.get(index):
+                self.refresh_line(index + 1)
+
+    def _visible_rows(self) -> range:
+        top = int(self.scroll_offset.y)
+        return range(top, min(len(self.model), top + max(0, self.size.height - 1)))
+
+    def _is_visible(self, index: int) -> bool:
+        return index in self._visible_rows()
+
+    # -- layout and drawing ---------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout = layout_columns(event.size.width)
+        self.virtual_size = Size(event.size.width, len(self.model) + 1)
+        self._lines.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._lines.clear()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            return self._header_strip(width)
+        index = int(self.scroll_offset.y) + y - 1
+        row = self.model.row_at(index)
+        if row is None:
+            return Strip.blank(width, self.rich_style)
+        times = self.describe(row)
+        self._times[index] = times
+        is_cursor = index == self.cursor
+        signature = (row.tenant.key, row.revision, times, is_cursor, width)
+        cached = self._lines.get(index)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        strip = self._row_strip(row, times, is_cursor, width)
+        self._lines[index] = (signature, strip)
+        return strip
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self.get_component_rich_style("tenant-table--header")
+        text = "".join(fit(column.title, size) for column, size in self._layout)
+        return Strip([Segment(set_cell_size(text, width), style)], width)
+
+    def _row_style(self, row: TenantRow, is_cursor: bool) -> Style:
+        word = SEVERITY_WORDS[row.severity]
+        style = self.get_component_rich_style(f"tenant-table--{word}")
+        if is_cursor:
+            style += self.get_component_rich_style("tenant-table--cursor")
+        return style
+
+    def _row_strip(self, row: TenantRow, times: tuple[str, str], is_cursor: bool, width: int) -> Strip:
+        cells = row_cells(row, *times)
+        style = self._row_style(row, is_cursor)
+        text = "".join(fit(cells[column.key], size) for column, size in self._layout)
+        return Strip([Segment(set_cell_size(text, width), style)], width)
+
+    # -- cursor ---------------------------------------------------------------------------
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh_line(old + 1)
+        self.refresh_line(new + 1)
+        self._scroll_cursor_into_view()
+        self.post_message(self.Highlighted(self.cursor_key))
+
+    def _scroll_cursor_into_view(self) -> None:
+        body = max(1, self.size.height - 1)
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + body:
+            self.scroll_to(y=self.cursor - body + 1, animate=False)
+
+    def move_cursor_to(self, index: int) -> None:
+        if len(self.model):
+            self.cursor = max(0, min(index, len(self.model) - 1))
+
+    def action_cursor(self, step: int) -> None:
+        self.move_cursor_to(self.cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor_to(self.cursor + direction * max(1, self.size.height - 2))
+
+    def action_jump(self, where: int) -> None:
+        self.move_cursor_to(len(self.model) - 1 if where < 0 else where)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y < 1:
+            return
+        index = int(self.scroll_offset.y) + event.y - 1
+        if 0 <= index < len(self.model):
+            if index == self.cursor and event.chain >= 2:
+                key = self.cursor_key
+                if key:
+                    self.post_message(self.Chosen(key))
+            self.cursor = index
