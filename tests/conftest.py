@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,8 @@ def hermetic_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
         monkeypatch.delenv(name, raising=False)
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TZ", "UTC")  # times on screen are local: make them the same everywhere
+    time.tzset()
     return home
 
 
@@ -54,3 +57,39 @@ class FakeClock(Clock):
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+def make_board(
+    clock: FakeClock,
+    tenants: list | None = None,
+    transport=None,
+    **options,
+):
+    """A board on the in-process simulator (or a given transport), on a fake clock."""
+    import random
+
+    from tenantboard.app import BoardConfig, TenantBoardApp
+    from tenantboard.simulator import Simulator, SimulatorTransport, demo_tenants
+    from tenantboard.store import Settings
+
+    if transport is None:
+        transport = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
+    config = BoardConfig(
+        tenants=demo_tenants() if tenants is None else tenants,
+        settings=options.pop("settings", Settings(concurrency=4)),
+        transport=transport,
+        clock=clock,
+        rng=random.Random(7),
+        **options,
+    )
+    return TenantBoardApp(config)
+
+
+async def settle_board(pilot, app) -> None:
+    """Wait (without sleeping on a timer) until every tenant has been checked once."""
+    for _ in range(500):
+        await pilot.pause()
+        if app.model.pending() == 0 and app.monitor.in_flight == 0 and not app._pending:
+            await pilot.pause()
+            return
+    raise AssertionError("the board never finished its first pass")

@@ -228,19 +228,17 @@ class TenantBoardApp(App[int]):
 
     def update_summary(self) -> None:
         monitor = self.monitor
-        self.query_one(SummaryBar).show(
-            counts_text(
-                self.model.counts,
-                total=len(self.model),
-                demo=self.config.demo,
-                compact=self.size.width < NARROW_WIDTH,
-            ),
-            activity_text(
-                in_flight=monitor.in_flight if monitor else 0,
-                now=self.clock.wall(),
-                paused=bool(monitor and monitor.paused),
-            ),
+        activity = activity_text(
+            in_flight=monitor.in_flight if monitor else 0,
+            now=self.clock.wall(),
+            paused=bool(monitor and monitor.paused),
         )
+        counts = counts_text(self.model.counts, total=len(self.model), demo=self.config.demo)
+        if counts.cell_len + activity.cell_len > self.size.width:
+            counts = counts_text(
+                self.model.counts, total=len(self.model), demo=self.config.demo, compact=True
+            )
+        self.query_one(SummaryBar).show(counts, activity)
 
     def refresh_detail(self) -> None:
         key = self.detail_key
@@ -249,14 +247,16 @@ class TenantBoardApp(App[int]):
             self.detail.show(None, None)
             return
         self._maybe_fetch_version(row)
+        self.detail.show(row, self.detail_context(row))
+
+    def detail_context(self, row: TenantRow) -> DetailContext:
         text, reason = self.next_check_text(row)
-        context = DetailContext(
+        return DetailContext(
             now=self.clock.wall(),
             next_text=text,
             next_reason=reason,
             fetching_version=row.tenant.key in self._fetching_versions,
         )
-        self.detail.show(row, context)
 
     def tick(self) -> None:
         self.update_summary()
@@ -343,4 +343,3 @@ def run_board(config: BoardConfig) -> int:
     app = TenantBoardApp(config)
     app.run()
     return app.return_code or 0
-

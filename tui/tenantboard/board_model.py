@@ -176,12 +176,18 @@ class BoardModel:
         row.endpoint_moved = moved and bool(before and before.endpoint and after.endpoint)
         if moved:
             row.history.append(
-                Event(at, "endpoint", f"endpoint {before.endpoint or '-'} → {after.endpoint or '-'}")
+                Event(
+                    at, "endpoint", f"endpoint {before.endpoint or '-'} → {after.endpoint or '-'}"
+                )
             )
 
     def set_version(
-        self, key: str, endpoint: str | None, answer: VersionAnswer | None,
-        error: CheckError | None, at: datetime,
+        self,
+        key: str,
+        endpoint: str | None,
+        answer: VersionAnswer | None,
+        error: CheckError | None,
+        at: datetime,
     ) -> TenantRow | None:
         row = self.rows.get(key)
         if row is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
@@ -31,13 +33,34 @@ class DetailContext:
     fetching_version: bool
 
 
-def _field(text: Text, label: str, value: str | Text, style: str = "") -> None:
-    text.append(f"{label:<{LABEL_WIDTH}}", "bold")
-    if isinstance(value, Text):
-        text.append_text(value)
-    else:
-        text.append(clean(value, 600), style)
-    text.append("\n")
+class Section:
+    """A heading and label/value rows laid out as a grid, so long values wrap under
+    their value column instead of under the labels."""
+
+    def __init__(self, title: str | None = None, note: str = "") -> None:
+        self.title = title
+        self.note = note
+        self.grid = Table.grid(padding=(0, 1))
+        self.grid.add_column(style="bold", no_wrap=True, min_width=LABEL_WIDTH - 1)
+        self.grid.add_column(overflow="fold")
+        self.lines: list[Text] = []
+
+    def field(self, label: str, value: str, style: str = "") -> None:
+        self.grid.add_row(Text(label), Text(clean(value, 600), style))
+
+    def line(self, value: str, style: str = "dim") -> None:
+        self.grid.add_row(Text(clean(value, 600), style), "")
+
+    def renderables(self) -> list[RenderableType]:
+        parts: list[RenderableType] = []
+        if self.title:
+            heading = Text.assemble((self.title, "bold underline"))
+            if self.note:
+                heading.append(f"  {self.note}", "dim")
+            parts.append(heading)
+        if self.grid.row_count:
+            parts.append(self.grid)
+        return parts
 
 
 def _moment(moment: datetime | None, now: datetime) -> str:
@@ -49,122 +72,133 @@ def _moment(moment: datetime | None, now: datetime) -> str:
     return f"{stamp} ({relative})"
 
 
-def detail_text(row: TenantRow, context: DetailContext) -> Text:
-    text = Text(no_wrap=False, overflow="fold")
+def detail_renderable(row: TenantRow, context: DetailContext) -> Group:
     tenant = row.tenant
-    text.append(f"{tenant.display_name}\n", "bold underline")
-    text.append(f"{tenant.context_id} · {tenant.env}\n\n", "dim")
-    _state_section(text, row, context)
-    _timing_section(text, row, context)
-    text.append("\nVersion info", "bold underline")
-    text.append(" (from the Api link)\n", "dim")
-    _version_section(text, row, context)
-    text.append("\nHistory", "bold underline")
-    text.append(" (this session)\n", "dim")
+    title = Text(tenant.display_name, "bold underline")
+    subtitle = Text(f"{tenant.context_id} · {tenant.env}", "dim")
+    state, version, history = (
+        Section(),
+        Section("Version info", "from the Api link"),
+        Section("History", "this session, newest first"),
+    )
+    _state_section(state, row, context)
+    _timing_section(state, row, context)
+    _version_section(version, row, context)
     if not row.history:
-        text.append("nothing yet\n", "dim")
+        history.line("nothing yet")
     for event in reversed(row.history):
-        text.append(f"{clock_time(event.at)}  ", "dim")
-        text.append(f"{event.kind:<9}", "bold")
-        text.append(clean(event.text, 300) + "\n")
-    return text
+        history.field(clock_time(event.at), f"{event.kind:<9}{event.text}")
+    parts: list[RenderableType] = [title, subtitle, Text()]
+    for section in (state, version, history):
+        parts.extend(section.renderables())
+        parts.append(Text())
+    return Group(*parts)
 
 
-def _state_section(text: Text, row: TenantRow, context: DetailContext) -> None:
+def _state_section(section: Section, row: TenantRow, context: DetailContext) -> None:
     state = row.state
     severity = row.severity
     glyph = f"{GLYPHS[severity]} {SEVERITY_WORDS[severity]}"
     if state is None:
-        _field(text, "State", f"unknown: {'the check failed' if row.error else 'not checked yet'}")
+        section.field("State", f"unknown: {'the check failed' if row.error else 'not checked yet'}")
     else:
         number = f" ({state.state_code})" if state.state_code is not None else ""
-        _field(text, "State", f"{state.state_name}{number}  {glyph}")
+        section.field("State", f"{state.state_name}{number}  {glyph}")
         if state.state is None:
-            _field(text, "", "not a documented state: shown as the server sent it")
+            section.field("", "not a documented state: shown as the server sent it", "italic")
         else:
-            _field(text, "", state.state.meaning, "italic")
+            section.field("", state.state.meaning, "italic")
         running = {True: "yes", False: "no", None: "not stated"}[state.is_running]
-        _field(text, "IsRunning", running)
+        section.field("IsRunning", running)
         if state.running_mismatch:
-            _field(text, "", f"⚠ disagrees with State: {state.state_name} implies "
-                   f"{'running' if state.state and state.state.is_running else 'not running'}")
+            implied = "running" if state.state and state.state.is_running else "not running"
+            section.field("", f"⚠ disagrees with State: {state.state_name} implies {implied}")
         moved = "  ↻ moved since the previous check" if row.endpoint_moved else ""
-        _field(text, "Endpoint", (state.endpoint or "-") + moved)
-        _field(text, "Api", state.api or "-")
+        section.field("Endpoint", (state.endpoint or "-") + moved)
+        section.field("Api", state.api or "-")
         valid = _moment(state.valid_until, context.now)
         if state.valid_until is None and state.valid_until_raw:
             valid = f"{state.valid_until_raw!r} (not a time we can read)"
-        _field(text, "ValidUntil", valid)
+        section.field("ValidUntil", valid)
         if state.version:
-            _field(text, "Version", state.version)
+            section.field("Version", state.version)
     if row.last is not None and row.last.error is not None and state is not None:
-        _field(text, "", "the last check failed: the values above are from the last good answer",
-               "italic")
+        section.field(
+            "", "the last check failed: the values above are from the last good answer", "italic"
+        )
 
 
-def _timing_section(text: Text, row: TenantRow, context: DetailContext) -> None:
+def _timing_section(section: Section, row: TenantRow, context: DetailContext) -> None:
     last = row.last
     if last is None:
-        _field(text, "Checked", "not yet")
+        section.field("Checked", "not yet")
     else:
         took = f", took {last.duration * 1000:.0f} ms" if last.duration else ""
-        _field(text, "Checked", f"{_moment(last.checked_at, context.now)}{took}; "
-               f"{row.checks} check{'s' if row.checks != 1 else ''} this session")
-    _field(text, "Next check", f"{context.next_text}: {context.next_reason}")
+        plural = "s" if row.checks != 1 else ""
+        section.field(
+            "Checked",
+            f"{_moment(last.checked_at, context.now)}{took}; {row.checks} check{plural} this session",
+        )
+    section.field("Next check", f"{context.next_text}: {context.next_reason}")
     error = row.error
     if error is None:
-        _field(text, "Last error", "none")
+        section.field("Last error", "none")
     else:
         status = f" (HTTP {error.status})" if error.status else ""
-        _field(text, "Last error", f"{error.kind}{status}: {error.message}")
+        section.field("Last error", f"{error.kind}{status}: {error.message}")
 
 
-def _version_section(text: Text, row: TenantRow, context: DetailContext) -> None:
+def _version_section(section: Section, row: TenantRow, context: DetailContext) -> None:
     state = row.state
     entry = row.version
     if state is None:
-        text.append("no answer yet, so no Api link to follow\n", "dim")
+        section.line("no answer yet, so no Api link to follow")
         return
     if not state.is_running:
-        text.append(f"none while the tenant is {state.state_name}: its API is down, "
-                    "so it is not asked\n", "dim")
+        section.line(
+            f"none while the tenant is {state.state_name}: its API is down, so it is not asked"
+        )
         return
     if context.fetching_version and (entry is None or entry.endpoint != state.endpoint):
-        text.append("fetching…\n", "dim")
+        section.line("fetching…")
         return
     if entry is None:
-        text.append("not fetched yet\n", "dim")
+        section.line("not fetched yet")
         return
     if entry.error is not None:
-        _field(text, "Failed", f"{entry.error.kind}: {entry.error.message}")
+        section.field("Failed", f"{entry.error.kind}: {entry.error.message}")
         return
     assert entry.answer is not None
-    _version_fields(text, entry.answer.info)
-    _field(text, "From", f"{entry.answer.url} at {clock_time(entry.fetched_at)}")
+    _version_fields(section, entry.answer.info)
+    section.field("From", f"{entry.answer.url} at {clock_time(entry.fetched_at)}")
     if entry.answer.fresh_state is not None:
-        _field(text, "", "the Api host answered 421: re-read the state, asked its Endpoint host")
+        section.field(
+            "", "the Api host answered 421: re-read the state, asked its Endpoint host", "italic"
+        )
     if entry.endpoint != state.endpoint:
-        _field(text, "", "fetched for the previous endpoint; refreshed on the next check", "italic")
+        section.field(
+            "", "fetched for the previous endpoint; refreshed on the next check", "italic"
+        )
 
 
-def _version_fields(text: Text, info: VersionInfo) -> None:
+def _version_fields(section: Section, info: VersionInfo) -> None:
     build = f" (build {info.build})" if info.build else ""
-    _field(text, "NetServer", f"{info.netserver_version or '-'}{build}")
-    _field(text, "Label", info.label or "-")
-    _field(text, "Date", info.date or "-")
+    section.field("NetServer", f"{info.netserver_version or '-'}{build}")
+    section.field("Label", info.label or "-")
+    section.field("Date", info.date or "-")
     services = info.services or "-"
     if info.services_differ:
         services += f"  ≠ ServicesCurrent {info.services_current}  (newer services available)"
     elif info.services_current:
         services += f"  (= ServicesCurrent {info.services_current})"
-    _field(text, "Services", services)
-    _field(text, "v1", info.v1 or "-")
+    section.field("Services", services)
+    section.field("v1", info.v1 or "-")
     if info.netserver:
-        _field(text, "Description", info.netserver)
+        section.field("Description", info.netserver)
     if info.documentation:
-        _field(text, "Docs", info.documentation)
+        section.field("Docs", info.documentation)
     for key, value in info.extra.items():
-        _field(text, clean(key, LABEL_WIDTH - 1), value)
+        section.field(clean(key, 40), value)
 
 
 class DetailPane(VerticalScroll, can_focus=False):
@@ -178,4 +212,4 @@ class DetailPane(VerticalScroll, can_focus=False):
         if row is None or context is None:
             body.update(Text("No tenant selected.", "dim"))
         else:
-            body.update(detail_text(row, context))
+            body.update(detail_renderable(row, context))

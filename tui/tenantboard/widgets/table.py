@@ -50,7 +50,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("version", "Version", 20, 7),
     Column("checked", "Checked", 9, 2),
     Column("next", "Next check", 14, 3),
-    Column("problem", "Problem", 14, 1, flex=True),
+    Column("problem", "Problem", 16, 1, flex=True),
 )
 
 
@@ -165,6 +165,7 @@ class TenantTable(ScrollView, can_focus=True):
         self.model = model
         self.describe = describe
         self._layout: list[tuple[Column, int]] = layout_columns(80)
+        self._layout_width = 80
         self._lines: LRUCache[int, tuple[tuple[object, ...], Strip]] = LRUCache(2048)
         self._times: dict[int, tuple[str, str]] = {}
 
@@ -204,16 +205,22 @@ class TenantTable(ScrollView, can_focus=True):
     # -- layout and drawing ---------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
-        self._layout = layout_columns(event.size.width)
         self.virtual_size = Size(event.size.width, len(self.model) + 1)
         self._lines.clear()
+
+    def _columns_for(self, width: int) -> list[tuple[Column, int]]:
+        """The layout for the drawable width (the scrollbar takes its share)."""
+        if width != self._layout_width:
+            self._layout = layout_columns(width)
+            self._layout_width = width
+        return self._layout
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         if y == 0:
             return self._header_strip(width)
         index = int(self.scroll_offset.y) + y - 1
@@ -233,7 +240,8 @@ class TenantTable(ScrollView, can_focus=True):
 
     def _header_strip(self, width: int) -> Strip:
         style = self.get_component_rich_style("tenant-table--header")
-        text = "".join(fit(column.title, size) for column, size in self._layout)
+        layout = self._columns_for(width)
+        text = "".join(fit(column.title, size) for column, size in layout)
         return Strip([Segment(set_cell_size(text, width), style)], width)
 
     def _row_style(self, row: TenantRow, is_cursor: bool) -> Style:
@@ -243,10 +251,13 @@ class TenantTable(ScrollView, can_focus=True):
             style += self.get_component_rich_style("tenant-table--cursor")
         return style
 
-    def _row_strip(self, row: TenantRow, times: tuple[str, str], is_cursor: bool, width: int) -> Strip:
+    def _row_strip(
+        self, row: TenantRow, times: tuple[str, str], is_cursor: bool, width: int
+    ) -> Strip:
         cells = row_cells(row, *times)
         style = self._row_style(row, is_cursor)
-        text = "".join(fit(cells[column.key], size) for column, size in self._layout)
+        layout = self._columns_for(width)
+        text = "".join(fit(cells[column.key], size) for column, size in layout)
         return Strip([Segment(set_cell_size(text, width), style)], width)
 
     # -- cursor ---------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""Write the README's screenshots from the demo scenario on a fixed clock (`make screenshots`).
+
+Never edit the SVGs by hand: change the app or this script and run it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import FakeClock, make_board, settle_board  # noqa: E402
+
+OUT = ROOT / "screenshots"
+
+
+async def shoot(name: str, size: tuple[int, int], theme: str, keys: Sequence[str] = ()) -> None:
+    app = make_board(FakeClock())
+    async with app.run_test(size=size) as pilot:
+        app.theme = theme
+        await settle_board(pilot, app)
+        for key in keys:
+            await pilot.press(key)
+        await settle_board(pilot, app)
+        for _ in range(5):
+            await pilot.pause()
+        svg = app.export_screenshot(title=f"tenantboard — {name}")
+    (OUT / f"{name}.svg").write_text(svg, encoding="utf-8")
+    print(f"wrote screenshots/{name}.svg")
+
+
+async def main() -> None:
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    OUT.mkdir(exist_ok=True)
+    await shoot("board", (160, 30), "textual-dark")
+    await shoot("board-light", (160, 30), "textual-light")
+    await shoot("detail", (160, 40), "textual-dark", ("down",) * 11 + ("enter",))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,269 @@
+"""The board as an operator uses it, driven with Textual's Pilot."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from tenantboard.errors import ErrorKind
+from tenantboard.model import Severity
+from tenantboard.store import Tenant
+from tenantboard.widgets.detail import DetailPane
+from tenantboard.widgets.table import TenantTable, row_cells
+
+from .conftest import FakeClock, make_board, settle_board
+
+
+def screen_text(app) -> str:
+    """What the table shows, line by line, as plain text."""
+    table = app.query_one(TenantTable)
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+def detail_text(app) -> str:
+    """The detail pane's content as plain text, as a 100-column terminal would show it."""
+    from rich.console import Console
+
+    from tenantboard.widgets.detail import detail_renderable
+
+    row = app.model.rows[app.detail_key]
+    console = Console(width=100, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(detail_renderable(row, app.detail_context(row)))
+    return console.export_text()
+
+
+def cursor_to(app, context_id: str) -> None:
+    index = next(i for i, key in enumerate(app.model.order) if key.endswith(f":{context_id}"))
+    app.query_one(TenantTable).move_cursor_to(index)
+
+
+async def test_first_pass_fills_every_row_with_its_state(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle_board(pilot, app)
+        text = screen_text(app)
+        assert "✔ Northwind Traders" in text
+        assert "✖ Litware (unpaid)" in text and "Suspended" in text
+        assert "▲ Proseware migration" in text and "MigrationPending" in text
+        assert "? Typo in the list" in text and "not found (404)" in text
+        assert "Hibernating?" in text and "unrecognised state" in text
+        assert "IsRunning disagrees with State" in text
+        assert app.model.counts["Running"] >= 8
+        assert app.model.counts["error"] == 3
+
+
+async def test_rows_keep_their_order_and_the_cursor_its_tenant(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        order = list(app.model.order)
+        cursor_to(app, "Cust1008")
+        await settle_board(pilot, app)
+        assert app.model.order == order
+        assert app.query_one(TenantTable).cursor_key == "online:Cust1008"
+
+
+async def test_refresh_asks_again_for_the_selected_tenant_only(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        cursor_to(app, "Cust1008")
+        await pilot.press("r")
+        await settle_board(pilot, app)
+        checks = {key: row.checks for key, row in app.model.rows.items()}
+        assert checks["online:Cust1008"] == 2
+        assert sum(checks.values()) == len(checks) + 1
+
+
+async def test_refresh_all_asks_for_every_tenant(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("R")
+        await settle_board(pilot, app)
+        assert all(row.checks == 2 for row in app.model.rows.values())
+
+
+async def test_tenants_are_checked_again_when_valid_until_expires(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        row = app.model.rows["online:Cust1005"]  # Provisioning: ValidUntil 30 s
+        assert "in 30s" in screen_text(app) or "in 31s" in screen_text(app)
+        clock.advance(40)
+        app.monitor.poke()
+        await settle_board(pilot, app)
+        assert row.checks == 2
+        assert app.model.rows["online:Cust1008"].checks == 1  # ValidUntil 15 min away
+
+
+async def test_failures_show_backoff_and_retry_after(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle_board(pilot, app)
+        text = screen_text(app)
+        flaky = next(line for line in text.splitlines() if "Flaky gateway" in line)
+        assert "retry 4" in flaky and "service unavailable (503)" in flaky
+        broken = next(line for line in text.splitlines() if "Broken proxy" in line)
+        assert "backoff" in broken and "not JSON" in broken
+
+
+async def test_detail_pane_shows_state_meaning_timing_and_version(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle_board(pilot, app)
+        cursor_to(app, "Cust1012")
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        await pilot.pause()
+        text = detail_text(app)
+        assert app.query_one(DetailPane).has_class("-open")
+        assert "Running (2)" in text and "All is good" in text
+        assert "ValidUntil  2026-03-02 09:35:00 UTC (in 5m)" in text
+        assert "NetServer   11.10.721.0 (build 721)" in text
+        assert "421" in text  # the stale Api host was corrected through the Endpoint
+        assert "History" in text and "state    Running" in text
+        await pilot.press("enter")
+        assert not app.query_one(DetailPane).has_class("-open")
+
+
+async def test_detail_pane_explains_why_there_is_no_version_info(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle_board(pilot, app)
+        cursor_to(app, "Cust1008")
+        await pilot.press("enter")
+        await pilot.pause()
+        text = detail_text(app)
+        assert "none while the tenant is Suspended" in text
+        assert app.model.rows["online:Cust1008"].version is None  # and nothing was asked
+
+
+async def test_detail_pane_follows_the_cursor(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter", "down")
+        await pilot.pause()
+        assert "Cust1002 · online" in detail_text(app)
+
+
+async def test_services_difference_is_marked(clock: FakeClock) -> None:
+    tenants = [Tenant("Cust1020", "sod", "Old release")]  # 1020 % 5 == 0: the 9.1 document
+    app = make_board(clock, tenants)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter")
+        for _ in range(20):
+            await pilot.pause()
+        text = detail_text(app)
+        assert "Services87  ≠ ServicesCurrent Services88" in text
+        assert "Services80" in text  # an extra key, shown raw
+
+
+HOSTILE = "[bold]x[/] [/x] \x1b[31mred\x1b[0m \x07bell"
+
+
+def hostile_transport() -> httpx.MockTransport:
+    def handler(request: httpx.Request) -> httpx.Response:
+        ctx = request.url.path.rsplit("/", 1)[-1]
+        return httpx.Response(
+            200,
+            json={
+                "ContextIdentifier": ctx,
+                "State": HOSTILE,
+                "IsRunning": True,
+                "Endpoint": f"https://online3.superoffice.com/{ctx}[/x]",
+                "Api": None,
+                "ValidUntil": "2026-03-02T09:40:00Z",
+                "Version": "[red]v[/red]",
+            },
+        )
+
+    return httpx.MockTransport(handler)
+
+
+async def test_network_and_file_text_is_shown_literally_never_as_markup(clock: FakeClock) -> None:
+    tenants = [Tenant("Cust1", "online", "[bold]Acme[/] [/x]")]
+    app = make_board(clock, tenants, transport=hostile_transport())
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle_board(pilot, app)
+        table = screen_text(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "[bold]Acme[/] [/x]" in table
+        assert "[bold]x[/] [/x] r…" in table  # cut to the column, still literal
+        text = detail_text(app)
+        assert "[bold]x[/] [/x] red" in text and "[red]v[/red]" in text
+        assert "\x1b" not in table + text and "\x07" not in table + text
+
+
+async def test_a_hung_server_shows_a_timeout_on_its_row_and_the_board_stays_usable(
+    clock: FakeClock,
+) -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    from tenantboard.store import Settings
+
+    app = make_board(
+        clock,
+        [Tenant("Cust1")],
+        transport=httpx.MockTransport(hang),
+        settings=Settings(timeout=0.5),
+    )
+    async with app.run_test(size=(200, 20)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.model.rows["online:Cust1"].last is not None:
+                break
+        row = app.model.rows["online:Cust1"]
+        assert row.error is not None and row.error.kind is ErrorKind.TIMEOUT
+        assert row.severity is Severity.UNKNOWN
+        assert "no complete answer within 0.5 s" in screen_text(app)
+
+
+async def test_quitting_is_immediate_with_checks_in_flight(clock: FakeClock) -> None:
+    started = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    app = make_board(
+        clock, [Tenant(f"Cust{i}") for i in range(1, 20)], transport=httpx.MockTransport(hang)
+    )
+
+    async def run() -> None:
+        async with app.run_test(size=(120, 20)) as pilot:
+            await started.wait()
+            assert app.monitor.in_flight == 4
+            await pilot.press("q")
+
+    await asyncio.wait_for(run(), timeout=5)
+    assert app.client is not None and app.client._http.is_closed
+
+
+def test_row_cells_never_include_control_characters() -> None:
+    from tenantboard.board_model import TenantRow
+
+    row = TenantRow(Tenant("Cust1", "online", "a\x1b[2Jb"))
+    cells = row_cells(row, "never", "due")
+    assert all("\x1b" not in value for value in cells.values())
+
+
+@pytest.mark.parametrize(("width", "hidden"), [(80, "Endpoint host"), (200, None)])
+async def test_columns_fit_the_screen(clock: FakeClock, width: int, hidden: str | None) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle_board(pilot, app)
+        header = app.query_one(TenantTable).render_line(0).text
+        assert len(header) == app.query_one(TenantTable).scrollable_content_region.width
+        assert "Tenant" in header and "State" in header and "Checked" in header
+        if hidden:
+            assert hidden not in header
+        else:
+            assert "Endpoint host" in header and "Version" in header
