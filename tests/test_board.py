@@ -23,15 +23,11 @@ def screen_text(app) -> str:
 
 
 def detail_text(app) -> str:
-    """The detail pane's content as plain text, as a 100-column terminal would show it."""
-    from rich.console import Console
-
-    from tenantboard.widgets.detail import detail_renderable
+    """The detail pane's content as plain text, laid out for 100 columns."""
+    from tenantboard.widgets.detail import detail_entries, plain_text
 
     row = app.model.rows[app.detail_key]
-    console = Console(width=100, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    console.print(detail_renderable(row, app.detail_context(row)))
-    return console.export_text()
+    return plain_text(detail_entries(row, app.detail_context(row)), 100)
 
 
 def cursor_to(app, context_id: str) -> None:
@@ -118,14 +114,14 @@ async def test_detail_pane_shows_state_meaning_timing_and_version(clock: FakeClo
         await settle_board(pilot, app)
         await pilot.pause()
         text = detail_text(app)
-        assert app.query_one(DetailPane).has_class("-open")
+        assert app.query_one(DetailPane).display
         assert "Running (2)" in text and "All is good" in text
         assert "ValidUntil  2026-03-02 09:35:00 UTC (in 5m)" in text
         assert "NetServer   11.10.721.0 (build 721)" in text
         assert "421" in text  # the stale Api host was corrected through the Endpoint
         assert "History" in text and "state    Running" in text
         await pilot.press("enter")
-        assert not app.query_one(DetailPane).has_class("-open")
+        assert not app.query_one(DetailPane).display
 
 
 async def test_detail_pane_explains_why_there_is_no_version_info(clock: FakeClock) -> None:

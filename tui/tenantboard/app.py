@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from tenantboard.board_model import BoardModel, TenantRow
@@ -32,6 +33,10 @@ from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text
 from tenantboard.widgets.table import TenantTable
 
 NARROW_WIDTH = 110
+#: Seconds between header redraws while results stream in.
+SUMMARY_DELAY = 0.2
+#: Seconds results are gathered before they are delivered to the widgets as one batch.
+BATCH_DELAY = 0.05
 
 
 @dataclass
@@ -88,16 +93,22 @@ class TenantBoardApp(App[int]):
         self.monitor: Monitor | None = None
         self._monitor_task: asyncio.Task[None] | None = None
         self._pending: list[CheckResult] = []
+        self._summary_timer: Timer | None = None
         self._fetching_versions: set[str] = set()
         self.detail_key: str | None = None
+        # Kept as attributes, not queried: results may still arrive while the app is
+        # shutting down and its widgets are already gone.
+        self._summary = SummaryBar(id="summary")
+        self._table = TenantTable(self.model, self.describe_times, id="table")
+        self._detail = DetailPane(id="detail")
 
     # -- set-up and tear-down ----------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield SummaryBar(id="summary")
+        yield self._summary
         with Horizontal(id="main"):
-            yield TenantTable(self.model, self.describe_times, id="table")
-            yield DetailPane(id="detail")
+            yield self._table
+            yield self._detail
         yield Footer()
 
     def on_mount(self) -> None:
@@ -144,23 +155,29 @@ class TenantBoardApp(App[int]):
 
     @property
     def table(self) -> TenantTable:
-        return self.query_one(TenantTable)
+        return self._table
 
     @property
     def detail(self) -> DetailPane:
-        return self.query_one(DetailPane)
+        return self._detail
 
     def on_resize(self, event: Resize) -> None:
         self.screen.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+        self._show_detail(self.detail_key is not None)
         self.update_summary()
 
     # -- results flow in ------------------------------------------------------------------------
 
     def _on_result(self, result: CheckResult) -> None:
-        """Called by the monitor for each finished check; batches them into one message."""
+        """Called by the monitor for each finished check.
+
+        Results are gathered for a few milliseconds and delivered as one message: during
+        a full pass hundreds finish each second, and one message (and one redraw) each
+        would cost the event loop more than the checks themselves.
+        """
         self._pending.append(result)
         if len(self._pending) == 1:
-            self.call_later(self._deliver)
+            self.set_timer(BATCH_DELAY, self._deliver)
 
     def _deliver(self) -> None:
         batch, self._pending = self._pending, []
@@ -178,6 +195,15 @@ class TenantBoardApp(App[int]):
                 table.row_updated(index)
             if row.tenant.key == self.detail_key:
                 self.refresh_detail()
+        self._summary_soon()
+
+    def _summary_soon(self) -> None:
+        """Redraw the header at most a few times a second while results stream in."""
+        if self._summary_timer is None:
+            self._summary_timer = self.set_timer(SUMMARY_DELAY, self._summary_now)
+
+    def _summary_now(self) -> None:
+        self._summary_timer = None
         self.update_summary()
 
     def on_version_arrived(self, message: VersionArrived) -> None:
@@ -238,7 +264,7 @@ class TenantBoardApp(App[int]):
             counts = counts_text(
                 self.model.counts, total=len(self.model), demo=self.config.demo, compact=True
             )
-        self.query_one(SummaryBar).show(counts, activity)
+        self._summary.show(counts, activity)
 
     def refresh_detail(self) -> None:
         key = self.detail_key
@@ -322,17 +348,21 @@ class TenantBoardApp(App[int]):
             if key is None:
                 return
             self.detail_key = key
-            self.detail.add_class("-open")
-            self.screen.add_class("-detail-open")
             self.refresh_detail()
+            self._show_detail(True)
         else:
             self.action_close_detail()
 
     def action_close_detail(self) -> None:
         self.detail_key = None
-        self.detail.remove_class("-open")
-        self.screen.remove_class("-detail-open")
+        self._show_detail(False)
         self.table.focus()
+
+    def _show_detail(self, shown: bool) -> None:
+        """Show or hide the pane by toggling display, not classes: a class on the screen
+        would restyle every widget, and the pane should open at once."""
+        self.detail.display = shown
+        self.table.display = not (shown and self.size.width < NARROW_WIDTH)
 
 
 def run_board(config: BoardConfig) -> int:

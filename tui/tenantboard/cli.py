@@ -187,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long the slow tenants take to answer (default 4)",
     )
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="run the scenario's clock this many times faster (default 1)",
+    )
     return parser
 
 
@@ -394,7 +401,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from tenantboard.simulator import Simulator, serve
 
     async def run() -> None:
-        simulator = Simulator(slow_delay=args.slow_delay, tenant_count=args.tenants)
+        simulator = Simulator(
+            slow_delay=args.slow_delay, tenant_count=args.tenants, speed=args.speed
+        )
         server = await serve(args.port, simulator=simulator)
         port = server.sockets[0].getsockname()[1]
         print(f"simulating the state API on http://127.0.0.1:{port}", flush=True)

@@ -38,11 +38,15 @@ def duration(seconds: float) -> str:
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
+    """How long ago, in steps of 5 s under a minute: a board of thousands of rows then
+    redraws a row's age every 5 s at most, not every second."""
     if moment is None:
         return "never"
     seconds = (now - moment).total_seconds()
-    if seconds < 1:
+    if seconds < 5:
         return "just now"
+    if seconds < 60:
+        return f"{int(seconds) // 5 * 5}s ago"
     return f"{duration(seconds)} ago"
 
 

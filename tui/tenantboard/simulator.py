@@ -18,7 +18,7 @@ import json
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
@@ -211,6 +211,9 @@ class Simulator:
     slow_delay: float = 4.0
     #: With a number, tenants Cust1..CustN exist (plus the demo's); others are Unknown.
     tenant_count: int | None = None
+    #: Scenario time runs this many times faster than real time (soak tests: more
+    #: state changes and endpoint moves per minute); ValidUntil shrinks to match.
+    speed: float = 1.0
     started: float = field(default=0.0)
 
     def __post_init__(self) -> None:
@@ -221,7 +224,11 @@ class Simulator:
         beyond = self.tenant_count is not None and number > self.tenant_count
         if beyond and number not in DEMO_PROFILES:
             return Answer("Unknown", False, None, 900)
-        return profile_for(number)(number, max(0.0, self.now() - self.started), env)
+        elapsed = max(0.0, self.now() - self.started) * self.speed
+        answer = profile_for(number)(number, elapsed, env)
+        if self.speed != 1.0:
+            answer = replace(answer, valid_for=answer.valid_for / self.speed)
+        return answer
 
     def respond(self, method: str, host: str, path: str) -> SimResponse:
         host = host.split(":", 1)[0].lower()

@@ -1,19 +1,21 @@
 """The detail pane: everything known about one tenant, raw and interpreted.
 
-Built as ``rich.text.Text`` piece by piece, never from markup, so a value such as
-``[bold]x[/]`` from the network shows exactly as it was sent.
+Built from plain strings and drawn as segments, never parsed as markup, so a value
+such as ``[bold]x[/]`` from the network shows exactly as it was sent.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from rich.cells import chop_cells
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from tenantboard.board_model import TenantRow
 from tenantboard.format import GLYPHS, SEVERITY_WORDS, ago, clock_time
@@ -33,34 +35,68 @@ class DetailContext:
     fetching_version: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One logical line of the pane: a field (label and value), a heading or a note."""
+
+    label: str
+    value: str
+    style: str = ""
+    heading: bool = False
+
+
 class Section:
-    """A heading and label/value rows laid out as a grid, so long values wrap under
-    their value column instead of under the labels."""
+    """A heading and its label/value entries."""
 
     def __init__(self, title: str | None = None, note: str = "") -> None:
-        self.title = title
-        self.note = note
-        self.grid = Table.grid(padding=(0, 1))
-        self.grid.add_column(style="bold", no_wrap=True, min_width=LABEL_WIDTH - 1)
-        self.grid.add_column(overflow="fold")
-        self.lines: list[Text] = []
+        self.entries: list[Entry] = []
+        if title:
+            self.entries.append(Entry(title, note, "dim", heading=True))
 
     def field(self, label: str, value: str, style: str = "") -> None:
-        self.grid.add_row(Text(label), Text(clean(value, 600), style))
+        self.entries.append(Entry(label, clean(value, 600), style))
 
     def line(self, value: str, style: str = "dim") -> None:
-        self.grid.add_row(Text(clean(value, 600), style), "")
+        self.field("", value, style)
 
-    def renderables(self) -> list[RenderableType]:
-        parts: list[RenderableType] = []
-        if self.title:
-            heading = Text.assemble((self.title, "bold underline"))
-            if self.note:
-                heading.append(f"  {self.note}", "dim")
-            parts.append(heading)
-        if self.grid.row_count:
-            parts.append(self.grid)
-        return parts
+
+Segments = list[tuple[str, str]]
+
+
+def _chop(text: str, width: int) -> list[str]:
+    """Cut text into pieces of at most ``width`` cells, preferring to break at spaces."""
+    if width < 1:
+        return [text]
+    if text.isascii():
+        return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
+    return chop_cells(text, width) or [""]
+
+
+def wrap_entries(entries: list[Entry], width: int) -> list[Segments]:
+    """Lay entries out for ``width`` cells: values wrap under their own column, so the
+    labels stay a clean column on the left."""
+    lines: list[Segments] = []
+    value_width = max(10, width - LABEL_WIDTH)
+    for entry in entries:
+        if entry.heading:
+            line: Segments = [(entry.label, "bold underline")]
+            if entry.value:
+                line.append((f"  {entry.value}", "dim"))
+            lines.append(line)
+        elif not entry.label and not entry.value:
+            lines.append([])
+        else:
+            for number, piece in enumerate(_chop(entry.value, value_width)):
+                label = entry.label if number == 0 else ""
+                lines.append([(f"{label:<{LABEL_WIDTH - 1}} ", "bold"), (piece, entry.style)])
+    return lines
+
+
+def plain_text(entries: list[Entry], width: int) -> str:
+    """The pane as plain text (for tests and for copying)."""
+    return "\n".join(
+        "".join(text for text, _ in line).rstrip() for line in wrap_entries(entries, width)
+    )
 
 
 def _moment(moment: datetime | None, now: datetime) -> str:
@@ -72,15 +108,14 @@ def _moment(moment: datetime | None, now: datetime) -> str:
     return f"{stamp} ({relative})"
 
 
-def detail_renderable(row: TenantRow, context: DetailContext) -> Group:
+def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
     tenant = row.tenant
-    title = Text(tenant.display_name, "bold underline")
-    subtitle = Text(f"{tenant.context_id} · {tenant.env}", "dim")
-    state, version, history = (
-        Section(),
-        Section("Version info", "from the Api link"),
-        Section("History", "this session, newest first"),
-    )
+    top = Section()
+    top.entries.append(Entry(tenant.display_name, "", heading=True))
+    top.line(f"{tenant.context_id} · {tenant.env}")
+    state = Section()
+    version = Section("Version info", "from the Api link")
+    history = Section("History", "this session, newest first")
     _state_section(state, row, context)
     _timing_section(state, row, context)
     _version_section(version, row, context)
@@ -88,11 +123,8 @@ def detail_renderable(row: TenantRow, context: DetailContext) -> Group:
         history.line("nothing yet")
     for event in reversed(row.history):
         history.field(clock_time(event.at), f"{event.kind:<9}{event.text}")
-    parts: list[RenderableType] = [title, subtitle, Text()]
-    for section in (state, version, history):
-        parts.extend(section.renderables())
-        parts.append(Text())
-    return Group(*parts)
+    blank = Entry("", "")
+    return [*top.entries, blank, *state.entries, blank, *version.entries, blank, *history.entries]
 
 
 def _state_section(section: Section, row: TenantRow, context: DetailContext) -> None:
@@ -201,15 +233,53 @@ def _version_fields(section: Section, info: VersionInfo) -> None:
         section.field(clean(key, 40), value)
 
 
-class DetailPane(VerticalScroll, can_focus=False):
-    """Shows one tenant; the app tells it what to show and when to redraw."""
+class DetailPane(ScrollView, can_focus=False):
+    """Shows one tenant. Lines are wrapped once per content or width change and drawn
+    from that list, so opening the pane or scrolling it costs next to nothing."""
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(id="detail-body", markup=False)
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._entries: list[Entry] = [Entry("", "No tenant selected.", "dim")]
+        self._lines: list[Segments] = []
+        self._wrapped_for = -1
+        self._styles: dict[str, Style] = {}
 
     def show(self, row: TenantRow | None, context: DetailContext | None) -> None:
-        body = self.query_one("#detail-body", Static)
         if row is None or context is None:
-            body.update(Text("No tenant selected.", "dim"))
+            entries = [Entry("", "No tenant selected.", "dim")]
         else:
-            body.update(detail_renderable(row, context))
+            entries = detail_entries(row, context)
+        if entries == self._entries:
+            return
+        self._entries = entries
+        self._wrapped_for = -1
+        self._rewrap()
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._rewrap()
+
+    def _rewrap(self) -> None:
+        width = self.scrollable_content_region.width
+        if width <= 0 or width == self._wrapped_for:
+            return
+        self._lines = wrap_entries(self._entries, width)
+        self._wrapped_for = width
+        self.virtual_size = Size(width, len(self._lines))
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = Style.parse(name) if name else Style()
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if self._wrapped_for != width:
+            self._rewrap()
+        index = int(self.scroll_offset.y) + y
+        base = self.rich_style
+        if not 0 <= index < len(self._lines):
+            return Strip.blank(width, base)
+        segments = [Segment(text, base + self._style(style)) for text, style in self._lines[index]]
+        return Strip(segments).adjust_cell_length(width, base)

@@ -6,9 +6,7 @@ from collections import Counter
 from datetime import datetime
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
+from textual.widget import Widget
 
 from tenantboard.board_model import ERROR_BUCKET, PENDING_BUCKET
 from tenantboard.format import GLYPHS, clock_time
@@ -59,13 +57,32 @@ def activity_text(*, in_flight: int, now: datetime, paused: bool) -> Text:
     return text
 
 
-class SummaryBar(Horizontal):
-    """The header line; the app updates it when counts change and once a second."""
+class SummaryBar(Widget):
+    """The header line: counts on the left, activity on the right.
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="summary-counts", markup=False)
-        yield Static(id="summary-activity", markup=False)
+    One widget that draws both parts itself, so an update is a repaint of one line and
+    never a layout pass of the whole screen (results can arrive hundreds a second).
+    """
+
+    DEFAULT_CSS = """
+    SummaryBar { height: 1; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._counts = Text()
+        self._activity = Text()
 
     def show(self, counts: Text, activity: Text) -> None:
-        self.query_one("#summary-counts", Static).update(counts)
-        self.query_one("#summary-activity", Static).update(activity)
+        if counts == self._counts and activity == self._activity:
+            return
+        self._counts, self._activity = counts, activity
+        self.refresh()
+
+    def render(self) -> Text:
+        width = self.size.width
+        right = self._activity
+        left = self._counts.copy()
+        room = max(0, width - right.cell_len)
+        left.truncate(room, overflow="ellipsis", pad=True)
+        return Text.assemble(left, right, no_wrap=True, end="")

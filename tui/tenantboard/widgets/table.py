@@ -117,6 +117,10 @@ def fit(text: str, width: int) -> str:
     """Pad or cut to exactly ``width`` cells, leaving one blank column as a gutter."""
     if width <= 1:
         return " " * width
+    if text.isascii():  # the common case, and one cell per character: no measuring
+        if len(text) > width - 1:
+            return text[: width - 2] + "… "
+        return text.ljust(width)
     if cell_len(text) > width - 1:
         text = set_cell_size(text, width - 2) + "…"
     return set_cell_size(text, width - 1) + " "
@@ -166,7 +170,9 @@ class TenantTable(ScrollView, can_focus=True):
         self.describe = describe
         self._layout: list[tuple[Column, int]] = layout_columns(80)
         self._layout_width = 80
-        self._lines: LRUCache[int, tuple[tuple[object, ...], Strip]] = LRUCache(2048)
+        # Keyed by (row index, width): opening the detail pane narrows the table and
+        # closing it widens it again, and both widths stay cached.
+        self._lines: LRUCache[tuple[int, int], tuple[tuple[object, ...], Strip]] = LRUCache(4096)
         self._times: dict[int, tuple[str, str]] = {}
 
     # -- data -------------------------------------------------------------------------------
@@ -206,7 +212,6 @@ class TenantTable(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self.model) + 1)
-        self._lines.clear()
 
     def _columns_for(self, width: int) -> list[tuple[Column, int]]:
         """The layout for the drawable width (the scrollbar takes its share)."""
@@ -230,12 +235,12 @@ class TenantTable(ScrollView, can_focus=True):
         times = self.describe(row)
         self._times[index] = times
         is_cursor = index == self.cursor
-        signature = (row.tenant.key, row.revision, times, is_cursor, width)
-        cached = self._lines.get(index)
+        signature = (row.tenant.key, row.revision, times, is_cursor)
+        cached = self._lines.get((index, width))
         if cached is not None and cached[0] == signature:
             return cached[1]
         strip = self._row_strip(row, times, is_cursor, width)
-        self._lines[index] = (signature, strip)
+        self._lines[(index, width)] = (signature, strip)
         return strip
 
     def _header_strip(self, width: int) -> Strip:
@@ -272,9 +277,9 @@ class TenantTable(ScrollView, can_focus=True):
         body = max(1, self.size.height - 1)
         top = int(self.scroll_offset.y)
         if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False)
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + body:
-            self.scroll_to(y=self.cursor - body + 1, animate=False)
+            self.scroll_to(y=self.cursor - body + 1, animate=False, immediate=True)
 
     def move_cursor_to(self, index: int) -> None:
         if len(self.model):

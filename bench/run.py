@@ -1,0 +1,459 @@
+"""`make bench`: measure tenantboard at 10,000 tenants against the simulator on 127.0.0.1.
+
+Every figure is measured in this one run, next to its baseline where it has one, and
+printed as a table with its target and the ratio. Nothing here is a test: a noisy machine
+makes a slow run, not a failure.
+
+    python bench/run.py            # the full run (about four minutes)
+    python bench/run.py --quick    # shorter idle and soak windows, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tenantboard.client import TenantClient
+from tenantboard.engine import check_all
+from tenantboard.store import Settings, Tenant, TenantStore, make_tenant
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    target: str
+    ratio: float | None  # value / limit (or our time / baseline): below 1 meets the target
+    note: str = ""
+
+
+# -- the simulator, in its own process ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def simulator(tenants: int, speed: float = 1.0) -> Iterator[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "tenantboard",
+        "simulate",
+        "--port",
+        "0",
+        "--tenants",
+        str(tenants),
+        "--slow-delay",
+        "0.5",
+        "--speed",
+        str(speed),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        if not match:
+            raise RuntimeError(f"the simulator did not start: {line!r}")
+        yield f"http://127.0.0.1:{match.group(1)}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def bench_tenants(count: int) -> list[Tenant]:
+    return [make_tenant(f"Cust{i}", "online", f"Bench tenant {i}") for i in range(1, count + 1)]
+
+
+# -- check overhead: bare httpx vs tenantboard's engine ------------------------------------------
+
+
+async def bare_httpx_pass(url: str, tenants: list[Tenant], concurrency: int) -> float:
+    """The baseline: the same GETs, same concurrency, same Host header, JSON decoded."""
+    base = httpx.URL(url)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        queue = iter(tenants)
+
+        async def worker() -> None:
+            for tenant in queue:
+                response = await client.get(
+                    base.copy_with(path=f"/api/state/{tenant.context_id}"),
+                    headers={"Host": "online.superoffice.com", "Accept": "application/json"},
+                )
+                with contextlib.suppress(ValueError):
+                    response.json()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return time.perf_counter() - started
+
+
+async def engine_pass(url: str, tenants: list[Tenant], concurrency: int) -> float:
+    from tenantboard.client import BaseUrl
+
+    async with TenantClient(base_url=BaseUrl.parse(url), max_connections=concurrency) as client:
+        started = time.perf_counter()
+        results = await check_all(client, tenants, concurrency=concurrency)
+        elapsed = time.perf_counter() - started
+    assert len(results) == len(tenants)
+    return elapsed
+
+
+def best_of(runs: int, measure: Callable[[], float]) -> float:
+    return min(measure() for _ in range(runs))
+
+
+# -- the board, headless: a full pass and responsiveness during it ----------------------------------
+
+
+class RenderProbe:
+    """Notes when the table draws its cursor line and when the detail pane draws: the moment
+    the operator sees the answer to a key."""
+
+    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+        self.cursor_drawn: dict[int, float] = {}
+        self.detail_drawn = 0.0
+        table, pane = app.table, app.detail
+        draw_line, draw_pane = table.render_line, pane.render_line
+
+        def render_line(y: int):  # type: ignore[no-untyped-def]
+            strip = draw_line(y)
+            index = int(table.scroll_offset.y) + y - 1
+            if index == table.cursor:
+                self.cursor_drawn[index] = time.perf_counter()
+            return strip
+
+        def render_pane_line(y: int):  # type: ignore[no-untyped-def]
+            self.detail_drawn = time.perf_counter()
+            return draw_pane(y)
+
+        table.render_line = render_line
+        pane.render_line = render_pane_line
+
+
+async def answer_time(app, key: str, drawn: Callable[[float], bool]) -> float:  # type: ignore[no-untyped-def]
+    """Seconds from a key arriving to the screen drawing its effect."""
+    from textual import events
+
+    started = time.perf_counter()
+    app.post_message(events.Key(key, None))
+    while not drawn(started):
+        if time.perf_counter() - started > 5:
+            return float("inf")
+        await asyncio.sleep(0.0005)
+    return time.perf_counter() - started
+
+
+async def board_pass(
+    url: str, tenants: list[Tenant], concurrency: int, *, operator: bool
+) -> tuple[float, dict[str, list[float]]]:
+    """One full pass of the headless board; with ``operator``, keys are pressed during it
+    and the time until the screen shows each answer is recorded."""
+    from textual import events
+
+    from tenantboard.app import BoardConfig, TenantBoardApp
+    from tenantboard.client import BaseUrl
+
+    config = BoardConfig(
+        tenants=tenants,
+        settings=Settings(concurrency=concurrency, min_interval=900, max_interval=1800),
+        base_url=BaseUrl.parse(url),
+    )
+    app = TenantBoardApp(config)
+    latencies: dict[str, list[float]] = {"cursor": [], "detail": [], "filter": []}
+    started = time.perf_counter()
+    async with app.run_test(size=(200, 50)):
+        probe = RenderProbe(app)
+        # An operator's pace: a cursor move every 0.1 s, the detail pane opened and
+        # closed about once a second.
+        steps = 0
+        while app.model.pending() > 0 or app.monitor.in_flight:
+            if not operator:
+                await asyncio.sleep(0.05)
+                continue
+            target = app.table.cursor + 1
+            latencies["cursor"].append(
+                await answer_time(
+                    app, "down", lambda t0, i=target: probe.cursor_drawn.get(i, 0) > t0
+                )
+            )
+            steps += 1
+            if steps % 10 == 0:
+                latencies["detail"].append(
+                    await answer_time(app, "enter", lambda t0: probe.detail_drawn > t0)
+                )
+                await asyncio.sleep(0.1)
+                app.post_message(events.Key("escape", None))
+            await asyncio.sleep(0.1)
+        elapsed = time.perf_counter() - started
+    return elapsed, latencies
+
+
+def p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=20)[-1]
+
+
+# -- the board in a real pseudo-terminal: first paint, idle CPU, memory ---------------------------------
+
+
+class TerminalBoard:
+    """`tenantboard` in a pseudo-terminal of a fixed size, its output drained in a thread."""
+
+    def __init__(self, args: list[str], size: tuple[int, int] = (200, 50)) -> None:
+        self.output = bytearray()
+        self.lock = threading.Lock()
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: become the board
+            env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
+            os.execvpe(sys.executable, [sys.executable, "-m", "tenantboard", *args], env)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+        self.started = time.perf_counter()
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.5)
+                if ready:
+                    chunk = os.read(self.fd, 65536)
+                    if not chunk:
+                        return
+                    with self.lock:
+                        self.output.extend(chunk)
+            except OSError:
+                return
+
+    def wait_for(self, text: bytes, timeout: float) -> float:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            with self.lock:
+                if text in self.output:
+                    return time.perf_counter() - self.started
+            time.sleep(0.005)
+        raise TimeoutError(f"{text!r} never appeared")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.fd, b"q")
+        for _ in range(50):
+            pid, _ = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                return
+            time.sleep(0.1)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+
+
+def run(args: argparse.Namespace) -> list[Figure]:
+    figures: list[Figure] = []
+    count, concurrency = args.tenants, args.concurrency
+    tenants = bench_tenants(count)
+    workdir = Path(tempfile.mkdtemp(prefix="tenantboard-bench-"))
+    config = workdir / "tenants.toml"
+    TenantStore(config).add(tenants)
+
+    with simulator(count) as url:
+        print(f"simulator at {url}; {count} tenants; concurrency {concurrency}", flush=True)
+        asyncio.run(bare_httpx_pass(url, tenants[:500], concurrency))  # warm up both sides
+        bare = best_of(2, lambda: asyncio.run(bare_httpx_pass(url, tenants, concurrency)))
+        ours = best_of(2, lambda: asyncio.run(engine_pass(url, tenants, concurrency)))
+        figures.append(
+            Figure(
+                "simulator throughput (bare httpx)",
+                count / bare,
+                "req/s",
+                "> 2000 req/s",
+                2000 / (count / bare),
+            )
+        )
+        figures.append(Figure("full pass: bare httpx loop", bare, "s", "baseline", None))
+        figures.append(
+            Figure(
+                "full pass: `check` engine",
+                ours,
+                "s",
+                "<= 1.25x baseline",
+                ours / bare / 1.25,
+                f"{ours / bare:.2f}x baseline",
+            )
+        )
+        print("check overhead measured", flush=True)
+
+        board, _ = asyncio.run(board_pass(url, tenants, concurrency, operator=False))
+        figures.append(
+            Figure(
+                "full pass: board (headless)",
+                board,
+                "s",
+                "<= 1.25x baseline",
+                board / bare / 1.25,
+                f"{board / bare:.2f}x baseline",
+            )
+        )
+        busy, latencies = asyncio.run(board_pass(url, tenants, concurrency, operator=True))
+        figures.append(
+            Figure(
+                "full pass: board, operator pressing keys",
+                busy,
+                "s",
+                "-",
+                None,
+                f"{busy / bare:.2f}x baseline (scrolling redraws cost CPU)",
+            )
+        )
+        for name, values in latencies.items():
+            if values:
+                figures.append(
+                    Figure(
+                        f"p95 latency during the pass: {name}",
+                        p95(values) * 1000,
+                        "ms",
+                        "< 50 ms",
+                        p95(values) * 1000 / 50,
+                        f"{len(values)} samples",
+                    )
+                )
+        print("board pass measured", flush=True)
+
+        terminal = TerminalBoard(
+            [
+                "--config",
+                str(config),
+                "--base-url",
+                url,
+                "--min-interval",
+                "900",
+                "--max-interval",
+                "1800",
+            ]
+        )
+        try:
+            first_paint = terminal.wait_for(b"Bench tenant 1 ", timeout=30)
+            figures.append(
+                Figure(
+                    "first paint, 10k tenants (pty, from exec)",
+                    first_paint,
+                    "s",
+                    "< 1 s",
+                    first_paint / 1.0,
+                    "includes Python start-up",
+                )
+            )
+            terminal.wait_for(b"\xe2\x9f\xb3 0 in flight", timeout=120)  # first pass done
+            time.sleep(2)
+            window = args.idle_seconds
+            cpu_before, wall_before = terminal.cpu_seconds(), time.perf_counter()
+            time.sleep(window)
+            cpu = (terminal.cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
+            figures.append(
+                Figure(
+                    f"idle CPU over {window:.0f} s, nothing due",
+                    cpu * 100,
+                    "% of a core",
+                    "< 1%",
+                    cpu * 100 / 1.0,
+                )
+            )
+            rss = terminal.rss_mb()
+            figures.append(Figure("resident memory, 10k tenants", rss, "MB", "< 150 MB", rss / 150))
+        finally:
+            terminal.stop()
+        print("terminal measured", flush=True)
+
+    with simulator(count, speed=60) as url:
+        soak = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "soak.py"), url, str(count), str(args.passes)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        first, last = (float(x) for x in soak.stdout.split())
+        growth = (last - first) / first * 100
+        figures.append(
+            Figure(
+                f"memory growth over {args.passes} passes (soak)",
+                growth,
+                "%",
+                "< 10%",
+                growth / 10,
+                f"{first:.0f} MB after pass 1, {last:.0f} MB after",
+            )
+        )
+    return figures
+
+
+def print_table(figures: list[Figure]) -> None:
+    rows = [("figure", "value", "target", "ratio", "note")]
+    for figure in figures:
+        ratio = "-" if figure.ratio is None else f"{figure.ratio:.2f}"
+        mark = "" if figure.ratio is None else (" ok" if figure.ratio < 1 else " MISSED")
+        rows.append(
+            (
+                figure.name,
+                f"{figure.value:.2f} {figure.unit}",
+                figure.target,
+                ratio + mark,
+                figure.note,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for index, row in enumerate(rows):
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        )
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+    print("\nratio: the figure divided by its limit (or by 1.25x the baseline); below 1 meets it.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="15 s idle window, 5 soak passes")
+    parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    args.idle_seconds = 15.0 if args.quick else 60.0
+    args.passes = 5 if args.quick else 20
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().machine}")
+    print_table(run(args))
+
+
+if __name__ == "__main__":
+    main()
