@@ -126,6 +126,28 @@ def best_of(runs: int, measure: Callable[[], float]) -> float:
     return min(measure() for _ in range(runs))
 
 
+async def simulator_capacity(url: str, connections: int = 16, requests: int = 20_000) -> float:
+    """Requests a second the simulator serves to a minimal raw-socket client (keep-alive,
+    one request at a time per connection): proof that the figures measure tenantboard."""
+    port = httpx.URL(url).port
+    per_connection = requests // connections
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for number in range(1, per_connection + 1):
+            writer.write(
+                f"GET /api/state/Cust{number} HTTP/1.1\r\nHost: online.superoffice.com\r\n\r\n".encode()
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return per_connection * connections / (time.perf_counter() - started)
+
+
 # -- the board, headless: a full pass and responsiveness during it ----------------------------------
 
 
@@ -291,16 +313,21 @@ def run(args: argparse.Namespace) -> list[Figure]:
 
     with simulator(count) as url:
         print(f"simulator at {url}; {count} tenants; concurrency {concurrency}", flush=True)
+        capacity = asyncio.run(simulator_capacity(url))
         asyncio.run(bare_httpx_pass(url, tenants[:500], concurrency))  # warm up both sides
-        bare = best_of(2, lambda: asyncio.run(bare_httpx_pass(url, tenants, concurrency)))
-        ours = best_of(2, lambda: asyncio.run(engine_pass(url, tenants, concurrency)))
+        bare_runs, engine_runs = [], []
+        for _ in range(3):  # interleaved, best of each: the machine is noisy
+            bare_runs.append(asyncio.run(bare_httpx_pass(url, tenants, concurrency)))
+            engine_runs.append(asyncio.run(engine_pass(url, tenants, concurrency)))
+        bare, ours = min(bare_runs), min(engine_runs)
         figures.append(
             Figure(
-                "simulator throughput (bare httpx)",
-                count / bare,
+                "simulator throughput (raw loopback client)",
+                capacity,
                 "req/s",
                 "> 2000 req/s",
-                2000 / (count / bare),
+                2000 / capacity,
+                f"bare httpx reaches {count / min(bare_runs):.0f} req/s",
             )
         )
         figures.append(Figure("full pass: bare httpx loop", bare, "s", "baseline", None))

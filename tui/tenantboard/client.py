@@ -232,14 +232,13 @@ class TenantClient:
     def state_url(context_id: str, env: str) -> str:
         return f"https://{ENV_HOSTS[env]}/api/state/{context_id}"
 
-    def _physical(self, url: httpx.URL) -> tuple[httpx.URL, dict[str, str]]:
+    def _physical(self, url: httpx.URL) -> tuple[httpx.URL | str, dict[str, str]]:
         """Where the request goes, and the Host header that names the logical host."""
         if self.base_url is None:
             return url, {}
-        physical = url.copy_with(
-            scheme=self.base_url.scheme, host=self.base_url.host, port=self.base_url.port
-        )
-        return physical, {"Host": url.netloc.decode("ascii")}
+        # Plain string building: this runs for every check, and URL.copy_with re-parses.
+        target = url.raw_path.decode("ascii")
+        return f"{self.base_url}{target}", {"Host": url.netloc.decode("ascii")}
 
     def checked_version_url(self, api: str | None) -> httpx.URL:
         """The tenant's Api URL if it is safe to follow, else a REFUSED_URL error.
