@@ -74,6 +74,7 @@ def make_board(
 
     if transport is None:
         transport = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
+    options.setdefault("watch_interval", 3600)
     config = BoardConfig(
         tenants=demo_tenants() if tenants is None else tenants,
         settings=options.pop("settings", Settings(concurrency=4)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,12 +17,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import FakeClock, make_board, settle_board  # noqa: E402
+from tests.test_snapshots import write_history  # noqa: E402
 
 OUT = ROOT / "screenshots"
 
 
-async def shoot(name: str, size: tuple[int, int], theme: str, keys: Sequence[str] = ()) -> None:
-    app = make_board(FakeClock())
+async def shoot(
+    name: str,
+    size: tuple[int, int],
+    theme: str,
+    keys: Sequence[str] = (),
+    data_dir: Path | None = None,
+) -> None:
+    app = make_board(FakeClock(), data_dir=data_dir)
     async with app.run_test(size=size) as pilot:
         app.theme = theme
         await settle_board(pilot, app)
@@ -42,6 +50,10 @@ async def main() -> None:
     await shoot("board", (160, 30), "textual-dark")
     await shoot("board-light", (160, 30), "textual-light")
     await shoot("detail", (160, 40), "textual-dark", ("down",) * 11 + ("enter",))
+    await shoot("add-tenant", (100, 30), "textual-dark", ("a", *"Cust12x"))
+    with tempfile.TemporaryDirectory() as folder:
+        write_history(Path(folder))
+        await shoot("event-log", (140, 36), "textual-dark", ("l",), data_dir=Path(folder))
 
 
 if __name__ == "__main__":

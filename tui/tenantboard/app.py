@@ -9,30 +9,45 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
 
 import httpx
 from textual import on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
+from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 
-from tenantboard.board_model import BoardModel, TenantRow
+from tenantboard.board_model import SORTS, BoardModel, Change, TenantRow
 from tenantboard.client import BaseUrl, TenantClient, VersionAnswer
 from tenantboard.engine import CheckResult, Clock, Monitor, SystemClock, unexpected
 from tenantboard.errors import CheckError
-from tenantboard.format import ago, duration, until
+from tenantboard.eventlog import EventLog, LoggedEvent, UiState, load_ui_state, save_ui_state
+from tenantboard.format import SEVERITY_WORDS, ago, duration, until
+from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
-from tenantboard.store import Settings, Tenant, TenantStore
+from tenantboard.store import Settings, StoreError, Tenant, TenantStore
 from tenantboard.widgets.detail import DetailContext, DetailPane
+from tenantboard.widgets.forms import ConfirmScreen, FilterInput, TenantForm
+from tenantboard.widgets.panels import EventLogPanel, HelpScreen
 from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text
 from tenantboard.widgets.table import TenantTable
 
 NARROW_WIDTH = 110
+#: More state changes than this in one batch make one summary notification, not many.
+MAX_TOASTS = 3
+#: Seconds between re-sorts/re-filters while results stream in.
+VIEW_DELAY = 1.0
 #: Seconds between header redraws while results stream in.
 SUMMARY_DELAY = 0.2
 #: Seconds results are gathered before they are delivered to the widgets as one batch.
@@ -52,6 +67,12 @@ class BoardConfig:
     rng: random.Random | None = None
     #: Seconds between redraws of relative times and the clock.
     tick_interval: float = 1.0
+    #: [keys] from the tenant file: binding id -> keys.
+    keys: dict[str, str] = field(default_factory=dict)
+    #: Where the event log and remembered choices live; None keeps them in memory (demo).
+    data_dir: Path | None = None
+    #: Seconds between looks at the tenant file for changes made elsewhere.
+    watch_interval: float = 2.0
 
 
 class ResultsArrived(Message):
@@ -79,8 +100,18 @@ class TenantBoardApp(App[int]):
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="refresh"),
         Binding("R", "refresh_all", "Refresh all", id="refresh_all"),
-        Binding("enter", "toggle_detail", "Details", id="toggle_detail", priority=True),
-        Binding("escape", "close_detail", "Close", id="close_detail", show=False),
+        Binding("enter", "toggle_detail", "Details", id="toggle_detail"),
+        Binding("escape", "close_detail", "Close details", id="close_detail", show=False),
+        Binding("a", "add_tenant", "Add", id="add_tenant"),
+        Binding("e", "edit_tenant", "Edit", id="edit_tenant", show=False),
+        Binding("delete", "remove_tenant", "Remove", id="remove_tenant", show=False),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("exclamation_mark", "attention", "Attention only", id="attention", show=False),
+        Binding("s", "cycle_sort", "Sort", id="cycle_sort"),
+        Binding("l", "toggle_log", "Log", id="toggle_log"),
+        Binding("p", "toggle_pause", "Pause", id="toggle_pause"),
+        Binding("t", "change_theme", "Theme", id="change_theme", show=False),
+        Binding("question_mark,f1", "help", "Help", id="help"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -101,6 +132,18 @@ class TenantBoardApp(App[int]):
         self._summary = SummaryBar(id="summary")
         self._table = TenantTable(self.model, self.describe_times, id="table")
         self._detail = DetailPane(id="detail")
+        self._log_panel = EventLogPanel(id="event-log")
+        self._filter = FilterInput(
+            placeholder="filter: context id, label, host or state", id="filter"
+        )
+        data_dir = config.data_dir
+        self.ui_state_path = data_dir / "ui-state.json" if data_dir else None
+        self.event_log = EventLog(data_dir / "events.jsonl" if data_dir else None)
+        self.ui = UiState()
+        self.previous_session: datetime | None = None
+        self._file_fingerprint: tuple[int, int] | None = None
+        self._view_timer: Timer | None = None
+        self._last_view = 0.0
 
     # -- set-up and tear-down ----------------------------------------------------------------
 
@@ -109,7 +152,24 @@ class TenantBoardApp(App[int]):
         with Horizontal(id="main"):
             yield self._table
             yield self._detail
+        yield self._log_panel
+        yield self._filter
         yield Footer()
+
+    def _restore(self) -> None:
+        """Bring back what the operator chose last time, and what happened before."""
+        self.ui = load_ui_state(self.ui_state_path)
+        self.previous_session = self.ui.last_seen
+        self.event_log.load()
+        if self.ui.theme in self.available_themes:
+            self.theme = self.ui.theme
+        self.model.view.sort = self.ui.sort if self.ui.sort in SORTS else "list"
+        self.model.view.attention_only = self.ui.attention_only
+        self.model.refresh_view()
+        self._log_panel.display = self.ui.log_open
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        if self.config.keys:
+            self.set_keymap(self.config.keys)
 
     def on_mount(self) -> None:
         settings = self.config.settings
@@ -129,18 +189,40 @@ class TenantBoardApp(App[int]):
         )
         self._monitor_task = asyncio.create_task(self.monitor.run())
         self._monitor_task.add_done_callback(self._monitor_stopped)
+        self._restore()
         self.table.rows_changed()
         self.table.focus()
         self.update_summary()
+        self.update_log()
         self.set_interval(self.config.tick_interval, self.tick)
+        self.set_interval(60, self._remember)
+        store = self.config.store
+        if store is not None:
+            self._file_fingerprint = store.fingerprint()
+            self.set_interval(self.config.watch_interval, self._watch_file)
+        if self.event_log.write_error:
+            self.notify(self.event_log.write_error, severity="warning", markup=False)
 
     async def on_unmount(self) -> None:
         """Quit at once: cancel the checks in flight, then close the shared client."""
+        self._remember()
         if self._monitor_task is not None:
             self._monitor_task.cancel()
             await asyncio.gather(self._monitor_task, return_exceptions=True)
         if self.client is not None:
             await self.client.aclose()
+
+    def _remember(self) -> None:
+        """Save the operator's choices and the time the board was last seen running."""
+        self.ui.last_seen = self.clock.wall()
+        self.ui.sort = self.model.view.sort
+        self.ui.attention_only = self.model.view.attention_only
+        self.ui.log_open = bool(self._log_panel.display)
+        save_ui_state(self.ui_state_path, self.ui)
+
+    def _theme_changed(self, theme: object) -> None:
+        self.ui.theme = self.theme
+        self._remember()
 
     def _monitor_stopped(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -195,7 +277,74 @@ class TenantBoardApp(App[int]):
                 table.row_updated(index)
             if row.tenant.key == self.detail_key:
                 self.refresh_detail()
+        self._tell(self.model.take_changes())
+        if self.model.view.depends_on_results:
+            self._view_soon()
         self._summary_soon()
+
+    def _tell(self, changes: list[Change]) -> None:
+        """Log changes, notify state changes, ring the bell for changes for the worse."""
+        if not changes:
+            return
+        logged = [
+            LoggedEvent(
+                at=change.event.at,
+                key=change.row.tenant.key,
+                name=change.row.tenant.display_name,
+                kind=change.event.kind,
+                text=change.event.text,
+                severity=SEVERITY_WORDS[change.row.severity],
+                worse=change.worse,
+            )
+            for change in changes
+        ]
+        self.event_log.add(logged)
+        self.update_log()
+        state_changes = [event for event in logged if event.kind == "state"]
+        if len(state_changes) > MAX_TOASTS:
+            worse = sum(event.worse for event in state_changes)
+            self.notify(
+                f"{len(state_changes)} tenants changed state ({worse} for the worse); "
+                "see the event log (l)",
+                severity="warning" if worse else "information",
+                markup=False,
+            )
+        else:
+            for event in state_changes:
+                self.notify(
+                    f"{event.name}: {event.text}",
+                    title="state changed",
+                    severity="warning" if event.worse else "information",
+                    markup=False,
+                )
+        if self.config.settings.bell and any(event.worse for event in logged):
+            self.bell()
+
+    def _view_soon(self) -> None:
+        """Re-filter and re-sort at most once a second while results stream in, so rows
+        do not jump under the operator's eyes with every answer."""
+        if self._view_timer is not None:
+            return
+        wait = self._last_view + VIEW_DELAY - time.monotonic()
+        if wait <= 0:
+            self.apply_view()
+        else:
+            self._view_timer = self.set_timer(wait, self._view_now)
+
+    def _view_now(self) -> None:
+        self._view_timer = None
+        self.apply_view()
+
+    def apply_view(self) -> None:
+        """Recompute the rows shown and keep the cursor on its tenant."""
+        key = self.table.cursor_key
+        monitor = self.monitor
+        self._last_view = time.monotonic()
+        self.model.refresh_view(monitor.due_at if monitor else None)
+        self.table.rows_changed()
+        index = self.model.index_of(key) if key else None
+        self.table.move_cursor_to(index if index is not None else 0)
+        self.update_summary()
 
     def _summary_soon(self) -> None:
         """Redraw the header at most a few times a second while results stream in."""
@@ -259,12 +408,34 @@ class TenantBoardApp(App[int]):
             now=self.clock.wall(),
             paused=bool(monitor and monitor.paused),
         )
-        counts = counts_text(self.model.counts, total=len(self.model), demo=self.config.demo)
+        view = self.model.view
+        shown = len(self.model)
+        notes = []
+        if view.filter_text or view.attention_only:
+            notes.append(f"showing {shown}")
+        if view.attention_only:
+            notes.append("needing attention")
+        if view.filter_text:
+            notes.append(f"matching {clean(view.filter_text, 30)!r}")
+        if view.sort != "list":
+            notes.append(f"sorted by {SORTS[view.sort]}")
+        note = ", ".join(notes)
+        total = self.model.total
+        demo = self.config.demo
+        counts = counts_text(self.model.counts, total=total, demo=demo, note=note)
         if counts.cell_len + activity.cell_len > self.size.width:
-            counts = counts_text(
-                self.model.counts, total=len(self.model), demo=self.config.demo, compact=True
-            )
+            counts = counts_text(self.model.counts, total=total, demo=demo, compact=True, note=note)
         self._summary.show(counts, activity)
+
+    def update_log(self) -> None:
+        if not self._log_panel.display:
+            return
+        title = f"Event log: {len(self.event_log.events)} events, newest first"
+        if self.previous_session is not None:
+            title += (
+                f"; board last seen running {self.previous_session.astimezone():%Y-%m-%d %H:%M}"
+            )
+        self._log_panel.show(self.event_log.events, title, self.clock.wall())
 
     def refresh_detail(self) -> None:
         key = self.detail_key
@@ -363,6 +534,273 @@ class TenantBoardApp(App[int]):
         would restyle every widget, and the pane should open at once."""
         self.detail.display = shown
         self.table.display = not (shown and self.size.width < NARROW_WIDTH)
+
+    # -- finding and ordering -------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self._filter.display = True
+        self._filter.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.model.view.filter_text = event.value
+        self.apply_view()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self._filter.display = bool(self._filter.value)
+        self.table.focus()
+
+    @on(FilterInput.Cleared)
+    def _filter_cleared(self) -> None:
+        self._filter.value = ""
+        self._filter.display = False
+        self.table.focus()
+
+    def action_attention(self) -> None:
+        view = self.model.view
+        view.attention_only = not view.attention_only
+        self.apply_view()
+        self._remember()
+        shown = "only tenants that need attention" if view.attention_only else "every tenant"
+        self.notify(f"showing {shown}", timeout=3, markup=False)
+
+    def action_cycle_sort(self) -> None:
+        names = list(SORTS)
+        view = self.model.view
+        view.sort = names[(names.index(view.sort) + 1) % len(names)]
+        self.apply_view()
+        self._remember()
+        self.notify(f"sorted by {SORTS[view.sort]}", timeout=3, markup=False)
+
+    def action_toggle_log(self) -> None:
+        self._log_panel.display = not self._log_panel.display
+        self.update_log()
+        self._remember()
+
+    def action_toggle_pause(self) -> None:
+        monitor = self.monitor
+        if monitor is None:
+            return
+        if monitor.paused:
+            monitor.resume()
+            self.notify("refreshing resumed", timeout=3, markup=False)
+        else:
+            monitor.pause()
+            self.notify("refreshing paused: press p to resume", timeout=3, markup=False)
+        self.update_summary()
+        self.table.refresh()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """(keys, description) for every binding, with the operator's remapped keys."""
+        rows = [("↑ ↓ j k, PgUp PgDn, Home End", "move between tenants")]
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            keys = self.config.keys.get(binding.id or "", binding.key)
+            shown = ", ".join(self.get_key_display(Binding(key, "")) for key in keys.split(","))
+            rows.append((shown, ACTION_HELP.get(binding.action, binding.description)))
+        rows.append(("ctrl+p", "command palette: every action, and each tenant by name"))
+        return rows
+
+    def jump_to(self, key: str) -> None:
+        """Put the cursor on a tenant, clearing a filter that hides it."""
+        if self.model.index_of(key) is None:
+            self.model.view.filter_text = ""
+            self.model.view.attention_only = False
+            self._filter.value = ""
+            self._filter.display = False
+            self.apply_view()
+        index = self.model.index_of(key)
+        if index is not None:
+            self.table.move_cursor_to(index)
+            self.table.focus()
+
+    # -- managing the list ----------------------------------------------------------------------
+
+    def _is_taken(self, tenant: Tenant) -> bool:
+        return tenant.key in self.model.rows
+
+    def _selected_tenant(self) -> Tenant | None:
+        row = self.model.rows.get(self.table.cursor_key or "")
+        return row.tenant if row else None
+
+    def action_add_tenant(self) -> None:
+        self.push_screen(TenantForm(is_taken=self._is_taken), self._added)
+
+    def _added(self, tenant: Tenant | None) -> None:
+        if tenant is not None:
+            self.run_worker(self._change_list("add", tenant), group="list")
+
+    def action_edit_tenant(self) -> None:
+        tenant = self._selected_tenant()
+        if tenant is None:
+            return
+
+        def edited(new: Tenant | None) -> None:
+            if new is not None and new != tenant:
+                self.run_worker(self._change_list("edit", new, tenant), group="list")
+
+        self.push_screen(TenantForm(is_taken=self._is_taken, tenant=tenant), edited)
+
+    def action_remove_tenant(self) -> None:
+        tenant = self._selected_tenant()
+        if tenant is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._change_list("remove", tenant), group="list")
+
+        question = (
+            f"Remove {tenant.display_name} ({tenant.context_id}, {tenant.env}) from the list?"
+        )
+        self.push_screen(ConfirmScreen(question), confirmed)
+
+    async def _change_list(self, change: str, tenant: Tenant, old: Tenant | None = None) -> None:
+        """Save one change at once (atomically, off the event loop), then show it."""
+        store = self.config.store
+        current = [self.model.rows[key].tenant for key in self.model.list_order]
+        try:
+            if store is None:  # the demo: the list lives in memory only
+                tenants = apply_change(current, change, tenant, old)
+            elif change == "add":
+                tenants = await asyncio.to_thread(store.add, [tenant])
+            elif change == "edit":
+                assert old is not None
+                tenants = await asyncio.to_thread(store.replace, old.key, tenant, expected=old)
+            else:
+                tenants = await asyncio.to_thread(store.remove, [tenant.key], expected=[tenant])
+        except (ValueError, StoreError) as exc:
+            self.notify(f"not saved: {exc}", severity="error", timeout=15, markup=False)
+            self._watch_file()
+            return
+        if store is not None:
+            self._file_fingerprint = store.fingerprint()
+        self.adopt_tenants(tenants)
+        if change != "remove":
+            self.jump_to(tenant.key)
+            if self.monitor is not None:
+                self.monitor.refresh(tenant.key)
+        verb = {"add": "added", "edit": "saved", "remove": "removed"}[change]
+        where = "" if store is not None else " (demo: not saved to a file)"
+        self.notify(f"{verb} {tenant.display_name}{where}", timeout=4, markup=False)
+
+    def adopt_tenants(self, tenants: list[Tenant]) -> None:
+        """A new list (edited here or on disk): rows keep what they know, new ones are checked."""
+        self.model.set_tenants(tenants)
+        if self.monitor is not None:
+            self.monitor.set_tenants(tenants)
+        if self.detail_key is not None and self.detail_key not in self.model.rows:
+            self.action_close_detail()
+        self.apply_view()
+
+    def _watch_file(self) -> None:
+        """Pick up changes made to the tenant file elsewhere; report a broken file once."""
+        store = self.config.store
+        if store is None:
+            return
+        fingerprint = store.fingerprint()
+        if fingerprint == self._file_fingerprint:
+            return
+        self._file_fingerprint = fingerprint
+        try:
+            listing = store.load()
+        except StoreError as exc:
+            self.notify(
+                f"the tenant file changed but cannot be read: {exc}. "
+                "The board keeps the list it had; the file was left as it is.",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+            return
+        tenants = listing.tenants
+        if tenants != [self.model.rows[key].tenant for key in self.model.list_order]:
+            self.adopt_tenants(tenants)
+            self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
+
+    # -- the command palette --------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.action in ACTION_HELP and binding.action not in ("quit", "help"):
+                yield SystemCommand(
+                    binding.description,
+                    ACTION_HELP[binding.action],
+                    partial(self.run_action, binding.action),
+                )
+        yield SystemCommand(
+            "Help", "every key, and what the colours and glyphs mean", self.action_help
+        )
+
+
+def apply_change(
+    tenants: list[Tenant], change: str, tenant: Tenant, old: Tenant | None
+) -> list[Tenant]:
+    """The demo's in-memory version of the store's add, edit and remove."""
+    if change == "add":
+        return [*tenants, tenant]
+    if change == "edit":
+        assert old is not None
+        return [tenant if t.key == old.key else t for t in tenants]
+    return [t for t in tenants if t.key != tenant.key]
+
+
+ACTION_HELP: dict[str, str] = {
+    "refresh": "refresh the selected tenant now, ahead of everything merely due",
+    "refresh_all": "refresh every tenant",
+    "toggle_detail": "open or close the detail pane",
+    "close_detail": "close the detail pane",
+    "add_tenant": "add a tenant (saved to the tenant file at once)",
+    "edit_tenant": "edit the selected tenant",
+    "remove_tenant": "remove the selected tenant (asks first)",
+    "filter": "filter as you type: context id, label, host or state (escape clears)",
+    "attention": "show only tenants that need attention, or every tenant again",
+    "cycle_sort": "sort: list order, worst first, name, environment, next check",
+    "toggle_log": "show or hide the event log",
+    "toggle_pause": "pause or resume refreshing",
+    "change_theme": "choose a theme (remembered)",
+    "help": "this help",
+    "quit": "quit",
+}
+
+
+class TenantCommands(Provider):
+    """Each tenant by name in the command palette: choosing one puts the cursor on it."""
+
+    async def search(self, query: str) -> Hits:
+        app = self.app
+        assert isinstance(app, TenantBoardApp)
+        matcher = self.matcher(query)
+        found = 0
+        for key in app.model.list_order:
+            tenant = app.model.rows[key].tenant
+            text = f"{tenant.display_name} ({tenant.context_id}, {tenant.env})"
+            score = matcher.match(text)
+            if score > 0:
+                found += 1
+                yield Hit(
+                    score,
+                    matcher.highlight(text),
+                    partial(app.jump_to, key),
+                    help="go to this tenant",
+                )
+                if found >= 50:
+                    return
+
+
+TenantBoardApp.COMMANDS = App.COMMANDS | {TenantCommands}
+
+
+def binding_ids() -> set[str]:
+    """The ids that [keys] in the tenant file may remap."""
+    ids = {b.id for b in TenantBoardApp.BINDINGS if isinstance(b, Binding) and b.id}
+    return ids
 
 
 def run_board(config: BoardConfig) -> int:

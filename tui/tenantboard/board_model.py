@@ -7,10 +7,12 @@ version-info cache, and the counts the header shows.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tenantboard.client import VersionAnswer
 from tenantboard.engine import CheckResult
@@ -28,6 +30,15 @@ class Event:
     at: datetime
     kind: str  # "state", "endpoint", "failure", "recovery"
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An event worth telling the operator about, with whether it made things worse."""
+
+    row: TenantRow
+    event: Event
+    worse: bool
 
 
 @dataclass(slots=True)
@@ -52,6 +63,8 @@ class TenantRow:
     endpoint_moved: bool = False
     history: deque[Event] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     version: VersionEntry | None = None
+    #: (when, severity) each time the severity changed this session: the timeline.
+    severity_changes: list[tuple[datetime, Severity | None]] = field(default_factory=list)
     #: Bumped on every change, so a widget can cache what it drew for this row.
     revision: int = 0
 
@@ -87,6 +100,23 @@ class TenantRow:
             return None
         return self.state.version.removeprefix("Release_").removeprefix("Release")
 
+    @property
+    def needs_attention(self) -> bool:
+        """Not OK: a warning or critical state, a failed check, or a contradictory answer."""
+        severity = self.severity
+        if severity is None:
+            return False
+        return severity is not Severity.OK or bool(self.state and self.state.running_mismatch)
+
+    @property
+    def search_text(self) -> str:
+        """What the filter matches: context id, label, environment, host and state."""
+        state = self.state
+        parts = [self.tenant.context_id, self.tenant.label, self.tenant.env, self.bucket]
+        if state is not None:
+            parts += [state.endpoint or "", state.state_name]
+        return " ".join(parts).casefold()
+
     def version_is_stale(self) -> bool:
         """True when version info should be (re)fetched for the current endpoint."""
         if self.state is None or not self.state.is_running:
@@ -98,18 +128,49 @@ class TenantRow:
         return outdated and entry.check_number < self.checks
 
 
+SORTS: dict[str, str] = {
+    "list": "the list's order",
+    "severity": "worst first",
+    "name": "name",
+    "env": "environment",
+    "next": "next check",
+}
+
+
+@dataclass(slots=True)
+class ViewOptions:
+    """What the table shows and in which order; chosen by the operator."""
+
+    sort: str = "list"
+    filter_text: str = ""
+    attention_only: bool = False
+
+    @property
+    def depends_on_results(self) -> bool:
+        """True when new results can change which rows show or their order."""
+        return self.sort in ("severity", "next") or bool(self.filter_text) or self.attention_only
+
+
 class BoardModel:
-    """All rows, in the list's order, and the per-bucket counts."""
+    """All rows, the view of them (filtered and sorted), and the per-bucket counts."""
 
     def __init__(self, tenants: Iterable[Tenant]) -> None:
         self.rows: dict[str, TenantRow] = {}
+        self.list_order: list[str] = []
+        #: The keys shown, in the order shown.
         self.order: list[str] = []
         self._position: dict[str, int] = {}
         self.counts: Counter[str] = Counter()
+        self.view = ViewOptions()
+        self.changes: list[Change] = []
         self.set_tenants(tenants)
 
     def __len__(self) -> int:
         return len(self.order)
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
 
     def row_at(self, index: int) -> TenantRow | None:
         if 0 <= index < len(self.order):
@@ -126,60 +187,118 @@ class BoardModel:
             row = self.rows.get(tenant.key)
             if row is None:
                 row = TenantRow(tenant)
-            else:
+            elif row.tenant != tenant:
                 row.tenant = tenant
                 row.revision += 1
             rows[tenant.key] = row
         self.rows = rows
-        self.order = list(rows)
-        self._position = {key: index for index, key in enumerate(self.order)}
+        self.list_order = list(rows)
         self.counts = Counter(row.bucket for row in rows.values())
+        self.refresh_view()
+
+    def refresh_view(self, due_at: Callable[[str], float | None] | None = None) -> None:
+        """Recompute which rows show and their order from the view options."""
+        view = self.view
+        keys = self.list_order
+        if view.filter_text or view.attention_only:
+            needle = view.filter_text.casefold().strip()
+            keys = [
+                key
+                for key in keys
+                if (not view.attention_only or self.rows[key].needs_attention)
+                and (not needle or needle in self.rows[key].search_text)
+            ]
+        if view.sort != "list":
+            position = {key: index for index, key in enumerate(self.list_order)}
+            keys = sorted(keys, key=self._sort_key(view.sort, position, due_at))
+        self.order = list(keys)
+        self._position = {key: index for index, key in enumerate(self.order)}
+
+    def _sort_key(
+        self,
+        sort: str,
+        position: dict[str, int],
+        due_at: Callable[[str], float | None] | None,
+    ) -> Callable[[str], tuple[Any, ...]]:
+        rows = self.rows
+        if sort == "severity":
+            return lambda key: (-_severity_rank(rows[key]), position[key])
+        if sort == "name":
+            return lambda key: (rows[key].tenant.display_name.casefold(), position[key])
+        if sort == "env":
+            return lambda key: (rows[key].tenant.env, position[key])
+        if sort == "next" and due_at is not None:
+            return lambda key: (due_at(key) if due_at(key) is not None else math.inf, position[key])
+        return lambda key: (position[key],)
 
     def apply(self, result: CheckResult) -> TenantRow | None:
-        """Record one result; returns the row, or None for a tenant no longer listed."""
+        """Record one result; returns the row, or None for a tenant no longer listed.
+
+        Changes worth telling the operator about (not a tenant's first state) are kept
+        in :attr:`changes` until the app takes them with :meth:`take_changes`.
+        """
         row = self.rows.get(result.tenant.key)
         if row is None:
             return None
         self.counts[row.bucket] -= 1
+        if self.counts[row.bucket] == 0:
+            del self.counts[row.bucket]
         previous_state = row.state
+        severity_before = row.severity
         failed_before = row.last is not None and row.last.error is not None
         row.last = result
         row.checks += 1
         row.revision += 1
+        events: list[Event] = []
         if result.error is None and result.state is not None:
             row.state = result.state
-            self._note_changes(row, previous_state, result, failed_before)
+            if result.state.is_running:
+                row.running_checks += 1
+            events = self._changes(row, previous_state, result, failed_before)
         elif not failed_before:
             message = result.error.message if result.error else "no answer"
-            row.history.append(Event(result.checked_at, "failure", f"check failed: {message}"))
+            events = [Event(result.checked_at, "failure", f"check failed: {message}")]
         self.counts[row.bucket] += 1
-        if self.counts[row.bucket] == 0:
-            del self.counts[row.bucket]
+        severity_after = row.severity
+        if not row.severity_changes or row.severity_changes[-1][1] != severity_after:
+            row.severity_changes.append((result.checked_at, severity_after))
+        worse = _rank(severity_after) > _rank(severity_before) and severity_before is not None
+        for event in events:
+            row.history.append(event)
+            if previous_state is not None or event.kind != "state":
+                self.changes.append(Change(row, event, worse and event.kind != "endpoint"))
         return row
 
-    def _note_changes(
+    def take_changes(self) -> list[Change]:
+        changes, self.changes = self.changes, []
+        return changes
+
+    def _changes(
         self,
         row: TenantRow,
         before: TenantState | None,
         result: CheckResult,
         failed_before: bool,
-    ) -> None:
+    ) -> list[Event]:
         after = result.state
         assert after is not None
         at = result.checked_at
+        events: list[Event] = []
         if failed_before:
-            row.history.append(Event(at, "recovery", "checks succeed again"))
+            events.append(Event(at, "recovery", "checks succeed again"))
         if before is None or before.state_name != after.state_name:
             was = f"{before.state_name} → " if before else ""
-            row.history.append(Event(at, "state", f"{was}{after.state_name}"))
+            events.append(Event(at, "state", f"{was}{after.state_name}"))
         moved = before is not None and before.endpoint != after.endpoint
         row.endpoint_moved = moved and bool(before and before.endpoint and after.endpoint)
         if moved:
-            row.history.append(
+            assert before is not None
+            events.append(
                 Event(
                     at, "endpoint", f"endpoint {before.endpoint or '-'} → {after.endpoint or '-'}"
                 )
             )
+        return events
 
     def set_version(
         self,
@@ -198,3 +317,11 @@ class BoardModel:
 
     def pending(self) -> int:
         return self.counts.get(PENDING_BUCKET, 0)
+
+
+def _rank(severity: Severity | None) -> int:
+    return -1 if severity is None else int(severity)
+
+
+def _severity_rank(row: TenantRow) -> int:
+    return _rank(row.severity)

@@ -262,24 +262,37 @@ def _tenants_from_args(
 
 
 def cmd_board(args: argparse.Namespace) -> int:
-    from tenantboard.app import BoardConfig, run_board
+    from tenantboard.app import BoardConfig, binding_ids, run_board
 
+    keys: dict[str, str] = {}
+    data_dir = None
     if args.demo:
         from tenantboard.simulator import demo_tenants
 
         settings = effective_settings(args, Settings())
         tenants, store = demo_tenants(), None
     else:
+        from tenantboard.eventlog import default_data_dir
+
         store = store_for(args)
         tenant_list = store.load()
         settings = effective_settings(args, tenant_list.settings)
-        tenants = tenant_list.tenants
+        tenants, keys, data_dir = tenant_list.tenants, tenant_list.keys, default_data_dir()
+        unknown = sorted(set(keys) - binding_ids())
+        if unknown:
+            raise StoreError(
+                store.path,
+                f"[keys]: unknown binding id(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(binding_ids()))})",
+            )
     config = BoardConfig(
         tenants=tenants,
         settings=settings,
         base_url=base_url_for(args),
         demo=args.demo,
         store=store,
+        keys=keys,
+        data_dir=data_dir,
     )
     return run_board(config)
 
@@ -378,7 +391,11 @@ def cmd_paths(args: argparse.Namespace) -> int:
     from tenantboard.store import default_config_path
 
     print(f"tenant file:  {resolve_config_path(option(args, 'config'))}")
+    from tenantboard.eventlog import default_data_dir
+
     print(f"default:      {default_config_path()}")
+    print(f"event log:    {default_data_dir() / 'events.jsonl'}")
+    print(f"remembered:   {default_data_dir() / 'ui-state.json'}")
     return 0
 
 

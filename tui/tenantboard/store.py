@@ -33,6 +33,10 @@ MAX_LABEL_LENGTH = 120
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+class ConflictError(ValueError):
+    """The file changed on disk in a way that this change would overwrite."""
+
+
 class StoreError(Exception):
     """The tenant file (or an import file) could not be used; says where and why."""
 
@@ -81,6 +85,8 @@ class Settings:
     timeout: float = 10.0
     min_interval: float = 30.0
     max_interval: float = 900.0
+    #: Ring the terminal bell when a tenant changes for the worse.
+    bell: bool = False
 
     def validated(self) -> Settings:
         if not 1 <= self.concurrency <= 256:
@@ -99,6 +105,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "timeout": (int, float),
     "min_interval": (int, float),
     "max_interval": (int, float),
+    "bell": (bool,),
 }
 
 
@@ -106,6 +113,8 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
 class TenantList:
     tenants: list[Tenant] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
+    #: [keys]: binding id -> keys, to remap the board's keys (checked by the board).
+    keys: dict[str, str] = field(default_factory=dict)
 
 
 def default_config_path() -> Path:
@@ -145,12 +154,23 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         raise StoreError(
             path, f"not valid TOML: {exc}", int(found.group(1)) if found else None
         ) from None
-    unknown = set(data) - {"tenants", "settings"}
+    unknown = set(data) - {"tenants", "settings", "keys"}
     if unknown:
         raise StoreError(path, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
     return TenantList(
-        _parse_tenants(data.get("tenants", []), text, path), _parse_settings(data, path)
+        _parse_tenants(data.get("tenants", []), text, path),
+        _parse_settings(data, path),
+        _parse_keys(data, path),
     )
+
+
+def _parse_keys(data: dict[str, Any], path: Path) -> dict[str, str]:
+    raw = data.get("keys", {})
+    if not isinstance(raw, dict) or not all(
+        isinstance(value, str) and value.strip() for value in raw.values()
+    ):
+        raise StoreError(path, '[keys] maps binding ids to keys, e.g. refresh = "f5"')
+    return {str(key): value.strip() for key, value in raw.items()}
 
 
 def _parse_settings(data: dict[str, Any], path: Path) -> Settings:
@@ -162,7 +182,7 @@ def _parse_settings(data: dict[str, Any], path: Path) -> Settings:
         types = _SETTING_TYPES.get(key)
         if types is None:
             raise StoreError(path, f"unknown setting {key!r} (known: {', '.join(_SETTING_TYPES)})")
-        if isinstance(value, bool) or not isinstance(value, types):
+        if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
             raise StoreError(path, f"setting {key!r} has the wrong type")
         values[key] = value
     try:
@@ -257,6 +277,14 @@ class TenantStore:
         except OSError as exc:
             raise StoreError(self.path, f"cannot read: {exc.strerror or exc}") from None
 
+    def fingerprint(self) -> tuple[int, int] | None:
+        """(modification time, size) of the file, to notice changes made elsewhere."""
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
     def load(self) -> TenantList:
         text = self.read_text()
         return TenantList() if text is None else parse_tenant_text(text, self.path)
@@ -290,22 +318,44 @@ class TenantStore:
             self._write_verified(tomlkit.dumps(document), expected)
         return expected
 
-    def remove(self, keys: Iterable[str]) -> list[Tenant]:
+    def remove(self, keys: Iterable[str], *, expected: Iterable[Tenant] = ()) -> list[Tenant]:
         wanted = set(keys)
-        return self._edit(lambda tenant: None if tenant.key in wanted else tenant, wanted)
+        return self._edit(
+            lambda tenant: None if tenant.key in wanted else tenant, wanted, list(expected)
+        )
 
-    def replace(self, key: str, tenant: Tenant) -> list[Tenant]:
-        """Change one tenant in place (same position, comments kept)."""
-        return self._edit(lambda old: tenant if old.key == key else old, {key})
+    def replace(self, key: str, tenant: Tenant, *, expected: Tenant | None = None) -> list[Tenant]:
+        """Change one tenant in place (same position, comments kept).
 
-    def _edit(self, change: Callable[[Tenant], Tenant | None], keys: set[str]) -> list[Tenant]:
+        With ``expected`` (the tenant as the operator saw it), a tenant that someone
+        changed in the file meanwhile is not overwritten: :class:`ConflictError`.
+        """
+        return self._edit(
+            lambda old: tenant if old.key == key else old, {key}, [expected] if expected else []
+        )
+
+    def _edit(
+        self,
+        change: Callable[[Tenant], Tenant | None],
+        keys: set[str],
+        expected_before: list[Tenant],
+    ) -> list[Tenant]:
         text = self.read_text()
         if text is None:
             raise ValueError(f"{self.path} does not exist yet")
         current = parse_tenant_text(text, self.path)
-        missing = keys - {tenant.key for tenant in current.tenants}
+        on_disk = {tenant.key: tenant for tenant in current.tenants}
+        missing = keys - set(on_disk)
         if missing:
-            raise ValueError(f"not in the list: {', '.join(sorted(missing))}")
+            raise ConflictError(
+                f"not in the list (any more): {', '.join(sorted(missing))}; nothing changed"
+            )
+        for seen in expected_before:
+            if on_disk.get(seen.key) != seen:
+                raise ConflictError(
+                    f"{seen.context_id} ({seen.env}) was changed in {self.path.name} since it was "
+                    "read; nothing was overwritten. Look at it again and retry."
+                )
         results = [change(tenant) for tenant in current.tenants]
         expected = [tenant for tenant in results if tenant is not None]
         document = tomlkit.parse(text)

@@ -19,7 +19,7 @@ from textual.strip import Strip
 
 from tenantboard.board_model import TenantRow
 from tenantboard.format import GLYPHS, SEVERITY_WORDS, ago, clock_time
-from tenantboard.model import VersionInfo
+from tenantboard.model import Severity, VersionInfo
 from tenantboard.sanitize import clean
 
 LABEL_WIDTH = 12
@@ -43,6 +43,8 @@ class Entry:
     value: str
     style: str = ""
     heading: bool = False
+    #: Pre-styled pieces drawn on one line instead of ``value`` (the timeline).
+    spans: tuple[tuple[str, str], ...] = ()
 
 
 class Section:
@@ -83,6 +85,8 @@ def wrap_entries(entries: list[Entry], width: int) -> list[Segments]:
             if entry.value:
                 line.append((f"  {entry.value}", "dim"))
             lines.append(line)
+        elif entry.spans:
+            lines.append([(f"{entry.label:<{LABEL_WIDTH - 1}} ", "bold"), *entry.spans])
         elif not entry.label and not entry.value:
             lines.append([])
         else:
@@ -118,6 +122,7 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
     history = Section("History", "this session, newest first")
     _state_section(state, row, context)
     _timing_section(state, row, context)
+    _timeline_section(state, row, context)
     _version_section(version, row, context)
     if not row.history:
         history.line("nothing yet")
@@ -178,6 +183,52 @@ def _timing_section(section: Section, row: TenantRow, context: DetailContext) ->
     else:
         status = f" (HTTP {error.status})" if error.status else ""
         section.field("Last error", f"{error.kind}{status}: {error.message}")
+
+
+#: Shape and colour per severity: the height of a block says how bad it was.
+TIMELINE_BLOCKS: dict[Severity | None, tuple[str, str]] = {
+    Severity.OK: ("▁", "green"),
+    Severity.WARNING: ("▄", "yellow"),
+    Severity.UNKNOWN: ("▆", "magenta"),
+    Severity.CRITICAL: ("█", "red"),
+    None: (" ", ""),
+}
+TIMELINE_CELLS = 40
+
+
+def timeline_spans(
+    row: TenantRow, now: datetime, cells: int = TIMELINE_CELLS
+) -> tuple[tuple[str, str], ...]:
+    """The session's severities as blocks, oldest left, one block per equal slice of time."""
+    changes = row.severity_changes
+    if not changes:
+        return ()
+    start = changes[0][0]
+    span = max((now - start).total_seconds(), 1.0)
+    pieces: list[tuple[str, str]] = []
+    index = 0
+    for cell in range(cells):
+        moment = start.timestamp() + span * (cell + 1) / cells
+        while index + 1 < len(changes) and changes[index + 1][0].timestamp() <= moment:
+            index += 1
+        block, style = TIMELINE_BLOCKS[changes[index][1]]
+        if pieces and pieces[-1][1] == style:
+            pieces[-1] = (pieces[-1][0] + block, style)
+        else:
+            pieces.append((block, style))
+    return tuple(pieces)
+
+
+def _timeline_section(section: Section, row: TenantRow, context: DetailContext) -> None:
+    spans = timeline_spans(row, context.now)
+    if not spans:
+        return
+    section.entries.append(Entry("Timeline", "", spans=spans))
+    start = clock_time(row.severity_changes[0][0])
+    section.field("", f"from {start} to now; ▁ ok ▄ warning ▆ unknown █ critical", "dim")
+    if row.checks:
+        share = 100 * row.running_checks / row.checks
+        section.field("Running", f"in {share:.0f}% of {row.checks} checks this session")
 
 
 def _version_section(section: Section, row: TenantRow, context: DetailContext) -> None:

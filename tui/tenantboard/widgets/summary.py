@@ -22,7 +22,9 @@ def _order(bucket: str) -> tuple[int, str]:
     return (-(int(severity) if severity is not None else -1), bucket)
 
 
-def counts_text(counts: Counter[str], *, total: int, demo: bool, compact: bool = False) -> Text:
+def counts_text(
+    counts: Counter[str], *, total: int, demo: bool, compact: bool = False, note: str = ""
+) -> Text:
     """Left part: the app's name, DEMO when simulated, and the count per state.
 
     ``compact`` (narrow screens) counts per severity instead of per state name.
@@ -32,6 +34,8 @@ def counts_text(counts: Counter[str], *, total: int, demo: bool, compact: bool =
     if demo:
         text.append(" DEMO " if compact else " DEMO: simulated tenants ", "bold reverse")
     text.append(f" {total} ")
+    if note:
+        text.append(f"({note}) ", "italic")
     if compact:
         per_severity: Counter[Severity | None] = Counter()
         for bucket, number in counts.items():

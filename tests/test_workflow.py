@@ -1,0 +1,440 @@
+"""The operator workflow: managing the list in the board, finding tenants, what changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tenantboard.eventlog import EventLog, LoggedEvent, load_ui_state
+from tenantboard.store import Tenant, TenantStore
+from tenantboard.widgets.forms import ConfirmScreen, TenantForm
+from tenantboard.widgets.panels import EventLogPanel, HelpScreen
+from tenantboard.widgets.table import TenantTable
+
+from .conftest import FIXED_NOW, FakeClock, make_board, settle_board
+
+HAND_WRITTEN = """\
+# ops tenants -- keep me
+[[tenants]]
+context_id = "Cust1001"
+env = "online"
+label = "Northwind"   # big customer
+
+[[tenants]]
+context_id = "Cust1008"
+env = "online"
+label = "Litware"
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TenantStore:
+    path = tmp_path / "tenants.toml"
+    path.write_text(HAND_WRITTEN)
+    return TenantStore(path)
+
+
+def board_on(store: TenantStore, clock: FakeClock, tmp_path: Path, **options):
+    return make_board(
+        clock, store.load().tenants, store=store, data_dir=tmp_path / "data", **options
+    )
+
+
+def form(app) -> TenantForm:
+    assert isinstance(app.screen, TenantForm)
+    return app.screen
+
+
+async def type_into(pilot, selector: str, text: str) -> None:
+    widget = pilot.app.screen.query_one(selector)
+    widget.value = ""
+    widget.focus()
+    await pilot.press(*text)
+
+
+# -- managing the list -----------------------------------------------------------------------
+
+
+async def test_add_validates_as_you_type_saves_at_once_and_checks_the_new_tenant(
+    store: TenantStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    app = board_on(store, clock, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("a")
+        error = lambda: str(form(app).query_one("#form-error").render())  # noqa: E731
+        save = lambda: form(app).query_one("#save").disabled  # noqa: E731
+        assert "a context id is required" in error() and save()
+        await type_into(pilot, "#context-id", "Cust12x")
+        assert "not a context id" in error() and save()
+        await type_into(pilot, "#context-id", "cust1008")
+        assert "already in the list" in error() and save()
+        form(app).query_one("#env").value = "sod"
+        await pilot.pause()
+        assert error() == "" and not save()
+        await type_into(pilot, "#label", "Litware (dev)")
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        assert "sod:Cust1008" in app.model.rows
+        assert app.model.rows["sod:Cust1008"].checks == 1  # checked at once
+        assert app.table.cursor_key == "sod:Cust1008"
+    text = store.path.read_text()
+    assert text.startswith("# ops tenants -- keep me") and "# big customer" in text
+    assert TenantStore(store.path).load().tenants[-1] == Tenant("Cust1008", "sod", "Litware (dev)")
+
+
+async def test_a_bad_label_is_refused_in_the_form(store, clock, tmp_path) -> None:
+    app = board_on(store, clock, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await type_into(pilot, "#context-id", "Cust5")
+        await type_into(pilot, "#label", "x" * 130)
+        assert "longer than 120" in str(form(app).query_one("#form-error").render())
+        assert form(app).query_one("#save").disabled
+        await pilot.press("escape")
+        assert not isinstance(app.screen, TenantForm)
+    assert store.path.read_text() == HAND_WRITTEN
+
+
+async def test_edit_changes_the_tenant_in_place(store, clock, tmp_path) -> None:
+    app = board_on(store, clock, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("e")
+        assert form(app).query_one("#context-id").value == "Cust1001"
+        await type_into(pilot, "#label", "Northwind Traders")
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        assert app.model.rows["online:Cust1001"].tenant.label == "Northwind Traders"
+    assert 'label = "Northwind Traders"' in store.path.read_text()
+    assert "# ops tenants -- keep me" in store.path.read_text()
+
+
+async def test_an_edit_that_would_overwrite_a_newer_change_on_disk_is_refused(
+    store, clock, tmp_path
+) -> None:
+    app = board_on(store, clock, tmp_path, watch_interval=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("e")
+        # Someone else relabels the same tenant while the form is open.
+        store.path.write_text(HAND_WRITTEN.replace('label = "Northwind"', 'label = "Theirs"'))
+        await type_into(pilot, "#label", "Mine")
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        await pilot.pause()
+        assert any("was changed in" in n.message for n in app._notifications)
+        assert app.model.rows["online:Cust1001"].tenant.label == "Theirs"  # reloaded
+    assert 'label = "Theirs"' in store.path.read_text()
+    assert "Mine" not in store.path.read_text()
+
+
+async def test_remove_asks_first_and_saves(store, clock, tmp_path) -> None:
+    app = board_on(store, clock, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("down", "delete")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert len(app.model) == 2
+        await pilot.press("delete", "y")
+        await settle_board(pilot, app)
+        assert list(app.model.rows) == ["online:Cust1001"]
+    assert "Cust1008" not in store.path.read_text()
+    assert "# ops tenants -- keep me" in store.path.read_text()
+
+
+async def test_changes_to_the_file_on_disk_are_picked_up(store, clock, tmp_path) -> None:
+    app = board_on(store, clock, tmp_path, watch_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        store.path.write_text(HAND_WRITTEN + '\n[[tenants]]\ncontext_id = "Cust1009"\n')
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if "online:Cust1009" in app.model.rows:
+                break
+        await settle_board(pilot, app)
+        assert app.model.rows["online:Cust1009"].state is not None
+
+
+async def test_a_corrupt_file_appearing_while_the_board_runs_is_reported_and_left_alone(
+    store, clock, tmp_path
+) -> None:
+    app = board_on(store, clock, tmp_path, watch_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        broken = HAND_WRITTEN + "\n[[tenants]\ncontext_id = 'oops'\n"
+        store.path.write_text(broken)
+        for _ in range(50):
+            await pilot.pause(0.02)
+            if app._notifications:
+                break
+        messages = [n.message for n in app._notifications]
+        assert any(str(store.path) in m and "cannot be read" in m for m in messages)
+        assert len(app.model) == 2  # the board keeps the list it had
+        await pilot.press("a")
+        await type_into(pilot, "#context-id", "Cust77")
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        assert "online:Cust77" not in app.model.rows
+    assert store.path.read_text() == broken
+
+
+# -- finding and ordering --------------------------------------------------------------------
+
+
+def shown(app) -> list[str]:
+    return [key.split(":")[1] for key in app.model.order]
+
+
+async def test_filter_as_you_type(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("slash", *"cust100")
+        assert shown(app) == [f"Cust100{i}" for i in range(1, 10)]
+        await pilot.press(*"8")
+        assert shown(app) == ["Cust1008"]
+        await pilot.press("enter")
+        assert app.focused is app.table and app.query_one("#filter").display
+        await pilot.press("slash", "escape")
+        assert len(app.model) == 22
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("suspended", ["Cust1008"]),  # state
+        ("app.superoffice", ["Cust1011"]),  # host
+        ("LITWARE", ["Cust1008"]),  # label, any case
+        ("stage", ["Cust1013", "Cust1015", "Cust1019"]),  # environment
+    ],
+)
+async def test_filter_matches_state_host_label_and_environment(clock, text, expected) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("slash", *text)
+        assert shown(app) == expected
+
+
+async def test_attention_only_and_sorting_survive_a_restart(clock, tmp_path) -> None:
+    data = tmp_path / "data"
+    app = make_board(clock, data_dir=data)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("exclamation_mark")
+        attention = shown(app)
+        assert "Cust1001" not in attention and "Cust1008" in attention and "Cust1017" in attention
+        assert "Cust1019" in attention  # IsRunning disagreeing with State needs a look too
+        await pilot.press("s")
+        await pilot.pause()
+        severities = [app.model.rows[k].severity for k in app.model.order]
+        assert severities == sorted(severities, reverse=True)
+    assert load_ui_state(data / "ui-state.json").sort == "severity"
+    again = make_board(FakeClock(), data_dir=data)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, again)
+        assert again.model.view.sort == "severity" and again.model.view.attention_only
+        assert shown(again) == shown(app)
+
+
+async def test_sort_by_name_and_back_to_the_list_order(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("s", "s")
+        names = [app.model.rows[k].tenant.display_name.casefold() for k in app.model.order]
+        assert names == sorted(names)
+        cursor = app.table.cursor_key
+        await pilot.press("s", "s", "s")
+        assert app.model.view.sort == "list" and shown(app)[0] == "Cust1001"
+        assert app.table.cursor_key == cursor  # the cursor stays on its tenant
+
+
+# -- what changed ----------------------------------------------------------------------------
+
+
+async def test_state_changes_are_logged_notified_and_ring_the_bell(clock, tmp_path) -> None:
+    from tenantboard.store import Settings
+
+    data = tmp_path / "data"
+    tenants = [Tenant("Cust1003", "online", "Fabrikam")]  # Running, then OfflineMaintenance
+    app = make_board(clock, tenants, data_dir=data, settings=Settings(bell=True))
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        first = app.model.rows["online:Cust1003"].state.state_name
+        for _ in range(12):  # walk the simulated clock until the state changes
+            clock.advance(30)
+            app.monitor.refresh("online:Cust1003")
+            await settle_board(pilot, app)
+            if app.model.rows["online:Cust1003"].state.state_name != first:
+                break
+        await pilot.press("l")
+        await pilot.pause()
+        events = list(app.event_log.events)
+        assert events and events[0].kind == "state" and "→" in events[0].text
+        assert any((n.title or "") == "state changed" for n in app._notifications)
+        assert app.query_one(EventLogPanel).display
+        went_worse = events[0].worse
+        assert bells == ([1] if went_worse else [])
+    lines = (data / "events.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["key"] == "online:Cust1003"
+
+
+async def test_the_log_is_restored_after_a_restart_with_the_time_last_seen(clock, tmp_path) -> None:
+    data = tmp_path / "data"
+    log = EventLog(data / "events.jsonl")
+    log.add(
+        [
+            LoggedEvent(
+                FIXED_NOW, "online:Cust1", "Acme", "state", "Running → Suspended", "critical", True
+            )
+        ]
+    )
+    (data / "ui-state.json").write_text(
+        json.dumps({"log_open": True, "last_seen": "2026-03-01T18:00:00+00:00"})
+    )
+    app = make_board(clock, [Tenant("Cust1001")], data_dir=data)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        panel = app.query_one(EventLogPanel)
+        assert panel.display
+        assert "last seen running 2026-03-01 18:00" in panel.title
+        assert "Running → Suspended" in panel.render_line(1).text
+
+
+def test_the_event_log_file_stays_bounded(tmp_path) -> None:
+    log = EventLog(tmp_path / "events.jsonl", limit=10)
+    for number in range(35):
+        log.add([LoggedEvent(FIXED_NOW, f"k{number}", "n", "state", str(number), "ok")])
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert len(lines) <= 20
+    reloaded = EventLog(tmp_path / "events.jsonl", limit=10)
+    reloaded.load()
+    assert [event.text for event in reloaded.events][:3] == ["34", "33", "32"]
+
+
+def test_a_damaged_log_line_is_skipped_not_fatal(tmp_path) -> None:
+    path = tmp_path / "events.jsonl"
+    good = LoggedEvent(FIXED_NOW, "k", "n", "state", "x", "ok").to_json()
+    path.write_text(f'{good}\nnot json\n{{"at": 5}}\n{good}\n')
+    log = EventLog(path)
+    log.load()
+    assert len(log.events) == 2 and log.skipped_lines == 2
+
+
+async def test_timeline_and_running_share_in_the_detail_pane(clock) -> None:
+    from .test_board import detail_text
+
+    app = make_board(clock, [Tenant("Cust1003", "online", "Fabrikam")])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle_board(pilot, app)
+        for _ in range(10):
+            clock.advance(30)
+            app.monitor.refresh("online:Cust1003")
+            await settle_board(pilot, app)
+        await pilot.press("enter")
+        await pilot.pause()
+        text = detail_text(app)
+        assert "Timeline" in text and "▁" in text and "▄" in text
+        row = app.model.rows["online:Cust1003"]
+        share = round(100 * row.running_checks / row.checks)
+        assert f"in {share}% of {row.checks} checks" in text and 0 < share < 100
+
+
+# -- help, commands, pause, theme, keys --------------------------------------------------------
+
+
+async def test_help_lists_every_key_and_the_legend(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict(app.key_help())
+        for action_key in ("r", "R", "a", "e", "/", "s", "l", "p", "q"):
+            assert action_key in keys
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_pause_stops_refreshing_and_says_so(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("p")
+        assert app.monitor.paused
+        assert "PAUSED" in app._summary.render().plain
+        assert "paused" in app.describe_times(app.model.rows["online:Cust1001"])[1]
+        await pilot.press("p")
+        assert not app.monitor.paused
+
+
+async def test_the_theme_is_remembered(clock, tmp_path) -> None:
+    data = tmp_path / "data"
+    app = make_board(clock, data_dir=data)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.theme = "textual-light"
+        await pilot.pause()
+    again = make_board(FakeClock(), data_dir=data)
+    async with again.run_test(size=(120, 40)):
+        assert again.theme == "textual-light"
+
+
+async def test_keys_can_be_remapped_by_binding_id(clock) -> None:
+    app = make_board(clock, keys={"toggle_pause": "f9"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("f9")
+        assert app.monitor.paused
+        assert ("f9", "pause or resume refreshing") in [
+            (keys.lower(), text) for keys, text in app.key_help()
+        ]
+
+
+def test_unknown_binding_ids_in_the_file_are_a_clear_error(tmp_path, capsys) -> None:
+    from tenantboard.cli import main
+
+    path = tmp_path / "t.toml"
+    path.write_text('[keys]\nrefresh = "f5"\nfrobnicate = "x"\n')
+    assert main(["--config", str(path)]) == 78
+    assert "unknown binding id(s) frobnicate" in capsys.readouterr().err
+
+
+async def test_the_command_palette_offers_actions_and_tenants(clock) -> None:
+    from textual.command import CommandPalette
+
+    app = make_board(clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"lucerne")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.table.cursor_key == "online:Cust1022"
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Refresh", "Add", "Filter", "Sort", "Log", "Pause"} <= titles
+
+
+async def test_palette_jump_clears_a_filter_that_hides_the_tenant(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("slash", *"sod", "enter")
+        app.jump_to("online:Cust1001")
+        assert app.table.cursor_key == "online:Cust1001"
+        assert app.model.view.filter_text == ""
+
+
+async def test_cursor_moves_keep_working_with_a_filter(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("slash", *"online", "enter", "down", "down")
+        assert app.query_one(TenantTable).cursor == 2

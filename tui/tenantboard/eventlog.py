@@ -1,0 +1,154 @@
+"""The event log: state changes, endpoint moves, first failures and recoveries.
+
+Kept on disk (JSON lines in the platform's user data folder) so that after a restart the
+board shows what happened before. The file is bounded: when it grows past twice the
+limit it is rewritten, atomically, with the newest ``limit`` events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections import deque
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import platformdirs
+
+from tenantboard.sanitize import clean
+from tenantboard.store import APP_NAME, atomic_write
+
+DEFAULT_LIMIT = 2000
+KINDS = ("state", "endpoint", "failure", "recovery")
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    at: datetime
+    key: str
+    name: str
+    kind: str
+    text: str
+    #: "ok", "warning", "critical", "unknown": how things stand after the event.
+    severity: str
+    #: True when the event is worse than the situation before it.
+    worse: bool = False
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str) -> LoggedEvent | None:
+        """One line of the file, or None for a line that is not a valid event."""
+        try:
+            data = json.loads(line)
+            return cls(
+                at=datetime.fromisoformat(data["at"]),
+                key=clean(str(data["key"]), 80),
+                name=clean(str(data["name"]), 120),
+                kind=clean(str(data["kind"]), 20),
+                text=clean(str(data["text"]), 400),
+                severity=clean(str(data["severity"]), 20),
+                worse=bool(data.get("worse", False)),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+
+class EventLog:
+    """Newest-first events in memory, appended to ``path`` when there is one."""
+
+    def __init__(self, path: Path | None, limit: int = DEFAULT_LIMIT) -> None:
+        self.path = path
+        self.limit = limit
+        self.events: deque[LoggedEvent] = deque(maxlen=limit)
+        self.skipped_lines = 0
+        self.write_error: str | None = None
+        self._lines_on_disk = 0
+
+    def load(self) -> None:
+        """Read what earlier sessions logged; unreadable lines are skipped and counted."""
+        if self.path is None:
+            return
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self.write_error = f"cannot read {self.path}: {exc.strerror or exc}"
+            return
+        lines = text.splitlines()
+        self._lines_on_disk = len(lines)
+        for line in lines[-self.limit :]:
+            event = LoggedEvent.from_json(line)
+            if event is None:
+                self.skipped_lines += 1
+            else:
+                self.events.appendleft(event)
+
+    def add(self, events: list[LoggedEvent]) -> None:
+        if not events:
+            return
+        for event in events:
+            self.events.appendleft(event)
+        if self.path is None:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write("".join(event.to_json() + "\n" for event in events))
+            self._lines_on_disk += len(events)
+            if self._lines_on_disk > 2 * self.limit:
+                self._compact()
+            self.write_error = None
+        except OSError as exc:
+            self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+
+    def _compact(self) -> None:
+        assert self.path is not None
+        newest = list(reversed(self.events))
+        atomic_write(self.path, "".join(event.to_json() + "\n" for event in newest))
+        self._lines_on_disk = len(newest)
+
+
+@dataclass(slots=True)
+class UiState:
+    """Choices the board remembers between runs (not configuration: that is the tenant file)."""
+
+    sort: str = "list"
+    theme: str | None = None
+    attention_only: bool = False
+    log_open: bool = False
+    last_seen: datetime | None = None
+
+
+def load_ui_state(path: Path | None) -> UiState:
+    if path is None:
+        return UiState()
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        last_seen = data.get("last_seen")
+        return UiState(
+            sort=str(data.get("sort", "list")),
+            theme=str(data["theme"]) if data.get("theme") else None,
+            attention_only=bool(data.get("attention_only", False)),
+            log_open=bool(data.get("log_open", False)),
+            last_seen=datetime.fromisoformat(last_seen) if last_seen else None,
+        )
+    return UiState()
+
+
+def save_ui_state(path: Path | None, state: UiState) -> None:
+    if path is None:
+        return
+    data = asdict(state)
+    data["last_seen"] = state.last_seen.isoformat() if state.last_seen else None
+    with contextlib.suppress(Exception):
+        atomic_write(path, json.dumps(data, indent=2) + "\n")

@@ -1,0 +1,168 @@
+"""Modal screens: the add/edit tenant form and the confirmation for removing one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Button, Input, Label, Select, Static
+
+from tenantboard.client import ENVIRONMENTS
+from tenantboard.store import Tenant, make_tenant
+
+
+class ContextIdValidator(Validator):
+    """The documented form (Cust + digits, any case), checked as the operator types."""
+
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            make_tenant(value or " ")
+        except ValueError as exc:
+            return self.failure(str(exc) if value.strip() else "a context id is required")
+        return self.success()
+
+
+class LabelValidator(Validator):
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            make_tenant("Cust1", None, value)
+        except ValueError as exc:
+            return self.failure(str(exc))
+        return self.success()
+
+
+class TenantForm(ModalScreen[Tenant | None]):
+    """Add a tenant, or edit one; returns the tenant, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel", priority=True)]
+
+    def __init__(self, *, is_taken: Callable[[Tenant], bool], tenant: Tenant | None = None) -> None:
+        super().__init__()
+        self.original = tenant
+        self.is_taken = is_taken
+
+    def compose(self) -> ComposeResult:
+        tenant = self.original
+        title = "Edit tenant" if tenant else "Add a tenant"
+        with Vertical(id="form"):
+            yield Static(title, id="form-title", markup=False)
+            yield Label("Context id (Cust followed by digits)", markup=False)
+            yield Input(
+                value=tenant.context_id if tenant else "",
+                placeholder="Cust12345",
+                id="context-id",
+                validators=[ContextIdValidator()],
+                validate_on=["changed", "submitted"],
+                compact=True,
+            )
+            yield Label("Environment", markup=False)
+            yield Select(
+                [(env, env) for env in ENVIRONMENTS],
+                value=tenant.env if tenant else "online",
+                allow_blank=False,
+                id="env",
+                compact=True,
+            )
+            yield Label("Label (optional)", markup=False)
+            yield Input(
+                value=tenant.label if tenant else "",
+                placeholder="Acme production",
+                id="label",
+                validators=[LabelValidator()],
+                validate_on=["changed", "submitted"],
+                compact=True,
+            )
+            yield Static("", id="form-error", markup=False)
+            with Horizontal(id="form-buttons"):
+                yield Button("Save", variant="primary", id="save", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#context-id", Input).focus()
+        self._check()
+
+    def _candidate(self) -> tuple[Tenant | None, str]:
+        """The tenant the form describes now, or the reason it cannot be saved."""
+        context_id = self.query_one("#context-id", Input).value
+        env = self.query_one("#env", Select).value
+        label = self.query_one("#label", Input).value
+        if not context_id.strip():
+            return None, "a context id is required"
+        try:
+            tenant = make_tenant(context_id, str(env), label)
+        except ValueError as exc:
+            return None, str(exc)
+        unchanged_key = self.original is not None and tenant.key == self.original.key
+        if not unchanged_key and self.is_taken(tenant):
+            return None, f"{tenant.context_id} ({tenant.env}) is already in the list"
+        return tenant, ""
+
+    def _check(self) -> Tenant | None:
+        tenant, problem = self._candidate()
+        self.query_one("#form-error", Static).update(problem)
+        self.query_one("#save", Button).disabled = tenant is None
+        return tenant
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self._check()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def _save(self) -> None:
+        tenant = self._check()
+        if tenant is not None:
+            self.dismiss(tenant)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question; `y` or enter on Yes confirms, `n` or escape declines."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(self.question, id="confirm-question", markup=False)
+            with Horizontal(id="form-buttons"):
+                yield Button("Yes, remove", variant="error", id="yes", compact=True)
+                yield Button("No", id="no", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class FilterInput(Input):
+    """The filter line: escape clears it and gives the table the keys back."""
+
+    BINDINGS = [Binding("escape", "clear", "Clear filter", id="filter.clear")]
+
+    class Cleared(Message):
+        pass
+
+    def action_clear(self) -> None:
+        self.post_message(self.Cleared())
