@@ -260,3 +260,29 @@ async def test_cancelling_the_monitor_cancels_checks_in_flight(clock: FakeClock)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert client.pending["Cust1"][0].cancelled()
+
+
+async def test_after_a_suspend_overdue_tenants_are_noticed(running, clock: FakeClock) -> None:
+    monitor, client, _ = running
+    for ctx in ("Cust1", "Cust2", "Cust3", "Cust4", "Cust5"):
+        client.answer(ctx, valid_for=300)
+        await settle()
+    assert len(client.calls) == 5
+    clock.advance(2 * 3600)  # the laptop slept; the loop's own timer knows nothing of it
+    await settle()
+    assert len(client.calls) == 5
+    monitor.wake_if_overdue()  # the board's once-a-second tick
+    await settle()
+    assert client.calls[5:] == ["Cust1", "Cust2"]
+
+
+def test_the_schedule_clock_counts_suspended_time_where_it_can() -> None:
+    import time
+
+    from tenantboard.engine import SystemClock
+
+    reading = SystemClock().monotonic()
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        assert abs(reading - time.clock_gettime(time.CLOCK_BOOTTIME)) < 1
+    else:
+        assert abs(reading - time.monotonic()) < 1

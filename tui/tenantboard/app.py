@@ -20,7 +20,6 @@ import httpx
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.message import Message
@@ -28,12 +27,21 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from tenantboard.board_model import SORTS, BoardModel, Change, TenantRow
+from tenantboard.board_model import SORTS, BoardModel, Change, TenantRow, describe_next
 from tenantboard.client import BaseUrl, TenantClient, VersionAnswer
+from tenantboard.commands import ACTION_HELP, TenantCommands
 from tenantboard.engine import CheckResult, Clock, Monitor, SystemClock, unexpected
 from tenantboard.errors import CheckError
-from tenantboard.eventlog import EventLog, LoggedEvent, UiState, load_ui_state, save_ui_state
-from tenantboard.format import SEVERITY_WORDS, ago, duration, until
+from tenantboard.eventlog import (
+    EventLog,
+    UiState,
+    load_ui_state,
+    logged_events,
+    notices,
+    save_ui_state,
+)
+from tenantboard.format import ago
+from tenantboard.listing import ChangeKind, ListKeeper
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.store import Settings, StoreError, Tenant, TenantStore
@@ -141,7 +149,7 @@ class TenantBoardApp(App[int]):
         self.event_log = EventLog(data_dir / "events.jsonl" if data_dir else None)
         self.ui = UiState()
         self.previous_session: datetime | None = None
-        self._file_fingerprint: tuple[int, int] | None = None
+        self.keeper = ListKeeper(config.store, config.tenants)
         self._view_timer: Timer | None = None
         self._last_view = 0.0
 
@@ -196,9 +204,7 @@ class TenantBoardApp(App[int]):
         self.update_log()
         self.set_interval(self.config.tick_interval, self.tick)
         self.set_interval(60, self._remember)
-        store = self.config.store
-        if store is not None:
-            self._file_fingerprint = store.fingerprint()
+        if self.keeper.saves_to_file:
             self.set_interval(self.config.watch_interval, self._watch_file)
         if self.event_log.write_error:
             self.notify(self.event_log.write_error, severity="warning", markup=False)
@@ -286,37 +292,12 @@ class TenantBoardApp(App[int]):
         """Log changes, notify state changes, ring the bell for changes for the worse."""
         if not changes:
             return
-        logged = [
-            LoggedEvent(
-                at=change.event.at,
-                key=change.row.tenant.key,
-                name=change.row.tenant.display_name,
-                kind=change.event.kind,
-                text=change.event.text,
-                severity=SEVERITY_WORDS[change.row.severity],
-                worse=change.worse,
-            )
-            for change in changes
-        ]
+        logged = logged_events(changes)
         self.event_log.add(logged)
         self.update_log()
-        state_changes = [event for event in logged if event.kind == "state"]
-        if len(state_changes) > MAX_TOASTS:
-            worse = sum(event.worse for event in state_changes)
-            self.notify(
-                f"{len(state_changes)} tenants changed state ({worse} for the worse); "
-                "see the event log (l)",
-                severity="warning" if worse else "information",
-                markup=False,
-            )
-        else:
-            for event in state_changes:
-                self.notify(
-                    f"{event.name}: {event.text}",
-                    title="state changed",
-                    severity="warning" if event.worse else "information",
-                    markup=False,
-                )
+        for notice in notices(logged, MAX_TOASTS):
+            severity = "warning" if notice.worse else "information"
+            self.notify(notice.message, title=notice.title, severity=severity, markup=False)
         if self.config.settings.bell and any(event.worse for event in logged):
             self.bell()
 
@@ -381,25 +362,13 @@ class TenantBoardApp(App[int]):
         if monitor is None:
             return "-", "not started"
         key = row.tenant.key
-        if monitor.is_checking(key):
-            return "checking…", "a check is in flight"
-        if monitor.paused:
-            return "paused", "refreshing is paused"
-        due = monitor.due_at(key)
-        if due is None:
-            return "-", "not scheduled"
-        now = self.clock.monotonic()
-        planned = row.last.next_check if row.last else None
-        if planned is None:
-            return ("queued" if due <= now else until(due, now)), "first check"
-        if row.last is not None and row.last.next_due is not None and due < row.last.next_due - 1:
-            return "queued", "manual refresh, ahead of the queue"
-        left = duration(due - now)
-        if planned.reason == "Retry-After":
-            return f"retry {left}", "the server asked us to wait (Retry-After)"
-        if planned.reason.startswith("backoff"):
-            return f"backoff {left}", planned.reason
-        return until(due, now), planned.reason
+        return describe_next(
+            row,
+            checking=monitor.is_checking(key),
+            paused=monitor.paused,
+            due=monitor.due_at(key),
+            now=self.clock.monotonic(),
+        )
 
     def update_summary(self) -> None:
         monitor = self.monitor
@@ -456,6 +425,8 @@ class TenantBoardApp(App[int]):
         )
 
     def tick(self) -> None:
+        if self.monitor is not None:
+            self.monitor.wake_if_overdue()
         self.update_summary()
         self.table.tick()
         if self.detail_key is not None:
@@ -659,33 +630,23 @@ class TenantBoardApp(App[int]):
         )
         self.push_screen(ConfirmScreen(question), confirmed)
 
-    async def _change_list(self, change: str, tenant: Tenant, old: Tenant | None = None) -> None:
+    async def _change_list(
+        self, change: ChangeKind, tenant: Tenant, old: Tenant | None = None
+    ) -> None:
         """Save one change at once (atomically, off the event loop), then show it."""
-        store = self.config.store
-        current = [self.model.rows[key].tenant for key in self.model.list_order]
         try:
-            if store is None:  # the demo: the list lives in memory only
-                tenants = apply_change(current, change, tenant, old)
-            elif change == "add":
-                tenants = await asyncio.to_thread(store.add, [tenant])
-            elif change == "edit":
-                assert old is not None
-                tenants = await asyncio.to_thread(store.replace, old.key, tenant, expected=old)
-            else:
-                tenants = await asyncio.to_thread(store.remove, [tenant.key], expected=[tenant])
+            tenants = await self.keeper.change(change, tenant, old)
         except (ValueError, StoreError) as exc:
             self.notify(f"not saved: {exc}", severity="error", timeout=15, markup=False)
             self._watch_file()
             return
-        if store is not None:
-            self._file_fingerprint = store.fingerprint()
         self.adopt_tenants(tenants)
         if change != "remove":
             self.jump_to(tenant.key)
             if self.monitor is not None:
                 self.monitor.refresh(tenant.key)
         verb = {"add": "added", "edit": "saved", "remove": "removed"}[change]
-        where = "" if store is not None else " (demo: not saved to a file)"
+        where = "" if self.keeper.saves_to_file else " (demo: not saved to a file)"
         self.notify(f"{verb} {tenant.display_name}{where}", timeout=4, markup=False)
 
     def adopt_tenants(self, tenants: list[Tenant]) -> None:
@@ -699,15 +660,8 @@ class TenantBoardApp(App[int]):
 
     def _watch_file(self) -> None:
         """Pick up changes made to the tenant file elsewhere; report a broken file once."""
-        store = self.config.store
-        if store is None:
-            return
-        fingerprint = store.fingerprint()
-        if fingerprint == self._file_fingerprint:
-            return
-        self._file_fingerprint = fingerprint
         try:
-            listing = store.load()
+            tenants = self.keeper.outside_change()
         except StoreError as exc:
             self.notify(
                 f"the tenant file changed but cannot be read: {exc}. "
@@ -717,8 +671,7 @@ class TenantBoardApp(App[int]):
                 markup=False,
             )
             return
-        tenants = listing.tenants
-        if tenants != [self.model.rows[key].tenant for key in self.model.list_order]:
+        if tenants is not None:
             self.adopt_tenants(tenants)
             self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
 
@@ -737,61 +690,6 @@ class TenantBoardApp(App[int]):
         yield SystemCommand(
             "Help", "every key, and what the colours and glyphs mean", self.action_help
         )
-
-
-def apply_change(
-    tenants: list[Tenant], change: str, tenant: Tenant, old: Tenant | None
-) -> list[Tenant]:
-    """The demo's in-memory version of the store's add, edit and remove."""
-    if change == "add":
-        return [*tenants, tenant]
-    if change == "edit":
-        assert old is not None
-        return [tenant if t.key == old.key else t for t in tenants]
-    return [t for t in tenants if t.key != tenant.key]
-
-
-ACTION_HELP: dict[str, str] = {
-    "refresh": "refresh the selected tenant now, ahead of everything merely due",
-    "refresh_all": "refresh every tenant",
-    "toggle_detail": "open or close the detail pane",
-    "close_detail": "close the detail pane",
-    "add_tenant": "add a tenant (saved to the tenant file at once)",
-    "edit_tenant": "edit the selected tenant",
-    "remove_tenant": "remove the selected tenant (asks first)",
-    "filter": "filter as you type: context id, label, host or state (escape clears)",
-    "attention": "show only tenants that need attention, or every tenant again",
-    "cycle_sort": "sort: list order, worst first, name, environment, next check",
-    "toggle_log": "show or hide the event log",
-    "toggle_pause": "pause or resume refreshing",
-    "change_theme": "choose a theme (remembered)",
-    "help": "this help",
-    "quit": "quit",
-}
-
-
-class TenantCommands(Provider):
-    """Each tenant by name in the command palette: choosing one puts the cursor on it."""
-
-    async def search(self, query: str) -> Hits:
-        app = self.app
-        assert isinstance(app, TenantBoardApp)
-        matcher = self.matcher(query)
-        found = 0
-        for key in app.model.list_order:
-            tenant = app.model.rows[key].tenant
-            text = f"{tenant.display_name} ({tenant.context_id}, {tenant.env})"
-            score = matcher.match(text)
-            if score > 0:
-                found += 1
-                yield Hit(
-                    score,
-                    matcher.highlight(text),
-                    partial(app.jump_to, key),
-                    help="go to this tenant",
-                )
-                if found >= 50:
-                    return
 
 
 TenantBoardApp.COMMANDS = App.COMMANDS | {TenantCommands}

@@ -17,6 +17,7 @@ from typing import Any
 from tenantboard.client import VersionAnswer
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError
+from tenantboard.format import duration, until
 from tenantboard.model import Severity, TenantState
 from tenantboard.store import Tenant
 
@@ -325,3 +326,26 @@ def _rank(severity: Severity | None) -> int:
 
 def _severity_rank(row: TenantRow) -> int:
     return _rank(row.severity)
+
+
+def describe_next(
+    row: TenantRow, *, checking: bool, paused: bool, due: float | None, now: float
+) -> tuple[str, str]:
+    """When the row is checked next, short (for the table), and why (for the detail pane)."""
+    if checking:
+        return "checking…", "a check is in flight"
+    if paused:
+        return "paused", "refreshing is paused"
+    if due is None:
+        return "-", "not scheduled"
+    planned = row.last.next_check if row.last else None
+    if planned is None:
+        return ("queued" if due <= now else until(due, now)), "first check"
+    if row.last is not None and row.last.next_due is not None and due < row.last.next_due - 1:
+        return "queued", "manual refresh, ahead of the queue"
+    left = duration(due - now)
+    if planned.reason == "Retry-After":
+        return f"retry {left}", "the server asked us to wait (Retry-After)"
+    if planned.reason.startswith("backoff"):
+        return f"backoff {left}", planned.reason
+    return until(due, now), planned.reason

@@ -10,12 +10,15 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 import platformdirs
 
+from tenantboard.board_model import Change
+from tenantboard.format import SEVERITY_WORDS
 from tenantboard.sanitize import clean
 from tenantboard.store import APP_NAME, atomic_write
 
@@ -116,6 +119,43 @@ class EventLog:
         newest = list(reversed(self.events))
         atomic_write(self.path, "".join(event.to_json() + "\n" for event in newest))
         self._lines_on_disk = len(newest)
+
+
+def logged_events(changes: Iterable[Change]) -> list[LoggedEvent]:
+    """The board model's changes as log entries."""
+    return [
+        LoggedEvent(
+            at=change.event.at,
+            key=change.row.tenant.key,
+            name=change.row.tenant.display_name,
+            kind=change.event.kind,
+            text=change.event.text,
+            severity=SEVERITY_WORDS[change.row.severity],
+            worse=change.worse,
+        )
+        for change in changes
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    message: str
+    title: str
+    worse: bool
+
+
+def notices(events: list[LoggedEvent], most: int) -> list[Notice]:
+    """One notification per state change, or a single summary for a burst of them."""
+    changes = [event for event in events if event.kind == "state"]
+    if len(changes) > most:
+        worse = sum(event.worse for event in changes)
+        text = (
+            f"{len(changes)} tenants changed state ({worse} for the worse); see the event log (l)"
+        )
+        return [Notice(text, "state changes", worse > 0)]
+    return [
+        Notice(f"{event.name}: {event.text}", "state changed", event.worse) for event in changes
+    ]
 
 
 @dataclass(slots=True)

@@ -1,0 +1,79 @@
+"""Keeping the board's tenant list and the tenant file in step (UI-free).
+
+Changes made in the board are saved at once, off the event loop, starting from the file
+as it is on disk; changes made elsewhere are noticed by the file's fingerprint. In the
+demo there is no file and the list lives in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from tenantboard.store import Tenant, TenantStore
+
+ChangeKind = Literal["add", "edit", "remove"]
+
+
+def apply_change(
+    tenants: list[Tenant], change: ChangeKind, tenant: Tenant, old: Tenant | None = None
+) -> list[Tenant]:
+    """The in-memory version of the store's add, edit and remove."""
+    if change == "add":
+        return [*tenants, tenant]
+    if change == "edit":
+        assert old is not None
+        return [tenant if t.key == old.key else t for t in tenants]
+    return [t for t in tenants if t.key != tenant.key]
+
+
+class ListKeeper:
+    def __init__(self, store: TenantStore | None, tenants: list[Tenant]) -> None:
+        self.store = store
+        self.tenants = list(tenants)
+        self._fingerprint = store.fingerprint() if store else None
+
+    @property
+    def saves_to_file(self) -> bool:
+        return self.store is not None
+
+    async def change(
+        self, change: ChangeKind, tenant: Tenant, old: Tenant | None = None
+    ) -> list[Tenant]:
+        """Apply and save one change; raises ValueError (refused, conflict) or StoreError.
+
+        Edits and removals carry the tenant as the operator saw it, so a tenant changed
+        in the file meanwhile is refused rather than overwritten.
+        """
+        store = self.store
+        if store is None:
+            tenants = apply_change(self.tenants, change, tenant, old)
+        elif change == "add":
+            tenants = await asyncio.to_thread(store.add, [tenant])
+        elif change == "edit":
+            assert old is not None
+            tenants = await asyncio.to_thread(store.replace, old.key, tenant, expected=old)
+        else:
+            tenants = await asyncio.to_thread(store.remove, [tenant.key], expected=[tenant])
+        if store is not None:
+            self._fingerprint = store.fingerprint()
+        self.tenants = tenants
+        return tenants
+
+    def outside_change(self) -> list[Tenant] | None:
+        """The list as the file now has it, when someone else changed it; else None.
+
+        Raises StoreError (once per change of the file) when the file cannot be read.
+        """
+        store = self.store
+        if store is None:
+            return None
+        fingerprint = store.fingerprint()
+        if fingerprint == self._fingerprint:
+            return None
+        self._fingerprint = fingerprint
+        tenants = store.load().tenants
+        if tenants == self.tenants:
+            return None
+        self.tenants = tenants
+        return tenants
