@@ -343,7 +343,9 @@ def run(args: argparse.Namespace) -> list[Figure]:
         )
         print("check overhead measured", flush=True)
 
-        board, _ = asyncio.run(board_pass(url, tenants, concurrency, operator=False))
+        board = min(  # best of two, like the baseline
+            asyncio.run(board_pass(url, tenants, concurrency, operator=False))[0] for _ in range(2)
+        )
         figures.append(
             Figure(
                 "full pass: board (headless)",

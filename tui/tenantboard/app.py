@@ -34,6 +34,7 @@ from tenantboard.engine import CheckResult, Clock, Monitor, SystemClock, unexpec
 from tenantboard.errors import CheckError
 from tenantboard.eventlog import (
     EventLog,
+    LoggedEvent,
     UiState,
     load_ui_state,
     logged_events,
@@ -54,6 +55,8 @@ from tenantboard.widgets.table import TenantTable
 NARROW_WIDTH = 110
 #: More state changes than this in one batch make one summary notification, not many.
 MAX_TOASTS = 3
+#: Seconds state changes are gathered before they are announced.
+NOTICE_DELAY = 1.0
 #: Seconds between re-sorts/re-filters while results stream in.
 VIEW_DELAY = 1.0
 #: Seconds between header redraws while results stream in.
@@ -151,6 +154,8 @@ class TenantBoardApp(App[int]):
         self.previous_session: datetime | None = None
         self.keeper = ListKeeper(config.store, config.tenants)
         self._view_timer: Timer | None = None
+        self._notice_timer: Timer | None = None
+        self._unannounced: list[LoggedEvent] = []
         self._last_view = 0.0
 
     # -- set-up and tear-down ----------------------------------------------------------------
@@ -295,11 +300,20 @@ class TenantBoardApp(App[int]):
         logged = logged_events(changes)
         self.event_log.add(logged)
         self.update_log()
-        for notice in notices(logged, MAX_TOASTS):
-            severity = "warning" if notice.worse else "information"
-            self.notify(notice.message, title=notice.title, severity=severity, markup=False)
+        self._unannounced.extend(event for event in logged if event.kind == "state")
+        if self._unannounced and self._notice_timer is None:
+            self._notice_timer = self.set_timer(NOTICE_DELAY, self._announce)
         if self.config.settings.bell and any(event.worse for event in logged):
             self.bell()
+
+    def _announce(self) -> None:
+        """Notify the state changes gathered over the last moment: a few one by one, a
+        burst (an incident, a maintenance window) as one summary, never a toast storm."""
+        self._notice_timer = None
+        events, self._unannounced = self._unannounced, []
+        for notice in notices(events, MAX_TOASTS):
+            severity = "warning" if notice.worse else "information"
+            self.notify(notice.message, title=notice.title, severity=severity, markup=False)
 
     def _view_soon(self) -> None:
         """Re-filter and re-sort at most once a second while results stream in, so rows

@@ -8,6 +8,7 @@ version-info cache, and the counts the header shows.
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,7 +22,11 @@ from tenantboard.format import duration, until
 from tenantboard.model import Severity, TenantState
 from tenantboard.store import Tenant
 
-HISTORY_LIMIT = 200
+#: Per tenant, the newest events kept for the detail pane, and severity changes kept for the
+#: timeline. Bounded so that memory stays flat when thousands of tenants keep changing all
+#: day; the event log keeps the longer story.
+HISTORY_LIMIT = 12
+TIMELINE_LIMIT = 24
 ERROR_BUCKET = "error"
 PENDING_BUCKET = "not checked yet"
 
@@ -31,6 +36,10 @@ class Event:
     at: datetime
     kind: str  # "state", "endpoint", "failure", "recovery"
     text: str
+
+    def __post_init__(self) -> None:
+        # Events repeat (a tenant moving between the same two hosts all day): share the text.
+        object.__setattr__(self, "text", sys.intern(self.text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,11 @@ class TenantRow:
     history: deque[Event] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     version: VersionEntry | None = None
     #: (when, severity) each time the severity changed this session: the timeline.
-    severity_changes: list[tuple[datetime, Severity | None]] = field(default_factory=list)
+    severity_changes: deque[tuple[datetime, Severity | None]] = field(
+        default_factory=lambda: deque(maxlen=TIMELINE_LIMIT)
+    )
+    #: True once older events fell out of :attr:`history`.
+    history_trimmed: bool = False
     #: Bumped on every change, so a widget can cache what it drew for this row.
     revision: int = 0
 
@@ -266,6 +279,8 @@ class BoardModel:
         worse = _rank(severity_after) > _rank(severity_before) and severity_before is not None
         for event in events:
             row.history.append(event)
+            if row.history.maxlen and len(row.history) == row.history.maxlen:
+                row.history_trimmed = True
             if previous_state is not None or event.kind != "state":
                 self.changes.append(Change(row, event, worse and event.kind != "endpoint"))
         return row

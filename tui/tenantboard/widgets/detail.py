@@ -128,6 +128,8 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
         history.line("nothing yet")
     for event in reversed(row.history):
         history.field(clock_time(event.at), f"{event.kind:<9}{event.text}")
+    if row.history_trimmed:
+        history.line(f"(the newest {len(row.history)} shown; the event log (l) keeps more)")
     blank = Entry("", "")
     return [*top.entries, blank, *state.entries, blank, *version.entries, blank, *history.entries]
 
@@ -225,7 +227,7 @@ def _timeline_section(section: Section, row: TenantRow, context: DetailContext) 
         return
     section.entries.append(Entry("Timeline", "", spans=spans))
     start = clock_time(row.severity_changes[0][0])
-    section.field("", f"from {start} to now; ▁ ok ▄ warning ▆ unknown █ critical", "dim")
+    section.field("", f"from {start} to now: ▁ ok ▄ warning ▆ unknown █ critical", "dim")
     if row.checks:
         share = 100 * row.running_checks / row.checks
         section.field("Running", f"in {share:.0f}% of {row.checks} checks this session")
