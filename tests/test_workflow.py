@@ -275,7 +275,7 @@ async def test_state_changes_are_logged_notified_and_ring_the_bell(clock, tmp_pa
             if app.model.rows["online:Cust1003"].state.state_name != first:
                 break
         await pilot.press("l")
-        await pilot.pause()
+        await pilot.pause(1.2)  # state changes are announced once a second
         events = list(app.event_log.events)
         assert events and events[0].kind == "state" and "→" in events[0].text
         assert any((n.title or "") == "state changed" for n in app._notifications)
@@ -438,3 +438,24 @@ async def test_cursor_moves_keep_working_with_a_filter(clock) -> None:
         await settle_board(pilot, app)
         await pilot.press("slash", *"online", "enter", "down", "down")
         assert app.query_one(TenantTable).cursor == 2
+
+
+def test_a_burst_of_state_changes_is_one_summary_notice() -> None:
+    from tenantboard.eventlog import notices
+
+    def change(number: int, worse: bool) -> LoggedEvent:
+        return LoggedEvent(
+            FIXED_NOW, f"k{number}", f"T{number}", "state", "Running → Unknown", "critical", worse
+        )
+
+    few = notices([change(1, True), change(2, False)], most=3)
+    assert [(n.message, n.worse) for n in few] == [
+        ("T1: Running → Unknown", True),
+        ("T2: Running → Unknown", False),
+    ]
+    burst = notices([change(n, n % 2 == 0) for n in range(40)], most=3)
+    assert len(burst) == 1 and burst[0].message.startswith(
+        "40 tenants changed state (20 for the worse)"
+    )
+    moves = [LoggedEvent(FIXED_NOW, "k", "T", "endpoint", "a → b", "ok")]
+    assert notices(moves, most=3) == []
