@@ -210,7 +210,7 @@ async def board_pass(
     async with app.run_test(size=(200, 50)):
         probe = RenderProbe(app)
         # An operator's pace: a cursor move every 0.1 s, the detail pane opened and
-        # closed about once a second.
+        # closed about twice a second.
         steps = 0
         while app.model.pending() > 0 or app.monitor.in_flight:
             if not operator:
@@ -223,7 +223,7 @@ async def board_pass(
                 )
             )
             steps += 1
-            if steps % 10 == 0:
+            if steps % 5 == 0:
                 latencies["detail"].append(
                     await answer_time(app, "enter", lambda t0: probe.detail_drawn > t0)
                 )

@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -43,6 +43,7 @@ from tenantboard.eventlog import (
 )
 from tenantboard.format import ago
 from tenantboard.listing import ChangeKind, ListKeeper
+from tenantboard.quietgc import QuietCollector
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.store import Settings, StoreError, Tenant, TenantStore
@@ -153,6 +154,7 @@ class TenantBoardApp(App[int]):
         self.ui = UiState()
         self.previous_session: datetime | None = None
         self.keeper = ListKeeper(config.store, config.tenants)
+        self.collector = QuietCollector()
         self._view_timer: Timer | None = None
         self._notice_timer: Timer | None = None
         self._unannounced: list[LoggedEvent] = []
@@ -213,9 +215,11 @@ class TenantBoardApp(App[int]):
             self.set_interval(self.config.watch_interval, self._watch_file)
         if self.event_log.write_error:
             self.notify(self.event_log.write_error, severity="warning", markup=False)
+        self.collector.start()
 
     async def on_unmount(self) -> None:
         """Quit at once: cancel the checks in flight, then close the shared client."""
+        self.collector.stop()
         self._remember()
         if self._monitor_task is not None:
             self._monitor_task.cancel()
@@ -426,8 +430,9 @@ class TenantBoardApp(App[int]):
         if row is None:
             self.detail.show(None, None)
             return
-        self._maybe_fetch_version(row)
         self.detail.show(row, self.detail_context(row))
+        # After the pane is on screen: starting the worker is not what the operator waits for.
+        self.call_after_refresh(self._maybe_fetch_version, row)
 
     def detail_context(self, row: TenantRow) -> DetailContext:
         text, reason = self.next_check_text(row)
@@ -438,7 +443,13 @@ class TenantBoardApp(App[int]):
             fetching_version=row.tenant.key in self._fetching_versions,
         )
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.collector.touched()
+        await super().on_event(event)
+
     def tick(self) -> None:
+        self.collector.maybe_collect()
         if self.monitor is not None:
             self.monitor.wake_if_overdue()
         self.update_summary()

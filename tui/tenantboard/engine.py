@@ -88,9 +88,13 @@ async def check_once(
             except CheckError as exc:
                 version_error = exc
     except CheckError as exc:
-        error = exc
+        # Kept on the row for minutes: drop the traceback, which would tie this frame
+        # (and everything it references) into a cycle only the garbage collector frees.
+        error = exc.with_traceback(None)
     except Exception as exc:
         error = unexpected(exc)
+    if version_error is not None:
+        version_error = version_error.with_traceback(None)
     return CheckResult(
         tenant=tenant,
         state=answer.state if answer else None,
