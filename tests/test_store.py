@@ -187,12 +187,6 @@ def test_changes_start_from_the_file_on_disk_so_hand_edits_survive(store: Tenant
     assert [t.context_id for t in store.load().tenants] == ["Cust1", "Cust2", "Cust8", "Cust9"]
 
 
-def test_settings_are_saved_without_losing_comments(store: TenantStore) -> None:
-    store.save_settings(Settings(concurrency=12, min_interval=10, max_interval=60))
-    assert store.load().settings.concurrency == 12
-    assert "# My tenants" in store.path.read_text()
-
-
 def test_config_path_option_then_environment_then_platform(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -376,15 +376,6 @@ class TenantStore:
         self._write_verified(tomlkit.dumps(document), expected)
         return expected
 
-    def save_settings(self, settings: Settings) -> None:
-        text = self.read_text() or NEW_FILE_HEADER.format(envs=", ".join(ENVIRONMENTS))
-        current = parse_tenant_text(text, self.path)
-        document = tomlkit.parse(text)
-        table = document.setdefault("settings", tomlkit.table())
-        for name in _SETTING_TYPES:
-            table[name] = getattr(settings.validated(), name)
-        self._write_verified(tomlkit.dumps(document), current.tenants)
-
     def _parses_to(self, text: str, expected: list[Tenant]) -> bool:
         try:
             return parse_tenant_text(text, self.path).tenants == expected
