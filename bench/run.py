@@ -158,12 +158,14 @@ class RenderProbe:
     def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
         self.cursor_drawn: dict[int, float] = {}
         self.detail_drawn = 0.0
+        self.table_drawn = 0.0
         table, pane = app.table, app.detail
         draw_line, draw_pane = table.render_line, pane.render_line
 
         def render_line(y: int):  # type: ignore[no-untyped-def]
             strip = draw_line(y)
             index = int(table.scroll_offset.y) + y - 1
+            self.table_drawn = time.perf_counter()
             if index == table.cursor:
                 self.cursor_drawn[index] = time.perf_counter()
             return strip
@@ -187,6 +189,24 @@ async def answer_time(app, key: str, drawn: Callable[[float], bool]) -> float:  
             return float("inf")
         await asyncio.sleep(0.0005)
     return time.perf_counter() - started
+
+
+async def filter_answer_time(app, probe: RenderProbe) -> float:  # type: ignore[no-untyped-def]
+    """Open the filter, type one character, and time until the filtered table is drawn."""
+    from textual import events
+
+    app.post_message(events.Key("slash", "/"))
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    app.post_message(events.Key("7", "7"))
+    while not (app.model.view.filter_text == "7" and probe.table_drawn > started):
+        if time.perf_counter() - started > 5:
+            return float("inf")
+        await asyncio.sleep(0.0005)
+    elapsed = time.perf_counter() - started
+    app.post_message(events.Key("escape", None))
+    await asyncio.sleep(0.05)
+    return elapsed
 
 
 async def board_pass(
@@ -229,6 +249,8 @@ async def board_pass(
                 )
                 await asyncio.sleep(0.1)
                 app.post_message(events.Key("escape", None))
+            if steps % 10 == 0:
+                latencies["filter"].append(await filter_answer_time(app, probe))
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - started
     return elapsed, latencies
