@@ -81,6 +81,8 @@ class TenantRow:
     history_trimmed: bool = False
     #: Bumped on every change, so a widget can cache what it drew for this row.
     revision: int = 0
+    _search: str = ""
+    _search_revision: int = -1
 
     @property
     def error(self) -> CheckError | None:
@@ -124,12 +126,17 @@ class TenantRow:
 
     @property
     def search_text(self) -> str:
-        """What the filter matches: context id, label, environment, host and state."""
-        state = self.state
-        parts = [self.tenant.context_id, self.tenant.label, self.tenant.env, self.bucket]
-        if state is not None:
-            parts += [state.endpoint or "", state.state_name]
-        return " ".join(parts).casefold()
+        """What the filter matches: context id, label, environment, host and state.
+
+        Cached per revision: filtering 10,000 rows runs on every keystroke."""
+        if self._search_revision != self.revision:
+            state = self.state
+            parts = [self.tenant.context_id, self.tenant.label, self.tenant.env, self.bucket]
+            if state is not None:
+                parts += [state.endpoint or "", state.state_name]
+            self._search = " ".join(parts).casefold()
+            self._search_revision = self.revision
+        return self._search
 
     def version_is_stale(self) -> bool:
         """True when version info should be (re)fetched for the current endpoint."""
