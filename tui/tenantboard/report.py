@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tenantboard.engine import CheckResult
+from tenantboard.format import host_of
 from tenantboard.model import Severity
 from tenantboard.sanitize import clean
 
@@ -82,7 +83,7 @@ def _row(result: CheckResult, versions: bool) -> list[str]:
     running = {True: "yes", False: "no", None: "?"}[state.is_running]
     if state.running_mismatch:
         running += "!"
-    host = _host(state.endpoint)
+    host = host_of(state.endpoint) or "-"
     if versions:
         if result.version:
             info = result.version.info
@@ -92,13 +93,6 @@ def _row(result: CheckResult, versions: bool) -> list[str]:
     else:
         detail = clean(result.tenant.label, 40)
     return [result.tenant.context_id, result.tenant.env, name, running, host, detail]
-
-
-def _host(url: str | None) -> str:
-    if not url:
-        return "-"
-    rest = url.split("://", 1)[-1]
-    return clean(rest.split("/", 1)[0], 48)
 
 
 def render_table(results: Sequence[CheckResult], *, color: bool, versions: bool = False) -> str:
