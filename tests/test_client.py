@@ -50,6 +50,17 @@ def respond(status: int = 200, body: bytes | str | None = None, **headers: str):
     return handler
 
 
+def recording(payload: dict[str, object]):
+    """A handler answering ``payload``, and the list of requests it was sent."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=payload)
+
+    return handler, sent
+
+
 def raising(exc: Exception):
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc
@@ -124,11 +135,7 @@ def test_context_ids_any_case_are_normalised(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["", "Cust", "12345", "Cust12a", "Cust1/../x", "Cust 1", "Cüst1"])
 async def test_invalid_context_ids_are_refused_before_any_request(text: str) -> None:
-    sent: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json=GOOD)
+    handler, sent = recording(GOOD)
 
     async with client_for(handler) as client:
         with pytest.raises(CheckError) as caught:
@@ -288,11 +295,7 @@ async def test_version_info_is_fetched_from_the_api_link() -> None:
     ],
 )
 async def test_version_links_outside_superoffice_are_refused(api: str) -> None:
-    sent: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json=VERSION)
+    handler, sent = recording(VERSION)
 
     async with client_for(handler) as client:
         with pytest.raises(CheckError) as caught:
@@ -354,11 +357,7 @@ async def test_a_second_421_is_reported_not_retried_forever() -> None:
 
 
 async def test_no_version_request_while_the_tenant_is_not_running() -> None:
-    sent: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(request)
-        return httpx.Response(200, json=VERSION)
+    handler, sent = recording(VERSION)
 
     async with client_for(handler) as client:
         with pytest.raises(CheckError) as caught:
