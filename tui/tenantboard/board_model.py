@@ -7,6 +7,7 @@ version-info cache, and the counts the header shows.
 
 from __future__ import annotations
 
+import itertools
 import math
 import sys
 from collections import Counter, deque
@@ -27,6 +28,7 @@ from tenantboard.store import Tenant
 #: day; the event log keeps the longer story.
 HISTORY_LIMIT = 12
 TIMELINE_LIMIT = 24
+_REVISIONS = itertools.count()
 ERROR_BUCKET = "error"
 PENDING_BUCKET = "not checked yet"
 
@@ -79,10 +81,15 @@ class TenantRow:
     )
     #: True once older events fell out of :attr:`history`.
     history_trimmed: bool = False
-    #: Bumped on every change, so a widget can cache what it drew for this row.
-    revision: int = 0
+    #: Changed on every change, so a widget can cache what it drew for this row. Unique
+    #: across rows, too: a tenant removed and added again never shows the old row's line.
+    revision: int = field(default_factory=lambda: next(_REVISIONS))
     _search: str = ""
     _search_revision: int = -1
+
+    def bump(self) -> None:
+        """Mark the row changed."""
+        self.revision = next(_REVISIONS)
 
     @property
     def error(self) -> CheckError | None:
@@ -210,7 +217,7 @@ class BoardModel:
                 row = TenantRow(tenant)
             elif row.tenant != tenant:
                 row.tenant = tenant
-                row.revision += 1
+                row.bump()
             rows[tenant.key] = row
         self.rows = rows
         self.list_order = list(rows)
@@ -269,7 +276,7 @@ class BoardModel:
         failed_before = row.last is not None and row.last.error is not None
         row.last = result
         row.checks += 1
-        row.revision += 1
+        row.bump()
         events: list[Event] = []
         if result.error is None and result.state is not None:
             row.state = result.state
@@ -335,7 +342,7 @@ class BoardModel:
         if row is None:
             return None
         row.version = VersionEntry(endpoint, answer, error, at, row.checks)
-        row.revision += 1
+        row.bump()
         return row
 
     def pending(self) -> int:

@@ -21,6 +21,7 @@ from tenantboard.board_model import TenantRow
 from tenantboard.format import GLYPHS, SEVERITY_WORDS, ago, clock_time
 from tenantboard.model import Severity, VersionInfo
 from tenantboard.sanitize import clean
+from tenantboard.widgets.scrollbar import LineScrollBarMixin
 
 LABEL_WIDTH = 12
 
@@ -286,7 +287,7 @@ def _version_fields(section: Section, info: VersionInfo) -> None:
         section.field(clean(key, 40), value)
 
 
-class DetailPane(ScrollView, can_focus=False):
+class DetailPane(LineScrollBarMixin, ScrollView, can_focus=False):
     """Shows one tenant. Lines are wrapped once per content or width change and drawn
     from that list, so opening the pane or scrolling it costs next to nothing."""
 
@@ -318,7 +319,7 @@ class DetailPane(ScrollView, can_focus=False):
             return
         self._lines = wrap_entries(self._entries, width)
         self._wrapped_for = width
-        self.virtual_size = Size(width, len(self._lines))
+        self.set_virtual_size(Size(width, len(self._lines)))
 
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)

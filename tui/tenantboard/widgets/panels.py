@@ -23,6 +23,7 @@ from tenantboard.eventlog import LoggedEvent
 from tenantboard.format import GLYPHS
 from tenantboard.model import STATE_SEVERITY, Severity
 from tenantboard.sanitize import clean
+from tenantboard.widgets.scrollbar import LineScrollBarMixin
 
 _GLYPH_BY_WORD = {
     "ok": GLYPHS[Severity.OK],
@@ -45,7 +46,7 @@ def event_line(event: LoggedEvent, now: datetime) -> str:
     return f" {when}  {glyph}{worse} {clean(event.name, 40):<24} {event.kind:<9} {event.text}"
 
 
-class EventLogPanel(ScrollView, can_focus=True):
+class EventLogPanel(LineScrollBarMixin, ScrollView, can_focus=True):
     """Newest first. Drawn line by line from the log, so thousands of events cost nothing."""
 
     COMPONENT_CLASSES = {
@@ -64,7 +65,8 @@ class EventLogPanel(ScrollView, can_focus=True):
 
     def show(self, events: Sequence[LoggedEvent], title: str, now: datetime) -> None:
         self.events, self.title, self.now = events, title, now
-        self.virtual_size = Size(self.size.width, len(events) + 1)
+        # No width: lines are cut to the panel's width, never scrolled sideways.
+        self.set_virtual_size(Size(0, len(events) + 1))
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

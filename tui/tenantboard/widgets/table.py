@@ -27,6 +27,7 @@ from textual.strip import Strip
 from tenantboard.board_model import BoardModel, TenantRow
 from tenantboard.format import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.sanitize import clean
+from tenantboard.widgets.scrollbar import LineScrollBarMixin
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + " "
 
 
-class TenantTable(ScrollView, can_focus=True):
+class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
     """One line per tenant, coloured by severity, with a sticky header line."""
 
     COMPONENT_CLASSES = {
@@ -139,13 +140,17 @@ class TenantTable(ScrollView, can_focus=True):
         "tenant-table--cursor",
     }
 
+    # Priority: handled as the key arrives at the app, instead of after it has bubbled
+    # back up from the table through its parents (four more turns of an event loop that is
+    # busy with hundreds of checks a second during a pass). They apply only while the
+    # table has focus, as a priority binding of a widget outside the focus chain does not.
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "jump(0)", "First", show=False),
-        Binding("end,G", "jump(-1)", "Last", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, priority=True),
+        Binding("down,j", "cursor(1)", "Down", show=False, priority=True),
+        Binding("pageup", "page(-1)", "Page up", show=False, priority=True),
+        Binding("pagedown", "page(1)", "Page down", show=False, priority=True),
+        Binding("home,g", "jump(0)", "First", show=False, priority=True),
+        Binding("end,G", "jump(-1)", "Last", show=False, priority=True),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
@@ -170,9 +175,9 @@ class TenantTable(ScrollView, can_focus=True):
         self.describe = describe
         self._layout: list[tuple[Column, int]] = layout_columns(80)
         self._layout_width = 80
-        # Keyed by (row index, width): opening the detail pane narrows the table and
-        # closing it widens it again, and both widths stay cached.
-        self._lines: LRUCache[tuple[int, int], tuple[tuple[object, ...], Strip]] = LRUCache(4096)
+        # Keyed by (tenant, width): a line stays cached while its tenant moves (filtering,
+        # sorting) and across widths (the narrow layout and the wide one).
+        self._lines: LRUCache[tuple[str, int], tuple[tuple[object, ...], Strip]] = LRUCache(4096)
         self._times: dict[int, tuple[str, str]] = {}
 
     # -- data -------------------------------------------------------------------------------
@@ -184,8 +189,7 @@ class TenantTable(ScrollView, can_focus=True):
 
     def rows_changed(self) -> None:
         """The list itself changed (added, removed, reordered): redraw everything."""
-        self.virtual_size = Size(self.size.width, len(self.model) + 1)
-        self._lines.clear()
+        self.set_virtual_size(self._virtual_size())
         self.cursor = min(self.cursor, max(0, len(self.model) - 1))
         self.refresh()
 
@@ -211,7 +215,12 @@ class TenantTable(ScrollView, can_focus=True):
     # -- layout and drawing ---------------------------------------------------------------
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(event.size.width, len(self.model) + 1)
+        self.virtual_size = self._virtual_size()
+
+    def _virtual_size(self) -> Size:
+        """One line per row and the header; no width, as the columns always fit the screen
+        (a width would make Textual offer a horizontal scrollbar)."""
+        return Size(0, len(self.model) + 1)
 
     def _columns_for(self, width: int) -> list[tuple[Column, int]]:
         """The layout for the drawable width (the scrollbar takes its share)."""
@@ -235,12 +244,13 @@ class TenantTable(ScrollView, can_focus=True):
         times = self.describe(row)
         self._times[index] = times
         is_cursor = index == self.cursor
-        signature = (row.tenant.key, row.revision, times, is_cursor)
-        cached = self._lines.get((index, width))
+        signature = (row.revision, times, is_cursor)
+        cache_key = (row.tenant.key, width)
+        cached = self._lines.get(cache_key)
         if cached is not None and cached[0] == signature:
             return cached[1]
         strip = self._row_strip(row, times, is_cursor, width)
-        self._lines[(index, width)] = (signature, strip)
+        self._lines[cache_key] = (signature, strip)
         return strip
 
     def _header_strip(self, width: int) -> Strip:
