@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 from textual import events, on
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -47,6 +48,7 @@ from tenantboard.quietgc import QuietCollector
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.store import Settings, StoreError, Tenant, TenantStore
+from tenantboard.widgets.board_screen import BoardScreen
 from tenantboard.widgets.detail import DetailContext, DetailPane
 from tenantboard.widgets.forms import ConfirmScreen, FilterInput, TenantForm
 from tenantboard.widgets.panels import EventLogPanel, HelpScreen
@@ -64,6 +66,11 @@ VIEW_DELAY = 1.0
 SUMMARY_DELAY = 0.2
 #: Seconds results are gathered before they are delivered to the widgets as one batch.
 BATCH_DELAY = 0.05
+#: While keys arrive less than this many seconds apart, results and re-sorts wait, so the
+#: screen answers the operator first...
+INPUT_PRIORITY = 0.25
+#: ...but never longer than this.
+MAX_DEFER = 1.0
 
 
 @dataclass
@@ -112,7 +119,9 @@ class TenantBoardApp(App[int]):
     BINDINGS = [
         Binding("r", "refresh", "Refresh", id="refresh"),
         Binding("R", "refresh_all", "Refresh all", id="refresh_all"),
-        Binding("enter", "toggle_detail", "Details", id="toggle_detail"),
+        # Priority, like the table's cursor keys: answered as the key arrives, not after it
+        # has bubbled through the DOM; the action leaves the key to a widget that wants it.
+        Binding("enter", "toggle_detail", "Details", id="toggle_detail", priority=True),
         Binding("escape", "close_detail", "Close details", id="close_detail", show=False),
         Binding("a", "add_tenant", "Add", id="add_tenant"),
         Binding("e", "edit_tenant", "Edit", id="edit_tenant", show=False),
@@ -136,6 +145,8 @@ class TenantBoardApp(App[int]):
         self.monitor: Monitor | None = None
         self._monitor_task: asyncio.Task[None] | None = None
         self._pending: list[CheckResult] = []
+        self._pending_since = 0.0
+        self._last_key = 0.0
         self._summary_timer: Timer | None = None
         self._fetching_versions: set[str] = set()
         self.detail_key: str | None = None
@@ -146,7 +157,9 @@ class TenantBoardApp(App[int]):
         self._detail = DetailPane(id="detail")
         self._log_panel = EventLogPanel(id="event-log")
         self._filter = FilterInput(
-            placeholder="filter: context id, label, host or state", id="filter"
+            self._filter_changed,
+            placeholder="filter: context id, label, host or state",
+            id="filter",
         )
         data_dir = config.data_dir
         self.ui_state_path = data_dir / "ui-state.json" if data_dir else None
@@ -159,8 +172,12 @@ class TenantBoardApp(App[int]):
         self._notice_timer: Timer | None = None
         self._unannounced: list[LoggedEvent] = []
         self._last_view = 0.0
+        self._view_due = 0.0
 
     # -- set-up and tear-down ----------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        return BoardScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield self._summary
@@ -274,9 +291,19 @@ class TenantBoardApp(App[int]):
         """
         self._pending.append(result)
         if len(self._pending) == 1:
+            self._pending_since = time.monotonic()
             self.set_timer(BATCH_DELAY, self._deliver)
 
+    def _operator_busy(self, since: float) -> bool:
+        """True while keys are arriving and what waits has not waited too long."""
+        now = time.monotonic()
+        return now - self._last_key < INPUT_PRIORITY and now - since < MAX_DEFER
+
     def _deliver(self) -> None:
+        if self._pending and self._operator_busy(self._pending_since):
+            # Drawing a batch of rows and the header costs a frame; the key's answer first.
+            self.set_timer(BATCH_DELAY, self._deliver)
+            return
         batch, self._pending = self._pending, []
         if batch:
             self.post_message(ResultsArrived(batch))
@@ -324,14 +351,19 @@ class TenantBoardApp(App[int]):
         do not jump under the operator's eyes with every answer."""
         if self._view_timer is not None:
             return
-        wait = self._last_view + VIEW_DELAY - time.monotonic()
-        if wait <= 0:
+        now = time.monotonic()
+        wait = max(0.0, self._last_view + VIEW_DELAY - now)
+        self._view_due = now + wait
+        if wait <= 0 and not self._operator_busy(self._view_due):
             self.apply_view()
         else:
-            self._view_timer = self.set_timer(wait, self._view_now)
+            self._view_timer = self.set_timer(max(wait, BATCH_DELAY), self._view_now)
 
     def _view_now(self) -> None:
         self._view_timer = None
+        if self._operator_busy(self._view_due):
+            self._view_timer = self.set_timer(BATCH_DELAY, self._view_now)
+            return
         self.apply_view()
 
     def apply_view(self) -> None:
@@ -445,6 +477,7 @@ class TenantBoardApp(App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
+            self._last_key = time.monotonic()
             self.collector.touched()
         await super().on_event(event)
 
@@ -490,7 +523,7 @@ class TenantBoardApp(App[int]):
 
     @on(TenantTable.Chosen)
     def _chosen(self, message: TenantTable.Chosen) -> None:
-        self.action_toggle_detail()
+        self.toggle_detail()
 
     def action_refresh(self) -> None:
         key = self.table.cursor_key
@@ -510,6 +543,13 @@ class TenantBoardApp(App[int]):
             self.call_later(self.table.row_updated, index)
 
     def action_toggle_detail(self) -> None:
+        # A priority binding sees the key before any widget does: the filter line, a form,
+        # a dialog or the command palette keeps its enter.
+        if len(self.screen_stack) > 1 or isinstance(self.focused, Input):
+            raise SkipAction()
+        self.toggle_detail()
+
+    def toggle_detail(self) -> None:
         if self.detail_key is None:
             key = self.table.cursor_key
             if key is None:
@@ -537,10 +577,10 @@ class TenantBoardApp(App[int]):
         self._filter.display = True
         self._filter.focus()
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.model.view.filter_text = event.value
-        self.apply_view()
+    def _filter_changed(self, text: str) -> None:
+        if text != self.model.view.filter_text:
+            self.model.view.filter_text = text
+            self.apply_view()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

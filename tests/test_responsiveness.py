@@ -1,0 +1,224 @@
+"""What keeps the board quick to answer keys: how frames are scheduled, results waiting
+while the operator types, keys handled as they arrive, and redraws without a layout.
+
+How quick is measured by `make bench`, not here; these tests pin down the behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from textual.command import CommandPalette
+
+from tenantboard.store import Tenant
+from tenantboard.widgets.board_screen import FrameTimer
+from tenantboard.widgets.forms import ConfirmScreen
+from tenantboard.widgets.table import TenantTable
+
+from .conftest import FakeClock, make_board, settle_board
+
+# -- the frame timer ------------------------------------------------------------------------
+
+
+class FakeFrameTime:
+    """Time for a FrameTimer that moves only when it sleeps or a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def get_time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+
+
+async def test_a_frame_waits_only_for_the_rest_of_the_interval() -> None:
+    from textual.app import App
+
+    async with App().run_test() as pilot:
+        await _frames_after_quiet_and_busy_spells(pilot.app.screen)
+
+
+async def _frames_after_quiet_and_busy_spells(screen) -> None:
+    time = FakeFrameTime()
+    ticks: list[float] = []
+    timer: FrameTimer
+
+    def draw() -> None:  # like the screen: each frame pauses the timer until a refresh
+        ticks.append(time.now)
+        timer.pause()
+
+    timer = FrameTimer(
+        screen, 0.016, name="frames", callback=draw, get_time=time.get_time, sleep=time.sleep
+    )
+    timer._start()
+    try:
+        timer.resume()  # after a quiet spell: drawn at once
+        await _until(lambda: len(ticks) == 1)
+        assert ticks == [100.0] and time.sleeps == []
+        time.now += 0.004  # a key 4 ms after that frame: drawn 12 ms later, not 28
+        timer.resume()
+        await _until(lambda: len(ticks) == 2)
+        assert time.sleeps == [0.012]
+        assert ticks[1] == 100.016
+        time.now += 0.5  # long after: at once again
+        timer.resume()
+        await _until(lambda: len(ticks) == 3)
+        assert time.sleeps == [0.012]
+    finally:
+        timer.stop()
+
+
+async def _until(condition) -> None:
+    for _ in range(100):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the timer never ticked")
+
+
+async def test_the_board_draws_with_the_frame_timer(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        assert isinstance(app.screen._update_timer, FrameTimer)
+
+
+# -- results wait while the operator types ---------------------------------------------------
+
+
+async def test_results_wait_while_keys_arrive_but_not_for_long(clock: FakeClock) -> None:
+    import time as real_time
+
+    from tenantboard import app as app_module
+
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        row = app.model.rows["online:Cust1001"]
+        checks = row.checks
+        app.monitor.refresh("online:Cust1001")
+        for _ in range(200):
+            await pilot.pause()
+            if app._pending:
+                break
+        assert app._pending, "the refresh never finished"
+
+        app._last_key = real_time.monotonic()  # the operator just pressed a key
+        app._deliver()
+        assert app._pending and row.checks == checks  # the key is answered first
+
+        app._pending_since -= app_module.MAX_DEFER  # ...but results wait a second at most
+        app._deliver()
+        await pilot.pause()
+        assert not app._pending and row.checks == checks + 1
+
+        app.monitor.refresh("online:Cust1001")
+        await settle_board(pilot, app)  # no key lately: delivered in the next batch
+        assert row.checks == checks + 2
+
+
+# -- keys are handled as they arrive, and only where they belong ----------------------------
+
+
+async def test_enter_in_the_filter_line_closes_it_and_opens_no_detail(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("slash", *"sod", "enter")
+        assert app.detail_key is None
+        assert app.focused is app.table
+        await pilot.press("enter")
+        assert app.detail_key == app.table.cursor_key
+
+
+async def test_enter_in_a_dialog_presses_its_button(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("delete")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")  # the focused button is "No"
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert app.detail_key is None
+        assert len(app.model) == len(app.model.rows) == 22
+
+
+async def test_the_palette_opens_the_detail_pane(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"Details")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        for _ in range(20):
+            await pilot.pause()
+        assert app.detail_key == app.table.cursor_key
+
+
+async def test_cursor_keys_do_not_reach_the_table_while_typing_a_filter(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("slash", *"jkg")  # the table's keys, typed as text
+        assert app.model.view.filter_text == "jkg"
+        assert app.table.cursor == 0
+
+
+# -- redraws without a layout -----------------------------------------------------------------
+
+
+async def test_the_scrollbar_follows_the_filter(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        table = app.table
+        assert table.show_vertical_scrollbar  # 22 rows and a header do not fit
+        await pilot.press("slash", *"sod")
+        await pilot.pause()
+        assert not table.show_vertical_scrollbar
+        assert table.max_scroll_y == 0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.show_vertical_scrollbar
+        assert table.max_scroll_y == len(app.model) + 1 - table.scrollable_content_region.height
+
+
+async def test_no_line_is_lost_to_a_horizontal_scrollbar(clock: FakeClock) -> None:
+    """The columns always fit the width: a horizontal scrollbar would only hide a row."""
+    app = make_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        table = app.table
+        assert not table.show_horizontal_scrollbar
+        assert table.scrollable_content_region.height == table.size.height
+
+
+async def test_a_tenant_removed_and_added_again_shows_its_new_label(clock: FakeClock) -> None:
+    """Lines are cached per tenant: a new row for the same tenant must not reuse them."""
+
+    async def never_answers(request: httpx.Request) -> httpx.Response:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    app = make_board(
+        clock,
+        tenants=[Tenant("Cust1001", "online", "Old label")],
+        transport=httpx.MockTransport(never_answers),
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        table = app.query_one(TenantTable)
+        assert app.monitor.is_checking("online:Cust1001")  # both rows: "never", "checking"
+        assert "Old label" in table.render_line(1).text
+        app.adopt_tenants([])
+        app.adopt_tenants([Tenant("Cust1001", "online", "New label")])
+        await pilot.pause()
+        assert "New label" in table.render_line(1).text
