@@ -14,6 +14,7 @@ from textual.command import CommandPalette
 from tenantboard.store import Tenant
 from tenantboard.widgets.board_screen import FrameTimer
 from tenantboard.widgets.forms import ConfirmScreen
+from tenantboard.widgets.keybar import KeyBar
 from tenantboard.widgets.table import TenantTable
 
 from .conftest import FakeClock, make_board, settle_board
@@ -222,3 +223,36 @@ async def test_a_tenant_removed_and_added_again_shows_its_new_label(clock: FakeC
         app.adopt_tenants([Tenant("Cust1001", "online", "New label")])
         await pilot.pause()
         assert "New label" in table.render_line(1).text
+
+
+# -- the key bar ------------------------------------------------------------------------------
+
+
+async def test_the_key_bar_shows_the_keys_that_work_where_the_focus_is(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle_board(pilot, app)
+        bar = app.query_one(KeyBar)
+        text = bar.render_line(0).text
+        assert " r Refresh " in text and " / Filter " in text and " q Quit " in text
+        assert text.rstrip().endswith("▏^p palette")
+        await pilot.press("slash")
+        await pilot.pause()
+        text = bar.render_line(0).text
+        assert " esc Clear filter " in text
+        assert " r Refresh " not in text  # typed into the filter, not a key for the board
+        await pilot.press("escape")
+        await pilot.pause()
+        assert " r Refresh " in bar.render_line(0).text
+
+
+async def test_clicking_a_key_in_the_key_bar_presses_it(clock: FakeClock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle_board(pilot, app)
+        bar = app.query_one(KeyBar)
+        x = bar.render_line(0).text.index(" s Sort ") + 2
+        assert app.model.view.sort == "list"
+        await pilot.click(KeyBar, offset=(x, 0))
+        await pilot.pause()
+        assert app.model.view.sort != "list"

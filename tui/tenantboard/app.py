@@ -26,7 +26,7 @@ from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from tenantboard.board_model import SORTS, BoardModel, Change, TenantRow, describe_next
 from tenantboard.client import BaseUrl, TenantClient, VersionAnswer
@@ -51,6 +51,7 @@ from tenantboard.store import Settings, StoreError, Tenant, TenantStore
 from tenantboard.widgets.board_screen import BoardScreen
 from tenantboard.widgets.detail import DetailContext, DetailPane
 from tenantboard.widgets.forms import ConfirmScreen, FilterInput, TenantForm
+from tenantboard.widgets.keybar import KeyBar
 from tenantboard.widgets.panels import EventLogPanel, HelpScreen
 from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text
 from tenantboard.widgets.table import TenantTable
@@ -186,7 +187,7 @@ class TenantBoardApp(App[int]):
             yield self._detail
         yield self._log_panel
         yield self._filter
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def _restore(self) -> None:
         """Bring back what the operator chose last time, and what happened before."""
