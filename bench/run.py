@@ -4,8 +4,8 @@ Every figure is measured in this one run, next to its baseline where it has one,
 printed as a table with its target and the ratio. Nothing here is a test: a noisy machine
 makes a slow run, not a failure.
 
-    python bench/run.py            # the full run (about four minutes)
-    python bench/run.py --quick    # shorter idle and soak windows, for a smoke run
+    python bench/run.py            # the full run (about fourteen minutes)
+    python bench/run.py --quick    # shorter idle and soak windows (about six minutes)
 """
 
 from __future__ import annotations
@@ -122,10 +122,6 @@ async def engine_pass(url: str, tenants: list[Tenant], concurrency: int) -> floa
     return elapsed
 
 
-def best_of(runs: int, measure: Callable[[], float]) -> float:
-    return min(measure() for _ in range(runs))
-
-
 async def simulator_capacity(url: str, connections: int = 16, requests: int = 20_000) -> float:
     """Requests a second the simulator serves to a minimal raw-socket client (keep-alive,
     one request at a time per connection): proof that the figures measure tenantboard."""
@@ -229,8 +225,8 @@ async def board_pass(
     started = time.perf_counter()
     async with app.run_test(size=(200, 50)):
         probe = RenderProbe(app)
-        # An operator's pace: a cursor move every 0.1 s, the detail pane opened and
-        # closed about twice a second.
+        # An operator's pace: a cursor move every 0.1 s; every fifth step the detail pane
+        # opened and closed, then a one-character filter typed and cleared.
         steps = 0
         while app.model.pending() > 0 or app.monitor.in_flight:
             if not operator:
@@ -249,7 +245,6 @@ async def board_pass(
                 )
                 await asyncio.sleep(0.1)
                 app.post_message(events.Key("escape", None))
-            if steps % 10 == 0:
                 latencies["filter"].append(await filter_answer_time(app, probe))
             await asyncio.sleep(0.1)
         elapsed = time.perf_counter() - started
@@ -337,11 +332,14 @@ def run(args: argparse.Namespace) -> list[Figure]:
         print(f"simulator at {url}; {count} tenants; concurrency {concurrency}", flush=True)
         capacity = asyncio.run(simulator_capacity(url))
         asyncio.run(bare_httpx_pass(url, tenants[:500], concurrency))  # warm up both sides
-        bare_runs, engine_runs = [], []
-        for _ in range(3):  # interleaved, best of each: the machine is noisy
+        bare_runs, engine_runs, board_runs = [], [], []
+        # Interleaved rounds, best of each: the machine is noisy and its speed drifts over
+        # minutes, so each contender is measured next to the baseline, not after it.
+        for _ in range(3):
             bare_runs.append(asyncio.run(bare_httpx_pass(url, tenants, concurrency)))
             engine_runs.append(asyncio.run(engine_pass(url, tenants, concurrency)))
-        bare, ours = min(bare_runs), min(engine_runs)
+            board_runs.append(asyncio.run(board_pass(url, tenants, concurrency, operator=False))[0])
+        bare, ours, board = min(bare_runs), min(engine_runs), min(board_runs)
         figures.append(
             Figure(
                 "simulator throughput (raw loopback client)",
@@ -363,11 +361,6 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 f"{ours / bare:.2f}x baseline",
             )
         )
-        print("check overhead measured", flush=True)
-
-        board = min(  # best of two, like the baseline
-            asyncio.run(board_pass(url, tenants, concurrency, operator=False))[0] for _ in range(2)
-        )
         figures.append(
             Figure(
                 "full pass: board (headless)",
@@ -378,6 +371,7 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 f"{board / bare:.2f}x baseline",
             )
         )
+        print("check overhead measured", flush=True)
         busy, latencies = asyncio.run(board_pass(url, tenants, concurrency, operator=True))
         figures.append(
             Figure(
