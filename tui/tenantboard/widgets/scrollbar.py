@@ -13,7 +13,6 @@ from __future__ import annotations
 from math import ceil
 
 from rich.color import Color
-from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
 from textual.scrollbar import ScrollBar, ScrollBarRender
@@ -59,7 +58,8 @@ class LineScrollBar(ScrollBar):
                 back_color=back,
                 bar_color=bar,
             )
-            self._strips = [Strip([segment], width) for segment in _lines(segments)]
+            # A vertical bar is one segment per line.
+            self._strips = [Strip([segment], width) for segment in segments.segments]
             self._key = key
         return self._strips
 
@@ -68,11 +68,6 @@ class LineScrollBar(ScrollBar):
         if 0 <= y < len(strips):
             return strips[y]
         return Strip.blank(self.size.width)
-
-
-def _lines(segments: object) -> list[Segment]:
-    """The one segment per line that ``render_bar`` returns for a vertical bar."""
-    return list(getattr(segments, "segments", []))
 
 
 class LineScrollBarMixin:
