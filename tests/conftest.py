@@ -94,3 +94,14 @@ async def settle_board(pilot, app) -> None:
             await pilot.pause()
             return
     raise AssertionError("the board never finished its first pass")
+
+
+async def choose_in_palette(pilot, text: str) -> None:
+    """Open the command palette, search for ``text`` and run the first match."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    assert isinstance(pilot.app.screen, CommandPalette)
+    await pilot.press(*text)
+    await pilot.pause(0.3)  # the palette searches after a short debounce
+    await pilot.press("enter")

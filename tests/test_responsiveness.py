@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from textual.command import CommandPalette
 
 from tenantboard.store import Tenant
 from tenantboard.widgets.board_screen import FrameTimer
@@ -17,7 +16,7 @@ from tenantboard.widgets.forms import ConfirmScreen
 from tenantboard.widgets.keybar import KeyBar
 from tenantboard.widgets.table import TenantTable
 
-from .conftest import FakeClock, make_board, settle_board
+from .conftest import FakeClock, choose_in_palette, make_board, settle_board
 
 # -- the frame timer ------------------------------------------------------------------------
 
@@ -154,11 +153,7 @@ async def test_the_palette_opens_the_detail_pane(clock: FakeClock) -> None:
     app = make_board(clock)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
-        await pilot.press("ctrl+p")
-        assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"Details")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await choose_in_palette(pilot, "Details")
         for _ in range(20):
             await pilot.pause()
         assert app.detail_key == app.table.cursor_key

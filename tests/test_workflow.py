@@ -13,7 +13,7 @@ from tenantboard.widgets.forms import ConfirmScreen, TenantForm
 from tenantboard.widgets.panels import EventLogPanel, HelpScreen
 from tenantboard.widgets.table import TenantTable
 
-from .conftest import FIXED_NOW, FakeClock, make_board, settle_board
+from .conftest import FIXED_NOW, FakeClock, choose_in_palette, make_board, settle_board
 
 HAND_WRITTEN = """\
 # ops tenants -- keep me
@@ -406,16 +406,10 @@ def test_unknown_binding_ids_in_the_file_are_a_clear_error(tmp_path, capsys) -> 
 
 
 async def test_the_command_palette_offers_actions_and_tenants(clock) -> None:
-    from textual.command import CommandPalette
-
     app = make_board(clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
-        await pilot.press("ctrl+p")
-        assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"lucerne")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await choose_in_palette(pilot, "lucerne")
         await pilot.pause()
         assert app.table.cursor_key == "online:Cust1022"
         titles = {command.title for command in app.get_system_commands(app.screen)}
