@@ -35,7 +35,8 @@ import httpx
 
 from tenantboard.client import TenantClient
 from tenantboard.engine import check_all
-from tenantboard.store import Settings, Tenant, TenantStore, make_tenant
+from tenantboard.tenant import Tenant, make_tenant
+from tenantboard.tenant_file import Settings, TenantStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tenantboard.app import BoardConfig, TenantBoardApp
 from tenantboard.client import BaseUrl
-from tenantboard.store import Settings, make_tenant
+from tenantboard.tenant import make_tenant
+from tenantboard.tenant_file import Settings
 
 
 def rss_mb() -> float:

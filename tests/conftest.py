@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantboard.engine import Clock
+from tenantboard.clock import Clock
 
 FIXED_NOW = datetime(2026, 3, 2, 9, 30, 0, tzinfo=UTC)
 
@@ -70,7 +70,7 @@ def make_board(
 
     from tenantboard.app import BoardConfig, TenantBoardApp
     from tenantboard.simulator import Simulator, SimulatorTransport, demo_tenants
-    from tenantboard.store import Settings
+    from tenantboard.tenant_file import Settings
 
     if transport is None:
         transport = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))

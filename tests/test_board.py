@@ -7,9 +7,9 @@ import asyncio
 import httpx
 import pytest
 
+from tenantboard.answers import Severity
 from tenantboard.errors import ErrorKind
-from tenantboard.model import Severity
-from tenantboard.store import Tenant
+from tenantboard.tenant import Tenant
 from tenantboard.widgets.detail import DetailPane
 from tenantboard.widgets.table import TenantTable, row_cells
 
@@ -202,7 +202,7 @@ async def test_a_hung_server_shows_a_timeout_on_its_row_and_the_board_stays_usab
         await asyncio.sleep(3600)
         raise AssertionError("unreachable")
 
-    from tenantboard.store import Settings
+    from tenantboard.tenant_file import Settings
 
     app = make_board(
         clock,
@@ -244,7 +244,7 @@ async def test_quitting_is_immediate_with_checks_in_flight(clock: FakeClock) -> 
 
 
 def test_row_cells_never_include_control_characters() -> None:
-    from tenantboard.board_model import TenantRow
+    from tenantboard.rows import TenantRow
 
     row = TenantRow(Tenant("Cust1", "online", "a\x1b[2Jb"))
     cells = row_cells(row, "never", "due")

@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from tenantboard import __version__
-from tenantboard.client import BaseUrl, TenantClient, normalize_context_id
+from tenantboard.answers import State, parse_state
+from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.errors import CheckError, ErrorKind
-from tenantboard.model import State, parse_state
+from tenantboard.tenant import normalize_context_id
 
 GOOD = {
     "ContextIdentifier": "Cust1",

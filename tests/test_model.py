@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenantboard.model import (
+from tenantboard.answers import (
     ParseError,
     Severity,
     State,

@@ -10,8 +10,8 @@ import asyncio
 
 import httpx
 
-from tenantboard.store import Tenant
-from tenantboard.widgets.board_screen import FrameTimer
+from tenantboard.tenant import Tenant
+from tenantboard.textual_overrides import FrameTimer
 from tenantboard.widgets.forms import ConfirmScreen
 from tenantboard.widgets.keybar import KeyBar
 from tenantboard.widgets.table import TenantTable

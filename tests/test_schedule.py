@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from tenantboard.client import StateAnswer
+from tenantboard.answers import StateAnswer, parse_state
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.errors import CheckError, ErrorKind
-from tenantboard.model import parse_state
 from tenantboard.schedule import MAX_RETRY_AFTER, DueQueue, RefreshPolicy
-from tenantboard.store import Tenant
+from tenantboard.tenant import Tenant
 
 from .conftest import FIXED_NOW, FakeClock
 
@@ -279,7 +278,7 @@ async def test_after_a_suspend_overdue_tenants_are_noticed(running, clock: FakeC
 def test_the_schedule_clock_counts_suspended_time_where_it_can() -> None:
     import time
 
-    from tenantboard.engine import SystemClock
+    from tenantboard.clock import SystemClock
 
     reading = SystemClock().monotonic()
     if hasattr(time, "CLOCK_BOOTTIME"):

@@ -5,9 +5,9 @@ import json
 import httpx
 import pytest
 
+from tenantboard.answers import State
 from tenantboard.client import TenantClient
 from tenantboard.errors import ErrorKind
-from tenantboard.model import State
 from tenantboard.simulator import DEMO_PROFILES, Simulator, SimulatorTransport, demo_tenants
 
 

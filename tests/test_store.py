@@ -5,14 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from tenantboard.store import (
+from tenantboard.paths import resolve_config_path
+from tenantboard.tenant import Tenant, make_tenant
+from tenantboard.tenant_file import (
     Settings,
     StoreError,
-    Tenant,
     TenantStore,
-    make_tenant,
     parse_import_lines,
-    resolve_config_path,
     without_known,
 )
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tenantboard.eventlog import EventLog, LoggedEvent, load_ui_state
-from tenantboard.store import Tenant, TenantStore
+from tenantboard.eventlog import EventLog, LoggedEvent
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import TenantStore
+from tenantboard.ui_state import load_ui_state
 from tenantboard.widgets.forms import ConfirmScreen, TenantForm
 from tenantboard.widgets.panels import EventLogPanel, HelpScreen
 from tenantboard.widgets.table import TenantTable
@@ -258,7 +260,7 @@ async def test_sort_by_name_and_back_to_the_list_order(clock) -> None:
 
 
 async def test_state_changes_are_logged_notified_and_ring_the_bell(clock, tmp_path) -> None:
-    from tenantboard.store import Settings
+    from tenantboard.tenant_file import Settings
 
     data = tmp_path / "data"
     tenants = [Tenant("Cust1003", "online", "Fabrikam")]  # Running, then OfflineMaintenance

@@ -28,27 +28,28 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
 
-from tenantboard.board_model import SORTS, BoardModel, Change, TenantRow, describe_next
-from tenantboard.client import BaseUrl, TenantClient, VersionAnswer
-from tenantboard.commands import ACTION_HELP, TenantCommands
-from tenantboard.engine import CheckResult, Clock, Monitor, SystemClock, unexpected
+from tenantboard.answers import VersionAnswer
+from tenantboard.client import BaseUrl, TenantClient
+from tenantboard.clock import Clock, SystemClock
+from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
 from tenantboard.eventlog import (
     EventLog,
     LoggedEvent,
-    UiState,
-    load_ui_state,
     logged_events,
     notices,
-    save_ui_state,
 )
-from tenantboard.format import ago
-from tenantboard.listing import ChangeKind, ListKeeper
+from tenantboard.humanize import ago
+from tenantboard.list_keeper import ChangeKind, ListKeeper
+from tenantboard.palette import ACTION_HELP, TenantCommands
 from tenantboard.quietgc import QuietCollector
+from tenantboard.rows import SORTS, BoardModel, Change, TenantRow, describe_next
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
-from tenantboard.store import Settings, StoreError, Tenant, TenantStore
-from tenantboard.widgets.board_screen import BoardScreen
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import Settings, StoreError, TenantStore
+from tenantboard.textual_overrides import BoardScreen
+from tenantboard.ui_state import UiState, load_ui_state, save_ui_state
 from tenantboard.widgets.detail import DetailContext, DetailPane
 from tenantboard.widgets.forms import ConfirmScreen, FilterInput, TenantForm
 from tenantboard.widgets.keybar import KeyBar

@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tenantboard import __version__
-from tenantboard.client import ENVIRONMENTS, BaseUrl, TenantClient
-from tenantboard.engine import SystemClock, check_all
-from tenantboard.store import (
-    DEFAULT_ENV,
+from tenantboard.client import BaseUrl, TenantClient
+from tenantboard.clock import SystemClock
+from tenantboard.engine import check_all
+from tenantboard.paths import default_data_dir, resolve_config_path
+from tenantboard.tenant import DEFAULT_ENV, ENVIRONMENTS, Tenant, make_tenant
+from tenantboard.tenant_file import (
     Settings,
     StoreError,
-    Tenant,
     TenantStore,
-    make_tenant,
     parse_import_lines,
-    resolve_config_path,
     without_known,
 )
 
@@ -272,8 +271,6 @@ def cmd_board(args: argparse.Namespace) -> int:
         settings = effective_settings(args, Settings())
         tenants, store = demo_tenants(), None
     else:
-        from tenantboard.eventlog import default_data_dir
-
         store = store_for(args)
         tenant_list = store.load()
         settings = effective_settings(args, tenant_list.settings)
@@ -298,7 +295,7 @@ def cmd_board(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tenantboard.report import render_json, render_table, summary_line, worst_exit_code
+    from tenantboard.check_output import render_json, render_table, summary_line, worst_exit_code
 
     store = store_for(args)
     if args.context_ids:
@@ -388,11 +385,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_paths(args: argparse.Namespace) -> int:
-    from tenantboard.store import default_config_path
+    from tenantboard.paths import default_config_path
 
     print(f"tenant file:  {resolve_config_path(option(args, 'config'))}")
-    from tenantboard.eventlog import default_data_dir
-
     print(f"default:      {default_config_path()}")
     print(f"event log:    {default_data_dir() / 'events.jsonl'}")
     print(f"remembered:   {default_data_dir() / 'ui-state.json'}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import re
 import socket
 import ssl
 from dataclasses import dataclass
@@ -22,57 +21,28 @@ from typing import Any
 import httpx
 
 from tenantboard import __version__
-from tenantboard.errors import CheckError, ErrorKind
-from tenantboard.model import (
+from tenantboard.answers import (
     MAX_JSON_DEPTH,
     ParseError,
+    StateAnswer,
     TenantState,
-    VersionInfo,
+    VersionAnswer,
     json_depth,
     parse_state,
     parse_version,
 )
+from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.sanitize import clean
+from tenantboard.tenant import (
+    ENV_HOSTS,
+    TENANT_DOMAIN,
+    normalize_context_id,
+    normalize_env,
+)
 
-ENV_HOSTS: dict[str, str] = {
-    "sod": "sod.superoffice.com",
-    "stage": "qaonline.superoffice.com",
-    "online": "online.superoffice.com",
-}
-ENVIRONMENTS: tuple[str, ...] = tuple(ENV_HOSTS)
-DISCOVERY_HOSTS = frozenset(ENV_HOSTS.values())
-TENANT_DOMAIN = "superoffice.com"
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"tenantboard/{__version__} (+https://github.com/tenantboard/tenantboard)"
-
-_CONTEXT_ID = re.compile(r"cust(\d{1,12})", re.IGNORECASE)
-
-
-def normalize_context_id(text: str) -> str:
-    """Return the canonical ``Cust12345`` form, or raise :class:`CheckError`.
-
-    The documented form is ``Cust`` and digits; any case is accepted. Anything else is
-    refused before a request is made, so nothing odd ever lands in a URL path.
-    """
-    match = _CONTEXT_ID.fullmatch(text.strip())
-    if match is None:
-        shown = clean(text, 40)
-        raise CheckError(
-            ErrorKind.INVALID_CONTEXT,
-            f"{shown!r} is not a context id (expected Cust followed by digits, e.g. Cust12345)",
-        )
-    return f"Cust{match.group(1)}"
-
-
-def normalize_env(text: str) -> str:
-    env = text.strip().lower()
-    if env not in ENV_HOSTS:
-        raise CheckError(
-            ErrorKind.INVALID_CONTEXT,
-            f"{clean(text, 20)!r} is not an environment (one of {', '.join(ENVIRONMENTS)})",
-        )
-    return env
 
 
 def _is_loopback(host: str) -> bool:
@@ -115,21 +85,6 @@ class BaseUrl:
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.netloc}"
-
-
-@dataclass(frozen=True, slots=True)
-class StateAnswer:
-    state: TenantState
-    server_date: datetime | None
-    received_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class VersionAnswer:
-    info: VersionInfo
-    url: str
-    #: Set when a 421 made the client read the tenant's state again.
-    fresh_state: TenantState | None = None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

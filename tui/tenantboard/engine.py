@@ -8,40 +8,20 @@ something (a manual refresh, a finished check) wakes it. Nothing runs while noth
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from tenantboard.client import StateAnswer, TenantClient, VersionAnswer
+from tenantboard.answers import StateAnswer, TenantState, VersionAnswer
+from tenantboard.clock import Clock, SystemClock
 from tenantboard.errors import CheckError, ErrorKind
-from tenantboard.model import TenantState
 from tenantboard.sanitize import clean
 from tenantboard.schedule import DueQueue, NextCheck, RefreshPolicy
-from tenantboard.store import Tenant
+from tenantboard.tenant import Tenant
 
-
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
-
-    def wall(self) -> datetime: ...
-
-
-#: Linux's CLOCK_BOOTTIME is monotonic *and* counts time spent suspended, so a laptop that
-#: slept through a tenant's ValidUntil finds it overdue on waking instead of waiting out
-#: the rest of the delay; elsewhere the plain monotonic clock is the best there is.
-_SCHEDULE_CLOCK = getattr(time, "CLOCK_BOOTTIME", None)
-
-
-class SystemClock:
-    def monotonic(self) -> float:
-        if _SCHEDULE_CLOCK is not None:
-            return time.clock_gettime(_SCHEDULE_CLOCK)
-        return time.monotonic()
-
-    def wall(self) -> datetime:
-        return datetime.now(UTC)
+if TYPE_CHECKING:  # the client is passed in; the engine does not build one
+    from tenantboard.client import TenantClient
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ limit it is rewritten, atomically, with the newest ``limit`` events.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections import deque
 from collections.abc import Iterable
@@ -15,19 +14,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-import platformdirs
-
-from tenantboard.board_model import Change
-from tenantboard.format import SEVERITY_WORDS
+from tenantboard.files import atomic_write
+from tenantboard.humanize import SEVERITY_WORDS
+from tenantboard.rows import Change
 from tenantboard.sanitize import clean
-from tenantboard.store import APP_NAME, atomic_write
 
 DEFAULT_LIMIT = 2000
 KINDS = ("state", "endpoint", "failure", "recovery")
-
-
-def default_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,39 +149,3 @@ def notices(events: list[LoggedEvent], most: int) -> list[Notice]:
     return [
         Notice(f"{event.name}: {event.text}", "state changed", event.worse) for event in changes
     ]
-
-
-@dataclass(slots=True)
-class UiState:
-    """Choices the board remembers between runs (not configuration: that is the tenant file)."""
-
-    sort: str = "list"
-    theme: str | None = None
-    attention_only: bool = False
-    log_open: bool = False
-    last_seen: datetime | None = None
-
-
-def load_ui_state(path: Path | None) -> UiState:
-    if path is None:
-        return UiState()
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        last_seen = data.get("last_seen")
-        return UiState(
-            sort=str(data.get("sort", "list")),
-            theme=str(data["theme"]) if data.get("theme") else None,
-            attention_only=bool(data.get("attention_only", False)),
-            log_open=bool(data.get("log_open", False)),
-            last_seen=datetime.fromisoformat(last_seen) if last_seen else None,
-        )
-    return UiState()
-
-
-def save_ui_state(path: Path | None, state: UiState) -> None:
-    if path is None:
-        return
-    data = asdict(state)
-    data["last_seen"] = state.last_seen.isoformat() if state.last_seen else None
-    with contextlib.suppress(Exception):
-        atomic_write(path, json.dumps(data, indent=2) + "\n")

@@ -17,9 +17,9 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tenantboard.board_model import TenantRow
-from tenantboard.format import GLYPHS, SEVERITY_WORDS, ago, clock_time
-from tenantboard.model import Severity, VersionInfo
+from tenantboard.answers import Severity, VersionInfo
+from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time
+from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.widgets.scrollbar import LineScrollBarMixin
 

@@ -16,8 +16,7 @@ from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tenantboard.client import ENVIRONMENTS
-from tenantboard.store import Tenant, make_tenant
+from tenantboard.tenant import ENVIRONMENTS, Tenant, make_tenant
 
 
 class ContextIdValidator(Validator):

@@ -19,9 +19,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
 
+from tenantboard.answers import STATE_SEVERITY, Severity
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.format import GLYPHS
-from tenantboard.model import STATE_SEVERITY, Severity
+from tenantboard.humanize import GLYPHS
 from tenantboard.sanitize import clean
 from tenantboard.widgets.scrollbar import LineScrollBarMixin
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from rich.text import Text
 from textual.widget import Widget
 
-from tenantboard.board_model import ERROR_BUCKET, PENDING_BUCKET
-from tenantboard.format import GLYPHS, clock_time
-from tenantboard.model import Severity, State
+from tenantboard.answers import Severity, State
+from tenantboard.humanize import GLYPHS, clock_time
+from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET
 
 _BUCKET_SEVERITY: dict[str, Severity | None] = {state.name: state.severity for state in State}
 _BUCKET_SEVERITY[ERROR_BUCKET] = Severity.UNKNOWN

@@ -24,8 +24,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tenantboard.board_model import BoardModel, TenantRow
-from tenantboard.format import GLYPHS, SEVERITY_WORDS, host_of
+from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
+from tenantboard.rows import BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.widgets.scrollbar import LineScrollBarMixin
 

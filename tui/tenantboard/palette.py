@@ -8,7 +8,7 @@ from typing import Protocol
 
 from textual.command import Hit, Hits, Provider
 
-from tenantboard.board_model import BoardModel
+from tenantboard.rows import BoardModel
 
 ACTION_HELP: dict[str, str] = {
     "refresh": "refresh the selected tenant now, ahead of everything merely due",

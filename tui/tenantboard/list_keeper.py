@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
-from tenantboard.store import Tenant, TenantStore
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import TenantStore
 
 ChangeKind = Literal["add", "edit", "remove"]
 

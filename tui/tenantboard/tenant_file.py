@@ -7,76 +7,27 @@ atomically, and never over a file that did not parse.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 import tomlkit
 from tomlkit.items import AoT
 
-from tenantboard.client import ENVIRONMENTS, normalize_context_id, normalize_env
-from tenantboard.errors import CheckError
-from tenantboard.sanitize import clean
-
-APP_NAME = "tenantboard"
-CONFIG_ENV_VAR = "TENANTBOARD_CONFIG"
-DEFAULT_ENV = "online"
-MAX_LABEL_LENGTH = 120
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+from tenantboard.files import FileError, atomic_write
+from tenantboard.tenant import DEFAULT_ENV, ENVIRONMENTS, Tenant, make_tenant
 
 
 class ConflictError(ValueError):
     """The file changed on disk in a way that this change would overwrite."""
 
 
-class StoreError(Exception):
-    """The tenant file (or an import file) could not be used; says where and why."""
-
-    def __init__(self, path: Path | str, reason: str, line: int | None = None) -> None:
-        self.path = Path(path)
-        self.line = line
-        self.reason = reason
-        where = f"{self.path}:{line}" if line else str(self.path)
-        super().__init__(f"{where}: {reason}")
-
-
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    context_id: str
-    env: str = DEFAULT_ENV
-    label: str = ""
-
-    @property
-    def key(self) -> str:
-        """Identity in the list: one context id may be watched in several environments."""
-        return f"{self.env}:{self.context_id}"
-
-    @property
-    def display_name(self) -> str:
-        return clean(self.label, MAX_LABEL_LENGTH) or self.context_id
-
-
-def make_tenant(context_id: str, env: str | None = None, label: str | None = None) -> Tenant:
-    """Validate user input into a Tenant; raises ValueError with a message to show."""
-    try:
-        ctx = normalize_context_id(context_id)
-        environment = normalize_env(env or DEFAULT_ENV)
-    except CheckError as exc:
-        raise ValueError(exc.message) from None
-    text = (label or "").strip()
-    if len(text) > MAX_LABEL_LENGTH:
-        raise ValueError(f"label is longer than {MAX_LABEL_LENGTH} characters")
-    if _CONTROL.search(text):
-        raise ValueError("label contains control characters")
-    return Tenant(ctx, environment, text)
+#: The tenant file (or an import file) could not be used; says where (path:line) and why.
+StoreError = FileError
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,20 +66,6 @@ class TenantList:
     settings: Settings = field(default_factory=Settings)
     #: [keys]: binding id -> keys, to remap the board's keys (checked by the board).
     keys: dict[str, str] = field(default_factory=dict)
-
-
-def default_config_path() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "tenants.toml"
-
-
-def resolve_config_path(option: str | None) -> Path:
-    """--config wins, then $TENANTBOARD_CONFIG, then the platform's config folder."""
-    if option:
-        return Path(option).expanduser()
-    from_env = os.environ.get(CONFIG_ENV_VAR)
-    if from_env:
-        return Path(from_env).expanduser()
-    return default_config_path()
 
 
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
@@ -386,38 +323,6 @@ class TenantStore:
         if not self._parses_to(text, expected):  # never write what we could not read back
             raise StoreError(self.path, "internal error: the change did not round-trip; not saved")
         atomic_write(self.path, text)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over the target."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(path, f"cannot create its folder: {exc.strerror or exc}") from None
-    mode = None
-    with contextlib.suppress(FileNotFoundError):
-        mode = path.stat().st_mode & 0o777
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        if isinstance(exc, OSError):
-            raise StoreError(path, f"cannot save: {exc.strerror or exc}") from None
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def parse_import_lines(text: str, source: str, default_env: str = DEFAULT_ENV) -> list[Tenant]:

@@ -340,3 +340,20 @@ def parse_version(payload: Any) -> VersionInfo:
     if re.fullmatch(r"\d+(\.\d+)*", version_text):
         numbers = tuple(int(part) for part in version_text.split(".")[:6])
     return VersionInfo(netserver_numbers=numbers, extra=extra, **known)
+
+
+@dataclass(frozen=True, slots=True)
+class StateAnswer:
+    """A state answer with what the HTTP exchange adds: the server's Date and our receipt time."""
+
+    state: TenantState
+    server_date: datetime | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class VersionAnswer:
+    info: VersionInfo
+    url: str
+    #: Set when a 421 made the client read the tenant's state again.
+    fresh_state: TenantState | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tenantboard.model import Severity
+from tenantboard.answers import Severity
 from tenantboard.sanitize import clean
 
 #: A glyph per severity, so that colour is never the only signal.

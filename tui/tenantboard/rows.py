@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from tenantboard.client import VersionAnswer
+from tenantboard.answers import Severity, TenantState, VersionAnswer
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError
-from tenantboard.format import duration, until
-from tenantboard.model import Severity, TenantState
-from tenantboard.store import Tenant
+from tenantboard.humanize import duration, until
+from tenantboard.tenant import Tenant
 
 #: Per tenant, the newest events kept for the detail pane, and severity changes kept for the
 #: timeline. Bounded so that memory stays flat when thousands of tenants keep changing all

@@ -6,14 +6,14 @@ appears), endpoints move between hosts, the discovery hosts answer 421 to API ca
 failing. The scenario is a pure function of (tenant, time), so it serves any number of
 tenants with no per-tenant memory.
 
-Two ways in: :class:`SimulatorTransport` (in-process, no socket: the demo and the tests)
-and :func:`serve` (``tenantboard simulate``: HTTP/1.1 on 127.0.0.1 for end-to-end tests and
+This module is the scenario and its routing (:meth:`Simulator.respond`), with no I/O. Two
+ways in: :mod:`.transport` (in-process, no socket: the demo and the tests) and
+:mod:`.server` (``tenantboard simulate``: HTTP/1.1 on 127.0.0.1 for end-to-end tests and
 benchmarks). Both route by the request's host, as the real service does.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import zlib
@@ -22,10 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 
-import httpx
-
-from tenantboard.client import DISCOVERY_HOSTS, ENV_HOSTS
-from tenantboard.store import Tenant
+from tenantboard.tenant import DISCOVERY_HOSTS, ENV_HOSTS, Tenant
 
 WRONG_SUBDOMAIN = "Wrong subdomain used to access tenant"
 
@@ -342,114 +339,3 @@ def _fault_response(answer: Answer, headers: tuple[tuple[str, str], ...]) -> Sim
         body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
         return SimResponse(200, body, "text/html", headers)
     return None
-
-
-class SimulatorTransport(httpx.AsyncBaseTransport):
-    """Serves a :class:`Simulator` to httpx in-process: no socket, no network."""
-
-    def __init__(self, simulator: Simulator) -> None:
-        self.simulator = simulator
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.headers.get("host") or request.url.host
-        answer = self.simulator.respond(request.method, host, request.url.path)
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
-        headers = [("Content-Type", answer.content_type), *answer.headers]
-        return httpx.Response(answer.status, headers=headers, content=answer.body, request=request)
-
-
-_REASONS = {
-    200: "OK",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    421: "Misdirected Request",
-    429: "Too Many Requests",
-    503: "Service Unavailable",
-}
-
-
-class _HttpProtocol(asyncio.Protocol):
-    """Just enough HTTP/1.1 (GET, keep-alive) to serve the simulator fast on loopback."""
-
-    def __init__(self, simulator: Simulator) -> None:
-        self.simulator = simulator
-        self.buffer = b""
-        self.transport: asyncio.Transport | None = None
-        self.waiting = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) > 65536:
-            self._close()
-            return
-        self._process()
-
-    def _process(self) -> None:
-        while not self.waiting and self.transport is not None:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
-            lines = head.split("\r\n")
-            try:
-                method, target, _ = lines[0].split(" ", 2)
-            except ValueError:
-                self._close()
-                return
-            host = ""
-            keep_alive = True
-            for line in lines[1:]:
-                name, _, value = line.partition(":")
-                name = name.strip().lower()
-                if name == "host":
-                    host = value.strip()
-                elif name == "connection" and value.strip().lower() == "close":
-                    keep_alive = False
-            answer = self.simulator.respond(method, host, target)
-            if answer.delay:
-                self.waiting = True
-                asyncio.get_running_loop().call_later(
-                    answer.delay, self._send_later, answer, keep_alive
-                )
-                return
-            self._send(answer, keep_alive)
-
-    def _send_later(self, answer: SimResponse, keep_alive: bool) -> None:
-        self.waiting = False
-        self._send(answer, keep_alive)
-        self._process()
-
-    def _send(self, answer: SimResponse, keep_alive: bool) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        reason = _REASONS.get(answer.status, "Error")
-        extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
-        head = (
-            f"HTTP/1.1 {answer.status} {reason}\r\nContent-Type: {answer.content_type}\r\n"
-            f"Content-Length: {len(answer.body)}\r\n{extra}"
-            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
-        )
-        self.transport.write(head.encode("latin-1") + answer.body)
-        if not keep_alive:
-            self._close()
-
-    def _close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.transport = None
-
-
-async def serve(
-    port: int, *, host: str = "127.0.0.1", simulator: Simulator | None = None
-) -> asyncio.Server:
-    """Start serving on ``host:port`` (port 0 picks a free one); returns the server."""
-    sim = simulator or Simulator()
-    loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: _HttpProtocol(sim), host, port, backlog=1024)

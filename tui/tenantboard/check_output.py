@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from tenantboard.answers import Severity
 from tenantboard.engine import CheckResult
-from tenantboard.format import host_of
-from tenantboard.model import Severity
+from tenantboard.humanize import host_of
 from tenantboard.sanitize import clean
 
 _ANSI = {

@@ -1,0 +1,29 @@
+"""Where tenantboard keeps things: the tenant file (config) and its own files (data)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "tenantboard"
+CONFIG_ENV_VAR = "TENANTBOARD_CONFIG"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)) / "tenants.toml"
+
+
+def resolve_config_path(option: str | None) -> Path:
+    """--config wins, then $TENANTBOARD_CONFIG, then the platform's config folder."""
+    if option:
+        return Path(option).expanduser()
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return Path(from_env).expanduser()
+    return default_config_path()

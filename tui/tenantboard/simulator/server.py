@@ -1,0 +1,102 @@
+"""The simulator over HTTP/1.1 on loopback (``tenantboard simulate``, end-to-end tests, bench)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tenantboard.simulator.scenario import SimResponse, Simulator
+
+_REASONS = {
+    200: "OK",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    421: "Misdirected Request",
+    429: "Too Many Requests",
+    503: "Service Unavailable",
+}
+
+
+class _HttpProtocol(asyncio.Protocol):
+    """Just enough HTTP/1.1 (GET, keep-alive) to serve the simulator fast on loopback."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+        self.waiting = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > 65536:
+            self._close()
+            return
+        self._process()
+
+    def _process(self) -> None:
+        while not self.waiting and self.transport is not None:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head, self.buffer = self.buffer[:end].decode("latin-1"), self.buffer[end + 4 :]
+            lines = head.split("\r\n")
+            try:
+                method, target, _ = lines[0].split(" ", 2)
+            except ValueError:
+                self._close()
+                return
+            host = ""
+            keep_alive = True
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                name = name.strip().lower()
+                if name == "host":
+                    host = value.strip()
+                elif name == "connection" and value.strip().lower() == "close":
+                    keep_alive = False
+            answer = self.simulator.respond(method, host, target)
+            if answer.delay:
+                self.waiting = True
+                asyncio.get_running_loop().call_later(
+                    answer.delay, self._send_later, answer, keep_alive
+                )
+                return
+            self._send(answer, keep_alive)
+
+    def _send_later(self, answer: SimResponse, keep_alive: bool) -> None:
+        self.waiting = False
+        self._send(answer, keep_alive)
+        self._process()
+
+    def _send(self, answer: SimResponse, keep_alive: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        reason = _REASONS.get(answer.status, "Error")
+        extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
+        head = (
+            f"HTTP/1.1 {answer.status} {reason}\r\nContent-Type: {answer.content_type}\r\n"
+            f"Content-Length: {len(answer.body)}\r\n{extra}"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+        )
+        self.transport.write(head.encode("latin-1") + answer.body)
+        if not keep_alive:
+            self._close()
+
+    def _close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+
+async def serve(
+    port: int, *, host: str = "127.0.0.1", simulator: Simulator | None = None
+) -> asyncio.Server:
+    """Start serving on ``host:port`` (port 0 picks a free one); returns the server."""
+    sim = simulator or Simulator()
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: _HttpProtocol(sim), host, port, backlog=1024)

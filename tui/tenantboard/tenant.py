@@ -1,0 +1,85 @@
+"""A tenant and its rules: context ids, environments and their hosts (the bottom layer).
+
+Everything else (the tenant file, the client, the board) builds on these; this module
+imports nothing of ours but the error type and the text cleaner.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.sanitize import clean
+
+ENV_HOSTS: dict[str, str] = {
+    "sod": "sod.superoffice.com",
+    "stage": "qaonline.superoffice.com",
+    "online": "online.superoffice.com",
+}
+ENVIRONMENTS: tuple[str, ...] = tuple(ENV_HOSTS)
+#: The hosts that answer "where does this tenant live"; a tenant's API is elsewhere.
+DISCOVERY_HOSTS = frozenset(ENV_HOSTS.values())
+TENANT_DOMAIN = "superoffice.com"
+DEFAULT_ENV = "online"
+MAX_LABEL_LENGTH = 120
+
+_CONTEXT_ID = re.compile(r"cust(\d{1,12})", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def normalize_context_id(text: str) -> str:
+    """Return the canonical ``Cust12345`` form, or raise :class:`CheckError`.
+
+    The documented form is ``Cust`` and digits; any case is accepted. Anything else is
+    refused before a request is made, so nothing odd ever lands in a URL path.
+    """
+    match = _CONTEXT_ID.fullmatch(text.strip())
+    if match is None:
+        shown = clean(text, 40)
+        raise CheckError(
+            ErrorKind.INVALID_CONTEXT,
+            f"{shown!r} is not a context id (expected Cust followed by digits, e.g. Cust12345)",
+        )
+    return f"Cust{match.group(1)}"
+
+
+def normalize_env(text: str) -> str:
+    env = text.strip().lower()
+    if env not in ENV_HOSTS:
+        raise CheckError(
+            ErrorKind.INVALID_CONTEXT,
+            f"{clean(text, 20)!r} is not an environment (one of {', '.join(ENVIRONMENTS)})",
+        )
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    context_id: str
+    env: str = DEFAULT_ENV
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        """Identity in the list: one context id may be watched in several environments."""
+        return f"{self.env}:{self.context_id}"
+
+    @property
+    def display_name(self) -> str:
+        return clean(self.label, MAX_LABEL_LENGTH) or self.context_id
+
+
+def make_tenant(context_id: str, env: str | None = None, label: str | None = None) -> Tenant:
+    """Validate user input into a Tenant; raises ValueError with a message to show."""
+    try:
+        ctx = normalize_context_id(context_id)
+        environment = normalize_env(env or DEFAULT_ENV)
+    except CheckError as exc:
+        raise ValueError(exc.message) from None
+    text = (label or "").strip()
+    if len(text) > MAX_LABEL_LENGTH:
+        raise ValueError(f"label is longer than {MAX_LABEL_LENGTH} characters")
+    if _CONTROL.search(text):
+        raise ValueError("label contains control characters")
+    return Tenant(ctx, environment, text)
