@@ -156,7 +156,7 @@ class RenderProbe:
         self.cursor_drawn: dict[int, float] = {}
         self.detail_drawn = 0.0
         self.table_drawn = 0.0
-        table, pane = app.table, app.detail
+        table, pane = app.board.table, app.board.detail
         draw_line, draw_pane = table.render_line, pane.render_line
 
         def render_line(y: int):  # type: ignore[no-untyped-def]
@@ -196,7 +196,7 @@ async def filter_answer_time(app, probe: RenderProbe) -> float:  # type: ignore[
     await asyncio.sleep(0.05)
     started = time.perf_counter()
     app.post_message(events.Key("7", "7"))
-    while not (app.model.view.filter_text == "7" and probe.table_drawn > started):
+    while not (app.board.model.view.filter_text == "7" and probe.table_drawn > started):
         if time.perf_counter() - started > 5:
             return float("inf")
         await asyncio.sleep(0.0005)
@@ -229,11 +229,11 @@ async def board_pass(
         # An operator's pace: a cursor move every 0.1 s; every fifth step the detail pane
         # opened and closed, then a one-character filter typed and cleared.
         steps = 0
-        while app.model.pending() > 0 or app.monitor.in_flight:
+        while app.board.model.pending() > 0 or app.monitor.in_flight:
             if not operator:
                 await asyncio.sleep(0.05)
                 continue
-            target = app.table.cursor + 1
+            target = app.board.table.cursor + 1
             latencies["cursor"].append(
                 await answer_time(
                     app, "down", lambda t0, i=target: probe.cursor_drawn.get(i, 0) > t0

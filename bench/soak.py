@@ -34,7 +34,7 @@ async def soak(url: str, count: int, passes: int) -> tuple[float, float]:
     async with app.run_test(size=(200, 50)) as pilot:
         while True:
             await asyncio.sleep(0.5)
-            done = sum(row.checks for row in app.model.rows.values())
+            done = sum(row.checks for row in app.board.model.rows.values())
             if not first and done >= count:
                 await pilot.pause()
                 gc.collect()

@@ -90,7 +90,7 @@ async def settle_board(pilot, app) -> None:
     """Wait (without sleeping on a timer) until every tenant has been checked once."""
     for _ in range(500):
         await pilot.pause()
-        if app.model.pending() == 0 and app.monitor.in_flight == 0 and not app._pending:
+        if app.board.model.pending() == 0 and app.monitor.in_flight == 0 and app.board.pacing.idle:
             await pilot.pause()
             return
     raise AssertionError("the board never finished its first pass")

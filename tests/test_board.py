@@ -26,12 +26,12 @@ def detail_text(app) -> str:
     """The detail pane's content as plain text, laid out for 100 columns."""
     from tenantboard.widgets.detail import detail_entries, plain_text
 
-    row = app.model.rows[app.detail_key]
-    return plain_text(detail_entries(row, app.detail_context(row)), 100)
+    row = app.board.model.rows[app.board.detail_key]
+    return plain_text(detail_entries(row, app.board.detail_context(row)), 100)
 
 
 def cursor_to(app, context_id: str) -> None:
-    index = next(i for i, key in enumerate(app.model.order) if key.endswith(f":{context_id}"))
+    index = next(i for i, key in enumerate(app.board.model.order) if key.endswith(f":{context_id}"))
     app.query_one(TenantTable).move_cursor_to(index)
 
 
@@ -46,17 +46,17 @@ async def test_first_pass_fills_every_row_with_its_state(clock: FakeClock) -> No
         assert "? Typo in the list" in text and "not found (404)" in text
         assert "Hibernating?" in text and "unrecognised state" in text
         assert "IsRunning disagrees with State" in text
-        assert app.model.counts["Running"] >= 8
-        assert app.model.counts["error"] == 3
+        assert app.board.model.counts["Running"] >= 8
+        assert app.board.model.counts["error"] == 3
 
 
 async def test_rows_keep_their_order_and_the_cursor_its_tenant(clock: FakeClock) -> None:
     app = make_board(clock)
     async with app.run_test(size=(120, 30)) as pilot:
-        order = list(app.model.order)
+        order = list(app.board.model.order)
         cursor_to(app, "Cust1008")
         await settle_board(pilot, app)
-        assert app.model.order == order
+        assert app.board.model.order == order
         assert app.query_one(TenantTable).cursor_key == "online:Cust1008"
 
 
@@ -67,7 +67,7 @@ async def test_refresh_asks_again_for_the_selected_tenant_only(clock: FakeClock)
         cursor_to(app, "Cust1008")
         await pilot.press("r")
         await settle_board(pilot, app)
-        checks = {key: row.checks for key, row in app.model.rows.items()}
+        checks = {key: row.checks for key, row in app.board.model.rows.items()}
         assert checks["online:Cust1008"] == 2
         assert sum(checks.values()) == len(checks) + 1
 
@@ -78,20 +78,20 @@ async def test_refresh_all_asks_for_every_tenant(clock: FakeClock) -> None:
         await settle_board(pilot, app)
         await pilot.press("R")
         await settle_board(pilot, app)
-        assert all(row.checks == 2 for row in app.model.rows.values())
+        assert all(row.checks == 2 for row in app.board.model.rows.values())
 
 
 async def test_tenants_are_checked_again_when_valid_until_expires(clock: FakeClock) -> None:
     app = make_board(clock)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
-        row = app.model.rows["online:Cust1005"]  # Provisioning: ValidUntil 30 s
+        row = app.board.model.rows["online:Cust1005"]  # Provisioning: ValidUntil 30 s
         assert "in 30s" in screen_text(app) or "in 31s" in screen_text(app)
         clock.advance(40)
         app.monitor.poke()
         await settle_board(pilot, app)
         assert row.checks == 2
-        assert app.model.rows["online:Cust1008"].checks == 1  # ValidUntil 15 min away
+        assert app.board.model.rows["online:Cust1008"].checks == 1  # ValidUntil 15 min away
 
 
 async def test_failures_show_backoff_and_retry_after(clock: FakeClock) -> None:
@@ -133,7 +133,7 @@ async def test_detail_pane_explains_why_there_is_no_version_info(clock: FakeCloc
         await pilot.pause()
         text = detail_text(app)
         assert "none while the tenant is Suspended" in text
-        assert app.model.rows["online:Cust1008"].version is None  # and nothing was asked
+        assert app.board.model.rows["online:Cust1008"].version is None  # and nothing was asked
 
 
 async def test_detail_pane_follows_the_cursor(clock: FakeClock) -> None:
@@ -213,9 +213,9 @@ async def test_a_hung_server_shows_a_timeout_on_its_row_and_the_board_stays_usab
     async with app.run_test(size=(200, 20)) as pilot:
         for _ in range(100):
             await pilot.pause(0.05)
-            if app.model.rows["online:Cust1"].last is not None:
+            if app.board.model.rows["online:Cust1"].last is not None:
                 break
-        row = app.model.rows["online:Cust1"]
+        row = app.board.model.rows["online:Cust1"]
         assert row.error is not None and row.error.kind is ErrorKind.TIMEOUT
         assert row.severity is Severity.UNKNOWN
         assert "no complete answer within 0.5 s" in screen_text(app)

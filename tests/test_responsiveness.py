@@ -10,9 +10,9 @@ import asyncio
 
 import httpx
 
+from tenantboard.screens.tenant_form import ConfirmScreen
 from tenantboard.tenant import Tenant
 from tenantboard.textual_overrides import FrameTimer
-from tenantboard.widgets.forms import ConfirmScreen
 from tenantboard.widgets.keybar import KeyBar
 from tenantboard.widgets.table import TenantTable
 
@@ -91,35 +91,16 @@ async def test_the_board_draws_with_the_frame_timer(clock: FakeClock) -> None:
 # -- results wait while the operator types ---------------------------------------------------
 
 
-async def test_results_wait_while_keys_arrive_but_not_for_long(clock: FakeClock) -> None:
+async def test_a_key_on_the_board_makes_results_wait(clock: FakeClock) -> None:
+    """The app tells the pacing policy about every key, before any binding sees it."""
     import time as real_time
-
-    from tenantboard import app as app_module
 
     app = make_board(clock)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
-        row = app.model.rows["online:Cust1001"]
-        checks = row.checks
-        app.monitor.refresh("online:Cust1001")
-        for _ in range(200):
-            await pilot.pause()
-            if app._pending:
-                break
-        assert app._pending, "the refresh never finished"
-
-        app._last_key = real_time.monotonic()  # the operator just pressed a key
-        app._deliver()
-        assert app._pending and row.checks == checks  # the key is answered first
-
-        app._pending_since -= app_module.MAX_DEFER  # ...but results wait a second at most
-        app._deliver()
-        await pilot.pause()
-        assert not app._pending and row.checks == checks + 1
-
-        app.monitor.refresh("online:Cust1001")
-        await settle_board(pilot, app)  # no key lately: delivered in the next batch
-        assert row.checks == checks + 2
+        assert not app.board.pacing.operator_busy(real_time.monotonic())
+        await pilot.press("j")
+        assert app.board.pacing.operator_busy(real_time.monotonic())
 
 
 # -- keys are handled as they arrive, and only where they belong ----------------------------
@@ -130,10 +111,10 @@ async def test_enter_in_the_filter_line_closes_it_and_opens_no_detail(clock: Fak
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("slash", *"sod", "enter")
-        assert app.detail_key is None
-        assert app.focused is app.table
+        assert app.board.detail_key is None
+        assert app.focused is app.board.table
         await pilot.press("enter")
-        assert app.detail_key == app.table.cursor_key
+        assert app.board.detail_key == app.board.table.cursor_key
 
 
 async def test_enter_in_a_dialog_presses_its_button(clock: FakeClock) -> None:
@@ -145,8 +126,8 @@ async def test_enter_in_a_dialog_presses_its_button(clock: FakeClock) -> None:
         await pilot.press("enter")  # the focused button is "No"
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmScreen)
-        assert app.detail_key is None
-        assert len(app.model) == len(app.model.rows) == 22
+        assert app.board.detail_key is None
+        assert len(app.board.model) == len(app.board.model.rows) == 22
 
 
 async def test_the_palette_opens_the_detail_pane(clock: FakeClock) -> None:
@@ -156,7 +137,7 @@ async def test_the_palette_opens_the_detail_pane(clock: FakeClock) -> None:
         await choose_in_palette(pilot, "Details")
         for _ in range(20):
             await pilot.pause()
-        assert app.detail_key == app.table.cursor_key
+        assert app.board.detail_key == app.board.table.cursor_key
 
 
 async def test_cursor_keys_do_not_reach_the_table_while_typing_a_filter(clock: FakeClock) -> None:
@@ -164,8 +145,8 @@ async def test_cursor_keys_do_not_reach_the_table_while_typing_a_filter(clock: F
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("slash", *"jkg")  # the table's keys, typed as text
-        assert app.model.view.filter_text == "jkg"
-        assert app.table.cursor == 0
+        assert app.board.model.view.filter_text == "jkg"
+        assert app.board.table.cursor == 0
 
 
 # -- redraws without a layout -----------------------------------------------------------------
@@ -175,7 +156,7 @@ async def test_the_scrollbar_follows_the_filter(clock: FakeClock) -> None:
     app = make_board(clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle_board(pilot, app)
-        table = app.table
+        table = app.board.table
         assert table.show_vertical_scrollbar  # 22 rows and a header do not fit
         await pilot.press("slash", *"sod")
         await pilot.pause()
@@ -184,7 +165,9 @@ async def test_the_scrollbar_follows_the_filter(clock: FakeClock) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert table.show_vertical_scrollbar
-        assert table.max_scroll_y == len(app.model) + 1 - table.scrollable_content_region.height
+        assert (
+            table.max_scroll_y == len(app.board.model) + 1 - table.scrollable_content_region.height
+        )
 
 
 async def test_no_line_is_lost_to_a_horizontal_scrollbar(clock: FakeClock) -> None:
@@ -192,7 +175,7 @@ async def test_no_line_is_lost_to_a_horizontal_scrollbar(clock: FakeClock) -> No
     app = make_board(clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle_board(pilot, app)
-        table = app.table
+        table = app.board.table
         assert not table.show_horizontal_scrollbar
         assert table.scrollable_content_region.height == table.size.height
 
@@ -214,8 +197,8 @@ async def test_a_tenant_removed_and_added_again_shows_its_new_label(clock: FakeC
         table = app.query_one(TenantTable)
         assert app.monitor.is_checking("online:Cust1001")  # both rows: "never", "checking"
         assert "Old label" in table.render_line(1).text
-        app.adopt_tenants([])
-        app.adopt_tenants([Tenant("Cust1001", "online", "New label")])
+        app.board.adopt_tenants([])
+        app.board.adopt_tenants([Tenant("Cust1001", "online", "New label")])
         await pilot.pause()
         assert "New label" in table.render_line(1).text
 
@@ -247,7 +230,7 @@ async def test_clicking_a_key_in_the_key_bar_presses_it(clock: FakeClock) -> Non
         await settle_board(pilot, app)
         bar = app.query_one(KeyBar)
         x = bar.render_line(0).text.index(" s Sort ") + 2
-        assert app.model.view.sort == "list"
+        assert app.board.model.view.sort == "list"
         await pilot.click(KeyBar, offset=(x, 0))
         await pilot.pause()
-        assert app.model.view.sort != "list"
+        assert app.board.model.view.sort != "list"

@@ -199,7 +199,7 @@ async def test_failures_back_off_and_success_resets(running, clock: FakeClock) -
     await settle()
     assert results[-1].failures == 1 and results[-1].next_check.reason == "Retry-After"
     assert results[-1].next_due == pytest.approx(clock.monotonic() + 600)
-    monitor.refresh(Tenant("Cust1").key)
+    monitor.recheck(Tenant("Cust1").key)
     await settle()
     client.answer("Cust2")
     await settle()
@@ -211,8 +211,8 @@ async def test_failures_back_off_and_success_resets(running, clock: FakeClock) -
 
 async def test_manual_refresh_jumps_the_queue_and_never_overlaps(running) -> None:
     monitor, client, _ = running
-    monitor.refresh(Tenant("Cust5").key)
-    monitor.refresh(Tenant("Cust1").key)  # in flight: it runs again after, not alongside
+    monitor.recheck(Tenant("Cust5").key)
+    monitor.recheck(Tenant("Cust1").key)  # in flight: it runs again after, not alongside
     await settle()
     client.answer("Cust2")
     await settle()

@@ -112,4 +112,5 @@ def write_history(data_dir) -> None:
             ),
         ]
     )
+    log.flush()
     (data_dir / "ui-state.json").write_text(json.dumps({"last_seen": "2026-03-02T08:00:00+00:00"}))

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from tenantboard.eventlog import EventLog, LoggedEvent
+from tenantboard.screens.help import HelpScreen
+from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import TenantStore
 from tenantboard.ui_state import load_ui_state
-from tenantboard.widgets.forms import ConfirmScreen, TenantForm
-from tenantboard.widgets.panels import EventLogPanel, HelpScreen
+from tenantboard.widgets.event_log import EventLogPanel
 from tenantboard.widgets.table import TenantTable
 
 from .conftest import FIXED_NOW, FakeClock, choose_in_palette, make_board, settle_board
@@ -79,9 +80,9 @@ async def test_add_validates_as_you_type_saves_at_once_and_checks_the_new_tenant
         await type_into(pilot, "#label", "Litware (dev)")
         await pilot.press("enter")
         await settle_board(pilot, app)
-        assert "sod:Cust1008" in app.model.rows
-        assert app.model.rows["sod:Cust1008"].checks == 1  # checked at once
-        assert app.table.cursor_key == "sod:Cust1008"
+        assert "sod:Cust1008" in app.board.model.rows
+        assert app.board.model.rows["sod:Cust1008"].checks == 1  # checked at once
+        assert app.board.table.cursor_key == "sod:Cust1008"
     text = store.path.read_text()
     assert text.startswith("# ops tenants -- keep me") and "# big customer" in text
     assert TenantStore(store.path).load().tenants[-1] == Tenant("Cust1008", "sod", "Litware (dev)")
@@ -109,7 +110,7 @@ async def test_edit_changes_the_tenant_in_place(store, clock, tmp_path) -> None:
         await type_into(pilot, "#label", "Northwind Traders")
         await pilot.press("enter")
         await settle_board(pilot, app)
-        assert app.model.rows["online:Cust1001"].tenant.label == "Northwind Traders"
+        assert app.board.model.rows["online:Cust1001"].tenant.label == "Northwind Traders"
     assert 'label = "Northwind Traders"' in store.path.read_text()
     assert "# ops tenants -- keep me" in store.path.read_text()
 
@@ -128,7 +129,7 @@ async def test_an_edit_that_would_overwrite_a_newer_change_on_disk_is_refused(
         await settle_board(pilot, app)
         await pilot.pause()
         assert any("was changed in" in n.message for n in app._notifications)
-        assert app.model.rows["online:Cust1001"].tenant.label == "Theirs"  # reloaded
+        assert app.board.model.rows["online:Cust1001"].tenant.label == "Theirs"  # reloaded
     assert 'label = "Theirs"' in store.path.read_text()
     assert "Mine" not in store.path.read_text()
 
@@ -140,10 +141,10 @@ async def test_remove_asks_first_and_saves(store, clock, tmp_path) -> None:
         await pilot.press("down", "delete")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
-        assert len(app.model) == 2
+        assert len(app.board.model) == 2
         await pilot.press("delete", "y")
         await settle_board(pilot, app)
-        assert list(app.model.rows) == ["online:Cust1001"]
+        assert list(app.board.model.rows) == ["online:Cust1001"]
     assert "Cust1008" not in store.path.read_text()
     assert "# ops tenants -- keep me" in store.path.read_text()
 
@@ -155,10 +156,10 @@ async def test_changes_to_the_file_on_disk_are_picked_up(store, clock, tmp_path)
         store.path.write_text(HAND_WRITTEN + '\n[[tenants]]\ncontext_id = "Cust1009"\n')
         for _ in range(50):
             await pilot.pause(0.02)
-            if "online:Cust1009" in app.model.rows:
+            if "online:Cust1009" in app.board.model.rows:
                 break
         await settle_board(pilot, app)
-        assert app.model.rows["online:Cust1009"].state is not None
+        assert app.board.model.rows["online:Cust1009"].state is not None
 
 
 async def test_a_corrupt_file_appearing_while_the_board_runs_is_reported_and_left_alone(
@@ -175,12 +176,12 @@ async def test_a_corrupt_file_appearing_while_the_board_runs_is_reported_and_lef
                 break
         messages = [n.message for n in app._notifications]
         assert any(str(store.path) in m and "cannot be read" in m for m in messages)
-        assert len(app.model) == 2  # the board keeps the list it had
+        assert len(app.board.model) == 2  # the board keeps the list it had
         await pilot.press("a")
         await type_into(pilot, "#context-id", "Cust77")
         await pilot.press("enter")
         await settle_board(pilot, app)
-        assert "online:Cust77" not in app.model.rows
+        assert "online:Cust77" not in app.board.model.rows
     assert store.path.read_text() == broken
 
 
@@ -188,7 +189,7 @@ async def test_a_corrupt_file_appearing_while_the_board_runs_is_reported_and_lef
 
 
 def shown(app) -> list[str]:
-    return [key.split(":")[1] for key in app.model.order]
+    return [key.split(":")[1] for key in app.board.model.order]
 
 
 async def test_filter_as_you_type(clock) -> None:
@@ -200,9 +201,9 @@ async def test_filter_as_you_type(clock) -> None:
         await pilot.press(*"8")
         assert shown(app) == ["Cust1008"]
         await pilot.press("enter")
-        assert app.focused is app.table and app.query_one("#filter").display
+        assert app.focused is app.board.table and app.query_one("#filter").display
         await pilot.press("slash", "escape")
-        assert len(app.model) == 22
+        assert len(app.board.model) == 22
 
 
 @pytest.mark.parametrize(
@@ -233,13 +234,13 @@ async def test_attention_only_and_sorting_survive_a_restart(clock, tmp_path) -> 
         assert "Cust1019" in attention  # IsRunning disagreeing with State needs a look too
         await pilot.press("s")
         await pilot.pause()
-        severities = [app.model.rows[k].severity for k in app.model.order]
+        severities = [app.board.model.rows[k].severity for k in app.board.model.order]
         assert severities == sorted(severities, reverse=True)
     assert load_ui_state(data / "ui-state.json").sort == "severity"
     again = make_board(FakeClock(), data_dir=data)
     async with again.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, again)
-        assert again.model.view.sort == "severity" and again.model.view.attention_only
+        assert again.board.model.view.sort == "severity" and again.board.model.view.attention_only
         assert shown(again) == shown(app)
 
 
@@ -248,12 +249,14 @@ async def test_sort_by_name_and_back_to_the_list_order(clock) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("s", "s")
-        names = [app.model.rows[k].tenant.display_name.casefold() for k in app.model.order]
+        names = [
+            app.board.model.rows[k].tenant.display_name.casefold() for k in app.board.model.order
+        ]
         assert names == sorted(names)
-        cursor = app.table.cursor_key
+        cursor = app.board.table.cursor_key
         await pilot.press("s", "s", "s")
-        assert app.model.view.sort == "list" and shown(app)[0] == "Cust1001"
-        assert app.table.cursor_key == cursor  # the cursor stays on its tenant
+        assert app.board.model.view.sort == "list" and shown(app)[0] == "Cust1001"
+        assert app.board.table.cursor_key == cursor  # the cursor stays on its tenant
 
 
 # -- what changed ----------------------------------------------------------------------------
@@ -269,16 +272,16 @@ async def test_state_changes_are_logged_notified_and_ring_the_bell(clock, tmp_pa
     app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
-        first = app.model.rows["online:Cust1003"].state.state_name
+        first = app.board.model.rows["online:Cust1003"].state.state_name
         for _ in range(12):  # walk the simulated clock until the state changes
             clock.advance(30)
-            app.monitor.refresh("online:Cust1003")
+            app.monitor.recheck("online:Cust1003")
             await settle_board(pilot, app)
-            if app.model.rows["online:Cust1003"].state.state_name != first:
+            if app.board.model.rows["online:Cust1003"].state.state_name != first:
                 break
         await pilot.press("l")
         await pilot.pause(1.2)  # state changes are announced once a second
-        events = list(app.event_log.events)
+        events = list(app.board.event_log.events)
         assert events and events[0].kind == "state" and "→" in events[0].text
         assert any((n.title or "") == "state changed" for n in app._notifications)
         assert app.query_one(EventLogPanel).display
@@ -298,6 +301,7 @@ async def test_the_log_is_restored_after_a_restart_with_the_time_last_seen(clock
             )
         ]
     )
+    log.flush()
     (data / "ui-state.json").write_text(
         json.dumps({"log_open": True, "last_seen": "2026-03-01T18:00:00+00:00"})
     )
@@ -314,6 +318,7 @@ def test_the_event_log_file_stays_bounded(tmp_path) -> None:
     log = EventLog(tmp_path / "events.jsonl", limit=10)
     for number in range(35):
         log.add([LoggedEvent(FIXED_NOW, f"k{number}", "n", "state", str(number), "ok")])
+        log.flush()
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert len(lines) <= 20
     reloaded = EventLog(tmp_path / "events.jsonl", limit=10)
@@ -338,13 +343,13 @@ async def test_timeline_and_running_share_in_the_detail_pane(clock) -> None:
         await settle_board(pilot, app)
         for _ in range(10):
             clock.advance(30)
-            app.monitor.refresh("online:Cust1003")
+            app.monitor.recheck("online:Cust1003")
             await settle_board(pilot, app)
         await pilot.press("enter")
         await pilot.pause()
         text = detail_text(app)
         assert "Timeline" in text and "▁" in text and "▄" in text
-        row = app.model.rows["online:Cust1003"]
+        row = app.board.model.rows["online:Cust1003"]
         share = round(100 * row.running_checks / row.checks)
         assert f"in {share}% of {row.checks} checks" in text and 0 < share < 100
 
@@ -357,7 +362,7 @@ async def test_help_lists_every_key_and_the_legend(clock) -> None:
     async with app.run_test(size=(120, 50)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = dict(app.key_help())
+        keys = dict(app.board.key_help())
         for action_key in ("r", "R", "a", "e", "/", "s", "l", "p", "q"):
             assert action_key in keys
         await pilot.press("escape")
@@ -370,8 +375,8 @@ async def test_pause_stops_refreshing_and_says_so(clock) -> None:
         await settle_board(pilot, app)
         await pilot.press("p")
         assert app.monitor.paused
-        assert "PAUSED" in app._summary.render().plain
-        assert "paused" in app.describe_times(app.model.rows["online:Cust1001"])[1]
+        assert "PAUSED" in app.board.summary.render().plain
+        assert "paused" in app.board.describe_times(app.board.model.rows["online:Cust1001"])[1]
         await pilot.press("p")
         assert not app.monitor.paused
 
@@ -394,7 +399,7 @@ async def test_keys_can_be_remapped_by_binding_id(clock) -> None:
         await pilot.press("f9")
         assert app.monitor.paused
         assert ("f9", "pause or resume refreshing") in [
-            (keys.lower(), text) for keys, text in app.key_help()
+            (keys.lower(), text) for keys, text in app.board.key_help()
         ]
 
 
@@ -413,7 +418,7 @@ async def test_the_command_palette_offers_actions_and_tenants(clock) -> None:
         await settle_board(pilot, app)
         await choose_in_palette(pilot, "lucerne")
         await pilot.pause()
-        assert app.table.cursor_key == "online:Cust1022"
+        assert app.board.table.cursor_key == "online:Cust1022"
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Refresh", "Add", "Filter", "Sort", "Log", "Pause"} <= titles
 
@@ -423,9 +428,9 @@ async def test_palette_jump_clears_a_filter_that_hides_the_tenant(clock) -> None
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("slash", *"sod", "enter")
-        app.jump_to("online:Cust1001")
-        assert app.table.cursor_key == "online:Cust1001"
-        assert app.model.view.filter_text == ""
+        app.board.jump_to("online:Cust1001")
+        assert app.board.table.cursor_key == "online:Cust1001"
+        assert app.board.model.view.filter_text == ""
 
 
 async def test_cursor_moves_keep_working_with_a_filter(clock) -> None:

@@ -162,7 +162,7 @@ class Monitor:
         self._tenants = wanted
         self.poke()
 
-    def refresh(self, key: str) -> None:
+    def recheck(self, key: str) -> None:
         """Check ``key`` as soon as a slot is free, before anything merely due."""
         if key not in self._tenants:
             return
@@ -172,9 +172,9 @@ class Monitor:
             self._queue.schedule(key, self.clock.monotonic(), urgent=True)
         self.poke()
 
-    def refresh_all(self) -> None:
+    def recheck_all(self) -> None:
         for key in self._tenants:
-            self.refresh(key)
+            self.recheck(key)
 
     def pause(self) -> None:
         self.paused = True

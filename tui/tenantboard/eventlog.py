@@ -8,6 +8,7 @@ limit it is rewritten, atomically, with the newest ``limit`` events.
 from __future__ import annotations
 
 import json
+import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -68,6 +69,8 @@ class EventLog:
         self.skipped_lines = 0
         self.write_error: str | None = None
         self._lines_on_disk = 0
+        self._unwritten: list[LoggedEvent] = []
+        self._lock = threading.Lock()
 
     def load(self) -> None:
         """Read what earlier sessions logged; unreadable lines are skipped and counted."""
@@ -90,26 +93,38 @@ class EventLog:
                 self.events.appendleft(event)
 
     def add(self, events: list[LoggedEvent]) -> None:
+        """Show ``events`` at once; they reach the file with the next :meth:`flush`."""
         if not events:
             return
         for event in events:
             self.events.appendleft(event)
+        if self.path is not None:
+            with self._lock:
+                self._unwritten.extend(events)
+
+    def flush(self) -> None:
+        """Append what :meth:`add` gathered to the file. Safe to call from a thread (the
+        board does, so no write lands under the operator's fingers); calls write in order."""
         if self.path is None:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write("".join(event.to_json() + "\n" for event in events))
-            self._lines_on_disk += len(events)
-            if self._lines_on_disk > 2 * self.limit:
-                self._compact()
-            self.write_error = None
-        except OSError as exc:
-            self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+        with self._lock:
+            events, self._unwritten = self._unwritten, []
+            if not events:
+                return
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write("".join(event.to_json() + "\n" for event in events))
+                self._lines_on_disk += len(events)
+                if self._lines_on_disk > 2 * self.limit:
+                    self._compact()
+                self.write_error = None
+            except OSError as exc:
+                self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
 
     def _compact(self) -> None:
         assert self.path is not None
-        newest = list(reversed(self.events))
+        newest = list(reversed(list(self.events)))
         atomic_write(self.path, "".join(event.to_json() + "\n" for event in newest))
         self._lines_on_disk = len(newest)
 

@@ -221,9 +221,9 @@ class BoardModel:
         self.rows = rows
         self.list_order = list(rows)
         self.counts = Counter(row.bucket for row in rows.values())
-        self.refresh_view()
+        self.recompute_view()
 
-    def refresh_view(self, due_at: Callable[[str], float | None] | None = None) -> None:
+    def recompute_view(self, due_at: Callable[[str], float | None] | None = None) -> None:
         """Recompute which rows show and their order from the view options."""
         view = self.view
         keys = self.list_order

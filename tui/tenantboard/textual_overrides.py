@@ -1,21 +1,54 @@
-"""The board's screen: Textual's Screen with a frame timer that answers keys sooner.
+"""Every place tenantboard overrides or reaches into Textual's private parts, in one fence.
 
-A Textual screen draws from a paused timer that a refresh resumes, so that it draws at most
-once per frame (1/60 s). After a frame, Textual's Timer loop, finding its schedule behind,
-computes the next tick one interval too late: a refresh asked for just after a frame waits
-up to two intervals (33 ms) instead of the rest of one. On a busy board a frame has nearly
-always just been drawn (results, the header, the clock), so that wait lands on most keys;
-measured during a 10,000-tenant pass, opening the detail pane took 37 ms at the median with
-Textual's timer and 21-25 ms with this one.
+Textual is pinned exactly (pyproject.toml) to :data:`VERIFIED_TEXTUAL`, the version these
+were measured and verified on. :data:`HOOKS` names each private part we rely on, with a
+check that it is still there in the shape we expect; ``tests/test_textual_overrides.py``
+runs every check and fails naming the hook when an upgrade removes or changes one. When
+upgrading Textual: run those tests, re-measure with ``make bench``, then move the pin.
+
+What is here, and why:
+
+- :class:`FrameTimer` / :class:`FrameTimerScreen`: the screen's update timer ticks only
+  after the rest of a frame interval, not one interval late (answers keys sooner).
+- :class:`LineScrollBar` / :class:`LineScrollBarMixin`: a vertical scrollbar drawn line by
+  line from cached strips, and a way to change a widget's scrollable size without a layout
+  of the whole screen.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from math import ceil
 
+import textual
+from rich.color import Color
+from rich.style import Style
 from textual import _time
+from textual.app import App
+from textual.geometry import Size
+from textual.message_pump import MessagePump
+from textual.reactive import Reactive
 from textual.screen import UPDATE_PERIOD, Screen
+from textual.scrollbar import ScrollBar, ScrollBarRender
+from textual.strip import Strip
 from textual.timer import EventTargetGone, Timer, TimerCallback
+from textual.widget import Widget
+
+#: The Textual version every override below was verified against.
+VERIFIED_TEXTUAL = "8.2.8"
+
+
+# -- the frame timer --------------------------------------------------------------------------
+#
+# A Textual screen draws from a paused timer that a refresh resumes, so that it draws at most
+# once per frame (1/60 s). After a frame, Textual's Timer loop, finding its schedule behind,
+# computes the next tick one interval too late (``count = int((now - start) / interval + 1)``
+# in ``Timer._run``): a refresh asked for just after a frame waits up to two intervals (33 ms)
+# instead of the rest of one. On a busy board a frame has nearly always just been drawn, so
+# that wait lands on most keys; measured during a 10,000-tenant pass, opening the detail pane
+# took 37 ms at the median with Textual's timer and 21-25 ms with this one.
 
 
 class FrameTimer(Timer):
@@ -23,6 +56,7 @@ class FrameTimer(Timer):
 
     Made for a paused-until-needed timer like the screen's update timer: each tick pauses
     it, a refresh resumes it, and the tick then waits only for the rest of the interval.
+    Overrides the private ``Timer._run`` and calls ``Timer._tick`` and ``Timer._active``.
     """
 
     def __init__(
@@ -57,8 +91,8 @@ class FrameTimer(Timer):
                 break
 
 
-class BoardScreen(Screen):
-    """The main screen of the board."""
+class FrameTimerScreen(Screen):
+    """A Screen whose update timer is a :class:`FrameTimer`."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -66,8 +100,8 @@ class BoardScreen(Screen):
 
     @property
     def _update_timer(self) -> Timer:
-        """Textual's screens create their update timer here on first use; ours is a
-        :class:`FrameTimer`, started and owned like the one ``set_interval`` would make."""
+        """Textual's screens create their update timer here (private) on first use; ours is
+        a :class:`FrameTimer`, started and owned like the one ``set_interval`` would make."""
         if self._frame_timer is None:
             timer = FrameTimer(
                 self, UPDATE_PERIOD, name="screen_update", callback=self._on_timer_update
@@ -76,3 +110,209 @@ class BoardScreen(Screen):
             self._timers.add(timer)
             self._frame_timer = timer
         return self._frame_timer
+
+
+# -- the line scrollbar -----------------------------------------------------------------------
+#
+# Textual's ScrollBar renders itself as a Rich renderable: every redraw (each scroll step,
+# each layout) goes through the console, splits the result into lines and builds a Strip per
+# line, paid again on every cursor move that scrolls the table. This one computes the same
+# segments with Textual's own ``ScrollBarRender.render_bar`` (same look, same mouse actions)
+# once per position and hands the compositor one ready Strip per line.
+
+_DEFAULT_BACK = Color.parse("#555555")
+_DEFAULT_BAR = Color.parse("bright_magenta")
+
+
+class LineScrollBar(ScrollBar):
+    """A vertical ScrollBar whose lines come from a cache keyed by what they show."""
+
+    def __init__(self, *, thickness: int = 1) -> None:
+        super().__init__(vertical=True, name="vertical", thickness=thickness)
+        self._key: tuple[object, ...] | None = None
+        self._strips: list[Strip] = []
+
+    def _bar_strips(self) -> list[Strip]:
+        renderable = self.render()
+        assert isinstance(renderable, ScrollBarRender)
+        width, height = self.size
+        style = renderable.style
+        assert isinstance(style, Style)
+        key = (
+            width,
+            height,
+            renderable.virtual_size,
+            renderable.window_size,
+            renderable.position,
+            style,
+        )
+        if key != self._key:
+            back = style.bgcolor or _DEFAULT_BACK
+            bar = style.color or _DEFAULT_BAR
+            segments = ScrollBarRender.render_bar(
+                size=height,
+                virtual_size=renderable.virtual_size,
+                window_size=renderable.window_size,
+                position=renderable.position,
+                thickness=width,
+                vertical=True,
+                back_color=back,
+                bar_color=bar,
+            )
+            # A vertical bar is one segment per line.
+            self._strips = [Strip([segment], width) for segment in segments.segments]
+            self._key = key
+        return self._strips
+
+    def render_line(self, y: int) -> Strip:
+        strips = self._bar_strips()
+        if 0 <= y < len(strips):
+            return strips[y]
+        return Strip.blank(self.size.width)
+
+
+class LineScrollBarMixin:
+    """For a Widget: make its vertical scrollbar a :class:`LineScrollBar`, and change its
+    scrollable size without a layout of the whole screen.
+
+    Textual creates the scrollbar lazily in the ``vertical_scrollbar`` property; this
+    creates ours the same way (hidden until the widget's content overflows).
+    """
+
+    _vertical_scrollbar: ScrollBar | None
+
+    def set_virtual_size(self, size: Size) -> None:
+        """Change the scrollable size (a filter changed the row count, new content).
+
+        Assigning ``virtual_size`` asks for a layout of the whole screen and then redraws
+        every widget on it, tens of milliseconds with a big table. The widget's own region
+        does not change with its content, so this updates the scrollbar the way Textual
+        does after a layout (``_scroll_update``) and redraws this widget only; if the
+        scrollbar appears or disappears, setting its visibility asks for the layout that
+        is then needed.
+        """
+        assert isinstance(self, Widget)
+        if size == self.virtual_size:
+            return
+        if self.size.area == 0:  # not laid out yet: the first layout is to come anyway
+            self.virtual_size = size
+            return
+        self.set_reactive(Widget.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        assert isinstance(self, Widget)
+        if self._vertical_scrollbar is None:
+            bar = LineScrollBar(thickness=ceil(self.scrollbar_size_vertical))
+            bar.display = False
+            self._vertical_scrollbar = bar
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
+
+
+# -- the registry of hooks --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """A private part of Textual we rely on, and a check that it is still as we use it."""
+
+    name: str
+    used_by: str
+    check: Callable[[], bool]
+
+
+def _has_params(function: object, *names: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return all(name in parameters for name in names)
+
+
+def _is_property(owner: type, name: str) -> bool:
+    return isinstance(inspect.getattr_static(owner, name, None), property)
+
+
+def _init_sets(owner: type, attribute: str) -> bool:
+    return f"self.{attribute}" in inspect.getsource(owner.__init__)
+
+
+HOOKS: tuple[Hook, ...] = (
+    Hook("Screen._update_timer", "FrameTimerScreen", lambda: _is_property(Screen, "_update_timer")),
+    Hook("Screen._on_timer_update", "FrameTimerScreen", lambda: callable(Screen._on_timer_update)),
+    Hook("MessagePump._timers", "FrameTimerScreen", lambda: _init_sets(MessagePump, "_timers")),
+    Hook("Timer._run", "FrameTimer", lambda: inspect.iscoroutinefunction(Timer._run)),
+    Hook(
+        "Timer._tick(next_timer, count)",
+        "FrameTimer",
+        lambda: _has_params(Timer._tick, "next_timer", "count"),
+    ),
+    Hook("Timer._active", "FrameTimer", lambda: "_active" in inspect.getsource(Timer)),
+    Hook("Timer._start", "FrameTimerScreen", lambda: callable(Timer._start)),
+    Hook("Timer._interval", "FrameTimer", lambda: _init_sets(Timer, "_interval")),
+    Hook(
+        "textual._time.get_time/sleep",
+        "FrameTimer",
+        lambda: callable(_time.get_time) and callable(_time.sleep),
+    ),
+    Hook(
+        "Widget._vertical_scrollbar",
+        "LineScrollBarMixin",
+        lambda: _init_sets(Widget, "_vertical_scrollbar"),
+    ),
+    Hook(
+        "Widget.vertical_scrollbar",
+        "LineScrollBarMixin",
+        lambda: _is_property(Widget, "vertical_scrollbar"),
+    ),
+    Hook(
+        "App._start_widget",
+        "LineScrollBarMixin",
+        lambda: _has_params(App._start_widget, "parent", "widget"),
+    ),
+    Hook(
+        "Widget._scroll_update",
+        "LineScrollBarMixin",
+        lambda: _has_params(Widget._scroll_update, "virtual_size"),
+    ),
+    Hook(
+        "ScrollBarRender.render_bar",
+        "LineScrollBar",
+        lambda: _has_params(
+            ScrollBarRender.render_bar,
+            "size",
+            "virtual_size",
+            "window_size",
+            "position",
+            "thickness",
+            "vertical",
+            "back_color",
+            "bar_color",
+        ),
+    ),
+    Hook(
+        "Widget.virtual_size lays out",
+        "LineScrollBarMixin, FilterLine",
+        lambda: isinstance(Widget.virtual_size, Reactive) and Widget.virtual_size._layout,
+    ),
+)
+
+
+def broken_hooks() -> list[str]:
+    """Names of the hooks whose check fails on the installed Textual."""
+    broken = []
+    for hook in HOOKS:
+        try:
+            ok = hook.check()
+        except Exception:
+            ok = False
+        if not ok:
+            broken.append(hook.name)
+    return broken
+
+
+def textual_version_verified() -> bool:
+    return textual.__version__ == VERIFIED_TEXTUAL

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +20,9 @@ class UiState:
     attention_only: bool = False
     log_open: bool = False
     last_seen: datetime | None = None
+
+    def copy(self) -> UiState:
+        return replace(self)
 
 
 def load_ui_state(path: Path | None) -> UiState:

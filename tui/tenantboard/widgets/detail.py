@@ -21,7 +21,7 @@ from tenantboard.answers import Severity, VersionInfo
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.widgets.scrollbar import LineScrollBarMixin
+from tenantboard.textual_overrides import LineScrollBarMixin
 
 LABEL_WIDTH = 12
 

@@ -27,7 +27,7 @@ from textual.strip import Strip
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import BoardModel, TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.widgets.scrollbar import LineScrollBarMixin
+from tenantboard.textual_overrides import LineScrollBarMixin
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,17 +1,13 @@
-"""Modal screens: the add/edit tenant form and the confirmation for removing one."""
+"""The add/edit tenant form and the confirmation for removing one (modal screens)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.geometry import Size
-from textual.message import Message
-from textual.reactive import Reactive
 from textual.screen import ModalScreen
 from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
@@ -156,33 +152,3 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
-
-
-class FilterInput(Input):
-    """The filter line: escape clears it and gives the table the keys back.
-
-    Each change of the text is handed to ``on_change`` at once, from the value's watcher:
-    the table is re-filtered in the same turn of the event loop as the keystroke and both
-    are drawn in one frame, where an ``Input.Changed`` message would reach the app only
-    after bubbling through the DOM, several turns of a loop that is busy during a pass.
-    """
-
-    BINDINGS = [Binding("escape", "clear", "Clear filter", id="filter.clear")]
-
-    # Input sets its virtual size on every change of the text, and Widget's reactive asks
-    # for a layout of the whole screen each time; the line never changes size, so a
-    # repaint of the line is enough.
-    virtual_size: Reactive[Size] = Reactive(Size(0, 0))
-
-    class Cleared(Message):
-        pass
-
-    def __init__(self, on_change: Callable[[str], None], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._on_change = on_change
-
-    def watch_value(self, value: str) -> None:
-        self._on_change(value)
-
-    def action_clear(self) -> None:
-        self.post_message(self.Cleared())

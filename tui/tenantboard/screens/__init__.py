@@ -1,0 +1,1 @@
+"""The board's screens: the board itself, its help, and the tenant form."""

@@ -1,0 +1,679 @@
+"""The board: the screen that shows every tenant, and every key that works on it.
+
+Data flows one way: the monitor reports each finished check to :meth:`BoardScreen.result_arrived`,
+the pacing policy gathers results into one :class:`~tenantboard.messages.ResultsArrived`
+message, and its handler updates the rows and redraws what changed. Each binding carries its
+own help text (``tooltip``): the help screen, the key bar, the command palette and the
+README's key table all come from :data:`BoardScreen.BINDINGS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from textual import on
+from textual.actions import SkipAction
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.events import Resize
+from textual.widgets import Input
+
+from tenantboard.client import BaseUrl, TenantClient
+from tenantboard.clock import Clock
+from tenantboard.engine import CheckResult, Monitor, unexpected
+from tenantboard.errors import CheckError
+from tenantboard.eventlog import EventLog, LoggedEvent, logged_events, notices
+from tenantboard.humanize import ago
+from tenantboard.list_keeper import ChangeKind, ListKeeper
+from tenantboard.messages import ResultsArrived, VersionArrived
+from tenantboard.pacing import Pacing
+from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
+from tenantboard.sanitize import clean
+from tenantboard.screens.help import HelpScreen
+from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import Settings, StoreError, TenantStore
+from tenantboard.textual_overrides import FrameTimerScreen
+from tenantboard.ui_state import UiState
+from tenantboard.widgets.detail import DetailContext, DetailPane
+from tenantboard.widgets.event_log import EventLogPanel
+from tenantboard.widgets.filter_line import FilterLine
+from tenantboard.widgets.keybar import KeyBar
+from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text
+from tenantboard.widgets.table import TenantTable
+
+#: Below this width the detail pane takes the whole screen instead of covering the right side.
+NARROW_WIDTH = 110
+#: More state changes than this in one moment make one summary notification, not many.
+MAX_TOASTS = 3
+#: The keys that move between tenants (the table's own bindings), for the help screen.
+MOVE_KEYS = ("↑ ↓ j k, PgUp PgDn, Home End", "move between tenants")
+PALETTE_KEY = ("ctrl+p", "command palette: every action, and each tenant by name")
+
+
+@dataclass
+class BoardConfig:
+    tenants: list[Tenant]
+    settings: Settings = field(default_factory=Settings)
+    base_url: BaseUrl | None = None
+    demo: bool = False
+    store: TenantStore | None = None
+    #: Injected in tests and the demo (the in-process simulator); None means the network.
+    transport: httpx.AsyncBaseTransport | None = None
+    clock: Clock | None = None
+    rng: random.Random | None = None
+    #: Seconds between redraws of relative times and the clock.
+    tick_interval: float = 1.0
+    #: [keys] from the tenant file: binding id -> keys.
+    keys: dict[str, str] = field(default_factory=dict)
+    #: Where the event log and remembered choices live; None keeps them in memory (demo).
+    data_dir: Path | None = None
+    #: Seconds between looks at the tenant file for changes made elsewhere.
+    watch_interval: float = 2.0
+
+
+class BoardScreen(FrameTimerScreen):
+    """Every tenant as a row, a detail pane, the event log, the filter line and the key bar."""
+
+    BINDINGS = [
+        Binding(
+            "r",
+            "recheck",
+            "Refresh",
+            id="refresh",
+            tooltip="refresh the selected tenant now, ahead of everything merely due",
+        ),
+        Binding(
+            "R", "recheck_all", "Refresh all", id="refresh_all", tooltip="refresh every tenant"
+        ),
+        # Priority, like the table's cursor keys: answered as the key arrives, not after it
+        # has bubbled through the DOM; the action leaves the key to a widget that wants it.
+        Binding(
+            "enter",
+            "toggle_detail",
+            "Details",
+            id="toggle_detail",
+            priority=True,
+            tooltip="open or close the detail pane",
+        ),
+        Binding(
+            "escape",
+            "close_detail",
+            "Close details",
+            id="close_detail",
+            show=False,
+            tooltip="close the detail pane",
+        ),
+        Binding(
+            "a",
+            "add_tenant",
+            "Add",
+            id="add_tenant",
+            tooltip="add a tenant (saved to the tenant file at once)",
+        ),
+        Binding(
+            "e",
+            "edit_tenant",
+            "Edit",
+            id="edit_tenant",
+            show=False,
+            tooltip="edit the selected tenant",
+        ),
+        Binding(
+            "delete",
+            "remove_tenant",
+            "Remove",
+            id="remove_tenant",
+            show=False,
+            tooltip="remove the selected tenant (asks first)",
+        ),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="filter",
+            tooltip="filter as you type: context id, label, host or state (escape clears)",
+        ),
+        Binding(
+            "exclamation_mark",
+            "attention",
+            "Attention only",
+            id="attention",
+            show=False,
+            tooltip="show only tenants that need attention, or every tenant again",
+        ),
+        Binding(
+            "s",
+            "cycle_sort",
+            "Sort",
+            id="cycle_sort",
+            tooltip="sort: list order, worst first, name, environment, next check",
+        ),
+        Binding("l", "toggle_log", "Log", id="toggle_log", tooltip="show or hide the event log"),
+        Binding(
+            "p", "toggle_pause", "Pause", id="toggle_pause", tooltip="pause or resume refreshing"
+        ),
+        Binding(
+            "t",
+            "app.change_theme",
+            "Theme",
+            id="change_theme",
+            show=False,
+            tooltip="choose a theme (remembered)",
+        ),
+        Binding("question_mark,f1", "help", "Help", id="help", tooltip="this help"),
+        Binding("q", "app.quit", "Quit", id="quit", tooltip="quit"),
+    ]
+
+    def __init__(self, config: BoardConfig, clock: Clock, remembered: UiState) -> None:
+        super().__init__(id="board")
+        self.config = config
+        self.clock = clock
+        self.remembered = remembered
+        self.model = BoardModel(config.tenants)
+        self.keeper = ListKeeper(config.store, config.tenants)
+        self.event_log = EventLog(config.data_dir / "events.jsonl" if config.data_dir else None)
+        self.client: TenantClient | None = None
+        self.monitor: Monitor | None = None
+        #: The tenant the detail pane shows, or None while it is closed.
+        self.detail_key: str | None = None
+        self.fetching_versions: set[str] = set()
+        self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
+            now=time.monotonic,
+            start_timer=self.set_timer,
+            deliver=lambda batch: self.post_message(ResultsArrived(batch)),
+            redo_view=self.apply_view,
+            redraw_header=self.update_summary,
+            announce=self._announce,
+        )
+        # Kept as attributes, not queried: results may still arrive while the app is
+        # shutting down and its widgets are already gone.
+        self.summary = SummaryBar(id="summary")
+        self.table = TenantTable(self.model, self.describe_times, id="table")
+        self.detail = DetailPane(id="detail")
+        self.log_panel = EventLogPanel(id="event-log")
+        self.filter_line = FilterLine(
+            self._filter_changed,
+            placeholder="filter: context id, label, host or state",
+            id="filter",
+        )
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.summary
+        with Horizontal(id="main"):
+            yield self.table
+            yield self.detail
+        yield self.log_panel
+        yield self.filter_line
+        yield KeyBar(id="keys")
+
+    def on_mount(self) -> None:
+        self.event_log.load()
+        view = self.model.view
+        view.sort = self.remembered.sort if self.remembered.sort in SORTS else "list"
+        view.attention_only = self.remembered.attention_only
+        self.model.recompute_view()
+        self.log_panel.display = self.remembered.log_open
+        self.table.rows_changed()
+        self.table.focus()
+        self.update_summary()
+        self.update_log()
+        self.set_interval(self.config.tick_interval, self.tick)
+        if self.keeper.saves_to_file:
+            self.set_interval(self.config.watch_interval, self._look_at_tenant_file)
+        if self.event_log.write_error:
+            self.notify(self.event_log.write_error, severity="warning", markup=False)
+        self.pacing.collector.start()
+
+    def on_unmount(self) -> None:
+        self.pacing.stop()
+        self.pacing.collector.stop()
+        self.event_log.flush()
+
+    def attach(self, client: TenantClient, monitor: Monitor) -> None:
+        """The app started the engine: the board can ask it and be told by it."""
+        self.client, self.monitor = client, monitor
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+        self._show_detail(self.detail_key is not None)
+        self.update_summary()
+
+    # -- results flow in ------------------------------------------------------------------------
+
+    def result_arrived(self, result: CheckResult) -> None:
+        """Called by the monitor for each finished check; delivered in batches (pacing)."""
+        self.pacing.add(result)
+
+    def on_results_arrived(self, message: ResultsArrived) -> None:
+        table = self.table
+        for result in message.results:
+            row = self.model.apply(result)
+            if row is None:
+                continue
+            index = self.model.index_of(row.tenant.key)
+            if index is not None:
+                table.row_updated(index)
+            if row.tenant.key == self.detail_key:
+                self.show_detail_of_cursor_row()
+        self._tell(logged_events(self.model.take_changes()))
+        if self.model.view.depends_on_results:
+            self.pacing.view_soon()
+        self.pacing.header_soon()
+
+    def _tell(self, logged: list[LoggedEvent]) -> None:
+        """Log changes, gather state changes for a notice, ring the bell for the worse."""
+        if not logged:
+            return
+        self.event_log.add(logged)
+        self.run_worker(asyncio.to_thread(self.event_log.flush), group="disk")
+        self.update_log()
+        self.pacing.notice([event for event in logged if event.kind == "state"])
+        if self.config.settings.bell and any(event.worse for event in logged):
+            self.app.bell()
+
+    def _announce(self, events: list[LoggedEvent]) -> None:
+        """A few state changes one by one, a burst (an incident, a maintenance window) as
+        one summary, never a toast storm."""
+        for notice in notices(events, MAX_TOASTS):
+            severity = "warning" if notice.worse else "information"
+            self.notify(notice.message, title=notice.title, severity=severity, markup=False)
+
+    def on_version_arrived(self, message: VersionArrived) -> None:
+        self.fetching_versions.discard(message.key)
+        row = self.model.set_version(
+            message.key, message.endpoint, message.answer, message.error, self.clock.wall()
+        )
+        if row is None:
+            return
+        index = self.model.index_of(message.key)
+        if index is not None:
+            self.table.row_updated(index)
+        if message.key == self.detail_key:
+            self.show_detail_of_cursor_row()
+
+    def tick(self) -> None:
+        """Once a second: relative times, the clock, a quiet GC, a schedule that slept."""
+        self.pacing.tick()
+        if self.monitor is not None:
+            self.monitor.wake_if_overdue()
+        self.update_summary()
+        self.table.tick()
+        if self.detail_key is not None:
+            self.show_detail_of_cursor_row()
+
+    # -- what the widgets show ------------------------------------------------------------------
+
+    def apply_view(self) -> None:
+        """Recompute the rows shown (filter, attention, sort); keep the cursor on its tenant."""
+        key = self.table.cursor_key
+        monitor = self.monitor
+        self.pacing.view_done()
+        self.model.recompute_view(monitor.due_at if monitor else None)
+        self.table.rows_changed()
+        index = self.model.index_of(key) if key else None
+        self.table.move_cursor_to(index if index is not None else 0)
+        self.update_summary()
+
+    def describe_times(self, row: TenantRow) -> tuple[str, str]:
+        """(checked, next) texts for a row, as of now; called as lines are drawn."""
+        checked = ago(row.last.checked_at, self.clock.wall()) if row.last else "never"
+        return checked, self.next_check_text(row)[0]
+
+    def next_check_text(self, row: TenantRow) -> tuple[str, str]:
+        """Short text for the table and the reason for the detail pane."""
+        monitor = self.monitor
+        if monitor is None:
+            return "-", "not started"
+        key = row.tenant.key
+        return describe_next(
+            row,
+            checking=monitor.is_checking(key),
+            paused=monitor.paused,
+            due=monitor.due_at(key),
+            now=self.clock.monotonic(),
+        )
+
+    def update_summary(self) -> None:
+        monitor = self.monitor
+        activity = activity_text(
+            in_flight=monitor.in_flight if monitor else 0,
+            now=self.clock.wall(),
+            paused=bool(monitor and monitor.paused),
+        )
+        note = self._view_note()
+        total = self.model.total
+        demo = self.config.demo
+        counts = counts_text(self.model.counts, total=total, demo=demo, note=note)
+        if counts.cell_len + activity.cell_len > self.size.width:
+            counts = counts_text(self.model.counts, total=total, demo=demo, compact=True, note=note)
+        self.summary.show(counts, activity)
+
+    def _view_note(self) -> str:
+        view = self.model.view
+        notes = []
+        if view.filter_text or view.attention_only:
+            notes.append(f"showing {len(self.model)}")
+        if view.attention_only:
+            notes.append("needing attention")
+        if view.filter_text:
+            notes.append(f"matching {clean(view.filter_text, 30)!r}")
+        if view.sort != "list":
+            notes.append(f"sorted by {SORTS[view.sort]}")
+        return ", ".join(notes)
+
+    def update_log(self) -> None:
+        if not self.log_panel.display:
+            return
+        title = f"Event log: {len(self.event_log.events)} events, newest first"
+        last_seen = self.remembered.last_seen
+        if last_seen is not None:
+            title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
+        self.log_panel.show(self.event_log.events, title, self.clock.wall())
+
+    def show_detail_of_cursor_row(self) -> None:
+        """Redraw the detail pane for :attr:`detail_key` (and fetch its version if stale)."""
+        key = self.detail_key
+        row = self.model.rows.get(key) if key else None
+        if row is None:
+            self.detail.show(None, None)
+            return
+        self.detail.show(row, self.detail_context(row))
+        # After the pane is on screen: starting the worker is not what the operator waits for.
+        self.call_after_refresh(self._maybe_fetch_version, row)
+
+    def detail_context(self, row: TenantRow) -> DetailContext:
+        text, reason = self.next_check_text(row)
+        return DetailContext(
+            now=self.clock.wall(),
+            next_text=text,
+            next_reason=reason,
+            fetching_version=row.tenant.key in self.fetching_versions,
+        )
+
+    # -- version info ---------------------------------------------------------------------------
+
+    def _maybe_fetch_version(self, row: TenantRow) -> None:
+        key = row.tenant.key
+        if key in self.fetching_versions or not row.version_is_stale() or row.state is None:
+            return
+        if self.client is None:
+            return
+        self.fetching_versions.add(key)
+        self.run_worker(self._fetch_version(row), group="versions", exit_on_error=False)
+
+    async def _fetch_version(self, row: TenantRow) -> None:
+        assert self.client is not None and row.state is not None
+        state = row.state
+        answer = None
+        error: CheckError | None = None
+        try:
+            answer = await self.client.fetch_version(state, row.tenant.env)
+        except CheckError as exc:
+            error = exc
+        except Exception as exc:
+            error = unexpected(exc)
+        endpoint = answer.fresh_state.endpoint if answer and answer.fresh_state else state.endpoint
+        self.post_message(VersionArrived(row.tenant.key, endpoint, answer, error))
+
+    # -- actions: checking ----------------------------------------------------------------------
+
+    def action_recheck(self) -> None:
+        key = self.table.cursor_key
+        if key and self.monitor:
+            self.monitor.recheck(key)
+            self._redraw_key(key)
+
+    def action_recheck_all(self) -> None:
+        if self.monitor:
+            self.monitor.recheck_all()
+            self.table.refresh()
+            self.notify(f"refreshing all {len(self.model)} tenants", timeout=3, markup=False)
+
+    def _redraw_key(self, key: str) -> None:
+        index = self.model.index_of(key)
+        if index is not None:
+            self.call_later(self.table.row_updated, index)
+
+    def action_toggle_pause(self) -> None:
+        monitor = self.monitor
+        if monitor is None:
+            return
+        if monitor.paused:
+            monitor.resume()
+            self.notify("refreshing resumed", timeout=3, markup=False)
+        else:
+            monitor.pause()
+            self.notify("refreshing paused: press p to resume", timeout=3, markup=False)
+        self.update_summary()
+        self.table.refresh()
+
+    # -- actions: the detail pane ---------------------------------------------------------------
+
+    @on(TenantTable.Highlighted)
+    def _follow_cursor(self, message: TenantTable.Highlighted) -> None:
+        if self.detail_key is not None and message.key is not None:
+            self.detail_key = message.key
+            self.show_detail_of_cursor_row()
+
+    @on(TenantTable.Chosen)
+    def _chosen(self, message: TenantTable.Chosen) -> None:
+        self.toggle_detail()
+
+    def action_toggle_detail(self) -> None:
+        # A priority binding sees the key before any widget does: the filter line, a form,
+        # a dialog or the command palette keeps its enter.
+        if self.app.screen is not self or isinstance(self.focused, Input):
+            raise SkipAction()
+        self.toggle_detail()
+
+    def toggle_detail(self) -> None:
+        if self.detail_key is None:
+            key = self.table.cursor_key
+            if key is None:
+                return
+            self.detail_key = key
+            self.show_detail_of_cursor_row()
+            self._show_detail(True)
+        else:
+            self.action_close_detail()
+
+    def action_close_detail(self) -> None:
+        self.detail_key = None
+        self._show_detail(False)
+        self.table.focus()
+
+    def _show_detail(self, shown: bool) -> None:
+        """Show or hide the pane by toggling display, not classes: a class on the screen
+        would restyle every widget, and the pane should open at once."""
+        self.detail.display = shown
+        self.table.display = not (shown and self.size.width < NARROW_WIDTH)
+
+    # -- actions: finding and ordering ----------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.filter_line.display = True
+        self.filter_line.focus()
+
+    def _filter_changed(self, text: str) -> None:
+        if text != self.model.view.filter_text:
+            self.model.view.filter_text = text
+            self.apply_view()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.filter_line.display = bool(self.filter_line.value)
+        self.table.focus()
+
+    @on(FilterLine.Cleared)
+    def _filter_cleared(self) -> None:
+        self.filter_line.value = ""
+        self.filter_line.display = False
+        self.table.focus()
+
+    def action_attention(self) -> None:
+        view = self.model.view
+        view.attention_only = not view.attention_only
+        self.apply_view()
+        self.app.remember_choices()
+        shown = "only tenants that need attention" if view.attention_only else "every tenant"
+        self.notify(f"showing {shown}", timeout=3, markup=False)
+
+    def action_cycle_sort(self) -> None:
+        names = list(SORTS)
+        view = self.model.view
+        view.sort = names[(names.index(view.sort) + 1) % len(names)]
+        self.apply_view()
+        self.app.remember_choices()
+        self.notify(f"sorted by {SORTS[view.sort]}", timeout=3, markup=False)
+
+    def action_toggle_log(self) -> None:
+        self.log_panel.display = not self.log_panel.display
+        self.update_log()
+        self.app.remember_choices()
+
+    def jump_to(self, key: str) -> None:
+        """Put the cursor on a tenant, clearing a filter that hides it."""
+        if self.model.index_of(key) is None:
+            self.model.view.filter_text = ""
+            self.model.view.attention_only = False
+            self.filter_line.value = ""
+            self.filter_line.display = False
+            self.apply_view()
+        index = self.model.index_of(key)
+        if index is not None:
+            self.table.move_cursor_to(index)
+            self.table.focus()
+
+    # -- actions: help --------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.key_help()))
+
+    def key_help(self) -> list[tuple[str, str]]:
+        """(keys, description) for every binding, with the operator's remapped keys."""
+        rows = [MOVE_KEYS]
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            keys = self.config.keys.get(binding.id or "", binding.key)
+            shown = ", ".join(self.app.get_key_display(Binding(key, "")) for key in keys.split(","))
+            rows.append((shown, binding.tooltip or binding.description))
+        rows.append(PALETTE_KEY)
+        return rows
+
+    # -- actions: managing the list -------------------------------------------------------------
+
+    def _is_taken(self, tenant: Tenant) -> bool:
+        return tenant.key in self.model.rows
+
+    def _selected_tenant(self) -> Tenant | None:
+        row = self.model.rows.get(self.table.cursor_key or "")
+        return row.tenant if row else None
+
+    def action_add_tenant(self) -> None:
+        self.app.push_screen(TenantForm(is_taken=self._is_taken), self._added)
+
+    def _added(self, tenant: Tenant | None) -> None:
+        if tenant is not None:
+            self.run_worker(self._change_list("add", tenant), group="list")
+
+    def action_edit_tenant(self) -> None:
+        tenant = self._selected_tenant()
+        if tenant is None:
+            return
+
+        def edited(new: Tenant | None) -> None:
+            if new is not None and new != tenant:
+                self.run_worker(self._change_list("edit", new, tenant), group="list")
+
+        self.app.push_screen(TenantForm(is_taken=self._is_taken, tenant=tenant), edited)
+
+    def action_remove_tenant(self) -> None:
+        tenant = self._selected_tenant()
+        if tenant is None:
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._change_list("remove", tenant), group="list")
+
+        question = (
+            f"Remove {tenant.display_name} ({tenant.context_id}, {tenant.env}) from the list?"
+        )
+        self.app.push_screen(ConfirmScreen(question), confirmed)
+
+    async def _change_list(
+        self, change: ChangeKind, tenant: Tenant, old: Tenant | None = None
+    ) -> None:
+        """Save one change at once (atomically, off the event loop), then show it."""
+        try:
+            tenants = await self.keeper.change(change, tenant, old)
+        except (ValueError, StoreError) as exc:
+            self.notify(f"not saved: {exc}", severity="error", timeout=15, markup=False)
+            await self._read_tenant_file()
+            return
+        self.adopt_tenants(tenants)
+        if change != "remove":
+            self.jump_to(tenant.key)
+            if self.monitor is not None:
+                self.monitor.recheck(tenant.key)
+        verb = {"add": "added", "edit": "saved", "remove": "removed"}[change]
+        where = "" if self.keeper.saves_to_file else " (demo: not saved to a file)"
+        self.notify(f"{verb} {tenant.display_name}{where}", timeout=4, markup=False)
+
+    def adopt_tenants(self, tenants: list[Tenant]) -> None:
+        """A new list (edited here or on disk): rows keep what they know, new ones are checked."""
+        self.model.set_tenants(tenants)
+        if self.monitor is not None:
+            self.monitor.set_tenants(tenants)
+        if self.detail_key is not None and self.detail_key not in self.model.rows:
+            self.action_close_detail()
+        self.apply_view()
+
+    def _look_at_tenant_file(self) -> None:
+        self.run_worker(self._read_tenant_file(), group="list-watch", exclusive=True)
+
+    async def _read_tenant_file(self) -> None:
+        """Pick up changes made to the tenant file elsewhere (read off the event loop);
+        report a broken file once."""
+        try:
+            tenants = await asyncio.to_thread(self.keeper.outside_change)
+        except StoreError as exc:
+            self.notify(
+                f"the tenant file changed but cannot be read: {exc}. "
+                "The board keeps the list it had; the file was left as it is.",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+            return
+        if tenants is not None:
+            self.adopt_tenants(tenants)
+            self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
+
+
+def key_table_markdown(bindings: list[Binding] | None = None) -> str:
+    """The README's key table, made from the same list as the help screen and the key bar."""
+    lines = ["| key | action | binding id |", "| --- | --- | --- |"]
+    lines.append(f"| {MOVE_KEYS[0]} | {MOVE_KEYS[1]} | |")
+    for binding in bindings or BoardScreen.BINDINGS:
+        assert isinstance(binding, Binding)
+        keys = " ".join(f"`{_readme_key(key)}`" for key in binding.key.split(","))
+        lines.append(f"| {keys} | {binding.tooltip or binding.description} | `{binding.id}` |")
+    lines.append(f"| `{PALETTE_KEY[0]}` | {PALETTE_KEY[1]} | |")
+    return "\n".join(lines)
+
+
+_README_KEY_NAMES = {"slash": "/", "exclamation_mark": "!", "question_mark": "?"}
+
+
+def _readme_key(key: str) -> str:
+    return _README_KEY_NAMES.get(key, key)

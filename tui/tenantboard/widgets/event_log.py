@@ -1,0 +1,79 @@
+"""The event log panel: what changed, newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tenantboard.answers import Severity
+from tenantboard.eventlog import LoggedEvent
+from tenantboard.humanize import GLYPHS
+from tenantboard.sanitize import clean
+from tenantboard.textual_overrides import LineScrollBarMixin
+
+_GLYPH_BY_WORD = {
+    "ok": GLYPHS[Severity.OK],
+    "warning": GLYPHS[Severity.WARNING],
+    "critical": GLYPHS[Severity.CRITICAL],
+    "unknown": GLYPHS[Severity.UNKNOWN],
+}
+
+
+def event_line(event: LoggedEvent, now: datetime) -> str:
+    """One event as text: when, how it stands, which tenant, what happened."""
+    local = event.at.astimezone()
+    when = (
+        local.strftime("%H:%M:%S")
+        if local.date() == now.astimezone().date()
+        else (local.strftime("%Y-%m-%d %H:%M"))
+    )
+    glyph = _GLYPH_BY_WORD.get(event.severity, "?")
+    worse = "↓" if event.worse else " "
+    return f" {when}  {glyph}{worse} {clean(event.name, 40):<24} {event.kind:<9} {event.text}"
+
+
+class EventLogPanel(LineScrollBarMixin, ScrollView, can_focus=True):
+    """Newest first. Drawn line by line from the log, so thousands of events cost nothing."""
+
+    COMPONENT_CLASSES = {
+        "event-log--title",
+        "event-log--ok",
+        "event-log--warning",
+        "event-log--critical",
+        "event-log--unknown",
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.events: Sequence[LoggedEvent] = ()
+        self.title = "Event log"
+        self.now = datetime.now().astimezone()
+
+    def show(self, events: Sequence[LoggedEvent], title: str, now: datetime) -> None:
+        self.events, self.title, self.now = events, title, now
+        # No width: lines are cut to the panel's width, never scrolled sideways.
+        self.set_virtual_size(Size(0, len(events) + 1))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            style = self.get_component_rich_style("event-log--title")
+            return Strip([Segment(set_cell_size(f" {self.title}", width), style)], width)
+        index = int(self.scroll_offset.y) + y - 1
+        if not 0 <= index < len(self.events):
+            if index == 0:
+                text = "  nothing has happened yet: state changes, endpoint moves, failures and recoveries show here"
+                return Strip([Segment(set_cell_size(text, width), self.rich_style)], width)
+            return Strip.blank(width, self.rich_style)
+        event = self.events[index]
+        name = event.severity if event.severity in _GLYPH_BY_WORD else "unknown"
+        style = self.get_component_rich_style(f"event-log--{name}")
+        text = set_cell_size(event_line(event, self.now), width)
+        return Strip([Segment(text, style)], width)
