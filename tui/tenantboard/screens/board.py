@@ -167,7 +167,13 @@ class BoardScreen(FrameTimerScreen):
             show=False,
             tooltip="choose a theme (remembered)",
         ),
-        Binding("question_mark,f1", "help", "Help", id="help", tooltip="this help"),
+        Binding(
+            "question_mark,f1",
+            "help",
+            "Help",
+            id="help",
+            tooltip="help: every key, and what each colour, glyph and mark means",
+        ),
         Binding("q", "app.quit", "Quit", id="quit", tooltip="quit"),
     ]
 
