@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
+import sys
 from collections.abc import Iterable
 from functools import partial
 
-from textual import events
+from textual import constants, events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.driver import Driver
 from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
@@ -24,9 +27,13 @@ from tenantboard.engine import Monitor, unexpected
 from tenantboard.palette import TenantCommands
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.screens.board import BoardConfig, BoardScreen
+from tenantboard.textual_overrides import HangupAwareDriver
 from tenantboard.ui_state import load_ui_state, save_ui_state
 
 __all__ = ["BoardConfig", "TenantBoardApp", "binding_ids", "run_board"]
+
+#: Exit codes after a signal, as a shell reports a process killed by it (128 + number).
+EXIT_ON_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class TenantBoardApp(App[int]):
@@ -49,6 +56,22 @@ class TenantBoardApp(App[int]):
 
     def get_default_screen(self) -> Screen:
         return self.board
+
+    def get_driver_class(self) -> type[Driver]:
+        if sys.platform == "linux" and constants.DRIVER is None:
+            return HangupAwareDriver
+        return super().get_driver_class()
+
+    def terminal_gone(self) -> None:
+        """The terminal went away (end of input): save what the board keeps, and exit."""
+        self.exit(return_code=EXIT_ON_SIGNAL[signal.SIGHUP])
+
+    def _exit_on_signals(self) -> None:
+        """SIGTERM, SIGHUP and SIGINT end the board the orderly way: what it keeps is saved
+        and the terminal is restored (alternate screen, mouse, cursor, cooked mode)."""
+        loop = asyncio.get_running_loop()
+        for number, code in EXIT_ON_SIGNAL.items():
+            loop.add_signal_handler(number, partial(self.exit, return_code=code))
 
     def on_mount(self) -> None:
         settings = self.config.settings
@@ -76,6 +99,8 @@ class TenantBoardApp(App[int]):
         if self.config.keys:
             self.set_keymap(self.config.keys)
         self.set_interval(60, self.remember_choices)
+        if not self.is_headless:
+            self._exit_on_signals()
 
     async def on_unmount(self) -> None:
         """Quit at once: cancel the checks in flight, then close the shared client."""

@@ -13,11 +13,19 @@ What is here, and why:
 - :class:`LineScrollBar` / :class:`LineScrollBarMixin`: a vertical scrollbar drawn line by
   line from cached strips, and a way to change a widget's scrollable size without a layout
   of the whole screen.
+- :class:`HangupAwareDriver`: Textual's Linux driver busy-loops at 100% CPU when its
+  terminal goes away (end of input, EIO: a closed SSH session, ``tmux kill-session``; upstream
+  Textualize/textual PR 6690). This one tells the app the terminal is gone, and its writer
+  drops output to a dead terminal instead of dying and blocking the exit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
+import selectors
+from codecs import getincrementaldecoder
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from math import ceil
@@ -26,7 +34,13 @@ import textual
 from rich.color import Color
 from rich.style import Style
 from textual import _time
+from textual._loop import loop_last
+from textual._parser import ParseError
+from textual._xterm_parser import XTermParser
 from textual.app import App
+from textual.driver import Driver
+from textual.drivers._writer_thread import WriterThread
+from textual.drivers.linux_driver import LinuxDriver
 from textual.geometry import Size
 from textual.message_pump import MessagePump
 from textual.reactive import Reactive
@@ -212,6 +226,109 @@ class LineScrollBarMixin:
         return self._vertical_scrollbar
 
 
+# -- the terminal going away -----------------------------------------------------------------
+
+
+class DeadTerminalSafeWriter(WriterThread):
+    """Textual's writer thread, but a write to a terminal that is gone (EIO, EPIPE) is
+    dropped and the thread keeps draining its queue: otherwise it dies, its bounded queue
+    fills, and the next write (restoring the terminal on exit) blocks forever."""
+
+    def run(self) -> None:
+        get = self._queue.get
+        alive = True
+        while True:
+            text = get()
+            if text is None:
+                break
+            if not alive:
+                continue
+            try:
+                self._file.write(text)
+                if self._queue.qsize() == 0:
+                    self._file.flush()
+            except (OSError, ValueError):
+                alive = False
+        if alive:
+            with contextlib.suppress(OSError, ValueError):
+                self._file.flush()
+
+
+class HangupAwareDriver(LinuxDriver):
+    """Textual's Linux driver that notices its terminal going away.
+
+    At end of input (or EIO, what a pseudo-terminal whose other side closed answers),
+    Textual's input thread keeps selecting a readable descriptor and reading nothing, a busy
+    loop that outlives the terminal. Here the thread stops and calls
+    ``app.terminal_gone()`` on the app's loop; output to the dead terminal is dropped.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.terminal_gone = False
+
+    def start_application_mode(self) -> None:
+        super().start_application_mode()
+        # Swap the writer for one that survives a dead terminal. The old one is drained
+        # first (stop() waits), so nothing is written out of order.
+        assert self._writer_thread is not None
+        self._writer_thread.stop()
+        self._writer_thread = DeadTerminalSafeWriter(self._file)
+        self._writer_thread.start()
+
+    def write(self, data: str) -> None:
+        if not self.terminal_gone:
+            super().write(data)
+
+    def _input_ended(self) -> None:
+        if self.terminal_gone:
+            return
+        self.terminal_gone = True
+        on_gone = getattr(self._app, "terminal_gone", None)
+        if on_gone is not None:
+            self._loop.call_soon_threadsafe(on_gone)
+
+    def run_input_thread(self) -> None:
+        """Textual's input loop (LinuxDriver.run_input_thread), ending at end of input."""
+        selector = selectors.SelectSelector()
+        selector.register(self.fileno, selectors.EVENT_READ)
+        parser = XTermParser(self._debug)
+        decode = getincrementaldecoder("utf-8")().decode
+
+        def process(
+            selector_events: list[tuple[selectors.SelectorKey, int]], final: bool = False
+        ) -> bool:
+            """Feed what was read to the parser; False at end of input."""
+            for last, (_key, mask) in loop_last(selector_events):
+                if mask & selectors.EVENT_READ:
+                    try:
+                        data = os.read(self.fileno, 1024 * 4)
+                    except OSError:  # EIO: the terminal is gone
+                        data = b""
+                    if not data:
+                        return False
+                    for event in parser.feed(decode(data, final=final and last)):
+                        self.process_message(event)
+            for event in parser.tick():
+                self.process_message(event)
+            return True
+
+        try:
+            while not self.exit_event.is_set():
+                if not process(selector.select(0.1)):
+                    self._input_ended()
+                    return
+            selector.unregister(self.fileno)
+            process(selector.select(0.1), final=True)
+        finally:
+            selector.close()
+            try:
+                for _event in parser.feed(""):
+                    pass
+            except (EOFError, ParseError):
+                pass
+
+
 # -- the registry of hooks --------------------------------------------------------------------
 
 
@@ -297,6 +414,30 @@ HOOKS: tuple[Hook, ...] = (
         "Widget.virtual_size lays out",
         "LineScrollBarMixin, FilterLine",
         lambda: isinstance(Widget.virtual_size, Reactive) and Widget.virtual_size._layout,
+    ),
+    Hook(
+        "LinuxDriver.run_input_thread",
+        "HangupAwareDriver",
+        lambda: (
+            callable(LinuxDriver.run_input_thread)
+            and "def _run_input_thread" in inspect.getsource(LinuxDriver)
+        ),
+    ),
+    Hook(
+        "LinuxDriver._writer_thread",
+        "HangupAwareDriver",
+        lambda: "self._writer_thread = WriterThread(self._file)" in inspect.getsource(LinuxDriver),
+    ),
+    Hook(
+        "WriterThread._queue/_file",
+        "DeadTerminalSafeWriter",
+        lambda: _init_sets(WriterThread, "_queue") and _init_sets(WriterThread, "_file"),
+    ),
+    Hook("Driver._loop", "HangupAwareDriver", lambda: _init_sets(Driver, "_loop")),
+    Hook(
+        "XTermParser.feed/tick",
+        "HangupAwareDriver",
+        lambda: callable(XTermParser.feed) and callable(XTermParser.tick),
     ),
 )
 

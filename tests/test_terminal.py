@@ -1,0 +1,143 @@
+"""The board in a real pseudo-terminal: its terminal going away, and signals.
+
+A board is left open for days over SSH. When its terminal disappears it must exit within
+seconds (not spin on a dead descriptor), and SIGTERM, SIGHUP and SIGINT must end it the
+orderly way: what it keeps is saved and a live terminal is left sane.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import pty
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="pseudo-terminals as on Linux")
+
+LEAVE_ALTERNATE_SCREEN = b"\x1b[?1049l"
+SHOW_CURSOR = b"\x1b[?25h"
+MOUSE_OFF = b"\x1b[?1000l"
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on: every check fails fast with 'cannot connect'."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class BoardInPty:
+    def __init__(self, home: Path) -> None:
+        config = home / "tenants.toml"
+        config.write_text('[[tenants]]\ncontext_id = "Cust1001"\n')
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        env = dict(
+            os.environ,
+            TERM="xterm-256color",
+            TENANTBOARD_CONFIG=str(config),
+            TENANTBOARD_BASE_URL=f"http://127.0.0.1:{closed_port()}",
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tenantboard"],
+            stdin=self.slave,
+            stdout=self.slave,
+            stderr=self.slave,
+            env=env,
+            start_new_session=True,
+        )
+        self.output = b""
+
+    def read_until(self, text: bytes, timeout: float = 30) -> None:
+        end = time.monotonic() + timeout
+        while text not in self.output and time.monotonic() < end:
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                self.output += os.read(self.master, 65536)
+        assert text in self.output, f"never drew {text!r}"
+
+    def drain(self) -> bytes:
+        """What the board writes until it stops writing (or closes the terminal)."""
+        written = b""
+        while True:
+            ready, _, _ = select.select([self.master], [], [], 1.0)
+            if not ready:
+                return written
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return written
+            if not chunk:
+                return written
+            written += chunk
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait(self, timeout: float) -> tuple[int, float]:
+        """Exit code and CPU seconds used in total, or a failure if it outlives ``timeout``."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                self.process.returncode = os.waitstatus_to_exitcode(status)
+                return self.process.returncode, usage.ru_utime + usage.ru_stime
+            time.sleep(0.05)
+        self.process.kill()
+        self.process.wait()
+        raise AssertionError(f"the board still ran {timeout} s later")
+
+    def close(self) -> None:
+        for fd in (self.master, self.slave):
+            with contextlib.suppress(OSError):  # closed by the test already
+                os.close(fd)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def board(hermetic_environment: Path):
+    running = BoardInPty(hermetic_environment)
+    yield running
+    running.close()
+
+
+def test_a_board_whose_terminal_goes_away_exits_and_does_not_spin(board, hermetic_environment):
+    board.read_until(b"Cust1001")
+    cpu_before = board.cpu_seconds()
+    os.close(board.master)  # the SSH session dies, tmux kill-session, the laptop lid...
+    os.close(board.slave)
+    code, cpu_total = board.wait(timeout=10)
+    assert code == 129  # as a shell reports a process ended by a hang-up
+    assert cpu_total - cpu_before < 2.0  # it exited; it did not burn a core on a dead terminal
+    remembered = list((hermetic_environment / "xdg_data_home").rglob("ui-state.json"))
+    assert remembered, "the board's remembered choices were not saved on the way out"
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
+def test_a_signal_ends_the_board_and_leaves_the_terminal_sane(board, number, code) -> None:
+    board.read_until(b"Cust1001")
+    os.kill(board.process.pid, number)
+    written = board.drain()
+    exit_code, _ = board.wait(timeout=10)
+    assert exit_code == code
+    assert LEAVE_ALTERNATE_SCREEN in written and SHOW_CURSOR in written and MOUSE_OFF in written
+    mode = termios.tcgetattr(board.slave)[3]
+    assert mode & termios.ICANON and mode & termios.ECHO  # cooked again, as the shell left it
