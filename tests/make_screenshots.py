@@ -1,6 +1,7 @@
-"""Write the README's screenshots from the demo scenario on a fixed clock (`make screenshots`).
+"""Write the README's screenshots from the demo scenario on a fixed clock, and the README's
+key table from the board's bindings (`make screenshots`).
 
-Never edit the SVGs by hand: change the app or this script and run it again.
+Never edit the SVGs or the key table by hand: change the app or this script and run it again.
 """
 
 from __future__ import annotations
@@ -43,7 +44,19 @@ async def shoot(
     print(f"wrote screenshots/{name}.svg")
 
 
+def write_readme_keys() -> None:
+    from tenantboard.screens.board import key_table_markdown
+
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start = text.index("\n", text.index("<!-- keys:")) + 1
+    end = text.index("<!-- /keys -->")
+    readme.write_text(text[:start] + key_table_markdown() + "\n" + text[end:], encoding="utf-8")
+    print("wrote README.md's key table")
+
+
 async def main() -> None:
+    write_readme_keys()
     os.environ["TZ"] = "UTC"
     time.tzset()
     OUT.mkdir(exist_ok=True)

@@ -403,15 +403,6 @@ async def test_keys_can_be_remapped_by_binding_id(clock) -> None:
         ]
 
 
-def test_unknown_binding_ids_in_the_file_are_a_clear_error(tmp_path, capsys) -> None:
-    from tenantboard.cli import main
-
-    path = tmp_path / "t.toml"
-    path.write_text('[keys]\nrefresh = "f5"\nfrobnicate = "x"\n')
-    assert main(["--config", str(path)]) == 78
-    assert "unknown binding id(s) frobnicate" in capsys.readouterr().err
-
-
 async def test_the_command_palette_offers_actions_and_tenants(clock) -> None:
     app = make_board(clock)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -40,6 +40,9 @@ class TenantBoardApp(App[int]):
     CSS_PATH = "board.tcss"
     TITLE = "tenantboard"
     COMMANDS = App.COMMANDS | {TenantCommands}
+    # ctrl+c quits, as operators expect of a terminal tool (Textual's default only says
+    # "press ctrl+q"); priority, so it works in the filter line and every dialog too.
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl_c")]
 
     def __init__(self, config: BoardConfig) -> None:
         super().__init__()
@@ -65,6 +68,24 @@ class TenantBoardApp(App[int]):
     def terminal_gone(self) -> None:
         """The terminal went away (end of input): save what the board keeps, and exit."""
         self.exit(return_code=EXIT_ON_SIGNAL[signal.SIGHUP])
+
+    def _apply_keymap(self) -> None:
+        """Remap keys by binding id ([keys] in the tenant file); an id nobody knows is said
+        and left out, never a reason not to start (list, check and add read the same file)."""
+        known = binding_ids()
+        wanted = self.config.keys
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            self.notify(
+                f"[keys] in the tenant file: unknown binding id(s) {', '.join(unknown)} ignored "
+                f"(known: {', '.join(sorted(known))})",
+                severity="warning",
+                timeout=30,
+                markup=False,
+            )
+        keymap = {binding_id: keys for binding_id, keys in wanted.items() if binding_id in known}
+        if keymap:
+            self.set_keymap(keymap)
 
     def _exit_on_signals(self) -> None:
         """SIGTERM, SIGHUP and SIGINT end the board the orderly way: what it keeps is saved
@@ -96,8 +117,7 @@ class TenantBoardApp(App[int]):
         if self.ui.theme in self.available_themes:
             self.theme = self.ui.theme
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        if self.config.keys:
-            self.set_keymap(self.config.keys)
+        self._apply_keymap()
         self.set_interval(60, self.remember_choices)
         if not self.is_headless:
             self._exit_on_signals()

@@ -15,7 +15,7 @@ from tenantboard import __version__
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.clock import SystemClock
 from tenantboard.engine import check_all
-from tenantboard.paths import default_data_dir, resolve_config_path
+from tenantboard.paths import board_data_dir, resolve_config_path
 from tenantboard.tenant import DEFAULT_ENV, ENVIRONMENTS, Tenant, make_tenant
 from tenantboard.tenant_file import (
     Settings,
@@ -261,7 +261,7 @@ def _tenants_from_args(
 
 
 def cmd_board(args: argparse.Namespace) -> int:
-    from tenantboard.app import BoardConfig, binding_ids, run_board
+    from tenantboard.app import BoardConfig, run_board
 
     keys: dict[str, str] = {}
     data_dir = None
@@ -274,14 +274,8 @@ def cmd_board(args: argparse.Namespace) -> int:
         store = store_for(args)
         tenant_list = store.load()
         settings = effective_settings(args, tenant_list.settings)
-        tenants, keys, data_dir = tenant_list.tenants, tenant_list.keys, default_data_dir()
-        unknown = sorted(set(keys) - binding_ids())
-        if unknown:
-            raise StoreError(
-                store.path,
-                f"[keys]: unknown binding id(s) {', '.join(unknown)} "
-                f"(known: {', '.join(sorted(binding_ids()))})",
-            )
+        tenants, keys = tenant_list.tenants, tenant_list.keys
+        data_dir = board_data_dir(store.path)
     config = BoardConfig(
         tenants=tenants,
         settings=settings,
@@ -387,10 +381,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_paths(args: argparse.Namespace) -> int:
     from tenantboard.paths import default_config_path
 
-    print(f"tenant file:  {resolve_config_path(option(args, 'config'))}")
+    tenant_file = resolve_config_path(option(args, "config"))
+    data_dir = board_data_dir(tenant_file)
+    print(f"tenant file:  {tenant_file}")
     print(f"default:      {default_config_path()}")
-    print(f"event log:    {default_data_dir() / 'events.jsonl'}")
-    print(f"remembered:   {default_data_dir() / 'ui-state.json'}")
+    print(f"event log:    {data_dir / 'events.jsonl'}")
+    print(f"remembered:   {data_dir / 'ui-state.json'}")
     return 0
 
 

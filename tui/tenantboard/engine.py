@@ -52,6 +52,17 @@ def unexpected(exc: BaseException) -> CheckError:
     return CheckError(ErrorKind.NETWORK, f"unexpected {type(exc).__name__}: {clean(str(exc), 120)}")
 
 
+def _detached(error: CheckError) -> CheckError:
+    """The error without what it was raised from. It is kept on the row for minutes; its
+    traceback and the transport's exception it was raised from (``__context__`` survives
+    ``raise ... from None``) would keep every frame of the failed request alive: an outage
+    at 3,000 tenants grew the board from 90 to 143 MB that way."""
+    error.__traceback__ = None
+    error.__context__ = None
+    error.__cause__ = None
+    return error
+
+
 async def check_once(
     client: TenantClient, tenant: Tenant, clock: Clock, *, versions: bool = False
 ) -> CheckResult:
@@ -68,13 +79,11 @@ async def check_once(
             except CheckError as exc:
                 version_error = exc
     except CheckError as exc:
-        # Kept on the row for minutes: drop the traceback, which would tie this frame
-        # (and everything it references) into a cycle only the garbage collector frees.
-        error = exc.with_traceback(None)
+        error = _detached(exc)
     except Exception as exc:
         error = unexpected(exc)
     if version_error is not None:
-        version_error = version_error.with_traceback(None)
+        version_error = _detached(version_error)
     return CheckResult(
         tenant=tenant,
         state=answer.state if answer else None,
@@ -218,14 +227,15 @@ class Monitor:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def _dispatch(self) -> float | None:
-        """Start what is due; return how long to sleep (None: until woken)."""
-        if self.paused:
-            return None
+        """Start what is due; return how long to sleep (None: until woken).
+
+        While paused, only manual re-checks run: paused means no automatic checks."""
         now = self.clock.monotonic()
         free = self.concurrency - len(self._running)
         if free <= 0:
             return None  # a finishing check wakes us
-        for key in self._queue.pop_due(now, free):
+        due = self._queue.pop_urgent(free) if self.paused else self._queue.pop_due(now, free)
+        for key in due:
             if key in self._running:
                 self._again.add(key)
                 continue
@@ -233,7 +243,7 @@ class Monitor:
             if tenant is not None:
                 self._running[key] = asyncio.create_task(self._check(tenant))
         next_due = self._queue.next_due()
-        if next_due is None or len(self._running) >= self.concurrency:
+        if next_due is None or len(self._running) >= self.concurrency or self.paused:
             return None
         return next_due - now
 

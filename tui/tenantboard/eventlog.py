@@ -7,15 +7,17 @@ limit it is rewritten, atomically, with the newest ``limit`` events.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tenantboard.files import atomic_write
+from tenantboard.files import FileError, atomic_write
 from tenantboard.humanize import SEVERITY_WORDS
 from tenantboard.rows import Change
 from tenantboard.sanitize import clean
@@ -113,20 +115,36 @@ class EventLog:
                 return
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write("".join(event.to_json() + "\n" for event in events))
-                self._lines_on_disk += len(events)
-                if self._lines_on_disk > 2 * self.limit:
-                    self._compact()
+                with _locked(self.path):
+                    with self.path.open("a", encoding="utf-8") as handle:
+                        handle.write("".join(event.to_json() + "\n" for event in events))
+                    self._lines_on_disk += len(events)
+                    if self._lines_on_disk > 2 * self.limit:
+                        self._compact()
                 self.write_error = None
-            except OSError as exc:
-                self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+            except (OSError, FileError) as exc:
+                reason = exc.reason if isinstance(exc, FileError) else exc.strerror or exc
+                self.write_error = f"cannot write {self.path}: {reason}"
 
     def _compact(self) -> None:
+        """Keep the newest ``limit`` lines of the file as it is now (under the lock): another
+        board on the same tenant file appends to it too, and its events stay."""
         assert self.path is not None
-        newest = list(reversed(list(self.events)))
-        atomic_write(self.path, "".join(event.to_json() + "\n" for event in newest))
+        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        newest = lines[-self.limit :]
+        atomic_write(self.path, "".join(line + "\n" for line in newest))
         self._lines_on_disk = len(newest)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An advisory lock beside ``path``, held while this process appends or compacts."""
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def logged_events(changes: Iterable[Change]) -> list[LoggedEvent]:

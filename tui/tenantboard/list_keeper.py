@@ -11,7 +11,7 @@ import asyncio
 from typing import Literal
 
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import TenantStore
+from tenantboard.tenant_file import StoreError, TenantStore
 
 ChangeKind = Literal["add", "edit", "remove"]
 
@@ -73,6 +73,10 @@ class ListKeeper:
         if fingerprint == self._fingerprint:
             return None
         self._fingerprint = fingerprint
+        if fingerprint is None:
+            # Deleted or moved away (often for a moment, by an editor or a sync tool): the
+            # board keeps its list, and when the file is back its tenants keep their history.
+            raise StoreError(store.path, "the tenant file is gone (deleted or moved away)")
         tenants = store.load().tenants
         if tenants == self.tenants:
             return None

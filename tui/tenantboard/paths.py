@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,6 +14,14 @@ CONFIG_ENV_VAR = "TENANTBOARD_CONFIG"
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def board_data_dir(tenant_file: Path) -> Path:
+    """The folder for what the board keeps about one tenant file (its event log, its
+    remembered choices): a board on another tenant file keeps its own."""
+    resolved = tenant_file.expanduser().resolve()
+    digest = hashlib.sha1(str(resolved).encode("utf-8")).hexdigest()[:10]
+    return default_data_dir() / "boards" / f"{resolved.stem}-{digest}"
 
 
 def default_config_path() -> Path:

@@ -114,10 +114,9 @@ class TenantRow:
 
     @property
     def version_label(self) -> str | None:
-        entry = self.version
-        if entry and entry.answer and entry.endpoint == (self.state and self.state.endpoint):
-            info = entry.answer.info
-            return info.netserver_version or info.label
+        """The Version column: the release the state answer names, and only that (the
+        NetServer version from the Api link is in the detail pane), so the column means
+        the same for every row whether or not its pane was opened."""
         if self.state is None or not self.state.version:
             return None
         return self.state.version.removeprefix("Release_").removeprefix("Release")

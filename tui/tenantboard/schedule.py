@@ -118,6 +118,10 @@ class DueQueue:
             return None
         return self._heap[0][0]
 
+    def pop_urgent(self, limit: int) -> list[str]:
+        """Remove and return up to ``limit`` urgent keys (manual re-checks), oldest first."""
+        return self.pop_due(-math.inf, limit)
+
     def pop_due(self, now: float, limit: int) -> list[str]:
         """Remove and return up to ``limit`` keys due at ``now``, earliest (urgent) first."""
         taken: list[str] = []

@@ -13,6 +13,9 @@ What is here, and why:
 - :class:`LineScrollBar` / :class:`LineScrollBarMixin`: a vertical scrollbar drawn line by
   line from cached strips, and a way to change a widget's scrollable size without a layout
   of the whole screen.
+- :func:`notify_until_dismissed` / :func:`dismiss`: a notification the board can take back
+  when what it said stops being true (the tenant file is readable again); Textual's
+  ``notify`` returns nothing to dismiss, and ``App._unnotify`` is private.
 - :class:`HangupAwareDriver`: Textual's Linux driver busy-loops at 100% CPU when its
   terminal goes away (end of input, EIO: a closed SSH session, ``tmux kill-session``; upstream
   Textualize/textual PR 6690). This one tells the app the terminal is gone, and its writer
@@ -43,6 +46,7 @@ from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 from textual.geometry import Size
 from textual.message_pump import MessagePump
+from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import Reactive
 from textual.screen import UPDATE_PERIOD, Screen
 from textual.scrollbar import ScrollBar, ScrollBarRender
@@ -329,6 +333,24 @@ class HangupAwareDriver(LinuxDriver):
                 pass
 
 
+# -- notifications that can be taken back ------------------------------------------------------
+
+
+def notify_until_dismissed(
+    app: App, message: str, *, severity: SeverityLevel, timeout: float
+) -> Notification:
+    """What ``App.notify`` does (markup off), returning the notification for :func:`dismiss`."""
+    notification = Notification(message, "", severity, timeout, markup=False)
+    app.post_message(Notify(notification))
+    return notification
+
+
+def dismiss(app: App, notification: Notification) -> None:
+    """Take a notification off the screen if it is still there."""
+    if notification in app._notifications:
+        app._unnotify(notification)
+
+
 # -- the registry of hooks --------------------------------------------------------------------
 
 
@@ -434,6 +456,16 @@ HOOKS: tuple[Hook, ...] = (
         lambda: _init_sets(WriterThread, "_queue") and _init_sets(WriterThread, "_file"),
     ),
     Hook("Driver._loop", "HangupAwareDriver", lambda: _init_sets(Driver, "_loop")),
+    Hook(
+        "App._notifications/_unnotify",
+        "dismiss",
+        lambda: _init_sets(App, "_notifications") and _has_params(App._unnotify, "notification"),
+    ),
+    Hook(
+        "Notification(message, title, severity, timeout, markup)",
+        "notify_until_dismissed",
+        lambda: _has_params(Notification, "message", "title", "severity", "timeout", "markup"),
+    ),
     Hook(
         "XTermParser.feed/tick",
         "HangupAwareDriver",

@@ -19,6 +19,8 @@ class UiState:
     theme: str | None = None
     attention_only: bool = False
     log_open: bool = False
+    #: Toasts for state changes (the change line and the event log always tell them).
+    notify_changes: bool = True
     last_seen: datetime | None = None
 
     def copy(self) -> UiState:
@@ -36,6 +38,7 @@ def load_ui_state(path: Path | None) -> UiState:
             theme=str(data["theme"]) if data.get("theme") else None,
             attention_only=bool(data.get("attention_only", False)),
             log_open=bool(data.get("log_open", False)),
+            notify_changes=bool(data.get("notify_changes", True)),
             last_seen=datetime.fromisoformat(last_seen) if last_seen else None,
         )
     return UiState()

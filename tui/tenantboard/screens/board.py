@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
+from textual.notifications import Notification
+from textual.timer import Timer
 from textual.widgets import Input
 
 from tenantboard.client import BaseUrl, TenantClient
@@ -39,8 +42,9 @@ from tenantboard.screens.help import HelpScreen
 from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import Settings, StoreError, TenantStore
-from tenantboard.textual_overrides import FrameTimerScreen
+from tenantboard.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
 from tenantboard.ui_state import UiState
+from tenantboard.widgets.change_line import ChangeLine
 from tenantboard.widgets.detail import DetailContext, DetailPane
 from tenantboard.widgets.event_log import EventLogPanel
 from tenantboard.widgets.filter_line import FilterLine
@@ -52,6 +56,13 @@ from tenantboard.widgets.table import TenantTable
 NARROW_WIDTH = 110
 #: More state changes than this in one moment make one summary notification, not many.
 MAX_TOASTS = 3
+#: After a state-change pop-up, the next waits this long (seconds): at fleet scale changes
+#: come every few seconds, and the change line tells them all.
+TOAST_GAP = 10.0
+#: Seconds a message that needs the operator (a change not saved, a broken file) stays up.
+NEEDS_OPERATOR_SECONDS = 600
+#: Seconds the cursor rests on a row before the detail pane fetches its version document.
+VERSION_REST = 0.3
 #: The keys that move between tenants (the table's own bindings), for the help screen.
 MOVE_KEYS = ("↑ ↓ j k, PgUp PgDn, Home End", "move between tenants")
 PALETTE_KEY = ("ctrl+p", "command palette: every action, and each tenant by name")
@@ -90,7 +101,19 @@ class BoardScreen(FrameTimerScreen):
             tooltip="refresh the selected tenant now, ahead of everything merely due",
         ),
         Binding(
-            "R", "recheck_all", "Refresh all", id="refresh_all", tooltip="refresh every tenant"
+            "R",
+            "recheck_shown",
+            "Refresh shown",
+            id="refresh_all",
+            tooltip="refresh every tenant shown (all of them unless a filter is on)",
+        ),
+        Binding(
+            "ctrl+r",
+            "recheck_list",
+            "Refresh the whole list",
+            id="refresh_list",
+            show=False,
+            tooltip="refresh every tenant in the list, shown or not",
         ),
         # Priority, like the table's cursor keys: answered as the key arrives, not after it
         # has bubbled through the DOM; the action leaves the key to a widget that wants it.
@@ -126,18 +149,21 @@ class BoardScreen(FrameTimerScreen):
             tooltip="edit the selected tenant",
         ),
         Binding(
-            "delete",
+            "delete,backspace",
             "remove_tenant",
             "Remove",
             id="remove_tenant",
             show=False,
             tooltip="remove the selected tenant (asks first)",
         ),
+        # Priority, like enter: keys are forwarded to the focused widget as they arrive, so
+        # without it the letters typed right after the slash reach the table, not the line.
         Binding(
             "slash",
             "filter",
             "Filter",
             id="filter",
+            priority=True,
             tooltip="filter as you type: context id, label, host or state (escape clears)",
         ),
         Binding(
@@ -157,6 +183,38 @@ class BoardScreen(FrameTimerScreen):
         ),
         Binding("l", "toggle_log", "Log", id="toggle_log", tooltip="show or hide the event log"),
         Binding(
+            "n",
+            "toggle_notices",
+            "Notices",
+            id="toggle_notices",
+            show=False,
+            tooltip="state-change pop-ups on or off (remembered; the change line always tells)",
+        ),
+        Binding(
+            "c",
+            "copy_context",
+            "Copy id",
+            id="copy_context",
+            show=False,
+            tooltip="copy the selected tenant's context id to the clipboard",
+        ),
+        Binding(
+            "u",
+            "copy_endpoint",
+            "Copy URL",
+            id="copy_endpoint",
+            show=False,
+            tooltip="copy the selected tenant's endpoint URL to the clipboard",
+        ),
+        Binding(
+            "o",
+            "open_endpoint",
+            "Open",
+            id="open_endpoint",
+            show=False,
+            tooltip="open the selected tenant's endpoint in a web browser",
+        ),
+        Binding(
             "p", "toggle_pause", "Pause", id="toggle_pause", tooltip="pause or resume refreshing"
         ),
         Binding(
@@ -174,7 +232,7 @@ class BoardScreen(FrameTimerScreen):
             id="help",
             tooltip="help: every key, and what each colour, glyph and mark means",
         ),
-        Binding("q", "app.quit", "Quit", id="quit", tooltip="quit"),
+        Binding("q", "app.quit", "Quit", id="quit", tooltip="quit (ctrl+c quits too, anywhere)"),
     ]
 
     def __init__(self, config: BoardConfig, clock: Clock, remembered: UiState) -> None:
@@ -190,6 +248,11 @@ class BoardScreen(FrameTimerScreen):
         #: The tenant the detail pane shows, or None while it is closed.
         self.detail_key: str | None = None
         self.fetching_versions: set[str] = set()
+        self._last_toast = -TOAST_GAP
+        self._version_timer: Timer | None = None
+        #: The alert saying the tenant file cannot be read, until it can be read again.
+        self._tenant_file_problem: Notification | None = None
+        self._reported_log_error: str | None = None
         self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
             now=time.monotonic,
             start_timer=self.set_timer,
@@ -204,10 +267,12 @@ class BoardScreen(FrameTimerScreen):
         self.table = TenantTable(self.model, self.describe_times, id="table")
         self.detail = DetailPane(id="detail")
         self.log_panel = EventLogPanel(id="event-log")
+        self.change_line = ChangeLine(id="changes")
         self.filter_line = FilterLine(
             self._filter_changed,
             placeholder="filter: context id, label, host or state",
             id="filter",
+            compact=True,
         )
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -218,6 +283,7 @@ class BoardScreen(FrameTimerScreen):
             yield self.table
             yield self.detail
         yield self.log_panel
+        yield self.change_line
         yield self.filter_line
         yield KeyBar(id="keys")
 
@@ -237,6 +303,7 @@ class BoardScreen(FrameTimerScreen):
             self.set_interval(self.config.watch_interval, self._look_at_tenant_file)
         if self.event_log.write_error:
             self.notify(self.event_log.write_error, severity="warning", markup=False)
+        self.set_class(self.app.no_color, "-no-color")
         self.pacing.collector.start()
 
     def on_unmount(self) -> None:
@@ -280,18 +347,46 @@ class BoardScreen(FrameTimerScreen):
         if not logged:
             return
         self.event_log.add(logged)
-        self.run_worker(asyncio.to_thread(self.event_log.flush), group="disk")
+        self.run_worker(self._save_event_log(), group="disk")
         self.update_log()
         self.pacing.notice([event for event in logged if event.kind == "state"])
         if self.config.settings.bell and any(event.worse for event in logged):
             self.app.bell()
 
+    async def _save_event_log(self) -> None:
+        """Append the new events in a thread; a write that fails is said once, not hidden."""
+        await asyncio.to_thread(self.event_log.flush)
+        error = self.event_log.write_error
+        if error and error != self._reported_log_error:
+            self.alert(f"the event log is not being saved: {error}")
+        self._reported_log_error = error
+        self.update_log()
+
     def _announce(self, events: list[LoggedEvent]) -> None:
-        """A few state changes one by one, a burst (an incident, a maintenance window) as
-        one summary, never a toast storm."""
+        """State changes go to the change line, all of them; pop-ups only for a few at a
+        time, at most one every :data:`TOAST_GAP` seconds, and only while the operator
+        wants them: at fleet scale they would bury the board."""
+        newest = events[-1]
+        more = f"  (+{len(events) - 1} more)" if len(events) > 1 else ""
+        line = Text(no_wrap=True)
+        line.append(f" {newest.at.astimezone():%H:%M:%S} ", "bold")
+        line.append(f"{newest.name}: {newest.text}{more}")
+        line.append("   l: event log", "dim")
+        self.change_line.show(line)
+        self.change_line.display = not self.log_panel.display
+        now = time.monotonic()
+        if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
+            return
+        self._last_toast = now
         for notice in notices(events, MAX_TOASTS):
             severity = "warning" if notice.worse else "information"
             self.notify(notice.message, title=notice.title, severity=severity, markup=False)
+
+    def alert(self, message: str) -> Notification:
+        """A message that needs the operator: it stays up until read (or ten minutes)."""
+        return notify_until_dismissed(
+            self.app, message, severity="error", timeout=NEEDS_OPERATOR_SECONDS
+        )
 
     def on_version_arrived(self, message: VersionArrived) -> None:
         self.fetching_versions.discard(message.key)
@@ -385,7 +480,7 @@ class BoardScreen(FrameTimerScreen):
             title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
         self.log_panel.show(self.event_log.events, title, self.clock.wall())
 
-    def show_detail_of_cursor_row(self) -> None:
+    def show_detail_of_cursor_row(self, *, fetch: bool = True) -> None:
         """Redraw the detail pane for :attr:`detail_key` (and fetch its version if stale)."""
         key = self.detail_key
         row = self.model.rows.get(key) if key else None
@@ -393,8 +488,9 @@ class BoardScreen(FrameTimerScreen):
             self.detail.show(None, None)
             return
         self.detail.show(row, self.detail_context(row))
-        # After the pane is on screen: starting the worker is not what the operator waits for.
-        self.call_after_refresh(self._maybe_fetch_version, row)
+        if fetch:
+            # After the pane is on screen: starting the worker is not what the operator waits for.
+            self.call_after_refresh(self._maybe_fetch_version, row)
 
     def detail_context(self, row: TenantRow) -> DetailContext:
         text, reason = self.next_check_text(row)
@@ -437,12 +533,33 @@ class BoardScreen(FrameTimerScreen):
         if key and self.monitor:
             self.monitor.recheck(key)
             self._redraw_key(key)
+            if self.monitor.paused:
+                self.notify(
+                    "refreshing this tenant (paused: no automatic checks)", timeout=3, markup=False
+                )
 
-    def action_recheck_all(self) -> None:
-        if self.monitor:
-            self.monitor.recheck_all()
-            self.table.refresh()
-            self.notify(f"refreshing all {len(self.model)} tenants", timeout=3, markup=False)
+    def action_recheck_shown(self) -> None:
+        """Re-check the tenants shown: a filtered board re-checks what it shows."""
+        filtered = len(self.model) < self.model.total
+        what = f"the {len(self.model)} shown" if filtered else f"all {len(self.model)}"
+        self._recheck(list(self.model.order), f"{what} tenant{_s(len(self.model))}")
+
+    def action_recheck_list(self) -> None:
+        total = self.model.total
+        self._recheck(list(self.model.list_order), f"all {total} tenant{_s(total)} in the list")
+
+    def _recheck(self, keys: list[str], what: str) -> None:
+        monitor = self.monitor
+        if monitor is None:
+            return
+        if not keys:
+            self.notify("no tenant to refresh", timeout=3, markup=False)
+            return
+        for key in keys:
+            monitor.recheck(key)
+        self.table.refresh()
+        paused = " (paused: no automatic checks after these)" if monitor.paused else ""
+        self.notify(f"refreshing {what}{paused}", timeout=3, markup=False)
 
     def _redraw_key(self, key: str) -> None:
         index = self.model.index_of(key)
@@ -466,19 +583,33 @@ class BoardScreen(FrameTimerScreen):
 
     @on(TenantTable.Highlighted)
     def _follow_cursor(self, message: TenantTable.Highlighted) -> None:
+        """The pane follows the cursor at once; the version document is fetched only for the
+        row the cursor rests on, not for every row it passes."""
         if self.detail_key is not None and message.key is not None:
             self.detail_key = message.key
-            self.show_detail_of_cursor_row()
+            self.show_detail_of_cursor_row(fetch=False)
+            if self._version_timer is not None:
+                self._version_timer.stop()
+            self._version_timer = self.set_timer(VERSION_REST, self._fetch_for_resting_cursor)
+
+    def _fetch_for_resting_cursor(self) -> None:
+        self._version_timer = None
+        row = self.model.rows.get(self.detail_key or "")
+        if row is not None:
+            self._maybe_fetch_version(row)
 
     @on(TenantTable.Chosen)
     def _chosen(self, message: TenantTable.Chosen) -> None:
         self.toggle_detail()
 
-    def action_toggle_detail(self) -> None:
-        # A priority binding sees the key before any widget does: the filter line, a form,
-        # a dialog or the command palette keeps its enter.
+    def _leave_key_to_a_widget_that_types(self) -> None:
+        """A priority binding sees its key before any widget does: the filter line, a form,
+        a dialog or the command palette keeps it."""
         if self.app.screen is not self or isinstance(self.focused, Input):
             raise SkipAction()
+
+    def action_toggle_detail(self) -> None:
+        self._leave_key_to_a_widget_that_types()
         self.toggle_detail()
 
     def toggle_detail(self) -> None:
@@ -499,15 +630,27 @@ class BoardScreen(FrameTimerScreen):
 
     def _show_detail(self, shown: bool) -> None:
         """Show or hide the pane by toggling display, not classes: a class on the screen
-        would restyle every widget, and the pane should open at once."""
+        would restyle every widget, and the pane should open at once. The pane is a drawer
+        over the table: once it is laid out, the table's columns fit what it leaves."""
         self.detail.display = shown
         self.table.display = not (shown and self.size.width < NARROW_WIDTH)
+        if shown:
+            self.call_after_refresh(self._table_beside_pane)
+        else:
+            self.table.set_covered(0)
+
+    def _table_beside_pane(self) -> None:
+        if self.detail.display:
+            self.table.set_covered(self.detail.outer_size.width)
 
     # -- actions: finding and ordering ----------------------------------------------------------
 
     def action_filter(self) -> None:
+        self._leave_key_to_a_widget_that_types()
         self.filter_line.display = True
-        self.filter_line.focus()
+        # Focus now, not after a turn of the loop (Widget.focus): the keys typed right after
+        # the slash are already queued, and must reach the filter line, not the board.
+        self.set_focus(self.filter_line)
 
     def _filter_changed(self, text: str) -> None:
         if text != self.model.view.filter_text:
@@ -546,6 +689,43 @@ class BoardScreen(FrameTimerScreen):
         self.update_log()
         self.app.remember_choices()
 
+    def action_toggle_notices(self) -> None:
+        self.remembered.notify_changes = not self.remembered.notify_changes
+        self.app.remember_choices()
+        state = "on" if self.remembered.notify_changes else "off (the change line still tells)"
+        self.notify(f"state-change pop-ups {state}", timeout=3, markup=False)
+
+    def action_copy_context(self) -> None:
+        tenant = self._selected_tenant()
+        if tenant is not None:
+            self._copy(tenant.context_id, f"context id {tenant.context_id}")
+
+    def action_copy_endpoint(self) -> None:
+        url = self._selected_endpoint()
+        if url is not None:
+            self._copy(url, "endpoint URL")
+
+    def action_open_endpoint(self) -> None:
+        url = self._selected_endpoint()
+        if url is not None:
+            self.app.open_url(url)
+            self.notify(f"opening {url}", timeout=4, markup=False)
+
+    def _copy(self, text: str, what: str) -> None:
+        """To the clipboard through the terminal (OSC 52): works over SSH where the terminal
+        allows it."""
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied the {what} to the clipboard", timeout=3, markup=False)
+
+    def _selected_endpoint(self) -> str | None:
+        row = self.model.rows.get(self.table.cursor_key or "")
+        if row is None:
+            return None
+        if row.state is None or not row.state.endpoint:
+            self.notify("no endpoint known for this tenant yet", timeout=3, markup=False)
+            return None
+        return row.state.endpoint
+
     def jump_to(self, key: str) -> None:
         """Put the cursor on a tenant, clearing a filter that hides it."""
         if self.model.index_of(key) is None:
@@ -562,7 +742,8 @@ class BoardScreen(FrameTimerScreen):
     # -- actions: help --------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.key_help()))
+        help_keys = self.config.keys.get("help", "question_mark,f1")
+        self.app.push_screen(HelpScreen(self.key_help(), close_keys=help_keys))
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, description) for every binding, with the operator's remapped keys."""
@@ -623,7 +804,7 @@ class BoardScreen(FrameTimerScreen):
         try:
             tenants = await self.keeper.change(change, tenant, old)
         except (ValueError, StoreError) as exc:
-            self.notify(f"not saved: {exc}", severity="error", timeout=15, markup=False)
+            self.alert(f"not saved: {exc}")
             await self._read_tenant_file()
             return
         self.adopt_tenants(tenants)
@@ -645,7 +826,7 @@ class BoardScreen(FrameTimerScreen):
         self.apply_view()
 
     def _look_at_tenant_file(self) -> None:
-        self.run_worker(self._read_tenant_file(), group="list-watch", exclusive=True)
+        self.run_worker(self._read_tenant_file, group="list-watch", exclusive=True)
 
     async def _read_tenant_file(self) -> None:
         """Pick up changes made to the tenant file elsewhere (read off the event loop);
@@ -653,17 +834,26 @@ class BoardScreen(FrameTimerScreen):
         try:
             tenants = await asyncio.to_thread(self.keeper.outside_change)
         except StoreError as exc:
-            self.notify(
+            if self._tenant_file_problem is not None:
+                dismiss(self.app, self._tenant_file_problem)
+            self._tenant_file_problem = self.alert(
                 f"the tenant file changed but cannot be read: {exc}. "
-                "The board keeps the list it had; the file was left as it is.",
-                severity="error",
-                timeout=30,
-                markup=False,
+                "The board keeps the list it had; the file was left as it is."
             )
             return
-        if tenants is not None:
-            self.adopt_tenants(tenants)
+        if tenants is None:
+            return
+        self.adopt_tenants(tenants)
+        if self._tenant_file_problem is not None:
+            dismiss(self.app, self._tenant_file_problem)
+            self._tenant_file_problem = None
+            self.notify("the tenant file can be read again: list reloaded", timeout=5, markup=False)
+        else:
             self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def key_table_markdown(bindings: list[Binding] | None = None) -> str:

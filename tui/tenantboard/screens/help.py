@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -70,11 +71,21 @@ def _states(severity: Severity) -> list[str]:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close")]
+    """Closed by escape, q, or the key(s) that opened it (remapped ones included)."""
 
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="help.close")]
+
+    def __init__(
+        self, bindings: list[tuple[str, str]], close_keys: str = "question_mark,f1"
+    ) -> None:
         super().__init__()
         self.bindings = bindings
+        self.close_keys = {key.strip() for key in close_keys.split(",")}
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key in self.close_keys:
+            event.stop()
+            self.dismiss(None)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):

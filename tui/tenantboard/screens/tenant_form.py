@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -84,6 +84,13 @@ class TenantForm(ModalScreen[Tenant | None]):
     def on_mount(self) -> None:
         self.query_one("#context-id", Input).focus()
         self._check()
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys typed right after ``a`` arrive before the first field has focus: they go
+        to that field instead of being lost."""
+        if self.focused is None and event.is_printable and event.character:
+            event.stop()
+            self.query_one("#context-id", Input).insert_text_at_cursor(event.character)
 
     def _candidate(self) -> tuple[Tenant | None, str]:
         """The tenant the form describes now, or the reason it cannot be saved."""

@@ -10,7 +10,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich.cells import chop_cells
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Size
@@ -67,12 +67,40 @@ Segments = list[tuple[str, str]]
 
 
 def _chop(text: str, width: int) -> list[str]:
-    """Cut text into pieces of at most ``width`` cells, preferring to break at spaces."""
-    if width < 1:
+    """Cut text into pieces of at most ``width`` cells, breaking at spaces where it can.
+
+    A word too long for a line (a URL, a host) is broken with ``…`` at the end of each piece
+    but the last, so ``online3.superoffice.co…`` never reads as another domain.
+    """
+    if width < 2:
         return [text]
-    if text.isascii():
-        return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
-    return chop_cells(text, width) or [""]
+    pieces: list[str] = []
+    for piece in textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]:
+        while cell_len(piece) > width:
+            head = set_cell_size(piece, width - 1)
+            pieces.append(head + "…")
+            piece = piece[len(head.rstrip()) :] if head.strip() else piece[width - 1 :]
+        pieces.append(piece)
+    return pieces
+
+
+def fit_segments(segments: Segments, width: int) -> Segments:
+    """Segments cut to ``width`` cells, ending in ``…`` when something was cut."""
+    if sum(cell_len(text) for text, _ in segments) <= width:
+        return segments
+    kept: Segments = []
+    room = width - 1
+    for text, style in segments:
+        size = cell_len(text)
+        if size <= room:
+            kept.append((text, style))
+            room -= size
+            continue
+        if room > 0:
+            kept.append((set_cell_size(text, room), style))
+        kept.append(("…", style))
+        break
+    return kept
 
 
 def wrap_entries(entries: list[Entry], width: int) -> list[Segments]:
@@ -335,5 +363,6 @@ class DetailPane(LineScrollBarMixin, ScrollView, can_focus=False):
         base = self.rich_style
         if not 0 <= index < len(self._lines):
             return Strip.blank(width, base)
-        segments = [Segment(text, base + self._style(style)) for text, style in self._lines[index]]
+        line = fit_segments(self._lines[index], width)
+        segments = [Segment(text, base + self._style(style)) for text, style in line]
         return Strip(segments).adjust_cell_length(width, base)

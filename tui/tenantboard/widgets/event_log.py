@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from rich.cells import set_cell_size
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
@@ -35,7 +35,16 @@ def event_line(event: LoggedEvent, now: datetime) -> str:
     )
     glyph = _GLYPH_BY_WORD.get(event.severity, "?")
     worse = "↓" if event.worse else " "
-    return f" {when}  {glyph}{worse} {clean(event.name, 40):<24} {event.kind:<9} {event.text}"
+    # Padded by terminal cells, not characters: wide characters (CJK, emoji) take two.
+    name = set_cell_size(clean(event.name, 40), 24)
+    return f" {when}  {glyph}{worse} {name} {event.kind:<9} {event.text}"
+
+
+def fit_line(text: str, width: int) -> str:
+    """``text`` as exactly ``width`` cells, ending in ``…`` when it was cut."""
+    if cell_len(text) > width > 1:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
 
 
 class EventLogPanel(LineScrollBarMixin, ScrollView, can_focus=True):
@@ -65,15 +74,15 @@ class EventLogPanel(LineScrollBarMixin, ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if y == 0:
             style = self.get_component_rich_style("event-log--title")
-            return Strip([Segment(set_cell_size(f" {self.title}", width), style)], width)
+            return Strip([Segment(fit_line(f" {self.title}", width), style)], width)
         index = int(self.scroll_offset.y) + y - 1
         if not 0 <= index < len(self.events):
             if index == 0:
                 text = "  nothing has happened yet: state changes, endpoint moves, failures and recoveries show here"
-                return Strip([Segment(set_cell_size(text, width), self.rich_style)], width)
+                return Strip([Segment(fit_line(text, width), self.rich_style)], width)
             return Strip.blank(width, self.rich_style)
         event = self.events[index]
         name = event.severity if event.severity in _GLYPH_BY_WORD else "unknown"
         style = self.get_component_rich_style(f"event-log--{name}")
-        text = set_cell_size(event_line(event, self.now), width)
+        text = fit_line(event_line(event, self.now), width)
         return Strip([Segment(text, style)], width)

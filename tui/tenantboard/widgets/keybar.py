@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.screen import Screen
@@ -23,14 +24,24 @@ from textual.widget import Widget
 
 @dataclass(frozen=True, slots=True)
 class KeyItem:
+    action: str
     key: str
     shown_key: str
     description: str
     enabled: bool
 
 
+#: Actions whose keys always show, however narrow the screen: the way out and the way to
+#: every other key.
+PINNED_ACTIONS = ("help", "app.quit")
+
+
 class KeyBar(Widget, can_focus=False):
-    """Shown bindings of the focus chain, one per action, and the palette key at the right."""
+    """Shown bindings of the focus chain, one per action, and the palette key at the right.
+
+    Help and quit are drawn at the right end and never dropped; the rest fill the left, in
+    order, as far as the width allows.
+    """
 
     COMPONENT_CLASSES = {
         "key-bar--key",
@@ -73,7 +84,13 @@ class KeyBar(Widget, can_focus=False):
         return list(items.values()), palette
 
     def _item(self, binding: Binding, enabled: bool) -> KeyItem:
-        return KeyItem(binding.key, self.app.get_key_display(binding), binding.description, enabled)
+        return KeyItem(
+            binding.action,
+            binding.key,
+            self.app.get_key_display(binding),
+            binding.description,
+            enabled,
+        )
 
     # -- drawing ----------------------------------------------------------------------------
 
@@ -97,25 +114,48 @@ class KeyBar(Widget, can_focus=False):
                 Segment(self._palette.shown_key, key_style),
                 Segment(f" {self._palette.description} ", text_style),
             ]
-        room = width - sum(cell_len(segment.text) for segment in palette_segments)
+        pinned = [item for item in self._items if item.action in PINNED_ACTIONS]
+        others = [item for item in self._items if item.action not in PINNED_ACTIONS]
+        pinned_segments, pinned_size = self._item_segments(pinned, key_style, text_style, disabled)
+        room = width - sum(cell_len(segment.text) for segment in palette_segments) - pinned_size
         segments: list[Segment] = []
         spans: list[tuple[int, int, KeyItem]] = []
         x = 0
-        for item in self._items:
-            pair = [(f" {item.shown_key} ", key_style), (f"{item.description} ", text_style)]
-            size = sum(cell_len(text) for text, _ in pair)
+        for item in others:
+            item_segments, size = self._item_segments([item], key_style, text_style, disabled)
             if x + size > room:
                 break
-            for text, style in pair:
-                segments.append(Segment(text, style + disabled if not item.enabled else style))
+            segments.extend(item_segments)
             spans.append((x, x + size, item))
             x += size
         segments.append(Segment(" " * max(0, room - x), base))
-        if self._palette is not None and room >= 0:
-            spans.append((room, width, self._palette))
+        x = max(x, room)
+        for item in pinned:
+            size = self._item_size(item)
+            spans.append((x, x + size, item))
+            x += size
+        segments.extend(pinned_segments)
+        if self._palette is not None:
+            spans.append((x, width, self._palette))
             segments.extend(palette_segments)
         self._spans = spans
         return Strip(segments).crop_extend(0, width, base)
+
+    @staticmethod
+    def _item_size(item: KeyItem) -> int:
+        return cell_len(f" {item.shown_key} ") + cell_len(f"{item.description} ")
+
+    def _item_segments(
+        self, items: list[KeyItem], key_style: Style, text_style: Style, disabled: Style
+    ) -> tuple[list[Segment], int]:
+        segments: list[Segment] = []
+        for item in items:
+            for text, style in (
+                (f" {item.shown_key} ", key_style),
+                (f"{item.description} ", text_style),
+            ):
+                segments.append(Segment(text, style if item.enabled else style + disabled))
+        return segments, sum(cell_len(segment.text) for segment in segments)
 
     # -- the mouse --------------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ def counts_text(
             if per_severity[severity] > 0:
                 text.append(f" {GLYPHS[severity]}{per_severity[severity]}")
         return text
-    text.append("tenants ")
+    text.append("tenant " if total == 1 else "tenants ")
     for bucket in sorted((b for b, n in counts.items() if n > 0), key=_order):
         severity = _BUCKET_SEVERITY.get(bucket, Severity.UNKNOWN)
         name = "errors" if bucket == ERROR_BUCKET else bucket

@@ -40,18 +40,20 @@ class Column:
     flex: bool = False
 
 
+#: Priorities follow what identifies a tenant and what needs a look: the name, its state and
+#: the context id stay longest, then what went wrong and when; details go first.
 COLUMNS: tuple[Column, ...] = (
     Column("glyph", "", 2, 0),
     Column("name", "Tenant", 16, 0, flex=True),
-    Column("context", "Context", 11, 8),
-    Column("env", "Env", 7, 4),
+    Column("context", "Context", 11, 1),
+    Column("env", "Env", 7, 5),
     Column("state", "State", 19, 0),
-    Column("running", "Run", 4, 6),
-    Column("host", "Endpoint host", 26, 5),
-    Column("version", "Version", 20, 7),
-    Column("checked", "Checked", 9, 2),
-    Column("next", "Next check", 14, 3),
-    Column("problem", "Problem", 16, 1, flex=True),
+    Column("running", "Run", 4, 7),
+    Column("host", "Endpoint host", 26, 6),
+    Column("version", "Version", 20, 8),
+    Column("checked", "Checked", 9, 3),
+    Column("next", "Next check", 14, 4),
+    Column("problem", "Problem", 16, 2, flex=True),
 )
 
 
@@ -179,6 +181,9 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         # sorting) and across widths (the narrow layout and the wide one).
         self._lines: LRUCache[tuple[str, int], tuple[tuple[object, ...], Strip]] = LRUCache(4096)
         self._times: dict[int, tuple[str, str]] = {}
+        #: Columns on the right covered by the detail pane (a drawer over the table): the
+        #: columns are laid out for what stays visible, so nothing is cut without a mark.
+        self._covered = 0
 
     # -- data -------------------------------------------------------------------------------
 
@@ -204,6 +209,12 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
             row = self.model.row_at(index)
             if row is not None and self.describe(row) != self._times.get(index):
                 self.refresh_line(index + 1)
+
+    def set_covered(self, columns: int) -> None:
+        """The detail pane now covers ``columns`` on the right (0: nothing)."""
+        if columns != self._covered:
+            self._covered = columns
+            self.refresh()
 
     def _visible_rows(self) -> range:
         top = int(self.scroll_offset.y)
@@ -234,12 +245,21 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         self._lines.clear()
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        full = self.scrollable_content_region.width
+        width = max(1, full - self._covered)
+        strip = self._line(y, width)
+        if width < full:  # under the pane: blank, so nothing shows through its edge
+            return strip.extend_cell_length(full, self.rich_style)
+        return strip
+
+    def _line(self, y: int, width: int) -> Strip:
         if y == 0:
             return self._header_strip(width)
         index = int(self.scroll_offset.y) + y - 1
         row = self.model.row_at(index)
         if row is None:
+            if index == 0:
+                return self._hint_strip(width)
             return Strip.blank(width, self.rich_style)
         times = self.describe(row)
         self._times[index] = times
@@ -252,6 +272,15 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         strip = self._row_strip(row, times, is_cursor, width)
         self._lines[cache_key] = (signature, strip)
         return strip
+
+    def _hint_strip(self, width: int) -> Strip:
+        """What to do when no row shows: an empty list, or a filter that matches nothing."""
+        if self.model.total == 0:
+            text = "  No tenants yet: press a to add one (or run: tenantboard add Cust12345)."
+        else:
+            text = "  No tenant matches: escape clears the filter, ! shows every tenant again."
+        style = self.get_component_rich_style("tenant-table--pending")
+        return Strip([Segment(set_cell_size(text, width), style)], width)
 
     def _header_strip(self, width: int) -> Strip:
         style = self.get_component_rich_style("tenant-table--header")
