@@ -1,9 +1,12 @@
-"""Command line: the board (default), `check`, list management, and the simulator."""
+"""Command line: the board (default), `check`, list management, and the simulator.
+
+The HTTP client, asyncio and the board are imported only by the commands that use them,
+so that `add`, `list` and `import` start quickly (scripts run many of them).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
@@ -11,12 +14,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenantboard import __version__
-from tenantboard.client import BaseUrl, TenantClient
-from tenantboard.clock import SystemClock
-from tenantboard.engine import check_all
 from tenantboard.errors import CheckError
 from tenantboard.paths import default_data_dir, resolve_config_path
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
@@ -28,6 +28,9 @@ from tenantboard.tenant_file import (
     TenantStore,
     parse_import_lines,
 )
+
+if TYPE_CHECKING:
+    from tenantboard.client import BaseUrl
 
 #: Nagios UNKNOWN: `check` could not tell (here: the tenant file is broken).
 EXIT_UNKNOWN = 3
@@ -315,6 +318,8 @@ def store_for(args: argparse.Namespace) -> TenantStore:
 
 
 def base_url_for(args: argparse.Namespace) -> BaseUrl | None:
+    from tenantboard.client import BaseUrl
+
     text = option(args, "base_url") or os.environ.get("TENANTBOARD_BASE_URL")
     if not text:
         return None
@@ -405,6 +410,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         write_out(broken_file_json(exc) if args.json else broken_file_summary(exc))
         print(f"tenantboard: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
+    import asyncio
+
     results = asyncio.run(_check(args, tenants, settings))
     code = worst_exit_code(results)
     if args.json:
@@ -441,6 +448,10 @@ def _tenants_to_check(
 
 
 async def _check(args: argparse.Namespace, tenants: list[Tenant], settings: Settings) -> list:
+    from tenantboard.client import TenantClient
+    from tenantboard.clock import SystemClock
+    from tenantboard.engine import check_all
+
     async with TenantClient(
         base_url=base_url_for(args),
         timeout=settings.timeout,
@@ -559,6 +570,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         async with server:
             await server.serve_forever()
+
+    import asyncio
 
     try:
         asyncio.run(run())
