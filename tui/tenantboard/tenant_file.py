@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
-import os
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -244,18 +243,15 @@ class TenantStore:
                 self.path, f"cannot save: cannot lock {lock_path.name}: {exc.strerror or exc}"
             ) from None
         try:
-            with contextlib.suppress(OSError):  # only to name the holder in a message
-                lock_path.write_text(f"{os.getpid()}\n", encoding="utf-8")
             yield
         finally:
             lock.release()
 
     def _lock_held_message(self, lock_path: Path) -> str:
-        holder = "another process"
-        with contextlib.suppress(OSError, ValueError):
-            holder = f"process {int(lock_path.read_text(encoding='utf-8').strip())}"
+        holder = _flock_holder(lock_path)
+        who = f"process {holder}" if holder else "another process"
         return (
-            f"not changed: {holder} has held its lock ({lock_path}) for over "
+            f"not changed: {who} has held its lock ({lock_path}) for over "
             f"{self.lock_timeout:g} s, changing the file (tenantboard add/remove/import or a "
             "board saving an edit). Try again when it is done; the lock is freed when that "
             "process ends."
@@ -387,6 +383,24 @@ class TenantStore:
         if not self._parses_to(text, expected):  # never write what we could not read back
             raise StoreError(self.path, "internal error: the change did not round-trip; not saved")
         atomic_write(self.path, text)
+
+
+def _flock_holder(lock_path: Path) -> int | None:
+    """The process holding a flock on ``lock_path``, from Linux's /proc/locks (lines
+    like ``1: FLOCK ADVISORY WRITE 4242 08:01:1234 0 EOF``); None where it cannot tell."""
+    try:
+        inode = lock_path.stat().st_ino
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":  # waiters are marked "->"
+            continue
+        with contextlib.suppress(ValueError, IndexError):
+            if int(fields[5].rsplit(":", 1)[1]) == inode:
+                return int(fields[4])
+    return None
 
 
 def _apply_to_document(
