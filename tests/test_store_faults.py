@@ -11,7 +11,7 @@ import errno
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,8 @@ from tenantboard.eventlog import EventLog, LoggedEvent
 from tenantboard.tenant import make_tenant
 from tenantboard.tenant_file import TenantStore
 
+#: What the OS says: a read-only mount as root, a mode-0555 folder otherwise.
+READ_ONLY = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
 START = '# ours\n[[tenants]]\ncontext_id = "Cust1"\n'
 
 
@@ -46,12 +48,33 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-def _make_read_only(folder: Path) -> None:
-    result = subprocess.run(
-        ["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot remount read-only: {result.stderr.strip()}")
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None]]]:
+    """A folder for the tenant file and a function that makes it read-only: chmod for an
+    ordinary user; as root, who ignores mode bits, a tmpfs remounted read-only."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+
+        def make_read_only() -> None:
+            os.chmod(folder, 0o555)
+
+        yield folder, make_read_only
+        os.chmod(folder, 0o755)
+        return
+    _mount_tmpfs(folder, "256k")
+
+    def remount_read_only() -> None:
+        result = subprocess.run(
+            ["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot remount read-only: {result.stderr.strip()}")
+
+    try:
+        yield folder, remount_read_only
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
 def _fill(folder: Path) -> None:
@@ -71,28 +94,30 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("command", [["add", "Cust2"], ["remove", "Cust1"]])
 def test_a_read_only_folder_is_reported_and_the_file_left_alone(
-    small_disk: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+    read_only_folder, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    config = small_disk / "tenants.toml"
+    folder, make_read_only = read_only_folder
+    config = folder / "tenants.toml"
     config.write_text(START)
-    _make_read_only(small_disk)
+    make_read_only()
     code, err = run_cli(capsys, "--config", str(config), *command)
     assert code == 78
-    assert "Read-only file system" in err and "Nothing was changed" in err
+    assert READ_ONLY in err and "Nothing was changed" in err
     assert "Traceback" not in err
     assert config.read_text() == START
 
 
 def test_an_import_into_a_read_only_folder_is_reported(
-    small_disk: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    read_only_folder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = small_disk / "tenants.toml"
+    folder, make_read_only = read_only_folder
+    config = folder / "tenants.toml"
     config.write_text(START)
     source = tmp_path / "list.csv"
     source.write_text("Cust2\nCust3\n")
-    _make_read_only(small_disk)
+    make_read_only()
     code, err = run_cli(capsys, "--config", str(config), "import", str(source))
-    assert code == 78 and "Read-only file system" in err
+    assert code == 78 and READ_ONLY in err
     assert config.read_text() == START
 
 
@@ -112,18 +137,19 @@ def test_a_full_disk_is_reported_and_the_file_left_alone(
 
 
 def test_a_store_save_on_a_read_only_folder_is_a_store_error_for_the_board(
-    small_disk: Path,
+    read_only_folder,
 ) -> None:
     """The board's add form goes through the same store call; it must get StoreError."""
     from tenantboard.tenant_file import StoreError
 
-    config = small_disk / "tenants.toml"
+    folder, make_read_only = read_only_folder
+    config = folder / "tenants.toml"
     config.write_text(START)
-    _make_read_only(small_disk)
+    make_read_only()
     store = TenantStore(config)
-    with pytest.raises(StoreError, match="Read-only file system"):
+    with pytest.raises(StoreError, match=READ_ONLY):
         store.add([make_tenant("Cust2")])
-    with pytest.raises(StoreError, match="Read-only file system"):
+    with pytest.raises(StoreError, match=READ_ONLY):
         store.replace("online:Cust1", make_tenant("Cust1", "sod"))
     assert config.read_text() == START
 
