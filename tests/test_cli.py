@@ -420,3 +420,13 @@ def test_check_into_a_pipe_closed_early_keeps_its_exit_code(
     assert first.startswith(b"TENANTBOARD CRITICAL - 400 tenants")  # others answer Unknown
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert code == 2
+
+
+def test_a_label_that_is_not_utf8_is_refused_before_anything_is_written(
+    capsys, tmp_path: Path
+) -> None:
+    config = tmp_path / "t.toml"
+    # What Python makes of the byte 0xff in an argument on a UTF-8 system.
+    code, _, err = run_cli(capsys, "add", "--config", str(config), "Cust5", "--label", "\udcff")
+    assert code == 64 and "label is not valid UTF-8 text" in err
+    assert not config.exists()

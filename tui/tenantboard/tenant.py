@@ -94,4 +94,7 @@ def make_tenant(context_id: str, env: str | None = None, label: str | None = Non
         raise ValueError(f"label is longer than {MAX_LABEL_LENGTH} characters")
     if _CONTROL.search(text):
         raise ValueError("label contains control characters")
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        # Bytes that were not UTF-8 (e.g. a Latin-1 argument): the file could not hold them.
+        raise ValueError("label is not valid UTF-8 text")
     return Tenant(ctx, environment, text)
