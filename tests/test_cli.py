@@ -165,13 +165,49 @@ def test_add_list_remove_import(capsys, tmp_path: Path) -> None:
     assert out.split() == ["Cust5", "sod", "Five", "Cust7", "stage", "Seven"]
 
 
-def test_a_bad_import_imports_nothing(capsys, tmp_path: Path) -> None:
+def test_a_bad_import_reports_every_bad_line_and_imports_nothing(capsys, tmp_path: Path) -> None:
     config = tmp_path / "t.toml"
     source = tmp_path / "many.txt"
-    source.write_text("Cust1\nCust2\nnot-a-tenant\n")
+    source.write_text("Cust1\nnope\nCust2\nnot-a-tenant\nCust3,prod\n")
     code, _, err = run_cli(capsys, "import", "--config", str(config), str(source))
-    assert code == 78 and f"{source}:3:" in err
+    assert code == 65  # EX_DATAERR: the list is bad; 78 stays "the tenant file is broken"
+    assert "3 bad line(s); nothing imported" in err
+    for line in (2, 4, 5):
+        assert f"{source}:{line}: " in err
+    assert f"{source}:1:" not in err and f"{source}:3:" not in err
     assert not config.exists()
+
+
+def test_import_reads_csv_as_a_spreadsheet_saves_it(capsys, tmp_path: Path) -> None:
+    config = str(tmp_path / "t.toml")
+    source = tmp_path / "export.csv"
+    source.write_bytes(
+        "context_id,env,label\r\n"
+        'Cust1,online,"Acme, Inc."\r\n'
+        'Cust2, qaonline, "Bjørn ""the tester"""\r\n'
+        "Cust3,,Plain, with a comma\r\n".encode("utf-8-sig")
+    )
+    code, out, err = run_cli(capsys, "import", "--config", config, str(source))
+    assert code == 0, err
+    assert "imported 3 tenants" in out
+    _, out, _ = run_cli(capsys, "list", "--config", config, "--json")
+    assert json.loads(out) == [
+        {"context_id": "Cust1", "env": "online", "label": "Acme, Inc."},
+        {"context_id": "Cust2", "env": "stage", "label": 'Bjørn "the tester"'},
+        {"context_id": "Cust3", "env": "online", "label": "Plain, with a comma"},
+    ]
+
+
+def test_import_from_standard_input_with_a_byte_order_mark(
+    capsys, tmp_path: Path, monkeypatch
+) -> None:
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("\ufeffCust4,sod,Four\n"))
+    config = str(tmp_path / "t.toml")
+    assert run_cli(capsys, "import", "--config", config, "-")[0] == 0
+    _, out, _ = run_cli(capsys, "list", "--config", config)
+    assert out.split() == ["Cust4", "sod", "Four"]
 
 
 def test_a_corrupt_config_is_reported_and_left_alone(capsys, tmp_path: Path) -> None:
@@ -197,3 +233,200 @@ def test_shared_options_work_before_the_command(capsys, tmp_path: Path) -> None:
     config = str(tmp_path / "t.toml")
     run_cli(capsys, "--config", config, "add", "Cust3")
     assert "Cust3" in Path(config).read_text()
+
+
+# -- check, as Nagios and scripts meet it ------------------------------------------------
+
+
+def test_check_env_without_names_checks_only_that_environments_tenants(
+    capsys, simulator_url, tmp_path: Path
+) -> None:
+    config = str(tmp_path / "t.toml")
+    run_cli(capsys, "add", "--config", config, "Cust1001", "Cust1008")
+    run_cli(capsys, "add", "--config", config, "Cust1019", "--env", "stage")
+    code, out, _ = run_cli(
+        capsys, "check", "--config", config, "--base-url", simulator_url, "--env", "stage"
+    )
+    assert [line.split()[0] for line in out.splitlines()[2:]] == ["Cust1019"]
+    assert out.startswith("TENANTBOARD OK - 1 tenant: 1 ok |")
+    assert code == 0
+    code, _, err = run_cli(capsys, "check", "--config", config, "--env", "sod")
+    assert code == 64 and "no tenants in sod" in err
+
+
+def test_check_names_saved_labels_checks_each_tenant_once_and_gives_perfdata(
+    capsys, simulator_url, tmp_path: Path
+) -> None:
+    config = str(tmp_path / "t.toml")
+    run_cli(capsys, "add", "--config", config, "Cust1001", "--label", "Acme production")
+    code, out, _ = run_cli(
+        capsys,
+        "check",
+        "--config",
+        config,
+        "--base-url",
+        simulator_url,
+        "Cust1001",
+        "Cust1001",
+        "cust1001",
+        "Cust1009",
+    )
+    lines = out.splitlines()
+    assert lines[0] == (
+        "TENANTBOARD WARNING - 2 tenants: 1 warning, 1 ok | ok=1 warning=1 critical=0 unknown=0"
+    )
+    assert [line.split()[0] for line in lines[2:]] == ["Cust1001", "Cust1009"]
+    assert lines[2].endswith("Acme production")
+    assert code == 1
+    _, out, _ = run_cli(
+        capsys, "check", "--json", "--config", config, "--base-url", simulator_url, "CUST1001"
+    )
+    assert json.loads(out)[0]["label"] == "Acme production"
+
+
+@pytest.mark.parametrize("json_output", [False, True])
+def test_check_on_a_broken_tenant_file_tells_stdout_readers(
+    capsys, tmp_path: Path, json_output: bool
+) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text("[[tenants]]\ncontext_id = 'Cust1'\n[[tenants\n")
+    extra = ["--json"] if json_output else []
+    code, out, err = run_cli(capsys, "check", "--config", str(config), *extra)
+    assert code == 3
+    assert f"{config}:3:" in err
+    if json_output:
+        (entry,) = json.loads(out)
+        assert entry["severity"] == "UNKNOWN" and entry["context_id"] is None
+        assert entry["error"]["kind"] == "tenant-file"
+        assert entry["error"]["path"] == str(config) and entry["error"]["line"] == 3
+        assert "not valid TOML" in entry["error"]["message"]
+    else:
+        (line,) = out.splitlines()
+        assert line.startswith("TENANTBOARD UNKNOWN - cannot read the tenant file: ")
+        assert f"{config}:3: not valid TOML" in line
+
+
+def test_check_versions_says_what_disagrees(capsys, simulator_url) -> None:
+    _, out, _ = run_cli(
+        capsys,
+        "check",
+        "--json",
+        "--versions",
+        "--env",
+        "stage",
+        "--base-url",
+        simulator_url,
+        "Cust1019",
+    )
+    (confused,) = json.loads(out)
+    assert confused["state"] == "Running" and confused["is_running"] is False
+    assert confused["version_error"]["message"] == (
+        "no version info: State says Running but IsRunning is false"
+    )
+
+
+def test_qaonline_is_the_stage_environment_everywhere(capsys, simulator_url, tmp_path) -> None:
+    config = tmp_path / "t.toml"
+    code, out, _ = run_cli(capsys, "add", "--config", str(config), "Cust1019", "--env", "qaonline")
+    assert code == 0 and "added Cust1019 (stage)" in out
+    code, _, err = run_cli(capsys, "add", "--config", str(config), "Cust1019", "--env", "stage")
+    assert code == 64 and "already in the list" in err
+    config.write_text(
+        config.read_text() + '\n[[tenants]]\ncontext_id = "Cust5"\nenv = "QAOnline"\n'
+    )
+    _, out, _ = run_cli(capsys, "list", "--config", str(config), "--json")
+    assert [t["env"] for t in json.loads(out)] == ["stage", "stage"]
+    code, out, _ = run_cli(
+        capsys, "check", "--base-url", simulator_url, "--env", "qaonline", "Cust1019"
+    )
+    assert code == 0 and "Cust1019  stage" in out
+    assert run_cli(capsys, "remove", "--config", str(config), "Cust5", "--env", "qaonline")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "0 to 65535"),
+        (["--port", "-1"], "0 to 65535"),
+        (["--port", "http"], "not a port number"),
+        (["--slow-delay", "-1"], "0 or more seconds"),
+        (["--speed", "0"], "above 0"),
+        (["--speed", "-2"], "above 0"),
+        (["--speed", "nan"], "above 0"),
+        (["--speed", "fast"], "not a number"),
+    ],
+)
+def test_bad_simulate_options_are_usage_errors(capsys, monkeypatch, args, message) -> None:
+    async def must_not_serve(*args, **kwargs):
+        raise AssertionError("the simulator started with a bad option")
+
+    monkeypatch.setattr("tenantboard.simulator.serve", must_not_serve)
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", *args])
+    _, err = capsys.readouterr()
+    assert exited.value.code == 64
+    assert message in err and "Traceback" not in err
+
+
+# -- pipes that close early (`| head -1`) --------------------------------------------------
+
+
+def _first_line_then_close(args: list[str]) -> tuple[bytes, int, str]:
+    """Run tenantboard with its output into a small pipe, read a line, close the pipe."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(read_end, fcntl.F_SETPIPE_SZ, 4096)  # so a few KB of output fill it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tenantboard", *args],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        first = reader.readline()
+    _, err = process.communicate(timeout=60)
+    return first, process.returncode, err.decode()
+
+
+@pytest.fixture
+def long_list(tmp_path: Path) -> str:
+    from tenantboard.tenant import make_tenant
+    from tenantboard.tenant_file import TenantStore
+
+    config = tmp_path / "long.toml"
+    TenantStore(config).add([make_tenant(f"Cust{n}", label=f"Tenant {n}") for n in range(1, 401)])
+    return str(config)
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"]])
+def test_list_into_a_pipe_closed_early_ends_quietly(long_list: str, args: list[str]) -> None:
+    first, code, err = _first_line_then_close([*args, "--config", long_list])
+    assert first.split() in ([b"["], [b"Cust1", b"online", b"Tenant", b"1"])
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert code == 0
+
+
+def test_check_into_a_pipe_closed_early_keeps_its_exit_code(
+    long_list: str, simulator_url: str
+) -> None:
+    first, code, err = _first_line_then_close(
+        ["check", "--config", long_list, "--base-url", simulator_url, "--concurrency", "32"]
+    )
+    assert first.startswith(b"TENANTBOARD CRITICAL - 400 tenants")  # others answer Unknown
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert code == 2
+
+
+def test_a_label_that_is_not_utf8_is_refused_before_anything_is_written(
+    capsys, tmp_path: Path
+) -> None:
+    config = tmp_path / "t.toml"
+    # What Python makes of the byte 0xff in an argument on a UTF-8 system.
+    code, _, err = run_cli(capsys, "add", "--config", str(config), "Cust5", "--label", "\udcff")
+    assert code == 64 and "label is not valid UTF-8 text" in err
+    assert not config.exists()

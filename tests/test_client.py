@@ -79,7 +79,9 @@ async def test_asks_the_documented_url_with_our_headers() -> None:
     answer = await fetch(handler)
     assert str(seen[0].url) == "https://online.superoffice.com/api/state/Cust1"
     assert seen[0].headers["accept"] == "application/json"
-    assert seen[0].headers["user-agent"].startswith(f"tenantboard/{__version__}")
+    user_agent = seen[0].headers["user-agent"]
+    assert user_agent == f"tenantboard/{__version__} (SuperOffice tenant status board)"
+    assert "://" not in user_agent  # no project URL that does not exist
     assert answer.state.state is State.Running
     assert answer.server_date is not None and answer.server_date.hour == 9
 

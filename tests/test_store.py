@@ -8,6 +8,7 @@ import pytest
 from tenantboard.paths import resolve_config_path
 from tenantboard.tenant import Tenant, make_tenant
 from tenantboard.tenant_file import (
+    BadImportLines,
     Settings,
     StoreError,
     TenantStore,
@@ -212,10 +213,26 @@ def test_import_lines() -> None:
     [("Cust1\nCust2,prod\n", 2), ("# c\n\nbogus\n", 3), ("Cust1,sod,\x1b[31m\n", 1)],
 )
 def test_a_bad_import_line_is_reported_with_its_number(text: str, line: int) -> None:
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(BadImportLines) as caught:
         parse_import_lines(text, "f.txt")
-    assert caught.value.line == line
+    assert [number for number, _ in caught.value.problems] == [line]
     assert str(caught.value).startswith(f"f.txt:{line}: ")
+
+
+def test_import_reports_every_bad_line_even_after_a_quoted_multiline_field() -> None:
+    text = 'Cust1,sod,"two\nlines"\nbad one\nCust3,stage,"a, b",extra\nCust4\n'
+    with pytest.raises(BadImportLines) as caught:
+        parse_import_lines(text, "f.csv")
+    assert [number for number, _ in caught.value.problems] == [1, 3, 4]
+    assert "control characters" in caught.value.problems[0][1]
+    assert "quotes around a label" in caught.value.problems[2][1]
+
+
+def test_import_skips_a_header_row_only_at_the_top() -> None:
+    text = "# exported\nContext ID, Environment, Label\nCust1,qaonline,One\n"
+    assert parse_import_lines(text, "f.csv") == [Tenant("Cust1", "stage", "One")]
+    with pytest.raises(BadImportLines):
+        parse_import_lines("Cust1\ncontext_id,env,label\n", "f.csv")
 
 
 def test_import_skips_what_is_already_listed() -> None:
@@ -231,3 +248,120 @@ def test_ten_thousand_tenants_round_trip(tmp_path: Path) -> None:
     store.add(parse_import_lines(text, "big.txt"))
     loaded = store.load().tenants
     assert len(loaded) == 10_000 and loaded[-1] == Tenant("Cust10000", "online", "Tenant 10000")
+
+
+SECTIONED = """\
+# --- production ---
+[[tenants]]
+context_id = "Cust1"
+label = "Acme"
+# Acme's second site is below
+
+# --- staging ---
+[[tenants]]
+context_id = "Cust2"
+env = "stage"
+# trailing note about Cust2
+
+# --- development ---
+[[tenants]]
+context_id = "Cust3"
+env = "sod"
+
+[keys]
+refresh = "f5"
+"""
+
+
+@pytest.mark.parametrize("removed", ["online:Cust1", "stage:Cust2", "sod:Cust3"])
+def test_removing_a_tenant_keeps_the_comments_that_head_the_next_section(
+    tmp_path: Path, removed: str
+) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_text(SECTIONED)
+    store = TenantStore(path)
+    store.remove([removed])
+    text = path.read_text()
+    for comment in ("# --- production ---", "# --- staging ---", "# --- development ---"):
+        assert comment in text
+    headings = [
+        text.index(f"# --- {name} ---") for name in ("production", "staging", "development")
+    ]
+    assert headings == sorted(headings)
+    if removed != "sod:Cust3":
+        assert headings[2] < text.index('"Cust3"')
+    assert [t.key for t in store.load().tenants] == [
+        key for key in ("online:Cust1", "stage:Cust2", "sod:Cust3") if key != removed
+    ]
+    assert store.load().keys == {"refresh": "f5"}
+
+
+def test_removing_every_tenant_keeps_every_comment_and_leaves_no_empty_array(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_text(SECTIONED)
+    TenantStore(path).remove(["online:Cust1", "stage:Cust2", "sod:Cust3"])
+    text = path.read_text()
+    comments = [line for line in SECTIONED.splitlines() if line.startswith("#")]
+    assert [line for line in text.splitlines() if line.startswith("#")] == comments
+    assert "tenants = []" not in text and TenantStore(path).load().tenants == []
+
+
+def test_saving_writes_through_a_symlinked_tenant_file(tmp_path: Path) -> None:
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "tenants.toml"
+    target.write_text(HAND_WRITTEN)
+    os.chmod(target, 0o640)
+    link = tmp_path / "config" / "link.toml"
+    link.parent.mkdir()
+    link.symlink_to(os.path.relpath(target, link.parent))
+    store = TenantStore(link)
+    store.add([make_tenant("Cust77")])
+    store.replace("stage:Cust2", make_tenant("Cust2", "sod", "Edited in the board"))
+    assert link.is_symlink() and link.resolve() == target
+    assert "Cust77" in target.read_text() and "Edited in the board" in target.read_text()
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in dotfiles.iterdir()) == [".tenants.toml.lock", "tenants.toml"]
+    assert [p.name for p in link.parent.iterdir()] == ["link.toml"]
+
+
+def test_a_new_tenant_file_behind_a_dangling_symlink_is_created_at_the_target(
+    tmp_path: Path,
+) -> None:
+    link = tmp_path / "link.toml"
+    link.symlink_to(tmp_path / "real.toml")
+    TenantStore(link).add([make_tenant("Cust5")])
+    assert link.is_symlink() and "Cust5" in (tmp_path / "real.toml").read_text()
+
+
+def test_environment_qaonline_in_the_file_is_stage(tmp_path: Path) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_text('[[tenants]]\ncontext_id = "Cust1"\nenv = "qaonline"\n')
+    assert TenantStore(path).load().tenants == [Tenant("Cust1", "stage", "")]
+    path.write_text(path.read_text() + '[[tenants]]\ncontext_id = "Cust1"\nenv = "stage"\n')
+    with pytest.raises(StoreError, match="listed twice"):
+        TenantStore(path).load()
+
+
+def test_a_change_waits_for_the_lock_and_says_who_holds_it(
+    store: TenantStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from tenantboard.cli import main
+
+    monkeypatch.setattr("tenantboard.tenant_file.LOCK_TIMEOUT", 0.3)
+    before = store.path.read_text()
+    lock_path = store.path.with_name(".tenants.toml.lock")
+    with lock_path.open("w") as held:  # as another process holding it would
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code = main(["--config", str(store.path), "add", "Cust9"])
+    err = capsys.readouterr().err
+    assert code == 78
+    assert "has held its lock" in err and "for over 0.3 s" in err
+    if Path("/proc/locks").exists():
+        assert f"process {os.getpid()} has held its lock" in err
+    assert "Nothing was changed" in err
+    assert store.path.read_text() == before

@@ -28,7 +28,7 @@ from tenantboard.palette import TenantCommands
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.screens.board import BoardConfig, BoardScreen
 from tenantboard.textual_overrides import HangupAwareDriver
-from tenantboard.ui_state import load_ui_state, save_ui_state
+from tenantboard.ui_state import read_ui_state, save_ui_state
 
 __all__ = ["BoardConfig", "TenantBoardApp", "binding_ids", "run_board"]
 
@@ -49,7 +49,8 @@ class TenantBoardApp(App[int]):
         self.config = config
         self.clock: Clock = config.clock or SystemClock()
         self.ui_state_path = config.data_dir / "ui-state.json" if config.data_dir else None
-        self.ui = load_ui_state(self.ui_state_path)
+        #: A damaged file of remembered choices is set aside; this says so, once.
+        self.ui, self._ui_state_report = read_ui_state(self.ui_state_path)
         #: When the board last ran before this session (the event log says so).
         self.previous_session = self.ui.last_seen
         self.board = BoardScreen(config, self.clock, self.ui)
@@ -118,6 +119,8 @@ class TenantBoardApp(App[int]):
             self.theme = self.ui.theme
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._apply_keymap()
+        if self._ui_state_report:
+            self.notify(self._ui_state_report, severity="warning", timeout=30, markup=False)
         self.set_interval(60, self.remember_choices)
         if not self.is_headless:
             self._exit_on_signals()

@@ -9,6 +9,7 @@ from typing import Any
 
 from tenantboard.answers import Severity
 from tenantboard.engine import CheckResult
+from tenantboard.files import FileError
 from tenantboard.humanize import host_of
 from tenantboard.sanitize import clean
 
@@ -35,10 +36,52 @@ def worst_exit_code(results: Sequence[CheckResult]) -> int:
 
 
 def summary_line(results: Sequence[CheckResult]) -> str:
+    """``TENANTBOARD WARNING - 3 tenants: 1 warning, 2 ok | ok=2 warning=1 ...``: the
+    Nagios status line, with the count per severity as performance data after ``|``."""
     counts = Counter(severity_of(result) for result in results)
     worst = max(counts, default=Severity.UNKNOWN)
     parts = [f"{counts[s]} {s.name.lower()}" for s in reversed(Severity) if counts[s]]
-    return f"TENANTBOARD {worst.name} - {len(results)} tenants: {', '.join(parts) or 'none'}"
+    total = len(results)
+    perfdata = " ".join(f"{s.name.lower()}={counts[s]}" for s in _PERFDATA_ORDER)
+    return (
+        f"TENANTBOARD {worst.name} - {total} tenant{'s' if total != 1 else ''}: "
+        f"{', '.join(parts) or 'none'} | {perfdata}"
+    )
+
+
+_PERFDATA_ORDER = (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.UNKNOWN)
+
+
+def broken_file_summary(error: FileError) -> str:
+    """The Nagios status line when the tenant file cannot be read: UNKNOWN, and why."""
+    return f"TENANTBOARD UNKNOWN - cannot read the tenant file: {clean(str(error), 300)}"
+
+
+def broken_file_json(error: FileError) -> str:
+    """``--json`` when the tenant file cannot be read: the usual array, holding one
+    UNKNOWN entry whose error (kind ``tenant-file``) says where and why, so a consumer
+    that counts severities or reads errors needs no special case."""
+    entry: dict[str, Any] = dict.fromkeys(
+        ("context_id", "env", "label", "state", "state_code", "recognised", "is_running")
+    )
+    entry.update(
+        {
+            "running_mismatch": False,
+            "endpoint": None,
+            "api": None,
+            "valid_until": None,
+            "severity": Severity.UNKNOWN.name,
+            "checked_at": None,
+            "error": {
+                "kind": "tenant-file",
+                "message": clean(error.reason, 300),
+                "status": None,
+                "path": str(error.path),
+                "line": error.line,
+            },
+        }
+    )
+    return json.dumps([entry], indent=2)
 
 
 def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:

@@ -1,31 +1,42 @@
-"""Command line: the board (default), `check`, list management, and the simulator."""
+"""Command line: the board (default), `check`, list management, and the simulator.
+
+The HTTP client, asyncio and the board are imported only by the commands that use them,
+so that `add`, `list` and `import` start quickly (scripts run many of them).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenantboard import __version__
-from tenantboard.client import BaseUrl, TenantClient
-from tenantboard.clock import SystemClock
-from tenantboard.engine import check_all
+from tenantboard.errors import CheckError
 from tenantboard.paths import board_data_dir, resolve_config_path
-from tenantboard.tenant import DEFAULT_ENV, ENVIRONMENTS, Tenant, make_tenant
+from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
 from tenantboard.tenant_file import (
+    BadImportLines,
+    NotSaved,
     Settings,
     StoreError,
     TenantStore,
     parse_import_lines,
-    without_known,
 )
 
+if TYPE_CHECKING:
+    from tenantboard.client import BaseUrl
+
+#: Nagios UNKNOWN: `check` could not tell (here: the tenant file is broken).
+EXIT_UNKNOWN = 3
 EXIT_USAGE = 64
+#: sysexits' EX_DATAERR: lines given to `import` are not tenants (the tenant file is fine).
+EXIT_DATA = 65
 EXIT_CONFIG = 78
 
 
@@ -57,6 +68,47 @@ def _seconds(text: str) -> float:
     if not 0 < value < 1e7:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < 1e7:
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0 to 65535 (0 picks a free one)")
+    return value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value <= 1_000_000):
+        raise argparse.ArgumentTypeError("must be a factor above 0 (1 is real time)")
+    return value
+
+
+def _env(text: str) -> str:
+    """An environment by any of its names; `qaonline` is `stage`."""
+    try:
+        return normalize_env(text)
+    except CheckError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+ENV_METAVAR = "ENV"
 
 
 def _shared_options() -> argparse.ArgumentParser:
@@ -130,9 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("context_ids", nargs="*", metavar="CTX")
     check.add_argument(
         "--env",
-        choices=ENVIRONMENTS,
-        default=DEFAULT_ENV,
-        help="environment of the named tenants (default online)",
+        type=_env,
+        metavar=ENV_METAVAR,
+        help=f"{env_names()}: the environment of the named tenants (default online); "
+        "with none named, check only the saved tenants in this environment",
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.add_argument(
@@ -141,13 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     add = commands.add_parser("add", parents=[shared], help="add tenants to the list")
     add.add_argument("context_ids", nargs="+", metavar="CTX")
-    add.add_argument("--env", choices=ENVIRONMENTS, default=DEFAULT_ENV)
+    add.add_argument(
+        "--env", type=_env, metavar=ENV_METAVAR, default=DEFAULT_ENV, help=f"{env_names()}"
+    )
     add.add_argument("--label", default="", help="a name to show instead of the context id")
 
     remove = commands.add_parser("remove", parents=[shared], help="remove tenants from the list")
     remove.add_argument("context_ids", nargs="+", metavar="CTX")
     remove.add_argument(
-        "--env", choices=ENVIRONMENTS, help="only in this environment (default: every environment)"
+        "--env",
+        type=_env,
+        metavar=ENV_METAVAR,
+        help="only in this environment (default: every environment)",
     )
 
     listing = commands.add_parser("list", parents=[shared], help="show the saved list")
@@ -156,12 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("paths", parents=[shared], help="show where tenantboard keeps its files")
 
     importing = commands.add_parser(
-        "import", parents=[shared], help="add many tenants from a file (CTX[,ENV[,LABEL]] a line)"
+        "import",
+        parents=[shared],
+        help="add many tenants from a CSV file (CTX[,ENV[,LABEL]] a line)",
+        description="Add many tenants from a CSV list: CTX[,ENV[,LABEL]] a line, # comments, "
+        "an optional header row. Every bad line is reported and then nothing is imported "
+        f"(exit {EXIT_DATA}); tenants already listed are skipped.",
     )
     importing.add_argument("file", metavar="FILE", help="the file, or - for standard input")
     importing.add_argument(
         "--env",
-        choices=ENVIRONMENTS,
+        type=_env,
+        metavar=ENV_METAVAR,
         default=DEFAULT_ENV,
         help="environment for lines that name none (default online)",
     )
@@ -172,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the simulator over HTTP for end-to-end tests and benchmarks. Point "
         "tenantboard at it with --base-url http://127.0.0.1:PORT.",
     )
-    simulate.add_argument("--port", type=int, default=8080, help="port (0 picks a free one)")
+    simulate.add_argument("--port", type=_port, default=8080, help="port (0 picks a free one)")
     simulate.add_argument(
         "--tenants",
         type=_positive_int,
@@ -181,14 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--slow-delay",
-        type=float,
+        type=_non_negative_seconds,
         default=4.0,
         metavar="SECONDS",
         help="how long the slow tenants take to answer (default 4)",
     )
     simulate.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         default=1.0,
         metavar="FACTOR",
         help="run the scenario's clock this many times faster (default 1)",
@@ -204,17 +268,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command or "board"
+    code = 0
     try:
-        return COMMANDS[command](args)
+        code = COMMANDS[command](args)
+        sys.stdout.flush()  # a reader that went away is noticed here, not at exit
+    except BrokenPipeError:
+        _silence_stdout()
+        return code
     except UsageError as exc:
         print(f"tenantboard: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BadImportLines as exc:
+        print(f"tenantboard: {len(exc.problems)} bad line(s); nothing imported", file=sys.stderr)
+        print(exc, file=sys.stderr)
+        return EXIT_DATA
+    except NotSaved as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        print("Nothing was changed: the file was left as it is.", file=sys.stderr)
+        return EXIT_CONFIG
     except StoreError as exc:
         print(f"tenantboard: {exc}", file=sys.stderr)
         print("The file was left as it is; fix it and try again.", file=sys.stderr)
-        return 3 if command == "check" else EXIT_CONFIG
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    return code
+
+
+def write_out(text: str) -> None:
+    """Print to standard output; a reader that stopped reading (``| head -1``) is not an
+    error: the rest of the output is dropped and the command ends with its own code."""
+    try:
+        print(text)
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that flushing what is left (now, or
+    at exit) cannot fail again with a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def store_for(args: argparse.Namespace) -> TenantStore:
@@ -222,6 +318,8 @@ def store_for(args: argparse.Namespace) -> TenantStore:
 
 
 def base_url_for(args: argparse.Namespace) -> BaseUrl | None:
+    from tenantboard.client import BaseUrl
+
     text = option(args, "base_url") or os.environ.get("TENANTBOARD_BASE_URL")
     if not text:
         return None
@@ -289,29 +387,65 @@ def cmd_board(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from tenantboard.check_output import render_json, render_table, summary_line, worst_exit_code
+    from tenantboard.check_output import (
+        broken_file_json,
+        broken_file_summary,
+        render_json,
+        render_table,
+        summary_line,
+        worst_exit_code,
+    )
 
     store = store_for(args)
-    if args.context_ids:
-        tenants = _tenants_from_args(args.context_ids, args.env)
-        settings = effective_settings(args, Settings())
-    else:
-        tenant_list = store.load()
-        tenants = tenant_list.tenants
-        settings = effective_settings(args, tenant_list.settings)
-        if not tenants:
-            raise UsageError(f"no tenants to check: name some, or add them to {store.path}")
+    try:
+        tenants, settings = _tenants_to_check(args, store)
+    except StoreError as exc:
+        # Nagios reads standard output, and --json consumers need something to parse.
+        write_out(broken_file_json(exc) if args.json else broken_file_summary(exc))
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    import asyncio
+
     results = asyncio.run(_check(args, tenants, settings))
+    code = worst_exit_code(results)
     if args.json:
-        print(render_json(results, versions=args.versions))
+        write_out(render_json(results, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        print(summary_line(results))
-        print(render_table(results, color=color, versions=args.versions))
-    return worst_exit_code(results)
+        write_out(summary_line(results))
+        write_out(render_table(results, color=color, versions=args.versions))
+    return code
+
+
+def _tenants_to_check(
+    args: argparse.Namespace, store: TenantStore
+) -> tuple[list[Tenant], Settings]:
+    """The named tenants (once each, with their saved labels), else the saved list (only
+    ``--env``'s tenants when it is given); StoreError when the saved list is needed and
+    broken."""
+    if args.context_ids:
+        named = _tenants_from_args(args.context_ids, args.env or DEFAULT_ENV)
+        saved: dict[str, Tenant] = {}
+        with contextlib.suppress(StoreError):  # labels are a nicety: check regardless
+            saved = {tenant.key: tenant for tenant in store.load().tenants}
+        unique = {tenant.key: saved.get(tenant.key, tenant) for tenant in named}
+        return list(unique.values()), effective_settings(args, Settings())
+    tenant_list = store.load()
+    tenants = tenant_list.tenants
+    if args.env is not None:
+        tenants = [tenant for tenant in tenants if tenant.env == args.env]
+        if not tenants and tenant_list.tenants:
+            raise UsageError(f"no tenants in {args.env} to check in {store.path}")
+    if not tenants:
+        raise UsageError(f"no tenants to check: name some, or add them to {store.path}")
+    return tenants, effective_settings(args, tenant_list.settings)
 
 
 async def _check(args: argparse.Namespace, tenants: list[Tenant], settings: Settings) -> list:
+    from tenantboard.client import TenantClient
+    from tenantboard.clock import SystemClock
+    from tenantboard.engine import check_all
+
     async with TenantClient(
         base_url=base_url_for(args),
         timeout=settings.timeout,
@@ -334,7 +468,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     for tenant in tenants:
-        print(f"added {tenant.context_id} ({tenant.env})")
+        write_out(f"added {tenant.context_id} ({tenant.env})")
     return 0
 
 
@@ -349,9 +483,13 @@ def cmd_remove(args: argparse.Namespace) -> int:
     missing = sorted(wanted - found)
     if missing:
         raise UsageError(f"not in the list: {', '.join(missing)}; nothing removed")
-    store.remove(keys)
+    try:
+        store.remove(keys)
+    except ValueError as exc:  # removed by someone else meanwhile
+        raise UsageError(str(exc)) from None
     for key in keys:
-        print(f"removed {key.split(':', 1)[1]} ({key.split(':', 1)[0]})")
+        env, context_id = key.split(":", 1)
+        write_out(f"removed {context_id} ({env})")
     return 0
 
 
@@ -360,7 +498,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     tenants = store_for(args).load().tenants
     if args.json:
-        print(
+        write_out(
             json.dumps(
                 [{"context_id": t.context_id, "env": t.env, "label": t.label} for t in tenants],
                 indent=2,
@@ -369,7 +507,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     width = max((len(t.context_id) for t in tenants), default=10)
     for tenant in tenants:
-        print(f"{tenant.context_id:<{width}}  {tenant.env:<6}  {clean(tenant.label, 120)}".rstrip())
+        write_out(
+            f"{tenant.context_id:<{width}}  {tenant.env:<6}  {clean(tenant.label, 120)}".rstrip()
+        )
     if not tenants:
         print(
             "no tenants yet: add some with `tenantboard add CTX` or `tenantboard import FILE`",
@@ -383,25 +523,30 @@ def cmd_paths(args: argparse.Namespace) -> int:
 
     tenant_file = resolve_config_path(option(args, "config"))
     data_dir = board_data_dir(tenant_file)
-    print(f"tenant file:  {tenant_file}")
-    print(f"default:      {default_config_path()}")
-    print(f"event log:    {data_dir / 'events.jsonl'}")
-    print(f"remembered:   {data_dir / 'ui-state.json'}")
+    write_out(f"tenant file:  {tenant_file}")
+    write_out(f"default:      {default_config_path()}")
+    write_out(f"event log:    {data_dir / 'events.jsonl'}")
+    write_out(f"remembered:   {data_dir / 'ui-state.json'}")
     return 0
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     source = "<stdin>" if args.file == "-" else args.file
     try:
-        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+        # utf-8-sig: a list saved by a spreadsheet starts with a byte order mark.
+        if args.file == "-":
+            text = sys.stdin.read()
+        else:
+            text = Path(args.file).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {source}: {exc}") from None
     tenants = parse_import_lines(text, source, args.env)
     store = store_for(args)
-    fresh, skipped = without_known(tenants, store.load().tenants)
-    store.add(fresh)
+    fresh, skipped = store.add_new(tenants)
     note = f" ({skipped} already listed, skipped)" if skipped else ""
-    print(f"imported {len(fresh)} tenant{'s' if len(fresh) != 1 else ''}{note} into {store.path}")
+    write_out(
+        f"imported {len(fresh)} tenant{'s' if len(fresh) != 1 else ''}{note} into {store.path}"
+    )
     return 0
 
 
@@ -421,6 +566,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         async with server:
             await server.serve_forever()
+
+    import asyncio
 
     try:
         asyncio.run(run())

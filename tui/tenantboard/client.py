@@ -42,7 +42,7 @@ from tenantboard.tenant import (
 
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_TIMEOUT = 10.0
-USER_AGENT = f"tenantboard/{__version__} (+https://github.com/tenantboard/tenantboard)"
+USER_AGENT = f"tenantboard/{__version__} (SuperOffice tenant status board)"
 
 
 def _is_loopback(host: str) -> bool:
@@ -240,10 +240,7 @@ class TenantClient:
     async def fetch_version(self, state: TenantState, env: str) -> VersionAnswer:
         """GET the tenant's Api link; on 421 read the state again and retry once."""
         if state.is_running is False or (state.state is not None and not state.state.is_running):
-            raise CheckError(
-                ErrorKind.NOT_RUNNING,
-                f"no version info while the tenant is {state.state_name}: its API is down",
-            )
+            raise CheckError(ErrorKind.NOT_RUNNING, _not_running_message(state))
         url = self.checked_version_url(state.api)
         fresh: TenantState | None = None
         try:
@@ -253,10 +250,7 @@ class TenantClient:
                 raise
             fresh = (await self.fetch_state(state.context_id, env)).state
             if not fresh.is_running:
-                raise CheckError(
-                    ErrorKind.NOT_RUNNING,
-                    f"no version info while the tenant is {fresh.state_name}: its API is down",
-                ) from None
+                raise CheckError(ErrorKind.NOT_RUNNING, _not_running_message(fresh)) from None
             url = self.checked_version_url(_on_endpoint_host(fresh.api, fresh.endpoint))
             payload, _ = await self._get_json(url)
         try:
@@ -379,3 +373,14 @@ def _on_endpoint_host(api: str | None, endpoint: str | None) -> str | None:
             scheme=endpoint_url.scheme, host=endpoint_url.host, port=endpoint_url.port
         )
     )
+
+
+def _not_running_message(state: TenantState) -> str:
+    """Why no version info is fetched, naming the field that says the API is down."""
+    if state.state is not None and state.state.is_running and state.is_running is False:
+        return f"no version info: State says {state.state_name} but IsRunning is false"
+    if state.is_running and state.state is not None and not state.state.is_running:
+        return (
+            f"no version info: State says {state.state_name} (not running) though IsRunning is true"
+        )
+    return f"no version info while the tenant is {state.state_name}: its API is down"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tenantboard.files import FileError, atomic_write
+from tenantboard.files import FileError, atomic_write, set_aside, stored_time
 from tenantboard.humanize import SEVERITY_WORDS
 from tenantboard.rows import Change
 from tenantboard.sanitize import clean
@@ -49,7 +49,7 @@ class LoggedEvent:
         try:
             data = json.loads(line)
             return cls(
-                at=datetime.fromisoformat(data["at"]),
+                at=stored_time(data["at"]),
                 key=clean(str(data["key"]), 80),
                 name=clean(str(data["name"]), 120),
                 kind=clean(str(data["kind"]), 20),
@@ -57,7 +57,7 @@ class LoggedEvent:
                 severity=clean(str(data["severity"]), 20),
                 worse=bool(data.get("worse", False)),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             return None
 
 
@@ -74,17 +74,23 @@ class EventLog:
         self._unwritten: list[LoggedEvent] = []
         self._lock = threading.Lock()
 
-    def load(self) -> None:
-        """Read what earlier sessions logged; unreadable lines are skipped and counted."""
+    def load(self) -> str | None:
+        """Read what earlier sessions logged, and say what could not be used.
+
+        Damaged lines (cut off, not JSON, a time out of range) are skipped and counted;
+        then the damaged file is set aside under a new name and the events that could be
+        read are written afresh, so what is logged next survives a restart. The report is
+        returned and also left in ``write_error``, which the board shows when it starts.
+        """
         if self.path is None:
-            return
+            return None
         try:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
-            return
+            return None
         except OSError as exc:
             self.write_error = f"cannot read {self.path}: {exc.strerror or exc}"
-            return
+            return self.write_error
         lines = text.splitlines()
         self._lines_on_disk = len(lines)
         for line in lines[-self.limit :]:
@@ -93,6 +99,22 @@ class EventLog:
                 self.skipped_lines += 1
             else:
                 self.events.appendleft(event)
+        if self.skipped_lines:
+            self.write_error = self._set_aside_damaged()
+        return self.write_error
+
+    def _set_aside_damaged(self) -> str:
+        assert self.path is not None
+        what = f"{self.skipped_lines} damaged line(s) in {self.path.name}"
+        try:
+            aside = set_aside(self.path)
+        except FileError as exc:
+            return f"event log: {what} skipped; not set aside: {exc.reason}"
+        try:
+            self._rewrite()
+        except FileError as exc:
+            return f"event log: {what}; set aside as {aside}, but not rewritten: {exc.reason}"
+        return f"event log: {what} skipped; the file was set aside as {aside}"
 
     def add(self, events: list[LoggedEvent]) -> None:
         """Show ``events`` at once; they reach the file with the next :meth:`flush`."""
@@ -113,18 +135,31 @@ class EventLog:
             events, self._unwritten = self._unwritten, []
             if not events:
                 return
+            text = "".join(event.to_json() + "\n" for event in events)
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with _locked(self.path):
-                    with self.path.open("a", encoding="utf-8") as handle:
-                        handle.write("".join(event.to_json() + "\n" for event in events))
+                    with self.path.open("a+b") as handle:
+                        if handle.tell() > 0:
+                            handle.seek(-1, 2)
+                            if handle.read(1) != b"\n":  # a line cut off: start on a new one
+                                text = "\n" + text
+                        handle.write(text.encode("utf-8"))
                     self._lines_on_disk += len(events)
                     if self._lines_on_disk > 2 * self.limit:
                         self._compact()
                 self.write_error = None
-            except (OSError, FileError) as exc:
-                reason = exc.reason if isinstance(exc, FileError) else exc.strerror or exc
-                self.write_error = f"cannot write {self.path}: {reason}"
+            except FileError as exc:
+                self.write_error = f"cannot compact the event log: {exc}"
+            except OSError as exc:
+                self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
+
+    def _rewrite(self) -> None:
+        """Write the events that could be read afresh (after a damaged file was set aside)."""
+        assert self.path is not None
+        newest = list(reversed(list(self.events)))
+        atomic_write(self.path, "".join(event.to_json() + "\n" for event in newest))
+        self._lines_on_disk = len(newest)
 
     def _compact(self) -> None:
         """Keep the newest ``limit`` lines of the file as it is now (under the lock): another

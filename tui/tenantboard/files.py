@@ -1,7 +1,8 @@
 """Writing the user's and the board's own files safely (UI-free).
 
 Writes are atomic (a temp file in the same folder, fsync, rename), so a crash or a full
-disk never leaves a half-written file behind.
+disk never leaves a half-written file behind; a symlink is written through, not replaced.
+A damaged file of the board's own is set aside under a new name rather than deleted.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -23,33 +25,107 @@ class FileError(Exception):
         super().__init__(f"{where}: {reason}")
 
 
+class NotSaved(FileError):
+    """A change could not be saved (read-only folder, full disk, lock held); the file on
+    disk is as it was."""
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def write_target(path: Path) -> Path:
+    """The file a write to ``path`` must replace: a symlink's final target, else ``path``.
+
+    People keep dotfiles in a repository and link them; renaming over the link would
+    turn it into a regular file and leave the real file unchanged.
+    """
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over the target."""
+    """Write via a temp file beside the target, fsync, then rename over the target.
+
+    A symlink is followed (the temp file goes in the target's folder, so the rename stays
+    on one file system) and the target's permission bits are kept. Every way the write
+    can fail raises :class:`FileError` and leaves the file as it was.
+    """
+    target = write_target(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FileError(path, f"cannot create its folder: {exc.strerror or exc}") from None
+        raise NotSaved(path, f"cannot create its folder: {_why(exc)}") from None
     mode = None
-    with contextlib.suppress(FileNotFoundError):
-        mode = path.stat().st_mode & 0o777
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with contextlib.suppress(OSError):
+        mode = target.stat().st_mode & 0o777
+    temp_name: str | None = None
     try:
+        fd, temp_name = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        )
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         if mode is not None:
             os.chmod(temp_name, mode)
-        os.replace(temp_name, path)
+        os.replace(temp_name, target)
     except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
+        if temp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
         if isinstance(exc, OSError):
-            raise FileError(path, f"cannot save: {exc.strerror or exc}") from None
+            raise NotSaved(path, f"cannot save: {_why(exc)}") from None
         raise
+    _fsync_folder(target.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable; not every file system allows it, so best effort."""
     with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def set_aside(path: Path, now: datetime | None = None) -> Path:
+    """Rename a damaged file to ``<name>.damaged-<UTC timestamp>`` beside it and return
+    the new path, so that nothing is lost and the next write starts afresh.
+
+    Raises :class:`FileError` when it cannot be renamed.
+    """
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    number = 1
+    while aside.exists():
+        number += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{number}")
+    try:
+        os.rename(path, aside)
+    except OSError as exc:
+        raise FileError(path, f"cannot set the damaged file aside: {_why(exc)}") from None
+    return aside
+
+
+#: Times the board stored itself fall in these years; anything else is damage (a year-1
+#: date at +14:00 cannot even be shown in UTC or local time: OverflowError).
+_STORED_YEARS = range(1970, 9000)
+
+
+def stored_time(text: object) -> datetime:
+    """A time the board wrote in ISO 8601, aware (naive means UTC); ValueError if it is
+    not one or is out of any plausible range."""
+    if not isinstance(text, str):
+        raise ValueError("a time is an ISO 8601 string")
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        year = moment.astimezone(UTC).year
+    except OverflowError:
+        raise ValueError(f"time out of range: {text[:40]!r}") from None
+    if year not in _STORED_YEARS:
+        raise ValueError(f"time out of range: {text[:40]!r}")
+    return moment

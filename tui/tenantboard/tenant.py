@@ -18,6 +18,8 @@ ENV_HOSTS: dict[str, str] = {
     "online": "online.superoffice.com",
 }
 ENVIRONMENTS: tuple[str, ...] = tuple(ENV_HOSTS)
+#: Other names of an environment: SuperOffice's newer docs call stage `qaonline`.
+ENV_ALIASES: dict[str, str] = {"qaonline": "stage"}
 #: The hosts that answer "where does this tenant live"; a tenant's API is elsewhere.
 DISCOVERY_HOSTS = frozenset(ENV_HOSTS.values())
 TENANT_DOMAIN = "superoffice.com"
@@ -45,13 +47,23 @@ def normalize_context_id(text: str) -> str:
 
 
 def normalize_env(text: str) -> str:
+    """The environment's canonical name (``qaonline`` is ``stage``), or raise CheckError."""
     env = text.strip().lower()
+    env = ENV_ALIASES.get(env, env)
     if env not in ENV_HOSTS:
         raise CheckError(
             ErrorKind.INVALID_CONTEXT,
-            f"{clean(text, 20)!r} is not an environment (one of {', '.join(ENVIRONMENTS)})",
+            f"{clean(text, 20)!r} is not an environment (one of {env_names()})",
         )
     return env
+
+
+def env_names() -> str:
+    """The environments as a person would list them: ``sod, stage (or qaonline), online``."""
+    aliases = {env: [a for a, e in ENV_ALIASES.items() if e == env] for env in ENVIRONMENTS}
+    return ", ".join(
+        f"{env} (or {' or '.join(aliases[env])})" if aliases[env] else env for env in ENVIRONMENTS
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,4 +94,7 @@ def make_tenant(context_id: str, env: str | None = None, label: str | None = Non
         raise ValueError(f"label is longer than {MAX_LABEL_LENGTH} characters")
     if _CONTROL.search(text):
         raise ValueError("label contains control characters")
+    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+        # Bytes that were not UTF-8 (e.g. a Latin-1 argument): the file could not hold them.
+        raise ValueError("label is not valid UTF-8 text")
     return Tenant(ctx, environment, text)

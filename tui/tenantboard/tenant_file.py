@@ -7,19 +7,22 @@ atomically, and never over a file that did not parse.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT
+from tomlkit import TOMLDocument
+from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 
-from tenantboard.files import FileError, atomic_write
-from tenantboard.tenant import DEFAULT_ENV, ENVIRONMENTS, Tenant, make_tenant
+from tenantboard.files import FileError, NotSaved, atomic_write, write_target
+from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant
 
 
 class ConflictError(ValueError):
@@ -194,15 +197,65 @@ NEW_FILE_HEADER = """\
 """
 
 
+#: How long a change waits for another process's change to the same file to finish.
+LOCK_TIMEOUT = 10.0
+
+
 class TenantStore:
     """Reads and changes the tenant file at ``path``.
 
     Every change starts from the file as it is on disk now, so a change made by hand
-    since the last read is kept rather than overwritten.
+    since the last read is kept rather than overwritten, and runs under an advisory lock
+    on a file beside it (``.tenants.toml.lock``), so that changes made at once by several
+    processes (a script adding tenants in parallel, two boards) all end up in the file.
+    Reading takes no lock: every write replaces the file whole, by a rename.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lock_timeout: float | None = None) -> None:
         self.path = path
+        self.lock_timeout = LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+
+    @property
+    def lock_path(self) -> Path:
+        """Beside the real file (through a symlink), so every path to it shares one lock."""
+        target = write_target(self.path)
+        return target.with_name(f".{target.name}.lock")
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the file's lock for one read-modify-write; StoreError if it cannot be had."""
+        # filelock: flock on Unix, msvcrt on Windows, with a timeout; imported only here,
+        # as only changes need it.
+        from filelock import FileLock, Timeout
+
+        lock_path = self.lock_path
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NotSaved(self.path, f"cannot create its folder: {exc.strerror or exc}") from None
+        lock = FileLock(lock_path, timeout=self.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise NotSaved(self.path, self._lock_held_message(lock_path)) from None
+        except OSError as exc:
+            raise NotSaved(
+                self.path, f"cannot save: cannot lock {lock_path.name}: {exc.strerror or exc}"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _lock_held_message(self, lock_path: Path) -> str:
+        holder = _flock_holder(lock_path)
+        who = f"process {holder}" if holder else "another process"
+        return (
+            f"not changed: {who} has held its lock ({lock_path}) for over "
+            f"{self.lock_timeout:g} s, changing the file (tenantboard add/remove/import or a "
+            "board saving an edit). Try again when it is done; the lock is freed when that "
+            "process ends."
+        )
 
     def read_text(self) -> str | None:
         try:
@@ -228,16 +281,33 @@ class TenantStore:
 
     def add(self, new: Sequence[Tenant]) -> list[Tenant]:
         """Append tenants; refuses (adds nothing) if any is already listed or repeated."""
-        text = self.read_text() or NEW_FILE_HEADER.format(envs=", ".join(ENVIRONMENTS))
-        current = parse_tenant_text(text, self.path)
-        keys = {tenant.key for tenant in current.tenants}
-        for tenant in new:
-            if tenant.key in keys:
-                raise ValueError(f"{tenant.context_id} ({tenant.env}) is already in the list")
-            keys.add(tenant.key)
+        with self.locked():
+            text, current = self._read_for_change()
+            keys = {tenant.key for tenant in current.tenants}
+            for tenant in new:
+                if tenant.key in keys:
+                    raise ValueError(f"{tenant.context_id} ({tenant.env}) is already in the list")
+                keys.add(tenant.key)
+            return self._append(text, current.tenants, new)
+
+    def add_new(self, tenants: Iterable[Tenant]) -> tuple[list[Tenant], int]:
+        """Append the tenants not listed yet (an import); returns them and how many were
+        skipped as already listed or repeated. Decided under the lock, so a tenant added
+        by someone else meanwhile is skipped rather than refused."""
+        with self.locked():
+            text, current = self._read_for_change()
+            fresh, skipped = without_known(tenants, current.tenants)
+            self._append(text, current.tenants, fresh)
+            return fresh, skipped
+
+    def _read_for_change(self) -> tuple[str, TenantList]:
+        text = self.read_text() or NEW_FILE_HEADER.format(envs=env_names())
+        return text, parse_tenant_text(text, self.path)
+
+    def _append(self, text: str, current: list[Tenant], new: Sequence[Tenant]) -> list[Tenant]:
         if not new:
-            return current.tenants
-        expected = current.tenants + list(new)
+            return current
+        expected = current + list(new)
         updated = text.rstrip("\n") + "\n\n" + "\n".join(_tenant_block(t) for t in new)
         if self._parses_to(updated, expected):
             atomic_write(self.path, updated)
@@ -277,41 +347,31 @@ class TenantStore:
         keys: set[str],
         expected_before: list[Tenant],
     ) -> list[Tenant]:
-        text = self.read_text()
-        if text is None:
-            raise ValueError(f"{self.path} does not exist yet")
-        current = parse_tenant_text(text, self.path)
-        on_disk = {tenant.key: tenant for tenant in current.tenants}
-        missing = keys - set(on_disk)
-        if missing:
-            raise ConflictError(
-                f"not in the list (any more): {', '.join(sorted(missing))}; nothing changed"
-            )
-        for seen in expected_before:
-            if on_disk.get(seen.key) != seen:
+        with self.locked():
+            text = self.read_text()
+            if text is None:
+                raise ValueError(f"{self.path} does not exist yet")
+            current = parse_tenant_text(text, self.path)
+            on_disk = {tenant.key: tenant for tenant in current.tenants}
+            missing = keys - set(on_disk)
+            if missing:
                 raise ConflictError(
-                    f"{seen.context_id} ({seen.env}) was changed in {self.path.name} since it was "
-                    "read; nothing was overwritten. Look at it again and retry."
+                    f"not in the list (any more): {', '.join(sorted(missing))}; nothing changed"
                 )
-        results = [change(tenant) for tenant in current.tenants]
-        expected = [tenant for tenant in results if tenant is not None]
-        document = tomlkit.parse(text)
-        tables = document["tenants"]
-        for index in reversed(range(len(results))):
-            result = results[index]
-            if result is None:
-                del tables[index]
-            elif result != current.tenants[index]:
-                tables[index]["context_id"] = result.context_id
-                tables[index]["env"] = result.env
-                if result.label:
-                    tables[index]["label"] = result.label
-                elif "label" in tables[index]:
-                    del tables[index]["label"]
-        if len({t.key for t in expected}) != len(expected):
-            raise ValueError("that change would list a tenant twice")
-        self._write_verified(tomlkit.dumps(document), expected)
-        return expected
+            for seen in expected_before:
+                if on_disk.get(seen.key) != seen:
+                    raise ConflictError(
+                        f"{seen.context_id} ({seen.env}) was changed in {self.path.name} since "
+                        "it was read; nothing was overwritten. Look at it again and retry."
+                    )
+            results = [change(tenant) for tenant in current.tenants]
+            expected = [tenant for tenant in results if tenant is not None]
+            if len({t.key for t in expected}) != len(expected):
+                raise ValueError("that change would list a tenant twice")
+            document = tomlkit.parse(text)
+            _apply_to_document(document, current.tenants, results)
+            self._write_verified(tomlkit.dumps(document), expected)
+            return expected
 
     def _parses_to(self, text: str, expected: list[Tenant]) -> bool:
         try:
@@ -325,22 +385,155 @@ class TenantStore:
         atomic_write(self.path, text)
 
 
-def parse_import_lines(text: str, source: str, default_env: str = DEFAULT_ENV) -> list[Tenant]:
-    """Parse ``CTX[,ENV[,LABEL]]`` lines (``#`` comments); any bad line fails the whole file."""
-    tenants: list[Tenant] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+def _flock_holder(lock_path: Path) -> int | None:
+    """The process holding a flock on ``lock_path``, from Linux's /proc/locks (lines
+    like ``1: FLOCK ADVISORY WRITE 4242 08:01:1234 0 EOF``); None where it cannot tell."""
+    try:
+        inode = lock_path.stat().st_ino
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":  # waiters are marked "->"
             continue
-        parts = [part.strip() for part in stripped.split(",", 2)]
-        ctx = parts[0]
-        env = parts[1] if len(parts) > 1 and parts[1] else default_env
-        label = parts[2] if len(parts) > 2 else ""
+        with contextlib.suppress(ValueError, IndexError):
+            if int(fields[5].rsplit(":", 1)[1]) == inode:
+                return int(fields[4])
+    return None
+
+
+def _apply_to_document(
+    document: TOMLDocument, before: list[Tenant], results: list[Tenant | None]
+) -> None:
+    """Edit the ``[[tenants]]`` tables in place: None removes one, a changed tenant is
+    written into its table, so every comment and the order stay."""
+    tables = document["tenants"]
+    for index in reversed(range(len(results))):
+        result = results[index]
+        if result is None:
+            _remove_table(document, tables, index)
+        elif result != before[index]:
+            tables[index]["context_id"] = result.context_id
+            tables[index]["env"] = result.env
+            if result.label:
+                tables[index]["label"] = result.label
+            elif "label" in tables[index]:
+                del tables[index]["label"]
+    if isinstance(tables, AoT) and len(tables) == 0:
+        del document["tenants"]  # else tomlkit writes `tenants = []` at the top
+
+
+def _remove_table(document: TOMLDocument, tables: Any, index: int) -> None:
+    """Remove one tenant's table, keeping the comments below its last line.
+
+    tomlkit keeps the comments and blank lines between one table and the next as the
+    tail of the first, but they head the next one (``# --- staging ---`` above a
+    section): they stay, moved to the end of the table before, or in front of the next.
+    A comment above the removed table stays too, as it may head a whole section.
+    """
+    if not isinstance(tables, AoT):  # an inline array of tables: no comments of its own
+        del tables[index]
+        return
+    tail = _trailing_trivia(tables[index])
+    del tables[index]
+    if not any(isinstance(item, Comment) for item in tail):
+        return
+    if index > 0:
+        previous = tables[index - 1]
+        for item in tail:
+            previous.value.append(None, item)
+    elif index < len(tables):
+        following = tables[index]
+        text = "".join(item.as_string() for item in tail).lstrip("\n")
+        following.trivia.indent = text + following.trivia.indent
+    else:
+        for item in tail:
+            document.append(None, item)
+
+
+def _trailing_trivia(table: Table) -> list[Item]:
+    """The blank lines and comments after a table's last key."""
+    body = table.value.body
+    start = len(body)
+    while (
+        start > 0
+        and body[start - 1][0] is None
+        and isinstance(body[start - 1][1], Comment | Whitespace)
+    ):
+        start -= 1
+    return [item for _, item in body[start:]]
+
+
+class BadImportLines(ValueError):
+    """Lines of an import that are not tenants: each with its number and reason."""
+
+    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}:{line}: {reason}" for line, reason in problems))
+
+
+#: Words a header row of an import is made of (``context_id,env,label`` and the like).
+_HEADER_WORDS = frozenset(
+    {"context_id", "contextid", "context id", "context", "ctx", "tenant", "customer", "id"}
+    | {"env", "environment", "label", "name", "description"}
+)
+
+
+def parse_import_lines(text: str, source: str, default_env: str = DEFAULT_ENV) -> list[Tenant]:
+    """Read an import list: CSV records ``CTX[,ENV[,LABEL]]``, ``#`` comment lines.
+
+    Quoted fields keep their content without the quotes; a UTF-8 byte order mark and a
+    header row are skipped; an unquoted label may hold commas. Raises
+    :class:`BadImportLines` naming every bad line, so nothing is imported from a list
+    with any.
+    """
+    text = text.removeprefix("\ufeff")
+    lines = text.splitlines(keepends=True)
+    # Comment lines become empty ones, so that csv's line numbers stay the file's.
+    reader = csv.reader(
+        ("\n" if line.strip().startswith("#") else line for line in lines),
+        skipinitialspace=True,
+    )
+    tenants: list[Tenant] = []
+    problems: list[tuple[int, str]] = []
+    header_possible = True
+    while True:
+        first_line = reader.line_num + 1
         try:
-            tenants.append(make_tenant(ctx, env, label))
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append((first_line, f"not a CSV line: {exc}"))
+            break
+        fields = [field.strip() for field in fields]
+        if not any(fields):
+            continue
+        if header_possible and all(field.lower() in _HEADER_WORDS for field in fields if field):
+            header_possible = False
+            continue
+        header_possible = False
+        try:
+            tenants.append(_import_tenant(fields, lines[first_line - 1], default_env))
         except ValueError as exc:
-            raise StoreError(source, str(exc), number) from None
+            problems.append((first_line, str(exc)))
+    if problems:
+        raise BadImportLines(source, problems)
     return tenants
+
+
+def _import_tenant(fields: list[str], line: str, default_env: str) -> Tenant:
+    ctx = fields[0]
+    env = fields[1] if len(fields) > 1 and fields[1] else default_env
+    label = fields[2] if len(fields) > 2 else ""
+    if len(fields) > 3:
+        # An unquoted label with commas: keep it as written.
+        if '"' in line:
+            raise ValueError("more than three fields: put quotes around a label with commas")
+        label = line.split(",", 2)[2].strip()
+    return make_tenant(ctx, env, label)
 
 
 def without_known(tenants: Iterable[Tenant], known: Iterable[Tenant]) -> tuple[list[Tenant], int]:

@@ -1,0 +1,198 @@
+"""The tenant file when saving fails or several processes change it at once.
+
+Faults are real: a tmpfs mounted read-only or filled up (root is needed to mount; the
+tests say so and skip where it is not allowed), and twenty `tenantboard add` processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tenantboard.cli import main
+from tenantboard.eventlog import EventLog, LoggedEvent
+from tenantboard.tenant import make_tenant
+from tenantboard.tenant_file import TenantStore
+
+#: What the OS says: a read-only mount as root, a mode-0555 folder otherwise.
+READ_ONLY = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+START = '# ours\n[[tenants]]\ncontext_id = "Cust1"\n'
+
+
+def _mount_tmpfs(folder: Path, size: str) -> None:
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs, unmounted afterwards."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    _mount_tmpfs(folder, "256k")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None]]]:
+    """A folder for the tenant file and a function that makes it read-only: chmod for an
+    ordinary user; as root, who ignores mode bits, a tmpfs remounted read-only."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+
+        def make_read_only() -> None:
+            os.chmod(folder, 0o555)
+
+        yield folder, make_read_only
+        os.chmod(folder, 0o755)
+        return
+    _mount_tmpfs(folder, "256k")
+
+    def remount_read_only() -> None:
+        result = subprocess.run(
+            ["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot remount read-only: {result.stderr.strip()}")
+
+    try:
+        yield folder, remount_read_only
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def _fill(folder: Path) -> None:
+    """Write until the file system is full."""
+    with (folder / "filler").open("wb", buffering=0) as filler, contextlib.suppress(OSError):
+        while True:
+            filler.write(b"\0" * 4096)
+    with pytest.raises(OSError) as full:
+        (folder / "filler-2").write_bytes(b"\0" * 8192)
+    assert full.value.errno == errno.ENOSPC
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["add", "Cust2"], ["remove", "Cust1"]])
+def test_a_read_only_folder_is_reported_and_the_file_left_alone(
+    read_only_folder, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    folder, make_read_only = read_only_folder
+    config = folder / "tenants.toml"
+    config.write_text(START)
+    make_read_only()
+    code, err = run_cli(capsys, "--config", str(config), *command)
+    assert code == 78
+    assert READ_ONLY in err and "Nothing was changed" in err
+    assert "Traceback" not in err
+    assert config.read_text() == START
+
+
+def test_an_import_into_a_read_only_folder_is_reported(
+    read_only_folder, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, make_read_only = read_only_folder
+    config = folder / "tenants.toml"
+    config.write_text(START)
+    source = tmp_path / "list.csv"
+    source.write_text("Cust2\nCust3\n")
+    make_read_only()
+    code, err = run_cli(capsys, "--config", str(config), "import", str(source))
+    assert code == 78 and READ_ONLY in err
+    assert config.read_text() == START
+
+
+def test_a_full_disk_is_reported_and_the_file_left_alone(
+    small_disk: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = small_disk / "tenants.toml"
+    config.write_text(START)
+    _fill(small_disk)
+    code, err = run_cli(capsys, "--config", str(config), "add", "Cust2", "--label", "x" * 100)
+    assert code == 78 and "No space left on device" in err and "Nothing was changed" in err
+    assert config.read_text() == START
+    assert sorted(p.name for p in small_disk.iterdir() if not p.name.startswith("filler")) == [
+        ".tenants.toml.lock",
+        "tenants.toml",
+    ]
+
+
+def test_a_store_save_on_a_read_only_folder_is_a_store_error_for_the_board(
+    read_only_folder,
+) -> None:
+    """The board's add form goes through the same store call; it must get StoreError."""
+    from tenantboard.tenant_file import StoreError
+
+    folder, make_read_only = read_only_folder
+    config = folder / "tenants.toml"
+    config.write_text(START)
+    make_read_only()
+    store = TenantStore(config)
+    with pytest.raises(StoreError, match=READ_ONLY):
+        store.add([make_tenant("Cust2")])
+    with pytest.raises(StoreError, match=READ_ONLY):
+        store.replace("online:Cust1", make_tenant("Cust1", "sod"))
+    assert config.read_text() == START
+
+
+def test_compacting_the_event_log_on_a_full_disk_is_reported_not_raised(
+    small_disk: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    log = EventLog(small_disk / "events.jsonl", limit=2)
+
+    def event(number: int) -> LoggedEvent:
+        at = datetime(2026, 3, 2, 9, number, tzinfo=UTC)
+        return LoggedEvent(at, f"online:Cust{number}", "x", "state", "Running", "ok")
+
+    for number in range(4):
+        log.add([event(number)])
+        log.flush()
+    _fill(small_disk)
+    log.add([event(5)])
+    log.flush()  # fits in the log's last block; the compacted copy does not
+    assert log.write_error is not None and "No space left" in log.write_error
+    assert [e.key for e in log.events][:2] == ["online:Cust5", "online:Cust3"]
+
+
+def test_twenty_parallel_adds_all_end_up_in_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "tenants.toml"
+    config.write_text(START)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tenantboard", "--config", str(config), "add", f"Cust{n}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=os.environ.copy(),
+        )
+        for n in range(100, 120)
+    ]
+    outcomes = [(p.wait(timeout=120), p.stderr.read().decode()) for p in processes]
+    for process in processes:
+        process.stdout.close()
+        process.stderr.close()
+    assert [code for code, _ in outcomes] == [0] * 20, outcomes
+    listed = {t.context_id for t in TenantStore(config).load().tenants}
+    assert listed == {"Cust1"} | {f"Cust{n}" for n in range(100, 120)}
+    assert config.read_text().startswith("# ours\n")
