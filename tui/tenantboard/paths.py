@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -27,3 +28,11 @@ def resolve_config_path(option: str | None) -> Path:
     if from_env:
         return Path(from_env).expanduser()
     return default_config_path()
+
+
+def history_path(config_path: Path, data_dir: Path | None = None) -> Path:
+    """The history database of one tenant file, named after the file's resolved path: two
+    tenant files never share one, and a file always finds its own."""
+    resolved = str(Path(config_path).expanduser().resolve())
+    digest = hashlib.sha1(resolved.encode("utf-8")).hexdigest()[:12]
+    return (data_dir or default_data_dir()) / f"history-{digest}.sqlite3"
