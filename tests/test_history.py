@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import sqlite3
@@ -64,7 +65,11 @@ def db(db_path: Path) -> Iterator[HistoryDB]:
 
 def rows(db: HistoryDB, key: str = KEY) -> list[tuple[int, int, str | None]]:
     return [
-        (int((i.start - T0).total_seconds() // 60), int((i.end - T0).total_seconds() // 60), i.state)
+        (
+            int((i.start - T0).total_seconds() // 60),
+            int((i.end - T0).total_seconds() // 60),
+            i.state,
+        )
         for i in db.intervals(key)
     ]
 
@@ -146,7 +151,7 @@ def test_folding_never_makes_overlapping_or_backwards_intervals(
         last = folded[-1] if folded else None
     for interval in folded:
         assert interval.start <= interval.end
-    for before, after in zip(folded, folded[1:], strict=False):
+    for before, after in itertools.pairwise(folded):
         assert before.end <= after.start
     if items:
         assert folded[0].start == items[0].at and folded[-1].end == items[-1].at
@@ -331,9 +336,7 @@ def test_two_processes_share_one_database(db_path: Path) -> None:
     writer.start()
     for batch in range(60):
         state = "Running" if batch % 3 else "Unknown"
-        writer.add_observations(
-            [seen(batch, state, key=f"online:Cust1{n}") for n in range(20)]
-        )
+        writer.add_observations([seen(batch, state, key=f"online:Cust1{n}") for n in range(20)])
         writer.flush()
     writer.close()
     output, _ = other.communicate(timeout=60)
@@ -360,7 +363,7 @@ def test_kill_9_loses_at_most_the_last_batch_and_never_corrupts(db_path: Path) -
     with HistoryDB.open(db_path, check=True) as db:
         found = db.intervals("online:Cust50")
         assert found[-1].end >= T0 + timedelta(minutes=written)
-        for before, after in zip(found, found[1:], strict=False):
+        for before, after in itertools.pairwise(found):
             assert before.end <= after.start
 
 
