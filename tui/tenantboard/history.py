@@ -28,6 +28,22 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.marks(keys, now, current)   # active mutes / acknowledgements
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
+At start the board reads ``last_recorded`` and ``last_run_end`` before its writer starts,
+then for each tenant's first result calls ``changed_while_closed(last[key],
+Observation.from_result(result))``; ``ClosedChange.describe()`` gives "Running → Unknown
+while closed, between 18:02 and 08:15" for the event log.
+
+Availability (pure, :mod:`tenantboard.availability`)::
+
+    found = db.window_intervals(keys, now - timedelta(days=30), now)
+    availability(found[key], start, now)   # uptime, coverage, incidents, maintenance, ...
+    daily_strip(found[key], now, days=30)  # worst Severity per day, None for no data
+
+Mutes and acknowledgements: ``add_mark(key, "mute"|"ack", outcome_label, now, until=...)``
+(through ``writer.call``), ``expire_marks(now, {key: label})`` now and then (returns the
+ended ones, for the log), ``end_mark(id, now)`` to clear one; ``Observation.label`` and
+``Interval.label`` give the outcome label a mark is compared with.
+
 Folding: consecutive checks with the same outcome (state, running, endpoint host, error
 kind) extend one interval's ``end``; a different outcome ends the interval at the new
 check's time and starts another, so observed time has no holes. Two checks further apart
