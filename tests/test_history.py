@@ -502,3 +502,94 @@ def test_the_history_file_is_named_after_the_tenant_files_path(tmp_path: Path) -
     assert first == history_path(tmp_path / "tenants.toml", tmp_path)
     assert first != history_path(tmp_path / "other.toml", tmp_path)
     assert first.name.startswith("history-") and first.suffix == ".sqlite3"
+
+
+def test_a_check_result_becomes_an_observation() -> None:
+    from tenantboard.answers import parse_state
+    from tenantboard.engine import CheckResult
+    from tenantboard.errors import CheckError, ErrorKind
+    from tenantboard.tenant import Tenant
+
+    tenant = Tenant("Cust1")
+    state = parse_state(
+        {
+            "ContextIdentifier": "Cust1",
+            "State": "OfflineMaintenance",
+            "IsRunning": False,
+            "Endpoint": "https://online3.superoffice.com/Cust1",
+            "ValidUntil": "2026-03-01T00:05:00Z",
+        },
+        "Cust1",
+    )
+    good = Observation.from_result(CheckResult(tenant, state, None, T0, 0.1))
+    assert (good.key, good.state, good.code, good.running, good.host, good.error) == (
+        KEY, "OfflineMaintenance", 6, False, "online3.superoffice.com", None,
+    )  # fmt: skip
+    failed = CheckResult(tenant, None, CheckError(ErrorKind.TIMEOUT, "slow"), T0, 10.0)
+    bad = Observation.from_result(failed)
+    assert (bad.state, bad.running, bad.error, bad.label) == (
+        None,
+        None,
+        "timeout",
+        "error:timeout",
+    )
+
+
+SAME_KEYS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from tenantboard.history import HistoryWriter, Observation
+
+    path, offset = Path(sys.argv[1]), int(sys.argv[2])
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    writer = HistoryWriter(path, flush_interval=0.01)
+    writer.start()
+    for minute in range(offset, 120, 2):
+        state = "Running" if (minute // 10) % 2 else "Unknown"
+        writer.add_observations(
+            Observation(f"online:Cust{n}", t0 + timedelta(minutes=minute), state, 2,
+                        state == "Running")
+            for n in range(10)
+        )
+        writer.flush()
+    writer.close()
+    print("error", writer.error, flush=True)
+    """
+)
+
+
+def test_two_boards_recording_the_same_tenants_keep_the_intervals_apart(db_path: Path) -> None:
+    HistoryDB.open(db_path).close()
+    boards = [
+        subprocess.Popen(
+            [sys.executable, "-c", SAME_KEYS_SCRIPT, str(db_path), str(offset)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for offset in (0, 1)
+    ]
+    for board in boards:
+        output, _ = board.communicate(timeout=60)
+        assert board.returncode == 0 and output.strip() == "error None"
+    with HistoryDB.open(db_path, check=True) as db:
+        for n in range(10):
+            found = db.intervals(f"online:Cust{n}")
+            assert found[0].start == T0 and found[-1].end >= T0 + timedelta(minutes=118)
+            for before, after in itertools.pairwise(found):
+                assert before.end <= after.start and before.label != after.label
+
+
+def test_the_writer_survives_a_batch_it_cannot_write(db_path: Path) -> None:
+    errors: list[HistoryError] = []
+    writer = HistoryWriter(db_path, on_error=errors.append, flush_interval=60)
+    writer.start()
+    writer.add_observations([seen(0, host=object())])  # type: ignore[arg-type]
+    assert writer.flush()
+    assert errors and errors[0].reason is Reason.UNAVAILABLE
+    writer.add_observations([seen(1)])
+    writer.close()
+    assert writer.error is None
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(1, 1, "Running")]

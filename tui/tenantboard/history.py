@@ -866,6 +866,9 @@ class _Flush:
 
 
 _STOP = object()
+#: Failures that pass (a lock released, space freed, a damaged file replaced): the batch
+#: is kept for the next try. Any other failure loses that batch, not the ones after it.
+_PASSING = frozenset({Reason.LOCKED, Reason.DISK_FULL, Reason.READ_ONLY, Reason.CORRUPT})
 
 
 class HistoryWriter:
@@ -961,17 +964,22 @@ class HistoryWriter:
                 if self._db is not None:
                     self._db.close()
                 return
-            flush = self._take(item)
-            if flush is not None or time.monotonic() - last_write >= self.flush_interval:
-                self._write()
-                self._prune_some()
-                last_write = time.monotonic()
-            if flush is not None:
-                flush.done.set()
+            flush = item if isinstance(item, _Flush) else None
+            try:
+                self._take(item)
+                if flush is not None or time.monotonic() - last_write >= self.flush_interval:
+                    self._write()
+                    self._prune_some()
+                    last_write = time.monotonic()
+            except Exception as exc:  # a bug must not stop the recording for good
+                self._report(classify(exc, self.path))
+                self._pending.clear()  # the batch that failed is the one lost
+                self._pending_events.clear()
+            finally:
+                if flush is not None:
+                    flush.done.set()
 
-    def _take(self, item: Any) -> _Flush | None:
-        if isinstance(item, _Flush):
-            return item
+    def _take(self, item: Any) -> None:
         if isinstance(item, list):
             self._pending.extend(item)
         elif isinstance(item, tuple) and item[0] == "events":
@@ -992,7 +1000,6 @@ class HistoryWriter:
                     future.set_exception(
                         classify(exc, self.path) if isinstance(exc, sqlite3.Error) else exc
                     )
-        return None
 
     def _open(self) -> None:
         try:
@@ -1041,7 +1048,12 @@ class HistoryWriter:
             if exc.reason is Reason.CORRUPT:
                 self._db.close()
                 self._db = None  # reopened (and the damaged file set aside) next time
-            self._trim()
+            if exc.reason in _PASSING:
+                self._trim()  # kept, and tried again with the next batch
+            else:
+                self.dropped += len(self._pending)  # it would fail again: lose this one only
+                self._pending.clear()
+                self._pending_events.clear()
             return
         self._pending.clear()
         self._pending_events.clear()
