@@ -221,3 +221,24 @@ def test_check_reports_mutes_and_respects_them_when_asked(
         loop.call_soon_threadsafe(server.close)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_report_reads_while_a_board_is_writing(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    board = sqlite3.connect(history, isolation_level=None)
+    board.execute("PRAGMA journal_mode = WAL")
+    board.execute("BEGIN IMMEDIATE")  # a board in the middle of writing a batch
+    board.execute("UPDATE intervals SET end_at = end_at + 60")
+    try:
+        window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+        code, out, _ = run(capsys, "report", "--json", *window, "Cust1")
+        assert code == 0
+        assert json.loads(out)["tenants"][0]["incidents"] == 2  # the committed history
+        code, out, _ = run(capsys, "history", "Cust1", *window)
+        assert code == 0 and "Unknown" in out
+    finally:
+        board.execute("ROLLBACK")
+        board.close()
