@@ -33,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from history_size import measure_history_size
 from tenantboard.client import TenantClient
 from tenantboard.engine import check_all
 from tenantboard.tenant import Tenant, make_tenant
@@ -462,7 +463,22 @@ def run(args: argparse.Namespace) -> list[Figure]:
                 f"{first:.0f} MB after pass 1, {last:.0f} MB after",
             )
         )
+    figures.append(history_figure(count))
     return figures
+
+
+def history_figure(count: int) -> Figure:
+    """The history database after a simulated month (bench/history_size.py)."""
+    size = measure_history_size(count, 30)
+    print(f"history size measured ({size.seconds:.0f} s)", flush=True)
+    return Figure(
+        f"history db size, {count // 1000}k tenants, 30 days",
+        size.megabytes,
+        "MB",
+        "< 100 MB",
+        size.megabytes / 100,
+        f"{size.intervals} intervals, {size.events} events",
+    )
 
 
 def print_table(figures: list[Figure]) -> None:

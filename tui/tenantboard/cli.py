@@ -13,12 +13,13 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenantboard import __version__
 from tenantboard.errors import CheckError
-from tenantboard.paths import board_data_dir, resolve_config_path
+from tenantboard.paths import board_data_dir, history_path, resolve_config_path
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
 from tenantboard.tenant_file import (
     BadImportLines,
@@ -191,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--versions", action="store_true", help="also fetch each running tenant's version info"
     )
+    check.add_argument(
+        "--respect-mutes",
+        action="store_true",
+        help="leave muted and acknowledged tenants out of the exit code",
+    )
 
     add = commands.add_parser("add", parents=[shared], help="add tenants to the list")
     add.add_argument("context_ids", nargs="+", metavar="CTX")
@@ -229,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_ENV,
         help="environment for lines that name none (default online)",
     )
+
+    _add_history_commands(commands, shared)
 
     simulate = commands.add_parser(
         "simulate",
@@ -390,7 +398,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     from tenantboard.check_output import (
         broken_file_json,
         broken_file_summary,
-        render_json,
         render_table,
         summary_line,
         worst_exit_code,
@@ -407,14 +414,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     import asyncio
 
     results = asyncio.run(_check(args, tenants, settings))
-    code = worst_exit_code(results)
+    marks = _check_marks(store.path, results)
     if args.json:
-        write_out(render_json(results, versions=args.versions))
+        write_out(_check_json(results, marks, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         write_out(summary_line(results))
         write_out(render_table(results, color=color, versions=args.versions))
-    return code
+        _print_marks(results, marks)
+    if args.respect_mutes:
+        results = [result for result in results if not marks.get(result.tenant.key)]
+        if not results:
+            return 0
+    return worst_exit_code(results)
 
 
 def _tenants_to_check(
@@ -527,6 +539,7 @@ def cmd_paths(args: argparse.Namespace) -> int:
     write_out(f"default:      {default_config_path()}")
     write_out(f"event log:    {data_dir / 'events.jsonl'}")
     write_out(f"remembered:   {data_dir / 'ui-state.json'}")
+    write_out(f"history:      {history_path(tenant_file)}")
     return 0
 
 
@@ -576,6 +589,193 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- history: `report`, `history`, and `check`'s mutes -----------------------------------------
+
+EXIT_HISTORY = 74  # the history database cannot be read (damaged, newer, unreadable)
+
+
+def _add_history_commands(
+    commands: argparse._SubParsersAction, shared: argparse.ArgumentParser
+) -> None:
+    report = commands.add_parser(
+        "report",
+        parents=[shared],
+        help="availability per tenant over a period (default the last 30 days)",
+        description="Uptime, downtime, incidents, longest outage, maintenance time, last seen "
+        "running and observed coverage per tenant, from the history the board recorded.",
+    )
+    report.add_argument("context_ids", nargs="*", metavar="CTX")
+    report.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
+    _add_window_options(report)
+    output = report.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+
+    history = commands.add_parser(
+        "history",
+        parents=[shared],
+        help="one tenant's recorded states, events and mutes",
+    )
+    history.add_argument("context_id", metavar="CTX")
+    history.add_argument("--env", type=_env, metavar=ENV_METAVAR, default=DEFAULT_ENV)
+    _add_window_options(history, default="7d")
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _add_window_options(parser: argparse.ArgumentParser, default: str = "30d") -> None:
+    window = parser.add_mutually_exclusive_group()
+    window.add_argument(
+        "--since", metavar="SPAN", help=f"the last SPAN, e.g. 7d, 24h, 2w (default {default})"
+    )
+    window.add_argument("--from", dest="date_from", metavar="DATE", help="from this date")
+    parser.add_argument("--to", dest="date_to", metavar="DATE", help="up to this date (inclusive)")
+    parser.set_defaults(default_span=default)
+
+
+def _window(args: argparse.Namespace) -> tuple[datetime, datetime]:
+    from tenantboard.report_output import parse_moment, parse_span
+
+    now = datetime.now(UTC)
+    try:
+        end = parse_moment(args.date_to, end_of_day=True) if args.date_to else now
+        if args.date_from:
+            start = parse_moment(args.date_from)
+        else:
+            if args.date_to and args.since is None:
+                raise ValueError("--to needs --from")
+            start = end - parse_span(args.since or args.default_span)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    end = min(end, now)  # the future has not been observed yet
+    if start >= end:
+        raise UsageError("the period is empty: --from must be before --to, and in the past")
+    return start, end
+
+
+def _open_history(args: argparse.Namespace) -> Any:
+    """The history database, read-only (a board may be writing it); None when there is
+    none yet. A damaged or newer file ends the command with EXIT_HISTORY."""
+    from tenantboard.history import HistoryDB, HistoryError
+
+    path = history_path(resolve_config_path(option(args, "config")))
+    if not path.exists():
+        print(f"tenantboard: no history recorded yet ({path})", file=sys.stderr)
+        return None
+    try:
+        return HistoryDB.open(path, read_only=True)
+    except HistoryError as exc:
+        if "no history" in exc.detail:
+            print(f"tenantboard: no history recorded yet ({path})", file=sys.stderr)
+            return None
+        raise _HistoryUnreadable(str(exc)) from None
+
+
+class _HistoryUnreadable(Exception):
+    pass
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tenantboard.availability import availability
+    from tenantboard.report_output import ReportRow, report_csv, report_json, report_table
+
+    start, end = _window(args)
+    if args.context_ids:
+        tenants = _tenants_from_args(args.context_ids, args.env or DEFAULT_ENV)
+    else:
+        tenants = store_for(args).load().tenants
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_HISTORY
+    if not args.context_ids and not tenants and db is not None:
+        tenants = [_tenant_of_key(key) for key in db.tenant_keys()]
+    if args.env:
+        tenants = [tenant for tenant in tenants if tenant.env == args.env]
+    found = db.window_intervals([t.key for t in tenants], start, end) if db else {}
+    if db is not None:
+        db.close()
+    rows = [ReportRow(t, availability(found.get(t.key, []), start, end)) for t in tenants]
+    if args.json:
+        print(report_json(rows, start, end))
+    elif args.csv:
+        print(report_csv(rows))
+    else:
+        print(report_table(rows, start, end))
+    return 0
+
+
+def _tenant_of_key(key: str) -> Tenant:
+    env, _, context_id = key.partition(":")
+    return Tenant(context_id, env)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from tenantboard.report_output import history_json, history_table
+
+    start, end = _window(args)
+    (tenant,) = _tenants_from_args([args.context_id], args.env)
+    for listed in store_for(args).load().tenants:
+        if listed.key == tenant.key:
+            tenant = listed
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_HISTORY
+    intervals, events, marks = [], [], []
+    if db is not None:
+        with db:
+            intervals = db.intervals(tenant.key, start, end)
+            events = [e for e in db.events(tenant.key, start, limit=10_000) if e.at < end]
+            marks = [
+                mark
+                for mark in db.marks([tenant.key], include_ended=True)
+                if mark.created_at < end and (mark.ended_at is None or mark.ended_at >= start)
+            ]
+    render = history_json if args.json else history_table
+    print(render(tenant, intervals, events, marks))
+    return 0
+
+
+def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Active mutes and acknowledgements per tenant key, read-only from the history
+    database when there is one; a database that cannot be read is a warning, not a failure."""
+    from tenantboard.history import Observation, marks_for
+
+    current = {r.tenant.key: Observation.from_result(r).label for r in results}
+    marks, error = marks_for(history_path(config_path), current, datetime.now(UTC))
+    if error is not None:
+        print(f"tenantboard: mutes not read: {error}", file=sys.stderr)
+    return marks
+
+
+def _check_json(results: Sequence[Any], marks: dict[str, dict[str, Any]], *, versions: bool) -> str:
+    from tenantboard.check_output import result_json
+
+    records = []
+    for result in results:
+        record = result_json(result, versions=versions)
+        found = marks.get(result.tenant.key, {})
+        record["muted"] = found["mute"].as_json() if "mute" in found else None
+        record["acknowledged"] = found["ack"].as_json() if "ack" in found else None
+        records.append(record)
+    return json.dumps(records, indent=2)
+
+
+def _print_marks(results: Sequence[Any], marks: dict[str, dict[str, Any]]) -> None:
+    from tenantboard.sanitize import clean
+
+    for result in results:
+        for kind, mark in sorted(marks.get(result.tenant.key, {}).items()):
+            until = mark.until.astimezone().strftime("%Y-%m-%d %H:%M") if mark.until else None
+            word = "muted" if kind == "mute" else "acknowledged"
+            write_out(
+                f"{result.tenant.context_id} ({result.tenant.env}) {word} by {clean(mark.by, 60)}"
+                f" until {until or 'its state changes'}"
+            )
+
+
 COMMANDS = {
     "board": cmd_board,
     "check": cmd_check,
@@ -585,4 +785,6 @@ COMMANDS = {
     "paths": cmd_paths,
     "import": cmd_import,
     "simulate": cmd_simulate,
+    "report": cmd_report,
+    "history": cmd_history,
 }

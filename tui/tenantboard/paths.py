@@ -36,3 +36,14 @@ def resolve_config_path(option: str | None) -> Path:
     if from_env:
         return Path(from_env).expanduser()
     return default_config_path()
+
+
+def history_path(config_path: Path, data_dir: Path | None = None) -> Path:
+    """The history database of one tenant file, in that file's own data folder (or, given
+    ``data_dir``, named there after the file's resolved path): two tenant files never share
+    one, and a file always finds its own."""
+    if data_dir is None:
+        return board_data_dir(Path(config_path)) / "history.sqlite3"
+    resolved = str(Path(config_path).expanduser().resolve())
+    digest = hashlib.sha1(resolved.encode("utf-8")).hexdigest()[:12]
+    return data_dir / f"history-{digest}.sqlite3"

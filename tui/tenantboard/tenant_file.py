@@ -41,6 +41,8 @@ class Settings:
     max_interval: float = 900.0
     #: Ring the terminal bell when a tenant changes for the worse.
     bell: bool = False
+    #: Days of history kept in the history database (older rows are deleted).
+    history_days: int = 400
 
     def validated(self) -> Settings:
         if not 1 <= self.concurrency <= 256:
@@ -51,6 +53,8 @@ class Settings:
             raise ValueError("min_interval must be between 1 and 86400 seconds")
         if not self.min_interval <= self.max_interval <= 7 * 86_400:
             raise ValueError("max_interval must be at least min_interval and at most 7 days")
+        if not 1 <= self.history_days <= 36_500:
+            raise ValueError("history_days must be between 1 and 36500")
         return self
 
 
@@ -60,6 +64,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "min_interval": (int, float),
     "max_interval": (int, float),
     "bell": (bool,),
+    "history_days": (int,),
 }
 
 
@@ -194,6 +199,7 @@ NEW_FILE_HEADER = """\
 # timeout = 10.0       # seconds for one request
 # min_interval = 30    # never check one tenant more often than this (seconds)
 # max_interval = 900   # never wait longer than this (seconds)
+# history_days = 400   # days of history kept (uptime reports, `tenantboard history`)
 """
 
 

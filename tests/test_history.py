@@ -1,0 +1,598 @@
+"""The history database: folding, restarts, retention, marks, the writer, bad files."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tenantboard.eventlog import LoggedEvent
+from tenantboard.history import (
+    DEFAULT_GAP,
+    SCHEMA_VERSION,
+    HistoryDB,
+    HistoryError,
+    HistoryWriter,
+    Observation,
+    Reason,
+    changed_while_closed,
+    fold,
+    import_event_log,
+)
+from tenantboard.paths import history_path
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+KEY = "online:Cust1"
+
+
+def seen(minute: float, state: str | None = "Running", key: str = KEY, **kw: object) -> Observation:
+    running = kw.pop("running", state in ("Running", "OnlineMaintenance") if state else None)
+    code = kw.pop("code", {"Running": 2, "Unknown": 0, "OfflineMaintenance": 6}.get(state or ""))
+    return Observation(
+        key,
+        T0 + timedelta(minutes=minute),
+        state,
+        code if state else None,
+        running,  # type: ignore[arg-type]
+        kw.pop("host", "online2.superoffice.com" if state else None),  # type: ignore[arg-type]
+        kw.pop("error", None),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "history.sqlite3"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[HistoryDB]:
+    with HistoryDB.open(db_path) as handle:
+        yield handle
+
+
+def rows(db: HistoryDB, key: str = KEY) -> list[tuple[int, int, str | None]]:
+    return [
+        (
+            int((i.start - T0).total_seconds() // 60),
+            int((i.end - T0).total_seconds() // 60),
+            i.state,
+        )
+        for i in db.intervals(key)
+    ]
+
+
+# -- folding -------------------------------------------------------------------------------
+
+
+def test_a_stable_tenant_is_one_row_however_often_it_is_checked(db: HistoryDB) -> None:
+    for batch in range(10):
+        db.record([seen(batch * 10 + minute) for minute in range(0, 10, 2)])
+    assert rows(db) == [(0, 98, "Running")]
+    assert db.connection.execute("SELECT COUNT(*) FROM intervals").fetchone()[0] == 1
+
+
+def test_a_change_ends_the_interval_at_the_new_check_and_starts_another(db: HistoryDB) -> None:
+    db.record([seen(0), seen(5), seen(10, "Unknown"), seen(15, "Unknown")])
+    db.record([seen(20), seen(25)])
+    assert rows(db) == [(0, 10, "Running"), (10, 20, "Unknown"), (20, 25, "Running")]
+
+
+def test_an_endpoint_move_or_a_failed_check_is_a_change(db: HistoryDB) -> None:
+    db.record(
+        [
+            seen(0),
+            seen(5, host="online3.superoffice.com"),
+            seen(10, None, error="timeout"),
+            seen(12, None, error="timeout"),
+            seen(14, None, error="dns"),
+        ]
+    )
+    found = db.intervals(KEY)
+    assert [(i.host, i.error) for i in found] == [
+        ("online2.superoffice.com", None),
+        ("online3.superoffice.com", None),
+        (None, "timeout"),
+        (None, "dns"),
+    ]
+
+
+def test_a_long_silence_leaves_a_gap_instead_of_stretching_the_interval(db: HistoryDB) -> None:
+    db.record([seen(0), seen(10)])
+    later = 10 + DEFAULT_GAP / 60 + 5
+    db.record([seen(later), seen(later + 10)])
+    assert rows(db) == [(0, 10, "Running"), (int(later), int(later + 10), "Running")]
+
+
+def test_an_observation_older_than_the_record_is_dropped(db: HistoryDB) -> None:
+    db.record([seen(0), seen(20)])
+    db.record([seen(10, "Unknown")])
+    assert rows(db) == [(0, 20, "Running")]
+
+
+observations = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=4000),
+        st.sampled_from(["Running", "Unknown", "OfflineMaintenance", None]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(observations, st.integers(min_value=1, max_value=5))
+def test_folding_never_makes_overlapping_or_backwards_intervals(
+    raw: list[tuple[int, str | None]], batches: int
+) -> None:
+    items = [
+        seen(minute, state, error=None if state else "timeout")
+        for minute, state in sorted(raw, key=lambda pair: pair[0])
+    ]
+    last = None
+    folded = []
+    size = max(1, len(items) // batches)
+    for index in range(0, len(items), size):
+        updated, new = fold(last, items[index : index + size])
+        if folded and updated is not None:
+            folded[-1] = updated
+        folded.extend(new)
+        last = folded[-1] if folded else None
+    for interval in folded:
+        assert interval.start <= interval.end
+    for before, after in itertools.pairwise(folded):
+        assert before.end <= after.start
+    if items:
+        assert folded[0].start == items[0].at and folded[-1].end == items[-1].at
+
+
+# -- restarts: what changed while closed ---------------------------------------------------
+
+
+def test_restart_finds_what_changed_while_the_board_was_closed(db: HistoryDB) -> None:
+    db.record([seen(0), seen(10, key="online:Cust2")])
+    last = db.last_recorded([KEY, "online:Cust2", "online:Cust3"])
+    assert set(last) == {KEY, "online:Cust2"}
+    first = seen(14 * 60, "Unknown")
+    change = changed_while_closed(last[KEY], first)
+    assert change is not None
+    assert change.closed_from == T0 and change.closed_to == first.at
+    assert change.describe() == "Running → Unknown while closed, between 00:00 and 14:00"
+    assert changed_while_closed(last["online:Cust2"], seen(14 * 60, key="online:Cust2")) is None
+    assert changed_while_closed(None, first) is None
+
+
+def test_last_run_end_says_when_a_board_last_wrote(db_path: Path) -> None:
+    times = iter([T0, T0 + timedelta(minutes=5), T0 + timedelta(minutes=9)])
+    current = [T0]
+
+    def now() -> datetime:
+        return current[0]
+
+    writer = HistoryWriter(db_path, flush_interval=60, now=now)
+    writer.start()
+    current[0] = next(times)
+    writer.add_observations([seen(0)])
+    assert writer.flush()
+    current[0] = next(times)
+    writer.add_observations([seen(5)])
+    current[0] = next(times)
+    writer.close()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert db.last_run_end() == T0 + timedelta(minutes=9)
+        assert db.last_run_end(excluding=writer.run_id) is None
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+def test_retention_deletes_old_rows_in_small_chunks(db: HistoryDB) -> None:
+    keys = [f"online:Cust{n}" for n in range(30)]
+    db.record([seen(0, key=key) for key in keys] + [seen(1, key=key) for key in keys])
+    db.record([seen(3 * 24 * 60, "Unknown", key=key) for key in keys[:5]])
+    old_event = LoggedEvent(T0, KEY, "x", "state", "old", "ok")
+    new_event = LoggedEvent(T0 + timedelta(days=3), KEY, "x", "state", "new", "ok")
+    db.write(events=[old_event, new_event])
+    cutoff = T0 + timedelta(days=2)
+    chunks = []
+    while deleted := db.prune(cutoff, chunk=7):
+        chunks.append(deleted)
+    assert max(chunks) <= 7 * 4 and sum(chunks) == 31
+    assert sorted(db.last_recorded(keys)) == sorted(keys[:5])
+    assert [event.text for event in db.events()] == ["new"]
+
+
+def test_the_writer_applies_the_retention_setting(db_path: Path) -> None:
+    with HistoryDB.open(db_path) as db:
+        db.record([seen(0), seen(1), seen(0, key="online:Cust2")])
+    now = T0 + timedelta(days=10)
+    writer = HistoryWriter(db_path, retention_days=5, now=lambda: now)
+    writer.start()
+    writer.add_observations([seen(10 * 24 * 60, key="online:Cust2")])
+    writer.close()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert set(db.last_recorded([KEY, "online:Cust2"])) == {"online:Cust2"}
+
+
+# -- mutes and acknowledgements -------------------------------------------------------------
+
+
+def test_a_timed_mute_expires_by_itself(db: HistoryDB) -> None:
+    mark = db.add_mark(KEY, "mute", "Unknown", T0, until=T0 + timedelta(hours=1), by="ann")
+    assert [m.by for m in db.marks([KEY], T0 + timedelta(minutes=59), {KEY: "Running"})] == ["ann"]
+    assert db.marks([KEY], T0 + timedelta(hours=1), {KEY: "Unknown"}) == []
+    expired = db.expire_marks(T0 + timedelta(hours=2), {KEY: "Unknown"})
+    assert [m.id for m in expired] == [mark.id]
+    assert db.marks() == []
+    assert db.marks(include_ended=True)[0].ended_at == T0 + timedelta(hours=2)
+
+
+def test_an_acknowledgement_lasts_until_the_state_changes(db: HistoryDB) -> None:
+    db.add_mark(KEY, "ack", "Unknown", T0, until=T0 + timedelta(minutes=1))
+    later = T0 + timedelta(days=3)
+    assert [m.kind for m in db.marks([KEY], later, {KEY: "Unknown"})] == ["ack"]
+    assert db.marks([KEY], later, {KEY: "Running"}) == []
+    assert db.marks(None)[0].by  # the user's name from getpass
+
+
+def test_a_mark_can_be_cleared_by_hand(db: HistoryDB) -> None:
+    mark = db.add_mark(KEY, "mute", "Unknown", T0)
+    db.end_mark(mark.id, T0 + timedelta(minutes=3))
+    assert db.marks() == []
+
+
+# -- the event log moves in --------------------------------------------------------------------
+
+
+def test_events_jsonl_is_imported_once_and_renamed_aside(db: HistoryDB, tmp_path: Path) -> None:
+    events = [
+        LoggedEvent(T0, KEY, "Acme", "state", "Running → Unknown", "critical", True),
+        LoggedEvent(T0 + timedelta(minutes=5), KEY, "Acme", "recovery", "recovered", "ok"),
+    ]
+    log = tmp_path / "events.jsonl"
+    log.write_text(
+        events[0].to_json() + "\nnot json\n" + events[1].to_json() + "\n", encoding="utf-8"
+    )
+    assert import_event_log(db, log) == 2
+    assert not log.exists()
+    assert (tmp_path / "events.jsonl.imported").exists()
+    assert db.events(KEY) == list(reversed(events))
+    assert import_event_log(db, log) == 0  # nothing left to import
+
+
+def test_events_from_the_file_are_cleaned_on_the_way_out(db: HistoryDB) -> None:
+    event = LoggedEvent(T0, KEY, "x\x1b[31m", "state", "bad\x1b]0;title\x07text", "ok")
+    db.write(events=[event])
+    assert db.events()[0].text == "badtext" and db.events()[0].name == "x"
+
+
+# -- the writer thread, crashes and two processes ----------------------------------------------
+
+
+def test_the_writer_batches_off_the_callers_thread(db_path: Path) -> None:
+    writer = HistoryWriter(db_path, flush_interval=3600)
+    writer.start()
+    writer.add_observations([seen(0), seen(1)])
+    writer.add_events([LoggedEvent(T0, KEY, "Acme", "state", "hello", "ok")])
+    assert writer.flush()
+    future = writer.call(lambda db: db.add_mark(KEY, "mute", "Running", T0, by="bo"))
+    assert future.result(timeout=10).by == "bo"
+    writer.close()
+    assert writer.error is None
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(0, 1, "Running")]
+        assert [e.text for e in db.events()] == ["hello"]
+
+
+WRITER_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from tenantboard.history import HistoryWriter, Observation
+
+    path, prefix, batches = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    writer = HistoryWriter(path, flush_interval=0.01)
+    writer.start()
+    for batch in range(batches if batches else 10**9):
+        state = "Running" if batch % 3 else "Unknown"
+        writer.add_observations(
+            Observation(f"online:Cust{prefix}{n}", t0 + timedelta(minutes=batch), state, 2,
+                        state == "Running")
+            for n in range(20)
+        )
+        writer.flush()
+        print(batch, flush=True)
+    writer.close()
+    print("error", writer.error, flush=True)
+    """
+)
+
+
+def run_writer(path: Path, prefix: str, batches: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER_SCRIPT, str(path), prefix, str(batches)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_processes_share_one_database(db_path: Path) -> None:
+    HistoryDB.open(db_path).close()
+    other = run_writer(db_path, "9", 60)
+    writer = HistoryWriter(db_path, flush_interval=0.01)
+    writer.start()
+    for batch in range(60):
+        state = "Running" if batch % 3 else "Unknown"
+        writer.add_observations([seen(batch, state, key=f"online:Cust1{n}") for n in range(20)])
+        writer.flush()
+    writer.close()
+    output, _ = other.communicate(timeout=60)
+    assert other.returncode == 0 and output.strip().endswith("error None")
+    assert writer.error is None
+    with HistoryDB.open(db_path, check=True) as db:
+        for prefix in ("1", "9"):
+            for n in range(20):
+                found = db.intervals(f"online:Cust{prefix}{n}")
+                assert len(found) == 40  # 20 Unknown stretches and 20 Running ones
+                assert found[-1].end == T0 + timedelta(minutes=59)
+
+
+def test_kill_9_loses_at_most_the_last_batch_and_never_corrupts(db_path: Path) -> None:
+    process = run_writer(db_path, "5", 0)
+    assert process.stdout is not None
+    written = 0
+    for line in process.stdout:
+        written = int(line.split()[0])
+        if written >= 30:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    with HistoryDB.open(db_path, check=True) as db:
+        found = db.intervals("online:Cust50")
+        assert found[-1].end >= T0 + timedelta(minutes=written)
+        for before, after in itertools.pairwise(found):
+            assert before.end <= after.start
+
+
+# -- bad files --------------------------------------------------------------------------------
+
+
+def test_a_corrupt_file_is_refused_then_set_aside_by_the_writer(
+    db_path: Path, tmp_path: Path
+) -> None:
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"this is not a database at all" * 200)
+    tenant_file = tmp_path / "tenants.toml"
+    tenant_file.write_text("# mine\n", encoding="utf-8")
+    with pytest.raises(HistoryError) as caught:
+        HistoryDB.open(db_path, read_only=True)
+    assert caught.value.reason is Reason.CORRUPT
+    errors: list[HistoryError] = []
+    writer = HistoryWriter(db_path, on_error=errors.append)
+    writer.start()
+    writer.add_observations([seen(0)])
+    writer.close()
+    assert errors and errors[0].reason is Reason.CORRUPT
+    moved = errors[0].set_aside
+    assert moved is not None and moved.read_bytes().startswith(b"this is not a database")
+    assert "moved aside" in str(errors[0])
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(0, 0, "Running")]
+    assert tenant_file.read_text(encoding="utf-8") == "# mine\n"
+
+
+def test_damaged_pages_are_found_by_the_writers_check(db_path: Path) -> None:
+    with HistoryDB.open(db_path) as db:
+        db.record([seen(n, key=f"online:Cust{n}") for n in range(2000)])
+        db.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(db_path.read_bytes())
+    data[4096 * 3 : 4096 * 6] = b"\xff" * (4096 * 3)
+    db_path.write_bytes(bytes(data))
+    with pytest.raises(HistoryError) as caught:
+        HistoryDB.open(db_path, check=True)
+    assert caught.value.reason is Reason.CORRUPT
+
+
+def test_a_newer_schema_is_refused_and_left_alone(db_path: Path) -> None:
+    HistoryDB.open(db_path).close()
+    with contextlib.closing(sqlite3.connect(db_path)) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        raw.commit()
+    before = db_path.read_bytes()
+    for read_only in (True, False):
+        with pytest.raises(HistoryError) as caught:
+            HistoryDB.open(db_path, read_only=read_only)
+        assert caught.value.reason is Reason.NEWER_SCHEMA
+        assert "newer tenantboard" in str(caught.value)
+    errors: list[HistoryError] = []
+    writer = HistoryWriter(db_path, on_error=errors.append)
+    writer.start()
+    writer.close()
+    assert [e.reason for e in errors] == [Reason.NEWER_SCHEMA]
+    assert db_path.read_bytes() == before
+
+
+def test_a_file_locked_for_long_is_a_locked_error_and_the_batch_is_kept(db_path: Path) -> None:
+    HistoryDB.open(db_path).close()
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    errors: list[HistoryError] = []
+    writer = HistoryWriter(db_path, busy_timeout=0.05, on_error=errors.append, flush_interval=60)
+    writer.start()
+    writer.add_observations([seen(0), seen(1)])
+    assert writer.flush()
+    assert writer.error is not None and writer.error.reason is Reason.LOCKED
+    blocker.execute("COMMIT")
+    blocker.close()
+    writer.add_observations([seen(2)])
+    assert writer.flush()
+    writer.close()
+    assert writer.error is None
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(0, 2, "Running")]
+
+
+@contextlib.contextmanager
+def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
+    mount_point = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_is_a_disk_full_error(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path, "192k") as folder:
+        path = folder / "history.sqlite3"
+        errors: list[HistoryError] = []
+        writer = HistoryWriter(path, on_error=errors.append, flush_interval=60)
+        writer.start()
+        for batch in range(40):
+            writer.add_observations(
+                [seen(batch, key=f"online:Cust{batch}{n}", host="h" * 60) for n in range(200)]
+            )
+            writer.flush()
+            if writer.error is not None:
+                break
+        writer.close()
+        assert errors and errors[-1].reason is Reason.DISK_FULL
+        assert "disk is full" in str(errors[-1])
+        with HistoryDB.open(path, check=True) as db:  # what was written is intact
+            assert db.tenant_keys()
+
+
+def test_a_read_only_disk_is_a_read_only_error_and_reading_still_works(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path, "1m") as folder:
+        path = folder / "history.sqlite3"
+        with HistoryDB.open(path) as db:
+            db.record([seen(0), seen(1)])
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        errors: list[HistoryError] = []
+        writer = HistoryWriter(path, on_error=errors.append)
+        writer.start()
+        writer.add_observations([seen(2)])
+        writer.close()
+        assert errors and errors[0].reason is Reason.READ_ONLY
+        with HistoryDB.open(path, read_only=True) as db:
+            assert rows(db) == [(0, 1, "Running")]
+
+
+def test_the_history_file_is_named_after_the_tenant_files_path(tmp_path: Path) -> None:
+    first = history_path(tmp_path / "a" / ".." / "tenants.toml", tmp_path)
+    assert first == history_path(tmp_path / "tenants.toml", tmp_path)
+    assert first != history_path(tmp_path / "other.toml", tmp_path)
+    assert first.name.startswith("history-") and first.suffix == ".sqlite3"
+
+
+def test_a_check_result_becomes_an_observation() -> None:
+    from tenantboard.answers import parse_state
+    from tenantboard.engine import CheckResult
+    from tenantboard.errors import CheckError, ErrorKind
+    from tenantboard.tenant import Tenant
+
+    tenant = Tenant("Cust1")
+    state = parse_state(
+        {
+            "ContextIdentifier": "Cust1",
+            "State": "OfflineMaintenance",
+            "IsRunning": False,
+            "Endpoint": "https://online3.superoffice.com/Cust1",
+            "ValidUntil": "2026-03-01T00:05:00Z",
+        },
+        "Cust1",
+    )
+    good = Observation.from_result(CheckResult(tenant, state, None, T0, 0.1))
+    assert (good.key, good.state, good.code, good.running, good.host, good.error) == (
+        KEY, "OfflineMaintenance", 6, False, "online3.superoffice.com", None,
+    )  # fmt: skip
+    failed = CheckResult(tenant, None, CheckError(ErrorKind.TIMEOUT, "slow"), T0, 10.0)
+    bad = Observation.from_result(failed)
+    assert (bad.state, bad.running, bad.error, bad.label) == (
+        None,
+        None,
+        "timeout",
+        "error:timeout",
+    )
+
+
+SAME_KEYS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+    from tenantboard.history import HistoryWriter, Observation
+
+    path, offset = Path(sys.argv[1]), int(sys.argv[2])
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    writer = HistoryWriter(path, flush_interval=0.01)
+    writer.start()
+    for minute in range(offset, 120, 2):
+        state = "Running" if (minute // 10) % 2 else "Unknown"
+        writer.add_observations(
+            Observation(f"online:Cust{n}", t0 + timedelta(minutes=minute), state, 2,
+                        state == "Running")
+            for n in range(10)
+        )
+        writer.flush()
+    writer.close()
+    print("error", writer.error, flush=True)
+    """
+)
+
+
+def test_two_boards_recording_the_same_tenants_keep_the_intervals_apart(db_path: Path) -> None:
+    HistoryDB.open(db_path).close()
+    boards = [
+        subprocess.Popen(
+            [sys.executable, "-c", SAME_KEYS_SCRIPT, str(db_path), str(offset)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for offset in (0, 1)
+    ]
+    for board in boards:
+        output, _ = board.communicate(timeout=60)
+        assert board.returncode == 0 and output.strip() == "error None"
+    with HistoryDB.open(db_path, check=True) as db:
+        for n in range(10):
+            found = db.intervals(f"online:Cust{n}")
+            # Whichever board starts first opens the history (minute 0 or 1): a check older
+            # than one already recorded by the other board is dropped, by design.
+            assert found[0].start in (T0, T0 + timedelta(minutes=1))
+            assert found[-1].end >= T0 + timedelta(minutes=118)
+            for before, after in itertools.pairwise(found):
+                assert before.end <= after.start and before.label != after.label
+
+
+def test_the_writer_survives_a_batch_it_cannot_write(db_path: Path) -> None:
+    errors: list[HistoryError] = []
+    writer = HistoryWriter(db_path, on_error=errors.append, flush_interval=60)
+    writer.start()
+    writer.add_observations([seen(0, host=object())])  # type: ignore[arg-type]
+    assert writer.flush()
+    assert errors and errors[0].reason is Reason.UNAVAILABLE
+    writer.add_observations([seen(1)])
+    writer.close()
+    assert writer.error is None
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(1, 1, "Running")]

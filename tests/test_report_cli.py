@@ -1,0 +1,244 @@
+"""`tenantboard report`, `history`, `paths` and `check`'s mutes, against a hand-built history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tenantboard.cli import main
+from tenantboard.eventlog import LoggedEvent
+from tenantboard.history import HistoryDB, Observation
+from tenantboard.paths import history_path
+from tenantboard.tenant_file import StoreError, TenantStore
+
+DAY = datetime(2026, 3, 1, tzinfo=UTC)
+STEP = 10  # minutes between checks
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "tenants.toml"
+    path.write_text(
+        '[[tenants]]\ncontext_id = "Cust1"\nlabel = "Acme prod"\n\n'
+        '[[tenants]]\ncontext_id = "Cust2"\nenv = "sod"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def checks(key: str, start_min: int, end_min: int, state: str | None, **kw: object) -> list:
+    running = state in ("Running", "OnlineMaintenance") if state else None
+    return [
+        Observation(
+            key,
+            DAY + timedelta(minutes=minute),
+            state,
+            {"Running": 2, "Unknown": 0, "OfflineMaintenance": 6}.get(state or ""),
+            running,
+            "online2.superoffice.com" if state else None,
+            kw.get("error"),  # type: ignore[arg-type]
+        )
+        for minute in range(start_min, end_min, STEP)
+    ]
+
+
+@pytest.fixture
+def history(config: Path) -> Path:
+    """Cust1's day: up, 30 min planned maintenance at 06:00, Unknown 12-13, up until 18:00,
+    closed until 20:00, failing checks for 20 minutes, up until 23:50. Cust2 never checked."""
+    path = history_path(config)
+    key = "online:Cust1"
+    observations = (
+        checks(key, 0, 360, "Running")
+        + checks(key, 360, 390, "OfflineMaintenance")
+        + checks(key, 390, 720, "Running")
+        + checks(key, 720, 780, "Unknown")
+        + checks(key, 780, 1081, "Running")
+        + checks(key, 1200, 1220, None, error="timeout")
+        + checks(key, 1220, 1431, "Running")
+    )
+    with HistoryDB.open(path) as db:
+        for index in range(0, len(observations), 7):  # in batches, as the board writes
+            db.record(observations[index : index + 7])
+        db.write(
+            events=[
+                LoggedEvent(DAY + timedelta(hours=12), key, "Acme", "state",
+                            "Running → Unknown\x1b[2J", "critical", True),
+            ]
+        )  # fmt: skip
+        db.add_mark(key, "ack", "Unknown", DAY + timedelta(hours=12, minutes=5), by="ann")
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_report_table(config: Path, history: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "report", "--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "availability 2026-03-01 00:00 to 2026-03-02 00:00 (1d 00h)"
+    header = lines[1].split()
+    assert header[:3] == ["CONTEXT", "ENV", "UPTIME"]
+    assert lines[2].split() == [
+        "Cust1", "online", "91.603%", "1h", "50m", "2", "1h", "00m", "0s", "30m",
+        "2026-03-01", "23:50", "91.0%", "Acme", "prod",
+    ]  # fmt: skip
+    assert lines[3].split() == ["Cust2", "sod", "-", "-", "-", "-", "-", "-", "-", "0.0%"]
+    assert "\x1b" not in out
+
+
+def test_report_json_and_csv(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01", "Cust1"]
+    code, out, _ = run(capsys, "report", "--json", *window)
+    data = json.loads(out)
+    assert code == 0 and data["from"] == "2026-03-01T00:00:00Z"
+    (tenant,) = data["tenants"]
+    assert tenant["uptime"] == pytest.approx(72_000 / 78_600)
+    assert tenant["coverage"] == pytest.approx(78_600 / 86_400)
+    assert tenant["down_seconds"] == 6600 and tenant["failed_seconds"] == 1200
+    assert tenant["incidents"] == 2 and tenant["longest_incident_seconds"] == 3600
+    assert tenant["maintenance_seconds"] == {"OnlineMaintenance": 0, "OfflineMaintenance": 1800}
+    assert tenant["last_seen_running"] == "2026-03-01T23:50:00Z"
+
+    code, out, _ = run(capsys, "report", "--csv", *window)
+    (row,) = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and row["context_id"] == "Cust1" and row["incidents"] == "2"
+    assert float(row["uptime"]) == pytest.approx(72_000 / 78_600)
+
+
+def test_report_since_and_bad_windows(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "report", "--config", str(config), "--since", "7d")
+    assert code == 0 and "(7d 00h)" in out and "no history recorded yet" in err
+    assert run(capsys, "report", "--config", str(config), "--since", "soon")[0] == 64
+    code, _, err = run(
+        capsys, "report", "--config", str(config), "--from", "2026-03-02", "--to", "2026-03-01"
+    )
+    assert code == 64 and "empty" in err
+
+
+def test_history_lists_intervals_events_and_marks(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+    code, out, _ = run(capsys, "history", "Cust1", *window)
+    assert code == 0
+    lines = [line.split() for line in out.splitlines()]
+    assert [
+        "2026-03-01",
+        "12:00",
+        "2026-03-01",
+        "13:00",
+        "1h",
+        "00m",
+        "Unknown",
+        "no",
+        "online2.superoffice.com",
+    ] in lines
+    assert ["2026-03-01", "20:00", "2026-03-01", "20:20", "20m", "-", "?", "-", "timeout"] in lines
+    assert "Running → Unknown" in out and "\x1b" not in out
+    assert "ack   ann" in out
+
+    code, out, _ = run(capsys, "history", "Cust1", "--json", *window)
+    data = json.loads(out)
+    assert [item["state"] for item in data["intervals"]] == [
+        "Running", "OfflineMaintenance", "Running", "Unknown", "Running", None, "Running",
+    ]  # fmt: skip
+    assert data["intervals"][5]["error"] == "timeout"
+    assert data["events"][0]["text"] == "Running → Unknown"
+    assert data["marks"][0]["by"] == "ann" and data["marks"][0]["kind"] == "ack"
+
+
+def test_report_refuses_a_damaged_history_without_touching_anything(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = history_path(config)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"garbage" * 1000)
+    before = config.read_text(encoding="utf-8")
+    code, _, err = run(capsys, "report", "--config", str(config))
+    assert code == 74 and "damaged" in err
+    assert path.read_bytes() == b"garbage" * 1000
+    assert config.read_text(encoding="utf-8") == before
+
+
+def test_paths_shows_the_history_file(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "paths", "--config", str(config))
+    assert code == 0 and f"history:      {history_path(config)}" in out
+
+
+def test_history_days_setting_is_validated(tmp_path: Path) -> None:
+    path = tmp_path / "t.toml"
+    path.write_text("[settings]\nhistory_days = 30\n", encoding="utf-8")
+    assert TenantStore(path).load().settings.history_days == 30
+    for bad in ("0", "40000", '"30"', "1.5"):
+        path.write_text(f"[settings]\nhistory_days = {bad}\n", encoding="utf-8")
+        with pytest.raises(StoreError):
+            TenantStore(path).load()
+
+
+def test_check_reports_mutes_and_respects_them_when_asked(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import threading
+
+    from tenantboard.simulator import serve
+
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(serve(0))
+    port = server.sockets[0].getsockname()[1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        now = datetime.now(UTC)
+        with HistoryDB.open(history_path(config)) as db:
+            db.add_mark(
+                "online:Cust1008", "mute", "Suspended", now, until=now + timedelta(hours=1), by="bo"
+            )
+        base = ["--config", str(config), "--base-url", f"http://127.0.0.1:{port}"]
+        code, out, _ = run(capsys, "check", "--json", *base, "Cust1001", "Cust1008")
+        data = {item["context_id"]: item for item in json.loads(out)}
+        assert code == 2  # the real state still decides
+        assert data["Cust1008"]["muted"]["by"] == "bo" and data["Cust1008"]["acknowledged"] is None
+        assert data["Cust1001"]["muted"] is None
+        code, out, _ = run(capsys, "check", "--respect-mutes", *base, "Cust1001", "Cust1008")
+        assert code == 0
+        assert "Cust1008 (online) muted by bo until" in out
+    finally:
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+def test_report_reads_while_a_board_is_writing(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlite3
+
+    board = sqlite3.connect(history, isolation_level=None)
+    board.execute("PRAGMA journal_mode = WAL")
+    board.execute("BEGIN IMMEDIATE")  # a board in the middle of writing a batch
+    board.execute("UPDATE intervals SET end_at = end_at + 60")
+    try:
+        window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+        code, out, _ = run(capsys, "report", "--json", *window, "Cust1")
+        assert code == 0
+        assert json.loads(out)["tenants"][0]["incidents"] == 2  # the committed history
+        code, out, _ = run(capsys, "history", "Cust1", *window)
+        assert code == 0 and "Unknown" in out
+    finally:
+        board.execute("ROLLBACK")
+        board.close()

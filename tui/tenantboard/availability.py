@@ -1,0 +1,237 @@
+"""Availability from state intervals: uptime, incidents, maintenance time, a 30-day strip.
+
+Pure: no I/O, no clock. The history database (:mod:`tenantboard.history`) stores each
+tenant's checks folded into :class:`Interval` rows; this module turns a tenant's intervals
+into the figures the report and the detail pane show.
+
+Definitions (the README repeats them for users):
+
+- **observed time**: the part of the window covered by intervals. Time with no interval
+  (the board was closed, or a tenant was not listed) is a gap: it counts neither as up
+  nor as down.
+- **up**: observed time in which the answer's ``IsRunning`` was true. **Uptime** is up
+  divided by observed time (None when nothing was observed), so it is always within
+  [0, 1]; **coverage** is observed time divided by the window.
+- **downtime**: observed time that was not up: an answer with ``IsRunning`` false, or a
+  failed check (``failed`` counts the latter on its own). A failed check counts as down
+  because nobody could reach the tenant's state either.
+- **incident**: a stretch of not-up time that follows up time, i.e. a seen transition from
+  running to not running or to failing checks; it lasts until the tenant is seen running
+  again (gaps inside it included). A stretch made only of ``OfflineMaintenance`` is planned
+  work, counted as downtime and maintenance time but not as an incident. A tenant never
+  seen running has downtime but no incidents. An incident counts in a window when any of
+  it falls inside; its length there is clipped to the window.
+- **maintenance time**: observed time in ``OnlineMaintenance`` and ``OfflineMaintenance``.
+- **daily strip**: one cell per day, the worst severity seen that day (None: no data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+
+from tenantboard.answers import Severity, State
+
+MAINTENANCE_STATES = ("OnlineMaintenance", "OfflineMaintenance")
+_PLANNED_STATE = "OfflineMaintenance"
+_STATES = {state.name: state for state in State}
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A stretch of time in which every check of one tenant gave the same outcome.
+
+    ``state`` is None for a failed check (``error`` then holds its kind). Times are
+    timezone-aware (UTC from the database).
+    """
+
+    key: str
+    start: datetime
+    end: datetime
+    state: str | None
+    code: int | None
+    running: bool | None
+    host: str | None = None
+    error: str | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.running is True and self.error is None
+
+    @property
+    def severity(self) -> Severity:
+        if self.error is not None or self.state is None:
+            return Severity.UNKNOWN
+        state = _STATES.get(self.state)
+        return state.severity if state is not None else Severity.UNKNOWN
+
+    @property
+    def label(self) -> str:
+        """The outcome in a word: the state's name, or ``error:<kind>``."""
+        return outcome_label(self.state, self.error)
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, (self.end - self.start).total_seconds())
+
+
+def outcome_label(state: str | None, error: str | None) -> str:
+    if error is not None or state is None:
+        return f"error:{error or 'unknown'}"
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """One tenant's figures for one window (seconds, except the shares)."""
+
+    window_start: datetime
+    window_end: datetime
+    observed: float
+    up: float
+    failed: float
+    incidents: int
+    longest_incident: float
+    maintenance: dict[str, float] = field(default_factory=dict)
+    last_seen_running: datetime | None = None
+
+    @property
+    def window(self) -> float:
+        return max(0.0, (self.window_end - self.window_start).total_seconds())
+
+    @property
+    def down(self) -> float:
+        return max(0.0, self.observed - self.up)
+
+    @property
+    def uptime(self) -> float | None:
+        """Share of observed time that was up; None when nothing was observed."""
+        return self.up / self.observed if self.observed > 0 else None
+
+    @property
+    def coverage(self) -> float:
+        """Share of the window that was observed."""
+        return self.observed / self.window if self.window > 0 else 0.0
+
+
+def _clip(start: float, end: float, lo: float, hi: float) -> float:
+    return max(0.0, min(end, hi) - max(start, lo))
+
+
+def ordered(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted by start and made disjoint: a later interval starts no earlier than the one
+    before it ends (the store never writes overlaps; this guards the sums anyway)."""
+    result: list[Interval] = []
+    for interval in sorted(intervals, key=lambda item: (item.start, item.end)):
+        if result and interval.start < result[-1].end:
+            if interval.end <= result[-1].end:
+                continue
+            interval = Interval(
+                interval.key,
+                result[-1].end,
+                interval.end,
+                interval.state,
+                interval.code,
+                interval.running,
+                interval.host,
+                interval.error,
+            )
+        result.append(interval)
+    return result
+
+
+def incidents(intervals: Sequence[Interval]) -> list[Incident]:
+    """Every incident in ``intervals`` (see the module's definition), unclipped."""
+    found: list[Incident] = []
+    start: datetime | None = None
+    end: datetime | None = None
+    planned_only = True
+    seen_up = False
+    for interval in ordered(intervals):
+        if interval.up:
+            if start is not None and end is not None and not planned_only:
+                found.append(Incident(start, end))
+            start = end = None
+            seen_up = True
+            continue
+        if start is not None:
+            end = interval.end
+            planned_only = planned_only and interval.state == _PLANNED_STATE
+        elif seen_up:
+            start, end = interval.start, interval.end
+            planned_only = interval.state == _PLANNED_STATE and interval.error is None
+    if start is not None and end is not None and not planned_only:
+        found.append(Incident(start, end))
+    return found
+
+
+def availability(intervals: Iterable[Interval], start: datetime, end: datetime) -> Availability:
+    """A tenant's figures for the window [start, end).
+
+    Pass the intervals that overlap the window and, for incidents, the one just before it
+    (so a transition at the window's start is seen); anything outside is clipped away.
+    """
+    spans = ordered(intervals)
+    lo, hi = start.timestamp(), end.timestamp()
+    observed = up = failed = 0.0
+    maintenance = dict.fromkeys(MAINTENANCE_STATES, 0.0)
+    last_running: datetime | None = None
+    for interval in spans:
+        seconds = _clip(interval.start.timestamp(), interval.end.timestamp(), lo, hi)
+        observed += seconds
+        if interval.up:
+            up += seconds
+            if interval.start.timestamp() < hi:
+                last_running = min(interval.end, end)
+        elif interval.error is not None or interval.state is None:
+            failed += seconds
+        if interval.state in maintenance and interval.error is None:
+            maintenance[interval.state] += seconds
+    lengths = [
+        _clip(item.start.timestamp(), item.end.timestamp(), lo, hi)
+        for item in incidents(spans)
+        if item.end.timestamp() >= lo and item.start.timestamp() < hi
+    ]
+    return Availability(
+        window_start=start,
+        window_end=end,
+        observed=observed,
+        up=up,
+        failed=failed,
+        incidents=len(lengths),
+        longest_incident=max(lengths, default=0.0),
+        maintenance=maintenance,
+        last_seen_running=last_running,
+    )
+
+
+def daily_strip(
+    intervals: Iterable[Interval], end: datetime, days: int = 30, tz: tzinfo | None = None
+) -> list[Severity | None]:
+    """The worst severity of each of the ``days`` calendar days up to ``end`` (oldest
+    first; the last cell is ``end``'s day so far), in ``tz`` (default: local time)."""
+    local_end = end.astimezone(tz)
+    today = local_end.replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [today - timedelta(days=days - 1 - index) for index in range(days)]
+    cells: list[Severity | None] = [None] * days
+    spans = ordered(intervals)
+    for index, day_start in enumerate(starts):
+        day_end = day_start + timedelta(days=1)
+        for interval in spans:
+            inside = interval.start < day_end and interval.end >= day_start
+            if inside and interval.start <= local_end:
+                worst = cells[index]
+                if worst is None or interval.severity > worst:
+                    cells[index] = interval.severity
+    return cells

@@ -1,0 +1,283 @@
+"""`report`'s and `history`'s output: plain aligned tables, JSON and CSV (UI-free).
+
+Everything read from the history database is untrusted text: cleaned of control
+characters and escape sequences for the terminal, and a CSV cell that a spreadsheet would
+run as a formula is quoted with a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tenantboard.availability import MAINTENANCE_STATES, Availability, Interval
+from tenantboard.eventlog import LoggedEvent
+from tenantboard.history import Mark, dumps_interval
+from tenantboard.sanitize import clean
+from tenantboard.tenant import Tenant
+
+_SPAN = re.compile(r"(\d{1,6})\s*([smhdw])", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_span(text: str) -> timedelta:
+    """``7d``, ``24h``, ``90m``, ``2w``, ``45s`` as a timedelta; ValueError otherwise."""
+    match = _SPAN.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{clean(text, 20)!r} is not a span like 7d, 24h, 90m or 2w")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds <= 0:
+        raise ValueError("the span must be longer than nothing")
+    return timedelta(seconds=seconds)
+
+
+def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
+    """``YYYY-MM-DD`` (local midnight; with ``end_of_day`` the next midnight, so --to is
+    inclusive) or an ISO 8601 date and time (local unless it names its zone)."""
+    stripped = text.strip()
+    try:
+        moment = datetime.fromisoformat(stripped)
+    except ValueError:
+        raise ValueError(
+            f"{clean(text, 30)!r} is not a date (YYYY-MM-DD) or date and time"
+        ) from None
+    date_only = len(stripped) <= 10
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # the local zone
+    if date_only and end_of_day:
+        moment += timedelta(days=1)
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    tenant: Tenant
+    figures: Availability
+
+
+def _hours(seconds: float) -> str:
+    """A duration for the report: 0s, 45s, 12m, 3h 05m, 2d 04h."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86_400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86_400}d {whole % 86_400 // 3600:02d}h"
+
+
+def _percent(share: float | None, digits: int = 2) -> str:
+    if share is None:
+        return "-"
+    return f"{share * 100:.{digits}f}%"
+
+
+def _local(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def _aligned(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns two spaces apart; the last column is not padded."""
+    cells = [[clean(cell, 120) for cell in row] for row in [header, *rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in cells
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def report_table(rows: Sequence[ReportRow], start: datetime, end: datetime) -> str:
+    header = [
+        "CONTEXT", "ENV", "UPTIME", "DOWN", "INCIDENTS", "LONGEST", "ONLINE MAINT",
+        "OFFLINE MAINT", "LAST RUNNING", "COVERAGE", "LABEL",
+    ]  # fmt: skip
+    body = []
+    for row in rows:
+        figures = row.figures
+        observed = figures.observed > 0
+        body.append(
+            [
+                row.tenant.context_id,
+                row.tenant.env,
+                _percent(figures.uptime, 3),
+                _hours(figures.down) if observed else "-",
+                str(figures.incidents) if observed else "-",
+                _hours(figures.longest_incident) if figures.incidents else "-",
+                _hours(figures.maintenance.get("OnlineMaintenance", 0.0)) if observed else "-",
+                _hours(figures.maintenance.get("OfflineMaintenance", 0.0)) if observed else "-",
+                _local(figures.last_seen_running),
+                _percent(figures.coverage, 1),
+                row.tenant.label,
+            ]
+        )
+    title = (
+        f"availability {_local(start)} to {_local(end)} ({_hours((end - start).total_seconds())})"
+    )
+    return title + "\n" + _aligned(header, body)
+
+
+def _report_record(row: ReportRow) -> dict[str, Any]:
+    figures = row.figures
+    return {
+        "context_id": row.tenant.context_id,
+        "env": row.tenant.env,
+        "label": clean(row.tenant.label, 120),
+        "uptime": figures.uptime,
+        "coverage": figures.coverage,
+        "observed_seconds": figures.observed,
+        "up_seconds": figures.up,
+        "down_seconds": figures.down,
+        "failed_seconds": figures.failed,
+        "incidents": figures.incidents,
+        "longest_incident_seconds": figures.longest_incident,
+        "maintenance_seconds": {
+            name: figures.maintenance.get(name, 0.0) for name in MAINTENANCE_STATES
+        },
+        "last_seen_running": _iso(figures.last_seen_running),
+    }
+
+
+def report_json(rows: Sequence[ReportRow], start: datetime, end: datetime) -> str:
+    return json.dumps(
+        {"from": _iso(start), "to": _iso(end), "tenants": [_report_record(row) for row in rows]},
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        value = clean(value, 200)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
+    return "" if value is None else value
+
+
+def report_csv(rows: Sequence[ReportRow]) -> str:
+    columns = [
+        "context_id", "env", "label", "uptime", "coverage", "observed_seconds",
+        "down_seconds", "failed_seconds", "incidents", "longest_incident_seconds",
+        "online_maintenance_seconds", "offline_maintenance_seconds", "last_seen_running",
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        record = _report_record(row)
+        maintenance = record.pop("maintenance_seconds")
+        record["online_maintenance_seconds"] = maintenance["OnlineMaintenance"]
+        record["offline_maintenance_seconds"] = maintenance["OfflineMaintenance"]
+        writer.writerow([_csv_cell(record[name]) for name in columns])
+    return buffer.getvalue().rstrip("\n")
+
+
+def _running(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "?"}[value]
+
+
+def history_table(
+    tenant: Tenant,
+    intervals: Sequence[Interval],
+    events: Sequence[LoggedEvent],
+    marks: Sequence[Mark],
+) -> str:
+    """One tenant's intervals (oldest first), events (oldest first) and marks."""
+    name = f"{tenant.context_id} ({tenant.env})"
+    parts = [f"intervals of {name}"]
+    if intervals:
+        parts.append(
+            _aligned(
+                ["FROM", "TO", "FOR", "STATE", "RUN", "HOST", "ERROR"],
+                [
+                    [
+                        _local(item.start),
+                        _local(item.end),
+                        _hours(item.seconds),
+                        item.state or "-",
+                        _running(item.running),
+                        item.host or "-",
+                        item.error or "",
+                    ]
+                    for item in intervals
+                ],
+            )
+        )
+    else:
+        parts.append("(none recorded)")
+    parts.append("")
+    parts.append(f"events of {name}")
+    if events:
+        parts.append(
+            _aligned(
+                ["AT", "KIND", "", "TEXT"],
+                [[_local(e.at), e.kind, "↓" if e.worse else "", e.text] for e in reversed(events)],
+            )
+        )
+    else:
+        parts.append("(none recorded)")
+    if marks:
+        parts.append("")
+        parts.append(f"mutes and acknowledgements of {name}")
+        parts.append(
+            _aligned(
+                ["KIND", "BY", "FROM", "UNTIL", "STATE", "ENDED"],
+                [
+                    [
+                        mark.kind,
+                        mark.by,
+                        _local(mark.created_at),
+                        _local(mark.until) if mark.until else "state changes",
+                        mark.state,
+                        _local(mark.ended_at) if mark.ended_at else "",
+                    ]
+                    for mark in marks
+                ],
+            )
+        )
+    return "\n".join(parts)
+
+
+def history_json(
+    tenant: Tenant,
+    intervals: Sequence[Interval],
+    events: Sequence[LoggedEvent],
+    marks: Sequence[Mark],
+) -> str:
+    return json.dumps(
+        {
+            "context_id": tenant.context_id,
+            "env": tenant.env,
+            "intervals": [dumps_interval(item) for item in intervals],
+            "events": [
+                {
+                    "at": _iso(event.at),
+                    "kind": event.kind,
+                    "text": event.text,
+                    "severity": event.severity,
+                    "worse": event.worse,
+                }
+                for event in reversed(events)
+            ],
+            "marks": [
+                {**mark.as_json(), "kind": mark.kind, "ended_at": _iso(mark.ended_at)}
+                for mark in marks
+            ],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
