@@ -425,10 +425,11 @@ class Notifier:
         *,
         is_silenced: Silenced | None = None,
         queue_limit: int = QUEUE_LIMIT,
+        deliverer: Deliverer | None = None,
     ) -> None:
         self.is_silenced = is_silenced
         self.queue_limit = queue_limit
-        self.deliverer = Deliverer()
+        self.deliverer = deliverer or Deliverer()
         #: (hook name, result) -> count, for tenantboard_notifications_total.
         self.counts: Counter[tuple[str, str]] = Counter()
         self.runners: list[HookRunner] = []

@@ -140,7 +140,7 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
     )
 
 
-_NOTIFY_HEADER = re.compile(r"^\s*\[\[\s*notify\s*\]\]", re.MULTILINE)
+_NOTIFY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*notify[ \t]*\]\]", re.MULTILINE)
 #: key -> (accepted types, lowest, highest) for the numbers and flags of a [[notify]] table.
 _NOTIFY_NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
     "failure_threshold": ((int,), 1, 1000),
