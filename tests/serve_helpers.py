@@ -39,7 +39,9 @@ def answer_state(
     )
 
 
-def ok(tenant: Tenant, state: State | None = State.Running, *, at: float = 0, **fields) -> CheckResult:
+def ok(
+    tenant: Tenant, state: State | None = State.Running, *, at: float = 0, **fields
+) -> CheckResult:
     return CheckResult(
         tenant=tenant,
         state=answer_state(tenant, state, **fields),
@@ -53,7 +55,9 @@ def failed(tenant: Tenant, kind: ErrorKind = ErrorKind.TIMEOUT, *, at: float = 0
     return CheckResult(
         tenant=tenant,
         state=None,
-        error=CheckError(kind, f"{kind} happened", status=503 if kind is ErrorKind.UNAVAILABLE else None),
+        error=CheckError(
+            kind, f"{kind} happened", status=503 if kind is ErrorKind.UNAVAILABLE else None
+        ),
         checked_at=FIXED_NOW + timedelta(seconds=at),
         duration=3.0,
     )
@@ -98,7 +102,9 @@ class ThreadedServer:
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        runner = web.AppRunner(build_app(self.watcher, token=self.token), access_log=None, shutdown_timeout=1)
+        runner = web.AppRunner(
+            build_app(self.watcher, token=self.token), access_log=None, shutdown_timeout=1
+        )
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

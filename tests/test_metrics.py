@@ -10,19 +10,23 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
-from tenantboard.metrics import CHECK_RESULTS, render, take_snapshot
+from tenantboard.metrics import CHECK_RESULTS, Exposition, render, take_snapshot
 from tenantboard.tenant import Tenant
 from tests.conftest import FIXED_NOW
 from tests.serve_helpers import failed, idle_watcher, ok
 
-STATE_TENANTS = [Tenant(f"Cust{100 + int(state)}", "online", f"state {state.name}") for state in State]
-ERROR_TENANTS = [Tenant(f"Cust{200 + index}", "sod", f"error {kind}") for index, kind in enumerate(ErrorKind)]
+STATE_TENANTS = [
+    Tenant(f"Cust{100 + int(state)}", "online", f"state {state.name}") for state in State
+]
+ERROR_TENANTS = [
+    Tenant(f"Cust{200 + index}", "sod", f"error {kind}") for index, kind in enumerate(ErrorKind)
+]
 ODD = Tenant("Cust300", "stage", 'quote " backslash \\ and <script>')
 PENDING = Tenant("Cust301", "online", "never checked")
 
 
 def scrape(watcher, notifications=None, accept=None) -> dict[str, dict[tuple, float]]:
-    body, content_type = render(take_snapshot(watcher, notifications), accept)
+    body, content_type = render(watcher, accept, notifications)
     assert content_type.startswith("text/plain; version=0.0.4")
     samples: dict[str, dict[tuple, float]] = {}
     for family in text_string_to_metric_families(body.decode()):
@@ -32,7 +36,16 @@ def scrape(watcher, notifications=None, accept=None) -> dict[str, dict[tuple, fl
 
 
 def tenant_labels(tenant: Tenant, **extra: str) -> tuple:
-    return tuple(sorted({"context_id": tenant.context_id, "env": tenant.env, "label": tenant.label, **extra}.items()))
+    return tuple(
+        sorted(
+            {
+                "context_id": tenant.context_id,
+                "env": tenant.env,
+                "label": tenant.label,
+                **extra,
+            }.items()
+        )
+    )
 
 
 @pytest.fixture
@@ -53,9 +66,17 @@ def test_every_documented_state_is_its_number_and_running_follows_it(watcher) ->
         assert samples["tenantboard_tenant_state"][labels] == int(state)
         assert samples["tenantboard_tenant_running"][labels] == (1 if state.is_running else 0)
         assert samples["tenantboard_tenant_check_success"][labels] == 1
-        assert samples["tenantboard_tenant_last_check_timestamp_seconds"][labels] == FIXED_NOW.timestamp()
-        assert samples["tenantboard_tenant_valid_until_timestamp_seconds"][labels] == FIXED_NOW.timestamp() + 300
-        info = tenant_labels(tenant, endpoint_host="online3.superoffice.com", version="11.10_2026.02.24-02")
+        assert (
+            samples["tenantboard_tenant_last_check_timestamp_seconds"][labels]
+            == FIXED_NOW.timestamp()
+        )
+        assert (
+            samples["tenantboard_tenant_valid_until_timestamp_seconds"][labels]
+            == FIXED_NOW.timestamp() + 300
+        )
+        info = tenant_labels(
+            tenant, endpoint_host="online3.superoffice.com", version="11.10_2026.02.24-02"
+        )
         assert samples["tenantboard_tenant_info"][info] == 1
 
 
@@ -82,9 +103,13 @@ def test_a_tenant_not_checked_yet_has_no_series_but_is_counted_pending(watcher) 
     samples = scrape(watcher)
     for name, series in samples.items():
         if name.startswith("tenantboard_tenant_"):
-            assert not any(dict(labels).get("context_id") == PENDING.context_id for labels in series)
+            assert not any(
+                dict(labels).get("context_id") == PENDING.context_id for labels in series
+            )
     severities = Counter(state.severity.name.lower() for state in State)
-    tenants = {dict(labels)["severity"]: value for labels, value in samples["tenantboard_tenants"].items()}
+    tenants = {
+        dict(labels)["severity"]: value for labels, value in samples["tenantboard_tenants"].items()
+    }
     assert tenants == {
         "ok": severities["ok"],
         "warning": severities["warning"],
@@ -96,14 +121,19 @@ def test_a_tenant_not_checked_yet_has_no_series_but_is_counted_pending(watcher) 
 
 def test_durations_make_a_cumulative_histogram(watcher) -> None:
     samples = scrape(watcher)
-    buckets = {dict(labels)["le"]: value for labels, value in samples["tenantboard_check_duration_seconds_bucket"].items()}
+    buckets = {
+        dict(labels)["le"]: value
+        for labels, value in samples["tenantboard_check_duration_seconds_bucket"].items()
+    }
     answered, failures = len(STATE_TENANTS) + 1, len(ERROR_TENANTS)
     assert buckets["0.05"] == 0
     assert buckets["0.1"] == answered  # 0.07 s each
     assert buckets["2.5"] == answered
     assert buckets["5"] == buckets["+Inf"] == answered + failures  # 3 s each
     assert samples["tenantboard_check_duration_seconds_count"][()] == answered + failures
-    assert samples["tenantboard_check_duration_seconds_sum"][()] == pytest.approx(answered * 0.07 + failures * 3.0)
+    assert samples["tenantboard_check_duration_seconds_sum"][()] == pytest.approx(
+        answered * 0.07 + failures * 3.0
+    )
 
 
 def test_notifications_and_the_tenant_file_are_reported(watcher) -> None:
@@ -119,10 +149,30 @@ def test_notifications_and_the_tenant_file_are_reported(watcher) -> None:
 
 def test_openmetrics_when_the_scraper_asks_for_it(watcher) -> None:
     body, content_type = render(
-        take_snapshot(watcher), "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"
+        watcher, "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"
     )
     assert content_type.startswith("application/openmetrics-text")
     families = {family.name: family for family in parse_openmetrics(body.decode())}
     assert families["tenantboard_checks"].type == "counter"
     assert families["tenantboard_tenant"].type == "info"
     assert families["tenantboard_check_duration_seconds"].type == "histogram"
+
+
+@pytest.mark.parametrize("accept", [None, "application/openmetrics-text; version=1.0.0"])
+def test_lines_kept_between_scrapes_follow_every_change(watcher, accept) -> None:
+    from tenantboard.tenant_file import TenantList
+
+    exposition = Exposition()
+    first = exposition.render(take_snapshot(watcher, exposition, accept))
+    assert first == render(watcher, accept)
+    assert take_snapshot(watcher, exposition, accept).changed == []  # nothing to format again
+    watcher.record(ok(STATE_TENANTS[2], State.Suspended, at=60))
+    watcher.record(ok(PENDING, at=60))
+    watcher.adopt(TenantList([t for t in watcher.tenant_list.tenants if t != ERROR_TENANTS[0]]))
+    snapshot = take_snapshot(watcher, exposition, accept)
+    assert {facts.key for facts in snapshot.changed} == {STATE_TENANTS[2].key, PENDING.key}
+    again = exposition.render(snapshot)
+    assert again == render(watcher, accept) != first
+    assert (
+        b'context_id="Cust200"' not in again[0] and b'context_id="Cust201"' in again[0]
+    )  # removed from the list: gone

@@ -155,7 +155,10 @@ async def test_the_first_state_is_the_baseline_and_a_change_for_the_worse_is_sen
     assert (event["from_severity"], event["to_severity"]) == ("ok", "warning")
     assert payload["counts"] == {"worse": 1, "better": 0, "resolved": 0}
     # Slack must not read the label as a mention or a link.
-    assert "Acme &lt;!channel&gt; &amp; co (Cust1, online): Running → OfflineMaintenance" in payload["text"]
+    assert (
+        "Acme &lt;!channel&gt; &amp; co (Cust1, online): Running → OfflineMaintenance"
+        in payload["text"]
+    )
     assert "<!channel>" not in payload["text"]
     assert notifier.counts[("test", "sent")] == 1
 
@@ -191,7 +194,9 @@ async def test_better_is_sent_only_when_asked_and_resolved_can_be_turned_off() -
     watcher.record(ok(A, at=2))
     watcher.record(ok(B, at=2))
     await drained(notifier)
-    assert [event["kind"] for payload in recorder.payloads for event in payload["events"]] == ["worse"]
+    assert [event["kind"] for payload in recorder.payloads for event in payload["events"]] == [
+        "worse"
+    ]
 
     watcher, notifier, recorder = wired([B], [hook(on=frozenset({"better"}))])
     watcher.record(ok(B, State.Provisioning))
@@ -286,7 +291,9 @@ async def receiver():
 
 async def test_a_webhook_is_retried_until_it_takes_the_message(receiver) -> None:
     receiver["statuses"] = [500, 503]
-    webhook = NotifyHook(name="chat", url=receiver["url"], retries=3, retry_backoff=0, group_seconds=3600)
+    webhook = NotifyHook(
+        name="chat", url=receiver["url"], retries=3, retry_backoff=0, group_seconds=3600
+    )
     notifier = Notifier([webhook])
     watcher = idle_watcher([A], listener=notifier)
     watcher.record(ok(A))
@@ -303,7 +310,9 @@ async def test_a_webhook_is_retried_until_it_takes_the_message(receiver) -> None
     ("statuses", "delay", "reason"),
     [([500, 500], 0.0, "HTTP 500"), ([302, 302], 0.0, "HTTP 302"), ([], 5.0, "no answer within")],
 )
-async def test_a_webhook_that_keeps_failing_is_given_up_and_counted(receiver, caplog, statuses, delay, reason) -> None:
+async def test_a_webhook_that_keeps_failing_is_given_up_and_counted(
+    receiver, caplog, statuses, delay, reason
+) -> None:
     receiver["statuses"], receiver["delay"] = statuses, delay
     webhook = NotifyHook(name="chat", url=receiver["url"], retries=1, retry_backoff=0, timeout=0.2)
     notifier = Notifier([webhook])
@@ -316,7 +325,11 @@ async def test_a_webhook_that_keeps_failing_is_given_up_and_counted(receiver, ca
 
 
 def writer_command(path: Path) -> list[str]:
-    return [sys.executable, "-c", f"import sys; open({str(path)!r}, 'a').write(sys.stdin.read() + '\\n')"]
+    return [
+        sys.executable,
+        "-c",
+        f"import sys; open({str(path)!r}, 'a').write(sys.stdin.read() + '\\n')",
+    ]
 
 
 async def test_a_command_gets_the_payload_on_stdin(tmp_path: Path) -> None:
@@ -337,7 +350,9 @@ async def test_a_command_gets_the_payload_on_stdin(tmp_path: Path) -> None:
 
 async def test_a_failing_command_is_retried_then_reported_with_what_it_said(caplog) -> None:
     script = "import sys; sys.stderr.write('no route to pager'); sys.exit(3)"
-    command = NotifyHook(name="cmd", command=(sys.executable, "-c", script), retries=2, retry_backoff=0)
+    command = NotifyHook(
+        name="cmd", command=(sys.executable, "-c", script), retries=2, retry_backoff=0
+    )
     notifier = Notifier([command])
     error = await notifier.runners[0].deliver({"events": []}, retries=2)
     await notifier.aclose()
@@ -355,7 +370,7 @@ def test_notify_test_sends_a_sample_through_each_hook(tmp_path: Path, capsys) ->
     out = tmp_path / "hook.jsonl"
     config = tmp_path / "tenants.toml"
     config.write_text(
-        f"[[notify]]\nname = \"good\"\ncommand = {json.dumps(writer_command(out))}\n\n"
+        f'[[notify]]\nname = "good"\ncommand = {json.dumps(writer_command(out))}\n\n'
         '[[notify]]\nname = "bad"\ncommand = ["false"]\n',
         encoding="utf-8",
     )

@@ -105,7 +105,9 @@ async def test_the_token_is_required_everywhere_but_healthz(watcher) -> None:
             wrong = await client.get(path, headers={"Authorization": "Bearer " + TOKEN[:-1] + "x"})
             assert wrong.status == 401, path
         assert (await client.get("/healthz")).status == 200
-        assert (await client.get("/api/tenants", headers={"Authorization": f"Bearer {TOKEN}"})).status == 200
+        assert (
+            await client.get("/api/tenants", headers={"Authorization": f"Bearer {TOKEN}"})
+        ).status == 200
         assert (await client.get(f"/metrics?token={TOKEN}")).status == 200
         assert (await client.get("/", params={"token": TOKEN})).status == 200
     finally:
@@ -155,11 +157,26 @@ async def test_the_snapshot_has_every_tenant_and_an_etag(watcher) -> None:
         await client.close()
     assert [row["key"] for row in snapshot["tenants"]] == [A.key, B.key, C.key]
     a, b, c = snapshot["tenants"]
-    assert (a["severity"], a["glyph"], a["state"], a["endpoint_host"]) == ("OK", "✔", "Running", "online3.superoffice.com")
+    assert (a["severity"], a["glyph"], a["state"], a["endpoint_host"]) == (
+        "OK",
+        "✔",
+        "Running",
+        "online3.superoffice.com",
+    )
     assert a["result"]["state_code"] == 2 and a["last_change"] == a["checked_at"]
-    assert (b["severity"], b["error"]["kind"], b["result"]["error"]["status"]) == ("UNKNOWN", "unavailable", 503)
+    assert (b["severity"], b["error"]["kind"], b["result"]["error"]["status"]) == (
+        "UNKNOWN",
+        "unavailable",
+        503,
+    )
     assert (c["severity"], c["result"], c["checked_at"]) == ("PENDING", None, None)
-    assert snapshot["severities"] == {"ok": 1, "warning": 0, "critical": 0, "unknown": 1, "pending": 1}
+    assert snapshot["severities"] == {
+        "ok": 1,
+        "warning": 0,
+        "critical": 0,
+        "unknown": 1,
+        "pending": 1,
+    }
     assert snapshot["seq"] == watcher.hub.seq - 2  # the change above: a result and a change event
 
 
@@ -217,8 +234,18 @@ async def test_the_event_stream_tells_results_and_changes(watcher) -> None:
         assert response.headers["Content-Type"] == "text/event-stream"
         watcher.record(ok(A, State.OfflineMaintenance, at=60))
         (seq1, kind1, row), (seq2, kind2, change) = await read_events(response, 2)
-        assert (kind1, row["key"], row["state"], row["severity"]) == ("result", A.key, "OfflineMaintenance", "WARNING")
-        assert (kind2, change["kind"], change["text"], change["worse"]) == ("change", "state", "Running → OfflineMaintenance", True)
+        assert (kind1, row["key"], row["state"], row["severity"]) == (
+            "result",
+            A.key,
+            "OfflineMaintenance",
+            "WARNING",
+        )
+        assert (kind2, change["kind"], change["text"], change["worse"]) == (
+            "change",
+            "state",
+            "Running → OfflineMaintenance",
+            True,
+        )
         assert int(seq2) == int(seq1) + 1 == watcher.hub.seq
         response.close()
         # A client that reconnects with the last id it saw gets what it missed, in order.
@@ -245,7 +272,9 @@ async def test_a_client_too_far_behind_is_told_to_start_again() -> None:
 # -- the tenant file ----------------------------------------------------------------------------------
 
 
-async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(tmp_path: Path, caplog) -> None:
+async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(
+    tmp_path: Path, caplog
+) -> None:
     path = tmp_path / "tenants.toml"
     path.write_text('[[tenants]]\ncontext_id = "Cust1"\nlabel = "Acme"\n', encoding="utf-8")
     store = TenantStore(path)
@@ -253,7 +282,9 @@ async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(tmp_p
     watcher.record(ok(A))
     assert not await watcher.reload_if_changed()  # unchanged: not even read
 
-    path.write_text(path.read_text() + '\n[[tenants]]\ncontext_id = "Cust2"\nenv = "sod"\n', encoding="utf-8")
+    path.write_text(
+        path.read_text() + '\n[[tenants]]\ncontext_id = "Cust2"\nenv = "sod"\n', encoding="utf-8"
+    )
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     subscription = watcher.hub.subscribe()
     assert await watcher.reload_if_changed()
@@ -268,7 +299,7 @@ async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(tmp_p
     assert not await watcher.reload_if_changed()
     assert list(watcher.model.rows) == [A.key, B.key]
     assert "cannot be used" in caplog.text and "keeping the list" in caplog.text
-    assert "not valid TOML" in watcher.snapshot()["tenant_file_error"]
+    assert "not valid TOML" in json.loads(watcher.snapshot_text())["tenant_file_error"]
     assert path.read_text() == "[[tenants]\nbroken"  # never touched
 
     path.unlink()
@@ -303,9 +334,18 @@ def start_serve(tmp_path: Path, simulator_port: int) -> tuple[subprocess.Popen, 
     )
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "tenantboard", "serve", "--config", str(config),
-            "--base-url", f"http://127.0.0.1:{simulator_port}", "--listen", "127.0.0.1:0",
-            "--log-format", "json",
+            sys.executable,
+            "-m",
+            "tenantboard",
+            "serve",
+            "--config",
+            str(config),
+            "--base-url",
+            f"http://127.0.0.1:{simulator_port}",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -324,13 +364,22 @@ def wait_for_both_checked(url: str) -> list[dict]:
     raise AssertionError("the tenants were never checked")
 
 
-@pytest.mark.parametrize(("signum", "code", "name"), [(signal.SIGTERM, 0, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
-def test_a_real_serve_checks_then_stops_cleanly_on_a_signal(tmp_path, simulator_port, signum, code, name) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "name"), [(signal.SIGTERM, 0, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")]
+)
+def test_a_real_serve_checks_then_stops_cleanly_on_a_signal(
+    tmp_path, simulator_port, signum, code, name
+) -> None:
     process, url = start_serve(tmp_path, simulator_port)
     try:
         tenants = wait_for_both_checked(url)
-        assert {t["context_id"]: t["state"] for t in tenants} == {"Cust1001": "Running", "Cust1008": "Suspended"}
-        with httpx.stream("GET", f"{url}/api/events") as events:  # an open stream must not hold up the exit
+        assert {t["context_id"]: t["state"] for t in tenants} == {
+            "Cust1001": "Running",
+            "Cust1008": "Suspended",
+        }
+        with httpx.stream(
+            "GET", f"{url}/api/events"
+        ) as events:  # an open stream must not hold up the exit
             process.send_signal(signum)
             assert process.wait(timeout=10) == code
             assert b"".join(events.iter_bytes()).startswith(b"retry: 5000")

@@ -15,7 +15,15 @@ import pytest
 from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
 from tenantboard.tenant import Tenant
-from tests.serve_helpers import CHROMEDRIVER, CHROMIUM, ThreadedServer, chromium, failed, idle_watcher, ok
+from tests.serve_helpers import (
+    CHROMEDRIVER,
+    CHROMIUM,
+    ThreadedServer,
+    chromium,
+    failed,
+    idle_watcher,
+    ok,
+)
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     if os.environ.get("TENANTBOARD_REQUIRE_BROWSER") == "1":
@@ -26,8 +34,8 @@ if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         )
     pytest.skip("no Chromium (apt-get install chromium chromium-driver)", allow_module_level=True)
 
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 TOKEN = "page-token-0123456789abcdef"
 SCRIPT_LABEL = "<script>window.__pwned = 1</script>"
@@ -52,9 +60,9 @@ def server() -> Iterator[ThreadedServer]:
         yield running
 
 
-@pytest.fixture
-def browser(tmp_path: Path):
-    driver = chromium(tmp_path / "profile")
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    driver = chromium(tmp_path_factory.mktemp("profile"))
     try:
         yield driver
     finally:
@@ -62,8 +70,12 @@ def browser(tmp_path: Path):
 
 
 def visible_rows(browser) -> list[list[str]]:
-    rows = browser.find_elements(By.CSS_SELECTOR, "#tenants tbody tr")
-    return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows if row.is_displayed()]
+    """The text of each cell of each row shown, read in one round trip."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll('#tenants tbody tr')]"
+        ".filter((tr) => tr.offsetParent !== null)"
+        ".map((tr) => [...tr.cells].map((td) => td.innerText.trim()))"
+    )
 
 
 def wait_for_rows(browser, count: int) -> list[list[str]]:
@@ -72,22 +84,39 @@ def wait_for_rows(browser, count: int) -> list[list[str]]:
 
 
 def test_the_page_shows_every_tenant_worst_first_with_its_state(server, browser) -> None:
-    browser.get(f"{server.url}/?token={TOKEN}")
+    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
     rows = wait_for_rows(browser, len(TENANTS))
     assert [row[2] for row in rows] == ["Cust1006", "Cust1014", "Cust1008", "Cust1020", "Cust1001"]
     assert rows[0][0] == "✖Suspended"
     assert rows[1][0] == "?check failed" and rows[1][9] == "unavailable: unavailable happened"
     assert rows[3][0] == "·not checked yet"
-    assert rows[4][:6] == ["✔Running", "Northwind", "Cust1001", "online", "yes", "online3.superoffice.com"]
+    assert rows[4][:6] == [
+        "✔Running",
+        "Northwind",
+        "Cust1001",
+        "online",
+        "yes",
+        "online3.superoffice.com",
+    ]
     summary = browser.find_element(By.ID, "summary").text.split("\n")
-    assert summary == ["✖ 1 critical", "? 1 unknown", "▲ 1 warning", "✔ 1 ok", "· 1 not checked yet"]
-    colours = {row.get_attribute("class"): row.find_element(By.CLASS_NAME, "c-state").value_of_css_property("color")
-               for row in browser.find_elements(By.CSS_SELECTOR, "#tenants tbody tr")}
+    assert summary == [
+        "✖ 1 critical",
+        "? 1 unknown",
+        "▲ 1 warning",
+        "✔ 1 ok",
+        "· 1 not checked yet",
+    ]
+    colours = {
+        row.get_attribute("class"): row.find_element(
+            By.CLASS_NAME, "c-state"
+        ).value_of_css_property("color")
+        for row in browser.find_elements(By.CSS_SELECTOR, "#tenants tbody tr")
+    }
     assert len(set(colours.values())) == 5  # a colour per severity, beside the glyph
 
 
 def test_untrusted_labels_show_literally_and_never_run(server, browser) -> None:
-    browser.get(f"{server.url}/?token={TOKEN}")
+    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
     rows = wait_for_rows(browser, len(TENANTS))
     names = [row[1] for row in rows]
     assert SCRIPT_LABEL in names and IMG_LABEL in names
@@ -96,7 +125,7 @@ def test_untrusted_labels_show_literally_and_never_run(server, browser) -> None:
 
 
 def test_the_filter_box_filters_and_the_page_refreshes_itself(server, browser) -> None:
-    browser.get(f"{server.url}/?token={TOKEN}")
+    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
     wait_for_rows(browser, len(TENANTS))
     box = browser.find_element(By.ID, "filter")
     box.send_keys("sod")
@@ -114,7 +143,9 @@ def test_the_filter_box_filters_and_the_page_refreshes_itself(server, browser) -
     wait_for_rows(browser, len(TENANTS))
     # A check finishes on the server: the page picks it up on its own.
     server.call(server.watcher.record, ok(TENANTS[4], State.Provisioning))
-    WebDriverWait(browser, 20).until(lambda driver: any(row[0] == "▲Provisioning" for row in visible_rows(driver)))
+    WebDriverWait(browser, 20).until(
+        lambda driver: any(row[0] == "▲Provisioning" for row in visible_rows(driver))
+    )
 
 
 def test_without_the_token_the_server_says_what_is_missing(server, browser) -> None:
@@ -122,12 +153,18 @@ def test_without_the_token_the_server_says_what_is_missing(server, browser) -> N
     assert "token" in browser.find_element(By.TAG_NAME, "body").text
 
 
-def test_readable_on_a_phone(server, tmp_path: Path) -> None:
-    browser = chromium(tmp_path / "phone", size=(390, 844))
+def test_readable_on_a_phone_and_a_wall(server, browser) -> None:
+    desktop = browser.get_window_size()
     try:
-        browser.get(f"{server.url}/?token={TOKEN}")
+        browser.set_window_size(390, 844)
+        browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
         wait_for_rows(browser, len(TENANTS))
-        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        assert browser.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"
+        )
         assert not browser.find_element(By.CSS_SELECTOR, "#tenants thead").is_displayed()
+        browser.set_window_size(2560, 1440)
+        root = "return parseFloat(getComputedStyle(document.documentElement).fontSize)"
+        assert browser.execute_script(root) >= 20  # 15 px on a desktop: read from across the room
     finally:
-        browser.quit()
+        browser.set_window_size(desktop["width"], desktop["height"])

@@ -2,12 +2,13 @@
 // tenantboard's status page. Every value from the server is untrusted text: it goes into
 // the page through textContent only, never as HTML.
 (function () {
-  const REFRESH_MS = 5000;
-  const STALE_MS = 20000;
+  const params = new URLSearchParams(window.location.search);
+  // ?refresh=SECONDS (at least 1; default 5).
+  const REFRESH_MS = Math.max(1, Number(params.get("refresh")) || 5) * 1000;
+  const STALE_MS = Math.max(20000, 4 * REFRESH_MS);
   const RANK = { CRITICAL: 4, UNKNOWN: 3, WARNING: 2, PENDING: 1, OK: 0 };
   const WORDS = [["CRITICAL", "✖", "critical"], ["UNKNOWN", "?", "unknown"],
     ["WARNING", "▲", "warning"], ["OK", "✔", "ok"], ["PENDING", "·", "not checked yet"]];
-  const params = new URLSearchParams(window.location.search);
   const token = params.get("token");
   const tbody = document.querySelector("#tenants tbody");
   const filterBox = document.getElementById("filter");
@@ -20,8 +21,10 @@
   let orderKey = "";
 
   function text(el, value) {
-    const shown = value === null || value === undefined || value === "" ? "-" : String(value);
+    const none = value === null || value === undefined || value === "";
+    const shown = none ? "-" : String(value);
     if (el.textContent !== shown) el.textContent = shown;
+    if (el.tagName === "TD") el.classList.toggle("none", none);
   }
 
   function ago(iso) {
