@@ -406,6 +406,11 @@ async def serve(config: ServeConfig) -> int:
                 config.store.path if config.store else "memory",
                 len(config.tenant_list.notify),
             )
+        if not config.tenant_list.tenants:
+            log.warning(
+                "no tenants in the tenant file yet: add some (tenantboard add CTX) and they "
+                "are picked up as the file changes"
+            )
         watching = asyncio.create_task(watcher.run(), name="watcher")
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
