@@ -37,10 +37,11 @@ C = Tenant("Cust3", "stage", "never checked")
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
     """`serve` run in-process points tenantboard's log at its stderr: undo that after."""
-    logger = logging.getLogger("tenantboard")
-    saved = (logger.handlers[:], logger.propagate, logger.level)
+    loggers = [logging.getLogger(name) for name in ("tenantboard", "aiohttp")]
+    saved = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
     yield
-    logger.handlers[:], logger.propagate, logger.level = saved
+    for logger, (handlers, propagate, level) in zip(loggers, saved, strict=True):
+        logger.handlers[:], logger.propagate, logger.level = handlers, propagate, level
 
 
 @pytest.fixture

@@ -198,10 +198,12 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(fmt: str, stream: Any = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
-    root = logging.getLogger("tenantboard")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
+    # aiohttp's own complaints (a handler's crash, a bad request) in the same format.
+    for name, level in (("tenantboard", logging.INFO), ("aiohttp", logging.WARNING)):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+        logger.propagate = False
 
 
 # -- the application ------------------------------------------------------------------------
