@@ -31,6 +31,7 @@ that Slack and Microsoft Teams incoming webhooks show as it is, plus structured 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 from collections import Counter
@@ -38,6 +39,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import aiohttp
 
 from tenantboard.answers import Severity
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
@@ -183,8 +186,6 @@ class Deliverer:
             await self._post(hook, payload)
 
     async def _post(self, hook: NotifyHook, payload: dict[str, Any]) -> None:
-        import aiohttp
-
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": "tenantboard-notify"}, trust_env=False
@@ -212,8 +213,6 @@ class Deliverer:
 
 
 async def _run_command(hook: NotifyHook, payload: dict[str, Any]) -> None:
-    import json
-
     assert hook.command is not None
     try:
         process = await asyncio.create_subprocess_exec(
