@@ -391,3 +391,32 @@ def test_a_real_serve_checks_then_stops_cleanly_on_a_signal(
     messages = [line["message"] for line in lines]
     assert f"stopping ({name})" in messages and messages[-1] == "stopped"
     assert not any(line["level"] == "error" for line in lines)
+
+
+@pytest.mark.parametrize("fmt", ["plain", "json"])
+def test_state_changes_are_logged_plainly_or_as_json_lines(fmt: str) -> None:
+    import io
+
+    from tenantboard.serve import configure_logging
+
+    stream = io.StringIO()
+    configure_logging(fmt, stream)
+    watcher = idle_watcher([A])
+    watcher.record(ok(A))
+    watcher.record(ok(A, State.Suspended, at=60))
+    [line] = stream.getvalue().splitlines()
+    if fmt == "json":
+        entry = json.loads(line)
+        assert (entry["level"], entry["logger"], entry["key"], entry["worse"]) == (
+            "warning",
+            "tenantboard.watcher",
+            A.key,
+            True,
+        )
+        assert entry["message"] == "Cust1 (online) 'Acme': Running → Suspended"
+    else:
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ warning tenantboard.watcher: "
+            r"Cust1 \(online\) 'Acme': Running → Suspended",
+            line,
+        )
