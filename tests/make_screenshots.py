@@ -55,6 +55,48 @@ def write_readme_keys() -> None:
     print("wrote README.md's key table")
 
 
+def shoot_status_page() -> None:
+    """`serve`'s status page on the demo scenario, in the distribution's headless Chromium."""
+    from tenantboard.client import TenantClient
+    from tenantboard.engine import check_all
+    from tenantboard.simulator import Simulator, SimulatorTransport, demo_tenants
+    from tests.serve_helpers import ThreadedServer, chromium, idle_watcher
+
+    clock = FakeClock()
+    tenants = demo_tenants()
+    watcher = idle_watcher(tenants, clock=clock)
+
+    async def two_passes() -> None:
+        simulator = Simulator(now=lambda: clock.epoch, slow_delay=0)
+        async with TenantClient(transport=SimulatorTransport(simulator)) as client:
+            for minutes in (0, 47):
+                clock.advance(minutes * 60)
+                for result in await check_all(client, tenants, concurrency=8, clock=clock):
+                    watcher.record(result)
+        clock.advance(35)
+
+    asyncio.run(two_passes())
+    with ThreadedServer(watcher) as server, tempfile.TemporaryDirectory() as profile:
+        for name, size in (("status-page", (1400, 860)), ("status-page-phone", (390, 844))):
+            browser = chromium(Path(profile) / name, size=size)
+            try:
+                browser.get(f"{server.url}/")
+                from selenium.webdriver.support.ui import WebDriverWait
+
+                WebDriverWait(browser, 20).until(
+                    lambda driver: (
+                        driver.execute_script(
+                            "return document.querySelectorAll('#tenants tbody tr').length"
+                        )
+                        == len(tenants)
+                    )
+                )
+                browser.save_screenshot(str(OUT / f"{name}.png"))
+            finally:
+                browser.quit()
+            print(f"wrote screenshots/{name}.png")
+
+
 async def main() -> None:
     write_readme_keys()
     os.environ["TZ"] = "UTC"
@@ -71,3 +113,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    shoot_status_page()

@@ -24,6 +24,8 @@ EDGE = {
     "simulator",  # the package re-exports its transport and server
     "simulator.transport",
     "simulator.server",
+    "notify",  # runs alert commands and posts webhooks
+    "serve",  # the HTTP server
 }
 FOREIGN_UI_OR_HTTP = ("textual", "rich", "httpx", "httpcore", "aiohttp")
 

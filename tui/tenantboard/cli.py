@@ -265,7 +265,52 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FACTOR",
         help="run the scenario's clock this many times faster (default 1)",
     )
+    _add_serve_commands(commands, shared)
     return parser
+
+
+def _add_serve_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
+    from tenantboard.serve import DEFAULT_LISTEN
+
+    serving = commands.add_parser(
+        "serve",
+        parents=[shared],
+        help="watch the tenant file's tenants without a screen: metrics, alerts, status page",
+        description="Check every tenant in the tenant file on its schedule and serve "
+        "Prometheus metrics (/metrics), a status page (/), JSON (/api/tenants, "
+        "/api/snapshot) and an event stream (/api/events); run the [[notify]] alert hooks. "
+        "Stops on SIGTERM (exit 0) or SIGINT (exit 130).",
+    )
+    serving.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"address to listen on (default {DEFAULT_LISTEN}; [::1]:PORT for IPv6)",
+    )
+    serving.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="require the token in FILE on every endpoint but /healthz (needed to listen "
+        "on a non-loopback address)",
+    )
+    serving.add_argument(
+        "--insecure-public",
+        action="store_true",
+        help="allow a non-loopback address without a token: anyone who reaches it can read it",
+    )
+    serving.add_argument(
+        "--log-format",
+        choices=("plain", "json"),
+        default="plain",
+        help="log lines on standard error: plain text (default) or JSON lines",
+    )
+    testing = commands.add_parser(
+        "notify-test",
+        parents=[shared],
+        help="send a sample message through each [[notify]] hook and report each result",
+    )
+    testing.add_argument("--hook", metavar="NAME", help="only the hook with this name")
 
 
 def option(args: argparse.Namespace, name: str) -> Any:
@@ -776,6 +821,72 @@ def _print_marks(results: Sequence[Any], marks: dict[str, dict[str, Any]]) -> No
             )
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tenantboard.serve import (
+        ServeConfig,
+        ServeError,
+        configure_logging,
+        parse_listen,
+        serve,
+        token_rule,
+    )
+
+    configure_logging(args.log_format)
+    try:
+        host, port = parse_listen(args.listen)
+        token = token_rule(host, args.token_file, args.insecure_public)
+    except ServeError as exc:
+        raise UsageError(str(exc)) from None
+    store = store_for(args)
+    tenant_list = store.load()
+    config = ServeConfig(
+        host=host,
+        port=port,
+        tenant_list=tenant_list,
+        settings=effective_settings(args, tenant_list.settings),
+        store=store,
+        token=token,
+        base_url=base_url_for(args),
+    )
+    try:
+        return asyncio.run(serve(config))
+    except ServeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from tenantboard.notify import Notifier
+
+    # Each hook's outcome is printed below; the log lines would only repeat it.
+    logging.getLogger("tenantboard").addHandler(logging.NullHandler())
+    store = store_for(args)
+    hooks = store.load().notify
+    if args.hook is not None:
+        hooks = [hook for hook in hooks if hook.name == args.hook]
+    if not hooks:
+        which = f"named {args.hook!r} " if args.hook else ""
+        raise UsageError(f"no [[notify]] hook {which}in {store.path}")
+
+    async def send() -> list:
+        notifier = Notifier(hooks)
+        try:
+            return await notifier.test()
+        finally:
+            await notifier.aclose(grace=0)
+
+    failed = 0
+    for hook, error in asyncio.run(send()):
+        outcome = "sent" if error is None else f"FAILED: {error}"
+        failed += error is not None
+        print(f"{hook.name} ({hook.target}): {outcome}")
+    return 1 if failed else 0
+
+
 COMMANDS = {
     "board": cmd_board,
     "check": cmd_check,
@@ -787,4 +898,6 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "report": cmd_report,
     "history": cmd_history,
+    "serve": cmd_serve,
+    "notify-test": cmd_notify_test,
 }

@@ -68,12 +68,50 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+#: What a hook reports: changes for the worse, for the better.
+NOTIFY_ON = ("worse", "better")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyHook:
+    """One ``[[notify]]`` table: where alerts go and when (see notify.py for delivery)."""
+
+    name: str
+    #: A command (argv, no shell) that gets the payload JSON on standard input...
+    command: tuple[str, ...] | None = None
+    #: ...or a webhook that gets it as a JSON POST body (Slack/Teams read its ``text``).
+    url: str | None = None
+    on: frozenset[str] = frozenset({"worse"})
+    #: Consecutive checks a change for the worse must last before it is reported.
+    failure_threshold: int = 1
+    #: Report a tenant's return to OK after a change for the worse was reported.
+    send_on_resolved: bool = True
+    #: Changes within this many seconds of the first go out as one message.
+    group_seconds: float = 10.0
+    retries: int = 3
+    #: Seconds before the first retry; doubled for each further one.
+    retry_backoff: float = 2.0
+    timeout: float = 10.0
+
+    @property
+    def target(self) -> str:
+        """Where the hook sends, safe to log: a webhook's path often holds its secret."""
+        if self.command is not None:
+            return f"command {self.command[0]}"
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.url or "")
+        return f"webhook {parts.scheme}://{parts.netloc}/…"
+
+
 @dataclass(slots=True)
 class TenantList:
     tenants: list[Tenant] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
     #: [keys]: binding id -> keys, to remap the board's keys (checked by the board).
     keys: dict[str, str] = field(default_factory=dict)
+    #: [[notify]]: alert hooks (run by `serve`).
+    notify: list[NotifyHook] = field(default_factory=list)
 
 
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
@@ -99,14 +137,128 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         raise StoreError(
             path, f"not valid TOML: {exc}", int(found.group(1)) if found else None
         ) from None
-    unknown = set(data) - {"tenants", "settings", "keys"}
+    unknown = set(data) - {"tenants", "settings", "keys", "notify"}
     if unknown:
         raise StoreError(path, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
     return TenantList(
         _parse_tenants(data.get("tenants", []), text, path),
         _parse_settings(data, path),
         _parse_keys(data, path),
+        _parse_notify(data.get("notify", []), text, path),
     )
+
+
+_NOTIFY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*notify[ \t]*\]\]", re.MULTILINE)
+#: key -> (accepted types, lowest, highest) for the numbers and flags of a [[notify]] table.
+_NOTIFY_NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
+    "failure_threshold": ((int,), 1, 1000),
+    "group_seconds": ((int, float), 0, 3600),
+    "retries": ((int,), 0, 10),
+    "retry_backoff": ((int, float), 0, 600),
+    "timeout": ((int, float), 0.1, 300),
+}
+_NOTIFY_KEYS = {"name", "command", "url", "on", "send_on_resolved", *_NOTIFY_NUMBERS}
+
+
+def _parse_notify(raw: Any, text: str, path: Path) -> list[NotifyHook]:
+    if not isinstance(raw, list):
+        raise StoreError(path, "'notify' must be an array of tables ([[notify]])")
+    hooks: list[NotifyHook] = []
+    for index, entry in enumerate(raw):
+        line = _header_line(_NOTIFY_HEADER, text, index)
+        try:
+            hook = _parse_hook(entry, index)
+        except ValueError as exc:
+            raise StoreError(path, f"[[notify]] #{index + 1}: {exc}", line) from None
+        if any(other.name == hook.name for other in hooks):
+            raise StoreError(
+                path, f"[[notify]] #{index + 1}: name {hook.name!r} is used twice", line
+            )
+        hooks.append(hook)
+    return hooks
+
+
+def _parse_hook(entry: Any, index: int) -> NotifyHook:
+    if not isinstance(entry, dict):
+        raise ValueError("not a table")
+    unknown = set(entry) - _NOTIFY_KEYS
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {sorted(unknown)} (known: {', '.join(sorted(_NOTIFY_KEYS))})"
+        )
+    name = entry.get("name", f"notify-{index + 1}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", name):
+        raise ValueError("name must be 1-40 letters, digits, '.', '_' or '-'")
+    command, url = entry.get("command"), entry.get("url")
+    if (command is None) == (url is None):
+        raise ValueError('give either command = ["program", "arg", ...] or url = "https://..."')
+    if command is not None:
+        if not (
+            isinstance(command, list)
+            and command
+            and all(isinstance(part, str) and part and "\x00" not in part for part in command)
+        ):
+            raise ValueError('command must be a non-empty list of strings, e.g. ["notify-send"]')
+        command = tuple(command)
+    if url is not None:
+        url = _checked_hook_url(url)
+    on = entry.get("on", ["worse"])
+    if not (isinstance(on, list) and on and all(value in NOTIFY_ON for value in on)):
+        raise ValueError('on must list "worse", "better" or both')
+    resolved = entry.get("send_on_resolved", True)
+    if not isinstance(resolved, bool):
+        raise ValueError("send_on_resolved must be true or false")
+    numbers: dict[str, Any] = {}
+    for key, (types, lowest, highest) in _NOTIFY_NUMBERS.items():
+        if key not in entry:
+            continue
+        value = entry[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ValueError(f"{key} must be a {'whole ' if types == (int,) else ''}number")
+        if not lowest <= value <= highest:
+            raise ValueError(f"{key} must be between {lowest:g} and {highest:g}")
+        numbers[key] = value
+    return NotifyHook(
+        name=name,
+        command=command,
+        url=url,
+        on=frozenset(on),
+        send_on_resolved=resolved,
+        **numbers,
+    )
+
+
+def _checked_hook_url(url: Any) -> str:
+    """https anywhere; plain http only to a loopback address (a local relay, tests)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str):
+        raise ValueError("url must be a string")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError("url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError("url must be an https:// URL with a host")
+    if parts.scheme == "http":
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ValueError("url must use https (plain http only to a loopback address)")
+    return url
+
+
+def _header_line(header: re.Pattern[str], text: str, index: int) -> int | None:
+    """Line number of the index-th table header matching ``header``."""
+    for number, match in enumerate(header.finditer(text)):
+        if number == index:
+            return text.count("\n", 0, match.start()) + 1
+    return None
 
 
 def _parse_keys(data: dict[str, Any], path: Path) -> dict[str, str]:

@@ -1,0 +1,153 @@
+"""Check results built by hand, for the watcher, metrics, hook and server tests."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from tenantboard.answers import State, TenantState
+from tenantboard.engine import CheckResult
+from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import Settings, TenantList
+from tenantboard.watcher import Watcher
+from tests.conftest import FIXED_NOW
+
+
+def answer_state(
+    tenant: Tenant,
+    state: State | None = State.Running,
+    *,
+    raw: str | None = None,
+    host: str = "online3.superoffice.com",
+    is_running: bool | None = None,
+    version: str | None = None,
+) -> TenantState:
+    running = state.is_running if is_running is None and state is not None else is_running
+    return TenantState(
+        context_id=tenant.context_id,
+        state=state,
+        state_raw=raw or (state.name if state is not None else "Hibernating"),
+        is_running=running,
+        endpoint=f"https://{host}/{tenant.context_id}",
+        api=f"https://{host}/{tenant.context_id}/api",
+        valid_until=FIXED_NOW + timedelta(minutes=5),
+        valid_until_raw="2026-03-02T09:35:00.0000000Z",
+        version=version,
+    )
+
+
+def ok(
+    tenant: Tenant, state: State | None = State.Running, *, at: float = 0, **fields
+) -> CheckResult:
+    return CheckResult(
+        tenant=tenant,
+        state=answer_state(tenant, state, **fields),
+        error=None,
+        checked_at=FIXED_NOW + timedelta(seconds=at),
+        duration=0.07,
+    )
+
+
+def failed(tenant: Tenant, kind: ErrorKind = ErrorKind.TIMEOUT, *, at: float = 0) -> CheckResult:
+    return CheckResult(
+        tenant=tenant,
+        state=None,
+        error=CheckError(
+            kind, f"{kind} happened", status=503 if kind is ErrorKind.UNAVAILABLE else None
+        ),
+        checked_at=FIXED_NOW + timedelta(seconds=at),
+        duration=3.0,
+    )
+
+
+class IdleClient:
+    """Stands in for the HTTP client of a watcher whose monitor never runs."""
+
+    async def aclose(self) -> None:
+        return None
+
+
+def idle_watcher(tenants: list[Tenant], **options) -> Watcher:
+    """A watcher fed by hand (``record``): no checks, no network."""
+    return Watcher(IdleClient(), TenantList(list(tenants)), Settings(), **options)  # type: ignore[arg-type]
+
+
+class ThreadedServer:
+    """Serves ``build_app(watcher)`` on 127.0.0.1 from a thread of its own, for clients
+    that block (a browser driven by Selenium)."""
+
+    def __init__(self, watcher: Watcher, token: str | None = None) -> None:
+        self.watcher = watcher
+        self.token = token
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(),), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("the test server did not start")
+        return self
+
+    async def _serve(self) -> None:
+        from aiohttp import web
+
+        from tenantboard.serve import build_app
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        runner = web.AppRunner(
+            build_app(self.watcher, token=self.token), access_log=None, shutdown_timeout=1
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._ready.set()
+        await self._stop.wait()
+        self.watcher.hub.close()
+        await runner.cleanup()
+
+    def call(self, function, *args) -> None:
+        """Run ``function(*args)`` on the server's loop (to record results while it serves)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(function, *args)
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._loop is not None and self._stop is not None and self._thread is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def chromium(profile: Path, size: tuple[int, int] = (1280, 800)):
+    """The distribution's headless Chromium under Selenium, on a fresh profile."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        f"--window-size={size[0]},{size[1]}",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)

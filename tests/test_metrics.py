@@ -1,0 +1,178 @@
+"""/metrics: the exposition parsed back with prometheus_client's own parser."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+from prometheus_client.parser import text_string_to_metric_families
+
+from tenantboard.answers import State
+from tenantboard.errors import ErrorKind
+from tenantboard.metrics import CHECK_RESULTS, Exposition, render, take_snapshot
+from tenantboard.tenant import Tenant
+from tests.conftest import FIXED_NOW
+from tests.serve_helpers import failed, idle_watcher, ok
+
+STATE_TENANTS = [
+    Tenant(f"Cust{100 + int(state)}", "online", f"state {state.name}") for state in State
+]
+ERROR_TENANTS = [
+    Tenant(f"Cust{200 + index}", "sod", f"error {kind}") for index, kind in enumerate(ErrorKind)
+]
+ODD = Tenant("Cust300", "stage", 'quote " backslash \\ and <script>')
+PENDING = Tenant("Cust301", "online", "never checked")
+
+
+def scrape(watcher, notifications=None, accept=None) -> dict[str, dict[tuple, float]]:
+    body, content_type = render(watcher, accept, notifications)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    samples: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def tenant_labels(tenant: Tenant, **extra: str) -> tuple:
+    return tuple(
+        sorted(
+            {
+                "context_id": tenant.context_id,
+                "env": tenant.env,
+                "label": tenant.label,
+                **extra,
+            }.items()
+        )
+    )
+
+
+@pytest.fixture
+def watcher():
+    watcher = idle_watcher([*STATE_TENANTS, *ERROR_TENANTS, ODD, PENDING])
+    for state, tenant in zip(State, STATE_TENANTS, strict=True):
+        watcher.record(ok(tenant, state, version="Release_11.10_2026.02.24-02"))
+    for kind, tenant in zip(ErrorKind, ERROR_TENANTS, strict=True):
+        watcher.record(failed(tenant, kind))
+    watcher.record(ok(ODD, None, raw="Hibernating", host="app.superoffice.com"))
+    return watcher
+
+
+def test_every_documented_state_is_its_number_and_running_follows_it(watcher) -> None:
+    samples = scrape(watcher)
+    for state, tenant in zip(State, STATE_TENANTS, strict=True):
+        labels = tenant_labels(tenant)
+        assert samples["tenantboard_tenant_state"][labels] == int(state)
+        assert samples["tenantboard_tenant_running"][labels] == (1 if state.is_running else 0)
+        assert samples["tenantboard_tenant_check_success"][labels] == 1
+        assert (
+            samples["tenantboard_tenant_last_check_timestamp_seconds"][labels]
+            == FIXED_NOW.timestamp()
+        )
+        assert (
+            samples["tenantboard_tenant_valid_until_timestamp_seconds"][labels]
+            == FIXED_NOW.timestamp() + 300
+        )
+        info = tenant_labels(
+            tenant, endpoint_host="online3.superoffice.com", version="11.10_2026.02.24-02"
+        )
+        assert samples["tenantboard_tenant_info"][info] == 1
+
+
+def test_an_undocumented_state_is_minus_one_and_odd_labels_survive_escaping(watcher) -> None:
+    samples = scrape(watcher)
+    assert samples["tenantboard_tenant_state"][tenant_labels(ODD)] == -1
+    info = tenant_labels(ODD, endpoint_host="app.superoffice.com", version="")
+    assert samples["tenantboard_tenant_info"][info] == 1
+
+
+def test_every_error_kind_is_counted_and_marks_the_tenant_failed(watcher) -> None:
+    samples = scrape(watcher)
+    checks = samples["tenantboard_checks_total"]
+    assert {dict(labels)["result"] for labels in checks} == set(CHECK_RESULTS)
+    assert checks[(("result", "ok"),)] == len(STATE_TENANTS) + 1
+    for kind, tenant in zip(ErrorKind, ERROR_TENANTS, strict=True):
+        assert checks[(("result", str(kind)),)] == 1
+        labels = tenant_labels(tenant)
+        assert samples["tenantboard_tenant_check_success"][labels] == 0
+        assert labels not in samples["tenantboard_tenant_state"]  # never answered: no state
+
+
+def test_a_tenant_not_checked_yet_has_no_series_but_is_counted_pending(watcher) -> None:
+    samples = scrape(watcher)
+    for name, series in samples.items():
+        if name.startswith("tenantboard_tenant_"):
+            assert not any(
+                dict(labels).get("context_id") == PENDING.context_id for labels in series
+            )
+    severities = Counter(state.severity.name.lower() for state in State)
+    tenants = {
+        dict(labels)["severity"]: value for labels, value in samples["tenantboard_tenants"].items()
+    }
+    assert tenants == {
+        "ok": severities["ok"],
+        "warning": severities["warning"],
+        "critical": severities["critical"],
+        "unknown": len(ERROR_TENANTS) + 1,
+        "pending": 1,
+    }
+
+
+def test_durations_make_a_cumulative_histogram(watcher) -> None:
+    samples = scrape(watcher)
+    buckets = {
+        dict(labels)["le"]: value
+        for labels, value in samples["tenantboard_check_duration_seconds_bucket"].items()
+    }
+    answered, failures = len(STATE_TENANTS) + 1, len(ERROR_TENANTS)
+    assert buckets["0.05"] == 0
+    assert buckets["0.1"] == answered  # 0.07 s each
+    assert buckets["2.5"] == answered
+    assert buckets["5"] == buckets["+Inf"] == answered + failures  # 3 s each
+    assert samples["tenantboard_check_duration_seconds_count"][()] == answered + failures
+    assert samples["tenantboard_check_duration_seconds_sum"][()] == pytest.approx(
+        answered * 0.07 + failures * 3.0
+    )
+
+
+def test_notifications_and_the_tenant_file_are_reported(watcher) -> None:
+    counts = Counter({("ops", "sent"): 3, ("ops", "failed"): 1, ("ops", "dropped"): 0})
+    samples = scrape(watcher, counts)
+    notifications = samples["tenantboard_notifications_total"]
+    assert notifications[(("hook", "ops"), ("result", "sent"))] == 3
+    assert notifications[(("hook", "ops"), ("result", "failed"))] == 1
+    assert samples["tenantboard_tenant_file_valid"][()] == 1
+    watcher.file_error = "tenants.toml:3: not valid TOML"
+    assert scrape(watcher)["tenantboard_tenant_file_valid"][()] == 0
+
+
+def test_openmetrics_when_the_scraper_asks_for_it(watcher) -> None:
+    body, content_type = render(
+        watcher, "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"
+    )
+    assert content_type.startswith("application/openmetrics-text")
+    families = {family.name: family for family in parse_openmetrics(body.decode())}
+    assert families["tenantboard_checks"].type == "counter"
+    assert families["tenantboard_tenant"].type == "info"
+    assert families["tenantboard_check_duration_seconds"].type == "histogram"
+
+
+@pytest.mark.parametrize("accept", [None, "application/openmetrics-text; version=1.0.0"])
+def test_lines_kept_between_scrapes_follow_every_change(watcher, accept) -> None:
+    from tenantboard.tenant_file import TenantList
+
+    exposition = Exposition()
+    first = exposition.render(take_snapshot(watcher, exposition, accept))
+    assert first == render(watcher, accept)
+    assert take_snapshot(watcher, exposition, accept).changed == []  # nothing to format again
+    watcher.record(ok(STATE_TENANTS[2], State.Suspended, at=60))
+    watcher.record(ok(PENDING, at=60))
+    watcher.adopt(TenantList([t for t in watcher.tenant_list.tenants if t != ERROR_TENANTS[0]]))
+    snapshot = take_snapshot(watcher, exposition, accept)
+    assert {facts.key for facts in snapshot.changed} == {STATE_TENANTS[2].key, PENDING.key}
+    again = exposition.render(snapshot)
+    assert again == render(watcher, accept) != first
+    assert (
+        b'context_id="Cust200"' not in again[0] and b'context_id="Cust201"' in again[0]
+    )  # removed from the list: gone

@@ -1,0 +1,359 @@
+"""`/metrics`: the watcher's state in the Prometheus exposition format.
+
+Nothing is counted per check beyond the watcher's own small tallies: at scrape time a
+:class:`MetricsSnapshot` copies references to what each row holds (cheap, on the event
+loop), and a custom collector turns it into metric families in a worker thread, so a
+scrape of 10,000 tenants is one pass that never holds up the checks.
+
+Per tenant (labels ``context_id``, ``env``, ``label``), named after Gatus's
+``gatus_results_endpoint_success`` and Uptime Kuma's ``monitor_status``:
+
+- ``tenantboard_tenant_state``: the state's documented number from the last answer
+  (Unknown 0, Provisioning 1, Running 2, Deleted 3, Suspended 4, OnlineMaintenance 5,
+  OfflineMaintenance 6, ProvisioningFailed 8, Deleting 10, DeleteFailed 11,
+  MigrationPending 12; -1 for a state the API does not document).
+- ``tenantboard_tenant_running``: IsRunning from the last answer, 1 or 0.
+- ``tenantboard_tenant_check_success``: 1 when the last check got an answer, else 0.
+- ``tenantboard_tenant_info{endpoint_host,version}``: always 1.
+- ``tenantboard_tenant_valid_until_timestamp_seconds`` and
+  ``tenantboard_tenant_last_check_timestamp_seconds``.
+
+Overall: ``tenantboard_checks_total{result}`` (``ok`` or an error kind),
+``tenantboard_check_duration_seconds`` (histogram), ``tenantboard_tenants{severity}``,
+``tenantboard_notifications_total{hook,result}`` and ``tenantboard_tenant_file_valid``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from tenantboard.answers import TenantState
+from tenantboard.engine import CheckResult
+from tenantboard.errors import ErrorKind
+from tenantboard.humanize import SEVERITY_WORDS, host_of
+from tenantboard.tenant import Tenant
+from tenantboard.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
+
+TENANT_LABELS = ("context_id", "env", "label")
+#: Every value of checks_total's ``result`` label, present from the first scrape at 0 so
+#: that rate() and absent() work before the first failure of a kind.
+CHECK_RESULTS: tuple[str, ...] = (RESULT_OK, *(str(kind) for kind in ErrorKind))
+STATE_HELP = (
+    "The tenant's state as its documented number, from the last answer (Unknown 0, "
+    "Provisioning 1, Running 2, Deleted 3, Suspended 4, OnlineMaintenance 5, "
+    "OfflineMaintenance 6, ProvisioningFailed 8, Deleting 10, DeleteFailed 11, "
+    "MigrationPending 12; -1 a state the API does not document)."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantFacts:
+    """What one row holds, by reference: rows replace these objects, never mutate them."""
+
+    key: str
+    #: The row's revision: its formatted lines are reused until this changes.
+    revision: int
+    tenant: Tenant
+    state: TenantState | None
+    last: CheckResult | None
+    version: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    #: Every tenant's key, in the list's order.
+    keys: list[str]
+    #: The tenants whose lines the exposition does not have yet (or has for an older revision).
+    changed: list[TenantFacts]
+    content_type: str
+    checks_by_result: dict[str, int]
+    bucket_counts: tuple[int, ...]
+    duration_sum: float
+    severities: dict[str, int]
+    notifications: dict[tuple[str, str], int]
+    file_valid: bool
+
+
+def take_snapshot(
+    watcher: Watcher,
+    exposition: Exposition,
+    accept: str | None = None,
+    notifications: Counter[tuple[str, str]] | None = None,
+) -> MetricsSnapshot:
+    """Copy what the scrape needs: the list, and the rows changed since the exposition
+    last formatted them. Runs on the event loop, so it only compares revisions."""
+    _, content_type = choose_encoder(accept or "")
+    rows = watcher.model.rows
+    keys = list(watcher.model.list_order)
+    known = exposition.revisions(content_type)
+    changed = [
+        TenantFacts(key, row.revision, row.tenant, row.state, row.last, row.version_label)
+        for key, row in ((key, rows[key]) for key in keys)
+        if known.get(key) != row.revision
+    ]
+    return MetricsSnapshot(
+        keys=keys,
+        changed=changed,
+        content_type=content_type,
+        checks_by_result=dict(watcher.stats.by_result),
+        bucket_counts=tuple(watcher.stats.bucket_counts),
+        duration_sum=watcher.stats.duration_sum,
+        severities=dict(watcher.severity_counts()),
+        notifications=dict(notifications or {}),
+        file_valid=watcher.file_error is None,
+    )
+
+
+# -- per tenant ------------------------------------------------------------------------------
+
+STATE, RUNNING, SUCCESS, INFO, VALID_UNTIL, LAST_CHECK = range(6)
+
+
+def _tenant_families() -> list[Metric]:
+    """The per-tenant families, empty, in the order of the indices above."""
+    return [
+        GaugeMetricFamily("tenantboard_tenant_state", STATE_HELP, labels=TENANT_LABELS),
+        GaugeMetricFamily(
+            "tenantboard_tenant_running",
+            "IsRunning from the tenant's last answer: 1 running, 0 not.",
+            labels=TENANT_LABELS,
+        ),
+        GaugeMetricFamily(
+            "tenantboard_tenant_check_success",
+            "1 when the tenant's last check got a valid answer, 0 when it failed.",
+            labels=TENANT_LABELS,
+        ),
+        InfoMetricFamily(
+            "tenantboard_tenant",
+            "The tenant's endpoint host and version from its last answer.",
+            labels=TENANT_LABELS,
+        ),
+        GaugeMetricFamily(
+            "tenantboard_tenant_valid_until_timestamp_seconds",
+            "ValidUntil of the tenant's last answer (when it is checked again), Unix time.",
+            labels=TENANT_LABELS,
+        ),
+        GaugeMetricFamily(
+            "tenantboard_tenant_last_check_timestamp_seconds",
+            "When the tenant was last checked, successfully or not, Unix time.",
+            labels=TENANT_LABELS,
+        ),
+    ]
+
+
+def tenant_samples(facts: TenantFacts) -> list[tuple[int, Any]]:
+    """(family index, value) of each series one tenant has; none before its first check."""
+    last = facts.last
+    if last is None:
+        return []
+    samples: list[tuple[int, Any]] = [
+        (SUCCESS, 0 if last.error else 1),
+        (LAST_CHECK, last.checked_at.timestamp()),
+    ]
+    answer = facts.state
+    if answer is None:
+        return samples
+    code = answer.state_code
+    samples.append((STATE, -1 if code is None else code))
+    if answer.is_running is not None:
+        samples.append((RUNNING, 1 if answer.is_running else 0))
+    info = {"endpoint_host": host_of(answer.endpoint), "version": facts.version or ""}
+    samples.append((INFO, info))
+    if answer.valid_until is not None:
+        samples.append((VALID_UNTIL, answer.valid_until.timestamp()))
+    return samples
+
+
+class TenantCollector(Collector):
+    """The per-tenant families of some tenants."""
+
+    def __init__(self, tenants: list[tuple[TenantFacts, list[tuple[int, Any]]]]) -> None:
+        self.tenants = tenants
+
+    def collect(self) -> Iterator[Metric]:
+        families = _tenant_families()
+        for facts, samples in self.tenants:
+            labels = [facts.tenant.context_id, facts.tenant.env, facts.tenant.label]
+            for index, value in samples:
+                families[index].add_metric(labels, value)
+        yield from families
+
+
+# -- overall ---------------------------------------------------------------------------------
+
+
+class OverallCollector(Collector):
+    """The families that are not per tenant."""
+
+    def __init__(self, snapshot: MetricsSnapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        checks = CounterMetricFamily(
+            "tenantboard_checks",
+            "Checks of tenants' state by result: ok, or the error kind.",
+            labels=["result"],
+        )
+        for result in sorted(set(CHECK_RESULTS) | set(snap.checks_by_result)):
+            checks.add_metric([result], snap.checks_by_result.get(result, 0))
+        yield checks
+        yield self._duration_family(snap)
+        tenants = GaugeMetricFamily(
+            "tenantboard_tenants",
+            "Tenants by severity (pending: not checked yet).",
+            labels=["severity"],
+        )
+        for severity in SEVERITY_WORDS.values():
+            tenants.add_metric([severity], snap.severities.get(severity, 0))
+        yield tenants
+        notifications = CounterMetricFamily(
+            "tenantboard_notifications",
+            "Alert hook messages by result: sent, failed (after retries), dropped (queue "
+            "full); silenced counts tenant changes that a mute held back.",
+            labels=["hook", "result"],
+        )
+        for (hook, result), count in sorted(snap.notifications.items()):
+            notifications.add_metric([hook, result], count)
+        yield notifications
+        yield GaugeMetricFamily(
+            "tenantboard_tenant_file_valid",
+            "1 while the tenant file can be used; 0 after a change that does not parse.",
+            value=1 if snap.file_valid else 0,
+        )
+
+    @staticmethod
+    def _duration_family(snap: MetricsSnapshot) -> HistogramMetricFamily:
+        cumulative = []
+        total = 0
+        for bound, count in zip(
+            [*(f"{bound:g}" for bound in DURATION_BUCKETS), "+Inf"], snap.bucket_counts, strict=True
+        ):
+            total += count
+            cumulative.append((bound, total))
+        return HistogramMetricFamily(
+            "tenantboard_check_duration_seconds",
+            "Time one check of a tenant's state took, start to finish.",
+            buckets=cumulative,
+            sum_value=snap.duration_sum,
+        )
+
+
+def _sections(text: str) -> list[list[str]]:
+    """The sample lines of each family in an exposition, in order."""
+    sections: list[list[str]] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# HELP "):
+            sections.append([])
+        elif not line.startswith("#"):
+            sections[-1].append(line)
+    return sections
+
+
+def _headers(text: str) -> list[str]:
+    """The comment lines (HELP, TYPE) of each family in an exposition, in order."""
+    headers: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("# HELP "):
+            headers.append(line)
+        elif line.startswith("# ") and line != "# EOF\n":
+            headers[-1] += line
+    return headers
+
+
+class Exposition:
+    """Formats snapshots with prometheus_client, keeping each tenant's lines as the library
+    formatted them until its row changes: between two scrapes only the tenants checked
+    since are formatted again, so a scrape of 10,000 tenants stays cheap.
+
+    :meth:`render` runs in a worker thread; :meth:`revisions` is read on the event loop.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: content type -> tenant key -> its line in each per-tenant family.
+        self._lines: dict[str, dict[str, tuple[str, ...]]] = {}
+        #: content type -> tenant key -> the row revision those lines show.
+        self._revisions: dict[str, dict[str, int]] = {}
+        self._headers: dict[str, list[str]] = {}
+
+    def revisions(self, content_type: str) -> dict[str, int]:
+        return self._revisions.setdefault(content_type, {})
+
+    def render(self, snapshot: MetricsSnapshot) -> tuple[bytes, str]:
+        """The exposition (text format, or OpenMetrics) and its content type."""
+        content_type = snapshot.content_type
+        encoder = _ENCODERS[content_type]
+        with self._lock:
+            lines = self._lines.setdefault(content_type, {})
+            revisions = self.revisions(content_type)
+            headers = self._headers.get(content_type)
+            if headers is None:
+                headers = _headers(_encode(encoder, TenantCollector([])))
+                self._headers[content_type] = headers
+            if snapshot.changed:
+                self._format(encoder, snapshot.changed, lines, revisions)
+            if len(lines) > len(snapshot.keys):
+                listed = set(snapshot.keys)
+                for key in [key for key in lines if key not in listed]:
+                    del lines[key]
+                    revisions.pop(key, None)
+            parts: list[str] = []
+            present = [lines[key] for key in snapshot.keys if key in lines]
+            for index, header in enumerate(headers):
+                parts.append(header)
+                parts.extend(mine[index] for mine in present)
+        parts.append(_encode(encoder, OverallCollector(snapshot)))
+        return "".join(parts).encode(), content_type
+
+    @staticmethod
+    def _format(
+        encoder: Callable[[CollectorRegistry], bytes],
+        changed: list[TenantFacts],
+        lines: dict[str, tuple[str, ...]],
+        revisions: dict[str, int],
+    ) -> None:
+        with_samples = [(facts, tenant_samples(facts)) for facts in changed]
+        text = _encode(encoder, TenantCollector(with_samples))
+        sections = [iter(section) for section in _sections(text)]
+        for facts, samples in with_samples:
+            mine = [""] * len(sections)
+            for index, _ in samples:
+                mine[index] = next(sections[index])
+            lines[facts.key] = tuple(mine)
+            revisions[facts.key] = facts.revision
+
+
+def _encode(encoder: Callable[[CollectorRegistry], bytes], collector: Collector) -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return encoder(registry).decode()
+
+
+#: content type -> the library's encoder for it.
+_ENCODERS = {
+    choose_encoder(accept)[1]: choose_encoder(accept)[0]
+    for accept in ("", "application/openmetrics-text; version=1.0.0")
+}
+
+
+def render(
+    watcher: Watcher, accept: str | None = None, notifications: Any = None
+) -> tuple[bytes, str]:
+    """One exposition with nothing kept (tests; the server keeps an :class:`Exposition`)."""
+    exposition = Exposition()
+    return exposition.render(take_snapshot(watcher, exposition, accept, notifications))
