@@ -21,6 +21,7 @@ EDGE = {
     "cli",
     "client",
     "aiohttp_transport",
+    "remote",
     "simulator",  # the package re-exports its transport and server
     "simulator.transport",
     "simulator.server",

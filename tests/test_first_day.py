@@ -451,3 +451,70 @@ async def test_a_failed_check_keeps_no_traceback_or_transport_exception(clock) -
     error = result.error
     assert error is not None and error.kind is ErrorKind.CONNECT
     assert error.__traceback__ is None and error.__context__ is None and error.__cause__ is None
+
+
+# -- found in the field test --------------------------------------------------------------------
+
+
+async def test_at_80_columns_j_moves_the_tenant_while_the_pane_covers_the_table(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter")
+        first = app.board.detail_key
+        await pilot.press("j")
+        assert app.board.detail_key not in (None, first)
+
+
+async def test_escape_clears_a_filter_kept_with_enter(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle_board(pilot, app)
+        await type_fast(app, "/cust101")
+        await pilot.pause(0.2)
+        await pilot.press("enter", "escape")
+        assert app.board.model.view.filter_text == "" and len(app.board.model) == 22
+
+
+async def test_the_key_bar_shows_a_way_out_while_typing_a_filter(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("slash")
+        await pilot.pause()
+        text = app.query_one(KeyBar).render_line(0).text
+        assert "^c Quit" in text and "Help" in text
+
+
+async def test_the_header_names_the_count_before_the_view_note(clock) -> None:
+    app = make_board(clock)
+    async with app.run_test(size=(200, 30)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("s")
+        await pilot.pause()
+        assert " 22 tenants (sorted by worst first)" in app.board.summary.render().plain
+
+
+async def test_no_change_popup_covers_an_open_form(clock) -> None:
+    app = make_board(clock, [Tenant("Cust1001")])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("a")
+        before = len(app._notifications)
+        change = LoggedEvent(
+            FIXED_NOW, "online:Cust1001", "N", "state", "Running → Unknown", "critical", True
+        )
+        app.board._announce([change])
+        await pilot.pause(0.1)
+        assert len(app._notifications) == before and app.board.change_line.text.plain
+
+
+async def test_last_seen_running_is_the_previous_run_not_this_one(clock, tmp_path) -> None:
+    data = tmp_path / "data"
+    app = make_board(clock, [Tenant("Cust1001")], data_dir=data)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        app.remember_choices()
+        await pilot.press("l")
+        await pilot.pause()
+        assert "last seen running" not in app.query_one(EventLogPanel).title

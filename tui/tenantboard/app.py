@@ -25,6 +25,7 @@ from tenantboard.client import TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.engine import Monitor, unexpected
 from tenantboard.palette import TenantCommands
+from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.screens.board import BoardConfig, BoardScreen
 from tenantboard.textual_overrides import HangupAwareDriver
@@ -42,7 +43,8 @@ class TenantBoardApp(App[int]):
     COMMANDS = App.COMMANDS | {TenantCommands}
     # ctrl+c quits, as operators expect of a terminal tool (Textual's default only says
     # "press ctrl+q"); priority, so it works in the filter line and every dialog too.
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="app.quit_ctrl_c")]
+    # Shown in the key bar only where q is not (the filter line types q).
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", priority=True, id="app.quit_ctrl_c")]
 
     def __init__(self, config: BoardConfig) -> None:
         super().__init__()
@@ -57,6 +59,7 @@ class TenantBoardApp(App[int]):
         self.client: TenantClient | None = None
         self.monitor: Monitor | None = None
         self._monitor_worker: Worker[None] | None = None
+        self.feed: ServerFeed | None = None
 
     def get_default_screen(self) -> Screen:
         return self.board
@@ -96,6 +99,21 @@ class TenantBoardApp(App[int]):
             loop.add_signal_handler(number, partial(self.exit, return_code=code))
 
     def on_mount(self) -> None:
+        if self.config.attach is not None:
+            self._follow_server(self.config.attach)
+        else:
+            self._start_checking()
+        if self.ui.theme in self.available_themes:
+            self.theme = self.ui.theme
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._apply_keymap()
+        if self._ui_state_report:
+            self.notify(self._ui_state_report, severity="warning", timeout=30, markup=False)
+        self.set_interval(60, self.remember_choices)
+        if not self.is_headless:
+            self._exit_on_signals()
+
+    def _start_checking(self) -> None:
         settings = self.config.settings
         self.client = TenantClient(
             base_url=self.config.base_url,
@@ -115,15 +133,28 @@ class TenantBoardApp(App[int]):
         self._monitor_worker = self.run_worker(
             self.monitor.run(), name="monitor", group="monitor", exit_on_error=False
         )
-        if self.ui.theme in self.available_themes:
-            self.theme = self.ui.theme
-        self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self._apply_keymap()
-        if self._ui_state_report:
-            self.notify(self._ui_state_report, severity="warning", timeout=30, markup=False)
-        self.set_interval(60, self.remember_choices)
-        if not self.is_headless:
-            self._exit_on_signals()
+
+    def _follow_server(self, target: AttachTarget) -> None:
+        """--attach: the rows come from a running `tenantboard serve`, not from checks."""
+        board = self.board
+        self.feed = ServerFeed(
+            target,
+            on_tenants=board.adopt_tenants,
+            on_result=board.result_arrived,
+            on_status=self._server_status,
+            transport=self.config.transport,
+        )
+        monitor = AttachedMonitor(self.feed)
+        board.attach(None, monitor)
+        self._monitor_worker = self.run_worker(
+            monitor.run(), name="server feed", group="monitor", exit_on_error=False
+        )
+
+    def _server_status(self, message: str, connected: bool) -> None:
+        if connected:
+            self.notify(message, timeout=4, markup=False)
+        else:
+            self.board.alert(message)
 
     async def on_unmount(self) -> None:
         """Quit at once: cancel the checks in flight, then close the shared client."""
@@ -135,6 +166,8 @@ class TenantBoardApp(App[int]):
                 await worker.wait()
         if self.client is not None:
             await self.client.aclose()
+        if self.feed is not None:
+            await self.feed.aclose()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -32,6 +32,7 @@ from tenantboard.tenant_file import (
 
 if TYPE_CHECKING:
     from tenantboard.client import BaseUrl
+    from tenantboard.remote import AttachTarget
 
 #: Nagios UNKNOWN: `check` could not tell (here: the tenant file is broken).
 EXIT_UNKNOWN = 3
@@ -158,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="open the board on the built-in simulator with a demo list (your file is not touched)",
+    )
+    parser.add_argument(
+        "--attach",
+        metavar="URL",
+        help="open the board on a running `tenantboard serve` (its list and checks; nothing is "
+        "asked of SuperOffice from here)",
+    )
+    parser.add_argument(
+        "--attach-token-file",
+        metavar="PATH",
+        type=Path,
+        help="the token that server asks for (with --attach)",
     )
     parser.add_argument(
         "--min-interval",
@@ -416,7 +429,11 @@ def cmd_board(args: argparse.Namespace) -> int:
 
     keys: dict[str, str] = {}
     data_dir = None
-    if args.demo:
+    attach = _attach_target(args)
+    if attach is not None:
+        settings = effective_settings(args, Settings())
+        tenants, store = [], None
+    elif args.demo:
         from tenantboard.simulator import demo_tenants
 
         settings = effective_settings(args, Settings())
@@ -435,8 +452,32 @@ def cmd_board(args: argparse.Namespace) -> int:
         store=store,
         keys=keys,
         data_dir=data_dir,
+        attach=attach,
     )
     return run_board(config)
+
+
+def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
+    from tenantboard.remote import AttachTarget
+
+    if not args.attach:
+        if args.attach_token_file:
+            raise UsageError("--attach-token-file goes with --attach URL")
+        return None
+    if args.demo:
+        raise UsageError("--attach and --demo: choose one")
+    token = None
+    if args.attach_token_file:
+        from tenantboard.serve import ServeError, read_token
+
+        try:
+            token = read_token(args.attach_token_file)
+        except ServeError as exc:
+            raise UsageError(str(exc)) from None
+    try:
+        return AttachTarget.parse(args.attach, token)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_check(args: argparse.Namespace) -> int:

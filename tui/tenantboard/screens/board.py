@@ -36,6 +36,7 @@ from tenantboard.humanize import ago
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.messages import ResultsArrived, VersionArrived
 from tenantboard.pacing import Pacing
+from tenantboard.remote import AttachedMonitor, AttachTarget
 from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
 from tenantboard.sanitize import clean
 from tenantboard.screens.help import HelpScreen
@@ -87,6 +88,9 @@ class BoardConfig:
     data_dir: Path | None = None
     #: Seconds between looks at the tenant file for changes made elsewhere.
     watch_interval: float = 2.0
+    #: A running `tenantboard serve` to follow instead of checking (--attach): its list,
+    #: its checks; nothing is asked of SuperOffice from here.
+    attach: AttachTarget | None = None
 
 
 class BoardScreen(FrameTimerScreen):
@@ -131,7 +135,7 @@ class BoardScreen(FrameTimerScreen):
             "Close details",
             id="close_detail",
             show=False,
-            tooltip="close the detail pane",
+            tooltip="close the detail pane, or clear a filter kept with enter",
         ),
         Binding(
             "a",
@@ -240,11 +244,13 @@ class BoardScreen(FrameTimerScreen):
         self.config = config
         self.clock = clock
         self.remembered = remembered
+        #: When a board on this tenant file last ran before this one (not this run).
+        self.previous_session = remembered.last_seen
         self.model = BoardModel(config.tenants)
         self.keeper = ListKeeper(config.store, config.tenants)
         self.event_log = EventLog(config.data_dir / "events.jsonl" if config.data_dir else None)
         self.client: TenantClient | None = None
-        self.monitor: Monitor | None = None
+        self.monitor: Monitor | AttachedMonitor | None = None
         #: The tenant the detail pane shows, or None while it is closed.
         self.detail_key: str | None = None
         self.fetching_versions: set[str] = set()
@@ -311,7 +317,7 @@ class BoardScreen(FrameTimerScreen):
         self.pacing.collector.stop()
         self.event_log.flush()
 
-    def attach(self, client: TenantClient, monitor: Monitor) -> None:
+    def attach(self, client: TenantClient | None, monitor: Monitor | AttachedMonitor) -> None:
         """The app started the engine: the board can ask it and be told by it."""
         self.client, self.monitor = client, monitor
 
@@ -377,6 +383,8 @@ class BoardScreen(FrameTimerScreen):
         now = time.monotonic()
         if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
             return
+        if self.app.screen is not self:  # a form or dialog is open: no pop-up over its buttons
+            return
         self._last_toast = now
         for notice in notices(events, MAX_TOASTS):
             severity = "warning" if notice.worse else "information"
@@ -434,6 +442,8 @@ class BoardScreen(FrameTimerScreen):
         monitor = self.monitor
         if monitor is None:
             return "-", "not started"
+        if isinstance(monitor, AttachedMonitor):
+            return "on server", f"checked by {monitor.feed.target.url}, which keeps the schedule"
         key = row.tenant.key
         return describe_next(
             row,
@@ -461,6 +471,8 @@ class BoardScreen(FrameTimerScreen):
     def _view_note(self) -> str:
         view = self.model.view
         notes = []
+        if self.config.attach is not None:
+            notes.append(f"attached to {clean(self.config.attach.url, 60)}")
         if view.filter_text or view.attention_only:
             notes.append(f"showing {len(self.model)}")
         if view.attention_only:
@@ -475,7 +487,7 @@ class BoardScreen(FrameTimerScreen):
         if not self.log_panel.display:
             return
         title = f"Event log: {len(self.event_log.events)} events, newest first"
-        last_seen = self.remembered.last_seen
+        last_seen = self.previous_session
         if last_seen is not None:
             title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
         self.log_panel.show(self.event_log.events, title, self.clock.wall())
@@ -529,6 +541,8 @@ class BoardScreen(FrameTimerScreen):
     # -- actions: checking ----------------------------------------------------------------------
 
     def action_recheck(self) -> None:
+        if self._on_the_server("checks"):
+            return
         key = self.table.cursor_key
         if key and self.monitor:
             self.monitor.recheck(key)
@@ -540,11 +554,15 @@ class BoardScreen(FrameTimerScreen):
 
     def action_recheck_shown(self) -> None:
         """Re-check the tenants shown: a filtered board re-checks what it shows."""
+        if self._on_the_server("checks"):
+            return
         filtered = len(self.model) < self.model.total
         what = f"the {len(self.model)} shown" if filtered else f"all {len(self.model)}"
         self._recheck(list(self.model.order), f"{what} tenant{_s(len(self.model))}")
 
     def action_recheck_list(self) -> None:
+        if self._on_the_server("checks"):
+            return
         total = self.model.total
         self._recheck(list(self.model.list_order), f"all {total} tenant{_s(total)} in the list")
 
@@ -567,6 +585,8 @@ class BoardScreen(FrameTimerScreen):
             self.call_later(self.table.row_updated, index)
 
     def action_toggle_pause(self) -> None:
+        if self._on_the_server("checks"):
+            return
         monitor = self.monitor
         if monitor is None:
             return
@@ -624,6 +644,10 @@ class BoardScreen(FrameTimerScreen):
             self.action_close_detail()
 
     def action_close_detail(self) -> None:
+        """escape: close the detail pane, or else clear a filter that was kept with enter."""
+        if self.detail_key is None and self.filter_line.value:
+            self._filter_cleared()
+            return
         self.detail_key = None
         self._show_detail(False)
         self.table.focus()
@@ -632,12 +656,14 @@ class BoardScreen(FrameTimerScreen):
         """Show or hide the pane by toggling display, not classes: a class on the screen
         would restyle every widget, and the pane should open at once. The pane is a drawer
         over the table: once it is laid out, the table's columns fit what it leaves."""
+        # The table stays displayed (and focused) even where the pane covers it all: the
+        # cursor keys keep moving the selection, and the pane follows.
         self.detail.display = shown
-        self.table.display = not (shown and self.size.width < NARROW_WIDTH)
         if shown:
             self.call_after_refresh(self._table_beside_pane)
         else:
             self.table.set_covered(0)
+            self.call_after_refresh(self.table.refresh)
 
     def _table_beside_pane(self) -> None:
         if self.detail.display:
@@ -688,6 +714,18 @@ class BoardScreen(FrameTimerScreen):
         self.log_panel.display = not self.log_panel.display
         self.update_log()
         self.app.remember_choices()
+
+    def _on_the_server(self, what: str) -> bool:
+        """True (and said) when the board is attached: the server owns the list and checks."""
+        target = self.config.attach
+        if target is None:
+            return False
+        if what == "list":
+            message = f"the list lives on the server ({target.url}): change its tenant file there"
+        else:
+            message = f"checks run on the server ({target.url}): it keeps the schedule"
+        self.notify(message, severity="warning", timeout=6, markup=False)
+        return True
 
     def action_toggle_notices(self) -> None:
         self.remembered.notify_changes = not self.remembered.notify_changes
@@ -766,6 +804,8 @@ class BoardScreen(FrameTimerScreen):
         return row.tenant if row else None
 
     def action_add_tenant(self) -> None:
+        if self._on_the_server("list"):
+            return
         self.app.push_screen(TenantForm(is_taken=self._is_taken), self._added)
 
     def _added(self, tenant: Tenant | None) -> None:
@@ -773,6 +813,8 @@ class BoardScreen(FrameTimerScreen):
             self.run_worker(self._change_list("add", tenant), group="list")
 
     def action_edit_tenant(self) -> None:
+        if self._on_the_server("list"):
+            return
         tenant = self._selected_tenant()
         if tenant is None:
             return
@@ -784,6 +826,8 @@ class BoardScreen(FrameTimerScreen):
         self.app.push_screen(TenantForm(is_taken=self._is_taken, tenant=tenant), edited)
 
     def action_remove_tenant(self) -> None:
+        if self._on_the_server("list"):
+            return
         tenant = self._selected_tenant()
         if tenant is None:
             return

@@ -82,6 +82,8 @@ class TenantForm(ModalScreen[Tenant | None]):
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
+        for field in self.query(Input):
+            field.cursor_blink = False  # no redraw twice a second over SSH
         self.query_one("#context-id", Input).focus()
         self._check()
 

@@ -137,7 +137,10 @@ def _moment(moment: datetime | None, now: datetime) -> str:
         return "-"
     stamp = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     delta = (moment - now).total_seconds()
-    relative = ago(moment, now) if delta <= 0 else f"in {ago(now, moment).removesuffix(' ago')}"
+    if abs(delta) < 5:
+        relative = "now"
+    else:
+        relative = ago(moment, now) if delta < 0 else f"in {ago(now, moment).removesuffix(' ago')}"
     return f"{stamp} ({relative})"
 
 

@@ -27,6 +27,8 @@ class FilterLine(Input):
     # for a layout of the whole screen each time; the line never changes size, so a
     # repaint of the line is enough.
     virtual_size: Reactive[Size] = Reactive(Size(0, 0))
+    # A steady cursor: a blinking one redraws the line twice a second, over SSH, all day.
+    cursor_blink = Reactive(False, init=False)
 
     class Cleared(Message):
         pass

@@ -33,7 +33,7 @@ class KeyItem:
 
 #: Actions whose keys always show, however narrow the screen: the way out and the way to
 #: every other key.
-PINNED_ACTIONS = ("help", "app.quit")
+PINNED_ACTIONS = ("help", "app.quit", "quit")
 
 
 class KeyBar(Widget, can_focus=False):
@@ -73,9 +73,19 @@ class KeyBar(Widget, can_focus=False):
     def _active_items(self, screen: Screen) -> tuple[list[KeyItem], KeyItem | None]:
         active = screen.active_bindings
         items: dict[str, KeyItem] = {}
-        for _namespace, binding, enabled, _tooltip in active.values():
-            if binding.show and binding.action not in items:
-                items[binding.action] = self._item(binding, enabled)
+        from_app: set[str] = set()
+        for namespace, binding, enabled, _tooltip in active.values():
+            action = binding.action.removeprefix("app.")
+            # One key per action, the first; but the screen's own (q) before the app's
+            # (ctrl+c, which shows where q does not: in the filter line).
+            if binding.show and (action not in items or action in from_app):
+                if action in items and namespace is self.app:
+                    continue
+                items[action] = self._item(binding, enabled)
+                if namespace is self.app:
+                    from_app.add(action)
+                else:
+                    from_app.discard(action)
         palette = None
         if self.app.ENABLE_COMMAND_PALETTE:
             found = active.get(self.app.COMMAND_PALETTE_BINDING)

@@ -34,6 +34,7 @@ def counts_text(
     if demo:
         text.append(" DEMO " if compact else " DEMO: simulated tenants ", "bold reverse")
     text.append(f" {total} ")
+    text.append("tenant " if total == 1 else "tenants ")
     if note:
         text.append(f"({note}) ", "italic")
     if compact:
@@ -44,7 +45,6 @@ def counts_text(
             if per_severity[severity] > 0:
                 text.append(f" {GLYPHS[severity]}{per_severity[severity]}")
         return text
-    text.append("tenant " if total == 1 else "tenants ")
     for bucket in sorted((b for b, n in counts.items() if n > 0), key=_order):
         severity = _BUCKET_SEVERITY.get(bucket, Severity.UNKNOWN)
         name = "errors" if bucket == ERROR_BUCKET else bucket
