@@ -1,5 +1,8 @@
 """The state API client: one shared ``httpx.AsyncClient``, every failure a typed error.
 
+The bytes travel over aiohttp (:mod:`tenantboard.aiohttp_transport`) unless a transport is
+given: tests pass ``httpx.MockTransport``, the demo the in-process simulator.
+
 ``--base-url`` sends every request to one server instead (the simulator, a test server)
 while keeping the logical URL's host in the ``Host`` header, the way a reverse proxy
 would see it. So the simulator can play ``sod2.superoffice.com`` and
@@ -21,6 +24,7 @@ from typing import Any
 import httpx
 
 from tenantboard import __version__
+from tenantboard.aiohttp_transport import AiohttpTransport, NameResolutionError, TLSError
 from tenantboard.answers import (
     MAX_JSON_DEPTH,
     ParseError,
@@ -133,6 +137,10 @@ def classify_transport_error(exc: httpx.TransportError) -> CheckError:
             httpx.PoolTimeout: "waiting for a free connection",
         }.get(type(exc), "talking to the server")
         return CheckError(ErrorKind.TIMEOUT, f"timed out {phase}")
+    if isinstance(exc, NameResolutionError):
+        return CheckError(ErrorKind.DNS, f"cannot resolve the host name ({text})")
+    if isinstance(exc, TLSError):
+        return CheckError(ErrorKind.TLS, f"TLS failed ({text})")
     lowered = text.lower()
     if _caused_by(exc, socket.gaierror) or any(
         marker in lowered
@@ -161,15 +169,14 @@ class TenantClient:
         self.base_url = base_url
         self.timeout = timeout
         self.max_body = max_body
+        if transport is None:
+            transport = AiohttpTransport(max_connections=max_connections)
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
-            verify=True,
+            # Certificate checks and the connection limit live in the transport.
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
         )
 
     async def __aenter__(self) -> TenantClient:
