@@ -144,7 +144,7 @@ async def serve_forever(connection: Connection) -> None:
 
 async def test_the_default_transport_carries_the_request_with_our_headers() -> None:
     async with LoopbackServer(serve_forever) as server, client_for(server) as client:
-        assert isinstance(client._http._transport, AiohttpTransport)
+        assert isinstance(client._transport, AiohttpTransport)
         result = await client.fetch_state("cust1", "online")
     assert result.state.is_running
     head = server.requests[0].lower()
@@ -197,7 +197,7 @@ async def test_the_shared_client_closes_its_connections_on_exit() -> None:
             await client.fetch_state("Cust1", "online")
             assert not saw_the_close.is_set()
         await asyncio.wait_for(saw_the_close.wait(), 5)
-    assert client._http.is_closed
+    assert client.is_closed
 
 
 # -- a body longer than its Content-Length ----------------------------------------------------

@@ -171,7 +171,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self.max_connections = max_connections
-        self._ssl_context = ssl_context or default_ssl_context()
+        self._ssl_context = ssl_context
         self._resolver = resolver
         self._dns_cache_seconds = dns_cache_seconds
         self._session: aiohttp.ClientSession | None = None
@@ -182,7 +182,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         connector = _CarefulConnector(
             limit=self.max_connections,
             limit_per_host=0,
-            ssl=self._ssl_context,
+            # Loading the CA bundle takes a while: done with the first request, not at start.
+            ssl=self._ssl_context or default_ssl_context(),
             use_dns_cache=True,
             ttl_dns_cache=self._dns_cache_seconds,
             keepalive_timeout=KEEPALIVE_SECONDS,
