@@ -364,6 +364,32 @@ class TerminalBoard:
             time.sleep(0.005)
         raise TimeoutError(f"{text!r} never appeared")
 
+    def wait_for_first_pass(self, timeout: float) -> None:
+        """Until the header has shown checks in flight and then none: "0 in flight" alone
+        is on screen before the first check starts, too."""
+        deadline = time.perf_counter() + timeout
+        busy = re.compile(rb"\xe2\x9f\xb3 [1-9][0-9]* in flight")
+        started_at = -1
+        while time.perf_counter() < deadline:
+            with self.lock:
+                if started_at < 0:
+                    match = busy.search(self.output)
+                    started_at = match.end() if match else -1
+                elif b"\xe2\x9f\xb3 0 in flight" in self.output[started_at:]:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError("the first pass did not finish")
+
+    def settle(self, limit: float = 0.05, timeout: float = 60) -> None:
+        """Until a second goes by with under ``limit`` of a core used (rows still arriving
+        or being drawn would count as idle otherwise)."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(1)
+            if self.cpu_seconds() - before < limit:
+                return
+
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS
@@ -509,8 +535,8 @@ def run(args: argparse.Namespace) -> list[Figure]:
                     "includes Python start-up",
                 )
             )
-            terminal.wait_for(b"\xe2\x9f\xb3 0 in flight", timeout=120)  # first pass done
-            time.sleep(2)
+            terminal.wait_for_first_pass(timeout=300)
+            terminal.settle()
             window = args.idle_seconds
             cpu_before, wall_before = terminal.cpu_seconds(), time.perf_counter()
             time.sleep(window)
