@@ -11,19 +11,25 @@ or a body cut short is a read error, not a timeout; a name that does not resolve
 certificate that does not verify are marked so the client can say so), the body streams so a
 size cap applies while reading, redirects are never followed, certificates are verified, and
 at most ``max_connections`` connections are open at once.
+
+aiohttp is imported with the first request, not with this module: its import builds two TLS
+contexts (a few hundred milliseconds on a busy machine) that every command importing the
+client, and the board's first paint, would otherwise wait for.
 """
 
 from __future__ import annotations
 
 import errno
 import ssl
-import urllib.request
 from collections.abc import AsyncIterator
+from functools import cache
+from typing import TYPE_CHECKING
 
-import aiohttp
 import certifi
 import httpx
-from aiohttp.http_exceptions import ContentLengthError, TransferEncodingError
+
+if TYPE_CHECKING:
+    import aiohttp
 
 # Endpoints move between hosts: remember a DNS answer only briefly.
 DNS_CACHE_SECONDS = 5
@@ -55,6 +61,8 @@ def to_httpx_error(exc: BaseException) -> httpx.TransportError | httpx.InvalidUR
     "Cannot connect to host h:443 ssl:default [...]" whatever went wrong, and "ssl" in a
     refused connection's message would be misleading.
     """
+    import aiohttp
+
     error: httpx.TransportError | httpx.InvalidURL
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         error = httpx.ConnectTimeout("timed out connecting")
@@ -101,6 +109,8 @@ def _ssl_reason(exc: aiohttp.ClientSSLError) -> str:
 
 
 def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
+    from aiohttp.http_exceptions import ContentLengthError, TransferEncodingError
+
     cause = exc.__cause__
     if isinstance(cause, ContentLengthError):
         return "the body is shorter than its Content-Length"
@@ -121,7 +131,7 @@ class _Body(httpx.AsyncByteStream):
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except _failures() as exc:
             raise to_httpx_error(exc) from exc
 
     async def aclose(self) -> None:
@@ -133,7 +143,16 @@ class _Body(httpx.AsyncByteStream):
             self._response.close()
 
 
-class _CarefulConnector(aiohttp.TCPConnector):
+@cache
+def _failures() -> tuple[type[BaseException], ...]:
+    """What aiohttp raises when the network or the server fails."""
+    import aiohttp
+
+    return (aiohttp.ClientError, OSError, TimeoutError)
+
+
+@cache
+def _careful_connector() -> type[aiohttp.TCPConnector]:
     """A connector that never hands out a pooled connection holding unasked-for bytes.
 
     A server whose body runs past its Content-Length can send the surplus after the
@@ -141,16 +160,21 @@ class _CarefulConnector(aiohttp.TCPConnector):
     and if it is shaped like an answer, queues it: the next request on that connection would
     receive it as its own answer. Before reuse, a connection with anything queued (or an
     error, or an unfinished body) is closed instead. (``_get`` is aiohttp's pool lookup;
-    tests/test_transport.py holds this to account if its shape changes.)
+    tests/test_transport.py holds this to account if its shape changes.) Made on first use,
+    like the aiohttp import.
     """
+    import aiohttp
 
-    async def _get(self, key, traces):  # type: ignore[no-untyped-def]
-        while (connection := await super()._get(key, traces)) is not None:
-            protocol = connection.protocol
-            if protocol is not None and not protocol.should_close:
-                return connection
-            connection.close()
-        return None
+    class CarefulConnector(aiohttp.TCPConnector):
+        async def _get(self, key, traces):  # type: ignore[no-untyped-def]
+            while (connection := await super()._get(key, traces)) is not None:
+                protocol = connection.protocol
+                if protocol is not None and not protocol.should_close:
+                    return connection
+                connection.close()
+            return None
+
+    return CarefulConnector
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -179,7 +203,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
 
     def _open_session(self) -> aiohttp.ClientSession:
-        connector = _CarefulConnector(
+        import urllib.request
+
+        import aiohttp
+
+        connector = _careful_connector()(
             limit=self.max_connections,
             limit_per_host=0,
             # Loading the CA bundle takes a while: done with the first request, not at start.
@@ -205,6 +233,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         key = (limits.get("connect"), limits.get("read"), limits.get("pool"))
         timeout = self._timeouts.get(key)
         if timeout is None:
+            import aiohttp
+
             connect, read, pool = key
             # aiohttp's ``connect`` covers waiting for a pooled connection and opening one.
             pool_and_connect = None if pool is None or connect is None else pool + connect
@@ -230,7 +260,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=self._timeout(request),
             )
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except _failures() as exc:
             raise to_httpx_error(exc) from exc
         return httpx.Response(
             response.status,
