@@ -374,4 +374,35 @@ async def test_the_shared_client_is_closed_on_exit() -> None:
     client = client_for(respond())
     async with client:
         pass
-    assert client._http.is_closed
+    assert client.is_closed
+
+
+@pytest.mark.parametrize("base", [None, "http://127.0.0.1:8080", "https://[::1]:8443"])
+async def test_state_urls_made_from_a_template_equal_parsed_ones(base: str | None) -> None:
+    """The state URL skips httpx's parser (with_safe_path): it must be the URL a parse gives."""
+    handler, sent = recording(GOOD)
+    base_url = BaseUrl.parse(base) if base else None
+    async with client_for(handler, base_url=base_url) as client:
+        await client.fetch_state("Cust1", "online")
+        with pytest.raises(CheckError):  # the recorded answer is Cust1's
+            await client.fetch_state("cust12345", "online")
+    expected = (base or "https://online.superoffice.com") + "/api/state/Cust12345"
+    url = sent[1].url
+    assert url == httpx.URL(expected)
+    assert (url.scheme, url.host, url.port, url.raw_path) == (
+        httpx.URL(expected).scheme,
+        httpx.URL(expected).host,
+        httpx.URL(expected).port,
+        b"/api/state/Cust12345",
+    )
+    assert str(url) == str(httpx.URL(expected))
+    assert sent[1].headers["host"] == "online.superoffice.com"
+
+
+async def test_a_closed_client_sends_nothing() -> None:
+    handler, sent = recording(GOOD)
+    client = client_for(handler)
+    await client.aclose()
+    with pytest.raises(RuntimeError):
+        await client.fetch_state("Cust1", "online")
+    assert sent == []
