@@ -443,6 +443,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from tenantboard.check_output import (
         broken_file_json,
         broken_file_summary,
+        outage_summary_line,
         render_table,
         summary_line,
         worst_exit_code,
@@ -464,7 +465,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         write_out(_check_json(results, marks, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        write_out(summary_line(results))
+        write_out(outage_summary_line(results) or summary_line(results))
         write_out(render_table(results, color=color, versions=args.versions))
         _print_marks(results, marks)
     if args.respect_mutes:
