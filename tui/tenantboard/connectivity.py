@@ -121,9 +121,8 @@ class ConnectivityDetector:
         if is_contact(error):
             self._failures.clear()
             return 0
-        if not is_network_failure(error):
-            return 0
-        self._failures.append((now, key))
+        if is_network_failure(error):
+            self._failures.append((now, key))
         while self._failures and self._failures[0][0] < now - self.window:
             self._failures.popleft()
         return len({failed for _, failed in self._failures})
