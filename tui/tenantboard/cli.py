@@ -265,6 +265,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FACTOR",
         help="run the scenario's clock this many times faster (default 1)",
     )
+    simulate.add_argument(
+        "--chaos",
+        action="store_true",
+        help="a long day's faults: resets, slow and broken bodies, 5xx bursts, 429 with "
+        "Retry-After, endpoint moves, whole-server outages, clock jumps in Date",
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=1, help="the chaos plan's seed: same seed, same faults"
+    )
+    simulate.add_argument(
+        "--fast-clock",
+        action="store_true",
+        help="with --speed, run the server's own clock (Date, ValidUntil) that much faster "
+        "too, for a board whose clock is sped up alike (bench/chaos_soak.py)",
+    )
     _add_serve_commands(commands, shared)
     return parser
 
@@ -610,19 +625,33 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from tenantboard.simulator import Simulator, serve
+    import time
 
-    async def run() -> None:
-        simulator = Simulator(
-            slow_delay=args.slow_delay, tenant_count=args.tenants, speed=args.speed
-        )
-        server = await serve(args.port, simulator=simulator)
-        port = server.sockets[0].getsockname()[1]
+    from tenantboard.simulator import Simulator, serve
+    from tenantboard.simulator.scenario import Chaos, sped_up
+    from tenantboard.simulator.server import serve_with_outages
+
+    def announce(port: int) -> None:
         print(f"simulating the state API on http://127.0.0.1:{port}", flush=True)
         print(
             f"try: tenantboard check --base-url http://127.0.0.1:{port} Cust1001 Cust1008",
             flush=True,
         )
+
+    async def run() -> None:
+        fast = args.fast_clock and args.speed != 1.0
+        simulator = Simulator(
+            now=sped_up(time.time, args.speed) if fast else time.time,
+            slow_delay=args.slow_delay,
+            tenant_count=args.tenants,
+            speed=1.0 if fast else args.speed,
+            chaos=Chaos(seed=args.seed) if args.chaos else None,
+        )
+        if args.chaos:
+            await serve_with_outages(args.port, simulator=simulator, on_ready=announce)
+            return
+        server = await serve(args.port, simulator=simulator)
+        announce(server.sockets[0].getsockname()[1])
         async with server:
             await server.serve_forever()
 
