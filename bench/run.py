@@ -6,6 +6,7 @@ makes a slow run, not a failure.
 
     python bench/run.py            # the full run (about fourteen minutes)
     python bench/run.py --quick    # shorter idle and soak windows (about six minutes)
+    python bench/run.py --chaos    # only the chaos soak: 3,000 tenants, a day of faults
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import pty
 import re
@@ -505,12 +507,36 @@ def print_table(figures: list[Figure]) -> None:
     print("\nratio: the figure divided by its limit (or by 1.25x the baseline); below 1 meets it.")
 
 
+def chaos(hours: float) -> None:
+    """The chaos soak in its own process (its memory is one of the figures)."""
+    from chaos_soak import print_verdicts  # bench/ is on the path: this script lives there
+
+    soak = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "chaos_soak.py"), "--json", "--hours", str(hours)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(soak.stdout.splitlines()[-1])
+    print_verdicts(figures, figures["real_seconds"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="15 s idle window, 5 soak passes")
     parser.add_argument("--tenants", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--chaos", action="store_true", help="only the chaos soak (bench/chaos_soak.py)"
+    )
+    parser.add_argument(
+        "--chaos-hours", type=float, default=24.0, help="scenario hours of the chaos soak"
+    )
     args = parser.parse_args()
+    if args.chaos:
+        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        chaos(args.chaos_hours)
+        return
     args.idle_seconds = 15.0 if args.quick else 60.0
     args.passes = 5 if args.quick else 20
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().machine}")

@@ -274,12 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--seed", type=int, default=1, help="the chaos plan's seed: same seed, same faults"
     )
-    simulate.add_argument(
-        "--fast-clock",
-        action="store_true",
-        help="with --speed, run the server's own clock (Date, ValidUntil) that much faster "
-        "too, for a board whose clock is sped up alike (bench/chaos_soak.py)",
-    )
     _add_serve_commands(commands, shared)
     return parser
 
@@ -625,10 +619,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    import time
-
     from tenantboard.simulator import Simulator, serve
-    from tenantboard.simulator.scenario import Chaos, sped_up
+    from tenantboard.simulator.scenario import Chaos
     from tenantboard.simulator.server import serve_with_outages
 
     def announce(port: int) -> None:
@@ -639,12 +631,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
 
     async def run() -> None:
-        fast = args.fast_clock and args.speed != 1.0
         simulator = Simulator(
-            now=sped_up(time.time, args.speed) if fast else time.time,
             slow_delay=args.slow_delay,
             tenant_count=args.tenants,
-            speed=1.0 if fast else args.speed,
+            speed=args.speed,
             chaos=Chaos(seed=args.seed) if args.chaos else None,
         )
         if args.chaos:

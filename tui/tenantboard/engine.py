@@ -233,10 +233,14 @@ class Monitor:
         """Wake the loop to look at the queue again (after a change or a clock jump)."""
         self._wake.set()
 
+    def next_due(self) -> float | None:
+        """When the loop next has something to start: the next probe during an outage."""
+        return self._probe_due if self.outage is not None else self._queue.next_due()
+
     def wake_if_overdue(self) -> None:
         """Called now and then (the board's clock tick): the loop's own timer does not
         count time spent suspended, so after a sleep this notices what fell due."""
-        due = self._probe_due if self.outage is not None else self._queue.next_due()
+        due = self.next_due()
         if due is not None and due <= self.clock.monotonic() and not self.paused:
             self.poke()
 

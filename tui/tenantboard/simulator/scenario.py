@@ -315,12 +315,6 @@ class Chaos:
         return replace(ok, transport_fault=fault)  # reset, cut: the server drops the line
 
 
-def sped_up(now: Callable[[], float], factor: float) -> Callable[[], float]:
-    """A clock that runs ``factor`` times faster than ``now`` from this moment on."""
-    origin = now()
-    return lambda: origin + (now() - origin) * factor
-
-
 def format_valid_until(moment: datetime) -> str:
     """The API's own format: 7 fractional digits and Z."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
