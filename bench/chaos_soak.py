@@ -155,6 +155,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         if outage.ended is not None:  # the outage's one entry, with its start and end
             text = outage.summary()
             log.add([LoggedEvent(outage.ended, "-", "SuperOffice", "outage", text, "unknown")])
+            log.flush()
             watch.outage_entries += 1
 
     async with TenantClient(
@@ -185,6 +186,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             if monitor.outage is not None:
                 watch.failures_in_outages += sum(c.event.kind == "failure" for c in changes)
             log.add(logged_events(changes))
+            log.flush()
             if clock.elapsed() >= next_sample:
                 gc.collect()
                 rss.append((clock.elapsed() / 3600, rss_mb()))
