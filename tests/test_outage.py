@@ -318,3 +318,18 @@ def rows(b: Board):
 
 def stale_rows(b: Board):
     return [(key, row) for key, row in b.model.rows.items() if row.stale]
+
+
+async def test_rows_held_in_an_outage_say_they_wait_for_the_network(board) -> None:
+    from tenantboard.rows import describe_next
+
+    b = await board(10)
+    b.network.down = httpx.ConnectError
+    await b.run_for(400, step=1)
+    assert b.monitor.outage is not None
+    row = next(row for _, row in stale_rows(b))
+    now = b.clock.monotonic()
+    due = b.monitor.due_at(row.tenant.key)
+    short, why = describe_next(row, checking=False, paused=False, due=due, now=now)
+    assert short == "waiting" and why.startswith("SuperOffice cannot be reached")
+    assert row.severity is not None and row.bucket == "Running"  # the last known state

@@ -381,13 +381,24 @@ def _severity_rank(row: TenantRow) -> int:
 
 
 def describe_next(
-    row: TenantRow, *, checking: bool, paused: bool, due: float | None, now: float
+    row: TenantRow,
+    *,
+    checking: bool,
+    paused: bool,
+    due: float | None,
+    now: float,
+    outage: bool = False,
 ) -> tuple[str, str]:
-    """When the row is checked next, short (for the table), and why (for the detail pane)."""
+    """When the row is checked next, short (for the table), and why (for the detail pane).
+
+    ``outage``: the board cannot reach SuperOffice (``Monitor.outage``), so no tenant is
+    checked on its own schedule until a probe gets through."""
     if checking:
         return "checking…", "a check is in flight"
     if paused:
         return "paused", "refreshing is paused"
+    if outage or (row.last is not None and row.last.during_outage):
+        return "waiting", "SuperOffice cannot be reached: re-checked when a probe gets through"
     if due is None:
         return "-", "not scheduled"
     planned = row.last.next_check if row.last else None
