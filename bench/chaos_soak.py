@@ -33,7 +33,7 @@ from tenantboard.client import TenantClient
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, RECOVERY_SPREAD, Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, logged_events
-from tenantboard.rows import BoardModel
+from tenantboard.rows import HISTORY_LIMIT, TIMELINE_LIMIT, BoardModel
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.simulator import Simulator, SimulatorTransport
 from tenantboard.simulator.scenario import Chaos
@@ -142,6 +142,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     )
     watch = Watch(clock)
     model = BoardModel(tenants)
+    rows = list(model.rows.values())
     log = EventLog(workdir / "events.jsonl")
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(lambda _, context: watch.crashes.append(str(context)[:300]))
@@ -189,11 +190,12 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             log.flush()
             if clock.elapsed() >= next_sample:
                 gc.collect()
-                rss.append((clock.elapsed() / 3600, rss_mb()))
+                held = sum(len(row.history) + len(row.severity_changes) for row in rows)
+                rss.append((clock.elapsed() / 3600, rss_mb(), held))
                 hour = clock.elapsed() / 3600
                 print(
                     f"  hour {hour:4.1f}: {watch.checks} checks, {len(watch.outages)} outages, "
-                    f"rss {rss[-1][1]:.0f} MB",
+                    f"rss {rss[-1][1]:.1f} MB, {held} history entries held",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -241,6 +243,9 @@ def verdicts(figures: dict[str, object]) -> list[tuple[str, str, str, bool]]:
     growth = (last - warm) / warm * 100 if rss else float("nan")
     recovery = float(figures["recovery_seconds_max"])  # type: ignore[arg-type]
     gap = float(figures["worst_gap_seconds"])  # type: ignore[arg-type]
+    bound = int(figures["tenants"]) * (HISTORY_LIMIT + TIMELINE_LIMIT)  # type: ignore[call-overload]
+    held_first = rss[0][2] if rss else 0
+    held_last = rss[-1][2] if rss else 0
     return [
         ("crashes", str(len(figures["crashes"])), "0", not figures["crashes"]),  # type: ignore[arg-type]
         (
@@ -272,6 +277,12 @@ def verdicts(figures: dict[str, object]) -> list[tuple[str, str, str, bool]]:
             f"{warm:.0f} -> {last:.0f} MB ({growth:+.1f}%)",
             "< +10%",
             growth < 10,
+        ),
+        (
+            "per-tenant history entries held",
+            f"{held_first} -> {held_last}",
+            f"<= {bound} (their bound)",
+            held_last <= bound,
         ),
         (
             "event log lines valid",
