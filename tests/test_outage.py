@@ -296,7 +296,8 @@ def test_check_gives_one_reason_when_superoffice_cannot_be_reached(capsys) -> No
     out = capsys.readouterr().out
     assert code == 3
     assert out.splitlines()[0] == (
-        "TENANTBOARD UNKNOWN - cannot reach SuperOffice: connection refused (3 tenants not checked)"
+        "TENANTBOARD UNKNOWN - cannot reach SuperOffice: connection refused "
+        "(3 tenants not checked) | ok=0 warning=0 critical=0 unknown=3"
     )
     assert "Cust2" in out  # the table still lists every tenant
 
@@ -309,7 +310,7 @@ def test_check_with_one_tenant_refused_keeps_the_usual_summary(capsys) -> None:
         port = probe.getsockname()[1]
     code = main(["check", "--base-url", f"http://127.0.0.1:{port}", "Cust1"])
     assert code == 3
-    assert capsys.readouterr().out.startswith("TENANTBOARD UNKNOWN - 1 tenants: 1 unknown")
+    assert capsys.readouterr().out.startswith("TENANTBOARD UNKNOWN - 1 tenant: 1 unknown")
 
 
 def rows(b: Board):
