@@ -6,6 +6,7 @@ makes a slow run, not a failure.
 
     python bench/run.py            # the full run (about fourteen minutes)
     python bench/run.py --quick    # shorter idle and soak windows (about six minutes)
+    python bench/run.py --chaos    # only the chaos soak: 3,000 tenants, a day of faults
 """
 
 from __future__ import annotations
@@ -620,6 +621,20 @@ def print_table(figures: list[Figure]) -> None:
     print("below 1 meets it.")
 
 
+def chaos(hours: float) -> None:
+    """The chaos soak in its own process (its memory is one of the figures)."""
+    from chaos_soak import print_verdicts  # bench/ is on the path: this script lives there
+
+    soak = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "chaos_soak.py"), "--json", "--hours", str(hours)],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(soak.stdout.splitlines()[-1])
+    print_verdicts(figures, figures["real_seconds"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -627,7 +642,17 @@ def main() -> None:
     )
     parser.add_argument("--tenants", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--chaos", action="store_true", help="only the chaos soak (bench/chaos_soak.py)"
+    )
+    parser.add_argument(
+        "--chaos-hours", type=float, default=24.0, help="scenario hours of the chaos soak"
+    )
     args = parser.parse_args()
+    if args.chaos:
+        print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+        chaos(args.chaos_hours)
+        return
     args.idle_seconds = 15.0 if args.quick else 60.0
     args.steady_seconds = 40.0 if args.quick else 90.0
     args.passes = 5 if args.quick else 20

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tenantboard.answers import Severity
+from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, short_reason
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
 from tenantboard.humanize import host_of
@@ -82,6 +83,23 @@ def broken_file_json(error: FileError) -> str:
         }
     )
     return json.dumps([entry], indent=2)
+
+
+def outage_summary_line(results: Sequence[CheckResult]) -> str | None:
+    """One reason instead of N identical failures when we could not reach SuperOffice at
+    all (every check failed the network way, across several tenants); else None."""
+    tenants = {result.tenant.key for result in results}
+    if len(tenants) < OUTAGE_MIN_TENANTS or not all(is_network_failure(r.error) for r in results):
+        return None
+    reasons = Counter(short_reason(r.error) for r in results if r.error is not None)
+    reason = reasons.most_common(1)[0][0]
+    perfdata = " ".join(
+        f"{s.name.lower()}={len(results) * (s is Severity.UNKNOWN)}" for s in _PERFDATA_ORDER
+    )
+    return (
+        f"TENANTBOARD UNKNOWN - cannot reach SuperOffice: {reason} "
+        f"({len(results)} tenants not checked) | {perfdata}"
+    )
 
 
 def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:

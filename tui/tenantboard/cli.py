@@ -278,6 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FACTOR",
         help="run the scenario's clock this many times faster (default 1)",
     )
+    simulate.add_argument(
+        "--chaos",
+        action="store_true",
+        help="a long day's faults: resets, slow and broken bodies, 5xx bursts, 429 with "
+        "Retry-After, endpoint moves, whole-server outages, clock jumps in Date",
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=1, help="the chaos plan's seed: same seed, same faults"
+    )
     _add_serve_commands(commands, shared)
     return parser
 
@@ -484,6 +493,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from tenantboard.check_output import (
         broken_file_json,
         broken_file_summary,
+        outage_summary_line,
         render_table,
         summary_line,
         worst_exit_code,
@@ -505,7 +515,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         write_out(_check_json(results, marks, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        write_out(summary_line(results))
+        write_out(outage_summary_line(results) or summary_line(results))
         write_out(render_table(results, color=color, versions=args.versions))
         _print_marks(results, marks)
     if args.respect_mutes:
@@ -651,18 +661,28 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tenantboard.simulator import Simulator, serve
+    from tenantboard.simulator.scenario import Chaos
+    from tenantboard.simulator.server import serve_with_outages
 
-    async def run() -> None:
-        simulator = Simulator(
-            slow_delay=args.slow_delay, tenant_count=args.tenants, speed=args.speed
-        )
-        server = await serve(args.port, simulator=simulator)
-        port = server.sockets[0].getsockname()[1]
+    def announce(port: int) -> None:
         print(f"simulating the state API on http://127.0.0.1:{port}", flush=True)
         print(
             f"try: tenantboard check --base-url http://127.0.0.1:{port} Cust1001 Cust1008",
             flush=True,
         )
+
+    async def run() -> None:
+        simulator = Simulator(
+            slow_delay=args.slow_delay,
+            tenant_count=args.tenants,
+            speed=args.speed,
+            chaos=Chaos(seed=args.seed) if args.chaos else None,
+        )
+        if args.chaos:
+            await serve_with_outages(args.port, simulator=simulator, on_ready=announce)
+            return
+        server = await serve(args.port, simulator=simulator)
+        announce(server.sockets[0].getsockname()[1])
         async with server:
             await server.serve_forever()
 

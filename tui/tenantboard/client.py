@@ -150,6 +150,8 @@ def classify_transport_error(exc: httpx.TransportError) -> CheckError:
     if _caused_by(exc, ssl.SSLError) or "ssl" in lowered or "certificate" in lowered:
         return CheckError(ErrorKind.TLS, f"TLS failed ({text})")
     if isinstance(exc, httpx.ConnectError):
+        if _caused_by(exc, ConnectionRefusedError):  # httpx words it "all attempts failed"
+            return CheckError(ErrorKind.CONNECT, "cannot connect (connection refused)")
         return CheckError(ErrorKind.CONNECT, f"cannot connect ({text})")
     return CheckError(ErrorKind.NETWORK, f"connection failed ({text})")
 

@@ -3,18 +3,31 @@
 The monitor is one task waiting on one due-time queue: it starts at most ``concurrency``
 checks, never two of one tenant at once, and sleeps until the next tenant is due or
 something (a manual refresh, a finished check) wakes it. Nothing runs while nothing is due.
+
+When the board itself loses the network (see :mod:`.connectivity`), the monitor stops
+checking tenants one by one and sends one probe at a time instead; when a probe gets
+through, it re-checks every tenant within about a minute, stalest first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tenantboard.answers import StateAnswer, TenantState, VersionAnswer
 from tenantboard.clock import Clock, SystemClock
+from tenantboard.connectivity import (
+    ConnectivityDetector,
+    Outage,
+    is_contact,
+    probe_delay,
+    recovery_gap,
+    short_reason,
+)
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.sanitize import clean
 from tenantboard.schedule import DueQueue, NextCheck, RefreshPolicy
@@ -41,6 +54,9 @@ class CheckResult:
     #: The server's Date header when it sent one: ValidUntil is measured against it, so
     #: a wrong local clock does not skew the schedule.
     server_date: datetime | None = None
+    #: Failed while the board could not reach SuperOffice at all: the tenant's last
+    #: known state still stands, and the failure is the outage's, not the tenant's.
+    during_outage: bool = False
 
     @property
     def ok(self) -> bool:
@@ -118,7 +134,11 @@ async def check_all(
 
 
 class Monitor:
-    """Keeps every tenant checked on its own schedule; reports each result to a callback."""
+    """Keeps every tenant checked on its own schedule; reports each result to a callback.
+
+    ``on_outage`` is told when the board's own outage starts (``outage.ended`` is None) and
+    when it ends (``ended`` set): one call each, however many tenants there are.
+    """
 
     def __init__(
         self,
@@ -129,20 +149,32 @@ class Monitor:
         concurrency: int,
         on_result: Callable[[CheckResult], None],
         clock: Clock | None = None,
+        on_outage: Callable[[Outage], None] | None = None,
+        detector: ConnectivityDetector | None = None,
     ) -> None:
         self.client = client
         self.policy = policy
         self.concurrency = concurrency
         self.clock = clock or SystemClock()
         self._on_result = on_result
+        self._on_outage = on_outage
         self._tenants: dict[str, Tenant] = {}
         self._failures: dict[str, int] = {}
+        #: Monotonic time of each tenant's last successful check: staleness decides who
+        #: is probed and who goes first after an outage.
+        self._last_success: dict[str, float] = {}
         self._queue = DueQueue()
         self._running: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self.paused = False
+        self.detector = detector or ConnectivityDetector()
+        #: The board's own outage while it lasts, else None.
+        self.outage: Outage | None = None
+        self._probe_due = 0.0
+        self._probe_key: str | None = None
+        self._probe_order: list[str] = []
         self.set_tenants(tenants)
 
     # -- control (called from the UI) -----------------------------------------------------
@@ -163,6 +195,7 @@ class Monitor:
         for key in set(self._tenants) - set(wanted):
             self._queue.discard(key)
             self._failures.pop(key, None)
+            self._last_success.pop(key, None)
             self._again.discard(key)
         now = self.clock.monotonic()
         for key in wanted:
@@ -172,10 +205,14 @@ class Monitor:
         self.poke()
 
     def recheck(self, key: str) -> None:
-        """Check ``key`` as soon as a slot is free, before anything merely due."""
+        """Check ``key`` as soon as a slot is free, before anything merely due.
+
+        During an outage a manual re-check sends the next probe now instead."""
         if key not in self._tenants:
             return
-        if key in self._running:
+        if self.outage is not None:
+            self._probe_due = self.clock.monotonic()
+        elif key in self._running:
             self._again.add(key)
         else:
             self._queue.schedule(key, self.clock.monotonic(), urgent=True)
@@ -196,10 +233,14 @@ class Monitor:
         """Wake the loop to look at the queue again (after a change or a clock jump)."""
         self._wake.set()
 
+    def next_due(self) -> float | None:
+        """When the loop next has something to start: the next probe during an outage."""
+        return self._probe_due if self.outage is not None else self._queue.next_due()
+
     def wake_if_overdue(self) -> None:
         """Called now and then (the board's clock tick): the loop's own timer does not
         count time spent suspended, so after a sleep this notices what fell due."""
-        due = self._queue.next_due()
+        due = self.next_due()
         if due is not None and due <= self.clock.monotonic() and not self.paused:
             self.poke()
 
@@ -231,6 +272,8 @@ class Monitor:
 
         While paused, only manual re-checks run: paused means no automatic checks."""
         now = self.clock.monotonic()
+        if self.outage is not None:
+            return self._dispatch_probe(now)
         free = self.concurrency - len(self._running)
         if free <= 0:
             return None  # a finishing check wakes us
@@ -247,21 +290,118 @@ class Monitor:
             return None
         return next_due - now
 
+    def _dispatch_probe(self, now: float) -> float | None:
+        """During an outage: one probe at a time, when its backoff has passed."""
+        if self._probe_key is not None:
+            return None  # the probe's result wakes us
+        if now < self._probe_due:
+            return self._probe_due - now
+        tenant = self._next_probe()
+        if tenant is None:
+            return None  # every candidate is still in flight from before the outage
+        assert self.outage is not None
+        self.outage.probes += 1
+        self._probe_key = tenant.key
+        self._running[tenant.key] = asyncio.create_task(self._check(tenant))
+        return None
+
+    def _next_probe(self) -> Tenant | None:
+        """The stalest tenant not probed yet this outage, in turn: a tenant that is broken
+        on its own (slow, say) must not keep the outage going when the network is back."""
+        order = [key for key in self._probe_order if key in self._tenants]
+        if not order:
+            order = self._probe_order = self._stalest_first()
+        for turn in range(len(order)):
+            key = order[((self.outage.probes if self.outage else 0) + turn) % len(order)]
+            if key not in self._running:
+                return self._tenants[key]
+        return None
+
+    def _stalest_first(self) -> list[str]:
+        """Tenants by their last success, oldest first; never-succeeded ones before all."""
+        position = {key: index for index, key in enumerate(self._tenants)}
+        return sorted(
+            self._tenants,
+            key=lambda key: (self._last_success.get(key, -math.inf), position[key]),
+        )
+
     async def _check(self, tenant: Tenant) -> None:
         key = tenant.key
         try:
             result = await check_once(self.client, tenant, self.clock)
-            result = self._plan_next(result)
+            result = self._after_check(result)
         finally:
             self._running.pop(key, None)
+            if self._probe_key == key:
+                self._probe_key = None
         if self._tenants.get(key) is not None:
             self._on_result(result)
         self.poke()
+
+    def _after_check(self, result: CheckResult) -> CheckResult:
+        """Tell the connectivity detector, then plan the tenant's next check."""
+        key = result.tenant.key
+        now = self.clock.monotonic()
+        if self.outage is None:
+            failing = self.detector.observe(key, result.error, now)
+            if failing >= self.detector.min_tenants and result.error is not None:
+                self._begin_outage(result.error, failing, now)
+        elif is_contact(result.error):
+            self._end_outage(now, recovered=key)
+        if self.outage is not None and not is_contact(result.error):
+            return self._hold_during_outage(result, now)
+        return self._plan_next(result)
+
+    def _begin_outage(self, error: CheckError, tenants: int, now: float) -> None:
+        first = self.detector.first_failure_at() or now
+        since = self.clock.wall() - timedelta(seconds=max(0.0, now - first))
+        self.outage = Outage(since=since, reason=short_reason(error), tenants=tenants)
+        self._probe_due = now + probe_delay(0)
+        self._probe_order = self._stalest_first()
+        if self._on_outage is not None:
+            self._on_outage(self.outage)
+
+    def _end_outage(self, now: float, *, recovered: str) -> None:
+        """A check got through: re-check everyone, stalest first, spread out."""
+        outage = self.outage
+        assert outage is not None
+        outage.ended = self.clock.wall()
+        self.outage = None
+        self.detector.reset()
+        self._probe_key = None
+        order = [key for key in self._stalest_first() if key != recovered]
+        gap = recovery_gap(len(order))
+        for index, key in enumerate(order):
+            self._failures.pop(key, None)
+            if key in self._running:
+                continue  # its result schedules it
+            self._queue.schedule(key, now + index * gap)
+        if self._on_outage is not None:
+            self._on_outage(outage)
+
+    def _hold_during_outage(self, result: CheckResult, now: float) -> CheckResult:
+        """A network failure while the outage lasts: the tenant's own backoff does not grow
+        and its row keeps its last known state; recovery reschedules it."""
+        key = result.tenant.key
+        assert self.outage is not None
+        if key == self._probe_key:
+            self._probe_due = now + probe_delay(self.outage.probes)
+        wait = max(0.0, self._probe_due - now)
+        next_check = NextCheck(wait, "waiting for the network")
+        self._again.discard(key)  # not queued: the end of the outage schedules everyone
+        return replace(
+            result,
+            next_check=next_check,
+            next_due=now + wait,
+            failures=self._failures.get(key, 0),
+            during_outage=True,
+        )
 
     def _plan_next(self, result: CheckResult) -> CheckResult:
         key = result.tenant.key
         if result.error is None and result.state is not None:
             self._failures.pop(key, None)
+            self._last_success[key] = self.clock.monotonic()
             failures = 0
             reference = result.server_date or result.checked_at
             next_check = self.policy.after_success(result.state.valid_until, reference)

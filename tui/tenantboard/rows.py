@@ -72,6 +72,14 @@ class TenantRow:
     checks: int = 0
     running_checks: int = 0
     endpoint_moved: bool = False
+    #: When the last successful check answered: a stale row's age is measured from it.
+    last_success_at: datetime | None = None
+    #: The last endpoint an answer named: a move is logged from it to the next one named,
+    #: even across states that name none (maintenance, provisioning).
+    last_endpoint: str | None = None
+    #: True while a "check failed" event stands unanswered: only then is the recovery
+    #: worth an event (failures during the board's own outage log neither).
+    failure_logged: bool = False
     history: deque[Event] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     version: VersionEntry | None = None
     #: (when, severity) each time the severity changed this session: the timeline.
@@ -95,11 +103,22 @@ class TenantRow:
         return self.last.error if self.last else None
 
     @property
+    def stale(self) -> bool:
+        """The last check failed in the board's own outage: the last known state stands,
+        as of :attr:`last_success_at`."""
+        return bool(self.last and self.last.during_outage and self.state is not None)
+
+    @property
+    def stale_since(self) -> datetime | None:
+        return self.last_success_at if self.stale else None
+
+    @property
     def severity(self) -> Severity | None:
-        """None while never checked; UNKNOWN while the last check failed."""
+        """None while never checked; UNKNOWN while the last check failed (unless it failed
+        in our own outage: then the last known state's)."""
         if self.last is None:
             return None
-        if self.last.error is not None or self.state is None:
+        if self.state is None or (self.last.error is not None and not self.stale):
             return Severity.UNKNOWN
         return self.state.severity
 
@@ -108,7 +127,7 @@ class TenantRow:
         """What the header counts this row as: a state name, errors, or not yet checked."""
         if self.last is None:
             return PENDING_BUCKET
-        if self.last.error is not None or self.state is None:
+        if self.state is None or (self.last.error is not None and not self.stale):
             return ERROR_BUCKET
         return self.state.state_name
 
@@ -271,19 +290,23 @@ class BoardModel:
             del self.counts[row.bucket]
         previous_state = row.state
         severity_before = row.severity
-        failed_before = row.last is not None and row.last.error is not None
+        failed_before = row.failure_logged
         row.last = result
         row.checks += 1
         row.bump()
         events: list[Event] = []
         if result.error is None and result.state is not None:
             row.state = result.state
+            row.last_success_at = result.checked_at
+            row.failure_logged = False
             if result.state.is_running:
                 row.running_checks += 1
             events = self._changes(row, previous_state, result, failed_before)
-        elif not failed_before:
+        elif not failed_before and not result.during_outage:
+            # During the board's own outage the outage is the one event, not each tenant.
             message = result.error.message if result.error else "no answer"
             events = [Event(result.checked_at, "failure", f"check failed: {message}")]
+            row.failure_logged = True
         self.counts[row.bucket] += 1
         severity_after = row.severity
         if not row.severity_changes or row.severity_changes[-1][1] != severity_after:
@@ -319,13 +342,15 @@ class BoardModel:
             events.append(Event(at, "state", f"{was}{after.state_name}"))
         moved = before is not None and before.endpoint != after.endpoint
         row.endpoint_moved = moved and bool(before and before.endpoint and after.endpoint)
-        if moved:
-            assert before is not None
-            events.append(
-                Event(
-                    at, "endpoint", f"endpoint {before.endpoint or '-'} → {after.endpoint or '-'}"
+        # A state without an endpoint (maintenance, provisioning) is told by the state
+        # event; the move is logged when an endpoint is named again, from the last one.
+        previous_endpoint = row.last_endpoint
+        if after.endpoint:
+            row.last_endpoint = after.endpoint
+            if previous_endpoint and previous_endpoint != after.endpoint:
+                events.append(
+                    Event(at, "endpoint", f"endpoint {previous_endpoint} → {after.endpoint}")
                 )
-            )
         return events
 
     def set_version(
@@ -356,13 +381,24 @@ def _severity_rank(row: TenantRow) -> int:
 
 
 def describe_next(
-    row: TenantRow, *, checking: bool, paused: bool, due: float | None, now: float
+    row: TenantRow,
+    *,
+    checking: bool,
+    paused: bool,
+    due: float | None,
+    now: float,
+    outage: bool = False,
 ) -> tuple[str, str]:
-    """When the row is checked next, short (for the table), and why (for the detail pane)."""
+    """When the row is checked next, short (for the table), and why (for the detail pane).
+
+    ``outage``: the board cannot reach SuperOffice (``Monitor.outage``), so no tenant is
+    checked on its own schedule until a probe gets through."""
     if checking:
         return "checking…", "a check is in flight"
     if paused:
         return "paused", "refreshing is paused"
+    if outage or (row.last is not None and row.last.during_outage):
+        return "waiting", "SuperOffice cannot be reached: re-checked when a probe gets through"
     if due is None:
         return "-", "not scheduled"
     planned = row.last.next_check if row.last else None

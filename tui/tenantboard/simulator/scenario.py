@@ -14,6 +14,7 @@ benchmarks). Both route by the request's host, as the real service does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import zlib
@@ -34,6 +35,9 @@ class SimResponse:
     content_type: str = "application/json; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    #: A fault below HTTP (chaos): "reset" drops the connection without an answer, "cut"
+    #: sends the head and part of the body, then drops it.
+    transport_fault: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,15 @@ Profile = Callable[[int, float, str], Answer]
 def _numbered(env: str, number: int, shift: int = 0) -> str:
     base = ENV_HOSTS[env].split(".", 1)[0]
     return f"{base}{2 + (number + shift) % 3}.superoffice.com"
+
+
+def _moved(env: str, host: str) -> str:
+    """Another of the environment's numbered hosts (a chaos move); others stay."""
+    base = ENV_HOSTS[env].split(".", 1)[0]
+    for index in range(3):
+        if host == f"{base}{2 + index}.superoffice.com":
+            return f"{base}{2 + (index + 1) % 3}.superoffice.com"
+    return host
 
 
 def _phase(number: int, elapsed: float, period: float) -> float:
@@ -195,6 +208,113 @@ def profile_for(number: int) -> Profile:
     return incident
 
 
+HOUR = 3600.0
+YEAR = 365 * 86400.0
+
+
+def _roll(seed: int, *parts: object) -> float:
+    """A number in [0, 1) that depends only on the seed and ``parts``: the chaos plan is
+    the same on every run with the same seed, and needs no memory per tenant."""
+    text = ":".join(str(part) for part in (seed, *parts)).encode()
+    digest = hashlib.blake2b(text, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+@dataclass(frozen=True, slots=True)
+class Chaos:
+    """The faults of a long day, as a pure function of (seed, scenario time, tenant).
+
+    Times are scenario seconds. Per tenant and minute: connection resets, answers cut off
+    mid-body, short (truncated) bodies, slow answers, 429 with Retry-After. Per quarter
+    hour: bursts of 5xx across a quarter of the tenants. Per hour: extra endpoint moves,
+    and now and then a server ``Date`` (and ValidUntil with it) an hour or a year off.
+    Per two hours, most likely an outage of the whole server, 1 to 20 minutes long, during
+    which :mod:`.server` refuses every connection.
+    """
+
+    seed: int = 1
+    reset: float = 0.004
+    cut: float = 0.003
+    short: float = 0.003
+    slow: float = 0.005
+    rate_limited: float = 0.003
+    burst_chance: float = 0.1
+    burst_share: float = 0.25
+    move: float = 0.03
+    date_jump_chance: float = 0.1
+    outage_chance: float = 0.75
+    outage_period: float = 2 * HOUR
+    outage_shortest: float = 60.0
+    outage_longest: float = 20 * 60.0
+
+    def outage_in(self, period: int) -> tuple[float, float] | None:
+        """The whole-server outage of one period, as (start, end), or None."""
+        if _roll(self.seed, "outage", period) >= self.outage_chance:
+            return None
+        spread = self.outage_longest - self.outage_shortest
+        length = self.outage_shortest + spread * _roll(self.seed, "length", period)
+        begin = period * self.outage_period
+        start = begin + (self.outage_period - length) * _roll(self.seed, "start", period)
+        return start, start + length
+
+    def server_down(self, elapsed: float) -> bool:
+        window = self.outage_in(int(elapsed // self.outage_period))
+        return window is not None and window[0] <= elapsed < window[1]
+
+    def outages(self, until: float) -> list[tuple[float, float]]:
+        """Every planned outage that starts before ``until`` (scenario seconds)."""
+        periods = range(int(until // self.outage_period) + 1)
+        windows = [self.outage_in(period) for period in periods]
+        return [window for window in windows if window is not None and window[0] < until]
+
+    def date_offset(self, elapsed: float) -> float:
+        """Seconds the server's clock is off this hour (it sends Date and ValidUntil by it)."""
+        hour = int(elapsed // HOUR)
+        if _roll(self.seed, "date", hour) >= self.date_jump_chance:
+            return 0.0
+        return (-YEAR, -HOUR, HOUR, YEAR)[int(_roll(self.seed, "jump", hour) * 4)]
+
+    def moved(self, number: int, elapsed: float) -> bool:
+        return _roll(self.seed, "move", number, int(elapsed // HOUR)) < self.move
+
+    def fault(self, number: int, elapsed: float) -> str | None:
+        """This tenant's fault this minute: reset, cut, short, slow, rate-limited, 5xx."""
+        quarter = int(elapsed // 900)
+        bursting = _roll(self.seed, "burst", quarter) < self.burst_chance
+        if bursting and _roll(self.seed, "burst-member", quarter, number) < self.burst_share:
+            return "5xx"
+        pick = _roll(self.seed, "fault", number, int(elapsed // 60))
+        for name, chance in (
+            ("reset", self.reset),
+            ("cut", self.cut),
+            ("short", self.short),
+            ("slow", self.slow),
+            ("rate-limited", self.rate_limited),
+        ):
+            if pick < chance:
+                return name
+            pick -= chance
+        return None
+
+    def respond(
+        self, fault: str, number: int, elapsed: float, ok: SimResponse, slow_delay: float
+    ) -> SimResponse:
+        """The faulty form of the good answer ``ok``."""
+        minute = int(elapsed // 60)
+        if fault == "5xx":
+            status = (500, 502, 503, 503)[int(_roll(self.seed, "status", number, minute) * 4)]
+            retry = (("Retry-After", "120"),) if status == 503 else ()
+            return _text(status, "Service Unavailable", ok.headers[:1] + retry)
+        if fault == "rate-limited":
+            wait = str(30 + int(270 * _roll(self.seed, "retry", number, minute)))
+            return _text(429, "Too Many Requests", (*ok.headers[:1], ("Retry-After", wait)))
+        if fault == "short":
+            return replace(ok, body=ok.body[: len(ok.body) // 2])
+        if fault == "slow":
+            return replace(ok, delay=slow_delay * (0.25 + 1.75 * _roll(self.seed, number, minute)))
+        return replace(ok, transport_fault=fault)  # reset, cut: the server drops the line
+
+
 def format_valid_until(moment: datetime) -> str:
     """The API's own format: 7 fractional digits and Z."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
@@ -212,6 +332,8 @@ class Simulator:
     #: state changes and endpoint moves per minute); ValidUntil shrinks to match.
     speed: float = 1.0
     started: float = field(default=0.0)
+    #: The faults of a long day (``simulate --chaos``), or None for a well-behaved server.
+    chaos: Chaos | None = None
 
     def __post_init__(self) -> None:
         if not self.started:
@@ -221,11 +343,21 @@ class Simulator:
         beyond = self.tenant_count is not None and number > self.tenant_count
         if beyond and number not in DEMO_PROFILES:
             return Answer("Unknown", False, None, 900)
-        elapsed = max(0.0, self.now() - self.started) * self.speed
+        elapsed = self.elapsed()
         answer = profile_for(number)(number, elapsed, env)
+        if self.chaos is not None and answer.host and self.chaos.moved(number, elapsed):
+            answer = replace(answer, host=_moved(env, answer.host), api_host=None)
         if self.speed != 1.0:
             answer = replace(answer, valid_for=answer.valid_for / self.speed)
         return answer
+
+    def elapsed(self) -> float:
+        """Scenario seconds since the start."""
+        return max(0.0, self.now() - self.started) * self.speed
+
+    def server_down(self) -> bool:
+        """True while the chaos plan has the whole server out (it refuses connections)."""
+        return self.chaos is not None and self.chaos.server_down(self.elapsed())
 
     def respond(self, method: str, host: str, path: str) -> SimResponse:
         host = host.split(":", 1)[0].lower()
@@ -251,6 +383,10 @@ class Simulator:
         env = self._env_of(host)
         answer = self.answer(number, env)
         now = self.now()
+        chaos_fault = None
+        if self.chaos is not None:
+            now += self.chaos.date_offset(self.elapsed())
+            chaos_fault = self.chaos.fault(number, self.elapsed())
         headers = (("Date", formatdate(now, usegmt=True)),)
         if answer.fault:
             faulty = _fault_response(answer, headers)
@@ -272,7 +408,10 @@ class Simulator:
         if number % 2:
             payload["Version"] = "Release_11.10_2026.02.24-02"
         delay = self.slow_delay if answer.fault == "slow" else 0.0
-        return SimResponse(200, json.dumps(payload).encode(), headers=headers, delay=delay)
+        ok = SimResponse(200, json.dumps(payload).encode(), headers=headers, delay=delay)
+        if self.chaos is not None and chaos_fault is not None:
+            return self.chaos.respond(chaos_fault, number, self.elapsed(), ok, self.slow_delay)
+        return ok
 
     def _version(self, host: str, context_id: str) -> SimResponse:
         number = _number(context_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from tenantboard.simulator.scenario import SimResponse, Simulator
 
@@ -19,14 +20,17 @@ _REASONS = {
 class _HttpProtocol(asyncio.Protocol):
     """Just enough HTTP/1.1 (GET, keep-alive) to serve the simulator fast on loopback."""
 
-    def __init__(self, simulator: Simulator) -> None:
+    def __init__(self, simulator: Simulator, live: set[_HttpProtocol] | None = None) -> None:
         self.simulator = simulator
+        #: Every open connection of the server, so an outage can drop them all.
+        self.live = live if live is not None else set()
         self.buffer = b""
         self.transport: asyncio.Transport | None = None
         self.waiting = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.live.add(self)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -73,6 +77,9 @@ class _HttpProtocol(asyncio.Protocol):
     def _send(self, answer: SimResponse, keep_alive: bool) -> None:
         if self.transport is None or self.transport.is_closing():
             return
+        if answer.transport_fault == "reset":
+            self.abort()
+            return
         reason = _REASONS.get(answer.status, "Error")
         extra = "".join(f"{name}: {value}\r\n" for name, value in answer.headers)
         head = (
@@ -80,6 +87,10 @@ class _HttpProtocol(asyncio.Protocol):
             f"Content-Length: {len(answer.body)}\r\n{extra}"
             f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
         )
+        if answer.transport_fault == "cut":  # the head and half the body, then gone
+            self.transport.write(head.encode("latin-1") + answer.body[: len(answer.body) // 2])
+            self._close()
+            return
         self.transport.write(head.encode("latin-1") + answer.body)
         if not keep_alive:
             self._close()
@@ -89,8 +100,15 @@ class _HttpProtocol(asyncio.Protocol):
             self.transport.close()
             self.transport = None
 
+    def abort(self) -> None:
+        """Drop the connection at once, unsent data and all (a reset)."""
+        if self.transport is not None:
+            self.transport.abort()
+            self.transport = None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.live.discard(self)
 
 
 async def serve(
@@ -100,3 +118,41 @@ async def serve(
     sim = simulator or Simulator()
     loop = asyncio.get_running_loop()
     return await loop.create_server(lambda: _HttpProtocol(sim), host, port, backlog=1024)
+
+
+async def serve_with_outages(
+    port: int,
+    *,
+    simulator: Simulator,
+    host: str = "127.0.0.1",
+    on_ready: Callable[[int], None] | None = None,
+    poll: float = 0.02,
+) -> None:
+    """Serve until cancelled; while the chaos plan has the whole server out, stop
+    listening (new connections are refused, as when a network is gone) and drop the
+    open ones, then listen on the same port again."""
+    loop = asyncio.get_running_loop()
+    live: set[_HttpProtocol] = set()
+
+    async def listen(on: int) -> asyncio.Server:
+        factory = lambda: _HttpProtocol(simulator, live)  # noqa: E731
+        return await loop.create_server(factory, host, on, backlog=1024, reuse_address=True)
+
+    server: asyncio.Server | None = await listen(port)
+    port = server.sockets[0].getsockname()[1]
+    if on_ready is not None:
+        on_ready(port)
+    try:
+        while True:
+            await asyncio.sleep(poll)
+            down = simulator.server_down()
+            if down and server is not None:
+                server.close()
+                server = None
+                for connection in list(live):
+                    connection.abort()
+            elif not down and server is None:
+                server = await listen(port)
+    finally:
+        if server is not None:
+            server.close()

@@ -1,0 +1,336 @@
+"""Our outage is not the tenants' outage: the monitor on a fake clock and a mock network.
+
+The network is an ``httpx.MockTransport`` behind the real client, so the errors are the
+real client's; time moves only when a test says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+from collections import Counter
+from datetime import timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from tenantboard.client import TenantClient
+from tenantboard.connectivity import (
+    OUTAGE_MIN_TENANTS,
+    PROBE_DELAYS,
+    ConnectivityDetector,
+    Outage,
+)
+from tenantboard.engine import CheckResult, Monitor
+from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.rows import BoardModel
+from tenantboard.schedule import RefreshPolicy
+from tenantboard.tenant import Tenant
+
+from .conftest import FakeClock
+
+
+class Network:
+    """Every tenant's state API, which can go away as a whole or fail per tenant."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.down: type[httpx.TransportError] | None = None
+        #: Per tenant: an HTTP status to answer instead of the state, or an exception.
+        self.faults: dict[str, int | type[httpx.TransportError]] = {}
+        self.endpoints: dict[str, str | None] = {}
+        self.requests: list[tuple[float, str]] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        ctx = request.url.path.rsplit("/", 1)[-1]
+        self.requests.append((self.clock.monotonic(), ctx))
+        if self.down is not None:
+            raise self.down("[Errno 111] Connection refused", request=request)
+        fault = self.faults.get(ctx)
+        if isinstance(fault, int):
+            return httpx.Response(fault, text="no", request=request)
+        if fault is not None:
+            raise fault("the tenant's own trouble", request=request)
+        now = self.clock.wall()
+        endpoint = self.endpoints.get(ctx, f"https://online2.superoffice.com/{ctx}")
+        payload = {
+            "ContextIdentifier": ctx,
+            "State": "Running" if endpoint else "OfflineMaintenance",
+            "IsRunning": bool(endpoint),
+            "Endpoint": endpoint,
+            "ValidUntil": (now + timedelta(seconds=300)).isoformat(),
+        }
+        return httpx.Response(
+            200, json=payload, headers={"Date": format_datetime(now, usegmt=True)}
+        )
+
+    def after(self, moment: float) -> list[tuple[float, str]]:
+        return [(at, ctx) for at, ctx in self.requests if at >= moment]
+
+
+class Board:
+    """A headless board: monitor, rows and a record of outages, on the fake clock."""
+
+    def __init__(self, clock: FakeClock, count: int, concurrency: int = 8) -> None:
+        self.clock = clock
+        self.network = Network(clock)
+        self.tenants = [Tenant(f"Cust{i}") for i in range(1, count + 1)]
+        self.model = BoardModel(self.tenants)
+        self.results: list[CheckResult] = []
+        self.outages: list[tuple[Outage, bool]] = []  # (outage, ended when told)
+        self.client = TenantClient(transport=httpx.MockTransport(self.network.handle))
+        self.monitor = Monitor(
+            self.client,
+            self.tenants,
+            policy=RefreshPolicy(rng=random.Random(3)),
+            concurrency=concurrency,
+            on_result=self._result,
+            on_outage=self._outage,
+            clock=clock,
+        )
+        self.declared_at: float | None = None
+        self.recovered_at: float | None = None
+
+    def _outage(self, outage: Outage) -> None:
+        self.outages.append((outage, outage.ended is not None))
+        if outage.ended is None:
+            self.declared_at = self.clock.monotonic()
+        else:
+            self.recovered_at = self.clock.monotonic()
+
+    def _result(self, result: CheckResult) -> None:
+        self.results.append(result)
+        self.model.apply(result)
+
+    async def settle(self) -> None:
+        for _ in range(60):
+            await asyncio.sleep(0)
+
+    async def run_for(self, seconds: float, step: float = 0.5) -> None:
+        """Let ``seconds`` of fake time pass, waking the monitor at every step."""
+        for _ in range(round(seconds / step)):
+            self.clock.advance(step)
+            self.monitor.poke()
+            await self.settle()
+
+
+@pytest.fixture
+async def board(clock: FakeClock):
+    made: list[Board] = []
+
+    async def start(count: int, concurrency: int = 8) -> Board:
+        board = Board(clock, count, concurrency)
+        made.append(board)
+        board.task = asyncio.create_task(board.monitor.run())
+        await board.settle()
+        return board
+
+    yield start
+    for board in made:
+        board.task.cancel()
+        await asyncio.gather(board.task, return_exceptions=True)
+        await board.client.aclose()
+
+
+async def test_a_ten_minute_outage_costs_a_few_probes_and_everyone_is_back_in_a_minute(
+    board, clock: FakeClock
+) -> None:
+    b = await board(200)
+    await b.run_for(400)  # several passes: tenants now last succeeded at different times
+    assert b.monitor.outage is None and b.model.counts == Counter({"Running": 200})
+    last_success = {key: row.last_success_at for key, row in b.model.rows.items()}
+
+    b.network.down = httpx.ConnectError
+    went_down = clock.monotonic()
+    await b.run_for(600)
+    outage = b.monitor.outage
+    assert outage is not None and outage.reason == "connection refused"
+    assert outage.headline.startswith("cannot reach SuperOffice since ")
+    # Before: every tenant backed off on its own, ~1,000 attempts in ten minutes.
+    declared = b.declared_at
+    assert declared is not None
+    assert len(b.network.after(declared + 0.1)) <= 600 / PROBE_DELAYS[-1] + 4
+    assert len(b.network.after(went_down)) <= 600 / PROBE_DELAYS[-1] + 4 + 8
+    assert outage.probes == len(b.network.after(declared + 0.1))
+    # Every row keeps its last known state; those that failed in the outage are stale,
+    # aged from their last success (the few failures before the board could tell, too,
+    # once a probe has been through them).
+    assert b.model.counts["Running"] >= 200 - OUTAGE_MIN_TENANTS
+    assert stale_rows(b) and all(row.stale_since == last_success[key] for key, row in stale_rows(b))
+
+    b.network.down = None
+    came_back = clock.monotonic()
+    await b.run_for(PROBE_DELAYS[-1] + 75)
+    assert b.monitor.outage is None and outage.ended is not None
+    recovered = b.recovered_at
+    assert recovered is not None and recovered - came_back <= PROBE_DELAYS[-1]
+    assert [ended for _, ended in b.outages] == [False, True]
+    assert all(told is outage for told, _ in b.outages)
+    after = b.network.after(came_back)
+    first_recheck: dict[str, float] = {}
+    for at, ctx in after:
+        first_recheck.setdefault(ctx, at)
+    assert len(first_recheck) == 200
+    assert max(first_recheck.values()) - recovered <= 61  # within a minute of the probe
+    per_second = Counter(int(at - recovered) for at in first_recheck.values())
+    assert max(per_second.values()) <= 5  # spread out: no stampede of 200 at once
+    # Stalest first: the order of re-checks follows the order of last successes.
+    order = sorted(first_recheck, key=first_recheck.__getitem__)
+    staleness = [last_success[Tenant(ctx).key] for ctx in order[1:]]  # [0] was the probe
+    assert staleness == sorted(staleness)
+    assert b.model.counts == Counter({"Running": 200})
+
+
+async def test_the_outage_is_one_event_in_the_log_not_one_per_tenant(board) -> None:
+    b = await board(50)
+    await b.run_for(5)
+    b.model.take_changes()
+    b.network.down = httpx.ConnectError
+    await b.run_for(400, step=1)  # every tenant falls due (ValidUntil 300 s) in the outage
+    b.network.down = None
+    await b.run_for(PROBE_DELAYS[-1] + 75, step=1)
+    changes = b.model.take_changes()
+    kinds = Counter(change.event.kind for change in changes)
+    # The few failures that came before the board could tell, and their recoveries; never
+    # one per tenant.
+    assert kinds["failure"] < OUTAGE_MIN_TENANTS
+    assert kinds["recovery"] == kinds["failure"]
+    assert set(kinds) <= {"failure", "recovery"}
+    assert len(b.outages) == 2
+
+
+async def test_one_tenant_failing_on_its_own_never_starts_an_outage(board) -> None:
+    b = await board(20)
+    b.network.faults = {"Cust1": 503, "Cust2": 404, "Cust3": 421, "Cust4": httpx.ConnectError}
+    await b.run_for(1800, step=2)
+    assert b.outages == [] and b.monitor.outage is None
+    # Each still backs off on its own: a handful of checks in half an hour, not one a probe.
+    for ctx in ("Cust1", "Cust2", "Cust3", "Cust4"):
+        assert len([1 for _, name in b.network.requests if name == ctx]) <= 8
+    assert b.model.rows[Tenant("Cust5").key].checks >= 6
+
+
+async def test_superoffice_answering_errors_everywhere_is_their_outage_not_ours(board) -> None:
+    b = await board(20)
+    b.network.faults = {f"Cust{i}": 503 for i in range(1, 21)}
+    await b.run_for(600, step=2)
+    assert b.outages == []
+    assert all(row.severity is not None and row.error for row in b.model.rows.values())
+
+
+async def test_a_probe_moves_on_past_a_tenant_broken_on_its_own(board, clock) -> None:
+    b = await board(10)
+    await b.run_for(2)
+    b.network.faults = {"Cust1": httpx.ConnectTimeout}  # never answers, so it is the stalest
+    b.network.down = httpx.ConnectError
+    await b.run_for(400, step=1)
+    outage = b.monitor.outage
+    assert outage is not None
+    b.network.down = None
+    await b.run_for(2 * PROBE_DELAYS[-1] + 1, step=1)
+    assert b.monitor.outage is None and outage.probes >= 2
+
+
+async def test_a_manual_refresh_in_an_outage_probes_now(board, clock) -> None:
+    b = await board(10)
+    b.network.down = httpx.ConnectError
+    await b.run_for(400, step=1)
+    outage = b.monitor.outage
+    assert outage is not None
+    probes = outage.probes
+    b.monitor.recheck_all()  # R: one probe, not ten checks
+    await b.settle()
+    assert outage.probes == probes + 1
+
+
+def test_the_detector_needs_several_tenants_close_together_and_no_answer_between() -> None:
+    refused = CheckError(ErrorKind.CONNECT, "cannot connect ([Errno 111] Connection refused)")
+    detector = ConnectivityDetector(min_tenants=3, window=60)
+    assert detector.observe("a", refused, 0) == 1
+    assert detector.observe("a", refused, 1) == 1  # the same tenant twice is one
+    assert detector.observe("b", refused, 2) == 2
+    assert detector.observe("c", None, 3) == 0  # an answer: the network works
+    assert detector.observe("d", refused, 4) == 1
+    assert detector.observe("e", refused, 100) == 1  # too far apart
+    bad = CheckError(ErrorKind.UNAVAILABLE, "service unavailable (503)", status=503)
+    assert detector.observe("f", bad, 101) == 0
+    reset = CheckError(ErrorKind.NETWORK, "connection failed (reset)")
+    assert detector.observe("g", refused, 102) == 1
+    assert detector.observe("h", reset, 103) == 1  # a reset neither counts nor clears
+
+
+def test_a_move_to_a_state_without_endpoint_logs_the_state_not_an_endpoint_event(clock) -> None:
+    from tenantboard.answers import parse_state
+
+    tenant = Tenant("Cust1")
+    model = BoardModel([tenant])
+
+    def answer(endpoint: str | None) -> None:
+        payload = {"State": "Running" if endpoint else "OfflineMaintenance", "Endpoint": endpoint}
+        state = parse_state(payload, "Cust1")
+        model.apply(CheckResult(tenant, state, None, clock.wall(), 0.1))
+
+    answer("https://online2.superoffice.com/Cust1")
+    answer(None)
+    answer("https://online3.superoffice.com/Cust1")
+    texts = [(change.event.kind, change.event.text) for change in model.take_changes()]
+    assert texts == [
+        ("state", "Running → OfflineMaintenance"),
+        ("state", "OfflineMaintenance → Running"),
+        (
+            "endpoint",
+            "endpoint https://online2.superoffice.com/Cust1 → https://online3.superoffice.com/Cust1",
+        ),
+    ]
+
+
+def test_check_gives_one_reason_when_superoffice_cannot_be_reached(capsys) -> None:
+    from tenantboard.cli import main
+
+    with socket.socket() as probe:  # a loopback port nobody listens on: refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = main(["check", "--base-url", f"http://127.0.0.1:{port}", "Cust1", "Cust2", "Cust3"])
+    out = capsys.readouterr().out
+    assert code == 3
+    assert out.splitlines()[0] == (
+        "TENANTBOARD UNKNOWN - cannot reach SuperOffice: connection refused "
+        "(3 tenants not checked) | ok=0 warning=0 critical=0 unknown=3"
+    )
+    assert "Cust2" in out  # the table still lists every tenant
+
+
+def test_check_with_one_tenant_refused_keeps_the_usual_summary(capsys) -> None:
+    from tenantboard.cli import main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = main(["check", "--base-url", f"http://127.0.0.1:{port}", "Cust1"])
+    assert code == 3
+    assert capsys.readouterr().out.startswith("TENANTBOARD UNKNOWN - 1 tenant: 1 unknown")
+
+
+def rows(b: Board):
+    return list(b.model.rows.values())
+
+
+def stale_rows(b: Board):
+    return [(key, row) for key, row in b.model.rows.items() if row.stale]
+
+
+async def test_rows_held_in_an_outage_say_they_wait_for_the_network(board) -> None:
+    from tenantboard.rows import describe_next
+
+    b = await board(10)
+    b.network.down = httpx.ConnectError
+    await b.run_for(400, step=1)
+    assert b.monitor.outage is not None
+    row = next(row for _, row in stale_rows(b))
+    now = b.clock.monotonic()
+    due = b.monitor.due_at(row.tenant.key)
+    short, why = describe_next(row, checking=False, paused=False, due=due, now=now)
+    assert short == "waiting" and why.startswith("SuperOffice cannot be reached")
+    assert row.severity is not None and row.bucket == "Running"  # the last known state

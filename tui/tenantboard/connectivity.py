@@ -1,0 +1,148 @@
+"""Telling our own outage from the tenants': pure, UI-free, driven by an injected clock.
+
+When the machine running the board loses the network (VPN drop, Wi-Fi, DNS), every tenant
+fails at once. Backing each of them off on its own then leaves most rows red long after
+the network is back, and costs a thousand useless connection attempts. So the monitor
+feeds every result to a :class:`ConnectivityDetector`; once it says "outage", the monitor
+stops checking tenants one by one, probes with one request at a time, and re-checks
+everyone, stalest first, when a probe gets through.
+
+A tenant's own failures (404, 421, 429, 5xx, a bad answer) all come *with an answer from
+SuperOffice*: they prove the network works, so they never start an outage and they end one.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+
+from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.humanize import clock_time, duration
+
+#: Failures that say nothing about the tenant and everything about the path to it: no
+#: answer came back at all. ``NETWORK`` (a reset or a body cut off mid-way) is left out on
+#: purpose: something answered, so it neither starts an outage nor proves one over.
+NETWORK_KINDS = frozenset({ErrorKind.DNS, ErrorKind.CONNECT, ErrorKind.TLS, ErrorKind.TIMEOUT})
+
+#: How many *distinct tenants* must fail the network way, with no answer from anyone in
+#: between, before it is our outage. Distinct tenants rather than distinct hosts: every
+#: state call of one environment goes to that environment's single host
+#: (online.superoffice.com), so a board with one environment only ever talks to one host,
+#: and "several tenants, nothing answering" is the same evidence. Three is enough to rule
+#: out one broken tenant and small enough to react within the first burst of checks.
+OUTAGE_MIN_TENANTS = 3
+
+#: The failures must fall within this many seconds of each other: three timeouts spread
+#: over a quiet hour are three slow tenants, not an outage.
+OUTAGE_WINDOW = 60.0
+
+#: Seconds between probes while the outage lasts: quick at first (a Wi-Fi hiccup is over
+#: in seconds), then at most every 30 s, so a ten-minute outage costs about 25 requests.
+PROBE_DELAYS: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0)
+
+#: When a probe gets through, every tenant is re-checked within this many seconds...
+RECOVERY_SPREAD = 60.0
+#: ...but never more than this far apart, so a short list is back in seconds, not a minute.
+RECOVERY_MAX_GAP = 0.5
+
+
+def is_network_failure(error: CheckError | None) -> bool:
+    return error is not None and error.kind in NETWORK_KINDS
+
+
+def is_contact(error: CheckError | None) -> bool:
+    """True when the check got an answer from a server (good or bad)."""
+    return error is None or error.kind not in NETWORK_KINDS | {ErrorKind.NETWORK}
+
+
+def short_reason(error: CheckError) -> str:
+    """A few words for the header: "connection refused", "cannot resolve host names"."""
+    text = error.message.lower()
+    if error.kind is ErrorKind.DNS:
+        return "cannot resolve host names"
+    if error.kind is ErrorKind.TLS:
+        return "TLS handshakes fail"
+    if error.kind is ErrorKind.TIMEOUT:
+        return "requests time out"
+    for marker, reason in (
+        ("refused", "connection refused"),
+        ("unreachable", "network unreachable"),
+        ("reset", "connection reset"),
+    ):
+        if marker in text:
+            return reason
+    return "cannot connect"
+
+
+@dataclass(slots=True)
+class Outage:
+    """Our own loss of the network, from the first failure that proved it to the probe
+    that got through."""
+
+    since: datetime
+    reason: str
+    #: How many tenants' failures made the case (at least :data:`OUTAGE_MIN_TENANTS`).
+    tenants: int
+    probes: int = 0
+    ended: datetime | None = None
+
+    @property
+    def headline(self) -> str:
+        """One line for the header and the watcher: what is wrong and since when."""
+        return f"cannot reach SuperOffice since {clock_time(self.since)}: {self.reason}"
+
+    def summary(self) -> str:
+        """The event log's one entry for the whole outage, written when it ends."""
+        if self.ended is None:
+            return self.headline
+        length = duration((self.ended - self.since).total_seconds())
+        probes = f"{self.probes} probe{'s' if self.probes != 1 else ''}"
+        return (
+            f"could not reach SuperOffice from {clock_time(self.since)} to "
+            f"{clock_time(self.ended)} ({length}): {self.reason}; {probes}"
+        )
+
+
+class ConnectivityDetector:
+    """Watches results; says when network failures across tenants add up to an outage."""
+
+    def __init__(
+        self, min_tenants: int = OUTAGE_MIN_TENANTS, window: float = OUTAGE_WINDOW
+    ) -> None:
+        self.min_tenants = min_tenants
+        self.window = window
+        #: (monotonic time, tenant key) of network failures since the last answer.
+        self._failures: deque[tuple[float, str]] = deque()
+
+    def observe(self, key: str, error: CheckError | None, now: float) -> int:
+        """Record one result; returns how many distinct tenants failed the network way
+        in the window with nothing answering (compare with :attr:`min_tenants`)."""
+        if is_contact(error):
+            self._failures.clear()
+            return 0
+        if is_network_failure(error):
+            self._failures.append((now, key))
+        while self._failures and self._failures[0][0] < now - self.window:
+            self._failures.popleft()
+        return len({failed for _, failed in self._failures})
+
+    def first_failure_at(self) -> float | None:
+        """Monotonic time of the oldest failure still counted: when the outage began."""
+        return self._failures[0][0] if self._failures else None
+
+    def reset(self) -> None:
+        self._failures.clear()
+
+
+def probe_delay(probes: int) -> float:
+    """Seconds before the next probe, after ``probes`` probes have failed."""
+    return PROBE_DELAYS[min(probes, len(PROBE_DELAYS) - 1)]
+
+
+def recovery_gap(tenants: int) -> float:
+    """Seconds between re-checks after an outage: ``tenants`` spread over at most
+    :data:`RECOVERY_SPREAD`, at most :data:`RECOVERY_MAX_GAP` apart."""
+    if tenants <= 1:
+        return 0.0
+    return min(RECOVERY_MAX_GAP, RECOVERY_SPREAD / tenants)
