@@ -70,10 +70,10 @@ class Loopback:
         if self.client is None:
             base = BaseUrl.parse(f"http://127.0.0.1:{self.port}")
             self.client = TenantClient(base_url=base, timeout=2)
-        url = httpx.URL(self.client.state_url(f"Cust{number}", "online"))
+        request = self.client._state_request(f"Cust{number}", "online")
         try:
             await self.client.fetch_state(f"Cust{number}", "online")
-            return (await self.client._get_json(url))[1]
+            return (await self.client._get_json(request))[1]
         except CheckError as exc:
             return exc
 
@@ -103,7 +103,7 @@ async def loopback():
     ("fault", "kind", "words"),
     [
         ("reset", ErrorKind.NETWORK, "connection failed"),
-        ("cut", ErrorKind.NETWORK, "connection failed (peer closed connection"),
+        ("cut", ErrorKind.NETWORK, "connection failed (the answer was cut short"),
         ("short", ErrorKind.NOT_JSON, "answer is not JSON"),
         ("rate_limited", ErrorKind.RATE_LIMITED, "rate limited (429), retry after"),
     ],
