@@ -334,3 +334,47 @@ async def test_rows_held_in_an_outage_say_they_wait_for_the_network(board) -> No
     short, why = describe_next(row, checking=False, paused=False, due=due, now=now)
     assert short == "waiting" and why.startswith("SuperOffice cannot be reached")
     assert row.severity is not None and row.bucket == "Running"  # the last known state
+
+
+# -- the board ------------------------------------------------------------------------------
+
+
+async def test_the_board_shows_one_alarm_and_logs_one_event_for_its_own_outage(clock) -> None:
+    from tenantboard.simulator import Simulator, SimulatorTransport
+
+    from .conftest import make_board, settle_board
+    from .test_first_day import until
+
+    simulator = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
+    network = {"up": True}
+
+    class Switchable(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if not network["up"]:
+                raise httpx.ConnectError("connection refused", request=request)
+            return await simulator.handle_async_request(request)
+
+    app = make_board(clock, transport=Switchable())
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle_board(pilot, app)
+        states = {key: row.state for key, row in app.board.model.rows.items()}
+        failed_before = sum(e.kind == "failure" for e in app.board.event_log.events)
+        network["up"] = False
+        app.board.action_recheck_list()
+        await until(pilot, lambda: app.monitor.outage is not None, tries=500)
+        await pilot.pause(0.3)
+        assert "cannot reach SuperOffice since" in app.board.summary.render().plain
+        kept = {key: row.state for key, row in app.board.model.rows.items()}
+        assert kept == states  # every row keeps its last known state
+        network["up"] = True
+        for _ in range(20):  # probes back off; the next one gets through
+            clock.advance(30)
+            app.monitor.wake_if_overdue()
+            await pilot.pause(0.05)
+            if app.monitor.outage is None:
+                break
+        await until(pilot, lambda: app.monitor.outage is None, tries=500)
+        outages = [e for e in app.board.event_log.events if e.kind == "outage"]
+        failed = sum(e.kind == "failure" for e in app.board.event_log.events) - failed_before
+        assert len(outages) == 1 and "could not reach SuperOffice from" in outages[0].text
+        assert failed <= 3  # the few before the board could tell; not one per tenant

@@ -128,6 +128,7 @@ class TenantBoardApp(App[int]):
             concurrency=settings.concurrency,
             on_result=self.board.result_arrived,
             clock=self.clock,
+            on_outage=self.board.outage_changed,
         )
         self.board.attach(self.client, self.monitor)
         self._monitor_worker = self.run_worker(

@@ -23,7 +23,7 @@ from tenantboard.rows import Change
 from tenantboard.sanitize import clean
 
 DEFAULT_LIMIT = 2000
-KINDS = ("state", "endpoint", "failure", "recovery")
+KINDS = ("state", "endpoint", "failure", "recovery", "outage")
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,6 +284,7 @@ class AttachedMonitor:
 
     paused = False
     in_flight = 0
+    outage = None  # the server's outages are the server's: its rows say what it knows
 
     def __init__(self, feed: ServerFeed) -> None:
         self.feed = feed

@@ -25,6 +25,7 @@ from tenantboard import __version__
 from tenantboard.answers import State
 from tenantboard.check_output import result_json
 from tenantboard.clock import Clock, SystemClock
+from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET, BoardModel, Change, TenantRow
@@ -259,6 +260,7 @@ class Watcher:
             concurrency=settings.concurrency,
             on_result=self.record,
             clock=self.clock,
+            on_outage=self._outage_changed,
         )
         self._fingerprint = store.fingerprint() if store else None
         #: key -> (row revision, the row as JSON, its last result as JSON): made once per
@@ -266,6 +268,13 @@ class Watcher:
         self._texts: dict[str, tuple[int, str, str | None]] = {}
 
     # -- results -------------------------------------------------------------------------
+
+    def _outage_changed(self, outage: Outage) -> None:
+        """Our own network trouble: one log line when it starts, one when it ends."""
+        if outage.ended is None:
+            log.warning("%s; probing instead of checking every tenant", outage.headline)
+        else:
+            log.warning("%s", outage.summary())
 
     def record(self, result: CheckResult) -> None:
         """Take one result: the model, the counts, the hooks, the log and the stream."""

@@ -29,6 +29,7 @@ from textual.widgets import Input
 
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.clock import Clock
+from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
 from tenantboard.eventlog import EventLog, LoggedEvent, logged_events, notices
@@ -396,6 +397,30 @@ class BoardScreen(FrameTimerScreen):
             self.app, message, severity="error", timeout=NEEDS_OPERATOR_SECONDS
         )
 
+    def outage_changed(self, outage: Outage) -> None:
+        """The board's own network trouble: one alarm in the header while it lasts, one
+        event with its start and end in the log (not one per tenant)."""
+        if outage.ended is None:
+            self.change_line.show(
+                Text(f" {outage.headline}; rows show what was last known", "bold")
+            )
+            self.change_line.display = not self.log_panel.display
+        else:
+            event = LoggedEvent(
+                outage.ended, "", "SuperOffice", "outage", outage.summary(), "unknown", False
+            )
+            self.event_log.add([event])
+            self.run_worker(self._save_event_log(), group="disk")
+            self.update_log()
+            self.change_line.show(Text(f" {outage.summary()}; re-checking every tenant"))
+            self.notify(
+                "reached SuperOffice again: every tenant is re-checked within a minute",
+                timeout=6,
+                markup=False,
+            )
+        self.update_summary()
+        self.table.refresh()
+
     def on_version_arrived(self, message: VersionArrived) -> None:
         self.fetching_versions.discard(message.key)
         row = self.model.set_version(
@@ -433,8 +458,13 @@ class BoardScreen(FrameTimerScreen):
         self.update_summary()
 
     def describe_times(self, row: TenantRow) -> tuple[str, str]:
-        """(checked, next) texts for a row, as of now; called as lines are drawn."""
-        checked = ago(row.last.checked_at, self.clock.wall()) if row.last else "never"
+        """(checked, next) texts for a row, as of now; called as lines are drawn. A row
+        held through the board's own outage says how old its last known state is."""
+        now = self.clock.wall()
+        if row.stale and row.last_success_at is not None:
+            checked = f"stale {ago(row.last_success_at, now).removesuffix(' ago')}"
+        else:
+            checked = ago(row.last.checked_at, now) if row.last else "never"
         return checked, self.next_check_text(row)[0]
 
     def next_check_text(self, row: TenantRow) -> tuple[str, str]:
@@ -451,6 +481,7 @@ class BoardScreen(FrameTimerScreen):
             paused=monitor.paused,
             due=monitor.due_at(key),
             now=self.clock.monotonic(),
+            outage=monitor.outage is not None,
         )
 
     def update_summary(self) -> None:
@@ -463,9 +494,13 @@ class BoardScreen(FrameTimerScreen):
         note = self._view_note()
         total = self.model.total
         demo = self.config.demo
-        counts = counts_text(self.model.counts, total=total, demo=demo, note=note)
+        outage = self.monitor.outage if isinstance(self.monitor, Monitor) else None
+        alarm = outage.headline if outage is not None else ""
+        counts = counts_text(self.model.counts, total=total, demo=demo, note=note, alarm=alarm)
         if counts.cell_len + activity.cell_len > self.size.width:
-            counts = counts_text(self.model.counts, total=total, demo=demo, compact=True, note=note)
+            counts = counts_text(
+                self.model.counts, total=total, demo=demo, compact=True, note=note, alarm=alarm
+            )
         self.summary.show(counts, activity)
 
     def _view_note(self) -> str:

@@ -23,7 +23,13 @@ def _order(bucket: str) -> tuple[int, str]:
 
 
 def counts_text(
-    counts: Counter[str], *, total: int, demo: bool, compact: bool = False, note: str = ""
+    counts: Counter[str],
+    *,
+    total: int,
+    demo: bool,
+    compact: bool = False,
+    note: str = "",
+    alarm: str = "",
 ) -> Text:
     """Left part: the app's name, DEMO when simulated, and the count per state.
 
@@ -33,6 +39,8 @@ def counts_text(
     text.append(" tenantboard ", "bold reverse")
     if demo:
         text.append(" DEMO " if compact else " DEMO: simulated tenants ", "bold reverse")
+    if alarm:  # the board's own trouble (cannot reach SuperOffice): first, unmissable
+        text.append(f" {alarm} ", "bold reverse")
     text.append(f" {total} ")
     text.append("tenant " if total == 1 else "tenants ")
     if note:
