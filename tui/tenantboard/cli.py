@@ -637,9 +637,8 @@ def cmd_paths(args: argparse.Namespace) -> int:
     data_dir = board_data_dir(tenant_file)
     write_out(f"tenant file:  {tenant_file}")
     write_out(f"default:      {default_config_path()}")
-    write_out(f"event log:    {data_dir / 'events.jsonl'}")
     write_out(f"remembered:   {data_dir / 'ui-state.json'}")
-    write_out(f"history:      {history_path(tenant_file)}")
+    write_out(f"history:      {history_path(tenant_file)}  (results, event log, mutes)")
     return 0
 
 

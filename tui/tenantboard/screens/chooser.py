@@ -23,7 +23,9 @@ class ChooserScreen(ModalScreen[str | None]):
         border: round $accent; background: $surface; padding: 0 1;
     }
     ChooserScreen Label { width: auto; margin-bottom: 1; }
-    ChooserScreen OptionList { width: auto; height: auto; max-height: 20; border: none; }
+    ChooserScreen OptionList, ChooserScreen OptionList:focus {
+        width: auto; height: auto; max-height: 20; border: none; padding: 0;
+    }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]
 

@@ -340,7 +340,7 @@ def _availability_section(section: Section, context: DetailContext) -> None:
     if found.strip:
         section.entries.append(Entry(f"{STRIP_DAYS} days", "", spans=strip_spans(found.strip)))
         section.field(
-            "", "oldest left, today right: ▁ ok ▄ warning ▆ unknown █ critical · no data", "dim"
+            "", "a day each, today last: ▁ ok ▄ warning ▆ unknown █ critical · none", "dim"
         )
 
 
