@@ -112,7 +112,7 @@ async def main() -> None:
         keys = ("down",) * 11 + ("enter",)  # Cust1012, with a month of recorded history
         await shoot("detail", (160, 50), "textual-dark", keys, data_dir=Path(folder))
     with tempfile.TemporaryDirectory() as folder:
-        write_history(Path(folder))
+        write_history(Path(folder), closed_change=True)
         await shoot("event-log", (140, 36), "textual-dark", ("l",), data_dir=Path(folder))
 
 

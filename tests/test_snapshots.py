@@ -85,10 +85,12 @@ def test_detail_pane_with_availability(snap_compare, clock: FakeClock, tmp_path)
     assert snap_compare(app, terminal_size=(160, 50), run_before=settled("textual-dark", keys))
 
 
-def write_history(data_dir):
+def write_history(data_dir, *, closed_change: bool = False):
     """A history database as earlier sessions would have left it: a month of Cust1012's
-    checks (two incidents, a maintenance night), Cust1006 last seen suspended, and events.
-    Returns its path."""
+    checks (two incidents, a maintenance night), events, and (optionally) Cust1006 last seen suspended.
+    Returns its path. With ``closed_change``, Cust1006 was last recorded Suspended, so the
+    board finds a change while closed: when it logs that depends on whether its first
+    answers come before the history is read, so snapshots leave it out."""
     import json
     from datetime import timedelta
 
@@ -115,7 +117,8 @@ def write_history(data_dir):
         at = start + timedelta(minutes=15 * step)
         code, host = (CODES[state], "online3.superoffice.com") if state else (None, None)
         observations.append(Observation("online:Cust1012", at, state, code, running, host, error))
-    observations.append(Observation("online:Cust1006", last_ran, "Suspended", 4, False))
+    if closed_change:
+        observations.append(Observation("online:Cust1006", last_ran, "Suspended", 4, False))
     log = [
         LoggedEvent(
             FIXED_NOW - timedelta(hours=20),
