@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tenantboard.answers import Severity
 from tenantboard.availability import Availability, availability, daily_strip
+from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.history import (
     ClosedChange,
@@ -122,33 +123,47 @@ def read_availability(
 class ClosedWatch:
     """Each tenant's first result of the session, compared with what was last recorded.
 
-    Results may arrive before the start-up read is done: their first observations wait
-    until :meth:`loaded` is called. Per result the cost is one set lookup."""
+    On the event loop the board only notes which results are firsts (:meth:`is_first`, a
+    set lookup); the comparison (:meth:`compare`) runs in a thread. Firsts that arrive
+    before the start-up read is done wait for :meth:`loaded`."""
 
     def __init__(self) -> None:
         self.last: dict[str, Interval] | None = None
         self._seen: set[str] = set()
-        self._waiting: dict[str, Observation] = {}
+        self._waiting: list[CheckResult] = []
 
-    def first(self, observation: Observation) -> ClosedChange | None:
-        key = observation.key
+    def is_first(self, key: str) -> bool:
+        """True the first time a tenant's result is seen this session."""
         if key in self._seen:
-            return None
+            return False
         self._seen.add(key)
+        return True
+
+    def to_compare(self, results: list[CheckResult]) -> list[CheckResult]:
+        """The firsts that can be compared now (the others wait for :meth:`loaded`);
+        none when nothing was recorded before."""
         if self.last is None:
-            self._waiting[key] = observation
-            return None
-        return changed_while_closed(self.last.get(key), observation)
+            self._waiting.extend(results)
+            return []
+        return results if self.last else []
 
-    def is_new(self, key: str) -> bool:
-        return key not in self._seen
+    def compare(self, results: Iterable[CheckResult]) -> list[ClosedChange]:
+        """The changes while closed among first results (blocking work: in a thread)."""
+        last = self.last or {}
+        found = []
+        for result in results:
+            before = last.get(result.tenant.key)
+            if before is not None:
+                change = changed_while_closed(before, Observation.from_result(result))
+                if change is not None:
+                    found.append(change)
+        return found
 
-    def loaded(self, last: Mapping[str, Interval]) -> list[ClosedChange]:
-        """The recorded outcomes are known: the changes among the results that waited."""
+    def loaded(self, last: Mapping[str, Interval]) -> list[CheckResult]:
+        """The recorded outcomes are known; returns the firsts that waited for them."""
         self.last = dict(last)
-        waiting, self._waiting = self._waiting, {}
-        changes = [changed_while_closed(self.last.get(key), obs) for key, obs in waiting.items()]
-        return [change for change in changes if change is not None]
+        waiting, self._waiting = self._waiting, []
+        return self.to_compare(waiting)
 
 
 class MarkBook:

@@ -409,7 +409,7 @@ class BoardScreen(FrameTimerScreen):
         """Read what earlier sessions recorded (in a thread), then start the writer."""
         path = self.config.history_path
         if path is None:
-            self.closed.loaded({})
+            self.closed.loaded({})  # nothing recorded: no first result is a change
             return
         self.writer = HistoryWriter(
             path, retention_days=self.config.settings.history_days, now=self.clock.wall
@@ -439,13 +439,23 @@ class BoardScreen(FrameTimerScreen):
         for key in list(self.marks.by_key):
             self._show_mark_of(key)
         self._end_expired_marks()
-        self._log(self._closed_events(self.closed.loaded(found.last_recorded)))
+        self._compare_firsts(self.closed.loaded(found.last_recorded))
         if found.error is not None:
             self.alert(f"history not read: {found.error}. The board keeps working from memory.")
         self.update_log()
         self.update_summary()
         if self.model.view.attention_only:
             self.apply_view()
+
+    def _compare_firsts(self, results: list[CheckResult]) -> None:
+        """Tenants' first results against what was recorded, in a thread."""
+        results = self.closed.to_compare(results) if self.closed.last is None else results
+        if results and self.closed.last:
+            self.run_worker(self._changes_while_closed(results), group="closed")
+
+    async def _changes_while_closed(self, results: list[CheckResult]) -> None:
+        changes = await asyncio.to_thread(self.closed.compare, results)
+        self._tell(self._closed_events(changes))
 
     def _closed_events(self, changes: list[ClosedChange]) -> list[LoggedEvent]:
         """Changes found between the last recorded outcome and this session's first."""
@@ -508,7 +518,7 @@ class BoardScreen(FrameTimerScreen):
         closed = self.closed
         marked = self.marks.by_key
         rows = []
-        changed_while_closed: list[ClosedChange] = []
+        firsts: list[CheckResult] = []
         touched_marks = False
         for result in results:
             row = self.model.apply(result)
@@ -516,10 +526,8 @@ class BoardScreen(FrameTimerScreen):
                 continue
             key = row.tenant.key
             rows.append(row)
-            if closed.is_new(key):
-                found = closed.first(Observation.from_result(result))
-                if found is not None:
-                    changed_while_closed.append(found)
+            if closed.is_first(key):
+                firsts.append(result)
             if key in marked:
                 touched_marks = True
             index = self.model.index_of(key)
@@ -532,7 +540,8 @@ class BoardScreen(FrameTimerScreen):
         if self.notifier.runners:
             for row in rows:
                 self.notifier.observe(row)
-        self._tell(self._closed_events(changed_while_closed))
+        if firsts:
+            self._compare_firsts(firsts)
         self._tell(logged_events(self.model.take_changes()))
         if self.model.view.depends_on_results:
             self.pacing.view_soon()
