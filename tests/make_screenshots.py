@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import FakeClock, make_board, settle_board  # noqa: E402
-from tests.test_snapshots import write_history  # noqa: E402
+from tests.test_snapshots import history_read, write_history  # noqa: E402
 
 OUT = ROOT / "screenshots"
 
@@ -30,13 +30,15 @@ async def shoot(
     keys: Sequence[str] = (),
     data_dir: Path | None = None,
 ) -> None:
-    app = make_board(FakeClock(), data_dir=data_dir)
+    history = data_dir / "history.sqlite3" if data_dir else None
+    app = make_board(FakeClock(), data_dir=data_dir, history_path=history)
     async with app.run_test(size=size) as pilot:
         app.theme = theme
         await settle_board(pilot, app)
         for key in keys:
             await pilot.press(key)
         await settle_board(pilot, app)
+        await history_read(pilot)
         for _ in range(5):
             await pilot.pause()
         svg = app.export_screenshot(title=f"tenantboard — {name}")
@@ -104,10 +106,13 @@ async def main() -> None:
     OUT.mkdir(exist_ok=True)
     await shoot("board", (160, 30), "textual-dark")
     await shoot("board-light", (160, 30), "textual-light")
-    await shoot("detail", (160, 40), "textual-dark", ("down",) * 11 + ("enter",))
     await shoot("add-tenant", (100, 30), "textual-dark", ("a", *"Cust12x"))
     with tempfile.TemporaryDirectory() as folder:
         write_history(Path(folder))
+        keys = ("down",) * 11 + ("enter",)  # Cust1012, with a month of recorded history
+        await shoot("detail", (160, 50), "textual-dark", keys, data_dir=Path(folder))
+    with tempfile.TemporaryDirectory() as folder:
+        write_history(Path(folder), closed_change=True)
         await shoot("event-log", (140, 36), "textual-dark", ("l",), data_dir=Path(folder))
 
 

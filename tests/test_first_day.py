@@ -398,43 +398,35 @@ def test_each_tenant_file_has_its_own_data_folder(tmp_path) -> None:
 
 
 def test_two_boards_on_one_file_keep_each_others_events(tmp_path) -> None:
-    from tenantboard.eventlog import EventLog
+    from tenantboard.history import HistoryDB, HistoryWriter
 
-    path = tmp_path / "events.jsonl"
-    mine, theirs = EventLog(path, limit=10), EventLog(path, limit=10)
+    path = tmp_path / "history.sqlite3"
+    mine, theirs = HistoryWriter(path), HistoryWriter(path)
+    mine.start()
+    theirs.start()
     for number in range(30):
-        log = mine if number % 2 else theirs
-        log.add([LoggedEvent(FIXED_NOW, "k", "n", "state", str(number), "ok")])
-        log.flush()
-    kept = [line for line in path.read_text().splitlines() if line]
-    texts = [line.rsplit('"text": "', 1)[1].split('"')[0] for line in kept]
-    assert texts[-10:] == [str(n) for n in range(20, 30)]  # the newest of both, in order
+        writer = mine if number % 2 else theirs
+        writer.add_events([LoggedEvent(FIXED_NOW, "k", "n", "state", str(number), "ok")])
+        writer.flush()
+    mine.close()
+    theirs.close()
+    with HistoryDB.open(path, read_only=True) as db:
+        texts = [event.text for event in db.events()]
+    assert sorted(texts, key=int) == [str(n) for n in range(30)]  # both boards' events
 
 
-# -- 19. an event log that cannot be saved says so ---------------------------------------------
+# -- 19. a history that cannot be saved says so ------------------------------------------------
 
 
-async def test_event_log_write_failures_are_reported(clock, tmp_path) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "events.jsonl").mkdir()  # a folder where the file should be: every write fails
-    app = make_board(clock, [Tenant("Cust1003")], data_dir=data)
+async def test_history_write_failures_are_reported(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    history.mkdir()  # a folder where the file should be: nothing can be written
+    app = make_board(clock, [Tenant("Cust1003")], history_path=history)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
-        app.board._tell(
-            [
-                LoggedEvent(
-                    FIXED_NOW,
-                    "online:Cust1003",
-                    "F",
-                    "state",
-                    "Running → Unknown",
-                    "critical",
-                    True,
-                )
-            ]
-        )
-        await until(pilot, lambda: said(app, "not being saved"))
+        await until(pilot, lambda: "history: not saved" in str(app.board.summary.render()))
+        await until(pilot, lambda: said(app, "keeps working from memory"))
+        assert app.board.model.rows["online:Cust1003"].last is not None  # still checking
 
 
 # -- memory: a failed check does not keep the failed request alive ------------------------------

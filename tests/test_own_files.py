@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantboard.eventlog import EventLog, LoggedEvent
+from tenantboard.eventlog import LoggedEvent
 from tenantboard.files import set_aside
 from tenantboard.ui_state import UiState, load_ui_state, read_ui_state, save_ui_state
 
@@ -61,56 +61,21 @@ def test_good_remembered_choices_are_read_and_nothing_is_set_aside(tmp_path: Pat
     assert _aside(tmp_path, "ui-state.json") == []
 
 
-def test_an_event_log_cut_off_mid_line_gets_the_next_event_on_a_new_line(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "events.jsonl"
-    log = EventLog(path)
-    log.add([_event(1), _event(2)])
-    log.flush()
-    path.write_bytes(path.read_bytes()[:-25])  # the disk filled up in the middle of a line
-    log.add([_event(3)])
-    log.flush()
-    restarted = EventLog(path)
-    restarted.load()
-    assert [e.at.minute for e in restarted.events] == [3, 1]
-    assert restarted.skipped_lines == 1
+def test_an_old_event_log_with_damaged_lines_is_imported_without_them(tmp_path: Path) -> None:
+    """The events.jsonl of earlier versions moves into the history database once: lines
+    cut off, out of range or nested too deeply are skipped; the file is kept beside it."""
+    from tenantboard.history import HistoryDB, import_event_log
 
-
-def test_a_damaged_event_log_is_set_aside_and_what_follows_survives_a_restart(
-    tmp_path: Path,
-) -> None:
     path = tmp_path / "events.jsonl"
     good = _event(1).to_json()
     bad_time = json.loads(good) | {"at": YEAR_ONE_AT_PLUS_14}
     deep = "[" * 100_000 + "]" * 100_000
-    original = f"{good}\n{json.dumps(bad_time)}\n{deep}\n{_event(2).to_json()}"
+    original = f"{good}\n{json.dumps(bad_time)}\n{deep}\n{_event(2).to_json()[:-25]}\n{_event(3).to_json()}"
     path.write_text(original)
-    log = EventLog(path)
-    report = log.load()
-    assert [e.at.minute for e in log.events] == [2, 1]
-    (aside,) = _aside(tmp_path, "events.jsonl")
-    assert aside.read_text() == original
-    assert report is not None and "2 damaged line(s)" in report and str(aside) in report
-    assert log.write_error == report  # the board shows it when it starts
-    log.add([_event(3)])
-    log.flush()
-    restarted = EventLog(path)
-    assert restarted.load() is None
-    assert [e.at.minute for e in restarted.events] == [3, 2, 1]
-
-
-def test_an_event_log_missing_only_its_last_newline_is_not_damage(tmp_path: Path) -> None:
-    path = tmp_path / "events.jsonl"
-    path.write_text(_event(1).to_json())
-    log = EventLog(path)
-    assert log.load() is None
-    log.add([_event(2)])
-    log.flush()
-    restarted = EventLog(path)
-    restarted.load()
-    assert [e.at.minute for e in restarted.events] == [2, 1]
-    assert _aside(tmp_path, "events.jsonl") == []
+    with HistoryDB.open(tmp_path / "history.sqlite3") as db:
+        assert import_event_log(db, path) == 2
+        assert [e.at.minute for e in db.events()] == [3, 1]
+    assert (tmp_path / "events.jsonl.imported").read_text() == original
 
 
 def test_set_aside_never_overwrites_an_earlier_damaged_copy(tmp_path: Path) -> None:

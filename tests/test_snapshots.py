@@ -20,10 +20,24 @@ def settled(theme: str, keys: tuple[str, ...] = ()):
         for key in keys:
             await pilot.press(key)
         await settle_board(pilot, pilot.app)
+        await history_read(pilot)
         for _ in range(5):
             await pilot.pause()
 
     return run_before
+
+
+async def history_read(pilot) -> None:
+    """Wait until the board has read what the history holds (in threads)."""
+    board = pilot.app.board
+    for _ in range(300):
+        loaded = board.closed.last is not None
+        key = board.detail_key
+        pane = key is None or board.config.history_path is None or key in board.availability
+        if loaded and pane:
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("the history was never read")
 
 
 @pytest.mark.parametrize("theme", THEMES)
@@ -59,58 +73,81 @@ def test_help_screen(snap_compare, clock: FakeClock) -> None:
 
 
 def test_event_log(snap_compare, clock: FakeClock, tmp_path) -> None:
-    write_history(tmp_path / "data")
-    app = make_board(clock, data_dir=tmp_path / "data")
+    history = write_history(tmp_path / "data")
+    app = make_board(clock, data_dir=tmp_path / "data", history_path=history)
     assert snap_compare(app, terminal_size=(120, 36), run_before=settled("textual-dark", ("l",)))
 
 
-def write_history(data_dir) -> None:
-    """A previous session's events, as the board would have logged them."""
+def test_detail_pane_with_availability(snap_compare, clock: FakeClock, tmp_path) -> None:
+    history = write_history(tmp_path / "data")
+    app = make_board(clock, data_dir=tmp_path / "data", history_path=history)
+    keys = ("down",) * 11 + ("enter",)  # Cust1012, with a month of recorded history
+    assert snap_compare(app, terminal_size=(160, 50), run_before=settled("textual-dark", keys))
+
+
+def write_history(data_dir, *, closed_change: bool = False):
+    """A history database as earlier sessions would have left it: a month of Cust1012's
+    checks (two incidents, a maintenance night), events, and (optionally) Cust1006 last seen suspended.
+    Returns its path. With ``closed_change``, Cust1006 was last recorded Suspended, so the
+    board finds a change while closed: when it logs that depends on whether its first
+    answers come before the history is read, so snapshots leave it out."""
     import json
     from datetime import timedelta
 
-    from tenantboard.eventlog import EventLog, LoggedEvent
+    from tenantboard.eventlog import LoggedEvent
+    from tenantboard.history import HistoryDB, Observation
 
     from .conftest import FIXED_NOW
 
-    log = EventLog(data_dir / "events.jsonl")
-    log.add(
-        [
-            LoggedEvent(
-                FIXED_NOW - timedelta(hours=20),
-                "online:Cust1003",
-                "Fabrikam (nightly maintenance)",
-                "state",
-                "Running → OfflineMaintenance",
-                "warning",
-                True,
-            ),
-            LoggedEvent(
-                FIXED_NOW - timedelta(hours=19, minutes=55),
-                "online:Cust1003",
-                "Fabrikam (nightly maintenance)",
-                "state",
-                "OfflineMaintenance → Running",
-                "ok",
-            ),
-            LoggedEvent(
-                FIXED_NOW - timedelta(hours=2),
-                "online:Cust1002",
-                "Contoso (moves hosts)",
-                "endpoint",
-                "endpoint https://online3.superoffice.com/Cust1002 → https://online4.superoffice.com/Cust1002",
-                "ok",
-            ),
-            LoggedEvent(
-                FIXED_NOW - timedelta(minutes=40),
-                "online:Cust1006",
-                "Adventure Works",
-                "state",
-                "Running → Unknown",
-                "critical",
-                True,
-            ),
-        ]
-    )
-    log.flush()
+    CODES = {"Running": 2, "Unknown": 0, "OfflineMaintenance": 6}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "history.sqlite3"
+    last_ran = FIXED_NOW - timedelta(minutes=90)
+    start = last_ran - timedelta(days=30)
+    trouble = {  # 15-minute step -> (state, running, error)
+        **{step: ("Unknown", False, None) for step in range(480, 488)},
+        **{step: ("OfflineMaintenance", False, None) for step in range(2500, 2504)},
+        **{step: (None, None, "timeout") for step in range(2800, 2803)},
+    }
+    observations = []
+    for step in range(30 * 96 + 1):
+        if 1300 <= step < 1400:
+            continue  # nobody watched for a day: a gap, neither up nor down
+        state, running, error = trouble.get(step, ("Running", True, None))
+        at = start + timedelta(minutes=15 * step)
+        code, host = (CODES[state], "online3.superoffice.com") if state else (None, None)
+        observations.append(Observation("online:Cust1012", at, state, code, running, host, error))
+    if closed_change:
+        observations.append(Observation("online:Cust1006", last_ran, "Suspended", 4, False))
+    log = [
+        LoggedEvent(
+            FIXED_NOW - timedelta(hours=20),
+            "online:Cust1003",
+            "Fabrikam (nightly maintenance)",
+            "state",
+            "Running → OfflineMaintenance",
+            "warning",
+            True,
+        ),
+        LoggedEvent(
+            FIXED_NOW - timedelta(hours=19, minutes=55),
+            "online:Cust1003",
+            "Fabrikam (nightly maintenance)",
+            "state",
+            "OfflineMaintenance → Running",
+            "ok",
+        ),
+        LoggedEvent(
+            FIXED_NOW - timedelta(hours=2),
+            "online:Cust1002",
+            "Contoso (moves hosts)",
+            "endpoint",
+            "endpoint https://online3.superoffice.com/Cust1002 → https://online4.superoffice.com/Cust1002",
+            "ok",
+        ),
+    ]
+    with HistoryDB.open(path) as db:
+        run = db.start_run(last_ran - timedelta(hours=9))
+        db.write(observations, log, run_id=run, now=last_ran)
     (data_dir / "ui-state.json").write_text(json.dumps({"last_seen": "2026-03-02T08:00:00+00:00"}))
+    return path

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tenantboard.cli import main
-from tenantboard.eventlog import EventLog, LoggedEvent
 from tenantboard.tenant import make_tenant
 from tenantboard.tenant_file import TenantStore
 
@@ -152,27 +151,6 @@ def test_a_store_save_on_a_read_only_folder_is_a_store_error_for_the_board(
     with pytest.raises(StoreError, match=READ_ONLY):
         store.replace("online:Cust1", make_tenant("Cust1", "sod"))
     assert config.read_text() == START
-
-
-def test_compacting_the_event_log_on_a_full_disk_is_reported_not_raised(
-    small_disk: Path,
-) -> None:
-    from datetime import UTC, datetime
-
-    log = EventLog(small_disk / "events.jsonl", limit=2)
-
-    def event(number: int) -> LoggedEvent:
-        at = datetime(2026, 3, 2, 9, number, tzinfo=UTC)
-        return LoggedEvent(at, f"online:Cust{number}", "x", "state", "Running", "ok")
-
-    for number in range(4):
-        log.add([event(number)])
-        log.flush()
-    _fill(small_disk)
-    log.add([event(5)])
-    log.flush()  # fits in the log's last block; the compacted copy does not
-    assert log.write_error is not None and "No space left" in log.write_error
-    assert [e.key for e in log.events][:2] == ["online:Cust5", "online:Cust3"]
 
 
 def test_twenty_parallel_adds_all_end_up_in_the_file(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tenantboard.eventlog import EventLog, LoggedEvent
+from tenantboard.history import HistoryDB
 from tenantboard.screens.help import HelpScreen
 from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
 from tenantboard.tenant import Tenant
@@ -254,7 +255,7 @@ async def test_sort_by_name_and_back_to_the_list_order(clock) -> None:
         ]
         assert names == sorted(names)
         cursor = app.board.table.cursor_key
-        await pilot.press("s", "s", "s")
+        await pilot.press("s", "s", "s", "s")  # env, next check, uptime 24 h, list
         assert app.board.model.view.sort == "list" and shown(app)[0] == "Cust1001"
         assert app.board.table.cursor_key == cursor  # the cursor stays on its tenant
 
@@ -265,9 +266,9 @@ async def test_sort_by_name_and_back_to_the_list_order(clock) -> None:
 async def test_state_changes_are_logged_notified_and_ring_the_bell(clock, tmp_path) -> None:
     from tenantboard.tenant_file import Settings
 
-    data = tmp_path / "data"
+    history = tmp_path / "history.sqlite3"
     tenants = [Tenant("Cust1003", "online", "Fabrikam")]  # Running, then OfflineMaintenance
-    app = make_board(clock, tenants, data_dir=data, settings=Settings(bell=True))
+    app = make_board(clock, tenants, history_path=history, settings=Settings(bell=True))
     bells: list[int] = []
     app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
@@ -287,52 +288,74 @@ async def test_state_changes_are_logged_notified_and_ring_the_bell(clock, tmp_pa
         assert app.query_one(EventLogPanel).display
         went_worse = events[0].worse
         assert bells == ([1] if went_worse else [])
-    lines = (data / "events.jsonl").read_text().splitlines()
-    assert json.loads(lines[-1])["key"] == "online:Cust1003"
+    with HistoryDB.open(history, read_only=True) as db:  # written by the time the board closed
+        recorded = db.events()
+        assert recorded[0].key == "online:Cust1003" and "→" in recorded[0].text
+        assert db.intervals("online:Cust1003")  # and every check's outcome, folded
+
+
+def record_events(history: Path, events: list[LoggedEvent]) -> None:
+    with HistoryDB.open(history) as db, db.transaction():
+        db.add_events(events)
 
 
 async def test_the_log_is_restored_after_a_restart_with_the_time_last_seen(clock, tmp_path) -> None:
     data = tmp_path / "data"
-    log = EventLog(data / "events.jsonl")
-    log.add(
+    data.mkdir()
+    history = tmp_path / "history.sqlite3"
+    record_events(
+        history,
         [
             LoggedEvent(
                 FIXED_NOW, "online:Cust1", "Acme", "state", "Running → Suspended", "critical", True
             )
-        ]
+        ],
     )
-    log.flush()
     (data / "ui-state.json").write_text(
         json.dumps({"log_open": True, "last_seen": "2026-03-01T18:00:00+00:00"})
     )
-    app = make_board(clock, [Tenant("Cust1001")], data_dir=data)
+    app = make_board(clock, [Tenant("Cust1001")], data_dir=data, history_path=history)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
         panel = app.query_one(EventLogPanel)
+        for _ in range(200):
+            if "Running → Suspended" in panel.render_line(1).text:
+                break
+            await pilot.pause(0.01)
         assert panel.display
         assert "last seen running 2026-03-01 18:00" in panel.title
         assert "Running → Suspended" in panel.render_line(1).text
 
 
-def test_the_event_log_file_stays_bounded(tmp_path) -> None:
-    log = EventLog(tmp_path / "events.jsonl", limit=10)
-    for number in range(35):
+def test_the_event_log_keeps_the_newest_events_this_session_first() -> None:
+    log = EventLog(limit=10)
+    for number in range(5):
         log.add([LoggedEvent(FIXED_NOW, f"k{number}", "n", "state", str(number), "ok")])
-        log.flush()
-    lines = (tmp_path / "events.jsonl").read_text().splitlines()
-    assert len(lines) <= 20
-    reloaded = EventLog(tmp_path / "events.jsonl", limit=10)
-    reloaded.load()
-    assert [event.text for event in reloaded.events][:3] == ["34", "33", "32"]
+    recorded = [LoggedEvent(FIXED_NOW, "old", "n", "state", f"old{n}", "ok") for n in range(20)]
+    log.restore(recorded)  # read from the database after this session logged its first
+    texts = [event.text for event in log.events]
+    assert texts[:6] == ["4", "3", "2", "1", "0", "old0"] and len(texts) == 10
 
 
-def test_a_damaged_log_line_is_skipped_not_fatal(tmp_path) -> None:
-    path = tmp_path / "events.jsonl"
-    good = LoggedEvent(FIXED_NOW, "k", "n", "state", "x", "ok").to_json()
+async def test_an_old_events_file_is_imported_once_skipping_damaged_lines(clock, tmp_path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    path = data / "events.jsonl"
+    good = LoggedEvent(FIXED_NOW, "k", "n", "state", "Running → Suspended", "critical").to_json()
     path.write_text(f'{good}\nnot json\n{{"at": 5}}\n{good}\n')
-    log = EventLog(path)
-    log.load()
-    assert len(log.events) == 2 and log.skipped_lines == 2
+    history = tmp_path / "history.sqlite3"
+    app = make_board(clock, [Tenant("Cust1001")], data_dir=data, history_path=history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        for _ in range(200):
+            if app.board.event_log.events:
+                break
+            await pilot.pause(0.01)
+        shown = [event.text for event in app.board.event_log.events]
+        assert shown == ["Running → Suspended"] * 2
+    assert not path.exists() and (data / "events.jsonl.imported").exists()
+    with HistoryDB.open(history, read_only=True) as db:
+        assert len(db.events()) == 2
 
 
 async def test_timeline_and_running_share_in_the_detail_pane(clock) -> None:

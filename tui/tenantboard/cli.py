@@ -437,9 +437,10 @@ def cmd_board(args: argparse.Namespace) -> int:
     from tenantboard.app import BoardConfig, run_board
 
     keys: dict[str, str] = {}
-    data_dir = None
+    data_dir = history = None
+    hooks: list = []
     attach = _attach_target(args)
-    if attach is not None:
+    if attach is not None:  # the serve it follows records the history and runs the hooks
         settings = effective_settings(args, Settings())
         tenants, store = [], None
     elif args.demo:
@@ -453,6 +454,7 @@ def cmd_board(args: argparse.Namespace) -> int:
         settings = effective_settings(args, tenant_list.settings)
         tenants, keys = tenant_list.tenants, tenant_list.keys
         data_dir = board_data_dir(store.path)
+        history, hooks = history_path(store.path), list(tenant_list.notify)
     config = BoardConfig(
         tenants=tenants,
         settings=settings,
@@ -462,6 +464,8 @@ def cmd_board(args: argparse.Namespace) -> int:
         keys=keys,
         data_dir=data_dir,
         attach=attach,
+        history_path=history,
+        hooks=hooks,
     )
     return run_board(config)
 
@@ -633,9 +637,8 @@ def cmd_paths(args: argparse.Namespace) -> int:
     data_dir = board_data_dir(tenant_file)
     write_out(f"tenant file:  {tenant_file}")
     write_out(f"default:      {default_config_path()}")
-    write_out(f"event log:    {data_dir / 'events.jsonl'}")
     write_out(f"remembered:   {data_dir / 'ui-state.json'}")
-    write_out(f"history:      {history_path(tenant_file)}")
+    write_out(f"history:      {history_path(tenant_file)}  (results, event log, mutes)")
     return 0
 
 
@@ -910,6 +913,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         store=store,
         token=token,
         base_url=base_url_for(args),
+        history_path=history_path(store.path),
     )
     try:
         return asyncio.run(serve(config))

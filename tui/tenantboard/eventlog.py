@@ -1,29 +1,26 @@
 """The event log: state changes, endpoint moves, first failures and recoveries.
 
-Kept on disk (JSON lines in the platform's user data folder) so that after a restart the
-board shows what happened before. The file is bounded: when it grows past twice the
-limit it is rewritten, atomically, with the newest ``limit`` events.
+Kept in the history database (``events`` table), so that after a restart the board shows
+what happened before; the ``events.jsonl`` file of earlier versions is imported into it
+once (:func:`tenantboard.history.import_event_log`). ``LoggedEvent.from_json`` reads its
+lines.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 
-from tenantboard.files import FileError, atomic_write, set_aside, stored_time
+from tenantboard.files import stored_time
 from tenantboard.humanize import SEVERITY_WORDS
 from tenantboard.rows import Change
 from tenantboard.sanitize import clean
 
 DEFAULT_LIMIT = 2000
-KINDS = ("state", "endpoint", "failure", "recovery", "outage")
+KINDS = ("state", "endpoint", "failure", "recovery", "outage", "mark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,124 +59,28 @@ class LoggedEvent:
 
 
 class EventLog:
-    """Newest-first events in memory, appended to ``path`` when there is one."""
+    """Newest-first events in memory: what the event log panel shows.
 
-    def __init__(self, path: Path | None, limit: int = DEFAULT_LIMIT) -> None:
-        self.path = path
+    The events are kept in the history database (:mod:`tenantboard.history`): the board
+    writes each one through its ``HistoryWriter`` and, at start, :meth:`restore` puts the
+    newest recorded ones back."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self.limit = limit
         self.events: deque[LoggedEvent] = deque(maxlen=limit)
-        self.skipped_lines = 0
-        self.write_error: str | None = None
-        self._lines_on_disk = 0
-        self._unwritten: list[LoggedEvent] = []
-        self._lock = threading.Lock()
-
-    def load(self) -> str | None:
-        """Read what earlier sessions logged, and say what could not be used.
-
-        Damaged lines (cut off, not JSON, a time out of range) are skipped and counted;
-        then the damaged file is set aside under a new name and the events that could be
-        read are written afresh, so what is logged next survives a restart. The report is
-        returned and also left in ``write_error``, which the board shows when it starts.
-        """
-        if self.path is None:
-            return None
-        try:
-            text = self.path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            self.write_error = f"cannot read {self.path}: {exc.strerror or exc}"
-            return self.write_error
-        lines = text.splitlines()
-        self._lines_on_disk = len(lines)
-        for line in lines[-self.limit :]:
-            event = LoggedEvent.from_json(line)
-            if event is None:
-                self.skipped_lines += 1
-            else:
-                self.events.appendleft(event)
-        if self.skipped_lines:
-            self.write_error = self._set_aside_damaged()
-        return self.write_error
-
-    def _set_aside_damaged(self) -> str:
-        assert self.path is not None
-        what = f"{self.skipped_lines} damaged line(s) in {self.path.name}"
-        try:
-            aside = set_aside(self.path)
-        except FileError as exc:
-            return f"event log: {what} skipped; not set aside: {exc.reason}"
-        try:
-            self._rewrite()
-        except FileError as exc:
-            return f"event log: {what}; set aside as {aside}, but not rewritten: {exc.reason}"
-        return f"event log: {what} skipped; the file was set aside as {aside}"
 
     def add(self, events: list[LoggedEvent]) -> None:
-        """Show ``events`` at once; they reach the file with the next :meth:`flush`."""
-        if not events:
-            return
         for event in events:
             self.events.appendleft(event)
-        if self.path is not None:
-            with self._lock:
-                self._unwritten.extend(events)
 
-    def flush(self) -> None:
-        """Append what :meth:`add` gathered to the file. Safe to call from a thread (the
-        board does, so no write lands under the operator's fingers); calls write in order."""
-        if self.path is None:
-            return
-        with self._lock:
-            events, self._unwritten = self._unwritten, []
-            if not events:
-                return
-            text = "".join(event.to_json() + "\n" for event in events)
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                with _locked(self.path):
-                    with self.path.open("a+b") as handle:
-                        if handle.tell() > 0:
-                            handle.seek(-1, 2)
-                            if handle.read(1) != b"\n":  # a line cut off: start on a new one
-                                text = "\n" + text
-                        handle.write(text.encode("utf-8"))
-                    self._lines_on_disk += len(events)
-                    if self._lines_on_disk > 2 * self.limit:
-                        self._compact()
-                self.write_error = None
-            except FileError as exc:
-                self.write_error = f"cannot compact the event log: {exc}"
-            except OSError as exc:
-                self.write_error = f"cannot write {self.path}: {exc.strerror or exc}"
-
-    def _rewrite(self) -> None:
-        """Write the events that could be read afresh (after a damaged file was set aside)."""
-        assert self.path is not None
-        newest = list(reversed(list(self.events)))
-        atomic_write(self.path, "".join(event.to_json() + "\n" for event in newest))
-        self._lines_on_disk = len(newest)
-
-    def _compact(self) -> None:
-        """Keep the newest ``limit`` lines of the file as it is now (under the lock): another
-        board on the same tenant file appends to it too, and its events stay."""
-        assert self.path is not None
-        lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
-        newest = lines[-self.limit :]
-        atomic_write(self.path, "".join(line + "\n" for line in newest))
-        self._lines_on_disk = len(newest)
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An advisory lock beside ``path``, held while this process appends or compacts."""
-    with open(path.with_name(path.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    def restore(self, recorded: list[LoggedEvent]) -> None:
+        """Put earlier sessions' events (newest first, from the database) behind the ones
+        this session has logged already."""
+        session = list(self.events)
+        self.events.clear()
+        self.events.extend(session)
+        room = self.limit - len(session)
+        self.events.extend(recorded[: max(0, room)])
 
 
 def logged_events(changes: Iterable[Change]) -> list[LoggedEvent]:

@@ -919,7 +919,9 @@ class HistoryWriter:
         self._thread.start()
 
     def add_results(self, results: Iterable[CheckResult]) -> None:
-        self._queue.put([Observation.from_result(result) for result in results])
+        """Queue results as they are: they become observations in the writer's thread, so
+        the caller (the board's event loop) pays one queue append per batch."""
+        self._queue.put(("results", list(results)))
 
     def add_observations(self, observations: Iterable[Observation]) -> None:
         self._queue.put(list(observations))
@@ -982,6 +984,8 @@ class HistoryWriter:
     def _take(self, item: Any) -> None:
         if isinstance(item, list):
             self._pending.extend(item)
+        elif isinstance(item, tuple) and item[0] == "results":
+            self._pending.extend(Observation.from_result(result) for result in item[1])
         elif isinstance(item, tuple) and item[0] == "events":
             self._pending_events.extend(item[1])
         elif isinstance(item, tuple) and item[0] == "call":

@@ -88,6 +88,10 @@ class TenantRow:
     )
     #: True once older events fell out of :attr:`history`.
     history_trimmed: bool = False
+    #: "mute" or "ack" while the tenant is muted or acknowledged (history marks), else None.
+    mark: str | None = None
+    #: Share of the last 24 hours it was up (history), None while unknown or unobserved.
+    uptime_24h: float | None = None
     #: Changed on every change, so a widget can cache what it drew for this row. Unique
     #: across rows, too: a tenant removed and added again never shows the old row's line.
     revision: int = field(default_factory=lambda: next(_REVISIONS))
@@ -142,9 +146,10 @@ class TenantRow:
 
     @property
     def needs_attention(self) -> bool:
-        """Not OK: a warning or critical state, a failed check, or a contradictory answer."""
+        """Not OK: a warning or critical state, a failed check, or a contradictory answer;
+        and not muted or acknowledged (someone is on it already)."""
         severity = self.severity
-        if severity is None:
+        if severity is None or self.mark is not None:
             return False
         return severity is not Severity.OK or bool(self.state and self.state.running_mismatch)
 
@@ -173,12 +178,16 @@ class TenantRow:
         return outdated and entry.check_number < self.checks
 
 
+#: Shown beside a muted or acknowledged tenant's name.
+MARK_GLYPHS = {"mute": "⊘", "ack": "✓"}
+
 SORTS: dict[str, str] = {
     "list": "the list's order",
     "severity": "worst first",
     "name": "name",
     "env": "environment",
     "next": "next check",
+    "uptime": "uptime 24 h",
 }
 
 
@@ -272,6 +281,8 @@ class BoardModel:
             return lambda key: (rows[key].tenant.display_name.casefold(), position[key])
         if sort == "env":
             return lambda key: (rows[key].tenant.env, position[key])
+        if sort == "uptime":  # lowest first; never observed last
+            return lambda key: (_uptime_rank(rows[key]), position[key])
         if sort == "next" and due_at is not None:
             return lambda key: (due_at(key) if due_at(key) is not None else math.inf, position[key])
         return lambda key: (position[key],)
@@ -370,6 +381,10 @@ class BoardModel:
 
     def pending(self) -> int:
         return self.counts.get(PENDING_BUCKET, 0)
+
+
+def _uptime_rank(row: TenantRow) -> float:
+    return math.inf if row.uptime_24h is None else row.uptime_24h
 
 
 def _rank(severity: Severity | None) -> int:

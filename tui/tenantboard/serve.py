@@ -78,6 +78,7 @@ from aiohttp import web
 
 from tenantboard import __version__
 from tenantboard.client import BaseUrl, TenantClient
+from tenantboard.history import HistoryError, HistoryWriter, Mark, Observation
 from tenantboard.metrics import Exposition, take_snapshot
 from tenantboard.notify import Notifier
 from tenantboard.status_page import status_page
@@ -349,7 +350,50 @@ class ServeConfig:
     transport: Any = None
     watch_interval: float = 2.0
     #: The hook point for mutes and acknowledgements: key -> True to hold back alerts.
+    #: None: the history database's active marks (refreshed every ``marks_interval``).
     is_silenced: Callable[[str], bool] | None = None
+    #: The history database shared with boards on the same tenant file; None: none.
+    history_path: Path | None = None
+    marks_interval: float = 30.0
+
+
+class MarkWatch:
+    """The mutes and acknowledgements in force, read from the history database now and
+    then (in the writer's thread, never on the loop); marks that ran out are ended."""
+
+    def __init__(self, writer: HistoryWriter, watcher: Watcher) -> None:
+        self.writer = writer
+        self.watcher = watcher
+        self.silenced: frozenset[str] = frozenset()
+
+    def is_silenced(self, key: str) -> bool:
+        return key in self.silenced
+
+    async def refresh(self) -> None:
+        try:
+            marks: list[Mark] = await asyncio.wrap_future(self.writer.call(lambda db: db.marks()))
+        except HistoryError as exc:
+            log.warning("mutes not read: %s", exc)
+            return
+        now = self.watcher.clock.wall()
+        rows = self.watcher.model.rows
+        active, ended = set(), []
+        for mark in marks:
+            row = rows.get(mark.key)
+            label = Observation.from_result(row.last).label if row and row.last else None
+            if mark.active(now, label):
+                active.add(mark.key)
+            else:
+                ended.append(mark.id)
+        self.silenced = frozenset(active)
+        if ended:
+            self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in ended])
+            log.info("%d mute(s) or acknowledgement(s) ended", len(ended))
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval)
 
 
 async def serve(config: ServeConfig) -> int:
@@ -370,7 +414,15 @@ async def serve(config: ServeConfig) -> int:
         transport=config.transport,
         max_connections=settings.concurrency,
     )
-    notifier = Notifier(config.tenant_list.notify, is_silenced=config.is_silenced)
+    writer = None
+    if config.history_path is not None:
+        writer = HistoryWriter(config.history_path, retention_days=settings.history_days)
+        writer.start()
+    marks: MarkWatch | None = None
+    is_silenced = config.is_silenced
+    if is_silenced is None:
+        is_silenced = lambda key: marks is not None and marks.is_silenced(key)  # noqa: E731
+    notifier = Notifier(config.tenant_list.notify, is_silenced=is_silenced)
     watcher = Watcher(
         client,
         config.tenant_list,
@@ -379,7 +431,10 @@ async def serve(config: ServeConfig) -> int:
         listener=notifier,
         on_hooks_changed=lambda tenant_list: notifier.set_hooks(tenant_list.notify),
         watch_interval=config.watch_interval,
+        history=writer,
     )
+    if writer is not None:
+        marks = MarkWatch(writer, watcher)
     runner = web.AppRunner(
         build_app(watcher, notifier=notifier, token=config.token),
         access_log=None,
@@ -387,6 +442,7 @@ async def serve(config: ServeConfig) -> int:
         handle_signals=False,
     )
     watching: asyncio.Task[None] | None = None
+    marking: asyncio.Task[None] | None = None
     try:
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
@@ -414,6 +470,8 @@ async def serve(config: ServeConfig) -> int:
                 "are picked up as the file changes"
             )
         watching = asyncio.create_task(watcher.run(), name="watcher")
+        if marks is not None:
+            marking = asyncio.create_task(marks.run(config.marks_interval), name="marks")
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
@@ -423,9 +481,12 @@ async def serve(config: ServeConfig) -> int:
     finally:
         watcher.hub.close()
         await runner.cleanup()
-        if watching is not None:
-            watching.cancel()
-            await asyncio.gather(watching, return_exceptions=True)
+        for task in (watching, marking):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
         await notifier.aclose()
         await client.aclose()
         for signum in (signal.SIGTERM, signal.SIGINT):

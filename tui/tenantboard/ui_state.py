@@ -22,6 +22,8 @@ class UiState:
     log_open: bool = False
     #: Toasts for state changes (the change line and the event log always tell them).
     notify_changes: bool = True
+    #: The "Up 24h" column (off by default).
+    show_uptime: bool = False
     last_seen: datetime | None = None
 
     def copy(self) -> UiState:
@@ -65,6 +67,7 @@ def _parse(data: Any) -> UiState:
         attention_only=bool(data.get("attention_only", False)),
         log_open=bool(data.get("log_open", False)),
         notify_changes=bool(data.get("notify_changes", True)),
+        show_uptime=bool(data.get("show_uptime", False)),
         last_seen=stored_time(last_seen) if last_seen else None,
     )
 

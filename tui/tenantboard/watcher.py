@@ -27,14 +27,16 @@ from tenantboard.check_output import result_json
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
+from tenantboard.eventlog import logged_events
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET, BoardModel, Change, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.tenant_file import Settings, StoreError, TenantList, TenantStore
 
-if TYPE_CHECKING:  # the client is passed in
+if TYPE_CHECKING:  # the client and the history writer are passed in
     from tenantboard.client import TenantClient
+    from tenantboard.history import HistoryWriter
 
 log = logging.getLogger("tenantboard.watcher")
 
@@ -238,8 +240,11 @@ class Watcher:
         on_hooks_changed: Callable[[TenantList], None] | None = None,
         watch_interval: float = 2.0,
         rng: Any = None,
+        history: HistoryWriter | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        #: Records every result and change in the history database (its own thread).
+        self.history = history
         self.store = store
         self.tenant_list = tenant_list
         self.model = BoardModel(tenant_list.tenants)
@@ -283,15 +288,20 @@ class Watcher:
             return
         self.stats.record(result)
         self.revision += 1
+        if self.history is not None:
+            self.history.add_results((result,))
         if self.listener is not None:
             try:
                 self.listener.observe(row)
             except Exception:  # a hook's bug must never stop the checks
                 log.exception("alert hooks failed on a result")
         self.hub.publish("result", self.row_text(row))
-        for change in self.model.take_changes():
+        changes = self.model.take_changes()
+        for change in changes:
             _log_change(change)
             self.hub.publish("change", change_json(change))
+        if changes and self.history is not None:
+            self.history.add_events(logged_events(changes))
 
     # -- the list ------------------------------------------------------------------------
 

@@ -10,9 +10,12 @@ README's key table all come from :data:`BoardScreen.BINDINGS`.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -33,17 +36,37 @@ from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
 from tenantboard.eventlog import EventLog, LoggedEvent, logged_events, notices
-from tenantboard.humanize import ago
+from tenantboard.history import (
+    ClosedChange,
+    HistoryError,
+    HistoryWriter,
+    Mark,
+    Observation,
+    classify,
+    current_user,
+)
+from tenantboard.humanize import SEVERITY_WORDS, ago
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.messages import ResultsArrived, VersionArrived
+from tenantboard.notify import Notifier
 from tenantboard.pacing import Pacing
 from tenantboard.remote import AttachedMonitor, AttachTarget
 from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
 from tenantboard.sanitize import clean
+from tenantboard.screens.chooser import ChooserScreen
 from tenantboard.screens.help import HelpScreen
 from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
+from tenantboard.session_history import (
+    ClosedWatch,
+    MarkBook,
+    StartHistory,
+    TenantAvailability,
+    mark_text,
+    read_availability,
+    read_start,
+)
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import Settings, StoreError, TenantStore
+from tenantboard.tenant_file import NotifyHook, Settings, StoreError, TenantStore
 from tenantboard.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
 from tenantboard.ui_state import UiState
 from tenantboard.widgets.change_line import ChangeLine
@@ -67,6 +90,17 @@ NEEDS_OPERATOR_SECONDS = 600
 VERSION_REST = 0.3
 #: The keys that move between tenants (the table's own bindings), for the help screen.
 MOVE_KEYS = ("↑ ↓ j k, PgUp PgDn, Home End", "move between tenants")
+#: Seconds between reads of availability while the pane is open or the column is shown.
+AVAILABILITY_EVERY = 60.0
+#: Seconds between looks for mutes whose time is up (and writer errors that cleared).
+MARKS_EVERY = 15.0
+#: How long ``m`` can mute for: (choice id, text, hours; None: until the state changes).
+MUTE_CHOICES: tuple[tuple[str, str, float | None], ...] = (
+    ("1h", "for 1 hour", 1),
+    ("8h", "for 8 hours", 8),
+    ("24h", "for 24 hours", 24),
+    ("change", "until its state changes", None),
+)
 PALETTE_KEY = ("ctrl+p", "command palette: every action, and each tenant by name")
 
 
@@ -85,8 +119,12 @@ class BoardConfig:
     tick_interval: float = 1.0
     #: [keys] from the tenant file: binding id -> keys.
     keys: dict[str, str] = field(default_factory=dict)
-    #: Where the event log and remembered choices live; None keeps them in memory (demo).
+    #: Where remembered choices live (and an old events.jsonl to import); None: memory.
     data_dir: Path | None = None
+    #: The history database (``paths.history_path``); None keeps history in memory (demo).
+    history_path: Path | None = None
+    #: ``[[notify]]`` alert hooks from the tenant file, run as ``serve`` runs them.
+    hooks: list[NotifyHook] = field(default_factory=list)
     #: Seconds between looks at the tenant file for changes made elsewhere.
     watch_interval: float = 2.0
     #: A running `tenantboard serve` to follow instead of checking (--attach): its list,
@@ -184,7 +222,41 @@ class BoardScreen(FrameTimerScreen):
             "cycle_sort",
             "Sort",
             id="cycle_sort",
-            tooltip="sort: list order, worst first, name, environment, next check",
+            tooltip="sort: list order, worst first, name, environment, next check, uptime 24 h",
+        ),
+        Binding(
+            "m",
+            "mute",
+            "Mute",
+            id="mute",
+            show=False,
+            tooltip="mute the selected tenant for 1 h, 8 h, 24 h or until its state changes: "
+            "no pop-up, bell or alert hook, and out of the attention filter",
+        ),
+        # A, not k: k moves up, as in vi and every pager.
+        Binding(
+            "A",
+            "acknowledge",
+            "Acknowledge",
+            id="acknowledge",
+            show=False,
+            tooltip="acknowledge the selected tenant's problem: silenced until its state changes",
+        ),
+        Binding(
+            "M",
+            "list_marks",
+            "Muted and acknowledged",
+            id="list_marks",
+            show=False,
+            tooltip="list the muted and acknowledged tenants; choose one to clear it",
+        ),
+        Binding(
+            "U",
+            "toggle_uptime",
+            "Up 24h column",
+            id="toggle_uptime",
+            show=False,
+            tooltip="show or hide the Up 24h column (uptime over the last 24 hours; remembered)",
         ),
         Binding("l", "toggle_log", "Log", id="toggle_log", tooltip="show or hide the event log"),
         Binding(
@@ -249,7 +321,19 @@ class BoardScreen(FrameTimerScreen):
         self.previous_session = remembered.last_seen
         self.model = BoardModel(config.tenants)
         self.keeper = ListKeeper(config.store, config.tenants)
-        self.event_log = EventLog(config.data_dir / "events.jsonl" if config.data_dir else None)
+        self.event_log = EventLog()
+        #: Writes results, events and marks to the history database (its own thread).
+        self.writer: HistoryWriter | None = None
+        self.marks = MarkBook()
+        self.closed = ClosedWatch()
+        #: When a board last ran on this tenant file (history, or remembered choices).
+        self.last_ran: datetime | None = remembered.last_seen
+        #: The history could not be read at start (the writer reports its own errors).
+        self.history_read_error: HistoryError | None = None
+        #: Availability per tenant, as last read (the detail pane's cache).
+        self.availability: dict[str, TenantAvailability] = {}
+        self.notifier = Notifier(config.hooks, is_silenced=self.marks.is_silenced)
+        self._local_mark_ids = itertools.count(-1, -1)
         self.client: TenantClient | None = None
         self.monitor: Monitor | AttachedMonitor | None = None
         #: The tenant the detail pane shows, or None while it is closed.
@@ -259,7 +343,7 @@ class BoardScreen(FrameTimerScreen):
         self._version_timer: Timer | None = None
         #: The alert saying the tenant file cannot be read, until it can be read again.
         self._tenant_file_problem: Notification | None = None
-        self._reported_log_error: str | None = None
+        self._reported_history_error: str | None = None
         self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
             now=time.monotonic,
             start_timer=self.set_timer,
@@ -295,7 +379,7 @@ class BoardScreen(FrameTimerScreen):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        self.event_log.load()
+        self._start_history()
         view = self.model.view
         view.sort = self.remembered.sort if self.remembered.sort in SORTS else "list"
         view.attention_only = self.remembered.attention_only
@@ -306,17 +390,112 @@ class BoardScreen(FrameTimerScreen):
         self.update_summary()
         self.update_log()
         self.set_interval(self.config.tick_interval, self.tick)
+        self.set_interval(MARKS_EVERY, self._end_expired_marks)
+        self.set_interval(AVAILABILITY_EVERY, self._refresh_availability)
+        self.table.show_column("uptime", self.remembered.show_uptime)
         if self.keeper.saves_to_file:
             self.set_interval(self.config.watch_interval, self._look_at_tenant_file)
-        if self.event_log.write_error:
-            self.notify(self.event_log.write_error, severity="warning", markup=False)
         self.set_class(self.app.no_color, "-no-color")
         self.pacing.collector.start()
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         self.pacing.stop()
         self.pacing.collector.stop()
-        self.event_log.flush()
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)  # writes what is queued
+        await self.notifier.aclose(grace=2.0)
+
+    # -- history --------------------------------------------------------------------------------
+
+    def _start_history(self) -> None:
+        """Read what earlier sessions recorded (in a thread), then start the writer."""
+        path = self.config.history_path
+        if path is None:
+            self.closed.loaded({})  # nothing recorded: no first result is a change
+            return
+        self.writer = HistoryWriter(
+            path, retention_days=self.config.settings.history_days, now=self.clock.wall
+        )
+        self.run_worker(self._read_start(path), group="history", exit_on_error=False)
+
+    async def _read_start(self, path: Path) -> None:
+        data_dir = self.config.data_dir
+        old_log = data_dir / "events.jsonl" if data_dir else None
+        keys = list(self.model.list_order)
+        try:
+            found = await asyncio.to_thread(read_start, path, keys, import_from=old_log)
+        except Exception as exc:  # a bug must not keep the board from recording
+            found = StartHistory(error=classify(exc, path))
+        writer = self.writer
+        if writer is not None:
+            writer.start()
+        self._history_read(found)
+
+    def _history_read(self, found: StartHistory) -> None:
+        self.history_read_error = found.error
+        if found.last_run_end is not None:
+            self.last_ran = found.last_run_end
+        self.event_log.restore(found.events)
+        for mark in found.marks:
+            self.marks.add(mark)
+        for key in list(self.marks.by_key):
+            self._show_mark_of(key)
+        self._end_expired_marks()
+        self._compare_firsts(self.closed.loaded(found.last_recorded))
+        if found.error is not None:
+            self.alert(f"history not read: {found.error}. The board keeps working from memory.")
+        self.update_log()
+        self.update_summary()
+        if self.model.view.attention_only:
+            self.apply_view()
+
+    def _compare_firsts(self, results: list[CheckResult]) -> None:
+        """Tenants' first results against what was recorded, in a thread."""
+        results = self.closed.to_compare(results) if self.closed.last is None else results
+        if results and self.closed.last:
+            self.run_worker(self._changes_while_closed(results), group="closed")
+
+    async def _changes_while_closed(self, results: list[CheckResult]) -> None:
+        changes = await asyncio.to_thread(self.closed.compare, results)
+        self._tell(self._closed_events(changes))
+
+    def _closed_events(self, changes: list[ClosedChange]) -> list[LoggedEvent]:
+        """Changes found between the last recorded outcome and this session's first."""
+        events = []
+        for change in changes:
+            row = self.model.rows.get(change.key)
+            if row is None:
+                continue
+            after = change.after.as_interval().severity
+            kind, text = "state", change.describe()
+            if change.before.label == change.after.label:  # the same state on another host
+                when = text[text.index(" while closed") :]
+                before, now = change.before.host or "?", change.after.host or "?"
+                kind, text = "endpoint", f"endpoint host {before} → {now}{when}"
+            events.append(
+                LoggedEvent(
+                    at=change.closed_to,
+                    key=change.key,
+                    name=row.tenant.display_name,
+                    kind=kind,
+                    text=text,
+                    severity=SEVERITY_WORDS[after],
+                    worse=after > change.before.severity,
+                )
+            )
+        return events
+
+    def history_note(self) -> tuple[str, bool]:
+        """The header's history note and whether it is a problem."""
+        error = (self.writer.error if self.writer else None) or self.history_read_error
+        if error is not None:
+            return f"history: not saved ({clean(error.detail, 40)})", True
+        if self.last_ran is None:
+            return "", False
+        now = self.clock.wall().astimezone()
+        ran = self.last_ran.astimezone()
+        shown = f"{ran:%H:%M}" if ran.date() == now.date() else f"{ran:%b %d %H:%M}"
+        return f"last ran {shown}", False
 
     def attach(self, client: TenantClient | None, monitor: Monitor | AttachedMonitor) -> None:
         """The app started the engine: the board can ask it and be told by it."""
@@ -335,15 +514,36 @@ class BoardScreen(FrameTimerScreen):
 
     def on_results_arrived(self, message: ResultsArrived) -> None:
         table = self.table
-        for result in message.results:
+        results = message.results
+        if self.writer is not None:
+            self.writer.add_results(results)
+        closed = self.closed
+        marked = self.marks.by_key
+        rows = []
+        firsts: list[CheckResult] = []
+        touched_marks = False
+        for result in results:
             row = self.model.apply(result)
             if row is None:
                 continue
-            index = self.model.index_of(row.tenant.key)
+            key = row.tenant.key
+            rows.append(row)
+            if closed.is_first(key):
+                firsts.append(result)
+            if key in marked:
+                touched_marks = True
+            index = self.model.index_of(key)
             if index is not None:
                 table.row_updated(index)
-            if row.tenant.key == self.detail_key:
+            if key == self.detail_key:
                 self.show_detail_of_cursor_row()
+        if touched_marks:
+            self._end_expired_marks()  # an outcome changed: marks "until it changes" end
+        if self.notifier.runners:
+            for row in rows:
+                self.notifier.observe(row)
+        if firsts:
+            self._compare_firsts(firsts)
         self._tell(logged_events(self.model.take_changes()))
         if self.model.view.depends_on_results:
             self.pacing.view_soon()
@@ -353,20 +553,20 @@ class BoardScreen(FrameTimerScreen):
         """Log changes, gather state changes for a notice, ring the bell for the worse."""
         if not logged:
             return
-        self.event_log.add(logged)
-        self.run_worker(self._save_event_log(), group="disk")
-        self.update_log()
-        self.pacing.notice([event for event in logged if event.kind == "state"])
-        if self.config.settings.bell and any(event.worse for event in logged):
+        self._log(logged)
+        silenced = self.marks.is_silenced
+        told = [event for event in logged if not silenced(event.key)]
+        self.pacing.notice([event for event in told if event.kind == "state"])
+        if self.config.settings.bell and any(event.worse for event in told):
             self.app.bell()
 
-    async def _save_event_log(self) -> None:
-        """Append the new events in a thread; a write that fails is said once, not hidden."""
-        await asyncio.to_thread(self.event_log.flush)
-        error = self.event_log.write_error
-        if error and error != self._reported_log_error:
-            self.alert(f"the event log is not being saved: {error}")
-        self._reported_log_error = error
+    def _log(self, logged: list[LoggedEvent]) -> None:
+        """Into the event log panel and the history database; no notice, no bell."""
+        if not logged:
+            return
+        self.event_log.add(logged)
+        if self.writer is not None:
+            self.writer.add_events(logged)
         self.update_log()
 
     def _announce(self, events: list[LoggedEvent]) -> None:
@@ -443,6 +643,20 @@ class BoardScreen(FrameTimerScreen):
         self.table.tick()
         if self.detail_key is not None:
             self.show_detail_of_cursor_row()
+        self._say_history_error_once()
+
+    def _say_history_error_once(self) -> None:
+        """The header says it while it lasts; a pop-up says it once per new error."""
+        error = self.writer.error if self.writer else None
+        text = str(error) if error else None
+        if text and text != self._reported_history_error:
+            self.notify(
+                f"{text}. The board keeps working from memory.",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+        self._reported_history_error = text
 
     # -- what the widgets show ------------------------------------------------------------------
 
@@ -486,10 +700,13 @@ class BoardScreen(FrameTimerScreen):
 
     def update_summary(self) -> None:
         monitor = self.monitor
+        history, problem = self.history_note()
         activity = activity_text(
             in_flight=monitor.in_flight if monitor else 0,
             now=self.clock.wall(),
             paused=bool(monitor and monitor.paused),
+            history=history,
+            history_problem=problem,
         )
         note = self._view_note()
         total = self.model.total
@@ -522,7 +739,7 @@ class BoardScreen(FrameTimerScreen):
         if not self.log_panel.display:
             return
         title = f"Event log: {len(self.event_log.events)} events, newest first"
-        last_seen = self.previous_session
+        last_seen = self.last_ran
         if last_seen is not None:
             title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
         self.log_panel.show(self.event_log.events, title, self.clock.wall())
@@ -541,11 +758,19 @@ class BoardScreen(FrameTimerScreen):
 
     def detail_context(self, row: TenantRow) -> DetailContext:
         text, reason = self.next_check_text(row)
+        key = row.tenant.key
+        if self.config.history_path is None:
+            note = "no history database (demo): history is kept in memory only"
+        else:
+            note = "reading the history…"
         return DetailContext(
             now=self.clock.wall(),
             next_text=text,
             next_reason=reason,
-            fetching_version=row.tenant.key in self.fetching_versions,
+            fetching_version=key in self.fetching_versions,
+            availability=self.availability.get(key),
+            availability_note=note,
+            marks=tuple(mark_text(mark) for mark in self.marks.of(key)),
         )
 
     # -- version info ---------------------------------------------------------------------------
@@ -652,6 +877,7 @@ class BoardScreen(FrameTimerScreen):
         row = self.model.rows.get(self.detail_key or "")
         if row is not None:
             self._maybe_fetch_version(row)
+            self._availability_of_detail()
 
     @on(TenantTable.Chosen)
     def _chosen(self, message: TenantTable.Chosen) -> None:
@@ -675,6 +901,7 @@ class BoardScreen(FrameTimerScreen):
             self.detail_key = key
             self.show_detail_of_cursor_row()
             self._show_detail(True)
+            self._availability_of_detail()
         else:
             self.action_close_detail()
 
@@ -742,8 +969,249 @@ class BoardScreen(FrameTimerScreen):
         view = self.model.view
         view.sort = names[(names.index(view.sort) + 1) % len(names)]
         self.apply_view()
+        if view.sort == "uptime":
+            self._refresh_availability()
         self.app.remember_choices()
         self.notify(f"sorted by {SORTS[view.sort]}", timeout=3, markup=False)
+
+    # -- actions: availability ------------------------------------------------------------------
+
+    def action_toggle_uptime(self) -> None:
+        shown = not self.remembered.show_uptime
+        self.remembered.show_uptime = shown
+        self.table.show_column("uptime", shown)
+        self.app.remember_choices()
+        if shown:
+            self._refresh_availability()
+        where = "" if self.size.width >= 100 or not shown else " (where the screen is wide enough)"
+        self.notify(f"Up 24h column {'on' if shown else 'off'}{where}", timeout=3, markup=False)
+
+    def _uptime_wanted(self) -> bool:
+        return self.remembered.show_uptime or self.model.view.sort == "uptime"
+
+    def _refresh_availability(self) -> None:
+        """Each minute: the open pane's figures, and every row's 24 h uptime when shown."""
+        if self.detail_key is not None:
+            self._availability_of_detail(force=True)
+        if self._uptime_wanted() and self.config.history_path is not None:
+            keys = list(self.model.list_order)
+            self.run_worker(
+                self._read_availability(keys, with_strip=False),
+                group="uptime",
+                exclusive=True,
+                exit_on_error=False,
+            )
+
+    def _availability_of_detail(self, *, force: bool = False) -> None:
+        key = self.detail_key
+        if key is None or self.config.history_path is None:
+            return
+        known = self.availability.get(key)
+        age = (self.clock.wall() - known.read_at).total_seconds() if known else None
+        if not force and age is not None and age < AVAILABILITY_EVERY:
+            return
+        self.run_worker(
+            self._read_availability([key], with_strip=True),
+            group="availability",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    async def _read_availability(self, keys: list[str], *, with_strip: bool) -> None:
+        """Read in a thread (after the writer has written what it holds); a failure leaves
+        the figures as they were (the header says what is wrong with the file)."""
+        path = self.config.history_path
+        assert path is not None
+        writer = self.writer
+        now = self.clock.wall()
+        try:
+            if writer is not None:
+                await asyncio.to_thread(writer.flush, 2.0)
+            found = await asyncio.to_thread(
+                read_availability, path, keys, now, with_strip=with_strip
+            )
+        except HistoryError as exc:
+            self.history_read_error = exc
+            return
+        self._availability_read(keys, found, with_strip=with_strip)
+
+    def _availability_read(
+        self, keys: list[str], found: dict[str, TenantAvailability], *, with_strip: bool
+    ) -> None:
+        for key in keys:
+            figures = found.get(key)
+            if with_strip and figures is not None:
+                self.availability[key] = figures
+            row = self.model.rows.get(key)
+            uptime = figures.uptime_24h if figures is not None else None
+            if row is not None and row.uptime_24h != uptime:
+                row.uptime_24h = uptime
+                row.bump()
+        if self.model.view.sort == "uptime":
+            self.apply_view()
+        else:
+            self.table.refresh()
+        if self.detail_key in keys:
+            self.show_detail_of_cursor_row(fetch=False)
+
+    # -- actions: mute and acknowledge -----------------------------------------------------------
+
+    def action_mute(self) -> None:
+        row = self._row_to_mark()
+        if row is None:
+            return
+        key = row.tenant.key
+
+        def chosen(choice: str | None) -> None:
+            for choice_id, _, hours in MUTE_CHOICES:
+                if choice == choice_id:
+                    until = None if hours is None else self.clock.wall() + timedelta(hours=hours)
+                    self.add_mark(key, "mute", until)
+
+        choices = [(choice_id, text) for choice_id, text, _ in MUTE_CHOICES]
+        self.app.push_screen(ChooserScreen(f"Mute {row.tenant.display_name}", choices), chosen)
+
+    def action_acknowledge(self) -> None:
+        row = self._row_to_mark()
+        if row is None:
+            return
+        if not row.needs_attention and row.mark is None:
+            self.notify("nothing to acknowledge: this tenant is ok", timeout=3, markup=False)
+            return
+        self.add_mark(row.tenant.key, "ack", None)
+
+    def _row_to_mark(self) -> TenantRow | None:
+        row = self.model.rows.get(self.table.cursor_key or "")
+        if row is None:
+            return None
+        if row.last is None:
+            self.notify("not checked yet: nothing to silence", timeout=3, markup=False)
+            return None
+        return row
+
+    def add_mark(self, key: str, kind: str, until: datetime | None) -> None:
+        """Mute or acknowledge: written to the history database (in the writer's thread);
+        kept in memory only when there is none, or it cannot be written."""
+        row = self.model.rows.get(key)
+        if row is None or row.last is None:
+            return
+        label = Observation.from_result(row.last).label
+        now = self.clock.wall()
+        if self.writer is None:
+            self._mark_added(self._memory_mark(key, kind, label, now, until), saved=False)
+            return
+        future: Future[Mark] = self.writer.call(
+            lambda db: db.add_mark(key, kind, label, now, until=until)
+        )
+        self.run_worker(
+            self._await_mark(future, (key, kind, label, now, until)),
+            group="marks",
+            exit_on_error=False,
+        )
+
+    def _memory_mark(
+        self, key: str, kind: str, label: str, now: datetime, until: datetime | None
+    ) -> Mark:
+        return Mark(next(self._local_mark_ids), key, kind, now, until, current_user(), label)
+
+    async def _await_mark(self, future: Future[Mark], wanted: tuple) -> None:
+        try:
+            mark = await asyncio.wrap_future(future)
+        except HistoryError as exc:
+            self.notify(
+                f"history: not saved ({exc.detail}); kept until the board closes",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
+            self._mark_added(self._memory_mark(*wanted), saved=False)
+            return
+        self._mark_added(mark, saved=True)
+
+    def _mark_added(self, mark: Mark, *, saved: bool) -> None:
+        self.marks.add(mark)
+        self._show_mark_of(mark.key)
+        row = self.model.rows.get(mark.key)
+        name = row.tenant.display_name if row else mark.key
+        self._log([self._mark_event(mark, name, mark_text(mark))])
+        self.notify(f"{name}: {mark_text(mark)}", timeout=4, markup=False)
+        if self.model.view.attention_only:
+            self.apply_view()
+
+    def _mark_event(self, mark: Mark, name: str, text: str) -> LoggedEvent:
+        row = self.model.rows.get(mark.key)
+        return LoggedEvent(
+            at=self.clock.wall(),
+            key=mark.key,
+            name=name,
+            kind="mark",
+            text=text,
+            severity=SEVERITY_WORDS[row.severity if row else None],
+        )
+
+    def _show_mark_of(self, key: str) -> None:
+        """The row's mark follows the marks in force."""
+        row = self.model.rows.get(key)
+        if row is None:
+            return
+        kinds = {mark.kind for mark in self.marks.of(key)}
+        mark = "mute" if "mute" in kinds else "ack" if kinds else None
+        if row.mark != mark:
+            row.mark = mark
+            row.bump()
+            self._redraw_key(key)
+        if key == self.detail_key:
+            self.show_detail_of_cursor_row(fetch=False)
+
+    def _end_expired_marks(self) -> None:
+        """Marks whose time is up, or whose tenant's outcome changed, end (logged)."""
+        if not self.marks.by_key:
+            return
+        labels = {}
+        for key in self.marks.by_key:
+            row = self.model.rows.get(key)
+            if row is not None and row.last is not None:
+                labels[key] = Observation.from_result(row.last).label
+        ended = self.marks.ended(self.clock.wall(), labels)
+        if ended:
+            self._end_marks(ended, "ended")
+
+    def _end_marks(self, ended: list[Mark], why: str) -> None:
+        now = self.clock.wall()
+        self.marks.remove(mark.id for mark in ended)
+        saved = [mark.id for mark in ended if mark.id > 0]
+        if self.writer is not None and saved:
+            self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in saved])
+        events = []
+        for mark in ended:
+            self._show_mark_of(mark.key)
+            row = self.model.rows.get(mark.key)
+            name = row.tenant.display_name if row else mark.key
+            what = "mute" if mark.kind == "mute" else "acknowledgement"
+            events.append(self._mark_event(mark, name, f"{what} {why} ({mark_text(mark)})"))
+        self._log(events)
+        if self.model.view.attention_only:
+            self.apply_view()
+
+    def action_list_marks(self) -> None:
+        marks = self.marks.all()
+        if not marks:
+            self.notify("no tenant is muted or acknowledged", timeout=3, markup=False)
+            return
+        choices = []
+        for mark in marks:
+            row = self.model.rows.get(mark.key)
+            name = row.tenant.display_name if row else mark.key
+            choices.append((str(mark.id), f"{name}: {mark_text(mark)}"))
+
+        def chosen(choice: str | None) -> None:
+            gone = [mark for mark in self.marks.all() if str(mark.id) == choice]
+            if gone:
+                self._end_marks(gone, "cleared")
+                self.notify("cleared", timeout=3, markup=False)
+
+        title = "Muted and acknowledged: choose one to clear it"
+        self.app.push_screen(ChooserScreen(title, choices), chosen)
 
     def action_toggle_log(self) -> None:
         self.log_panel.display = not self.log_panel.display
@@ -900,6 +1368,8 @@ class BoardScreen(FrameTimerScreen):
         self.model.set_tenants(tenants)
         if self.monitor is not None:
             self.monitor.set_tenants(tenants)
+        for key in list(self.marks.by_key):
+            self._show_mark_of(key)
         if self.detail_key is not None and self.detail_key not in self.model.rows:
             self.action_close_detail()
         self.apply_view()

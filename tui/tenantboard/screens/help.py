@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from tenantboard.answers import STATE_SEVERITY, Severity
 from tenantboard.humanize import GLYPHS
+from tenantboard.rows import MARK_GLYPHS
 
 
 def _grid(rows: Iterable[tuple[str, str]]) -> Table:
@@ -47,6 +48,9 @@ def help_renderable(bindings: Iterable[tuple[str, str]]) -> Group:
         ("retry 45s", "the server asked to wait (Retry-After)"),
         ("↓ (event log)", "a change for the worse"),
         ("▁▄▆█ (timeline)", "ok, warning, unknown, critical over the session"),
+        (f"{MARK_GLYPHS['mute']} name", "muted (m): no pop-up, bell or alert hook until it ends"),
+        (f"{MARK_GLYPHS['ack']} name", "acknowledged (k): silenced until its state changes"),
+        ("▁▄▆█· (30 days)", "availability strip: each day's worst severity, · for no data"),
     ]
     return Group(
         Text("Keys", "bold underline"),

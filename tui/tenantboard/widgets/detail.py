@@ -21,6 +21,7 @@ from tenantboard.answers import Severity, VersionInfo
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
+from tenantboard.session_history import STRIP_DAYS, TenantAvailability
 from tenantboard.textual_overrides import LineScrollBarMixin
 
 LABEL_WIDTH = 12
@@ -34,6 +35,12 @@ class DetailContext:
     next_text: str
     next_reason: str
     fetching_version: bool
+    #: Figures from the history database, None while not read (yet).
+    availability: TenantAvailability | None = None
+    #: Why there are no figures: "reading the history…", "demo: history kept in memory", …
+    availability_note: str = ""
+    #: Active mutes and acknowledgements, as sentences ("muted by ana at 09:30, until 10:30").
+    marks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +162,9 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
     _state_section(state, row, context)
     _timing_section(state, row, context)
     _timeline_section(state, row, context)
+    _marks_section(state, context)
+    available = Section("Availability", "from the history database")
+    _availability_section(available, context)
     _version_section(version, row, context)
     if not row.history:
         history.line("nothing yet")
@@ -163,7 +173,17 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
     if row.history_trimmed:
         history.line(f"(the newest {len(row.history)} shown; the event log (l) keeps more)")
     blank = Entry("", "")
-    return [*top.entries, blank, *state.entries, blank, *version.entries, blank, *history.entries]
+    return [
+        *top.entries,
+        blank,
+        *state.entries,
+        blank,
+        *available.entries,
+        blank,
+        *version.entries,
+        blank,
+        *history.entries,
+    ]
 
 
 def _state_section(section: Section, row: TenantRow, context: DetailContext) -> None:
@@ -263,6 +283,77 @@ def _timeline_section(section: Section, row: TenantRow, context: DetailContext) 
     if row.checks:
         share = 100 * row.running_checks / row.checks
         section.field("Running", f"in {share:.0f}% of {row.checks} checks this session")
+
+
+def _marks_section(section: Section, context: DetailContext) -> None:
+    for index, text in enumerate(context.marks):
+        section.field("Silenced" if index == 0 else "", text, "bold")
+
+
+#: The strip's cell per day: block height and colour by the worst severity, · for no data.
+STRIP_BLOCKS: dict[Severity | None, tuple[str, str]] = {
+    **{severity: block for severity, block in TIMELINE_BLOCKS.items() if severity is not None},
+    None: ("·", "dim"),
+}
+
+
+def strip_spans(strip: tuple[Severity | None, ...]) -> tuple[tuple[str, str], ...]:
+    pieces: list[tuple[str, str]] = []
+    for severity in strip:
+        block, style = STRIP_BLOCKS[severity]
+        if pieces and pieces[-1][1] == style:
+            pieces[-1] = (pieces[-1][0] + block, style)
+        else:
+            pieces.append((block, style))
+    return tuple(pieces)
+
+
+def _share(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value >= 1.0:
+        return "100%"
+    return f"{int(value * 1000) / 10:.1f}%"
+
+
+def _availability_section(section: Section, context: DetailContext) -> None:
+    found = context.availability
+    if found is None:
+        section.line(context.availability_note or "reading the history…")
+        return
+    for label, figures in found.windows:
+        if figures.observed <= 0:
+            section.field(f"Up {label}", "not observed")
+            continue
+        section.field(
+            f"Up {label}",
+            f"{_share(figures.uptime)} up, observed {_share(figures.coverage)} of the window",
+        )
+    label, month = found.windows[-1]
+    if month.incidents:
+        section.field(
+            "Incidents",
+            f"{month.incidents} in {label}, longest {duration_text(month.longest_incident)}",
+        )
+    else:
+        section.field("Incidents", f"none in {label}")
+    if found.strip:
+        section.entries.append(Entry(f"{STRIP_DAYS} days", "", spans=strip_spans(found.strip)))
+        section.field(
+            "", "a day each, today last: ▁ ok ▄ warning ▆ unknown █ critical · none", "dim"
+        )
+
+
+def duration_text(seconds: float) -> str:
+    """1h 05m, 12m 30s, 45s."""
+    seconds = int(seconds)
+    if seconds >= 86_400:
+        return f"{seconds // 86_400}d {seconds % 86_400 // 3600:02d}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds}s"
 
 
 def _version_section(section: Section, row: TenantRow, context: DetailContext) -> None:

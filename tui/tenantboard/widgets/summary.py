@@ -60,11 +60,16 @@ def counts_text(
     return text
 
 
-def activity_text(*, in_flight: int, now: datetime, paused: bool) -> Text:
-    """Right part: checks in flight, PAUSED, and the time; never cut off."""
+def activity_text(
+    *, in_flight: int, now: datetime, paused: bool, history: str = "", history_problem: bool = False
+) -> Text:
+    """Right part: checks in flight, PAUSED, the history note ("last ran 18:02", or
+    "history: not saved (…)"), and the time; never cut off."""
     text = Text(no_wrap=True)
     if paused:
         text.append(" PAUSED ", "bold reverse")
+    if history:
+        text.append(f" {history} ", "bold reverse" if history_problem else "dim")
     text.append(f" ⟳ {in_flight} in flight  {clock_time(now)} ")
     return text
 

@@ -25,7 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
-from tenantboard.rows import BoardModel, TenantRow
+from tenantboard.rows import MARK_GLYPHS, BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.textual_overrides import LineScrollBarMixin
 
@@ -53,15 +53,22 @@ COLUMNS: tuple[Column, ...] = (
     Column("version", "Version", 20, 8),
     Column("checked", "Checked", 9, 3),
     Column("next", "Next check", 14, 4),
+    Column("uptime", "Up 24h", 7, 4),
     Column("problem", "Problem", 16, 2, flex=True),
 )
+#: Columns the operator turns on (the palette, or a key); off by default.
+OPTIONAL_COLUMNS = frozenset({"uptime"})
 
 
-def layout_columns(width: int) -> list[tuple[Column, int]]:
+def layout_columns(
+    width: int, hidden: frozenset[str] = OPTIONAL_COLUMNS
+) -> list[tuple[Column, int]]:
     """Pick the columns that fit ``width`` (by priority) and share out the rest."""
     chosen: list[Column] = []
     used = 0
     for column in sorted(COLUMNS, key=lambda c: c.priority):
+        if column.key in hidden:
+            continue
         if used + column.width <= width or column.priority == 0:
             chosen.append(column)
             used += column.width
@@ -101,9 +108,14 @@ def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
     host = host_of(state.endpoint) if state else ""
     if row.endpoint_moved and host:
         host = f"{host} ↻"
+    name = row.tenant.display_name
+    if row.mark is not None:
+        name = f"{MARK_GLYPHS[row.mark]} {name}"
+    uptime = row.uptime_24h
     return {
         "glyph": GLYPHS[row.severity],
-        "name": row.tenant.display_name,
+        "name": name,
+        "uptime": "-" if uptime is None else uptime_text(uptime),
         "context": row.tenant.context_id,
         "env": row.tenant.env,
         "state": clean(state_text, 40),
@@ -114,6 +126,13 @@ def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
         "next": next_check,
         "problem": problem,
     }
+
+
+def uptime_text(share: float) -> str:
+    """99.95% as "99.9%" (never rounded up to 100% while anything was down)."""
+    if share >= 1.0:
+        return "100%"
+    return f"{int(share * 1000) / 10:.1f}%"
 
 
 def fit(text: str, width: int) -> str:
@@ -147,6 +166,7 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
     # busy with hundreds of checks a second during a pass). They apply only while the
     # table has focus, as a priority binding of a widget outside the focus chain does not.
     BINDINGS = [
+        # k acknowledges (the board's key); j stays for those who have it in their fingers.
         Binding("up,k", "cursor(-1)", "Up", show=False, priority=True),
         Binding("down,j", "cursor(1)", "Down", show=False, priority=True),
         Binding("pageup", "page(-1)", "Page up", show=False, priority=True),
@@ -175,6 +195,7 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.model = model
         self.describe = describe
+        self.hidden_columns: frozenset[str] = OPTIONAL_COLUMNS
         self._layout: list[tuple[Column, int]] = layout_columns(80)
         self._layout_width = 80
         # Keyed by (tenant, width): a line stays cached while its tenant moves (filtering,
@@ -210,6 +231,15 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
             if row is not None and self.describe(row) != self._times.get(index):
                 self.refresh_line(index + 1)
 
+    def show_column(self, key: str, shown: bool) -> None:
+        """Turn an optional column on or off; every line is drawn again."""
+        hidden = self.hidden_columns - {key} if shown else self.hidden_columns | {key}
+        if hidden != self.hidden_columns:
+            self.hidden_columns = hidden
+            self._layout_width = -1
+            self._lines.clear()
+            self.refresh()
+
     def set_covered(self, columns: int) -> None:
         """The detail pane now covers ``columns`` on the right (0: nothing)."""
         if columns != self._covered:
@@ -236,7 +266,7 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
     def _columns_for(self, width: int) -> list[tuple[Column, int]]:
         """The layout for the drawable width (the scrollbar takes its share)."""
         if width != self._layout_width:
-            self._layout = layout_columns(width)
+            self._layout = layout_columns(width, self.hidden_columns)
             self._layout_width = width
         return self._layout
 

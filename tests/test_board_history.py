@@ -1,0 +1,327 @@
+"""The board and the history database: changes while closed, availability, mutes and
+acknowledgements, alert hooks; and the watcher of `serve` recording into the same file."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from tenantboard.eventlog import LoggedEvent
+from tenantboard.history import HistoryDB, HistoryWriter, Observation
+from tenantboard.screens.chooser import ChooserScreen
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import NotifyHook, Settings
+
+from .conftest import FIXED_NOW, choose_in_palette, make_board, settle_board
+from .serve_helpers import failed, idle_watcher, ok
+from .test_board import detail_text
+
+
+async def wait_for(pilot, condition, tries: int = 400) -> None:
+    """Let the board run (its threads too) until ``condition`` holds."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("never happened")
+
+
+def seed(history: Path, observations=(), *, last_ran=None) -> None:
+    with HistoryDB.open(history) as db:
+        run = db.start_run(last_ran or FIXED_NOW - timedelta(hours=2))
+        db.write(list(observations), run_id=run, now=last_ran or FIXED_NOW - timedelta(hours=2))
+
+
+def flushed(app) -> None:
+    assert app.board.writer is not None and app.board.writer.flush()
+
+
+async def written(app) -> None:
+    await asyncio.to_thread(flushed, app)
+
+
+def events_text(app) -> list[str]:
+    return [event.text for event in app.board.event_log.events]
+
+
+# -- changes while closed ------------------------------------------------------------------
+
+
+async def test_a_change_while_closed_is_logged_with_the_gap_and_the_last_run_shown(
+    clock, tmp_path
+) -> None:
+    history = tmp_path / "history.sqlite3"
+    seen = FIXED_NOW - timedelta(hours=2)  # 07:30; the board starts at 09:30
+    seed(history, [Observation("online:Cust1001", seen, "Suspended", 4, False)], last_ran=seen)
+    app = make_board(clock, [Tenant("Cust1001", "online", "Acme")], history_path=history)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle_board(pilot, app)
+        await wait_for(pilot, lambda: any("while closed" in text for text in events_text(app)))
+        (text,) = [text for text in events_text(app) if "while closed" in text]
+        assert text == "Suspended → Running while closed, between 07:30 and 09:30"
+        assert "last ran 07:30" in app.board.summary.render().plain
+        await written(app)
+    with HistoryDB.open(history, read_only=True) as db:
+        assert any("while closed" in event.text for event in db.events())
+
+
+async def test_a_first_answer_before_anything_was_recorded_is_no_change(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    app = make_board(clock, [Tenant("Cust1001")], history_path=history)
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle_board(pilot, app)
+        await wait_for(pilot, lambda: app.board.closed.last is not None)
+        await settle_board(pilot, app)
+        assert not any("while closed" in text for text in events_text(app))
+        assert "last ran" not in app.board.summary.render().plain
+
+
+# -- availability ----------------------------------------------------------------------------
+
+
+def a_bad_day(key: str) -> list[Observation]:
+    """The last 24 hours in 15-minute checks: up, except two hours not running."""
+    start = FIXED_NOW - timedelta(hours=24)
+    found = []
+    for step in range(24 * 4 + 1):
+        down = 40 <= step < 48
+        state, code, running = ("Suspended", 4, False) if down else ("Running", 2, True)
+        found.append(Observation(key, start + timedelta(minutes=15 * step), state, code, running))
+    return found
+
+
+async def test_the_detail_pane_shows_uptime_incidents_and_the_strip(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    seed(history, a_bad_day("online:Cust1001"))
+    app = make_board(clock, [Tenant("Cust1001")], history_path=history)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "online:Cust1001" in app.board.availability)
+        text = detail_text(app)
+        assert "Up 24 h     91.6% up, observed 100% of the window" in text
+        assert "Incidents   1 in 30 d, longest 2h 00m" in text
+        assert "30 days" in text and "·" in text  # days without data show as dots
+
+
+async def test_the_up_24h_column_is_off_until_asked_and_remembered(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    seed(history, a_bad_day("online:Cust1001"))
+    app = make_board(clock, [Tenant("Cust1001"), Tenant("Cust1002")], history_path=history)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle_board(pilot, app)
+        assert "Up 24h" not in app.board.table.render_line(0).text
+        await pilot.press("U")
+        row = app.board.model.rows["online:Cust1001"]
+        await wait_for(pilot, lambda: row.uptime_24h is not None)
+        await pilot.pause()
+        assert "Up 24h" in app.board.table.render_line(0).text
+        assert "91.6%" in app.board.table.render_line(1).text
+        assert app.ui.show_uptime
+        app.board.model.view.sort = "uptime"
+        app.board.apply_view()
+        assert app.board.model.order == ["online:Cust1001", "online:Cust1002"]  # lowest first
+
+
+# -- mutes and acknowledgements ----------------------------------------------------------------
+
+
+def a_problem(app) -> str:
+    return next(key for key, row in app.board.model.rows.items() if row.needs_attention)
+
+
+async def test_a_mute_silences_leaves_the_attention_filter_and_ends_by_itself(
+    clock, tmp_path
+) -> None:
+    history = tmp_path / "history.sqlite3"
+    app = make_board(clock, history_path=history, settings=Settings(bell=True))
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        key = a_problem(app)
+        app.board.jump_to(key)
+        await pilot.press("m")
+        assert isinstance(app.screen, ChooserScreen)
+        await pilot.press("enter")  # the first choice: 1 hour
+        row = app.board.model.rows[key]
+        await wait_for(pilot, lambda: row.mark == "mute")
+        assert "⊘ " in app.board.table.render_line(app.board.model.index_of(key) + 1).text
+        await pilot.press("exclamation_mark")
+        assert key not in app.board.model.order  # out of the attention filter
+        await pilot.press("exclamation_mark")
+        app.board._tell(
+            [LoggedEvent(FIXED_NOW, key, "x", "state", "Running → Unknown", "critical", True)]
+        )
+        await pilot.pause(1.2)
+        assert bells == []
+        assert not any((n.title or "") == "state changed" for n in app._notifications)
+        await written(app)
+        with HistoryDB.open(history, read_only=True) as db:
+            (mark,) = db.marks()
+            assert mark.key == key and mark.kind == "mute"
+            assert mark.until == FIXED_NOW + timedelta(hours=1)
+        clock.advance(3601)
+        app.board._end_expired_marks()
+        assert row.mark is None
+        assert any(text.startswith("mute ended") for text in events_text(app))
+        await written(app)
+    with HistoryDB.open(history, read_only=True) as db:
+        assert db.marks() == []  # ended in the file too
+
+
+async def test_marks_survive_a_restart_and_show_in_the_detail_pane(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    with HistoryDB.open(history) as db:
+        db.add_mark(
+            "online:Cust1001", "mute", "Running", FIXED_NOW, until=FIXED_NOW + timedelta(hours=8)
+        )
+    app = make_board(clock, [Tenant("Cust1001")], history_path=history)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle_board(pilot, app)
+        row = app.board.model.rows["online:Cust1001"]
+        await wait_for(pilot, lambda: row.mark == "mute")
+        await pilot.press("enter")
+        assert "Silenced    muted by" in detail_text(app)
+        assert "until 17:30" in detail_text(app)
+
+
+async def test_an_acknowledgement_ends_when_the_state_changes(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    tenants = [Tenant("Cust1003", "online", "Fabrikam")]  # Running, then OfflineMaintenance
+    app = make_board(clock, tenants, history_path=history)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        row = app.board.model.rows["online:Cust1003"]
+        await pilot.press("A")  # running: nothing to acknowledge
+        assert row.mark is None
+
+        async def walk_until_changed() -> None:
+            first = row.state.state_name
+            for _ in range(40):
+                clock.advance(30)
+                app.monitor.recheck("online:Cust1003")
+                await settle_board(pilot, app)
+                if row.state.state_name != first:
+                    return
+            raise AssertionError("the state never changed")
+
+        await walk_until_changed()
+        await pilot.press("A")
+        await wait_for(pilot, lambda: row.mark == "ack")
+        await walk_until_changed()
+        assert row.mark is None
+        assert any(text.startswith("acknowledgement ended") for text in events_text(app))
+
+
+async def test_the_palette_lists_marks_and_clears_one(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    app = make_board(clock, [Tenant("Cust1001", "online", "Acme")], history_path=history)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        app.board.add_mark("online:Cust1001", "mute", None)
+        row = app.board.model.rows["online:Cust1001"]
+        await wait_for(pilot, lambda: row.mark == "mute")
+        await choose_in_palette(pilot, "Muted and acknowledged")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChooserScreen))
+        await pilot.press("enter")
+        assert row.mark is None
+        await written(app)
+        with HistoryDB.open(history, read_only=True) as db:
+            assert db.marks() == [] and db.marks(include_ended=True)
+
+
+async def test_without_a_history_file_marks_are_kept_in_memory(clock) -> None:
+    app = make_board(clock, [Tenant("Cust1001")])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        app.board.add_mark("online:Cust1001", "mute", None)
+        assert app.board.model.rows["online:Cust1001"].mark == "mute"
+        await pilot.press("enter")
+        assert "no history database" in detail_text(app)
+
+
+# -- alert hooks on the board --------------------------------------------------------------------
+
+
+def a_recording_hook(path: Path) -> NotifyHook:
+    script = "import sys; open(sys.argv[1], 'a').write(sys.stdin.read())"
+    return NotifyHook("rec", command=(sys.executable, "-c", script, str(path)), group_seconds=0.0)
+
+
+async def walk_to_maintenance(pilot, app, clock, key: str = "online:Cust1003") -> None:
+    row = app.board.model.rows[key]
+    for _ in range(40):
+        clock.advance(30)
+        app.monitor.recheck(key)
+        await settle_board(pilot, app)
+        if row.state.state_name == "OfflineMaintenance":
+            return
+    raise AssertionError("never went into maintenance")
+
+
+async def test_the_board_runs_alert_hooks_but_not_for_a_muted_tenant(clock, tmp_path) -> None:
+    sent = tmp_path / "sent.json"
+    tenants = [Tenant("Cust1003", "online", "Fabrikam")]
+    app = make_board(clock, tenants, hooks=[a_recording_hook(sent)])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        await walk_to_maintenance(pilot, app, clock)
+        await wait_for(pilot, lambda: sent.exists() and "OfflineMaintenance" in sent.read_text())
+
+    sent.unlink()
+    clock = type(clock)()
+    app = make_board(clock, tenants, hooks=[a_recording_hook(sent)])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        app.board.add_mark("online:Cust1003", "mute", FIXED_NOW + timedelta(hours=8))
+        await walk_to_maintenance(pilot, app, clock)
+        await wait_for(pilot, lambda: app.board.notifier.counts[("rec", "silenced")] == 1)
+        assert not sent.exists()
+
+
+# -- serve: the watcher records into the same file; mutes silence its hooks -----------------------
+
+
+async def test_the_watcher_records_results_and_changes_in_the_history(tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    writer = HistoryWriter(history)
+    writer.start()
+    tenant = Tenant("Cust1")
+    watcher = idle_watcher([tenant], history=writer)
+    watcher.record(ok(tenant))
+    watcher.record(failed(tenant, at=60))
+    await asyncio.to_thread(writer.close)
+    with HistoryDB.open(history, read_only=True) as db:
+        intervals = db.intervals("online:Cust1")
+        assert [interval.label for interval in intervals] == ["Running", "error:timeout"]
+        assert db.events()
+
+
+async def test_serve_silences_hooks_from_the_history_marks(tmp_path) -> None:
+    from tenantboard.serve import MarkWatch
+
+    history = tmp_path / "history.sqlite3"
+    writer = HistoryWriter(history)
+    writer.start()
+    tenant, other = Tenant("Cust1"), Tenant("Cust2")
+    watcher = idle_watcher([tenant, other], history=writer)
+    watcher.record(ok(tenant))
+    watcher.record(ok(other))
+    now = watcher.clock.wall()
+    await asyncio.wrap_future(
+        writer.call(lambda db: db.add_mark(tenant.key, "mute", "Running", now))
+    )
+    await asyncio.wrap_future(
+        writer.call(
+            lambda db: db.add_mark(other.key, "mute", "Running", now, until=now - timedelta(1))
+        )
+    )
+    marks = MarkWatch(writer, watcher)
+    await marks.refresh()
+    assert marks.is_silenced(tenant.key) and not marks.is_silenced(other.key)
+    await asyncio.to_thread(writer.close)
+    with HistoryDB.open(history, read_only=True) as db:
+        assert [mark.key for mark in db.marks()] == [tenant.key]  # the one run out is ended
