@@ -90,22 +90,40 @@ def _fsync_folder(folder: Path) -> None:
             os.close(dir_fd)
 
 
-def set_aside(path: Path, now: datetime | None = None) -> Path:
-    """Rename a damaged file to ``<name>.damaged-<UTC timestamp>`` beside it and return
-    the new path, so that nothing is lost and the next write starts afresh.
+def unused_name(path: Path, suffix: str) -> Path:
+    """``path`` with ``suffix`` added to its name, numbered (``-2``, ``-3``...) if taken."""
+    candidate = path.with_name(f"{path.name}{suffix}")
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}{suffix}-{number}")
+    return candidate
+
+
+def set_aside(
+    path: Path,
+    now: datetime | None = None,
+    *,
+    label: str = "damaged",
+    companions: tuple[str, ...] = (),
+) -> Path:
+    """Rename a damaged file to ``<name>.<label>-<UTC timestamp>`` beside it and return
+    the new path, so that nothing is lost and the next write starts afresh. Files named
+    ``<name><companion>`` (a database's ``-wal`` and ``-shm``) move with it.
 
     Raises :class:`FileError` when it cannot be renamed.
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    aside = path.with_name(f"{path.name}.damaged-{stamp}")
-    number = 1
-    while aside.exists():
-        number += 1
-        aside = path.with_name(f"{path.name}.damaged-{stamp}-{number}")
+    aside = unused_name(path, f".{label}-{stamp}")
     try:
         os.rename(path, aside)
     except OSError as exc:
         raise FileError(path, f"cannot set the damaged file aside: {_why(exc)}") from None
+    for companion in companions:
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(
+                path.with_name(path.name + companion), aside.with_name(aside.name + companion)
+            )
     return aside
 
 

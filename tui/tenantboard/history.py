@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenantboard.availability import Interval, outcome_label
+from tenantboard.files import FileError, set_aside, unused_name
 from tenantboard.humanize import host_of
 from tenantboard.paths import history_path
 from tenantboard.sanitize import clean
@@ -213,24 +214,6 @@ def _writable(path: Path) -> bool:
     if path.exists() and not os.access(path, os.W_OK):
         return False
     return os.access(path.parent, os.W_OK)
-
-
-def set_aside(path: Path, now: datetime | None = None) -> Path:
-    """Rename a damaged file (and its -wal/-shm) to a new name beside it; returns it.
-
-    Local until ``files.set_aside`` lands on main (another change adds it there)."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    number = 1
-    while target.exists():
-        number += 1
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
-    os.replace(path, target)
-    for suffix in ("-wal", "-shm"):
-        sidecar = path.with_name(path.name + suffix)
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(sidecar, target.with_name(target.name + suffix))
-    return target
 
 
 # -- paths -----------------------------------------------------------------------------------
@@ -845,11 +828,7 @@ def import_event_log(db: HistoryDB, path: Path) -> int:
     events = [event for line in text.splitlines() if (event := LoggedEvent.from_json(line))]
     with db.transaction():
         db.add_events(events)
-    target = path.with_name(path.name + ".imported")
-    number = 1
-    while target.exists():
-        number += 1
-        target = path.with_name(f"{path.name}.imported-{number}")
+    target = unused_name(path, ".imported")
     try:
         os.replace(path, target)
     except OSError as exc:
@@ -1013,9 +992,11 @@ class HistoryWriter:
                 self._report(exc)
                 return
             try:
-                moved = set_aside(self.path, self._now())
+                moved = set_aside(
+                    self.path, self._now(), label="corrupt", companions=("-wal", "-shm")
+                )
                 self._db = HistoryDB.open(self.path, busy_timeout=self.busy_timeout)
-            except (OSError, HistoryError) as again:
+            except (OSError, FileError, HistoryError) as again:
                 self._report(classify(again, self.path))
                 return
             self._report(HistoryError(exc.reason, self.path, exc.detail, set_aside=moved))
