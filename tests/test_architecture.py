@@ -131,7 +131,7 @@ def test_every_module_is_classified_the_way_its_imports_say() -> None:
 
 
 def test_the_readme_key_table_comes_from_the_bindings() -> None:
-    from tenantboard.screens.board import key_table_markdown
+    from tenantboard.screens.board_keys import key_table_markdown
 
     readme = (PACKAGE.parent.parent / "README.md").read_text(encoding="utf-8")
     start = readme.index("\n", readme.index("<!-- keys:")) + 1

@@ -13,9 +13,8 @@ import asyncio
 import itertools
 import random
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -40,10 +39,7 @@ from tenantboard.history import (
     ClosedChange,
     HistoryError,
     HistoryWriter,
-    Mark,
-    Observation,
     classify,
-    current_user,
 )
 from tenantboard.humanize import SEVERITY_WORDS, ago
 from tenantboard.list_keeper import ChangeKind, ListKeeper
@@ -53,8 +49,9 @@ from tenantboard.pacing import Pacing
 from tenantboard.remote import AttachedMonitor, AttachTarget
 from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
 from tenantboard.sanitize import clean
-from tenantboard.screens.chooser import ChooserScreen
+from tenantboard.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
 from tenantboard.screens.help import HelpScreen
+from tenantboard.screens.marks import MarkActions
 from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
 from tenantboard.session_history import (
     ClosedWatch,
@@ -89,19 +86,10 @@ NEEDS_OPERATOR_SECONDS = 600
 #: Seconds the cursor rests on a row before the detail pane fetches its version document.
 VERSION_REST = 0.3
 #: The keys that move between tenants (the table's own bindings), for the help screen.
-MOVE_KEYS = ("↑ ↓ j k, PgUp PgDn, Home End", "move between tenants")
 #: Seconds between reads of availability while the pane is open or the column is shown.
 AVAILABILITY_EVERY = 60.0
 #: Seconds between looks for mutes whose time is up (and writer errors that cleared).
 MARKS_EVERY = 15.0
-#: How long ``m`` can mute for: (choice id, text, hours; None: until the state changes).
-MUTE_CHOICES: tuple[tuple[str, str, float | None], ...] = (
-    ("1h", "for 1 hour", 1),
-    ("8h", "for 8 hours", 8),
-    ("24h", "for 24 hours", 24),
-    ("change", "until its state changes", None),
-)
-PALETTE_KEY = ("ctrl+p", "command palette: every action, and each tenant by name")
 
 
 @dataclass
@@ -132,185 +120,10 @@ class BoardConfig:
     attach: AttachTarget | None = None
 
 
-class BoardScreen(FrameTimerScreen):
+class BoardScreen(MarkActions, FrameTimerScreen):
     """Every tenant as a row, a detail pane, the event log, the filter line and the key bar."""
 
-    BINDINGS = [
-        Binding(
-            "r",
-            "recheck",
-            "Refresh",
-            id="refresh",
-            tooltip="refresh the selected tenant now, ahead of everything merely due",
-        ),
-        Binding(
-            "R",
-            "recheck_shown",
-            "Refresh shown",
-            id="refresh_all",
-            tooltip="refresh every tenant shown (all of them unless a filter is on)",
-        ),
-        Binding(
-            "ctrl+r",
-            "recheck_list",
-            "Refresh the whole list",
-            id="refresh_list",
-            show=False,
-            tooltip="refresh every tenant in the list, shown or not",
-        ),
-        # Priority, like the table's cursor keys: answered as the key arrives, not after it
-        # has bubbled through the DOM; the action leaves the key to a widget that wants it.
-        Binding(
-            "enter",
-            "toggle_detail",
-            "Details",
-            id="toggle_detail",
-            priority=True,
-            tooltip="open or close the detail pane",
-        ),
-        Binding(
-            "escape",
-            "close_detail",
-            "Close details",
-            id="close_detail",
-            show=False,
-            tooltip="close the detail pane, or clear a filter kept with enter",
-        ),
-        Binding(
-            "a",
-            "add_tenant",
-            "Add",
-            id="add_tenant",
-            tooltip="add a tenant (saved to the tenant file at once)",
-        ),
-        Binding(
-            "e",
-            "edit_tenant",
-            "Edit",
-            id="edit_tenant",
-            show=False,
-            tooltip="edit the selected tenant",
-        ),
-        Binding(
-            "delete,backspace",
-            "remove_tenant",
-            "Remove",
-            id="remove_tenant",
-            show=False,
-            tooltip="remove the selected tenant (asks first)",
-        ),
-        # Priority, like enter: keys are forwarded to the focused widget as they arrive, so
-        # without it the letters typed right after the slash reach the table, not the line.
-        Binding(
-            "slash",
-            "filter",
-            "Filter",
-            id="filter",
-            priority=True,
-            tooltip="filter as you type: context id, label, host or state (escape clears)",
-        ),
-        Binding(
-            "exclamation_mark",
-            "attention",
-            "Attention only",
-            id="attention",
-            show=False,
-            tooltip="show only tenants that need attention, or every tenant again",
-        ),
-        Binding(
-            "s",
-            "cycle_sort",
-            "Sort",
-            id="cycle_sort",
-            tooltip="sort: list order, worst first, name, environment, next check, uptime 24 h",
-        ),
-        Binding(
-            "m",
-            "mute",
-            "Mute",
-            id="mute",
-            show=False,
-            tooltip="mute the selected tenant for 1 h, 8 h, 24 h or until its state changes: "
-            "no pop-up, bell or alert hook, and out of the attention filter",
-        ),
-        # A, not k: k moves up, as in vi and every pager.
-        Binding(
-            "A",
-            "acknowledge",
-            "Acknowledge",
-            id="acknowledge",
-            show=False,
-            tooltip="acknowledge the selected tenant's problem: silenced until its state changes",
-        ),
-        Binding(
-            "M",
-            "list_marks",
-            "Muted and acknowledged",
-            id="list_marks",
-            show=False,
-            tooltip="list the muted and acknowledged tenants; choose one to clear it",
-        ),
-        Binding(
-            "U",
-            "toggle_uptime",
-            "Up 24h column",
-            id="toggle_uptime",
-            show=False,
-            tooltip="show or hide the Up 24h column (uptime over the last 24 hours; remembered)",
-        ),
-        Binding("l", "toggle_log", "Log", id="toggle_log", tooltip="show or hide the event log"),
-        Binding(
-            "n",
-            "toggle_notices",
-            "Notices",
-            id="toggle_notices",
-            show=False,
-            tooltip="state-change pop-ups on or off (remembered; the change line always tells)",
-        ),
-        Binding(
-            "c",
-            "copy_context",
-            "Copy id",
-            id="copy_context",
-            show=False,
-            tooltip="copy the selected tenant's context id to the clipboard",
-        ),
-        Binding(
-            "u",
-            "copy_endpoint",
-            "Copy URL",
-            id="copy_endpoint",
-            show=False,
-            tooltip="copy the selected tenant's endpoint URL to the clipboard",
-        ),
-        Binding(
-            "o",
-            "open_endpoint",
-            "Open",
-            id="open_endpoint",
-            show=False,
-            tooltip="open the selected tenant's endpoint in a web browser",
-        ),
-        Binding(
-            "p", "toggle_pause", "Pause", id="toggle_pause", tooltip="pause or resume refreshing"
-        ),
-        Binding(
-            "t",
-            "app.change_theme",
-            "Theme",
-            id="change_theme",
-            show=False,
-            tooltip="choose a theme (remembered)",
-        ),
-        Binding(
-            "question_mark,f1",
-            "help",
-            "Help",
-            id="help",
-            tooltip="help: every key, and what each colour, glyph and mark means",
-        ),
-        Binding("q", "app.quit", "Quit", id="quit", tooltip="quit (ctrl+c quits too, anywhere)"),
-    ]
+    BINDINGS = BOARD_BINDINGS
 
     def __init__(self, config: BoardConfig, clock: Clock, remembered: UiState) -> None:
         super().__init__(id="board")
@@ -1054,165 +867,6 @@ class BoardScreen(FrameTimerScreen):
         if self.detail_key in keys:
             self.show_detail_of_cursor_row(fetch=False)
 
-    # -- actions: mute and acknowledge -----------------------------------------------------------
-
-    def action_mute(self) -> None:
-        row = self._row_to_mark()
-        if row is None:
-            return
-        key = row.tenant.key
-
-        def chosen(choice: str | None) -> None:
-            for choice_id, _, hours in MUTE_CHOICES:
-                if choice == choice_id:
-                    until = None if hours is None else self.clock.wall() + timedelta(hours=hours)
-                    self.add_mark(key, "mute", until)
-
-        choices = [(choice_id, text) for choice_id, text, _ in MUTE_CHOICES]
-        self.app.push_screen(ChooserScreen(f"Mute {row.tenant.display_name}", choices), chosen)
-
-    def action_acknowledge(self) -> None:
-        row = self._row_to_mark()
-        if row is None:
-            return
-        if not row.needs_attention and row.mark is None:
-            self.notify("nothing to acknowledge: this tenant is ok", timeout=3, markup=False)
-            return
-        self.add_mark(row.tenant.key, "ack", None)
-
-    def _row_to_mark(self) -> TenantRow | None:
-        row = self.model.rows.get(self.table.cursor_key or "")
-        if row is None:
-            return None
-        if row.last is None:
-            self.notify("not checked yet: nothing to silence", timeout=3, markup=False)
-            return None
-        return row
-
-    def add_mark(self, key: str, kind: str, until: datetime | None) -> None:
-        """Mute or acknowledge: written to the history database (in the writer's thread);
-        kept in memory only when there is none, or it cannot be written."""
-        row = self.model.rows.get(key)
-        if row is None or row.last is None:
-            return
-        label = Observation.from_result(row.last).label
-        now = self.clock.wall()
-        if self.writer is None:
-            self._mark_added(self._memory_mark(key, kind, label, now, until), saved=False)
-            return
-        future: Future[Mark] = self.writer.call(
-            lambda db: db.add_mark(key, kind, label, now, until=until)
-        )
-        self.run_worker(
-            self._await_mark(future, (key, kind, label, now, until)),
-            group="marks",
-            exit_on_error=False,
-        )
-
-    def _memory_mark(
-        self, key: str, kind: str, label: str, now: datetime, until: datetime | None
-    ) -> Mark:
-        return Mark(next(self._local_mark_ids), key, kind, now, until, current_user(), label)
-
-    async def _await_mark(self, future: Future[Mark], wanted: tuple) -> None:
-        try:
-            mark = await asyncio.wrap_future(future)
-        except HistoryError as exc:
-            self.notify(
-                f"history: not saved ({exc.detail}); kept until the board closes",
-                severity="warning",
-                timeout=10,
-                markup=False,
-            )
-            self._mark_added(self._memory_mark(*wanted), saved=False)
-            return
-        self._mark_added(mark, saved=True)
-
-    def _mark_added(self, mark: Mark, *, saved: bool) -> None:
-        self.marks.add(mark)
-        self._show_mark_of(mark.key)
-        row = self.model.rows.get(mark.key)
-        name = row.tenant.display_name if row else mark.key
-        self._log([self._mark_event(mark, name, mark_text(mark))])
-        self.notify(f"{name}: {mark_text(mark)}", timeout=4, markup=False)
-        if self.model.view.attention_only:
-            self.apply_view()
-
-    def _mark_event(self, mark: Mark, name: str, text: str) -> LoggedEvent:
-        row = self.model.rows.get(mark.key)
-        return LoggedEvent(
-            at=self.clock.wall(),
-            key=mark.key,
-            name=name,
-            kind="mark",
-            text=text,
-            severity=SEVERITY_WORDS[row.severity if row else None],
-        )
-
-    def _show_mark_of(self, key: str) -> None:
-        """The row's mark follows the marks in force."""
-        row = self.model.rows.get(key)
-        if row is None:
-            return
-        kinds = {mark.kind for mark in self.marks.of(key)}
-        mark = "mute" if "mute" in kinds else "ack" if kinds else None
-        if row.mark != mark:
-            row.mark = mark
-            row.bump()
-            self._redraw_key(key)
-        if key == self.detail_key:
-            self.show_detail_of_cursor_row(fetch=False)
-
-    def _end_expired_marks(self) -> None:
-        """Marks whose time is up, or whose tenant's outcome changed, end (logged)."""
-        if not self.marks.by_key:
-            return
-        labels = {}
-        for key in self.marks.by_key:
-            row = self.model.rows.get(key)
-            if row is not None and row.last is not None:
-                labels[key] = Observation.from_result(row.last).label
-        ended = self.marks.ended(self.clock.wall(), labels)
-        if ended:
-            self._end_marks(ended, "ended")
-
-    def _end_marks(self, ended: list[Mark], why: str) -> None:
-        now = self.clock.wall()
-        self.marks.remove(mark.id for mark in ended)
-        saved = [mark.id for mark in ended if mark.id > 0]
-        if self.writer is not None and saved:
-            self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in saved])
-        events = []
-        for mark in ended:
-            self._show_mark_of(mark.key)
-            row = self.model.rows.get(mark.key)
-            name = row.tenant.display_name if row else mark.key
-            what = "mute" if mark.kind == "mute" else "acknowledgement"
-            events.append(self._mark_event(mark, name, f"{what} {why} ({mark_text(mark)})"))
-        self._log(events)
-        if self.model.view.attention_only:
-            self.apply_view()
-
-    def action_list_marks(self) -> None:
-        marks = self.marks.all()
-        if not marks:
-            self.notify("no tenant is muted or acknowledged", timeout=3, markup=False)
-            return
-        choices = []
-        for mark in marks:
-            row = self.model.rows.get(mark.key)
-            name = row.tenant.display_name if row else mark.key
-            choices.append((str(mark.id), f"{name}: {mark_text(mark)}"))
-
-        def chosen(choice: str | None) -> None:
-            gone = [mark for mark in self.marks.all() if str(mark.id) == choice]
-            if gone:
-                self._end_marks(gone, "cleared")
-                self.notify("cleared", timeout=3, markup=False)
-
-        title = "Muted and acknowledged: choose one to clear it"
-        self.app.push_screen(ChooserScreen(title, choices), chosen)
-
     def action_toggle_log(self) -> None:
         self.log_panel.display = not self.log_panel.display
         self.update_log()
@@ -1403,22 +1057,3 @@ class BoardScreen(FrameTimerScreen):
 
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
-
-
-def key_table_markdown(bindings: list[Binding] | None = None) -> str:
-    """The README's key table, made from the same list as the help screen and the key bar."""
-    lines = ["| key | action | binding id |", "| --- | --- | --- |"]
-    lines.append(f"| {MOVE_KEYS[0]} | {MOVE_KEYS[1]} | |")
-    for binding in bindings or BoardScreen.BINDINGS:
-        assert isinstance(binding, Binding)
-        keys = " ".join(f"`{_readme_key(key)}`" for key in binding.key.split(","))
-        lines.append(f"| {keys} | {binding.tooltip or binding.description} | `{binding.id}` |")
-    lines.append(f"| `{PALETTE_KEY[0]}` | {PALETTE_KEY[1]} | |")
-    return "\n".join(lines)
-
-
-_README_KEY_NAMES = {"slash": "/", "exclamation_mark": "!", "question_mark": "?"}
-
-
-def _readme_key(key: str) -> str:
-    return _README_KEY_NAMES.get(key, key)
