@@ -141,3 +141,36 @@ def test_a_signal_ends_the_board_and_leaves_the_terminal_sane(board, number, cod
     assert LEAVE_ALTERNATE_SCREEN in written and SHOW_CURSOR in written and MOUSE_OFF in written
     mode = termios.tcgetattr(board.slave)[3]
     assert mode & termios.ICANON and mode & termios.ECHO  # cooked again, as the shell left it
+
+
+#: select(2) and pselect6(2) on x86-64, pselect6 on arm64: where Textual's input thread waits.
+SELECT_CALLS = {"23", "270", "72"}
+
+
+def input_thread_wakeups(pid: int) -> int:
+    """Voluntary context switches of the board's input thread: the one thread that waits
+    in select (the event loop waits in epoll, the others on locks)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if (task / "syscall").read_text().split()[0] in SELECT_CALLS:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches"):
+                    return int(line.split()[1])
+    raise AssertionError("no thread of the board waits in select")
+
+
+def test_the_input_thread_sleeps_until_a_key_and_keys_still_work(board) -> None:
+    """Textual's input thread wakes ten times a second to poll; ours sleeps until a key
+    comes (0.2% of a core on an idle board). An escape on its own is told from the start of
+    a sequence by a timeout, so it must still arrive; and q must still end the board."""
+    board.read_until(b"Cust1001")
+    before = input_thread_wakeups(board.process.pid)
+    time.sleep(2)
+    assert input_thread_wakeups(board.process.pid) - before < 5  # polling would be ~20
+    os.write(board.master, b"/x")
+    board.read_until(b"matching 'x'")
+    board.output = b""
+    os.write(board.master, b"\x1b")  # escape alone: the filter is cleared
+    board.read_until(b"1 tenant  ", timeout=5)
+    os.write(board.master, b"q")
+    code, _ = board.wait(timeout=10)
+    assert code == 0
