@@ -234,3 +234,107 @@ async def test_clicking_a_key_in_the_key_bar_presses_it(clock: FakeClock) -> Non
         await pilot.click(KeyBar, offset=(x, 0))
         await pilot.pause()
         assert app.board.model.view.sort != "list"
+
+
+# -- the banded compositor ---------------------------------------------------------------------
+
+
+def test_dirty_lines_close_together_form_one_band_and_far_apart_two() -> None:
+    from textual.geometry import Region
+
+    from tenantboard.textual_overrides import dirty_bands
+
+    header, row_5, row_6, row_30 = (Region(0, y, 80, 1) for y in (0, 5, 6, 30))
+    assert dirty_bands([row_30, row_6, header, row_5]) == [
+        header,
+        Region(0, 5, 80, 2),
+        row_30,
+    ]
+    assert dirty_bands([Region(0, 0, 80, 1), Region(0, 2, 80, 1)]) == [Region(0, 0, 80, 3)]
+
+
+async def test_a_header_and_a_far_row_redraw_only_their_own_lines(clock) -> None:
+    """The header's clock and one row far below change in the same frame: each widget is
+    asked for those lines only, not every line between, and what reaches the terminal is
+    what Textual's own compositor would send."""
+    from rich.console import Console
+    from textual._compositor import Compositor
+    from textual.widget import Widget
+
+    tenants = [Tenant(f"Cust{1000 + number}") for number in range(60)]
+    app = make_board(clock, tenants)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle_board(pilot, app)
+        screen = app.screen
+        compositor = screen._compositor
+        header, far_row = app.board.summary.region, app.board.table.region
+        far_row = far_row._replace(y=far_row.bottom - 2, height=1)
+        asked: list[tuple[str, int]] = []
+        render_lines = Widget.render_lines
+
+        def counting(widget, crop):  # type: ignore[no-untyped-def]
+            asked.append((type(widget).__name__, crop.height))
+            return render_lines(widget, crop)
+
+        console = Console(width=100, color_system="truecolor", force_terminal=True)
+        Widget.render_lines = counting  # type: ignore[method-assign]
+        try:
+            compositor._dirty_regions.update({header, far_row})
+            banded = compositor.render_partial_update()
+            compositor._dirty_regions.update({header, far_row})
+            textuals = Compositor.render_partial_update(compositor)
+        finally:
+            Widget.render_lines = render_lines  # type: ignore[method-assign]
+        assert banded is not None and textuals is not None
+        assert banded.render_segments(console) == textuals.render_segments(console)
+        banded_asks = asked[: len(asked) // 2]
+        assert banded_asks and all(height == 1 for _, height in banded_asks), banded_asks
+        assert max(height for _, height in asked[len(asked) // 2 :]) > 30  # Textual's way
+
+
+def test_a_row_with_a_glyph_is_measured_by_its_pieces() -> None:
+    """Rich measures a string holding a glyph character by character; a row is handed over
+    as ASCII runs and the odd pieces apart, exactly as wide as the table."""
+    from rich.cells import cell_len
+    from rich.style import Style
+
+    from tenantboard.widgets.table import measured_segments
+
+    style = Style(color="green")
+    pieces = ["✔ ", "Cust1001   ", "online ", "Running   ", "⟳ moved ", "1m ago   "]
+    segments = measured_segments(pieces, 60, style)
+    assert "".join(segment.text for segment in segments) == "".join(pieces).ljust(60)
+    assert [segment.text for segment in segments][:3] == [
+        "✔ ",
+        "Cust1001   online Running   ",
+        "⟳ moved ",
+    ]
+    assert sum(cell_len(segment.text) for segment in segments) == 60
+    assert {segment.style for segment in segments} == {style}
+    cut = measured_segments(["✔ ", "x" * 70], 40, style)
+    assert sum(cell_len(segment.text) for segment in cut) == 40
+
+
+async def test_relative_times_in_the_table_are_redrawn_on_five_second_marks(clock) -> None:
+    """Rows whose "10s ago" or "in 4m" change within the same few seconds are drawn in one
+    frame on the wall clock's 5-second marks, not one frame a second; the header's clock
+    still changes every second."""
+    app = make_board(clock, [Tenant(f"Cust{1000 + number}") for number in range(20)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        board, table = app.board, app.board.table
+        clock.advance(5 - clock.epoch % 5)  # onto a mark
+        board.tick()
+        drawn: list[int] = []
+        refresh_line = table.refresh_line
+        table.refresh_line = lambda y: drawn.append(y) or refresh_line(y)  # type: ignore[method-assign]
+        headers = []
+        for _ in range(4):  # the seconds between two marks: the table's times wait
+            clock.advance(1)
+            board.tick()
+            headers.append(board.summary.render().plain)
+        assert drawn == []
+        assert len(set(headers)) == 4
+        clock.advance(1)  # the next mark
+        board.tick()
+        assert drawn, "the table's times were not redrawn on the 5-second mark"

@@ -148,6 +148,35 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + " "
 
 
+def measured_segments(pieces: list[str], width: int, style: Style) -> list[Segment]:
+    """Cells already fitted to their widths, as segments of exactly ``width`` cells.
+
+    Runs of ASCII become one segment and any other piece its own: Rich measures a string
+    with a glyph in it character by character (a whole row of 200 cells, again at every
+    redraw of the row), and ASCII by its length.
+    """
+    segments: list[Segment] = []
+    plain: list[str] = []
+    used = 0
+    for piece in pieces:
+        if piece.isascii():
+            plain.append(piece)
+            used += len(piece)
+            continue
+        if plain:
+            segments.append(Segment("".join(plain), style))
+            plain = []
+        segments.append(Segment(piece, style))
+        used += cell_len(piece)
+    if plain:
+        segments.append(Segment("".join(plain), style))
+    if used > width:
+        return [Segment(set_cell_size("".join(s.text for s in segments), width), style)]
+    if used < width:
+        segments.append(Segment(" " * (width - used), style))
+    return segments
+
+
 class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
     """One line per tenant, coloured by severity, with a sticky header line."""
 
@@ -331,8 +360,8 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         cells = row_cells(row, *times)
         style = self._row_style(row, is_cursor)
         layout = self._columns_for(width)
-        text = "".join(fit(cells[column.key], size) for column, size in layout)
-        return Strip([Segment(set_cell_size(text, width), style)], width)
+        pieces = [fit(cells[column.key], size) for column, size in layout]
+        return Strip(measured_segments(pieces, width, style), width)
 
     # -- cursor ---------------------------------------------------------------------------
 
