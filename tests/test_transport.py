@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import shutil
 import socket
@@ -357,6 +358,29 @@ async def test_a_declared_huge_body_is_refused() -> None:
 
     error = await failure_from(huge)
     assert error.kind is ErrorKind.TOO_LARGE
+
+
+async def test_a_small_compressed_body_that_unpacks_past_the_cap_is_refused() -> None:
+    """The cap holds for what a body unpacks to: 20 kB of gzip that would be 64 MB."""
+    bomb = gzip.compress(b" " * (64 << 20), compresslevel=9)
+    assert len(bomb) < 100_000
+
+    async def compressed(connection: Connection) -> None:
+        await connection.request()
+        await connection.send(answer(bomb, content_encoding="gzip"))
+
+    error = await failure_from(compressed, max_body=1 << 20)
+    assert error.kind is ErrorKind.TOO_LARGE
+
+
+async def test_a_small_compressed_answer_is_unpacked() -> None:
+    async def compressed(connection: Connection) -> None:
+        await connection.request()
+        await connection.send(answer(gzip.compress(state_for("Cust1001")), content_encoding="gzip"))
+
+    async with LoopbackServer(compressed) as server, client_for(server) as client:
+        state = (await client.fetch_state("Cust1001", "online")).state
+    assert state.context_id == "Cust1001"
 
 
 async def test_a_redirect_is_reported_and_not_followed() -> None:

@@ -30,6 +30,8 @@ def clean(text: str, limit: int = 500) -> str:
 
     Tabs and newlines become single spaces so that one value stays on one line.
     """
+    if text.isascii() and text.isprintable():  # most text: nothing to remove
+        return text if len(text) <= limit else text[: limit - 1] + "…"
     if len(text) > limit * 4:
         text = text[: limit * 4]
     text = _ESCAPE_SEQUENCE.sub("", text)
