@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
-    from tenantboard.serve import DEFAULT_LISTEN
+    from tenantboard.remote import DEFAULT_LISTEN
 
     serving = commands.add_parser(
         "serve",

@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from tenantboard.answers import Severity
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import TenantRow
@@ -186,6 +184,10 @@ class Deliverer:
             await self._post(hook, payload)
 
     async def _post(self, hook: NotifyHook, payload: dict[str, Any]) -> None:
+        # Imported with the first webhook, not with the board: aiohttp's client takes a
+        # quarter of a second to import, before the first paint.
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 headers={"User-Agent": "tenantboard-notify"}, trust_env=False

@@ -81,13 +81,13 @@ from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.history import HistoryError, HistoryWriter, Mark, Observation
 from tenantboard.metrics import Exposition, take_snapshot
 from tenantboard.notify import Notifier
+from tenantboard.remote import DEFAULT_LISTEN
 from tenantboard.status_page import status_page
 from tenantboard.tenant_file import Settings, TenantList, TenantStore
 from tenantboard.watcher import Watcher
 
 log = logging.getLogger("tenantboard.serve")
 
-DEFAULT_LISTEN = "127.0.0.1:9464"
 HEARTBEAT_SECONDS = 15.0
 MIN_TOKEN_LENGTH = 16
 EXIT_SIGTERM = 0
