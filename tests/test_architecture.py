@@ -140,3 +140,21 @@ def test_the_readme_key_table_comes_from_the_bindings() -> None:
         "README's key table is out of step with BoardScreen.BINDINGS; replace it with:\n"
         + key_table_markdown()
     )
+
+
+def test_the_board_starts_without_importing_what_only_other_commands_need() -> None:
+    """aiohttp's client and server and prometheus-client take most of a second to import;
+    the board's first paint must not wait for them (the transport and the alert hooks
+    import aiohttp with their first request)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, tenantboard.cli, tenantboard.app; "
+        "print(sorted(m for m in ('aiohttp', 'prometheus_client', 'tenantboard.serve') "
+        "if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
