@@ -338,3 +338,24 @@ async def test_relative_times_in_the_table_are_redrawn_on_five_second_marks(cloc
         clock.advance(1)  # the next mark
         board.tick()
         assert drawn, "the table's times were not redrawn on the 5-second mark"
+
+
+async def test_escape_then_slash_typed_quickly_open_the_filter_for_the_next_key(clock) -> None:
+    """Keys queued back to back, as a quick typist or a slow frame queues them: escape
+    closes the pane, / opens the filter line and 7 lands in it (escape went the focus
+    chain's way and cleared the filter the slash had just opened; the table's deferred
+    focus took the keys back from it)."""
+    from textual import events
+
+    app = make_board(clock, [Tenant(f"Cust{1000 + number}") for number in range(20)])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter")
+        assert app.board.detail_key is not None
+        for key, character in (("escape", None), ("slash", "/"), ("7", "7")):
+            app.post_message(events.Key(key, character))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.board.detail_key is None
+        assert app.board.model.view.filter_text == "7"
+        assert app.focused is app.board.filter_line

@@ -46,6 +46,8 @@ from textual._loop import loop_last
 from textual._parser import ParseError
 from textual._xterm_parser import XTermParser
 from textual.app import App
+from textual.binding import Binding, BindingsMap
+from textual.dom import DOMNode
 from textual.driver import Driver
 from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
@@ -452,6 +454,16 @@ class WakingEvent(threading.Event):
                 pass
 
 
+# -- a widget's own bindings -------------------------------------------------------------------
+
+
+def own_bindings(widget: Widget, key: str) -> list[Binding]:
+    """The bindings ``widget`` itself has for ``key`` (Textual keeps them in the private
+    ``_bindings``; ``Screen.active_bindings`` shows a screen's priority binding instead,
+    even where that one steps aside for a text field)."""
+    return list(widget._bindings.key_to_bindings.get(key, []))
+
+
 # -- notifications that can be taken back ------------------------------------------------------
 
 
@@ -616,6 +628,11 @@ HOOKS: tuple[Hook, ...] = (
         "Notification(message, title, severity, timeout, markup)",
         "notify_until_dismissed",
         lambda: _has_params(Notification, "message", "title", "severity", "timeout", "markup"),
+    ),
+    Hook(
+        "DOMNode._bindings.key_to_bindings",
+        "own_bindings (KeyBar)",
+        lambda: _init_sets(DOMNode, "_bindings") and hasattr(BindingsMap(), "key_to_bindings"),
     ),
     Hook(
         "XTermParser.feed/tick",

@@ -737,12 +737,19 @@ class BoardScreen(MarkActions, FrameTimerScreen):
 
     def action_close_detail(self) -> None:
         """escape: close the detail pane, or else clear a filter that was kept with enter."""
+        self._leave_key_to_a_widget_that_types()
         if self.detail_key is None and self.filter_line.value:
             self._filter_cleared()
             return
         self.detail_key = None
         self._show_detail(False)
-        self.table.focus()
+        self._give_keys_to_the_table()
+
+    def _give_keys_to_the_table(self) -> None:
+        """Focus the table now, not after a turn of the loop (``Widget.focus``): a key queued
+        right behind this one (escape, then /) must find the focus where this one left it,
+        or the table takes it back from the filter line the slash has just opened."""
+        self.set_focus(self.table)
 
     def _show_detail(self, shown: bool) -> None:
         """Show or hide the pane by toggling display, not classes: a class on the screen
@@ -778,13 +785,13 @@ class BoardScreen(MarkActions, FrameTimerScreen):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.filter_line.display = bool(self.filter_line.value)
-        self.table.focus()
+        self._give_keys_to_the_table()
 
     @on(FilterLine.Cleared)
     def _filter_cleared(self) -> None:
         self.filter_line.value = ""
         self.filter_line.display = False
-        self.table.focus()
+        self._give_keys_to_the_table()
 
     def action_attention(self) -> None:
         view = self.model.view

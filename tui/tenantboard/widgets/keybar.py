@@ -16,10 +16,13 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
+from textual.binding import ActiveBinding, Binding
 from textual.screen import Screen
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.widgets import Input
+
+from tenantboard.textual_overrides import own_bindings
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ class KeyBar(Widget, can_focus=False):
         active = screen.active_bindings
         items: dict[str, KeyItem] = {}
         from_app: set[str] = set()
-        for namespace, binding, enabled, _tooltip in active.values():
+        for namespace, binding, enabled, _tooltip in self._working(screen, active):
             action = binding.action.removeprefix("app.")
             # One key per action, the first; but the screen's own (q) before the app's
             # (ctrl+c, which shows where q does not: in the filter line).
@@ -92,6 +95,23 @@ class KeyBar(Widget, can_focus=False):
             if found is not None:
                 palette = self._item(found.binding, found.enabled)
         return list(items.values()), palette
+
+    @staticmethod
+    def _working(screen: Screen, active: dict[str, ActiveBinding]) -> list[ActiveBinding]:
+        """The bindings a key press would run. The board's priority keys (enter, /, escape)
+        step aside while a text field has the focus: there the field's own binding for
+        the key is the one that works."""
+        focused = screen.focused
+        if not isinstance(focused, Input):
+            return list(active.values())
+        working = []
+        for key, found in active.items():
+            if found.binding.priority and found.node is screen:
+                own = own_bindings(focused, key)
+                working += [ActiveBinding(focused, binding, True, "") for binding in own]
+            else:
+                working.append(found)
+        return working
 
     def _item(self, binding: Binding, enabled: bool) -> KeyItem:
         return KeyItem(
