@@ -176,3 +176,59 @@ def test_lines_kept_between_scrapes_follow_every_change(watcher, accept) -> None
     assert (
         b'context_id="Cust200"' not in again[0] and b'context_id="Cust201"' in again[0]
     )  # removed from the list: gone
+
+
+@pytest.mark.parametrize("accept", [None, "application/openmetrics-text; version=1.0.0"])
+def test_tenant_lines_are_byte_for_byte_what_prometheus_client_writes(watcher, accept) -> None:
+    """The per-tenant lines are written by hand for speed (metrics.tenant_lines): they must
+    be exactly what the library's own encoder makes of the same samples, in both formats."""
+    from prometheus_client.exposition import choose_encoder
+    from prometheus_client.registry import CollectorRegistry
+
+    from tenantboard.metrics import TenantCollector, tenant_lines, tenant_samples
+
+    odd = Tenant("Cust302", "stage", 'new\nline, "quotes", back\\slash\\n, ünïcødé ✔')
+    watcher.adopt(type(watcher.tenant_list)([*watcher.tenant_list.tenants, odd]))
+    watcher.record(ok(odd, version='11.10 "beta" \\ \n', host="odd.superoffice.com", at=0.25))
+    snapshot = take_snapshot(watcher, Exposition(), accept)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(TenantCollector([(f, tenant_samples(f)) for f in snapshot.changed]))
+    encoder, _ = choose_encoder(accept or "")
+    library = encoder(registry).decode().removesuffix("# EOF\n")
+    ours = [tenant_lines(facts) for facts in snapshot.changed]
+    families = library.split("# HELP ")[1:]
+    assert len(families) == len(ours[0])
+    for index, family in enumerate(families):
+        samples = [line + "\n" for line in family.splitlines() if not line.startswith("#")][1:]
+        assert samples == [mine[index] for mine in ours if mine[index]]
+    # and every series parses back, with the odd label and version as they were
+    body = render(watcher, accept)[0].decode()
+    parse = parse_openmetrics if accept else text_string_to_metric_families
+    series = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in parse(body)
+        for sample in family.samples
+    }
+    count = sum(len([line for line in mine if line]) for mine in ours)
+    per_tenant = [key for key in series if dict(key[1]).get("context_id")]
+    assert len(per_tenant) == count
+    info = tenant_labels(odd, endpoint_host="odd.superoffice.com", version='11.10 "beta" \\ \n')
+    assert series[("tenantboard_tenant_info", info)] == 1
+    assert series[("tenantboard_tenant_last_check_timestamp_seconds", tenant_labels(odd))] == (
+        FIXED_NOW.timestamp() + 0.25
+    )
+
+
+def test_a_scrape_rendered_late_does_not_bring_back_older_lines(watcher) -> None:
+    """Scrapes overlap: the one whose snapshot is oldest finishes after a newer one, and a
+    third, taken between, counts on the newer lines being kept."""
+    exposition = Exposition()
+    exposition.render(take_snapshot(watcher, exposition))
+    watcher.record(ok(STATE_TENANTS[2], State.Suspended, at=60))
+    older = take_snapshot(watcher, exposition)
+    watcher.record(ok(STATE_TENANTS[2], State.Deleted, at=120))
+    exposition.render(take_snapshot(watcher, exposition))
+    third = take_snapshot(watcher, exposition)
+    assert third.changed == []
+    exposition.render(older)
+    assert exposition.render(third) == render(watcher)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tenantboard.answers import State
-from tenantboard.check_output import render_json
+from tenantboard.check_output import check_record
 from tenantboard.errors import ErrorKind
 from tenantboard.serve import ServeError, build_app, parse_listen, token_rule
 from tenantboard.tenant import Tenant
@@ -53,7 +54,11 @@ def watcher() -> Watcher:
 
 
 async def client_for(watcher: Watcher, token: str | None = None) -> TestClient:
-    client = TestClient(TestServer(build_app(watcher, token=token), host="127.0.0.1"))
+    return await client_for_app(build_app(watcher, token=token))
+
+
+async def client_for_app(app) -> TestClient:
+    client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     return client
 
@@ -141,8 +146,88 @@ async def test_api_tenants_is_exactly_what_check_json_prints(watcher) -> None:
     finally:
         await client.close()
     rows = watcher.model.rows
-    expected = json.loads(render_json([rows[A.key].last, rows[B.key].last]))
+    expected = [check_record(rows[A.key].last), check_record(rows[B.key].last)]
     assert got == expected  # the tenant not checked yet is left out
+
+
+async def test_api_tenants_entries_have_check_jsons_keys_and_marks(tmp_path, capsys) -> None:
+    """A real `check --json` (against the simulator) and /api/tenants on the same tenant
+    file, with a mute in its history database: one tenant's entry has the same keys, in
+    the same order, and the same mute."""
+    from tenantboard.cli import main
+    from tenantboard.history import HistoryWriter
+    from tenantboard.paths import history_path
+    from tenantboard.serve import MarkWatch
+    from tenantboard.simulator import Simulator
+    from tenantboard.simulator import serve as simulate
+
+    config = tmp_path / "tenants.toml"
+    config.write_text("[[tenants]]\ncontext_id = 'Cust1001'\n")
+    tenant = Tenant("Cust1001")
+    writer = HistoryWriter(history_path(config))
+    writer.start()
+    simulator = await simulate(0, simulator=Simulator(slow_delay=0))
+    try:
+        watcher = idle_watcher([tenant])
+        now = watcher.clock.wall()
+        await asyncio.wrap_future(
+            writer.call(
+                lambda db: db.add_mark(
+                    tenant.key, "mute", "Running", now, until=now + timedelta(hours=1), by="ana"
+                )
+            )
+        )
+        url = f"http://127.0.0.1:{simulator.sockets[0].getsockname()[1]}"
+        args = ["check", "--json", "--config", str(config), "--base-url", url]
+        await asyncio.to_thread(main, args)
+        (printed,) = json.loads(capsys.readouterr().out)
+        watcher.record(ok(tenant))
+        marks = MarkWatch(writer, watcher)
+        await marks.refresh()
+        client = await client_for_app(build_app(watcher, marks=marks))
+        try:
+            (served,) = await (await client.get("/api/tenants")).json()
+        finally:
+            await client.close()
+    finally:
+        simulator.close()
+        await simulator.wait_closed()
+        await asyncio.to_thread(writer.close)
+    assert list(served) == list(printed)
+    assert served["muted"] == printed["muted"] != None  # noqa: E711
+    assert served["muted"]["by"] == "ana"
+    assert served["acknowledged"] is printed["acknowledged"] is None
+
+
+async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp_path) -> None:
+    """Marks are read every 30 s; one that lasts until the tenant's outcome changes is
+    gone from /api/tenants as soon as the change arrives, as `check --json` would say."""
+    from tenantboard.history import HistoryWriter
+    from tenantboard.serve import MarkWatch
+
+    writer = HistoryWriter(tmp_path / "history.sqlite3")
+    writer.start()
+    try:
+        watcher = idle_watcher([A, B])
+        watcher.record(ok(A))
+        watcher.record(ok(B))
+        now = watcher.clock.wall()
+        for tenant in (A, B):
+            await asyncio.wrap_future(
+                writer.call(lambda db, key=tenant.key: db.add_mark(key, "ack", "Running", now))
+            )
+        marks = MarkWatch(writer, watcher)
+        await marks.refresh()
+        watcher.record(ok(B, State.Suspended, at=60))
+        client = await client_for_app(build_app(watcher, marks=marks))
+        try:
+            a, b = await (await client.get("/api/tenants")).json()
+        finally:
+            await client.close()
+    finally:
+        await asyncio.to_thread(writer.close)
+    assert a["acknowledged"]["state"] == "Running" and a["muted"] is None
+    assert b["acknowledged"] is None and b["state"] == "Suspended"
 
 
 async def test_the_snapshot_has_every_tenant_and_an_etag(watcher) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tenantboard.answers import Severity
@@ -125,6 +125,19 @@ def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
         data["version"] = result.version.info.as_json() if result.version else None
         data["version_error"] = result.version_error.as_json() if result.version_error else None
     return data
+
+
+def check_record(
+    result: CheckResult, marks: Mapping[str, Any] | None = None, *, versions: bool = False
+) -> dict[str, Any]:
+    """One tenant as ``check --json`` prints it, and ``serve``'s ``/api/tenants``: the
+    result, and its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
+    ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null."""
+    record = result_json(result, versions=versions)
+    marks = marks or {}
+    record["muted"] = marks["mute"].as_json() if "mute" in marks else None
+    record["acknowledged"] = marks["ack"].as_json() if "ack" in marks else None
+    return record
 
 
 def _iso(moment: Any) -> str:

@@ -860,15 +860,11 @@ def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[st
 
 
 def _check_json(results: Sequence[Any], marks: dict[str, dict[str, Any]], *, versions: bool) -> str:
-    from tenantboard.check_output import result_json
+    from tenantboard.check_output import check_record
 
-    records = []
-    for result in results:
-        record = result_json(result, versions=versions)
-        found = marks.get(result.tenant.key, {})
-        record["muted"] = found["mute"].as_json() if "mute" in found else None
-        record["acknowledged"] = found["ack"].as_json() if "ack" in found else None
-        records.append(record)
+    records = [
+        check_record(result, marks.get(result.tenant.key), versions=versions) for result in results
+    ]
     return json.dumps(records, indent=2)
 
 

@@ -11,7 +11,8 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
 ``/api/tenants``
     Exactly what ``tenantboard check --json`` prints: an array with one object per tenant
     checked so far (a tenant not checked yet is left out until its first check), in the
-    list's order, each object the last check's result.
+    list's order, each object the last check's result with its ``muted`` and
+    ``acknowledged`` (the marks in the history database, read every 30 s; null without one).
 ``/api/snapshot``
     Everything the watcher knows, for the status page and for a board attached to this
     server::
@@ -34,7 +35,8 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
                                     # later checks fail)
          "checked_at": ISO or null, "last_change": ISO or null (state or check outcome),
          "checks": N, "error": null or {"kind", "message", "status"},
-         "result": null or the last check exactly as /api/tenants shows it,
+         "result": null or the last check as /api/tenants shows it, less
+                    "muted" and "acknowledged",
          "rev": N}                  # changes whenever anything in the row changes
 
     The response has an ``ETag``; ``If-None-Match`` gets 304 while nothing changed.
@@ -275,7 +277,8 @@ def _json(request: web.Request, text: str, headers: dict[str, str] | None = None
 
 
 async def api_tenants(request: web.Request) -> web.Response:
-    return _json(request, request.app[WATCHER].tenants_text())
+    marks = request.app.get(MARKS)
+    return _json(request, request.app[WATCHER].tenants_text(marks.current() if marks else None))
 
 
 async def api_snapshot(request: web.Request) -> web.Response:
@@ -316,13 +319,19 @@ async def api_events(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(
-    watcher: Watcher, *, notifier: Notifier | None = None, token: str | None = None
+    watcher: Watcher,
+    *,
+    notifier: Notifier | None = None,
+    token: str | None = None,
+    marks: MarkWatch | None = None,
 ) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=1024)
     app[WATCHER] = watcher
     app[EXPOSITION] = Exposition()
     if notifier is not None:
         app[NOTIFIER] = notifier
+    if marks is not None:
+        app[MARKS] = marks
     if token is not None:
         app[TOKEN] = token
     app.on_response_prepare.append(_security_headers)
@@ -365,9 +374,27 @@ class MarkWatch:
         self.writer = writer
         self.watcher = watcher
         self.silenced: frozenset[str] = frozenset()
+        #: The marks in force at the last read, by tenant key and kind ("mute", "ack").
+        self.marks: dict[str, dict[str, Mark]] = {}
 
     def is_silenced(self, key: str) -> bool:
         return key in self.silenced
+
+    def _label(self, key: str) -> str | None:
+        row = self.watcher.model.rows.get(key)
+        return Observation.from_result(row.last).label if row and row.last else None
+
+    def current(self) -> dict[str, dict[str, Mark]]:
+        """The marks in force now, as ``check --json`` shows them: those of the last read,
+        less any that ran out or whose tenant's outcome changed since."""
+        now = self.watcher.clock.wall()
+        current: dict[str, dict[str, Mark]] = {}
+        for key, kinds in self.marks.items():
+            label = self._label(key)
+            kept = {kind: mark for kind, mark in kinds.items() if mark.active(now, label)}
+            if kept:
+                current[key] = kept
+        return current
 
     async def refresh(self) -> None:
         try:
@@ -376,15 +403,14 @@ class MarkWatch:
             log.warning("mutes not read: %s", exc)
             return
         now = self.watcher.clock.wall()
-        rows = self.watcher.model.rows
-        active, ended = set(), []
+        active: dict[str, dict[str, Mark]] = {}
+        ended = []
         for mark in marks:
-            row = rows.get(mark.key)
-            label = Observation.from_result(row.last).label if row and row.last else None
-            if mark.active(now, label):
-                active.add(mark.key)
+            if mark.active(now, self._label(mark.key)):
+                active.setdefault(mark.key, {})[mark.kind] = mark
             else:
                 ended.append(mark.id)
+        self.marks = active
         self.silenced = frozenset(active)
         if ended:
             self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in ended])
@@ -394,6 +420,10 @@ class MarkWatch:
         while True:
             await self.refresh()
             await asyncio.sleep(interval)
+
+
+#: The marks /api/tenants shows, when there is a history database.
+MARKS = web.AppKey("marks", MarkWatch)
 
 
 async def serve(config: ServeConfig) -> int:
@@ -436,7 +466,7 @@ async def serve(config: ServeConfig) -> int:
     if writer is not None:
         marks = MarkWatch(writer, watcher)
     runner = web.AppRunner(
-        build_app(watcher, notifier=notifier, token=config.token),
+        build_app(watcher, notifier=notifier, token=config.token, marks=marks),
         access_log=None,
         shutdown_timeout=2.0,
         handle_signals=False,

@@ -15,7 +15,7 @@ import bisect
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantboard import __version__
 from tenantboard.answers import State
-from tenantboard.check_output import result_json
+from tenantboard.check_output import check_record, result_json
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
@@ -268,8 +268,9 @@ class Watcher:
             on_outage=self._outage_changed,
         )
         self._fingerprint = store.fingerprint() if store else None
-        #: key -> (row revision, the row as JSON, its last result as JSON): made once per
-        #: change, so that the snapshot of 10,000 tenants is a join, not 10,000 encodings.
+        #: key -> (row revision, the row as JSON, its ``check --json`` entry with no marks):
+        #: made once per change, so that the snapshot of 10,000 tenants is a join, not
+        #: 10,000 encodings.
         self._texts: dict[str, tuple[int, str, str | None]] = {}
 
     # -- results -------------------------------------------------------------------------
@@ -395,8 +396,8 @@ class Watcher:
         texts = self._texts.get(row.tenant.key)
         if texts is None or texts[0] != row.revision:
             data = row_json(row)
-            result = json.dumps(data["result"], ensure_ascii=False) if row.last else None
-            texts = (row.revision, json.dumps(data, ensure_ascii=False), result)
+            record = json.dumps(check_record(row.last), ensure_ascii=False) if row.last else None
+            texts = (row.revision, json.dumps(data, ensure_ascii=False), record)
             self._texts[row.tenant.key] = texts
         return texts
 
@@ -422,10 +423,22 @@ class Watcher:
         rows = (self.row_text(self.model.rows[key]) for key in self.model.list_order)
         return f'{head[:-1]}, "tenants": [{", ".join(rows)}]}}'
 
-    def tenants_text(self) -> str:
-        """What `check --json` prints, for every tenant checked so far, in list order."""
-        texts = (self._texts_of(self.model.rows[key])[2] for key in self.model.list_order)
-        return f"[{', '.join(text for text in texts if text is not None)}]"
+    def tenants_text(self, marks: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+        """What `check --json` prints, for every tenant checked so far, in list order;
+        ``marks``: the active mutes and acknowledgements by tenant key and kind (few: only
+        those tenants' entries are encoded here, the rest are kept from their change)."""
+        marks = marks or {}
+        rows = self.model.rows
+        texts = []
+        for key in self.model.list_order:
+            row = rows[key]
+            if key in marks and row.last is not None:
+                texts.append(json.dumps(check_record(row.last, marks[key]), ensure_ascii=False))
+            else:
+                text = self._texts_of(row)[2]
+                if text is not None:
+                    texts.append(text)
+        return f"[{', '.join(texts)}]"
 
     @property
     def path(self) -> Path | None:
