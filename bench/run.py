@@ -560,18 +560,22 @@ def run(args: argparse.Namespace) -> list[Figure]:
             terminal.wait_for_first_pass(timeout=300)
             terminal.settle()
             window = args.idle_seconds
-            cpu_before, wall_before = terminal.cpu_seconds(), time.perf_counter()
-            time.sleep(window)
-            cpu = (terminal.cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
-            figures.append(
-                Figure(
-                    f"idle CPU over {window:.0f} s, nothing due",
-                    cpu * 100,
-                    "% of a core",
-                    "< 0.5%",
-                    cpu * 100 / 0.5,
+            # The first minute after a pass is not an idle board's usual minute: every row
+            # was checked moments ago, so every visible "5s ago" changes every 5 s. Both
+            # are measured; the target is for the board left open, the minutes after.
+            for name, target in (("the first minute after a pass", None), ("after that", 0.5)):
+                cpu_before, wall_before = terminal.cpu_seconds(), time.perf_counter()
+                time.sleep(window)
+                cpu = (terminal.cpu_seconds() - cpu_before) / (time.perf_counter() - wall_before)
+                figures.append(
+                    Figure(
+                        f"idle CPU over {window:.0f} s, nothing due: {name}",
+                        cpu * 100,
+                        "% of a core",
+                        "-" if target is None else f"< {target}%",
+                        None if target is None else cpu * 100 / target,
+                    )
                 )
-            )
             rss = terminal.rss_mb()
             figures.append(Figure("resident memory, 10k tenants", rss, "MB", "< 150 MB", rss / 150))
         finally:
@@ -657,7 +661,7 @@ def chaos(hours: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--quick", action="store_true", help="15 s idle, 40 s steady window, 5 soak passes"
+        "--quick", action="store_true", help="30 s idle windows, 40 s steady window, 5 soak passes"
     )
     parser.add_argument("--tenants", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=16)
@@ -672,7 +676,7 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         chaos(args.chaos_hours)
         return
-    args.idle_seconds = 15.0 if args.quick else 60.0
+    args.idle_seconds = 30.0 if args.quick else 60.0
     args.steady_seconds = 40.0 if args.quick else 90.0
     args.passes = 5 if args.quick else 20
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().machine}")
