@@ -128,3 +128,12 @@ def test_beyond_the_tenant_count_tenants_are_unknown(timeline) -> None:
 def test_unknown_paths_are_404(timeline) -> None:
     assert Simulator(now=timeline).respond("GET", "x", "/nope").status == 404
     assert Simulator(now=timeline).respond("POST", "x", "/api/state/Cust1").status == 405
+
+
+def test_valid_until_is_written_the_apis_way_from_the_cached_second() -> None:
+    from datetime import UTC, datetime
+
+    from tenantboard.simulator.scenario import _valid_until, format_valid_until
+
+    for moment in (1796234050.123456, 1796234050.0, 1796234050.9999996, 1796234051.5):
+        assert _valid_until(moment) == format_valid_until(datetime.fromtimestamp(moment, UTC))
