@@ -474,3 +474,23 @@ def test_a_burst_of_state_changes_is_one_summary_notice() -> None:
     )
     moves = [LoggedEvent(FIXED_NOW, "k", "T", "endpoint", "a → b", "ok")]
     assert notices(moves, most=3) == []
+
+
+async def test_alert_hooks_changed_in_the_file_are_picked_up(store, clock, tmp_path) -> None:
+    """The file's [[notify]] hooks are reloaded with the list, as serve reloads them, even
+    when the tenants themselves did not change."""
+    app = board_on(store, clock, tmp_path, watch_interval=3600)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        assert app.board.notifier.runners == []
+        store.path.write_text(
+            HAND_WRITTEN + '\n[[notify]]\nname = "ops"\ncommand = ["true"]\non = ["worse"]\n'
+        )
+        await app.board._read_tenant_file()
+        assert [runner.hook.name for runner in app.board.notifier.runners] == ["ops"]
+        assert len(app.board.model) == 2
+        await pilot.pause()
+        assert any("alert hooks reloaded" in n.message for n in app._notifications)
+        store.path.write_text(HAND_WRITTEN)
+        await app.board._read_tenant_file()
+        assert app.board.notifier.runners == []

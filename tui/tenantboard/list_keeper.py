@@ -1,4 +1,4 @@
-"""Keeping the board's tenant list and the tenant file in step (UI-free).
+"""Keeping the board's tenant list (and its alert hooks) and the tenant file in step (UI-free).
 
 Changes made in the board are saved at once, off the event loop, starting from the file
 as it is on disk; changes made elsewhere are noticed by the file's fingerprint. In the
@@ -8,10 +8,11 @@ demo there is no file and the list lives in memory.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Literal
 
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import StoreError, TenantStore
+from tenantboard.tenant_file import NotifyHook, StoreError, TenantStore
 
 ChangeKind = Literal["add", "edit", "remove"]
 
@@ -29,9 +30,16 @@ def apply_change(
 
 
 class ListKeeper:
-    def __init__(self, store: TenantStore | None, tenants: list[Tenant]) -> None:
+    def __init__(
+        self,
+        store: TenantStore | None,
+        tenants: list[Tenant],
+        hooks: Sequence[NotifyHook] = (),
+    ) -> None:
         self.store = store
         self.tenants = list(tenants)
+        #: The ``[[notify]]`` hooks as the file last had them (it may change them alone).
+        self.hooks = tuple(hooks)
         self._fingerprint = store.fingerprint() if store else None
 
     @property
@@ -77,7 +85,9 @@ class ListKeeper:
             # Deleted or moved away (often for a moment, by an editor or a sync tool): the
             # board keeps its list, and when the file is back its tenants keep their history.
             raise StoreError(store.path, "the tenant file is gone (deleted or moved away)")
-        tenants = store.load().tenants
+        tenant_list = store.load()
+        self.hooks = tuple(tenant_list.notify)
+        tenants = tenant_list.tenants
         if tenants == self.tenants:
             return None
         self.tenants = tenants

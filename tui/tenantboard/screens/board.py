@@ -139,7 +139,7 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         #: When a board on this tenant file last ran before this one (not this run).
         self.previous_session = remembered.last_seen
         self.model = BoardModel(config.tenants)
-        self.keeper = ListKeeper(config.store, config.tenants)
+        self.keeper = ListKeeper(config.store, config.tenants, config.hooks)
         self.event_log = EventLog()
         #: Writes results, events and marks to the history database (its own thread).
         self.writer: HistoryWriter | None = None
@@ -1068,6 +1068,7 @@ class BoardScreen(MarkActions, FrameTimerScreen):
                 "The board keeps the list it had; the file was left as it is."
             )
             return
+        self._adopt_hooks()
         if tenants is None:
             return
         self.adopt_tenants(tenants)
@@ -1077,6 +1078,18 @@ class BoardScreen(MarkActions, FrameTimerScreen):
             self.notify("the tenant file can be read again: list reloaded", timeout=5, markup=False)
         else:
             self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
+
+    def _adopt_hooks(self) -> None:
+        """The file's [[notify]] hooks as the notifier's, when the file changed them (as
+        serve does; a hook's pending messages and failure counts are kept)."""
+        hooks = list(self.keeper.hooks)
+        if hooks != [runner.hook for runner in self.notifier.runners]:
+            self.notifier.set_hooks(hooks)
+            self.notify(
+                f"alert hooks reloaded from the tenant file: {len(hooks)} configured",
+                timeout=5,
+                markup=False,
+            )
 
 
 def _s(count: int) -> str:
