@@ -131,6 +131,13 @@ class TenantBoardApp(App[int]):
             on_outage=self.board.outage_changed,
         )
         self.board.attach(self.client, self.monitor)
+        # Checking starts once the first screen is drawn: the first request imports aiohttp
+        # (a quarter of a second) and the first results would compete with the first paint.
+        self.call_after_refresh(self._run_monitor)
+
+    def _run_monitor(self) -> None:
+        if self.monitor is None:
+            return
         self._monitor_worker = self.run_worker(
             self.monitor.run(), name="monitor", group="monitor", exit_on_error=False
         )
