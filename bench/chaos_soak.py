@@ -24,6 +24,7 @@ import json
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -188,6 +189,8 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         end = args.hours * 3600
         rss: list[tuple[float, float]] = []
         next_sample = 3600.0
+        next_flush = writer.flush_interval
+        traced: tracemalloc.Snapshot | None = None
         while clock.elapsed() < end and not task.done():
             clock.advance(1.0)
             monitor.wake_if_overdue()  # the board's tick (its loop timer runs in real time)
@@ -200,6 +203,13 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
             if monitor.outage is not None:
                 watch.failures_in_outages += sum(c.event.kind == "failure" for c in changes)
             record(logged_events(changes))
+            if clock.elapsed() >= next_flush:
+                # The writer writes every flush_interval seconds of real time; the soak's
+                # scenario second takes a few milliseconds, so without this the queue of
+                # results for it grows with the soak's speed, not the board's (tens of MB).
+                if not writer.flush(timeout=60):
+                    watch.crashes.append("the history writer did not answer within 60 s")
+                next_flush += writer.flush_interval
             if clock.elapsed() >= next_sample:
                 gc.collect()
                 held = sum(len(row.history) + len(row.severity_changes) for row in rows)
@@ -212,6 +222,11 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
                     flush=True,
                 )
                 next_sample += 3600.0
+                if args.trace and round(hour) == 2:
+                    traced = tracemalloc.take_snapshot()
+        if args.trace and traced is not None:
+            gc.collect()
+            report_growth(traced, tracemalloc.take_snapshot())
         if task.done() and task.exception() is not None:
             watch.crashes.append(repr(task.exception()))
         task.cancel()
@@ -245,6 +260,22 @@ async def soak(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         "tenant_file_identical": file_after == file_before,
         "crashes": watch.crashes,
     }
+
+
+def report_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> None:
+    """The allocation sites that grew most from scenario hour 2 to the end (stderr)."""
+    drop = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    before, after = before.filter_traces(drop), after.filter_traces(drop)
+    total = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    print(f"  traced growth since hour 2: {total / 1e6:+.2f} MB", file=sys.stderr)
+    for stat in after.compare_to(before, "traceback")[:25]:
+        print(
+            f"  {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+8d} blocks "
+            f"(now {stat.size / 1e3:.1f} kB)",
+            file=sys.stderr,
+        )
+        for line in stat.traceback.format(limit=6):
+            print(f"      {line}", file=sys.stderr)
 
 
 def verdicts(figures: dict[str, object]) -> list[tuple[str, str, str, bool]]:
@@ -352,7 +383,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="tracemalloc with FRAMES frames: the sites that grew from hour 2 to the end",
+    )
     args = parser.parse_args()
+    if args.trace:
+        tracemalloc.start(args.trace)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tenantboard-chaos-") as folder:
         figures = asyncio.run(soak(args, Path(folder)))
