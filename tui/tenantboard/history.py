@@ -915,6 +915,13 @@ class HistoryWriter:
         self._queue.put(("call", function, future))
         return future
 
+    @property
+    def backlog(self) -> int:
+        """What waits to be written: calls queued, plus observations and events taken from
+        the queue but not written yet. 0 right after :meth:`flush`; read from another
+        thread, a moment's estimate."""
+        return self._queue.qsize() + len(self._pending) + len(self._pending_events)
+
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Write everything queued so far; False if the thread did not answer in time."""
         if not self._thread.is_alive():
