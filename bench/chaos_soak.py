@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from aligned import print_aligned
 from tenantboard.client import TenantClient
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, RECOVERY_SPREAD, Outage
 from tenantboard.engine import CheckResult, Monitor
@@ -427,13 +428,7 @@ def print_verdicts(figures: dict[str, object], real_seconds: float) -> None:
         (name, value, target, "ok" if met else "MISSED")
         for name, value, target, met in verdicts(figures)
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for index, row in enumerate(rows):
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        )
-        if index == 0:
-            print("  ".join("-" * width for width in widths))
+    print_aligned(rows)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import httpx
 
+from aligned import print_aligned
 from history_size import measure_history_size
 from tenantboard.client import TenantClient
 from tenantboard.engine import check_all
@@ -642,13 +643,7 @@ def print_table(figures: list[Figure]) -> None:
                 figure.note,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    for index, row in enumerate(rows):
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
-        )
-        if index == 0:
-            print("  ".join("-" * width for width in widths))
+    print_aligned(rows)
     print("\nratio: the figure divided by its limit (or by the target share of the baseline);")
     print("below 1 meets it.")
 
