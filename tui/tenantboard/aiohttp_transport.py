@@ -127,12 +127,21 @@ def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
 READ_AT_ONCE = 64 * 1024
 
 
+def sent_as_is(content_encoding: str | None) -> bool:
+    """True when a body's Content-Encoding says it is not compressed: its declared length
+    is then the length of what it holds."""
+    return (content_encoding or "identity").strip().lower() in ("", "identity")
+
+
 def _read_at_once(response: aiohttp.ClientResponse) -> bool:
     """A small body of a known length, sent as it is (a compressed one is streamed, so
     the client's size cap applies to what it unpacks to)."""
     length = response.content_length
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    return length is not None and length <= READ_AT_ONCE and encoding in ("", "identity")
+    return (
+        length is not None
+        and length <= READ_AT_ONCE
+        and sent_as_is(response.headers.get("Content-Encoding"))
+    )
 
 
 class _Body(httpx.AsyncByteStream):

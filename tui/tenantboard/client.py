@@ -25,7 +25,12 @@ from typing import Any
 import httpx
 
 from tenantboard import __version__
-from tenantboard.aiohttp_transport import AiohttpTransport, NameResolutionError, TLSError
+from tenantboard.aiohttp_transport import (
+    AiohttpTransport,
+    NameResolutionError,
+    TLSError,
+    sent_as_is,
+)
 from tenantboard.answers import (
     MAX_JSON_DEPTH,
     ParseError,
@@ -397,8 +402,7 @@ class TenantClient:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
             raise CheckError(ErrorKind.TOO_LARGE, f"answer too large ({int(declared)} bytes)")
-        compressed = response.headers.get("content-encoding", "identity") not in ("", "identity")
-        if declared.isdigit() and not compressed:
+        if declared.isdigit() and sent_as_is(response.headers.get("content-encoding")):
             # The framing layer reads exactly the declared length, so one read is safe
             # and quicker than a chunk loop (and the transport may have read it already).
             return await response.aread()
