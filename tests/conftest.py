@@ -96,6 +96,16 @@ async def settle_board(pilot, app) -> None:
     raise AssertionError("the board never finished its first pass")
 
 
+async def until(pilot, condition, tries: int = 100) -> None:
+    """Let the app run (its threads too) until ``condition`` holds; notifications and
+    results arrive as messages."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError("never happened")
+
+
 async def choose_in_palette(pilot, text: str) -> None:
     """Open the command palette, search for ``text`` and run the first match."""
     from textual.command import CommandPalette

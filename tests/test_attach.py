@@ -11,9 +11,9 @@ from tenantboard.cli import main
 from tenantboard.remote import AttachTarget, server_events
 from tenantboard.tenant import Tenant
 
-from .conftest import make_board
+from .conftest import make_board, until
 from .serve_helpers import ThreadedServer, failed, idle_watcher, ok
-from .test_first_day import said, until
+from .test_first_day import said
 
 TENANTS = [
     Tenant("Cust1001", "online", "Northwind"),

@@ -14,18 +14,9 @@ from tenantboard.screens.chooser import ChooserScreen
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook, Settings
 
-from .conftest import FIXED_NOW, choose_in_palette, make_board, settle_board
+from .conftest import FIXED_NOW, choose_in_palette, make_board, settle_board, until
 from .serve_helpers import failed, idle_watcher, ok
 from .test_board import detail_text
-
-
-async def wait_for(pilot, condition, tries: int = 400) -> None:
-    """Let the board run (its threads too) until ``condition`` holds."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("never happened")
 
 
 def seed(history: Path, observations=(), *, last_ran=None) -> None:
@@ -58,7 +49,9 @@ async def test_a_change_while_closed_is_logged_with_the_gap_and_the_last_run_sho
     app = make_board(clock, [Tenant("Cust1001", "online", "Acme")], history_path=history)
     async with app.run_test(size=(140, 30)) as pilot:
         await settle_board(pilot, app)
-        await wait_for(pilot, lambda: any("while closed" in text for text in events_text(app)))
+        await until(
+            pilot, lambda: any("while closed" in text for text in events_text(app)), tries=400
+        )
         (text,) = [text for text in events_text(app) if "while closed" in text]
         assert text == "Suspended → Running while closed, between 07:30 and 09:30"
         assert "last ran 07:30" in app.board.summary.render().plain
@@ -72,7 +65,7 @@ async def test_a_first_answer_before_anything_was_recorded_is_no_change(clock, t
     app = make_board(clock, [Tenant("Cust1001")], history_path=history)
     async with app.run_test(size=(140, 30)) as pilot:
         await settle_board(pilot, app)
-        await wait_for(pilot, lambda: app.board.closed.last is not None)
+        await until(pilot, lambda: app.board.closed.last is not None, tries=400)
         await settle_board(pilot, app)
         assert not any("while closed" in text for text in events_text(app))
         assert "last ran" not in app.board.summary.render().plain
@@ -99,7 +92,7 @@ async def test_the_detail_pane_shows_uptime_incidents_and_the_strip(clock, tmp_p
     async with app.run_test(size=(160, 50)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: "online:Cust1001" in app.board.availability)
+        await until(pilot, lambda: "online:Cust1001" in app.board.availability, tries=400)
         text = detail_text(app)
         assert "Up 24 h     91.6% up, observed 100% of the window" in text
         assert "Incidents   1 in 30 d, longest 2h 00m" in text
@@ -115,7 +108,7 @@ async def test_the_up_24h_column_is_off_until_asked_and_remembered(clock, tmp_pa
         assert "Up 24h" not in app.board.table.render_line(0).text
         await pilot.press("U")
         row = app.board.model.rows["online:Cust1001"]
-        await wait_for(pilot, lambda: row.uptime_24h is not None)
+        await until(pilot, lambda: row.uptime_24h is not None, tries=400)
         await pilot.pause()
         assert "Up 24h" in app.board.table.render_line(0).text
         assert "91.6%" in app.board.table.render_line(1).text
@@ -147,7 +140,7 @@ async def test_a_mute_silences_leaves_the_attention_filter_and_ends_by_itself(
         assert isinstance(app.screen, ChooserScreen)
         await pilot.press("enter")  # the first choice: 1 hour
         row = app.board.model.rows[key]
-        await wait_for(pilot, lambda: row.mark == "mute")
+        await until(pilot, lambda: row.mark == "mute", tries=400)
         assert "⊘ " in app.board.table.render_line(app.board.model.index_of(key) + 1).text
         await pilot.press("exclamation_mark")
         assert key not in app.board.model.order  # out of the attention filter
@@ -182,7 +175,7 @@ async def test_marks_survive_a_restart_and_show_in_the_detail_pane(clock, tmp_pa
     async with app.run_test(size=(160, 40)) as pilot:
         await settle_board(pilot, app)
         row = app.board.model.rows["online:Cust1001"]
-        await wait_for(pilot, lambda: row.mark == "mute")
+        await until(pilot, lambda: row.mark == "mute", tries=400)
         await pilot.press("enter")
         assert "Silenced    muted by" in detail_text(app)
         assert "until 17:30" in detail_text(app)
@@ -210,7 +203,7 @@ async def test_an_acknowledgement_ends_when_the_state_changes(clock, tmp_path) -
 
         await walk_until_changed()
         await pilot.press("A")
-        await wait_for(pilot, lambda: row.mark == "ack")
+        await until(pilot, lambda: row.mark == "ack", tries=400)
         await walk_until_changed()
         assert row.mark is None
         assert any(text.startswith("acknowledgement ended") for text in events_text(app))
@@ -223,9 +216,9 @@ async def test_the_palette_lists_marks_and_clears_one(clock, tmp_path) -> None:
         await settle_board(pilot, app)
         app.board.add_mark("online:Cust1001", "mute", None)
         row = app.board.model.rows["online:Cust1001"]
-        await wait_for(pilot, lambda: row.mark == "mute")
+        await until(pilot, lambda: row.mark == "mute", tries=400)
         await choose_in_palette(pilot, "Muted and acknowledged")
-        await wait_for(pilot, lambda: isinstance(app.screen, ChooserScreen))
+        await until(pilot, lambda: isinstance(app.screen, ChooserScreen), tries=400)
         await pilot.press("enter")
         assert row.mark is None
         await written(app)
@@ -269,7 +262,9 @@ async def test_the_board_runs_alert_hooks_but_not_for_a_muted_tenant(clock, tmp_
     async with app.run_test(size=(140, 40)) as pilot:
         await settle_board(pilot, app)
         await walk_to_maintenance(pilot, app, clock)
-        await wait_for(pilot, lambda: sent.exists() and "OfflineMaintenance" in sent.read_text())
+        await until(
+            pilot, lambda: sent.exists() and "OfflineMaintenance" in sent.read_text(), tries=400
+        )
 
     sent.unlink()
     clock = type(clock)()
@@ -278,7 +273,7 @@ async def test_the_board_runs_alert_hooks_but_not_for_a_muted_tenant(clock, tmp_
         await settle_board(pilot, app)
         app.board.add_mark("online:Cust1003", "mute", FIXED_NOW + timedelta(hours=8))
         await walk_to_maintenance(pilot, app, clock)
-        await wait_for(pilot, lambda: app.board.notifier.counts[("rec", "silenced")] == 1)
+        await until(pilot, lambda: app.board.notifier.counts[("rec", "silenced")] == 1, tries=400)
         assert not sent.exists()
 
 

@@ -19,7 +19,7 @@ from tenantboard.widgets.event_log import EventLogPanel, event_line
 from tenantboard.widgets.keybar import KeyBar
 from tenantboard.widgets.table import TenantTable, layout_columns
 
-from .conftest import FIXED_NOW, make_board, settle_board
+from .conftest import FIXED_NOW, make_board, settle_board, until
 from .test_board import cursor_to
 
 
@@ -33,15 +33,6 @@ async def type_fast(app, text: str) -> None:
 def said(app, text: str) -> bool:
     """Whether a notification on screen says ``text``."""
     return any(text in str(notification.message) for notification in app._notifications)
-
-
-async def until(pilot, condition, tries: int = 100) -> None:
-    """Let the app run until ``condition`` holds (notifications arrive as messages)."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.01)
-    raise AssertionError("never happened")
 
 
 # -- 1. the filter line shows what is typed ---------------------------------------------------

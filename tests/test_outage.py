@@ -342,8 +342,7 @@ async def test_rows_held_in_an_outage_say_they_wait_for_the_network(board) -> No
 async def test_the_board_shows_one_alarm_and_logs_one_event_for_its_own_outage(clock) -> None:
     from tenantboard.simulator import Simulator, SimulatorTransport
 
-    from .conftest import make_board, settle_board
-    from .test_first_day import until
+    from .conftest import make_board, settle_board, until
 
     simulator = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
     network = {"up": True}
