@@ -49,12 +49,12 @@ async def shoot(
 def write_readme_keys() -> None:
     from tenantboard.screens.board_keys import key_table_markdown
 
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "board.md"
     text = readme.read_text(encoding="utf-8")
     start = text.index("\n", text.index("<!-- keys:")) + 1
     end = text.index("<!-- /keys -->")
     readme.write_text(text[:start] + key_table_markdown() + "\n" + text[end:], encoding="utf-8")
-    print("wrote README.md's key table")
+    print("wrote docs/board.md's key table")
 
 
 def shoot_status_page() -> None:

@@ -133,11 +133,11 @@ def test_every_module_is_classified_the_way_its_imports_say() -> None:
 def test_the_readme_key_table_comes_from_the_bindings() -> None:
     from tenantboard.screens.board_keys import key_table_markdown
 
-    readme = (PACKAGE.parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (PACKAGE.parent.parent / "docs" / "board.md").read_text(encoding="utf-8")
     start = readme.index("\n", readme.index("<!-- keys:")) + 1
     table = readme[start : readme.index("<!-- /keys -->")].strip()
     assert table == key_table_markdown(), (
-        "README's key table is out of step with BoardScreen.BINDINGS; replace it with:\n"
+        "docs/board.md's key table is out of step with BoardScreen.BINDINGS; replace it with:\n"
         + key_table_markdown()
     )
 

@@ -4,7 +4,7 @@ Pure: no I/O, no clock. The history database (:mod:`tenantboard.history`) stores
 tenant's checks folded into :class:`Interval` rows; this module turns a tenant's intervals
 into the figures the report and the detail pane show.
 
-Definitions (the README repeats them for users):
+Definitions (docs/history.md repeats them for users):
 
 - **observed time**: the part of the window covered by intervals. Time with no interval
   (the board was closed, or a tenant was not listed) is a gap: it counts neither as up

@@ -4,7 +4,7 @@ Data flows one way: the monitor reports each finished check to :meth:`BoardScree
 the pacing policy gathers results into one :class:`~tenantboard.messages.ResultsArrived`
 message, and its handler updates the rows and redraws what changed. Each binding carries its
 own help text (``tooltip``): the help screen, the key bar, the command palette and the
-README's key table all come from :data:`BoardScreen.BINDINGS`.
+docs/board.md's key table all come from :data:`BoardScreen.BINDINGS`.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """The board's keys: each binding with its id (what [keys] in the tenant file remaps) and its
-help text (``tooltip``). The help screen, the key bar, the command palette and the README's
+help text (``tooltip``). The help screen, the key bar, the command palette and docs/board.md's
 key table (:func:`key_table_markdown`) all come from :data:`BOARD_BINDINGS`."""
 
 from __future__ import annotations
 
 from textual.binding import Binding
 
-#: The keys that move between tenants (the table's own bindings), for help and the README.
+#: The keys that move between tenants (the table's own bindings), for help and docs/board.md.
 MOVE_KEYS = ("↑ ↓ j k, PgUp PgDn, Home End", "move between tenants")
 PALETTE_KEY = ("ctrl+p", "command palette: every action, and each tenant by name")
 
@@ -192,7 +192,7 @@ BOARD_BINDINGS: list[Binding] = [
 
 
 def key_table_markdown(bindings: list[Binding] | None = None) -> str:
-    """The README's key table, made from the same list as the help screen and the key bar."""
+    """docs/board.md's key table, made from the same list as the help screen and the key bar."""
     lines = ["| key | action | binding id |", "| --- | --- | --- |"]
     lines.append(f"| {MOVE_KEYS[0]} | {MOVE_KEYS[1]} | |")
     for binding in bindings or BOARD_BINDINGS:

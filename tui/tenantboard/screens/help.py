@@ -64,7 +64,7 @@ def help_renderable(bindings: Iterable[tuple[str, str]]) -> Group:
         Text(),
         Text(
             "Colours follow the theme; glyphs and names carry the same meaning without colour. "
-            "Keys can be remapped in the tenant file's [keys] table by the ids in the README.",
+            "Keys can be remapped in the tenant file's [keys] table by the ids in docs/board.md.",
             "italic",
         ),
     )

@@ -322,7 +322,7 @@ def format_valid_until(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
-# The simulator must stay well ahead of the fastest client (bench/README.md): formatting
+# The simulator must stay well ahead of the fastest client (docs/performance.md): formatting
 # the two times was a fifth of the Python work per answer, and within a second most
 # answers share them.
 
