@@ -7,11 +7,14 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
+
 from tenantboard.answers import State, TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.notify import Notifier
+from tenantboard.session import Session, SessionConfig
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import Settings, TenantList
 from tenantboard.watcher import Watcher
 from tests.conftest import FIXED_NOW
 
@@ -63,16 +66,25 @@ def failed(tenant: Tenant, kind: ErrorKind = ErrorKind.TIMEOUT, *, at: float = 0
     )
 
 
-class IdleClient:
-    """Stands in for the HTTP client of a watcher whose monitor never runs."""
-
-    async def aclose(self) -> None:
-        return None
-
-
 def idle_watcher(tenants: list[Tenant], **options) -> Watcher:
-    """A watcher fed by hand (``record``): no checks, no network."""
-    return Watcher(IdleClient(), TenantList(list(tenants)), Settings(), **options)  # type: ignore[arg-type]
+    """A watcher fed by hand (``record``): its session never runs, so nothing is checked
+    and nothing touches the network. ``options``: SessionConfig's fields, and ``clock``."""
+    clock = options.pop("clock", None)
+    options.setdefault("transport", httpx.MockTransport(_no_network))
+    session = Session(SessionConfig(tenants=list(tenants), **options), clock=clock)
+    if session.writer is not None:
+        session.writer.start()  # what the session's run does after its start-up read
+    return Watcher(session)
+
+
+def with_notifier(watcher: Watcher, notifier: Notifier) -> Notifier:
+    """The watcher's session sends its alerts through ``notifier`` (a recording deliverer)."""
+    watcher.session.notifier = notifier
+    return notifier
+
+
+def _no_network(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"an idle watcher asked the network: {request.url}")
 
 
 class ThreadedServer:

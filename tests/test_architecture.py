@@ -27,6 +27,9 @@ EDGE = {
     "simulator.server",
     "notify",  # runs alert commands and posts webhooks
     "serve",  # the HTTP server
+    "session",  # composes the client, the feed of an attached board, the hooks
+    "watcher",  # serve's face on a session
+    "metrics",  # serve's /metrics, from the watcher
 }
 FOREIGN_UI_OR_HTTP = ("textual", "rich", "httpx", "httpcore", "aiohttp")
 

@@ -155,20 +155,17 @@ async def test_api_tenants_entries_have_check_jsons_keys_and_marks(tmp_path, cap
     file, with a mute in its history database: one tenant's entry has the same keys, in
     the same order, and the same mute."""
     from tenantboard.cli import main
-    from tenantboard.history import HistoryWriter
     from tenantboard.paths import history_path
-    from tenantboard.serve import MarkWatch
     from tenantboard.simulator import Simulator
     from tenantboard.simulator import serve as simulate
 
     config = tmp_path / "tenants.toml"
     config.write_text("[[tenants]]\ncontext_id = 'Cust1001'\n")
     tenant = Tenant("Cust1001")
-    writer = HistoryWriter(history_path(config))
-    writer.start()
+    watcher = idle_watcher([tenant], history_path=history_path(config))
+    writer = watcher.session.writer
     simulator = await simulate(0, simulator=Simulator(slow_delay=0))
     try:
-        watcher = idle_watcher([tenant])
         now = watcher.clock.wall()
         await asyncio.wrap_future(
             writer.call(
@@ -182,9 +179,8 @@ async def test_api_tenants_entries_have_check_jsons_keys_and_marks(tmp_path, cap
         await asyncio.to_thread(main, args)
         (printed,) = json.loads(capsys.readouterr().out)
         watcher.record(ok(tenant))
-        marks = MarkWatch(writer, watcher)
-        await marks.refresh()
-        client = await client_for_app(build_app(watcher, marks=marks))
+        await watcher.session.read_marks()
+        client = await client_for_app(build_app(watcher))
         try:
             (served,) = await (await client.get("/api/tenants")).json()
         finally:
@@ -202,13 +198,9 @@ async def test_api_tenants_entries_have_check_jsons_keys_and_marks(tmp_path, cap
 async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp_path) -> None:
     """Marks are read every 30 s; one that lasts until the tenant's outcome changes is
     gone from /api/tenants as soon as the change arrives, as `check --json` would say."""
-    from tenantboard.history import HistoryWriter
-    from tenantboard.serve import MarkWatch
-
-    writer = HistoryWriter(tmp_path / "history.sqlite3")
-    writer.start()
+    watcher = idle_watcher([A, B], history_path=tmp_path / "history.sqlite3")
+    writer = watcher.session.writer
     try:
-        watcher = idle_watcher([A, B])
         watcher.record(ok(A))
         watcher.record(ok(B))
         now = watcher.clock.wall()
@@ -216,10 +208,9 @@ async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp
             await asyncio.wrap_future(
                 writer.call(lambda db, key=tenant.key: db.add_mark(key, "ack", "Running", now))
             )
-        marks = MarkWatch(writer, watcher)
-        await marks.refresh()
+        await watcher.session.read_marks()
         watcher.record(ok(B, State.Suspended, at=60))
-        client = await client_for_app(build_app(watcher, marks=marks))
+        client = await client_for_app(build_app(watcher))
         try:
             a, b = await (await client.get("/api/tenants")).json()
         finally:
@@ -358,6 +349,21 @@ async def test_a_client_too_far_behind_is_told_to_start_again() -> None:
 # -- the tenant file ----------------------------------------------------------------------------------
 
 
+class Spy:
+    """A tenant store that notes each time the file is read."""
+
+    def __init__(self, store: TenantStore, read: list[str]) -> None:
+        self._store = store
+        self._read = read
+
+    def fingerprint(self):  # noqa: ANN201
+        return self._store.fingerprint()
+
+    def load(self):  # noqa: ANN201
+        self._read.append("load")
+        return self._store.load()
+
+
 async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(
     tmp_path: Path, caplog
 ) -> None:
@@ -366,30 +372,34 @@ async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(
     store = TenantStore(path)
     watcher = idle_watcher(store.load().tenants, store=store)
     watcher.record(ok(A))
-    assert not await watcher.reload_if_changed()  # unchanged: not even read
+    read = []
+    watcher.session.keeper.store = Spy(store, read)
+    await watcher.session.look_at_file()
+    assert read == []  # unchanged: not even read
+    watcher.session.keeper.store = store
 
     path.write_text(
         path.read_text() + '\n[[tenants]]\ncontext_id = "Cust2"\nenv = "sod"\n', encoding="utf-8"
     )
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     subscription = watcher.hub.subscribe()
-    assert await watcher.reload_if_changed()
+    await watcher.session.look_at_file()
     assert list(watcher.model.rows) == [A.key, B.key]
     assert watcher.model.rows[A.key].checks == 1  # kept what it knew
-    assert watcher.monitor.due_at(B.key) is not None  # the new one is checked
+    assert watcher.session.monitor.due_at(B.key) is not None  # the new one is checked
     [reset] = await subscription.next_batch(1)
     assert reset.kind == "reset"
 
     path.write_text("[[tenants]\nbroken", encoding="utf-8")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
-    assert not await watcher.reload_if_changed()
+    await watcher.session.look_at_file()
     assert list(watcher.model.rows) == [A.key, B.key]
-    assert "cannot be used" in caplog.text and "keeping the list" in caplog.text
+    assert "cannot be used" in caplog.text and "Kept the list" in caplog.text
     assert "not valid TOML" in json.loads(watcher.snapshot_text())["tenant_file_error"]
     assert path.read_text() == "[[tenants]\nbroken"  # never touched
 
     path.unlink()
-    assert not await watcher.reload_if_changed()
+    await watcher.session.look_at_file()
     assert list(watcher.model.rows) == [A.key, B.key]
     assert "gone" in watcher.file_error
 

@@ -79,13 +79,10 @@ from typing import Any
 from aiohttp import web
 
 from tenantboard import __version__
-from tenantboard.client import BaseUrl, TenantClient
-from tenantboard.history import HistoryError, HistoryWriter, Mark, Observation
 from tenantboard.metrics import Exposition, take_snapshot
-from tenantboard.notify import Notifier
 from tenantboard.remote import DEFAULT_LISTEN
+from tenantboard.session import Session, SessionConfig
 from tenantboard.status_page import status_page
-from tenantboard.tenant_file import Settings, TenantList, TenantStore
 from tenantboard.watcher import Watcher
 
 log = logging.getLogger("tenantboard.serve")
@@ -96,7 +93,6 @@ EXIT_SIGTERM = 0
 EXIT_SIGINT = 130
 
 WATCHER = web.AppKey("watcher", Watcher)
-NOTIFIER = web.AppKey("notifier", Notifier)
 TOKEN = web.AppKey("token", str)
 EXPOSITION = web.AppKey("exposition", Exposition)
 
@@ -258,9 +254,8 @@ async def index(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     watcher = request.app[WATCHER]
-    notifier = request.app.get(NOTIFIER)
     exposition = request.app[EXPOSITION]
-    counts = notifier.counts if notifier else None
+    counts = watcher.session.notifier.counts
     snapshot = take_snapshot(watcher, exposition, request.headers.get("Accept"), counts)
     body, content_type = await asyncio.to_thread(exposition.render, snapshot)
     response = web.Response(body=body, headers={"Content-Type": content_type})
@@ -277,8 +272,7 @@ def _json(request: web.Request, text: str, headers: dict[str, str] | None = None
 
 
 async def api_tenants(request: web.Request) -> web.Response:
-    marks = request.app.get(MARKS)
-    return _json(request, request.app[WATCHER].tenants_text(marks.current() if marks else None))
+    return _json(request, request.app[WATCHER].tenants_text())
 
 
 async def api_snapshot(request: web.Request) -> web.Response:
@@ -318,20 +312,10 @@ async def api_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def build_app(
-    watcher: Watcher,
-    *,
-    notifier: Notifier | None = None,
-    token: str | None = None,
-    marks: MarkWatch | None = None,
-) -> web.Application:
+def build_app(watcher: Watcher, *, token: str | None = None) -> web.Application:
     app = web.Application(middlewares=[_guard], client_max_size=1024)
     app[WATCHER] = watcher
     app[EXPOSITION] = Exposition()
-    if notifier is not None:
-        app[NOTIFIER] = notifier
-    if marks is not None:
-        app[MARKS] = marks
     if token is not None:
         app[TOKEN] = token
     app.on_response_prepare.append(_security_headers)
@@ -351,79 +335,9 @@ def build_app(
 class ServeConfig:
     host: str
     port: int
-    tenant_list: TenantList
-    settings: Settings
-    store: TenantStore | None
+    #: The tenant file, its history and how to check: what the session watches.
+    session: SessionConfig
     token: str | None = None
-    base_url: BaseUrl | None = None
-    transport: Any = None
-    watch_interval: float = 2.0
-    #: The hook point for mutes and acknowledgements: key -> True to hold back alerts.
-    #: None: the history database's active marks (refreshed every ``marks_interval``).
-    is_silenced: Callable[[str], bool] | None = None
-    #: The history database shared with boards on the same tenant file; None: none.
-    history_path: Path | None = None
-    marks_interval: float = 30.0
-
-
-class MarkWatch:
-    """The mutes and acknowledgements in force, read from the history database now and
-    then (in the writer's thread, never on the loop); marks that ran out are ended."""
-
-    def __init__(self, writer: HistoryWriter, watcher: Watcher) -> None:
-        self.writer = writer
-        self.watcher = watcher
-        self.silenced: frozenset[str] = frozenset()
-        #: The marks in force at the last read, by tenant key and kind ("mute", "ack").
-        self.marks: dict[str, dict[str, Mark]] = {}
-
-    def is_silenced(self, key: str) -> bool:
-        return key in self.silenced
-
-    def _label(self, key: str) -> str | None:
-        row = self.watcher.model.rows.get(key)
-        return Observation.from_result(row.last).label if row and row.last else None
-
-    def current(self) -> dict[str, dict[str, Mark]]:
-        """The marks in force now, as ``check --json`` shows them: those of the last read,
-        less any that ran out or whose tenant's outcome changed since."""
-        now = self.watcher.clock.wall()
-        current: dict[str, dict[str, Mark]] = {}
-        for key, kinds in self.marks.items():
-            label = self._label(key)
-            kept = {kind: mark for kind, mark in kinds.items() if mark.active(now, label)}
-            if kept:
-                current[key] = kept
-        return current
-
-    async def refresh(self) -> None:
-        try:
-            marks: list[Mark] = await asyncio.wrap_future(self.writer.call(lambda db: db.marks()))
-        except HistoryError as exc:
-            log.warning("mutes not read: %s", exc)
-            return
-        now = self.watcher.clock.wall()
-        active: dict[str, dict[str, Mark]] = {}
-        ended = []
-        for mark in marks:
-            if mark.active(now, self._label(mark.key)):
-                active.setdefault(mark.key, {})[mark.kind] = mark
-            else:
-                ended.append(mark.id)
-        self.marks = active
-        self.silenced = frozenset(active)
-        if ended:
-            self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in ended])
-            log.info("%d mute(s) or acknowledgement(s) ended", len(ended))
-
-    async def run(self, interval: float) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(interval)
-
-
-#: The marks /api/tenants shows, when there is a history database.
-MARKS = web.AppKey("marks", MarkWatch)
 
 
 async def serve(config: ServeConfig) -> int:
@@ -437,42 +351,17 @@ async def serve(config: ServeConfig) -> int:
 
     for signum, code in ((signal.SIGTERM, EXIT_SIGTERM), (signal.SIGINT, EXIT_SIGINT)):
         loop.add_signal_handler(signum, stop, code)
-    settings = config.settings
-    client = TenantClient(
-        base_url=config.base_url,
-        timeout=settings.timeout,
-        transport=config.transport,
-        max_connections=settings.concurrency,
-    )
-    writer = None
-    if config.history_path is not None:
-        writer = HistoryWriter(config.history_path, retention_days=settings.history_days)
-        writer.start()
-    marks: MarkWatch | None = None
-    is_silenced = config.is_silenced
-    if is_silenced is None:
-        is_silenced = lambda key: marks is not None and marks.is_silenced(key)  # noqa: E731
-    notifier = Notifier(config.tenant_list.notify, is_silenced=is_silenced)
-    watcher = Watcher(
-        client,
-        config.tenant_list,
-        settings,
-        store=config.store,
-        listener=notifier,
-        on_hooks_changed=lambda tenant_list: notifier.set_hooks(tenant_list.notify),
-        watch_interval=config.watch_interval,
-        history=writer,
-    )
-    if writer is not None:
-        marks = MarkWatch(writer, watcher)
+    config.session.kind = "serve"
+    config.session.url = f"http://{config.host}:{config.port}"
+    session = Session(config.session)
+    watcher = Watcher(session)
     runner = web.AppRunner(
-        build_app(watcher, notifier=notifier, token=config.token, marks=marks),
+        build_app(watcher, token=config.token),
         access_log=None,
         shutdown_timeout=2.0,
         handle_signals=False,
     )
     watching: asyncio.Task[None] | None = None
-    marking: asyncio.Task[None] | None = None
     try:
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port)
@@ -490,18 +379,16 @@ async def serve(config: ServeConfig) -> int:
                 __version__,
                 shown,
                 port,
-                len(config.tenant_list.tenants),
-                config.store.path if config.store else "memory",
-                len(config.tenant_list.notify),
+                len(config.session.tenants),
+                watcher.path or "memory",
+                len(config.session.hooks),
             )
-        if not config.tenant_list.tenants:
+        if not config.session.tenants:
             log.warning(
                 "no tenants in the tenant file yet: add some (tenantboard add CTX) and they "
                 "are picked up as the file changes"
             )
         watching = asyncio.create_task(watcher.run(), name="watcher")
-        if marks is not None:
-            marking = asyncio.create_task(marks.run(config.marks_interval), name="marks")
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
@@ -511,14 +398,11 @@ async def serve(config: ServeConfig) -> int:
     finally:
         watcher.hub.close()
         await runner.cleanup()
-        for task in (watching, marking):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        if writer is not None:
-            await asyncio.to_thread(writer.close)
-        await notifier.aclose()
-        await client.aclose()
+        if watching is not None:
+            watching.cancel()  # the session writes what it holds and sends what hooks hold
+            await asyncio.gather(watching, return_exceptions=True)
+        else:
+            await session.aclose()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("stopped")
