@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import HistoryDB, HistoryWriter, Observation
+from tenantboard.history import HistoryDB, Observation
 from tenantboard.screens.chooser import ChooserScreen
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook, Settings

@@ -356,10 +356,10 @@ class Spy:
         self._store = store
         self._read = read
 
-    def fingerprint(self):  # noqa: ANN201
+    def fingerprint(self):
         return self._store.fingerprint()
 
-    def load(self):  # noqa: ANN201
+    def load(self):
         self._read.append("load")
         return self._store.load()
 
