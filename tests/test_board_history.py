@@ -209,6 +209,49 @@ async def test_an_acknowledgement_ends_when_the_state_changes(clock, tmp_path) -
         assert any(text.startswith("acknowledgement ended") for text in events_text(app))
 
 
+async def test_an_acknowledgement_outlasts_failed_checks(clock, tmp_path) -> None:
+    """Acknowledge a tenant in maintenance, lose the network: a check that gets no answer
+    is not "its state changed"; the acknowledgement ends only when another state is
+    answered."""
+    import httpx
+
+    from .test_outage import Network
+
+    network = Network(clock)
+    network.endpoints["Cust1"] = None  # OfflineMaintenance
+    key = "online:Cust1"
+    app = make_board(
+        clock,
+        [Tenant("Cust1")],
+        transport=httpx.MockTransport(network.handle),
+        history_path=tmp_path / "history.sqlite3",
+    )
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        row = app.board.model.rows[key]
+        app.board.add_mark(key, "ack", None)
+        await until(pilot, lambda: row.mark == "ack", tries=400)
+
+        async def recheck() -> None:
+            checks = row.checks
+            clock.advance(30)
+            app.monitor.recheck(key)
+            await until(pilot, lambda: row.checks > checks, tries=400)
+
+        network.down = httpx.ConnectError
+        await recheck()
+        assert row.error is not None and row.error.kind == "connect"
+        app.board._end_expired_marks()  # the 15-second look, too
+        assert row.mark == "ack"
+        network.down = None
+        await recheck()  # the same state again: still acknowledged
+        assert row.mark == "ack"
+        del network.endpoints["Cust1"]  # Running
+        await recheck()
+        assert row.mark is None
+        assert any(text.startswith("acknowledgement ended") for text in events_text(app))
+
+
 async def test_the_palette_lists_marks_and_clears_one(clock, tmp_path) -> None:
     history = tmp_path / "history.sqlite3"
     app = make_board(clock, [Tenant("Cust1001", "online", "Acme")], history_path=history)

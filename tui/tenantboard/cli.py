@@ -850,9 +850,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
-    from tenantboard.history import Observation, marks_for
+    from tenantboard.history import Mark, marks_for
 
-    current = {r.tenant.key: Observation.from_result(r).label for r in results}
+    current = {r.tenant.key: Mark.compared_label(r) for r in results}
     marks, error = marks_for(history_path(config_path), current, datetime.now(UTC))
     if error is not None:
         print(f"tenantboard: mutes not read: {error}", file=sys.stderr)

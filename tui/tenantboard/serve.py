@@ -80,7 +80,7 @@ from aiohttp import web
 
 from tenantboard import __version__
 from tenantboard.client import BaseUrl, TenantClient
-from tenantboard.history import HistoryError, HistoryWriter, Mark, Observation
+from tenantboard.history import HistoryError, HistoryWriter, Mark
 from tenantboard.metrics import Exposition, take_snapshot
 from tenantboard.notify import Notifier
 from tenantboard.remote import DEFAULT_LISTEN
@@ -382,7 +382,7 @@ class MarkWatch:
 
     def _label(self, key: str) -> str | None:
         row = self.watcher.model.rows.get(key)
-        return Observation.from_result(row.last).label if row and row.last else None
+        return Mark.compared_label(row.last) if row else None
 
     def current(self) -> dict[str, dict[str, Mark]]:
         """The marks in force now, as ``check --json`` shows them: those of the last read,

@@ -153,8 +153,8 @@ class MarkActions:
         labels = {}
         for key in self.marks.by_key:
             row = self.model.rows.get(key)
-            if row is not None and row.last is not None:
-                labels[key] = Observation.from_result(row.last).label
+            if row is not None:
+                labels[key] = Mark.compared_label(row.last)
         ended = self.marks.ended(self.clock.wall(), labels)
         if ended:
             self._end_marks(ended, "ended")
