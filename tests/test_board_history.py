@@ -320,6 +320,38 @@ async def test_the_board_runs_alert_hooks_but_not_for_a_muted_tenant(clock, tmp_
         assert not sent.exists()
 
 
+async def test_the_boards_own_outage_sends_no_alert(clock, tmp_path) -> None:
+    """The board hands results over in batches, so the failures that made the case for
+    its own outage reach the hooks after the outage was declared: they send nothing,
+    neither then nor as "resolved" when the network is back."""
+    import httpx
+
+    from .test_outage import Network
+
+    network = Network(clock)
+    sent = tmp_path / "sent.json"
+    tenants = [Tenant(f"Cust{number}") for number in range(1, 6)]
+    hook = a_recording_hook(sent)
+    app = make_board(clock, tenants, transport=httpx.MockTransport(network.handle), hooks=[hook])
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        network.down = httpx.ConnectError
+        app.board.action_recheck_list()
+        await until(pilot, lambda: app.monitor.outage is not None, tries=500)
+        await pilot.pause(0.3)
+        network.down = None
+        for _ in range(20):
+            clock.advance(30)
+            app.monitor.wake_if_overdue()
+            await pilot.pause(0.05)
+        await until(pilot, lambda: app.monitor.outage is None, tries=500)
+        await settle_board(pilot, app)
+        await pilot.pause(0.3)
+        assert all(row.error is None for row in app.board.model.rows.values())
+        assert app.board.notifier.counts[("rec", "sent")] == 0
+    assert not sent.exists()
+
+
 # -- serve: the watcher records into the same file; mutes silence its hooks -----------------------
 
 

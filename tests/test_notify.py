@@ -153,7 +153,7 @@ async def test_the_first_state_is_the_baseline_and_a_change_for_the_worse_is_sen
         "OfflineMaintenance",
     )
     assert (event["from_severity"], event["to_severity"]) == ("ok", "warning")
-    assert payload["counts"] == {"worse": 1, "better": 0, "resolved": 0}
+    assert payload["counts"] == {"worse": 1, "better": 0, "resolved": 0, "correction": 0}
     # Slack must not read the label as a mention or a link.
     assert (
         "Acme &lt;!channel&gt; &amp; co (Cust1, online): Running → OfflineMaintenance"
@@ -161,6 +161,39 @@ async def test_the_first_state_is_the_baseline_and_a_change_for_the_worse_is_sen
     )
     assert "<!channel>" not in payload["text"]
     assert notifier.counts[("test", "sent")] == 1
+
+
+async def test_hostile_labels_and_states_are_inert_text_in_slack_and_teams() -> None:
+    """What Slack's mrkdwn or Teams' Markdown would render (links, mentions, emphasis,
+    code, headings) arrives as look-alike characters; the events keep the raw data."""
+    hostile = Tenant("Cust9", "online", "[Reset password](http://evil.example/p) @here *URGENT*")
+    watcher, notifier, recorder = wired([hostile], [hook()])
+    watcher.record(ok(hostile))
+    raw_state = "<!channel> _x_ ~y~ `z` # www.evil.com\x1b[31m"
+    watcher.record(ok(hostile, None, raw=raw_state, at=60))
+    await drained(notifier)
+    [payload] = recorder.payloads
+    assert payload["text"] == (
+        "tenantboard: ? "
+        "［Reset password］(http[:]//evil[.]example/p) ＠here ∗URGENT∗ (Cust9, online): "  # noqa: RUF001 (look-alikes)
+        "Running → &lt;!channel&gt; ˍxˍ ∼y∼ ˋzˋ ＃ www[.]evil[.]com"  # noqa: RUF001 (look-alikes)
+    )
+    [event] = payload["events"]
+    assert event["label"] == hostile.label  # the data stays as it is
+    assert event["to_state"] == "<!channel> _x_ ~y~ `z` # www.evil.com"  # less the escape
+
+
+def test_chat_text_leaves_ordinary_text_alone_and_defangs_hosts() -> None:
+    from tenantboard.notify import chat_text
+
+    assert chat_text("Adventure Works Ltd. 2") == "Adventure Works Ltd. 2"
+    assert chat_text("Release_10.2.3") == "Releaseˍ10.2.3"
+    assert chat_text("see superoffice.com/x or https://a.b") == (
+        "see superoffice[.]com/x or https[:]//a[.]b"
+    )
+    assert chat_text("<@U123> &amp; <https://x.example|click>") == (
+        "&lt;＠U123&gt; &amp;amp; &lt;https[:]//x[.]example|click&gt;"  # noqa: RUF001 (look-alikes)
+    )
 
 
 async def test_the_failure_threshold_needs_consecutive_bad_checks_and_resolved_follows() -> None:
@@ -258,6 +291,155 @@ async def test_a_stuck_receiver_never_blocks_checks_and_the_queue_drops_the_exce
     release.set()
     await notifier.aclose()
     assert notifier.counts[("test", "sent")] == 2
+
+
+async def test_one_tenant_file_sends_its_alerts_from_one_place(tmp_path: Path) -> None:
+    """A board and `serve` on one tenant file both see the change; only the one holding
+    the file's send lock delivers it, and the other takes over once that one closes."""
+    from tenantboard.notify import SendLock
+
+    history = tmp_path / "history.sqlite3"
+    places = [wired([A], [hook()], send_lock=SendLock.beside(history)) for _ in range(2)]
+    for watcher, _, _ in places:
+        watcher.record(ok(A))
+        watcher.record(ok(A, State.Suspended, at=60))
+    for _, notifier, _ in places:
+        await drained(notifier)
+    (_, first, first_sent), (watcher, second, second_sent) = places
+    assert [len(first_sent.payloads), len(second_sent.payloads)] == [1, 0]
+    await first.aclose()  # the board quits: its lock is freed
+    watcher.record(ok(A, at=120))
+    await drained(second)
+    [resolved] = second_sent.payloads
+    assert resolved["events"][0]["kind"] == "resolved"  # it knew the change was reported
+    await second.aclose()
+
+
+# -- our own outage -------------------------------------------------------------------------------
+
+
+class Checked:
+    """A watcher with a real monitor on the fake clock and a mock network (see
+    test_outage.py): the engine decides when it is our outage, as in `serve`."""
+
+    def __init__(self, clock, tenants, hooks) -> None:
+        import httpx
+
+        from tenantboard.client import TenantClient
+        from tenantboard.tenant_file import Settings, TenantList
+        from tenantboard.watcher import Watcher
+        from tests.test_outage import Network
+
+        self.clock = clock
+        self.network = Network(clock)
+        self.recorder = Recorder()
+        self.notifier = Notifier(hooks, deliverer=self.recorder)
+        self.client = TenantClient(transport=httpx.MockTransport(self.network.handle))
+        settings = Settings(concurrency=1)  # one check at a time: the order is known
+        self.watcher = Watcher(
+            self.client, TenantList(tenants), settings, clock=clock, listener=self.notifier
+        )
+        self.monitor = self.watcher.monitor
+
+    async def run_for(self, seconds: float, step: float = 0.5) -> None:
+        for _ in range(round(seconds / step)):
+            self.clock.advance(step)
+            self.monitor.poke()
+            for _ in range(30):
+                await asyncio.sleep(0)
+
+    def kinds(self) -> list[list[str]]:
+        return [[event["kind"] for event in p["events"]] for p in self.recorder.payloads]
+
+
+@pytest.fixture
+async def checked(clock):
+    made: list[Checked] = []
+
+    async def start(tenants, hooks) -> Checked:
+        world = Checked(clock, tenants, hooks)
+        made.append(world)
+        world.task = asyncio.create_task(world.monitor.run())
+        await world.run_for(1)
+        return world
+
+    yield start
+    for world in made:
+        world.task.cancel()
+        await asyncio.gather(world.task, return_exceptions=True)
+        await world.notifier.aclose(grace=0)
+        await world.client.aclose()
+
+
+FLEET = [Tenant(f"Cust{number}", "online", f"Shop {number}") for number in range(1, 6)]
+
+
+async def test_our_outage_sends_one_correction_and_never_a_false_resolved(checked) -> None:
+    """failure_threshold = 1: the failures before the board could tell it was its own
+    network went out; once it could, one correction follows, nothing while the outage
+    lasts (no "resolved" from the rows' last known state), nothing when it is over."""
+    import httpx
+
+    world = await checked(FLEET, [hook(failure_threshold=1, group_seconds=0)])
+    assert world.monitor.outage is None and world.recorder.payloads == []
+    world.network.down = httpx.ConnectError
+    world.monitor.recheck_all()
+    await world.run_for(120)  # probes fail for two minutes
+    outage = world.monitor.outage
+    assert outage is not None
+    assert world.kinds() == [["worse"], ["worse"], ["correction", "correction"]]
+    correction = world.recorder.payloads[-1]
+    assert correction["counts"] == {"worse": 0, "better": 0, "resolved": 0, "correction": 2}
+    assert correction["text"] == (
+        "tenantboard: correction: the failures reported for 2 tenants since 09:30 were "
+        "tenantboard's own loss of the network, not the tenants'\n"
+        "✔ Shop 1 (Cust1, online): last known state Running\n"
+        "✔ Shop 2 (Cust2, online): last known state Running"
+    )
+    [event, _] = correction["events"]
+    assert (event["from_state"], event["to_state"]) == ("check failed (connect)", "Running")
+    assert (event["from_severity"], event["to_severity"]) == ("unknown", "ok")
+    assert event["error"]["kind"] == "connect"
+    world.network.down = None
+    await world.run_for(120)  # a probe gets through; everyone is re-checked
+    assert world.monitor.outage is None and outage.ended is not None
+    assert all(row.state and row.error is None for row in world.watcher.model.rows.values())
+    assert len(world.recorder.payloads) == 3  # nothing more: every tenant is as it was
+
+
+async def test_failures_not_sent_yet_when_the_outage_is_declared_are_simply_dropped(
+    checked,
+) -> None:
+    import httpx
+
+    world = await checked(FLEET, [hook(failure_threshold=1)])  # grouped for an hour
+    world.network.down = httpx.ConnectError
+    world.monitor.recheck_all()
+    await world.run_for(60)
+    assert world.monitor.outage is not None
+    world.network.down = None
+    await world.run_for(60)
+    assert world.monitor.outage is None
+    await drained(world.notifier)
+    assert world.recorder.payloads == []  # no worse, no correction, no resolved
+
+
+async def test_resolved_needs_a_real_answer_that_is_ok() -> None:
+    """A failure reported, then the tenant's row goes stale in our outage (it shows the
+    last known Running): that is not "resolved"; the real Running afterwards is."""
+    from dataclasses import replace
+
+    watcher, notifier, recorder = wired([A], [hook()])
+    watcher.record(ok(A))
+    watcher.record(failed(A, ErrorKind.UNAVAILABLE, at=60))
+    watcher.record(replace(failed(A, ErrorKind.CONNECT, at=120), during_outage=True))
+    await drained(notifier)
+    assert [[e["kind"] for e in p["events"]] for p in recorder.payloads] == [["worse"]]
+    watcher.record(ok(A, at=180))
+    await drained(notifier)
+    [_, resolved] = recorder.payloads
+    assert resolved["events"][0]["kind"] == "resolved"
+    assert resolved["events"][0]["from_state"] == "check failed (unavailable)"
 
 
 # -- delivery -------------------------------------------------------------------------------------------

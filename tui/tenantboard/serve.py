@@ -82,7 +82,7 @@ from tenantboard import __version__
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.history import HistoryError, HistoryWriter, Mark
 from tenantboard.metrics import Exposition, take_snapshot
-from tenantboard.notify import Notifier
+from tenantboard.notify import Notifier, SendLock
 from tenantboard.remote import DEFAULT_LISTEN
 from tenantboard.status_page import status_page
 from tenantboard.tenant_file import Settings, TenantList, TenantStore
@@ -452,7 +452,11 @@ async def serve(config: ServeConfig) -> int:
     is_silenced = config.is_silenced
     if is_silenced is None:
         is_silenced = lambda key: marks is not None and marks.is_silenced(key)  # noqa: E731
-    notifier = Notifier(config.tenant_list.notify, is_silenced=is_silenced)
+    notifier = Notifier(
+        config.tenant_list.notify,
+        is_silenced=is_silenced,
+        send_lock=SendLock.beside(config.history_path),
+    )
     watcher = Watcher(
         client,
         config.tenant_list,

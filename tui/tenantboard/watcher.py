@@ -47,11 +47,16 @@ RESULT_OK = "ok"
 
 
 class ChangeListener(Protocol):
-    """What the watcher feeds after every result (the alert hooks)."""
+    """What the watcher feeds after every result, and tells of our own outages (the
+    alert hooks)."""
 
     def observe(self, row: TenantRow) -> None: ...
 
     def forget(self, keys: Iterable[str]) -> None: ...
+
+    def outage_began(self, outage: Outage) -> None: ...
+
+    def outage_ended(self, outage: Outage) -> None: ...
 
 
 @dataclass(slots=True)
@@ -276,11 +281,16 @@ class Watcher:
     # -- results -------------------------------------------------------------------------
 
     def _outage_changed(self, outage: Outage) -> None:
-        """Our own network trouble: one log line when it starts, one when it ends."""
+        """Our own network trouble: one log line when it starts, one when it ends; the
+        alert hooks are told (results during it are not the tenants')."""
         if outage.ended is None:
             log.warning("%s; probing instead of checking every tenant", outage.headline)
+            if self.listener is not None:
+                self.listener.outage_began(outage)
         else:
             log.warning("%s", outage.summary())
+            if self.listener is not None:
+                self.listener.outage_ended(outage)
 
     def record(self, result: CheckResult) -> None:
         """Take one result: the model, the counts, the hooks, the log and the stream."""

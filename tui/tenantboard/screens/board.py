@@ -44,7 +44,7 @@ from tenantboard.history import (
 from tenantboard.humanize import SEVERITY_WORDS, ago
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.messages import ResultsArrived, VersionArrived
-from tenantboard.notify import Notifier
+from tenantboard.notify import Notifier, SendLock
 from tenantboard.pacing import Pacing
 from tenantboard.remote import AttachedMonitor, AttachTarget
 from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
@@ -151,7 +151,11 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         self.history_read_error: HistoryError | None = None
         #: Availability per tenant, as last read (the detail pane's cache).
         self.availability: dict[str, TenantAvailability] = {}
-        self.notifier = Notifier(config.hooks, is_silenced=self.marks.is_silenced)
+        self.notifier = Notifier(
+            config.hooks,
+            is_silenced=self.marks.is_silenced,
+            send_lock=SendLock.beside(config.history_path),
+        )
         self._local_mark_ids = itertools.count(-1, -1)
         self.client: TenantClient | None = None
         self.monitor: Monitor | AttachedMonitor | None = None
@@ -424,11 +428,13 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         """The board's own network trouble: one alarm in the header while it lasts, one
         event with its start and end in the log (not one per tenant)."""
         if outage.ended is None:
+            self.notifier.outage_began(outage)
             self.change_line.show(
                 Text(f" {outage.headline}; rows show what was last known", "bold")
             )
             self.change_line.display = not self.log_panel.display
         else:
+            self.notifier.outage_ended(outage)
             event = LoggedEvent(
                 outage.ended, "", "SuperOffice", "outage", outage.summary(), "unknown", False
             )
