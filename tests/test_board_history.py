@@ -352,6 +352,42 @@ async def test_the_boards_own_outage_sends_no_alert(clock, tmp_path) -> None:
     assert not sent.exists()
 
 
+async def test_the_board_alerts_while_command_hooks_are_refused(clock, tmp_path) -> None:
+    """A tenant file others can change: its command hooks are not run, the board says so
+    (an alert that stays), and `chmod go-w` brings them back."""
+    from tenantboard.tenant_file import TenantStore
+
+    path = tmp_path / "tenants.toml"
+    path.write_text(
+        '[[tenants]]\ncontext_id = "Cust1001"\n\n[[notify]]\nname = "pager"\ncommand = ["true"]\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o666)
+    store = TenantStore(path)
+    loaded = store.load()
+    app = make_board(
+        clock,
+        loaded.tenants,
+        store=store,
+        hooks=loaded.notify,
+        commands_refused=loaded.commands_refused,
+    )
+
+    def alerts() -> list[str]:
+        return [str(n.message) for n in app._notifications if n.severity == "error"]
+
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        assert app.board.notifier.runners == []
+        [alert] = alerts()
+        assert alert.startswith("[[notify]] command hooks not run (pager): other users can")
+        assert alert.endswith(f"fix: chmod go-w {path}")
+        path.chmod(0o644)
+        await app.board._read_tenant_file()
+        assert [runner.hook.name for runner in app.board.notifier.runners] == ["pager"]
+        assert alerts() == []
+
+
 # -- serve: the watcher records into the same file; mutes silence its hooks -----------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from tenantboard.cli import main
 from tenantboard.errors import ErrorKind
 from tenantboard.notify import Deliverer, DeliveryError, Notifier
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import NotifyHook, StoreError, parse_tenant_text
+from tenantboard.tenant_file import (
+    NotifyHook,
+    StoreError,
+    TenantStore,
+    parse_tenant_text,
+    unsafe_for_commands,
+)
 from tests.serve_helpers import failed, idle_watcher, ok
 
 A = Tenant("Cust1", "online", "Acme <!channel> & co")
@@ -103,6 +110,124 @@ def test_two_hooks_with_one_name_are_refused() -> None:
 
 def test_plain_http_is_allowed_to_loopback_only() -> None:
     assert parse_hooks('[[notify]]\nurl = "http://127.0.0.1:8080/hook"\n')[0].url
+
+
+# -- command hooks only from a file nobody else can change -------------------------------------------
+
+HOOKS_TEXT = (
+    '[[tenants]]\ncontext_id = "Cust1"\n\n'
+    '[[notify]]\nname = "pager"\ncommand = ["true"]\n\n'
+    '[[notify]]\nname = "chat"\nurl = "https://hooks.example.com/x"\n'
+)
+NOBODY = 65534
+as_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root"
+)
+
+
+def hooks_file(folder: Path, mode: int = 0o644, folder_mode: int = 0o700) -> Path:
+    folder.mkdir(exist_ok=True)
+    folder.chmod(folder_mode)
+    path = folder / "tenants.toml"
+    path.write_text(HOOKS_TEXT, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_command_hooks_run_from_a_file_only_its_owner_can_change(tmp_path: Path) -> None:
+    private = hooks_file(tmp_path / "private")
+    assert unsafe_for_commands(private) is None
+    loaded = TenantStore(private).load()
+    assert [hook.name for hook in loaded.notify] == ["pager", "chat"]
+    assert loaded.commands_refused is None
+    sticky = hooks_file(tmp_path / "shared", folder_mode=0o1777)  # like /tmp
+    assert unsafe_for_commands(sticky) is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "folder_mode", "why", "fix"),
+    [
+        (0o666, 0o700, "other users can change {file} (mode 666)", "chmod go-w {file}"),
+        (0o664, 0o700, "other users can change {file} (mode 664)", "chmod go-w {file}"),
+        (
+            0o644,
+            0o777,
+            "other users can change its folder {folder} (mode 777)",
+            "chmod go-w {folder}",
+        ),
+        (
+            0o644,
+            0o770,
+            "other users can change its folder {folder} (mode 770)",
+            "chmod go-w {folder}",
+        ),
+    ],
+)
+def test_command_hooks_are_refused_from_a_file_others_can_change(
+    tmp_path: Path, mode: int, folder_mode: int, why: str, fix: str
+) -> None:
+    path = hooks_file(tmp_path / "hooks", mode, folder_mode)
+    names = {"file": path, "folder": path.parent}
+    problem = unsafe_for_commands(path)
+    assert problem is not None
+    assert why.format(**names) in problem and problem.endswith(fix.format(**names))
+    loaded = TenantStore(path).load()
+    assert [hook.name for hook in loaded.notify] == ["chat"]  # webhooks are not affected
+    assert loaded.commands_refused == f"[[notify]] command hooks not run (pager): {problem}"
+
+
+@as_root
+def test_command_hooks_are_refused_from_a_file_owned_by_another_user(
+    tmp_path: Path, capsys
+) -> None:
+    """The reproduction: a tenant file owned by nobody, mode 666, and tenantboard run as
+    root. notify-test says why and how to fix it, sends through the webhook only (here a
+    loopback one nobody listens on) and exits non-zero."""
+    path = hooks_file(tmp_path / "hooks", 0o666)
+    os.chown(path, NOBODY, -1)
+    problem = unsafe_for_commands(path)
+    assert problem == (
+        f"{path} is owned by nobody, not by root who runs tenantboard; fix: chown root {path}"
+    )
+    os.chown(path, 0, -1)
+    path.chmod(0o644)
+    os.chown(path.parent, NOBODY, -1)
+    assert unsafe_for_commands(path) == (
+        f"its folder {path.parent} is owned by nobody, who could swap the file; move the "
+        "file to a folder of root's"
+    )
+    os.chown(path.parent, 0, -1)
+    os.chown(path, NOBODY, -1)
+    path.chmod(0o666)
+    code = main(["notify-test", "--config", str(path), "--hook", "pager"])
+    assert code == 1
+    assert capsys.readouterr().out == (
+        f"REFUSED: [[notify]] command hooks not run (pager): {problem}\n"
+    )
+
+
+async def test_serve_logs_refused_command_hooks_and_runs_them_once_the_file_is_fixed(
+    tmp_path: Path, caplog
+) -> None:
+    path = hooks_file(tmp_path / "hooks", 0o666)
+    store = TenantStore(path)
+    tenant_list = store.load()
+    notifier = Notifier(tenant_list.notify)
+    watcher = idle_watcher(
+        [A],
+        listener=notifier,
+        on_hooks_changed=lambda changed: notifier.set_hooks(changed.notify),
+    )
+    watcher.store = store
+    watcher.adopt(tenant_list)
+    path.write_text(HOOKS_TEXT + "\n", encoding="utf-8")  # any change: read again
+    assert await watcher.reload_if_changed()
+    assert f"command hooks not run (pager): other users can change {path}" in caplog.text
+    assert [runner.hook.name for runner in notifier.runners] == ["chat"]
+    path.chmod(0o644)  # the fix, and nothing else: the hook comes back
+    assert await watcher.reload_if_changed()
+    assert [runner.hook.name for runner in notifier.runners] == ["pager", "chat"]
+    await notifier.aclose(grace=0)
 
 
 # -- what is reported -----------------------------------------------------------------------------

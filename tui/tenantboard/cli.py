@@ -437,7 +437,7 @@ def cmd_board(args: argparse.Namespace) -> int:
     from tenantboard.app import BoardConfig, run_board
 
     keys: dict[str, str] = {}
-    data_dir = history = None
+    data_dir = history = commands_refused = None
     hooks: list = []
     attach = _attach_target(args)
     if attach is not None:  # the serve it follows records the history and runs the hooks
@@ -455,6 +455,7 @@ def cmd_board(args: argparse.Namespace) -> int:
         tenants, keys = tenant_list.tenants, tenant_list.keys
         data_dir = board_data_dir(store.path)
         history, hooks = history_path(store.path), list(tenant_list.notify)
+        commands_refused = tenant_list.commands_refused
     config = BoardConfig(
         tenants=tenants,
         settings=settings,
@@ -466,6 +467,7 @@ def cmd_board(args: argparse.Namespace) -> int:
         attach=attach,
         history_path=history,
         hooks=hooks,
+        commands_refused=commands_refused,
     )
     return run_board(config)
 
@@ -926,9 +928,14 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     # Each hook's outcome is printed below; the log lines would only repeat it.
     logging.getLogger("tenantboard").addHandler(logging.NullHandler())
     store = store_for(args)
-    hooks = store.load().notify
+    tenant_list = store.load()
+    refused = tenant_list.commands_refused
+    hooks = tenant_list.notify
     if args.hook is not None:
         hooks = [hook for hook in hooks if hook.name == args.hook]
+    if not hooks and refused:
+        print(f"REFUSED: {refused}")
+        return 1
     if not hooks:
         which = f"named {args.hook!r} " if args.hook else ""
         raise UsageError(f"no [[notify]] hook {which}in {store.path}")
@@ -945,7 +952,9 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         outcome = "sent" if error is None else f"FAILED: {error}"
         failed += error is not None
         print(f"{hook.name} ({hook.target}): {outcome}")
-    return 1 if failed else 0
+    if refused:
+        print(f"REFUSED: {refused}")
+    return 1 if failed or refused else 0
 
 
 COMMANDS = {

@@ -498,6 +498,8 @@ async def serve(config: ServeConfig) -> int:
                 config.store.path if config.store else "memory",
                 len(config.tenant_list.notify),
             )
+        if config.tenant_list.commands_refused:
+            log.error("%s", config.tenant_list.commands_refused)
         if not config.tenant_list.tenants:
             log.warning(
                 "no tenants in the tenant file yet: add some (tenantboard add CTX) and they "

@@ -342,6 +342,8 @@ class Watcher:
         if tenant_list.notify != before.notify and self.on_hooks_changed is not None:
             self.on_hooks_changed(tenant_list)
             log.info("alert hooks reloaded: %d configured", len(tenant_list.notify))
+        if tenant_list.commands_refused and tenant_list.commands_refused != before.commands_refused:
+            log.error("%s", tenant_list.commands_refused)
         if tenant_list.settings != before.settings or tenant_list.keys != before.keys:
             log.warning("[settings] changed in the tenant file: restart serve to apply them")
 

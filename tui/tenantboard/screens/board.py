@@ -119,6 +119,8 @@ class BoardConfig:
     history_path: Path | None = None
     #: ``[[notify]]`` alert hooks from the tenant file, run as ``serve`` runs them.
     hooks: list[NotifyHook] = field(default_factory=list)
+    #: Why the file's command hooks are not run (``TenantList.commands_refused``).
+    commands_refused: str | None = None
     #: Seconds between looks at the tenant file for changes made elsewhere.
     watch_interval: float = 2.0
     #: A running `tenantboard serve` to follow instead of checking (--attach): its list,
@@ -139,7 +141,9 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         #: When a board on this tenant file last ran before this one (not this run).
         self.previous_session = remembered.last_seen
         self.model = BoardModel(config.tenants)
-        self.keeper = ListKeeper(config.store, config.tenants, config.hooks)
+        self.keeper = ListKeeper(
+            config.store, config.tenants, config.hooks, config.commands_refused
+        )
         self.event_log = EventLog()
         #: Writes results, events and marks to the history database (its own thread).
         self.writer: HistoryWriter | None = None
@@ -166,6 +170,8 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         self._version_timer: Timer | None = None
         #: The alert saying the tenant file cannot be read, until it can be read again.
         self._tenant_file_problem: Notification | None = None
+        #: The alert saying the file's command hooks are not run, and its text.
+        self._commands_refused_alert: tuple[str, Notification] | None = None
         self._reported_history_error: str | None = None
         #: The header's counts as last drawn, and what they were drawn from (once a second
         #: the clock changes and the counts, mostly, do not).
@@ -223,6 +229,7 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         if self.keeper.saves_to_file:
             self.set_interval(self.config.watch_interval, self._look_at_tenant_file)
         self.set_class(self.app.no_color, "-no-color")
+        self._say_commands_refused()
         self.pacing.collector.start()
 
     async def on_unmount(self) -> None:
@@ -1088,6 +1095,7 @@ class BoardScreen(MarkActions, FrameTimerScreen):
     def _adopt_hooks(self) -> None:
         """The file's [[notify]] hooks as the notifier's, when the file changed them (as
         serve does; a hook's pending messages and failure counts are kept)."""
+        self._say_commands_refused()
         hooks = list(self.keeper.hooks)
         if hooks != [runner.hook for runner in self.notifier.runners]:
             self.notifier.set_hooks(hooks)
@@ -1096,6 +1104,19 @@ class BoardScreen(MarkActions, FrameTimerScreen):
                 timeout=5,
                 markup=False,
             )
+
+    def _say_commands_refused(self) -> None:
+        """An alert while the tenant file's command hooks are refused (it goes when the
+        file is fixed: its mode and owner are part of what the board watches)."""
+        text = self.keeper.commands_refused
+        shown = self._commands_refused_alert
+        if shown is not None and shown[0] == text:
+            return
+        if shown is not None:
+            dismiss(self.app, shown[1])
+            self._commands_refused_alert = None
+        if text:
+            self._commands_refused_alert = (text, self.alert(text))
 
 
 def _s(count: int) -> str:
