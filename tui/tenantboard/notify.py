@@ -158,8 +158,8 @@ def chat_text(text: str) -> str:
     mention (``<!here>``, ``@channel``), no link (``<url|x>``, ``[x](url)``, a bare
     ``http://x.example`` or ``x.example``), no emphasis or code.
 
-    ``&``, ``<`` and ``>`` become entities (Slack's own escapes; Teams shows them as the
-    characters), the markup characters above their look-alikes, ``://`` becomes
+    ``&``, ``<`` and ``>`` become entities (Slack's own escapes), the markup characters
+    above their look-alikes, ``://`` becomes
     ``[:]//`` and a dot inside a host-like word ``[.]``, as security advisories
     "defang" addresses. Control characters are dropped (:func:`~tenantboard.sanitize.clean`)."""
     text = clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -329,7 +329,7 @@ class SendLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock: BaseFileLock | None = None
-        #: False once told that another process sends (logged once per change).
+        #: True once the log says that another process sends (said once per change).
         self._said_elsewhere = False
 
     @classmethod
@@ -339,10 +339,6 @@ class SendLock:
         if history_path is None:
             return None
         return cls(history_path.with_name(f"{history_path.name}.hooks.lock"))
-
-    @property
-    def held(self) -> bool:
-        return self._lock is not None
 
     def acquire(self) -> bool:
         """True when this process sends (it holds the lock, or has just taken it)."""
