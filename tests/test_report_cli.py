@@ -242,3 +242,24 @@ def test_report_reads_while_a_board_is_writing(
     finally:
         board.execute("ROLLBACK")
         board.close()
+
+
+def test_check_keeps_an_acknowledgement_when_the_check_fails(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A check that gets no answer says nothing about the state: the acknowledgement of a
+    Suspended tenant still shows (and is respected) while SuperOffice cannot be reached."""
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on: refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    now = datetime.now(UTC)
+    with HistoryDB.open(history_path(config)) as db:
+        db.add_mark("online:Cust1", "ack", "Suspended", now, by="bo")
+    base = ["--config", str(config), "--base-url", f"http://127.0.0.1:{port}"]
+    _, out, _ = run(capsys, "check", "--json", *base, "Cust1")
+    (entry,) = json.loads(out)
+    assert entry["error"]["kind"] == "connect"
+    ack = entry["acknowledged"]
+    assert ack is not None and (ack["by"], ack["state"]) == ("bo", "Suspended")

@@ -472,6 +472,7 @@ def cmd_board(args: argparse.Namespace) -> int:
             keys=tenant_list.keys,
             history_path=history_path(store.path),
             data_dir=board_data_dir(store.path),
+            commands_refused=tenant_list.commands_refused,
         )
     session.base_url = base_url_for(args)
     _check_overrides(session)
@@ -858,9 +859,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
-    from tenantboard.history import Observation, marks_for
+    from tenantboard.history import Mark, marks_for
 
-    current = {r.tenant.key: Observation.from_result(r).label for r in results}
+    current = {r.tenant.key: Mark.compared_label(r) for r in results}
     marks, error = marks_for(history_path(config_path), current, datetime.now(UTC))
     if error is not None:
         print(f"tenantboard: mutes not read: {error}", file=sys.stderr)
@@ -922,6 +923,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         data_dir=board_data_dir(store.path),
         base_url=base_url_for(args),
         kind="serve",
+        commands_refused=tenant_list.commands_refused,
     )
     _check_overrides(session)
     config = ServeConfig(host=host, port=port, session=session, token=token)
@@ -940,9 +942,14 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     # Each hook's outcome is printed below; the log lines would only repeat it.
     logging.getLogger("tenantboard").addHandler(logging.NullHandler())
     store = store_for(args)
-    hooks = store.load().notify
+    tenant_list = store.load()
+    refused = tenant_list.commands_refused
+    hooks = tenant_list.notify
     if args.hook is not None:
         hooks = [hook for hook in hooks if hook.name == args.hook]
+    if not hooks and refused:
+        print(f"REFUSED: {refused}")
+        return 1
     if not hooks:
         which = f"named {args.hook!r} " if args.hook else ""
         raise UsageError(f"no [[notify]] hook {which}in {store.path}")
@@ -959,7 +966,9 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         outcome = "sent" if error is None else f"FAILED: {error}"
         failed += error is not None
         print(f"{hook.name} ({hook.target}): {outcome}")
-    return 1 if failed else 0
+    if refused:
+        print(f"REFUSED: {refused}")
+    return 1 if failed or refused else 0
 
 
 COMMANDS = {

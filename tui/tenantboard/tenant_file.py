@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -110,8 +112,11 @@ class TenantList:
     settings: Settings = field(default_factory=Settings)
     #: [keys]: binding id -> keys, to remap the board's keys (checked by the board).
     keys: dict[str, str] = field(default_factory=dict)
-    #: [[notify]]: alert hooks (run by `serve`).
+    #: [[notify]]: alert hooks (run by `serve` and the board).
     notify: list[NotifyHook] = field(default_factory=list)
+    #: Why the file's command hooks were left out of :attr:`notify` (others can change
+    #: the file: see :func:`unsafe_for_commands`); None when none were.
+    commands_refused: str | None = None
 
 
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
@@ -355,6 +360,57 @@ NEW_FILE_HEADER = """\
 """
 
 
+def unsafe_for_commands(path: Path) -> str | None:
+    """Why ``[[notify]]`` commands must not be run from the tenant file at ``path`` (None:
+    they may). A command runs as whoever runs tenantboard (root, for a service), so the
+    file is held to ssh's and cron's rule for authorized_keys and crontabs: owned by that
+    user or root, not writable by group or others, and in folders only they can change
+    (whoever can write a folder can swap the file in it). A sticky folder such as /tmp is
+    fine: others cannot swap what they do not own there. The answer names the fix."""
+    if not hasattr(os, "geteuid"):
+        return None  # Windows: no owners or mode bits to hold the file to
+    me = os.geteuid()
+    real = Path(os.path.realpath(path))
+    shown = str(path) if real == Path(path) else f"{path} (→ {real})"
+    try:
+        file_stat = real.stat()
+        if file_stat.st_uid not in (me, 0):
+            return (
+                f"{shown} is owned by {_user(file_stat.st_uid)}, not by {_user(me)} who runs "
+                f"tenantboard; fix: chown {_user(me)} {real}"
+            )
+        if file_stat.st_mode & 0o022:
+            return (
+                f"other users can change {shown} (mode {stat.S_IMODE(file_stat.st_mode):o}); "
+                f"fix: chmod go-w {real}"
+            )
+        for folder in real.parents:
+            folder_stat = folder.stat()
+            if folder_stat.st_uid not in (me, 0):
+                return (
+                    f"its folder {folder} is owned by {_user(folder_stat.st_uid)}, who could "
+                    f"swap the file; move the file to a folder of {_user(me)}'s"
+                )
+            if folder_stat.st_mode & 0o022 and not folder_stat.st_mode & stat.S_ISVTX:
+                mode = stat.S_IMODE(folder_stat.st_mode)
+                return (
+                    f"other users can change its folder {folder} (mode {mode:o}) and swap "
+                    f"the file; fix: chmod go-w {folder}"
+                )
+    except OSError as exc:
+        return f"cannot tell who may change {shown}: {exc.strerror or exc}"
+    return None
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
 #: How long a change waits for another process's change to the same file to finish.
 LOCK_TIMEOUT = 10.0
 
@@ -425,17 +481,31 @@ class TenantStore:
         except OSError as exc:
             raise StoreError(self.path, f"cannot read: {exc.strerror or exc}") from None
 
-    def fingerprint(self) -> tuple[int, int] | None:
-        """(modification time, size) of the file, to notice changes made elsewhere."""
+    def fingerprint(self) -> tuple[int, ...] | None:
+        """(modification time, size, mode, owner) of the file, to notice changes made
+        elsewhere; the mode and owner too, so that `chmod go-w` brings command hooks back."""
         try:
-            stat = self.path.stat()
+            found = self.path.stat()
         except OSError:
             return None
-        return (stat.st_mtime_ns, stat.st_size)
+        return (found.st_mtime_ns, found.st_size, found.st_mode, found.st_uid)
 
     def load(self) -> TenantList:
+        """The file's list; command hooks are left out when others could change the file."""
         text = self.read_text()
-        return TenantList() if text is None else parse_tenant_text(text, self.path)
+        if text is None:
+            return TenantList()
+        tenant_list = parse_tenant_text(text, self.path)
+        commands = [hook for hook in tenant_list.notify if hook.command is not None]
+        if commands:
+            problem = unsafe_for_commands(self.path)
+            if problem is not None:
+                names = ", ".join(hook.name for hook in commands)
+                tenant_list.notify = [hook for hook in tenant_list.notify if hook.command is None]
+                tenant_list.commands_refused = (
+                    f"[[notify]] command hooks not run ({names}): {problem}"
+                )
+        return tenant_list
 
     def add(self, new: Sequence[Tenant]) -> list[Tenant]:
         """Append tenants; refuses (adds nothing) if any is already listed or repeated."""
