@@ -120,6 +120,7 @@ class TenantBoardApp(App[int]):
             timeout=settings.timeout,
             transport=self.config.transport,
             max_connections=settings.concurrency,
+            clock=self.clock,
         )
         self.monitor = Monitor(
             self.client,
