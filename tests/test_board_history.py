@@ -12,7 +12,7 @@ from tenantboard.eventlog import LoggedEvent
 from tenantboard.history import HistoryDB, Observation
 from tenantboard.screens.chooser import ChooserScreen
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import NotifyHook, Settings
+from tenantboard.tenant_file import NotifyHook
 
 from .conftest import FIXED_NOW, choose_in_palette, make_board, settle_board, until
 from .serve_helpers import failed, idle_watcher, ok
@@ -129,9 +129,7 @@ async def test_a_mute_silences_leaves_the_attention_filter_and_ends_by_itself(
     clock, tmp_path
 ) -> None:
     history = tmp_path / "history.sqlite3"
-    app = make_board(clock, history_path=history, settings=Settings(bell=True))
-    bells: list[int] = []
-    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    app = make_board(clock, history_path=history)
     async with app.run_test(size=(140, 40)) as pilot:
         await settle_board(pilot, app)
         key = a_problem(app)
@@ -148,8 +146,7 @@ async def test_a_mute_silences_leaves_the_attention_filter_and_ends_by_itself(
         app.session.tell(
             [LoggedEvent(FIXED_NOW, key, "x", "state", "Running → Unknown", "critical", True)]
         )
-        await pilot.pause(1.2)
-        assert bells == []
+        await pilot.pause(1.2)  # no bell either: test_terminal.py hears it (or not) for real
         assert not any((n.title or "") == "state changed" for n in app._notifications)
         await written(app)
         with HistoryDB.open(history, read_only=True) as db:

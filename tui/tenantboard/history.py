@@ -80,13 +80,13 @@ from tenantboard.files import FileError, set_aside, unused_name
 from tenantboard.humanize import host_of
 from tenantboard.paths import history_path
 from tenantboard.sanitize import clean
+from tenantboard.tenant_file import Settings
 
 if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
 SCHEMA_VERSION = 1
-DEFAULT_HISTORY_DAYS = 400
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
 #: Two checks further apart than this leave an unobserved gap between them. Checks are at
@@ -873,7 +873,7 @@ class HistoryWriter:
         self,
         path: Path,
         *,
-        retention_days: int = DEFAULT_HISTORY_DAYS,
+        retention_days: int = Settings().history_days,
         flush_interval: float = 2.0,
         gap: float = DEFAULT_GAP,
         on_error: Callable[[HistoryError], None] | None = None,
@@ -1131,7 +1131,6 @@ def dumps_interval(interval: Interval) -> dict[str, Any]:
 
 
 __all__ = [
-    "DEFAULT_HISTORY_DAYS",
     "SCHEMA_VERSION",
     "ClosedChange",
     "HistoryDB",

@@ -336,6 +336,7 @@ class Session:
             timeout=self.settings.timeout,
             transport=self.config.transport,
             max_connections=self.settings.concurrency,
+            clock=self.clock,
         )
 
     def _make_monitor(self) -> Monitor | AttachedMonitor:
