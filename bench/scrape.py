@@ -32,7 +32,7 @@ from tests.serve_helpers import idle_watcher  # noqa: E402
 
 from tenantboard.client import TenantClient  # noqa: E402
 from tenantboard.engine import check_all  # noqa: E402
-from tenantboard.serve import build_app  # noqa: E402
+from tenantboard.serve.server import build_app  # noqa: E402
 from tenantboard.simulator import Simulator, SimulatorTransport  # noqa: E402
 from tenantboard.tenant import Tenant  # noqa: E402
 

@@ -13,10 +13,10 @@ from tenantboard.answers import State, TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.notify import Notifier
+from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
 from tenantboard.simulator import Simulator
 from tenantboard.tenant import Tenant
-from tenantboard.watcher import Watcher
 from tests.conftest import FIXED_NOW
 
 
@@ -111,7 +111,7 @@ class ThreadedServer:
     async def _serve(self) -> None:
         from aiohttp import web
 
-        from tenantboard.serve import build_app
+        from tenantboard.serve.server import build_app
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

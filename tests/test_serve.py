@@ -23,10 +23,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from tenantboard.answers import State
 from tenantboard.check_output import check_record
 from tenantboard.errors import ErrorKind
-from tenantboard.serve import ServeError, build_app, parse_listen, token_rule
+from tenantboard.serve.server import ServeError, build_app, parse_listen, token_rule
+from tenantboard.serve.watcher import Watcher
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import TenantStore
-from tenantboard.watcher import Watcher
 from tests.serve_helpers import failed, idle_watcher, ok
 
 TOKEN = "s3cret-token-0123456789"
@@ -225,7 +225,7 @@ async def test_serve_keeps_an_acknowledgement_while_checks_fail(tmp_path) -> Non
     """Acknowledge a Suspended tenant, lose the network: the failed checks are not "its
     state changed"; the acknowledgement holds (hooks stay silent) until another state
     is answered."""
-    from tenantboard.history import HistoryDB
+    from tenantboard.history.db import HistoryDB
 
     history = tmp_path / "history.sqlite3"
     watcher = idle_watcher([A], history_path=history)
@@ -523,7 +523,7 @@ def test_a_real_serve_checks_then_stops_cleanly_on_a_signal(
 def test_state_changes_are_logged_plainly_or_as_json_lines(fmt: str) -> None:
     import io
 
-    from tenantboard.serve import configure_logging
+    from tenantboard.serve.server import configure_logging
 
     stream = io.StringIO()
     configure_logging(fmt, stream)

@@ -79,11 +79,11 @@ from typing import Any
 from aiohttp import web
 
 from tenantboard import __version__
-from tenantboard.metrics import Exposition, take_snapshot
 from tenantboard.remote import DEFAULT_LISTEN
+from tenantboard.serve.metrics import Exposition, take_snapshot
+from tenantboard.serve.status_page import status_page
+from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
-from tenantboard.status_page import status_page
-from tenantboard.watcher import Watcher
 
 log = logging.getLogger("tenantboard.serve")
 
