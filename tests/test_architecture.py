@@ -9,7 +9,6 @@ ARCHITECTURE.md's "The rules" section, word for word, and a test keeps the two i
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
