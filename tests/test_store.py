@@ -123,6 +123,8 @@ def test_remove_of_an_unknown_tenant_changes_nothing(store: TenantStore) -> None
             "listed twice",
         ),
         ("[[tenants]]\ncontext_id = 5\n", 1, "are strings"),
+        # After blank lines: the table's own line, not the blank one above it.
+        ('# list\n\n\n[[tenants]]\ncontext_id = "x"\n', 4, "not a context id"),
         ('[[tenants]]\ncontext_id = "Cust1"\ncolour = "red"\n', 1, "unknown key"),
         (
             '[[tenants]]\ncontext_id = "Cust1"\n\n[settings]\ntimeout = 5\nconcurency = 3\n',

@@ -83,6 +83,43 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentRules:
+    """``[incidents]``: when tenants of one endpoint host that turn bad together are one
+    host incident (see incidents.py), and when it is over."""
+
+    enabled: bool = True
+    #: At least this many of the host's tenants...
+    min_tenants: int = 5
+    #: ...and at least this share of them...
+    min_share: float = 0.5
+    #: ...turned bad within this many seconds.
+    within: float = 120.0
+    #: Resolved once this share of its tenants is back.
+    resolved_share: float = 0.8
+
+    def validated(self) -> IncidentRules:
+        """Itself, or :class:`BadSetting` naming what is out of range."""
+        if not 2 <= self.min_tenants <= 100_000:
+            raise BadSetting("min_tenants must be between 2 and 100000", "min_tenants")
+        if not 0 < self.min_share <= 1:
+            raise BadSetting("min_share must be above 0 and at most 1", "min_share")
+        if not 10 <= self.within <= 86_400:
+            raise BadSetting("within must be between 10 and 86400 seconds", "within")
+        if not 0 < self.resolved_share <= 1:
+            raise BadSetting("resolved_share must be above 0 and at most 1", "resolved_share")
+        return self
+
+
+_INCIDENT_TYPES: dict[str, tuple[type, ...]] = {
+    "enabled": (bool,),
+    "min_tenants": (int,),
+    "min_share": (int, float),
+    "within": (int, float),
+    "resolved_share": (int, float),
+}
+
+
 #: What a hook reports: changes for the worse, for the better.
 NOTIFY_ON = ("worse", "better")
 
@@ -130,9 +167,11 @@ class TenantList:
     #: Why the file's command hooks were left out of :attr:`notify` (others can change
     #: the file: see :func:`unsafe_for_commands`); None when none were.
     commands_refused: str | None = None
+    #: [incidents]: when tenants of one host that turn bad together are one incident.
+    incidents: IncidentRules = field(default_factory=IncidentRules)
 
 
-_TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
+_TABLE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*tenants[ \t]*\]\]", re.MULTILINE)
 
 
 _TOML_LINE = re.compile(r"at line (\d+)")
@@ -147,7 +186,7 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         raise StoreError(
             path, f"not valid TOML: {exc}", int(found.group(1)) if found else None
         ) from None
-    unknown = set(data) - {"tenants", "settings", "keys", "notify"}
+    unknown = set(data) - {"tenants", "settings", "keys", "notify", "incidents"}
     if unknown:
         raise StoreError(path, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
     return TenantList(
@@ -155,6 +194,7 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         _parse_settings(data, text, path),
         _parse_keys(data, path),
         _parse_notify(data.get("notify", []), text, path),
+        incidents=_parse_incidents(data, text, path),
     )
 
 
@@ -281,40 +321,65 @@ def _parse_keys(data: dict[str, Any], path: Path) -> dict[str, str]:
 
 
 def _parse_settings(data: dict[str, Any], text: str, path: Path) -> Settings:
-    raw = data.get("settings", {})
+    values = _typed_table(data, "settings", _SETTING_TYPES, text, path)
+    try:
+        return Settings(**values).validated()
+    except BadSetting as exc:
+        raise StoreError(
+            path, f"[settings]: {exc}", _key_line(text, "settings", *exc.keys)
+        ) from None
+
+
+def _typed_table(
+    data: dict[str, Any],
+    table: str,
+    types_by_key: dict[str, tuple[type, ...]],
+    text: str,
+    path: Path,
+) -> dict[str, Any]:
+    """A table of known keys, each of its type(s) (``[settings]``, ``[incidents]``); the
+    error names the key's line and the type it wants."""
+    raw = data.get(table, {})
     if not isinstance(raw, dict):
-        raise StoreError(path, "[settings] must be a table", _setting_line(text))
+        raise StoreError(path, f"[{table}] must be a table", _key_line(text, table))
+    what = "setting" if table == "settings" else f"[{table}] key"
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        types = _SETTING_TYPES.get(key)
+        types = types_by_key.get(key)
         if types is None:
             raise StoreError(
                 path,
-                f"unknown setting {key!r} (known: {', '.join(_SETTING_TYPES)})",
-                _setting_line(text, key),
+                f"unknown {what} {key!r} (known: {', '.join(types_by_key)})",
+                _key_line(text, table, key),
             )
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
             kind = "true or false" if bool in types else "a number"
             if types == (int,):
                 kind = "a whole number"
-            raise StoreError(path, f"setting {key!r} must be {kind}", _setting_line(text, key))
+            raise StoreError(path, f"{what} {key!r} must be {kind}", _key_line(text, table, key))
         values[key] = value
+    return values
+
+
+def _parse_incidents(data: dict[str, Any], text: str, path: Path) -> IncidentRules:
+    values = _typed_table(data, "incidents", _INCIDENT_TYPES, text, path)
     try:
-        return Settings(**values).validated()
+        return IncidentRules(**values).validated()
     except BadSetting as exc:
-        raise StoreError(path, f"[settings]: {exc}", _setting_line(text, *exc.keys)) from None
+        raise StoreError(
+            path, f"[incidents]: {exc}", _key_line(text, "incidents", *exc.keys)
+        ) from None
 
 
-_SETTINGS_HEADER = re.compile(
-    r"^[ \t]*\[[ \t]*settings[ \t]*\]|^[ \t]*settings[ \t]*=", re.MULTILINE
-)
 _NEXT_TABLE = re.compile(r"^[ \t]*\[", re.MULTILINE)
 
 
-def _setting_line(text: str, *keys: str) -> int | None:
-    """The line of the first of ``keys`` found in the [settings] table, else of the
+def _key_line(text: str, table: str, *keys: str) -> int | None:
+    """The line of the first of ``keys`` found in the ``[table]`` table, else of the
     table's header; None if there is no such table."""
-    header = _SETTINGS_HEADER.search(text)
+    header = re.compile(
+        rf"^[ \t]*\[[ \t]*{table}[ \t]*\]|^[ \t]*{table}[ \t]*=", re.MULTILINE
+    ).search(text)
     if header is None:
         return None
     following = _NEXT_TABLE.search(text, header.end())
@@ -351,22 +416,24 @@ def _parse_tenants(raw: Any, text: str, path: Path) -> list[Tenant]:
 def _parse_tenant(entry: Any, index: int) -> Tenant:
     if not isinstance(entry, dict):
         raise ValueError(f"tenant #{index + 1} is not a table")
-    unknown = set(entry) - {"context_id", "env", "label"}
+    unknown = set(entry) - {"context_id", "env", "label", "tags"}
     if unknown:
         raise ValueError(f"tenant #{index + 1}: unknown key(s) {sorted(unknown)}")
     values = [entry.get("context_id"), entry.get("env", DEFAULT_ENV), entry.get("label", "")]
     if not all(isinstance(value, str) for value in values):
         raise ValueError(f"tenant #{index + 1}: context_id, env and label are strings")
     try:
-        return make_tenant(*values)
+        return make_tenant(*values, tags=entry.get("tags", []))
     except ValueError as exc:
         raise ValueError(f"tenant #{index + 1}: {exc}") from None
 
 
-def _tenant_fields(tenant: Tenant) -> dict[str, str]:
-    fields = {"context_id": tenant.context_id, "env": tenant.env}
+def _tenant_fields(tenant: Tenant) -> dict[str, Any]:
+    fields: dict[str, Any] = {"context_id": tenant.context_id, "env": tenant.env}
     if tenant.label:
         fields["label"] = tenant.label
+    if tenant.tags:
+        fields["tags"] = list(tenant.tags)
     return fields
 
 
@@ -392,6 +459,17 @@ NEW_FILE_HEADER = """\
 # max_interval = 900   # never wait longer than this (seconds)
 # bell = false         # ring the terminal bell when a tenant changes for the worse
 # history_days = 400   # days of history kept (uptime reports, `tenantboard history`)
+#
+# [incidents]          # one incident per endpoint host when many of its tenants fail together
+# min_tenants = 5      # at least this many of the host's tenants...
+# min_share = 0.5      # ...and at least this share of them...
+# within = 120         # ...turn bad within this many seconds
+# resolved_share = 0.8 # resolved once this share of them is back
+#
+# [[tenants]]
+# context_id = "Cust12345"
+# label = "Acme production"   # optional
+# tags = ["acme", "gold"]     # optional: group and filter by them (tag:acme)
 """
 
 
@@ -677,12 +755,15 @@ def _apply_to_document(
         if result is None:
             _remove_table(document, tables, index)
         elif result != before[index]:
-            tables[index]["context_id"] = result.context_id
-            tables[index]["env"] = result.env
-            if result.label:
-                tables[index]["label"] = result.label
-            elif "label" in tables[index]:
-                del tables[index]["label"]
+            # Only what changed is written: an unchanged line keeps its comment and layout.
+            fields, was = _tenant_fields(result), _tenant_fields(before[index])
+            for name in ("context_id", "env", "label", "tags"):
+                if fields.get(name) == was.get(name):
+                    continue
+                if name in fields:
+                    tables[index][name] = fields[name]
+                elif name in tables[index]:
+                    del tables[index][name]
     if isinstance(tables, AoT) and len(tables) == 0:
         del document["tenants"]  # else tomlkit writes `tenants = []` at the top
 
