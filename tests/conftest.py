@@ -91,7 +91,7 @@ def make_board(
 ):
     """A board on the in-process simulator (or a given transport), on a fake clock.
     ``options`` are :class:`SessionConfig`'s fields, or the board's own (``demo``,
-    ``tick_interval``)."""
+    ``tick_interval``, ``group_by``)."""
     import random
 
     from tenantboard.session import SessionConfig
@@ -101,7 +101,9 @@ def make_board(
 
     if transport is None:
         transport = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
-    board = {name: options.pop(name) for name in ("demo", "tick_interval") if name in options}
+    board = {
+        name: options.pop(name) for name in ("demo", "tick_interval", "group_by") if name in options
+    }
     options.setdefault("watch_interval", 3600)
     session = SessionConfig(
         tenants=demo_tenants() if tenants is None else tenants,
@@ -111,6 +113,29 @@ def make_board(
         **options,
     )
     return TenantBoardApp(BoardConfig(session=session, clock=clock, **board))
+
+
+#: The host the fleet boards' simulator fails a minute in (for fifteen minutes).
+FAILING_HOST = "online3.superoffice.com"
+
+
+def make_fleet_board(clock: FakeClock, **options):
+    """A board on the demo's fleet (52 tenants on a few hosts, tagged), on the in-process
+    simulator, where :data:`FAILING_HOST` fails a minute in."""
+    from tenantboard.simulator import HostFailure, Simulator, SimulatorTransport, demo_fleet
+
+    failure = HostFailure(FAILING_HOST, start=60, duration=900)
+    simulator = Simulator(now=lambda: clock.epoch, slow_delay=0, host_failure=failure)
+    return make_board(clock, demo_fleet(), SimulatorTransport(simulator), **options)
+
+
+async def open_host_incident(pilot, app, clock: FakeClock) -> None:
+    """Let the fleet board's host fail and every tenant be checked again: an incident."""
+    clock.advance(90)
+    await pilot.press("R")
+    await settle_board(pilot, app)
+    await until(pilot, lambda: FAILING_HOST in app.board.session.incidents.open)
+    await settle_board(pilot, app)  # the host's other tenants, re-checked at once
 
 
 async def settle_board(pilot, app) -> None:

@@ -11,13 +11,20 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import FakeClock, make_board, settle_board  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    FAILING_HOST,
+    FakeClock,
+    make_board,
+    make_fleet_board,
+    open_host_incident,
+    settle_board,
+)
 from tests.test_snapshots import history_read, write_history  # noqa: E402
 
 OUT = ROOT / "screenshots"
@@ -29,21 +36,48 @@ async def shoot(
     theme: str,
     keys: Sequence[str] = (),
     data_dir: Path | None = None,
+    *,
+    app: object = None,
+    before: Callable[[object], Awaitable[None]] | None = None,
 ) -> None:
+    """One screenshot of a board (the demo's, unless ``app``) after ``before`` and ``keys``."""
     history = data_dir / "history.sqlite3" if data_dir else None
-    app = make_board(FakeClock(), data_dir=data_dir, history_path=history)
+    if app is None:
+        app = make_board(FakeClock(), data_dir=data_dir, history_path=history)
     async with app.run_test(size=size) as pilot:
         app.theme = theme
         await settle_board(pilot, app)
+        if before is not None:
+            await before(pilot)
         for key in keys:
             await pilot.press(key)
         await settle_board(pilot, app)
         await history_read(pilot)
+        app.clear_notifications()  # a pop-up would cover what the picture is of
+        app.board.update_summary()  # its own timer, in real time, may not have come yet
         for _ in range(5):
             await pilot.pause()
         svg = app.export_screenshot(title=f"tenantboard — {name}")
     (OUT / f"{name}.svg").write_text(svg, encoding="utf-8")
     print(f"wrote screenshots/{name}.svg")
+
+
+async def shoot_fleet() -> None:
+    """The demo's fleet grouped by host, and the same when online3 fails (an incident)."""
+    fleet = make_fleet_board(FakeClock(), group_by="host")
+    await shoot("grouped-board", (160, 40), "textual-dark", app=fleet)
+    clock = FakeClock()
+    app = make_fleet_board(clock, group_by="host")
+
+    async def incident(pilot: object) -> None:
+        await open_host_incident(pilot, app, clock)
+        member = "online:Cust1105"  # Acme Tromsø, one of online3's tenants that failed
+        assert member in app.board.session.incidents.open[FAILING_HOST].members
+        app.board.jump_to(member)
+
+    await shoot(
+        "host-incident", (160, 44), "textual-dark", ("enter", "l"), app=app, before=incident
+    )
 
 
 def write_readme_keys() -> None:
@@ -114,6 +148,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         write_history(Path(folder), closed_change=True)
         await shoot("event-log", (140, 36), "textual-dark", ("l",), data_dir=Path(folder))
+    await shoot_fleet()
 
 
 if __name__ == "__main__":

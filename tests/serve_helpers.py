@@ -79,7 +79,9 @@ def idle_watcher(tenants: list[Tenant], **options) -> Watcher:
 
 
 def with_notifier(watcher: Watcher, notifier: Notifier) -> Notifier:
-    """The watcher's session sends its alerts through ``notifier`` (a recording deliverer)."""
+    """The watcher's session sends its alerts through ``notifier`` (a recording deliverer);
+    host incidents hold back their tenants' messages, as the session's own notifier does."""
+    notifier.holds = notifier.holds or watcher.session.incidents.holds
     watcher.session.notifier = notifier
     return notifier
 

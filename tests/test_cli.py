@@ -254,9 +254,9 @@ def test_import_reads_csv_as_a_spreadsheet_saves_it(capsys, tmp_path: Path) -> N
     assert "imported 3 tenants" in out
     _, out, _ = run_cli(capsys, "list", "--config", config, "--json")
     assert json.loads(out) == [
-        {"context_id": "Cust1", "env": "online", "label": "Acme, Inc."},
-        {"context_id": "Cust2", "env": "stage", "label": 'Bjørn "the tester"'},
-        {"context_id": "Cust3", "env": "online", "label": "Plain, with a comma"},
+        {"context_id": "Cust1", "env": "online", "label": "Acme, Inc.", "tags": []},
+        {"context_id": "Cust2", "env": "stage", "label": 'Bjørn "the tester"', "tags": []},
+        {"context_id": "Cust3", "env": "online", "label": "Plain, with a comma", "tags": []},
     ]
 
 
@@ -673,3 +673,38 @@ def test_check_of_named_tenants_uses_the_files_settings(capsys, tmp_path: Path) 
         code, out, _ = run_cli(capsys, *args, "Cust1013")
     assert code == 3
     assert "no complete answer within 0.5 s" in out
+
+
+def test_add_with_tags_and_list_shows_them(capsys, tmp_path: Path) -> None:
+    config = str(tmp_path / "t.toml")
+    code, out, _ = run_cli(
+        capsys,
+        "add",
+        "--config",
+        config,
+        "Cust7",
+        "--label",
+        "Acme",
+        "--tag",
+        "Acme",
+        "--tag",
+        "gold",
+    )
+    assert code == 0 and out.strip() == "added Cust7 (online)"
+    run_cli(capsys, "add", "--config", config, "Cust8")
+    _, out, _ = run_cli(capsys, "list", "--config", config)
+    assert out.splitlines() == ["Cust7  online  Acme  tags: acme, gold", "Cust8  online"]
+    _, out, _ = run_cli(capsys, "list", "--config", config, "--json")
+    assert [entry["tags"] for entry in json.loads(out)] == [["acme", "gold"], []]
+    code, _, err = run_cli(capsys, "add", "--config", config, "Cust9", "--tag", "two words")
+    assert code == 64 and "1-40 letters" in err
+    assert "Cust9" not in (tmp_path / "t.toml").read_text()
+
+
+def test_simulate_host_failure_options_are_checked(capsys) -> None:
+    code, _, err = run_cli(
+        capsys, "simulate", "--host-failure", "online3", "--host-failure-for", "0"
+    )
+    assert code == 64 and "--host-failure-for" in err
+    code, _, err = run_cli(capsys, "simulate", "--host-failure", "a/b", "--port", "0")
+    assert code == 64 and "give a host name" in err

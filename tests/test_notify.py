@@ -362,10 +362,13 @@ async def test_better_is_sent_only_when_asked_and_resolved_can_be_turned_off() -
 async def test_many_changes_at_once_are_one_message() -> None:
     tenants = [Tenant(f"Cust{number}") for number in range(1, 51)]
     watcher, notifier, recorder = wired(tenants, [hook(on=frozenset({"worse", "better"}))])
+    # Each on a host of its own: 45 of one host's tenants at once would be a host incident,
+    # one message of its own (tests/test_incidents.py).
+    hosts = {tenant.key: f"host{number}.example" for number, tenant in enumerate(tenants)}
     for tenant in tenants:
-        watcher.record(ok(tenant))
+        watcher.record(ok(tenant, host=hosts[tenant.key]))
     for tenant in tenants[:45]:
-        watcher.record(ok(tenant, State.Unknown, at=1))
+        watcher.record(ok(tenant, State.Unknown, at=1, host=hosts[tenant.key]))
     await drained(notifier)
     [payload] = recorder.payloads
     assert payload["counts"]["worse"] == 45 and len(payload["events"]) == 45

@@ -320,3 +320,65 @@ def test_check_keeps_an_acknowledgement_when_the_check_fails(
     assert entry["error"]["kind"] == "connect"
     ack = entry["acknowledged"]
     assert ack is not None and (ack["by"], ack["state"]) == ("bo", "Suspended")
+
+
+# -- report --by: the same figures added up per group ----------------------------------------
+
+
+def test_report_by_host_env_and_tag(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'label = "Acme prod"', 'label = "Acme prod"\ntags = ["acme", "gold"]'
+        ),
+        encoding="utf-8",
+    )
+    window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+    code, out, _ = run(capsys, "report", "--by", "host", *window)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith("(1d 00h), by endpoint host")
+    assert lines[1].split()[:3] == ["ENDPOINT", "HOST", "TENANTS"]
+    assert lines[2].split()[:5] == ["online2.superoffice.com", "1", "91.603%", "1h", "50m"]
+    assert lines[3].split()[:3] == ["no", "host", "1"]  # Cust2: never answered
+    code, out, _ = run(capsys, "report", "--by", "tag", "--json", *window)
+    data = json.loads(out)
+    assert data["by"] == "tag"
+    assert [(g["group"], g["context_ids"]) for g in data["groups"]] == [
+        ("acme", ["Cust1"]),
+        ("gold", ["Cust1"]),  # a tenant counts under each of its tags
+        (None, ["Cust2"]),
+    ]
+    acme = data["groups"][0]
+    assert acme["uptime"] == pytest.approx(72_000 / 78_600)
+    assert acme["incidents"] == 2 and acme["down_seconds"] == 6600
+    code, out, _ = run(capsys, "report", "--by", "env", "--csv", *window)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [(row["group"], row["tenants"]) for row in rows] == [("online", "1"), ("sod", "1")]
+    assert float(rows[0]["coverage"]) == pytest.approx(78_600 / 86_400)
+    assert run(capsys, "report", "--by", "colour", *window)[0] == 64
+
+
+def test_report_by_version_uses_the_version_the_answers_named(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = history_path(config)
+    at = DAY + timedelta(hours=1)
+    with HistoryDB.open(path) as db:
+        db.record(
+            [
+                Observation("online:Cust1", at, "Running", 2, True, "online3.x", version="R_11"),
+                Observation("sod:Cust2", at, "Running", 2, True, "sod2.x", version="Release_10"),
+            ]
+        )
+        db.record([Observation("online:Cust1", at + timedelta(minutes=5), "Unknown", 0, False)])
+    window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+    code, out, _ = run(capsys, "report", "--by", "version", "--json", *window)
+    groups = {g["group"]: g["context_ids"] for g in json.loads(out)["groups"]}
+    assert code == 0 and groups == {
+        "10": ["Cust2"],
+        "R_11": ["Cust1"],
+    }  # kept when an answer names none
+    _, out, _ = run(capsys, "report", "--by", "host", "--json", *window)
+    groups = {g["group"]: g["context_ids"] for g in json.loads(out)["groups"]}
+    assert groups == {"online3.x": ["Cust1"], "sod2.x": ["Cust2"]}

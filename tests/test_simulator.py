@@ -137,3 +137,35 @@ def test_valid_until_is_written_the_apis_way_from_the_cached_second() -> None:
 
     for moment in (1796234050.123456, 1796234050.0, 1796234050.9999996, 1796234051.5):
         assert _valid_until(moment) == format_valid_until(datetime.fromtimestamp(moment, UTC))
+
+
+async def test_a_host_failure_turns_most_of_its_tenants_unknown_for_a_while(timeline) -> None:
+    """`simulate --host-failure`: online3's tenants answer Unknown from a minute in for five
+    minutes, their Endpoint still on online3; other hosts carry on."""
+    from tenantboard.simulator import HostFailure
+
+    failure = HostFailure("online3.superoffice.com", start=60, duration=300)
+    simulator = Simulator(now=timeline, slow_delay=0, tenant_count=300, host_failure=failure)
+    from tenantboard.simulator.scenario import profile_for, steady
+
+    steady_ones = [n for n in range(1, 301) if profile_for(n) is steady]
+    on3 = [n for n in steady_ones if n % 3 == 1]  # _numbered: online{2 + n % 3}
+    async with TenantClient(transport=SimulatorTransport(simulator)) as client:
+
+        async def states(numbers: list[int]) -> list[tuple[str, str | None]]:
+            found = []
+            for number in numbers:
+                answer = await client.fetch_state(f"Cust{number}", "online")
+                found.append((answer.state.state_name, answer.state.endpoint))
+            return found
+
+        assert {state for state, _ in await states(on3)} == {"Running"}
+        timeline.now += 120
+        during = await states(on3)
+        unknown = [endpoint for state, endpoint in during if state == "Unknown"]
+        assert 0.8 * len(on3) <= len(unknown) < len(on3)  # most, not all
+        assert all("online3.superoffice.com" in endpoint for endpoint in unknown)
+        others = [n for n in steady_ones if n % 3 != 1]
+        assert {state for state, _ in await states(others)} == {"Running"}  # online2 and 4
+        timeline.now += 300
+        assert {state for state, _ in await states(on3)} == {"Running"}

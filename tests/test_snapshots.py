@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import FakeClock, make_board, settle_board
+from .conftest import (
+    FAILING_HOST,
+    FakeClock,
+    make_board,
+    make_fleet_board,
+    open_host_incident,
+    settle_board,
+)
 
 THEMES = ["textual-dark", "textual-light"]
 
@@ -23,6 +30,7 @@ def settled(theme: str, keys: tuple[str, ...] = ()):
         await history_read(pilot)
         for _ in range(5):
             await pilot.pause()
+        pilot.app.board.update_summary()  # its own timer, in real time, may not have come
 
     return run_before
 
@@ -155,3 +163,29 @@ def write_history(data_dir, *, closed_change: bool = False):
         db.write(observations, log, run_id=run, now=last_ran)
     (data_dir / "ui-state.json").write_text(json.dumps({"last_seen": "2026-03-02T08:00:00+00:00"}))
     return path
+
+
+def test_grouped_board(snap_compare, clock: FakeClock) -> None:
+    """The demo's fleet grouped by endpoint host: a header line per host with its counts."""
+    app = make_fleet_board(clock, group_by="host")
+    assert snap_compare(app, terminal_size=(160, 40), run_before=settled("textual-dark"))
+
+
+def test_host_incident(snap_compare, clock: FakeClock) -> None:
+    """online3 fails: one line under the header, its group's header says so, the detail
+    pane of one of its tenants points to it, and the event log has one event for it."""
+
+    async def run_before(pilot) -> None:
+        await settled("textual-dark")(pilot)
+        await open_host_incident(pilot, pilot.app, clock)
+        board = pilot.app.board
+        member = "online:Cust1105"  # Acme Tromsø, one of online3's tenants that failed
+        assert member in board.session.incidents.open[FAILING_HOST].members
+        board.jump_to(member)
+        await pilot.press("enter", "l")
+        pilot.app.clear_notifications()  # the pop-ups would cover the pane
+        for _ in range(5):
+            await pilot.pause()
+
+    app = make_fleet_board(clock, group_by="host")
+    assert snap_compare(app, terminal_size=(160, 44), run_before=run_before)

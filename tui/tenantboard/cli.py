@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenantboard import __version__
 from tenantboard.errors import CheckError
+from tenantboard.groups import DIMENSIONS
 from tenantboard.paths import board_data_dir, history_path, resolve_config_path
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
 from tenantboard.tenant_file import (
@@ -301,6 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"{env_names()} (default %(default)s)",
     )
     add.add_argument("--label", default="", help="a name to show instead of the context id")
+    add.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        dest="tags",
+        metavar="TAG",
+        help="a tag to group and filter by (a customer, a team, a partner); again for more",
+    )
 
     remove = add_command("remove", help="remove tenants from the list")
     remove.add_argument("context_ids", nargs="+", metavar="CTX")
@@ -371,6 +380,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument(
         "--seed", type=int, default=1, help="the chaos plan's seed: same seed, same faults"
+    )
+    simulate.add_argument(
+        "--host-failure",
+        metavar="HOST",
+        help="act out a failing endpoint host, e.g. online3.superoffice.com: most of its "
+        "tenants answer Unknown for a while, then recover (a host incident)",
+    )
+    simulate.add_argument(
+        "--host-failure-at",
+        type=_non_negative_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="scenario seconds before the host fails (default %(default)g)",
+    )
+    simulate.add_argument(
+        "--host-failure-for",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long it stays failed (default %(default)g)",
+    )
+    simulate.add_argument(
+        "--host-failure-every",
+        type=_non_negative_seconds,
+        default=0.0,
+        metavar="SECONDS",
+        help="fail again this often (default 0: once)",
     )
     _add_serve_commands(add_command)
     return parser
@@ -567,12 +603,12 @@ def effective_settings(args: argparse.Namespace, settings: Settings) -> Settings
 
 
 def _tenants_from_args(
-    context_ids: Sequence[str], env: str | None, label: str = ""
+    context_ids: Sequence[str], env: str | None, label: str = "", tags: Sequence[str] = ()
 ) -> list[Tenant]:
     tenants = []
     for ctx in context_ids:
         try:
-            tenants.append(make_tenant(ctx, env, label))
+            tenants.append(make_tenant(ctx, env, label, list(tags)))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return tenants
@@ -592,7 +628,8 @@ def board_config(args: argparse.Namespace) -> BoardConfig:
     history), the demo, or a running serve (--attach)."""
     from tenantboard.ui.app import BoardConfig
 
-    return BoardConfig(session=_board_session(args), demo=bool(args.demo))
+    demo = bool(args.demo)
+    return BoardConfig(session=_board_session(args), demo=demo, group_by="host" if demo else None)
 
 
 def _board_session(args: argparse.Namespace) -> SessionConfig:
@@ -602,10 +639,10 @@ def _board_session(args: argparse.Namespace) -> SessionConfig:
     if args.attach is not None:  # the serve it follows checks, records and runs the hooks
         return SessionConfig(tenants=[], overrides=overrides, attach=_attach_target(args))
     if args.demo:
-        from tenantboard.simulator import demo_tenants
+        from tenantboard.simulator import demo_fleet
 
         effective_settings(args, Settings())  # a bad combination of options is said now
-        return SessionConfig(tenants=demo_tenants(), overrides=overrides)
+        return SessionConfig(tenants=demo_fleet(), overrides=overrides)
     return _file_session(args, kind="board")
 
 
@@ -629,6 +666,7 @@ def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
         base_url=base_url_for(args),
         kind=kind,
         commands_refused=tenant_list.commands_refused,
+        incidents=tenant_list.incidents,
     )
 
 
@@ -729,7 +767,7 @@ async def _check(
 
 def cmd_add(args: argparse.Namespace) -> int:
     store = store_for(args)
-    tenants = _tenants_from_args(args.context_ids, args.env, args.label)
+    tenants = _tenants_from_args(args.context_ids, args.env, args.label, args.tags)
     try:
         store.add(tenants)
     except ValueError as exc:
@@ -767,16 +805,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         write_out(
             json.dumps(
-                [{"context_id": t.context_id, "env": t.env, "label": t.label} for t in tenants],
+                [
+                    {"context_id": t.context_id, "env": t.env, "label": t.label, "tags": t.tags}
+                    for t in tenants
+                ],
                 indent=2,
             )
         )
         return 0
     width = max((len(t.context_id) for t in tenants), default=10)
     for tenant in tenants:
-        write_out(
-            f"{tenant.context_id:<{width}}  {tenant.env:<6}  {clean(tenant.label, 120)}".rstrip()
-        )
+        tags = f"  tags: {', '.join(tenant.tags)}" if tenant.tags else ""
+        label = clean(tenant.label, 120)
+        write_out(f"{tenant.context_id:<{width}}  {tenant.env:<6}  {label}{tags}".rstrip())
     if not tenants:
         print(
             "no tenants yet: add some with `tenantboard add CTX` or `tenantboard import FILE`",
@@ -817,6 +858,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _host_failure(args: argparse.Namespace) -> Any:
+    """``simulate --host-failure``'s plan, or None."""
+    from tenantboard.simulator import HostFailure
+
+    if not args.host_failure:
+        return None
+    host = args.host_failure.strip().lower()
+    if not host or "/" in host or " " in host:
+        raise UsageError(f"--host-failure {args.host_failure!r}: give a host name")
+    return HostFailure(
+        host,
+        start=args.host_failure_at,
+        duration=args.host_failure_for,
+        every=args.host_failure_every,
+    )
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tenantboard.simulator import Simulator, serve
     from tenantboard.simulator.scenario import Chaos
@@ -835,6 +893,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             tenant_count=args.tenants,
             speed=args.speed,
             chaos=Chaos(seed=args.seed) if args.chaos else None,
+            host_failure=_host_failure(args),
         )
         if args.chaos:
             await serve_with_outages(args.port, simulator=simulator, on_ready=announce)
@@ -871,13 +930,28 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
     )
     report.add_argument("context_ids", nargs="*", metavar="CTX")
     report.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
+    report.add_argument(
+        "--by",
+        choices=DIMENSIONS,
+        help="add the tenants up per endpoint host, environment, version or tag (a tenant "
+        "with several tags counts in each)",
+    )
     _add_window_options(report, REPORT_SPAN)
     output = report.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON instead of a table")
     output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
-    history = add_command("history", help="one tenant's recorded states, events and mutes")
-    history.add_argument("context_id", metavar="CTX")
+    history = add_command(
+        "history",
+        help="one tenant's recorded states, events and mutes; or a host's incidents",
+    )
+    history.add_argument("context_id", metavar="CTX", nargs="?")
+    history.add_argument(
+        "--host",
+        metavar="NAME",
+        help="instead of a tenant: the host incidents of this endpoint host "
+        "(e.g. online3.superoffice.com)",
+    )
     history.add_argument(
         "--env",
         type=_env,
@@ -942,7 +1016,16 @@ class _HistoryUnreadable(Exception):
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tenantboard.history.availability import availability
-    from tenantboard.history.report_output import ReportRow, report_csv, report_json, report_table
+    from tenantboard.history.report_output import (
+        ReportRow,
+        groups_csv,
+        groups_json,
+        groups_table,
+        report_csv,
+        report_groups,
+        report_json,
+        report_table,
+    )
 
     start, end = _window(args)
     saved = store_for(args).load().tenants
@@ -956,17 +1039,48 @@ def cmd_report(args: argparse.Namespace) -> int:
         tenants = [_tenant_of_key(key) for key in db.tenant_keys()]
     if args.env:
         tenants = [tenant for tenant in tenants if tenant.env == args.env]
-    found = db.window_intervals([t.key for t in tenants], start, end) if db else {}
+    keys = [t.key for t in tenants]
+    found = db.window_intervals(keys, start, end) if db else {}
+    incidents = db.incidents(since=start, until=end) if db else []
+    groups_of = db.tenant_groups(keys) if db and args.by in ("host", "version") else {}
     if db is not None:
         db.close()
     rows = [ReportRow(t, availability(found.get(t.key, []), start, end)) for t in tenants]
+    if args.by is not None:
+        values_of = _report_group_values(args.by, groups_of, found)
+        grouped = report_groups(rows, args.by, values_of, incidents)
+        if args.json:
+            print(groups_json(grouped, args.by, start, end, incidents))
+        elif args.csv:
+            print(groups_csv(grouped))
+        else:
+            print(groups_table(grouped, start, end, incidents))
+        return 0
     if args.json:
-        print(report_json(rows, start, end))
+        print(report_json(rows, start, end, incidents))
     elif args.csv:
         print(report_csv(rows))
     else:
-        print(report_table(rows, start, end))
+        print(report_table(rows, start, end, incidents))
     return 0
+
+
+def _report_group_values(
+    dimension: str, groups_of: dict[str, tuple[str | None, str | None]], found: dict[str, list]
+) -> Callable[[Any], tuple[str, ...]]:
+    """A report row's groups: the host and version its answers last named (the history
+    keeps them; a file from before that has the host of its last interval), its
+    environment and its tags in the tenant file."""
+    from tenantboard.groups import group_values, version_label
+
+    def values_of(row: Any) -> tuple[str, ...]:
+        tenant = row.tenant
+        host, version = groups_of.get(tenant.key, (None, None))
+        if host is None:
+            host = next((i.host for i in reversed(found.get(tenant.key, [])) if i.host), None)
+        return group_values(dimension, tenant, host or "", version_label(version))
+
+    return values_of
 
 
 def _tenant_of_key(key: str) -> Tenant:
@@ -1015,6 +1129,10 @@ def _history_tenant(args: argparse.Namespace, saved: Sequence[Tenant], db: Any) 
 def cmd_history(args: argparse.Namespace) -> int:
     from tenantboard.history.report_output import history_json, history_table
 
+    if (args.context_id is None) == (args.host is None):
+        raise UsageError("name a tenant (CTX) or a host (--host NAME), one of the two")
+    if args.host is not None:
+        return _host_history(args)
     start, end = _window(args)
     saved = store_for(args).load().tenants
     try:
@@ -1022,10 +1140,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     except _HistoryUnreadable as exc:
         print(f"tenantboard: {exc}", file=sys.stderr)
         return EXIT_HISTORY
-    intervals, events, marks = [], [], []
+    intervals, events, marks, incidents = [], [], [], []
     with db if db is not None else contextlib.nullcontext():
         tenant = _history_tenant(args, saved, db)
         if db is not None:
+            incidents = db.incidents(key=tenant.key, since=start, until=end)
             intervals = db.intervals(tenant.key, start, end)
             events = [e for e in db.events(tenant.key, start, limit=10_000) if e.at < end]
             marks = [
@@ -1034,7 +1153,27 @@ def cmd_history(args: argparse.Namespace) -> int:
                 if mark.created_at < end and (mark.ended_at is None or mark.ended_at >= start)
             ]
     render = history_json if args.json else history_table
-    print(render(tenant, intervals, events, marks))
+    print(render(tenant, intervals, events, marks, incidents))
+    return 0
+
+
+def _host_history(args: argparse.Namespace) -> int:
+    """``history --host NAME``: the host's incidents in the period."""
+    from tenantboard.history.report_output import host_history_json, host_history_table
+
+    start, end = _window(args)
+    host = args.host.strip().lower()
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_HISTORY
+    incidents = []
+    if db is not None:
+        with db:
+            incidents = db.incidents(host=host, since=start, until=end)
+    render = host_history_json if args.json else host_history_table
+    print(render(host, incidents))
     return 0
 
 

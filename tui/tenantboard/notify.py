@@ -16,6 +16,11 @@ Per hook and tenant, a small state machine decides what to report:
   per hook, and those tenants' tracks go back to their last real state, so the network's
   return sends nothing.
 - "Resolved" means back to OK: a real answer with an OK state, never a failed check.
+- A host incident (:mod:`tenantboard.incidents`: many tenants of one host turning bad
+  together) is one message when it opens and one "resolved" when most are back, in place
+  of its members' own: their events still waiting to be sent are withdrawn, and while they
+  are part of it (``holds(key)``) their changes are held back. Members back when it
+  resolves are quiet; members still bad are on their own again.
 - Only one tenantboard per tenant file sends: a board and `serve` on one file both decide
   (so either can take over knowing what was reported), and only the poller, the session
   that holds the file's lease (``may_send``), delivers.
@@ -37,6 +42,16 @@ that Slack and Microsoft Teams incoming webhooks show (untrusted parts neutralis
                  "env": "online", "label": "...", "from_state": "Running",
                  "to_state": "Unknown", "from_severity": "ok", "to_severity": "critical",
                  "endpoint_host": "...", "error": null, "at": "2026-...Z"}]}
+
+A host incident's message has no ``events`` (its counts are all 0) and an ``incident``::
+
+    {"text": "tenantboard: host incident: online3.superoffice.com: 412 of 530 tenants
+              Unknown since 14:02 ...", ...,
+     "incident": {"id": "online3.superoffice.com@20260302T140200Z",
+                  "host": "online3.superoffice.com", "status": "open" | "resolved",
+                  "state": "Unknown", "since", "opened_at", "resolved_at",
+                  "tenants_on_host": 530, "members": 412, "bad": 412, "back": 0,
+                  "peak": 412, "headline": "...", "member_keys": ["online:Cust1", ...]}}
 """
 
 from __future__ import annotations
@@ -61,6 +76,7 @@ from tenantboard.tenant_file import NotifyHook
 
 if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
+    from tenantboard.incidents import HostIncident
 
 log = logging.getLogger("tenantboard.notify")
 
@@ -207,6 +223,21 @@ def build_payload(
         "counts": {kind: counts[kind] for kind in KINDS},
         "events": [event.as_json() for event in events],
     }
+
+
+def incident_payload(hook_name: str, incident: HostIncident) -> dict[str, Any]:
+    """The one message for a host incident: when it opens, or when it is resolved."""
+    if incident.is_open:
+        head = (
+            f"tenantboard: host incident: {chat_text(incident.headline())} (the tenants' own "
+            "alerts are held back until it is resolved)"
+        )
+    else:
+        head = f"tenantboard: {chat_text(incident.resolved_text())}"
+    payload = build_payload(hook_name, [])
+    payload["text"] = head
+    payload["incident"] = incident.as_json()
+    return payload
 
 
 def correction_head(tenants: int, outage: Outage) -> str:
@@ -359,12 +390,14 @@ class HookRunner:
         is_silenced: Silenced | None,
         queue_limit: int = QUEUE_LIMIT,
         may_send: Callable[[], bool] | None = None,
+        holds: Silenced | None = None,
     ) -> None:
         self.hook = hook
         self._deliverer = deliverer
         self._counts = counts
         self._is_silenced = is_silenced
         self._may_send = may_send
+        self._holds = holds
         self._tracks: dict[str, _Track] = {}
         self._pending: list[AlertEvent] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -386,6 +419,8 @@ class HookRunner:
         if track is None:
             self._tracks[key] = _Track(severity, now_state)
             return
+        if self._holds is not None and self._holds(key):
+            return  # part of a host incident: its message speaks for the tenant
         track.note_result(result)
         if severity > track.severity:
             track.streak += 1
@@ -473,6 +508,38 @@ class HookRunner:
             from_severity=reported.to_severity,
             to_severity=SEVERITY_WORDS[severity],
         )
+
+    def incident_opened(self, incident: HostIncident) -> None:
+        """One message for the incident; its members' events not sent yet are withdrawn
+        (and their tracks put back to before them), so the incident's message is theirs."""
+        since = incident.since - SINCE_SLACK
+        members = incident.members
+        withdrawn = [e for e in self._pending if e.key in members and e.at >= since]
+        if withdrawn:
+            self._pending = [e for e in self._pending if e not in withdrawn]
+        for event in withdrawn:
+            track = self._tracks.get(event.key)
+            if track is not None and event.kind == "worse":
+                track.severity = _SEVERITY_BY_WORD[event.from_severity] or Severity.OK
+                track.state = event.from_state or track.state
+                track.alerted = False
+                track.streak = 0
+        if "worse" in self.hook.on:
+            self._send(incident_payload(self.hook.name, incident), [])
+
+    def incident_resolved(self, incident: HostIncident, rows: Iterable[TenantRow]) -> None:
+        """The incident's "resolved"; its members that are back are quiet from here on (the
+        message spoke for them), those still bad are judged on their own again."""
+        for row in rows:
+            key = row.tenant.key
+            track = self._tracks.get(key)
+            back = incident.members.get(key) is False
+            if track is not None and row.severity is not None and back:
+                track.severity, track.state = row.severity, state_text(row)
+                track.alerted = False
+                track.streak = 0
+        if self.hook.send_on_resolved:
+            self._send(incident_payload(self.hook.name, incident), [])
 
     def forget(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -569,11 +636,13 @@ class Notifier:
         queue_limit: int = QUEUE_LIMIT,
         deliverer: Deliverer | None = None,
         may_send: Callable[[], bool] | None = None,
+        holds: Silenced | None = None,
     ) -> None:
         self.is_silenced = is_silenced
         self.queue_limit = queue_limit
         self.deliverer = deliverer or Deliverer()
         self.may_send = may_send
+        self.holds = holds
         #: (hook name, result) -> count, for tenantboard_notifications_total.
         self.counts: Counter[tuple[str, str]] = Counter()
         #: Our own outage, the last one told (its ``ended`` is set once it is over).
@@ -595,6 +664,7 @@ class Notifier:
                     self.is_silenced,
                     self.queue_limit,
                     may_send=self.may_send,
+                    holds=self._held,
                 )
             runners.append(runner)
             for result in RESULTS:
@@ -629,6 +699,19 @@ class Notifier:
         self.outage = outage
         for runner in self.runners:
             runner.outage_began(outage)
+
+    def _held(self, key: str) -> bool:
+        return self.holds is not None and self.holds(key)
+
+    def incident_opened(self, incident: HostIncident) -> None:
+        """A host incident: one message through each hook, in place of its members'."""
+        for runner in self.runners:
+            runner.incident_opened(incident)
+
+    def incident_resolved(self, incident: HostIncident, rows: Iterable[TenantRow]) -> None:
+        rows = list(rows)
+        for runner in self.runners:
+            runner.incident_resolved(incident, rows)
 
     def outage_ended(self, outage: Outage) -> None:
         """The network is back: results count again (tracks were put back when it began,

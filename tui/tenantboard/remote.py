@@ -73,8 +73,12 @@ class AttachTarget:
 def tenant_from_row(row: dict[str, Any]) -> Tenant | None:
     """A listed tenant, validated as if typed by hand; None for anything that is not one."""
     try:
+        tags = row.get("tags") or []
         return make_tenant(
-            str(row["context_id"]), str(row["env"]), clean(str(row.get("label") or ""), 120)
+            str(row["context_id"]),
+            str(row["env"]),
+            clean(str(row.get("label") or ""), 120),
+            tags if isinstance(tags, list) else [],
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -40,11 +40,13 @@ from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
 from tenantboard.eventlog import EventLog, LoggedEvent, logged_events
+from tenantboard.groups import GroupTally, memberships
 from tenantboard.history.availability import outcome_label
 from tenantboard.history.db import (
     ClosedChange,
     HistoryError,
     HistoryWriter,
+    IncidentRecord,
     Mark,
     Observation,
     classify,
@@ -60,6 +62,7 @@ from tenantboard.history.reader import (
     read_start,
 )
 from tenantboard.humanize import SEVERITY_WORDS
+from tenantboard.incidents import HostIncident, IncidentChange, IncidentDetector
 from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.notify import Notifier
@@ -68,7 +71,14 @@ from tenantboard.rows import BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import NotifyHook, Settings, StoreError, TenantList, TenantStore
+from tenantboard.tenant_file import (
+    IncidentRules,
+    NotifyHook,
+    Settings,
+    StoreError,
+    TenantList,
+    TenantStore,
+)
 
 if TYPE_CHECKING:  # the transport is injected
     import httpx
@@ -192,6 +202,14 @@ class RoleChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentChanged:
+    """A host incident opened, grew (tenants joined it or came back) or was resolved."""
+
+    incident: HostIncident
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
 class ServerStatus:
     """An attached board's server: reached (``connected``), or lost / refusing."""
 
@@ -215,6 +233,7 @@ SessionChange = (
     | VersionFetched
     | RoleChanged
     | ServerStatus
+    | IncidentChanged
 )
 Listener = Callable[[SessionChange], None]
 
@@ -257,6 +276,8 @@ class SessionConfig:
     attach: AttachTarget | None = None
     #: Why the file's command hooks are not run (``TenantList.commands_refused``).
     commands_refused: str | None = None
+    #: [incidents]: when tenants of one host turning bad together are one incident.
+    incidents: IncidentRules = field(default_factory=IncidentRules)
 
 
 def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
@@ -307,8 +328,16 @@ class Session:
         self._next: dict[str, float] = {}
         self._reported_writer_error: str | None = None
         self._closed_down = False
+        #: Host incidents: many tenants of one host turning bad together (incidents.py).
+        self.incidents = IncidentDetector(config.incidents)
+        #: Tenants per group and severity, over the whole list (serve's /metrics).
+        self.groups = GroupTally()
+        self._tally(self.model.rows.values())
         self.notifier = Notifier(
-            config.hooks, is_silenced=self.is_silenced, may_send=lambda: self.polling
+            config.hooks,
+            is_silenced=self.is_silenced,
+            may_send=lambda: self.polling,
+            holds=self.incidents.holds,
         )
         self.writer = self._make_writer()
         self.lease = self._make_lease()
@@ -522,6 +551,10 @@ class Session:
             marked = marked or key in self.marks.by_key
         if marked:
             self.end_expired_marks()  # an outcome changed: marks "until it changes" end
+        self._tally(rows)
+        incident_changes = self.incidents.observe(zip(applied, rows, strict=True))
+        for change in incident_changes:
+            self._incident_acted_on(change)
         if self.notifier.runners:  # every session decides; only the poller sends
             for row in rows:
                 self.notifier.observe(row)
@@ -529,18 +562,58 @@ class Session:
             self._compare_firsts(firsts)
         self._emit(ResultsApplied(tuple(applied), tuple(rows)))
         self.tell(logged_events(self.model.take_changes()))
+        self._incidents_told(incident_changes)
         return rows
 
     def tell(self, events: list[LoggedEvent]) -> None:
         """Log events (the event log, the history) and tell the faces which are worth a
-        notice: a muted or acknowledged tenant's are logged, not told."""
+        notice: a muted or acknowledged tenant's are logged, not told. A host incident's
+        members' are recorded in the history only: the incident's one event speaks for
+        them in the event log (hundreds of "Running → Unknown" would bury it)."""
         if not events:
             return
-        self.event_log.add(events)
         if self.writer is not None and self.polling:
             self.writer.add_events(events)
-        told = tuple(event for event in events if not self.is_silenced(event.key))
-        self._emit(EventsLogged(tuple(events), told))
+        logged = [event for event in events if not self.incidents.holds(event.key)]
+        if not logged:
+            return
+        self.event_log.add(logged)
+        told = tuple(event for event in logged if not self.is_silenced(event.key))
+        self._emit(EventsLogged(tuple(logged), told))
+
+    # -- groups and host incidents ------------------------------------------------------------
+
+    def _tally(self, rows: Iterable[TenantRow]) -> None:
+        """Count the rows in their groups (for /metrics), as they are now."""
+        for row in rows:
+            groups = memberships(row.tenant, row.host, row.version_label)
+            self.groups.update(row.tenant.key, groups, SEVERITY_WORDS[row.severity])
+
+    def _incident_acted_on(self, change: IncidentChange) -> None:
+        """What an incident does before the tenants' own results are judged: the alert
+        hooks hear of it first (its members' waiting messages are withdrawn), the history
+        records it, and when it opens the host's other tenants are checked at once."""
+        incident = change.incident
+        if change.what == "opened":
+            self.notifier.incident_opened(incident)
+            others = self.incidents.host_tenants(incident.host) - set(incident.members)
+            if isinstance(self.monitor, Monitor):
+                self.recheck(sorted(others))
+            log.warning("host incident: %s", incident.headline())
+        elif change.what == "resolved":
+            rows = [self.model.rows[key] for key in incident.members if key in self.model.rows]
+            self.notifier.incident_resolved(incident, rows)
+            log.warning("host incident %s", incident.resolved_text())
+        if self.writer is not None and self.polling:
+            record = _incident_record(incident, change.joined)
+            self.writer.call(lambda db: db.save_incident(record))
+
+    def _incidents_told(self, changes: list[IncidentChange]) -> None:
+        """The one event of an incident opening or resolving, and every change to the faces."""
+        events = [change.incident.event() for change in changes if change.what != "grew"]
+        self.tell(events)
+        for change in changes:
+            self._emit(IncidentChanged(change.incident, change.what))
 
     def _outage_changed(self, outage: Outage) -> None:
         """Our own network trouble: one event for the whole of it, when it ends."""
@@ -618,8 +691,14 @@ class Session:
         removed = tuple(key for key in self.model.list_order if key not in kept)
         self.model.set_tenants(tenants)
         self.monitor.set_tenants(tenants)
+        self.groups.forget(removed)
+        self._tally(self.model.rows.values())
         if removed:
             self.notifier.forget(removed)
+            changes = self.incidents.forget(removed)
+            for change in changes:
+                self._incident_acted_on(change)
+            self._incidents_told(changes)
         for key in list(self.marks.by_key):
             self._show_mark_of(key)
         self._emit(ListChanged(tuple(tenants), removed, source))
@@ -663,13 +742,15 @@ class Session:
             message = f"alert hooks reloaded from the tenant file: {len(loaded.notify)} configured"
             log.info("%s", message)
             self._emit(HooksChanged(len(loaded.notify), message))
-        self._adopt_settings(loaded.settings, loaded.keys)
+        self._adopt_settings(loaded.settings, loaded.keys, loaded.incidents)
         if loaded.tenants != [self.model.rows[key].tenant for key in self.model.list_order]:
             before = len(self.model.list_order)
             self.adopt_tenants(loaded.tenants, source="file")
             log.info("tenant file reloaded: %d tenants (was %d)", len(loaded.tenants), before)
 
-    def _adopt_settings(self, from_file: Settings, keys: dict[str, str]) -> None:
+    def _adopt_settings(
+        self, from_file: Settings, keys: dict[str, str], incidents: IncidentRules | None = None
+    ) -> None:
         """Apply changed ``[settings]`` at once: intervals and concurrency to the schedule,
         the timeout to the next requests, retention to the history; and say what changed."""
         try:
@@ -685,6 +766,9 @@ class Session:
         if keys != self.keys:
             changed.append("[keys]")
             self.keys = dict(keys)
+        if incidents is not None and incidents != self.incidents.rules:
+            changed.append("[incidents]")
+            self.incidents.set_rules(incidents)
         if not changed:
             return
         before, self.settings = self.settings, settings
@@ -966,6 +1050,22 @@ def _state_label(row: TenantRow) -> str:
     return Observation.from_result(row.last).label if row.last else "not checked"
 
 
+def _incident_record(incident: HostIncident, joined: Iterable[str]) -> IncidentRecord:
+    """The incident as the history keeps it, with the members to add."""
+    return IncidentRecord(
+        host=incident.host,
+        since=incident.since,
+        opened_at=incident.opened_at,
+        resolved_at=incident.resolved_at,
+        state=incident.state,
+        tenants=incident.tenants,
+        members=len(incident.members),
+        peak=incident.peak,
+        back=incident.back,
+        member_keys=tuple(joined),
+    )
+
+
 async def _close_later(client: TenantClient, delay: float) -> None:
     try:
         await asyncio.sleep(delay)
@@ -982,6 +1082,7 @@ __all__ = [
     "HistoryProblem",
     "HistoryRead",
     "HooksChanged",
+    "IncidentChanged",
     "ListChanged",
     "MarkRefused",
     "MarksChanged",

@@ -24,6 +24,9 @@ class UiState:
     notify_changes: bool = True
     #: The "Up 24h" column (off by default).
     show_uptime: bool = False
+    #: How the rows are grouped (a dimension of groups.py), "" for not grouped, None when
+    #: never chosen (the board's default then: none, or by host in the demo).
+    group_by: str | None = None
     last_seen: datetime | None = None
 
     def copy(self) -> UiState:
@@ -68,6 +71,7 @@ def _parse(data: Any) -> UiState:
         log_open=bool(data.get("log_open", False)),
         notify_changes=bool(data.get("notify_changes", True)),
         show_uptime=bool(data.get("show_uptime", False)),
+        group_by=str(data["group_by"]) if data.get("group_by") is not None else None,
         last_seen=stored_time(last_seen) if last_seen else None,
     )
 

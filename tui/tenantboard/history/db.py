@@ -26,6 +26,7 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.intervals(key, since, until), db.window_intervals(keys, since, until)
     db.events(key=None, since=None, limit=2000)       # newest first, as LoggedEvents
     db.marks(keys, now, current)   # active mutes / acknowledgements
+    db.incidents(host=, key=, since=, until=)  # host incidents (IncidentRecord), oldest first
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
 At start the board reads ``last_recorded`` and ``last_run_end`` before its writer starts,
@@ -86,7 +87,6 @@ if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
-SCHEMA_VERSION = 1
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
 #: Two checks further apart than this leave an unobserved gap between them. Checks are at
@@ -145,6 +145,41 @@ CREATE TABLE IF NOT EXISTS runs (
     last_seen INTEGER NOT NULL
 );
 """
+#: 2: groups and host incidents (groups.py, incidents.py): the host and version each
+#: tenant's answers last named (``report --by``); one row per host incident, keyed by its
+#: host and when it began (so the writer updates it without knowing its id), and its members.
+_SCHEMA_FLEET = """
+CREATE TABLE IF NOT EXISTS tenant_groups (
+    tenant INTEGER PRIMARY KEY REFERENCES tenants(id),
+    host TEXT,
+    version TEXT,
+    seen_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS host_incidents (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    opened_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    state TEXT NOT NULL,
+    tenants INTEGER NOT NULL,
+    members INTEGER NOT NULL,
+    peak INTEGER NOT NULL,
+    back INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (host, since)
+);
+CREATE TABLE IF NOT EXISTS host_incident_tenants (
+    incident INTEGER NOT NULL REFERENCES host_incidents(id),
+    tenant INTEGER NOT NULL REFERENCES tenants(id),
+    PRIMARY KEY (incident, tenant)
+);
+CREATE INDEX IF NOT EXISTS host_incident_tenants_by_tenant ON host_incident_tenants(tenant);
+"""
+#: Each schema version's statements, in order: a file at version N runs those after N.
+_MIGRATIONS = (_SCHEMA, _SCHEMA_FLEET)
+SCHEMA_VERSION = len(_MIGRATIONS)
+#: The first schema with groups and host incidents: an older file has none (reads as such).
+FLEET_SCHEMA = 2
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -241,6 +276,8 @@ class Observation:
     running: bool | None
     host: str | None = None
     error: str | None = None
+    #: The release the answer named (not part of the outcome: kept as the tenant's group).
+    version: str | None = None
 
     @classmethod
     def from_result(cls, result: CheckResult) -> Observation:
@@ -255,6 +292,7 @@ class Observation:
             code=state.state_code,
             running=state.is_running,
             host=host_of(state.endpoint) or None,
+            version=clean(state.version, 200) if state.version else None,
         )
 
     @property
@@ -384,6 +422,45 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    """A host incident as the history keeps it (see incidents.py for what one is)."""
+
+    host: str
+    since: datetime
+    opened_at: datetime
+    resolved_at: datetime | None
+    #: The most common bad state of its members ("Unknown", "failing checks").
+    state: str
+    #: The host's tenants, its members (tenants that turned bad), the most bad at once,
+    #: and how many were back when it was resolved.
+    tenants: int
+    members: int
+    peak: int
+    back: int = 0
+    #: Written: members to add (all when it opens, then those that joined); read: empty.
+    member_keys: tuple[str, ...] = ()
+
+    @property
+    def seconds(self) -> float | None:
+        end = self.resolved_at
+        return (end - self.since).total_seconds() if end is not None else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "since": _iso(self.since),
+            "opened_at": _iso(self.opened_at),
+            "resolved_at": _iso(self.resolved_at) if self.resolved_at else None,
+            "seconds": self.seconds,
+            "state": self.state,
+            "tenants_on_host": self.tenants,
+            "members": self.members,
+            "peak": self.peak,
+            "back": self.back,
+        }
+
+
 def current_user() -> str:
     try:
         return clean(getpass.getuser(), 60) or "unknown"
@@ -403,6 +480,10 @@ class HistoryDB:
         self.connection = connection
         self.path = path
         self.read_only = read_only
+        #: (host, version) each tenant was last written with by this connection.
+        self._groups_written: dict[str, tuple[str | None, str | None]] = {}
+        #: The file's schema version (an older one is read as it is; the writer upgrades).
+        self.schema = SCHEMA_VERSION
         self._tenant_ids: dict[str, int] = {}
 
     @classmethod
@@ -445,7 +526,7 @@ class HistoryDB:
     def _prepare(self, check: bool, busy_timeout: float) -> None:
         run = self.connection.execute
         run(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        version = run("PRAGMA user_version").fetchone()[0]
+        version = self.schema = run("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise HistoryError(
                 Reason.NEWER_SCHEMA,
@@ -458,7 +539,7 @@ class HistoryDB:
             if result != "ok":
                 raise HistoryError(Reason.CORRUPT, self.path, "the file is damaged")
         if self.read_only:
-            if version < SCHEMA_VERSION:
+            if version < 1:
                 raise HistoryError(Reason.UNAVAILABLE, self.path, "no history recorded yet")
             return
         if run("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
@@ -467,11 +548,13 @@ class HistoryDB:
         run("PRAGMA journal_size_limit = 4194304")
         if version < SCHEMA_VERSION:
             with self.transaction():
-                if run("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    for statement in _SCHEMA.split(";"):
+                found = run("PRAGMA user_version").fetchone()[0]  # another process may have
+                for migration in _MIGRATIONS[found:]:
+                    for statement in migration.split(";"):
                         if statement.strip():
                             run(statement)
-                    run(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                run(f"PRAGMA user_version = {max(found, SCHEMA_VERSION)}")
+            self.schema = SCHEMA_VERSION
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -498,6 +581,7 @@ class HistoryDB:
             with contextlib.suppress(sqlite3.Error):
                 self.connection.execute("ROLLBACK")
             self._tenant_ids.clear()  # ids inserted by this transaction are gone again
+            self._groups_written.clear()
             if isinstance(exc, sqlite3.Error | OSError):
                 raise classify(exc, self.path) from None
             raise
@@ -580,13 +664,34 @@ class HistoryDB:
             by_key.setdefault(observation.key, []).append(observation)
         with self.transaction():
             for key, items in by_key.items():
-                self._record_one(key, sorted(items, key=lambda o: o.at), gap)
+                items.sort(key=lambda o: o.at)
+                self._record_one(key, items, gap)
+                self._note_groups(key, items)
             self.add_events(events)
             if run_id is not None:
                 self.connection.execute(
                     "UPDATE runs SET last_seen = ? WHERE id = ?",
                     (_epoch(now or datetime.now(UTC)), run_id),
                 )
+
+    def _note_groups(self, key: str, items: Sequence[Observation]) -> None:
+        """The host and version the tenant's newest answers named (kept when a later one
+        names none), written when they change."""
+        host = next((item.host for item in reversed(items) if item.host), None)
+        version = next((item.version for item in reversed(items) if item.version), None)
+        if host is None and version is None:
+            return
+        known = self._groups_written.get(key, (None, None))
+        found = (host or known[0], version or known[1])
+        if found == known:
+            return
+        self.connection.execute(
+            "INSERT INTO tenant_groups(tenant, host, version, seen_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(tenant) DO UPDATE SET host = COALESCE(excluded.host, host), "
+            "version = COALESCE(excluded.version, version), seen_at = excluded.seen_at",
+            (self._tenant_id(key), host, version, _epoch(items[-1].at)),
+        )
+        self._groups_written[key] = found
 
     def start_run(self, now: datetime) -> int:
         with self.transaction() as connection:
@@ -652,6 +757,36 @@ class HistoryDB:
                 )
         return expired
 
+    def save_incident(self, record: IncidentRecord) -> None:
+        """Add or update a host incident (by its host and start) and add its members."""
+        with self.transaction() as connection:
+            connection.execute(
+                "INSERT INTO host_incidents(host, since, opened_at, resolved_at, state, tenants, "
+                "members, peak, back) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(host, since) DO UPDATE SET resolved_at = excluded.resolved_at, "
+                "state = excluded.state, tenants = excluded.tenants, members = excluded.members, "
+                "peak = excluded.peak, back = excluded.back",
+                (
+                    record.host,
+                    _epoch(record.since),
+                    _epoch(record.opened_at),
+                    _epoch(record.resolved_at) if record.resolved_at else None,
+                    record.state,
+                    record.tenants,
+                    record.members,
+                    record.peak,
+                    record.back,
+                ),
+            )
+            (incident_id,) = connection.execute(
+                "SELECT id FROM host_incidents WHERE host = ? AND since = ?",
+                (record.host, _epoch(record.since)),
+            ).fetchone()
+            connection.executemany(
+                "INSERT OR IGNORE INTO host_incident_tenants(incident, tenant) VALUES (?, ?)",
+                [(incident_id, self._tenant_id(key)) for key in record.member_keys],
+            )
+
     def prune(self, older_than: datetime, chunk: int = PRUNE_CHUNK) -> int:
         """Delete up to ``chunk`` rows of each table older than ``older_than``, in one
         short transaction; returns how many went. Call again until it returns 0."""
@@ -663,6 +798,11 @@ class HistoryDB:
             "DELETE FROM marks WHERE id IN (SELECT id FROM marks WHERE ended_at IS NOT NULL "
             "AND ended_at < ? ORDER BY id LIMIT ?)",
             "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE last_seen < ? LIMIT ?)",
+            "DELETE FROM host_incident_tenants WHERE incident IN (SELECT id FROM host_incidents "
+            "WHERE resolved_at IS NOT NULL AND resolved_at < ? ORDER BY id LIMIT ?)",
+            "DELETE FROM host_incidents WHERE id IN (SELECT id FROM host_incidents WHERE "
+            "resolved_at IS NOT NULL AND resolved_at < ? AND id NOT IN "
+            "(SELECT incident FROM host_incident_tenants) ORDER BY id LIMIT ?)",
         )
         deleted = 0
         with self.transaction() as connection:
@@ -671,6 +811,68 @@ class HistoryDB:
         return deleted
 
     # -- reading ---------------------------------------------------------------------------
+
+    def incidents(
+        self,
+        *,
+        host: str | None = None,
+        key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[IncidentRecord]:
+        """Host incidents overlapping [since, until) (one still open overlaps everything
+        after it began), of one host or with one tenant among its members, oldest first.
+        None in a file from before they were kept."""
+        if self.schema < FLEET_SCHEMA:
+            return []
+        where = ["i.since < ?", "(i.resolved_at IS NULL OR i.resolved_at >= ?)"]
+        params: list[Any] = [_bound(until, 2**62), _bound(since, 0)]
+        if host is not None:
+            where.append("i.host = ?")
+            params.append(host)
+        if key is not None:
+            where.append(
+                "i.id IN (SELECT m.incident FROM host_incident_tenants m "
+                "JOIN tenants t ON t.id = m.tenant WHERE t.key = ?)"
+            )
+            params.append(key)
+        rows = self._query(
+            "SELECT i.host, i.since, i.opened_at, i.resolved_at, i.state, i.tenants, i.members, "
+            f"i.peak, i.back FROM host_incidents i WHERE {' AND '.join(where)} "
+            "ORDER BY i.since, i.id",
+            params,
+        )
+        return [
+            IncidentRecord(
+                host=clean(str(found_host), 80),
+                since=_moment(started),
+                opened_at=_moment(opened),
+                resolved_at=_moment(resolved) if resolved is not None else None,
+                state=clean(str(state), 60),
+                tenants=int(tenants),
+                members=int(members),
+                peak=int(peak),
+                back=int(back),
+            )
+            for found_host, started, opened, resolved, state, tenants, members, peak, back in rows
+        ]
+
+    def tenant_groups(self, keys: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+        """The (host, version) each tenant's answers last named, where any did."""
+        if self.schema < FLEET_SCHEMA:
+            return {}
+        wanted = set(keys)
+        rows = self._query(
+            "SELECT t.key, g.host, g.version FROM tenant_groups g JOIN tenants t ON t.id = g.tenant"
+        )
+        return {
+            str(key): (
+                clean(str(host), 80) if host else None,
+                clean(str(version), 200) if version else None,
+            )
+            for key, host, version in rows
+            if key in wanted
+        }
 
     def tenant_keys(self) -> list[str]:
         return [row[0] for row in self._query("SELECT key FROM tenants ORDER BY key")]
@@ -1136,6 +1338,7 @@ __all__ = [
     "HistoryDB",
     "HistoryError",
     "HistoryWriter",
+    "IncidentRecord",
     "Interval",
     "Mark",
     "Observation",

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tenantboard.eventlog import LoggedEvent
+from tenantboard.groups import DIMENSION_NAMES, group_sort_key, group_title
 from tenantboard.history.availability import MAINTENANCE_STATES, Availability, Interval
-from tenantboard.history.db import Mark, dumps_interval
+from tenantboard.history.db import IncidentRecord, Mark, dumps_interval
 from tenantboard.humanize import yes_no
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
@@ -99,7 +100,12 @@ def _aligned(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def report_table(rows: Sequence[ReportRow], start: datetime, end: datetime) -> str:
+def report_table(
+    rows: Sequence[ReportRow],
+    start: datetime,
+    end: datetime,
+    incidents: Sequence[IncidentRecord] = (),
+) -> str:
     header = [
         "CONTEXT", "ENV", "UPTIME", "DOWN", "INCIDENTS", "LONGEST", "ONLINE MAINT",
         "OFFLINE MAINT", "LAST RUNNING", "COVERAGE", "LABEL",
@@ -126,7 +132,191 @@ def report_table(rows: Sequence[ReportRow], start: datetime, end: datetime) -> s
     title = (
         f"availability {_local(start)} to {_local(end)} ({_hours((end - start).total_seconds())})"
     )
-    return title + "\n" + _aligned(header, body)
+    return title + "\n" + _aligned(header, body) + incidents_text(incidents)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportGroup:
+    """One group's tenants and their figures added up (``report --by``)."""
+
+    dimension: str
+    value: str
+    rows: tuple[ReportRow, ...]
+    #: Host incidents of this host in the period (grouped by host; else 0).
+    host_incidents: int = 0
+
+    @property
+    def title(self) -> str:
+        return group_title(self.dimension, self.value)
+
+    @property
+    def observed(self) -> float:
+        return sum(row.figures.observed for row in self.rows)
+
+    @property
+    def up(self) -> float:
+        return sum(row.figures.up for row in self.rows)
+
+    @property
+    def uptime(self) -> float | None:
+        """Up time over observed time, over all of its tenants."""
+        return self.up / self.observed if self.observed > 0 else None
+
+    @property
+    def coverage(self) -> float:
+        """Observed time over the period's, for all of its tenants."""
+        room = sum(row.figures.window for row in self.rows)
+        return self.observed / room if room > 0 else 0.0
+
+    def total(self, name: str) -> float:
+        return sum(getattr(row.figures, name) for row in self.rows)
+
+    def maintenance(self, state: str) -> float:
+        return sum(row.figures.maintenance.get(state, 0.0) for row in self.rows)
+
+    @property
+    def longest_incident(self) -> float:
+        return max((row.figures.longest_incident for row in self.rows), default=0.0)
+
+
+def report_groups(
+    rows: Sequence[ReportRow],
+    dimension: str,
+    values_of: Any,
+    incidents: Sequence[IncidentRecord] = (),
+) -> list[ReportGroup]:
+    """The rows added up per group of ``dimension``; ``values_of(row)`` gives a row's
+    groups (a tenant with several tags counts in each). By name, the empty group last."""
+    members: dict[str, list[ReportRow]] = {}
+    for row in rows:
+        for value in values_of(row):
+            members.setdefault(value, []).append(row)
+    per_host: dict[str, int] = {}
+    for incident in incidents:
+        per_host[incident.host] = per_host.get(incident.host, 0) + 1
+    return [
+        ReportGroup(
+            dimension,
+            value,
+            tuple(members[value]),
+            per_host.get(value, 0) if dimension == "host" else 0,
+        )
+        for value in sorted(members, key=group_sort_key)
+    ]
+
+
+def groups_table(
+    groups: Sequence[ReportGroup],
+    start: datetime,
+    end: datetime,
+    incidents: Sequence[IncidentRecord] = (),
+) -> str:
+    dimension = groups[0].dimension if groups else "host"
+    header = [
+        DIMENSION_NAMES[dimension].upper(), "TENANTS", "UPTIME", "DOWN", "INCIDENTS",
+        "LONGEST", "OFFLINE MAINT", "COVERAGE",
+    ]  # fmt: skip
+    if dimension == "host":
+        header.append("HOST INCIDENTS")
+    body = []
+    for group in groups:
+        observed = group.observed > 0
+        line = [
+            group.title,
+            str(len(group.rows)),
+            _percent(group.uptime, 3),
+            _hours(group.total("down")) if observed else "-",
+            str(int(group.total("incidents"))) if observed else "-",
+            _hours(group.longest_incident) if group.total("incidents") else "-",
+            _hours(group.maintenance("OfflineMaintenance")) if observed else "-",
+            _percent(group.coverage, 1),
+        ]
+        if dimension == "host":
+            line.append(str(group.host_incidents))
+        body.append(line)
+    title = (
+        f"availability {_local(start)} to {_local(end)} "
+        f"({_hours((end - start).total_seconds())}), by {DIMENSION_NAMES[dimension]}"
+    )
+    return title + "\n" + _aligned(header, body) + incidents_text(incidents)
+
+
+def _group_record(group: ReportGroup) -> dict[str, Any]:
+    return {
+        "group": group.value or None,
+        "title": group.title,
+        "tenants": len(group.rows),
+        "context_ids": [row.tenant.context_id for row in group.rows],
+        "uptime": group.uptime,
+        "coverage": group.coverage,
+        "observed_seconds": group.observed,
+        "up_seconds": group.up,
+        "down_seconds": group.total("down"),
+        "failed_seconds": group.total("failed"),
+        "incidents": int(group.total("incidents")),
+        "longest_incident_seconds": group.longest_incident,
+        "maintenance_seconds": {name: group.maintenance(name) for name in MAINTENANCE_STATES},
+        "host_incidents": group.host_incidents,
+    }
+
+
+def groups_json(
+    groups: Sequence[ReportGroup],
+    dimension: str,
+    start: datetime,
+    end: datetime,
+    incidents: Sequence[IncidentRecord] = (),
+) -> str:
+    return json.dumps(
+        {
+            "from": _iso(start),
+            "to": _iso(end),
+            "by": dimension,
+            "groups": [_group_record(group) for group in groups],
+            "host_incidents": [incident.as_json() for incident in incidents],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def groups_csv(groups: Sequence[ReportGroup]) -> str:
+    columns = [
+        "group", "tenants", "uptime", "coverage", "observed_seconds", "down_seconds",
+        "failed_seconds", "incidents", "longest_incident_seconds",
+        "online_maintenance_seconds", "offline_maintenance_seconds", "host_incidents",
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for group in groups:
+        record = _group_record(group)
+        maintenance = record.pop("maintenance_seconds")
+        record["group"] = group.title
+        record["online_maintenance_seconds"] = maintenance["OnlineMaintenance"]
+        record["offline_maintenance_seconds"] = maintenance["OfflineMaintenance"]
+        writer.writerow([_csv_cell(record[name]) for name in columns])
+    return buffer.getvalue().rstrip("\n")
+
+
+def incidents_text(incidents: Sequence[IncidentRecord]) -> str:
+    """The host incidents of the period, after a report's table ("" when there were none)."""
+    if not incidents:
+        return ""
+    body = [
+        [
+            incident.host,
+            _local(incident.since),
+            _local(incident.resolved_at) if incident.resolved_at else "not seen to end",
+            _hours(incident.seconds) if incident.seconds is not None else "-",
+            incident.state,
+            f"{incident.peak} of {incident.tenants}",
+            f"{incident.back} of {incident.members}" if incident.resolved_at else "-",
+        ]
+        for incident in incidents
+    ]
+    table = _aligned(["HOST", "FROM", "TO", "FOR", "STATE", "AT WORST", "BACK"], body)
+    return f"\n\nhost incidents ({len(incidents)})\n{table}"
 
 
 def _report_record(row: ReportRow) -> dict[str, Any]:
@@ -150,9 +340,19 @@ def _report_record(row: ReportRow) -> dict[str, Any]:
     }
 
 
-def report_json(rows: Sequence[ReportRow], start: datetime, end: datetime) -> str:
+def report_json(
+    rows: Sequence[ReportRow],
+    start: datetime,
+    end: datetime,
+    incidents: Sequence[IncidentRecord] = (),
+) -> str:
     return json.dumps(
-        {"from": _iso(start), "to": _iso(end), "tenants": [_report_record(row) for row in rows]},
+        {
+            "from": _iso(start),
+            "to": _iso(end),
+            "tenants": [_report_record(row) for row in rows],
+            "host_incidents": [incident.as_json() for incident in incidents],
+        },
         indent=2,
         ensure_ascii=False,
     )
@@ -187,11 +387,31 @@ def report_csv(rows: Sequence[ReportRow]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+def host_history_table(host: str, incidents: Sequence[IncidentRecord]) -> str:
+    """``history --host``: the host's incidents in the period."""
+    if not incidents:
+        return f"host incidents of {clean(host, 80)}\n(none recorded)"
+    return (
+        incidents_text(incidents)
+        .strip()
+        .replace(f"host incidents ({len(incidents)})", f"host incidents of {clean(host, 80)}", 1)
+    )
+
+
+def host_history_json(host: str, incidents: Sequence[IncidentRecord]) -> str:
+    return json.dumps(
+        {"host": host, "host_incidents": [incident.as_json() for incident in incidents]},
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
 def history_table(
     tenant: Tenant,
     intervals: Sequence[Interval],
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
+    incidents: Sequence[IncidentRecord] = (),
 ) -> str:
     """One tenant's intervals (oldest first), events (oldest first) and marks."""
     name = f"{tenant.context_id} ({tenant.env})"
@@ -246,6 +466,9 @@ def history_table(
                 ],
             )
         )
+    if incidents:
+        text = incidents_text(incidents).strip()
+        parts += ["", text.replace("host incidents (", "host incidents it was part of (", 1)]
     return "\n".join(parts)
 
 
@@ -254,6 +477,7 @@ def history_json(
     intervals: Sequence[Interval],
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
+    incidents: Sequence[IncidentRecord] = (),
 ) -> str:
     return json.dumps(
         {
@@ -274,6 +498,7 @@ def history_json(
                 {**mark.as_json(), "kind": mark.kind, "ended_at": _iso(mark.ended_at)}
                 for mark in marks
             ],
+            "host_incidents": [incident.as_json() for incident in incidents],
         },
         indent=2,
         ensure_ascii=False,

@@ -22,6 +22,17 @@ Per tenant (labels ``context_id``, ``env``, ``label``), named after Gatus's
 Overall: ``tenantboard_checks_total{result}`` (``ok`` or an error kind),
 ``tenantboard_check_duration_seconds`` (histogram), ``tenantboard_tenants{severity}``,
 ``tenantboard_notifications_total{hook,result}`` and ``tenantboard_tenant_file_valid``.
+
+Per group (groups.py): ``tenantboard_group_tenants{group_by,group,severity}``, tenants by
+endpoint host, environment, version and tag, and severity (every severity of a group is
+there, 0 included; tenants with none in a dimension are the group ``none``). Label values
+stay bounded: at most :data:`GROUP_LIMITS` groups per dimension, the largest, the rest
+added up as ``other``. Hosts and versions come from SuperOffice's answers and are few;
+tags come from the tenant file, a tenant counting under each of its tags.
+
+Host incidents (incidents.py): ``tenantboard_host_incidents_open``,
+``tenantboard_host_incidents_total`` (opened since `serve` started) and, per open
+incident, ``tenantboard_host_incident_tenants{host}`` (its tenants still bad).
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from prometheus_client.utils import floatToGoString
 from tenantboard.answers import TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
+from tenantboard.groups import capped
 from tenantboard.humanize import SEVERITY_WORDS, host_of
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
@@ -54,6 +66,9 @@ TENANT_LABELS = ("context_id", "env", "label")
 #: Every value of checks_total's ``result`` label, present from the first scrape at 0 so
 #: that rate() and absent() work before the first failure of a kind.
 CHECK_RESULTS: tuple[str, ...] = (RESULT_OK, *(str(kind) for kind in ErrorKind))
+#: The most groups per dimension ``tenantboard_group_tenants`` shows (the rest: ``other``).
+GROUP_LIMITS = {"host": 100, "env": 10, "version": 50, "tag": 50}
+OTHER_GROUP, NO_GROUP_LABEL = "other", "none"
 STATE_HELP = (
     "The tenant's state as its documented number, from the last answer (Unknown 0, "
     "Provisioning 1, Running 2, Deleted 3, Suspended 4, OnlineMaintenance 5, "
@@ -90,6 +105,11 @@ class MetricsSnapshot:
     severities: dict[str, int]
     notifications: dict[tuple[str, str], int]
     file_valid: bool
+    #: (dimension, group, severity word) -> tenants, capped (:data:`GROUP_LIMITS`).
+    groups: dict[tuple[str, str, str], int]
+    #: Each open host incident's host and tenants still bad.
+    incidents_open: list[tuple[str, int]]
+    incidents_opened: int
 
 
 def take_snapshot(
@@ -119,6 +139,11 @@ def take_snapshot(
         severities=dict(watcher.severity_counts()),
         notifications=dict(notifications or {}),
         file_valid=watcher.file_error is None,
+        groups=capped(watcher.session.groups.snapshot(), GROUP_LIMITS, OTHER_GROUP),
+        incidents_open=[
+            (incident.host, incident.bad) for incident in watcher.session.incidents.open.values()
+        ],
+        incidents_opened=watcher.session.incidents.opened_total,
     )
 
 
@@ -287,6 +312,40 @@ class OverallCollector(Collector):
             "1 while the tenant file can be used; 0 after a change that does not parse.",
             value=1 if snap.file_valid else 0,
         )
+        yield from self._group_families(snap)
+
+    @staticmethod
+    def _group_families(snap: MetricsSnapshot) -> Iterator[Metric]:
+        groups = GaugeMetricFamily(
+            "tenantboard_group_tenants",
+            "Tenants by group (group_by: host, env, version or tag) and severity; at most "
+            "a bounded number of groups per group_by, the rest as group other.",
+            labels=["group_by", "group", "severity"],
+        )
+        present = sorted({(dimension, value) for dimension, value, _ in snap.groups})
+        for dimension, value in present:
+            for severity in SEVERITY_WORDS.values():
+                number = snap.groups.get((dimension, value, severity), 0)
+                groups.add_metric([dimension, value or NO_GROUP_LABEL, severity], number)
+        yield groups
+        yield GaugeMetricFamily(
+            "tenantboard_host_incidents_open",
+            "Host incidents open now: many tenants of one endpoint host bad together.",
+            value=len(snap.incidents_open),
+        )
+        yield CounterMetricFamily(
+            "tenantboard_host_incidents",
+            "Host incidents opened since serve started.",
+            value=snap.incidents_opened,
+        )
+        members = GaugeMetricFamily(
+            "tenantboard_host_incident_tenants",
+            "Tenants of an open host incident that are still bad, by host.",
+            labels=["host"],
+        )
+        for host, bad in sorted(snap.incidents_open):
+            members.add_metric([host], bad)
+        yield members
 
     @staticmethod
     def _duration_family(snap: MetricsSnapshot) -> HistogramMetricFamily:

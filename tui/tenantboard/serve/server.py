@@ -27,7 +27,7 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
 
     where each ``row`` is::
 
-        {"key": "online:Cust1001", "context_id", "env", "label",
+        {"key": "online:Cust1001", "context_id", "env", "label", "tags": ["acme"],
          "severity": "OK" | "WARNING" | "CRITICAL" | "UNKNOWN" | "PENDING",
          "glyph": "✔", "bucket": what the header counts it as,
          "state", "state_code", "is_running", "running_mismatch", "endpoint_host",
@@ -40,13 +40,36 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
          "rev": N}                  # changes whenever anything in the row changes
 
     The response has an ``ETag``; ``If-None-Match`` gets 304 while nothing changed.
+``/api/incidents``
+    Host incidents (many tenants of one endpoint host turning bad together, see
+    incidents.py and docs/fleet.md): the open ones, then those resolved since `serve`
+    started (the newest 50), newest first::
+
+        {"generated_at": ISO, "open": N,
+         "incidents": [{"id": "online3.superoffice.com@20260302T140200Z",
+                        "host": "online3.superoffice.com",
+                        "status": "open" | "resolved",
+                        "state": "Unknown",    # most common bad state of its members
+                        "since": ISO,          # its first member turned bad
+                        "opened_at": ISO, "resolved_at": ISO or null,
+                        "tenants_on_host": 530, "members": 412,
+                        "bad": 412, "back": 0, "peak": 412,
+                        "headline": "online3.superoffice.com: 412 of 530 tenants Unknown
+                                     since 14:02",
+                        "member_keys": ["online:Cust1", ...]}, ...]}
+
+    Older incidents are in the history: ``tenantboard history --host NAME``, ``report``.
 ``/api/events``
     Server-sent events (``text/event-stream``), each with an ``id`` (the ``seq``) and one
     of these types, ``data`` being JSON:
 
     ``result``  a check finished: the tenant's ``row`` as in the snapshot.
     ``change``  something worth telling: ``{"key", "kind": "state" | "endpoint" |
-                "failure" | "recovery", "text", "worse", "at", "severity"}``.
+                "failure" | "recovery" | "incident" | ..., "text", "worse", "at",
+                "severity"}`` (a host incident's, and our own outage's, have key "").
+    ``incident`` a host incident opened, grew or was resolved: the incident as
+                ``/api/incidents`` shows it, with ``"change": "opened" | "grew" |
+                "resolved"``.
     ``reset``   ``{"reason", "seq"}``: the list changed, or this client fell behind or
                 asked for events no longer kept. Fetch ``/api/snapshot`` again and apply
                 only events whose id is greater than its ``seq``.
@@ -275,6 +298,10 @@ async def api_tenants(request: web.Request) -> web.Response:
     return _json(request, request.app[WATCHER].tenants_text())
 
 
+async def api_incidents(request: web.Request) -> web.Response:
+    return _json(request, request.app[WATCHER].incidents_text())
+
+
 async def api_snapshot(request: web.Request) -> web.Response:
     watcher = request.app[WATCHER]
     etag = f'"{watcher.revision}-{watcher.hub.seq}"'
@@ -324,6 +351,7 @@ def build_app(watcher: Watcher, *, token: str | None = None) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/tenants", api_tenants)
     app.router.add_get("/api/snapshot", api_snapshot)
+    app.router.add_get("/api/incidents", api_incidents)
     app.router.add_get("/api/events", api_events)
     return app
 

@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from tenantboard import __version__
-from tenantboard.answers import State
 from tenantboard.check_output import check_record, result_json
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
-from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET, BoardModel, TenantRow
+from tenantboard.rows import BoardModel, TenantRow, bucket_severity
 from tenantboard.sanitize import clean
 from tenantboard.session import (
     EventsLogged,
     FileStatus,
+    IncidentChanged,
     ListChanged,
     MarksChanged,
     ResultsApplied,
@@ -184,6 +184,7 @@ def row_json(row: TenantRow) -> dict[str, Any]:
         "context_id": row.tenant.context_id,
         "env": row.tenant.env,
         "label": row.tenant.label,
+        "tags": list(row.tenant.tags),
         "severity": severity.name if severity is not None else "PENDING",
         "glyph": GLYPHS[severity],
         "bucket": row.bucket,
@@ -269,6 +270,9 @@ class Watcher:
                 self.hub.publish(
                     "reset", {"reason": "the tenant list changed", "seq": self.hub.seq + 1}
                 )
+            case IncidentChanged(incident=incident, what=what):
+                self.revision += 1
+                self.hub.publish("incident", {**incident.as_json(), "change": what})
             case FileStatus() | MarksChanged():
                 self.revision += 1
 
@@ -285,7 +289,7 @@ class Watcher:
         """Tenants per severity word: ok, warning, critical, unknown, pending."""
         counts: Counter[str] = Counter({word: 0 for word in SEVERITY_WORDS.values()})
         for bucket, count in self.model.counts.items():
-            counts[_BUCKET_SEVERITY.get(bucket, "unknown")] += count
+            counts[SEVERITY_WORDS[bucket_severity(bucket)]] += count
         return counts
 
     def _texts_of(self, row: TenantRow) -> tuple[int, str, str | None]:
@@ -319,6 +323,19 @@ class Watcher:
         rows = (self.row_text(self.model.rows[key]) for key in self.model.list_order)
         return f'{head[:-1]}, "tenants": [{", ".join(rows)}]}}'
 
+    def incidents_text(self) -> str:
+        """``/api/incidents``: open host incidents, then those resolved since `serve`
+        started (the newest 50), newest first."""
+        incidents = self.session.incidents
+        return json.dumps(
+            {
+                "generated_at": iso(self.clock.wall()),
+                "open": len(incidents.open),
+                "incidents": [incident.as_json() for incident in incidents.all()],
+            },
+            ensure_ascii=False,
+        )
+
     def tenants_text(self) -> str:
         """What `check --json` prints, for every tenant checked so far, in list order, with
         the session's mutes and acknowledgements (few: only those tenants' entries are
@@ -335,15 +352,6 @@ class Watcher:
                 if text is not None:
                     texts.append(text)
         return f"[{', '.join(texts)}]"
-
-
-#: The model counts rows by bucket (state name, errors, not checked yet); a name that is
-#: not documented is an unknown state.
-_BUCKET_SEVERITY: dict[str, str] = {
-    **{state.name: SEVERITY_WORDS[state.severity] for state in State},
-    ERROR_BUCKET: "unknown",
-    PENDING_BUCKET: "pending",
-}
 
 
 def _log_event(event: LoggedEvent) -> None:

@@ -4,15 +4,26 @@
 httpx in-process, :mod:`.server` serves it over HTTP on loopback.
 """
 
-from tenantboard.simulator.scenario import DEMO_PROFILES, SimResponse, Simulator, demo_tenants
+from tenantboard.simulator.scenario import (
+    DEMO_HOST_FAILURE,
+    DEMO_PROFILES,
+    HostFailure,
+    SimResponse,
+    Simulator,
+    demo_fleet,
+    demo_tenants,
+)
 from tenantboard.simulator.server import serve
 from tenantboard.simulator.transport import SimulatorTransport
 
 __all__ = [
+    "DEMO_HOST_FAILURE",
     "DEMO_PROFILES",
+    "HostFailure",
     "SimResponse",
     "Simulator",
     "SimulatorTransport",
+    "demo_fleet",
     "demo_tenants",
     "serve",
 ]

@@ -188,10 +188,37 @@ DEMO_PROFILES: dict[int, tuple[str, str, Profile]] = {
 }
 
 
+#: The demo's fleet (``tenantboard --demo``): customers on SuperOffice's online hosts, with
+#: the operator's tags, so the board has groups to show; their profile is ``steady``.
+DEMO_FLEET: dict[int, tuple[str, tuple[str, ...]]] = {
+    1100 + index: (f"{customer} {site}", tags)
+    for index, (customer, site, tags) in enumerate(
+        (customer, site, tags)
+        for customer, tags in (
+            ("Acme", ("acme", "gold")),
+            ("Globex", ("globex",)),
+            ("Initech", ("initech", "partner-nordic")),
+            ("Umbrella", ("umbrella", "gold")),
+            ("Hooli", ("hooli", "partner-nordic")),
+        )
+        for site in ("Oslo", "Bergen", "Stockholm", "Helsinki", "Aarhus", "Tromsø")
+    )
+}
+
+
 def demo_tenants() -> list[Tenant]:
     return [
         Tenant(f"Cust{number}", env, label) for number, (label, env, _) in DEMO_PROFILES.items()
     ]
+
+
+def demo_fleet() -> list[Tenant]:
+    """The demo's tenants (one per behaviour), then its fleet of tagged customers."""
+    fleet = [
+        Tenant(f"Cust{number}", "online", label, tags)
+        for number, (label, tags) in DEMO_FLEET.items()
+    ]
+    return [*demo_tenants(), *fleet]
 
 
 def profile_for(number: int) -> Profile:
@@ -212,6 +239,35 @@ def profile_for(number: int) -> Profile:
 
 HOUR = 3600.0
 YEAR = 365 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class HostFailure:
+    """One endpoint host failing for a while (``simulate --host-failure``): from ``start``
+    scenario seconds, for ``duration``, ``share`` of its tenants answer Unknown (their
+    Endpoint still names the host), then recover; again every ``every`` seconds if set."""
+
+    host: str
+    start: float = 60.0
+    duration: float = 300.0
+    share: float = 0.9
+    every: float = 0.0
+
+    def active(self, elapsed: float) -> bool:
+        since = elapsed - self.start
+        if since < 0:
+            return False
+        if self.every > 0:
+            since %= self.every
+        return since < self.duration
+
+    def hits(self, number: int) -> bool:
+        """Whether this tenant is among the ones that fail (the same ones every time)."""
+        return _roll(0, "host-failure", self.host, number) < self.share
+
+
+#: The demo's host failure: online3 fails three minutes in, for four minutes, every half hour.
+DEMO_HOST_FAILURE = HostFailure("online3.superoffice.com", start=180, duration=240, every=1800)
 
 
 def _roll(seed: int, *parts: object) -> float:
@@ -360,6 +416,8 @@ class Simulator:
     started: float = field(default=0.0)
     #: The faults of a long day (``simulate --chaos``), or None for a well-behaved server.
     chaos: Chaos | None = None
+    #: A host that fails for a while (``simulate --host-failure``), or None.
+    host_failure: HostFailure | None = None
 
     def __post_init__(self) -> None:
         if not self.started:
@@ -373,6 +431,14 @@ class Simulator:
         answer = profile_for(number)(number, elapsed, env)
         if self.chaos is not None and answer.host and self.chaos.moved(number, elapsed):
             answer = replace(answer, host=_moved(env, answer.host), api_host=None)
+        failure = self.host_failure
+        if (
+            failure is not None
+            and answer.host == failure.host
+            and failure.active(elapsed)
+            and failure.hits(number)
+        ):
+            answer = Answer("Unknown", False, answer.host, 30)
         if self.speed != 1.0:
             answer = replace(answer, valid_for=answer.valid_for / self.speed)
         return answer

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 from tenantboard.client import TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.engine import Monitor, unexpected
+from tenantboard.groups import DIMENSION_NAMES, DIMENSIONS
 from tenantboard.remote import AttachedMonitor
 from tenantboard.session import Session
 from tenantboard.ui.palette import TenantCommands
@@ -158,6 +159,7 @@ class TenantBoardApp(App[int]):
         self.ui.last_seen = self.clock.wall()
         self.ui.sort = view.sort
         self.ui.attention_only = view.attention_only
+        self.ui.group_by = view.group_by or ""
         self.ui.log_open = bool(self.board.log_panel.display)
         if in_thread:  # an fsync under the operator's fingers is a stuck key
             snapshot = self.ui.copy()
@@ -181,6 +183,15 @@ class TenantBoardApp(App[int]):
             yield SystemCommand(
                 binding.description, binding.tooltip, partial(self.board.run_action, binding.action)
             )
+        for dimension in (*DIMENSIONS, None):
+            name = f"Group by {DIMENSION_NAMES[dimension]}" if dimension else "Do not group"
+            help_text = (
+                f"a header line per {DIMENSION_NAMES[dimension]} with its counts, worst state "
+                "and uptime; space folds a group"
+                if dimension
+                else "one line per tenant, no group header lines"
+            )
+            yield SystemCommand(name, help_text, partial(self.board.action_group_by, dimension))
         yield SystemCommand(
             "Help", "every key, and what the colours and glyphs mean", self.board.action_help
         )
@@ -193,9 +204,10 @@ def binding_ids() -> set[str]:
 
 def run_board(config: BoardConfig) -> int:
     if config.demo and config.session.transport is None:
-        from tenantboard.simulator import Simulator, SimulatorTransport
+        from tenantboard.simulator import DEMO_HOST_FAILURE, Simulator, SimulatorTransport
 
-        config.session.transport = SimulatorTransport(Simulator())
+        simulator = Simulator(host_failure=DEMO_HOST_FAILURE)
+        config.session.transport = SimulatorTransport(simulator)
     app = TenantBoardApp(config)
     app.run()
     return app.return_code or 0

@@ -31,10 +31,19 @@ from tenantboard.clock import Clock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
+from tenantboard.groups import DIMENSION_NAMES, DIMENSIONS
 from tenantboard.history.reader import mark_text
 from tenantboard.humanize import ago
+from tenantboard.incidents import HostIncident
 from tenantboard.remote import AttachedMonitor
-from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
+from tenantboard.rows import (
+    SORTS,
+    BoardModel,
+    GroupLine,
+    TenantRow,
+    describe_next,
+    group_line_id,
+)
 from tenantboard.sanitize import clean
 from tenantboard.session import (
     AvailabilityRead,
@@ -44,6 +53,7 @@ from tenantboard.session import (
     HistoryProblem,
     HistoryRead,
     HooksChanged,
+    IncidentChanged,
     ListChanged,
     MarksChanged,
     OutageChanged,
@@ -63,7 +73,7 @@ from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
 from tenantboard.ui.screens.marks import MarkActions
 from tenantboard.ui.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
-from tenantboard.ui.widgets.change_line import ChangeLine
+from tenantboard.ui.widgets.change_line import ChangeLine, IncidentLine
 from tenantboard.ui.widgets.detail import DetailContext, DetailPane
 from tenantboard.ui.widgets.event_log import EventLogPanel
 from tenantboard.ui.widgets.filter_line import FilterLine
@@ -102,6 +112,8 @@ class BoardConfig:
     clock: Clock | None = None
     #: Seconds between redraws of relative times and the clock.
     tick_interval: float = 1.0
+    #: How rows are grouped when the operator has not chosen (the demo groups by host).
+    group_by: str | None = None
 
 
 class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
@@ -144,13 +156,15 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         # Kept as attributes, not queried: results may still arrive while the app is
         # shutting down and its widgets are already gone.
         self.summary = SummaryBar(id="summary")
-        self.table = TenantTable(self.model, self.describe_times, id="table")
+        self.table = TenantTable(self.model, self.describe_times, self.group_note, id="table")
+        #: The open host incidents, one line under the header while there are any.
+        self.incident_line = IncidentLine(id="incidents")
         self.detail = DetailPane(id="detail")
         self.log_panel = EventLogPanel(id="event-log")
         self.change_line = ChangeLine(id="changes")
         self.filter_line = FilterLine(
             self._filter_changed,
-            placeholder="filter: context id, label, host or state",
+            placeholder="filter: context id, label, host or state; host:NAME tag:NAME env: version:",
             id="filter",
             compact=True,
         )
@@ -171,6 +185,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
 
     def compose(self) -> ComposeResult:
         yield self.summary
+        yield self.incident_line
         with Horizontal(id="main"):
             yield self.table
             yield self.detail
@@ -184,6 +199,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         view = self.model.view
         view.sort = self.remembered.sort if self.remembered.sort in SORTS else "list"
         view.attention_only = self.remembered.attention_only
+        remembered = self.remembered.group_by
+        view.group_by = remembered if remembered in DIMENSIONS else self.config.group_by
+        if remembered == "":
+            view.group_by = None  # the operator turned grouping off
         self.model.recompute_view()
         self.log_panel.display = self.remembered.log_open
         self.table.rows_changed()
@@ -259,6 +278,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             case RoleChanged(message=message):
                 self.notify(message, timeout=8, markup=False)
                 self.update_summary()
+            case IncidentChanged(incident=incident, what=what):
+                self._incident_changed(incident, what)
             case ServerStatus(message=message, connected=connected):
                 if connected:
                     self.notify(message, timeout=4, markup=False)
@@ -266,14 +287,21 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
                     self.alert(message)
 
     def _rows_changed(self, rows: tuple[TenantRow, ...]) -> None:
+        model = self.model
+        headers: set[str] = set()
         for row in rows:
             key = row.tenant.key
-            index = self.model.index_of(key)
-            if index is not None:
+            for index in model.indexes_of(key):
                 self.table.row_updated(index)
             if key == self.detail_key:
                 self.show_detail_of_cursor_row()
-        if self.model.view.depends_on_results:
+            for header in model.groups_of.get(key, ()):
+                headers.add(header.line_id)
+        for line_id in headers:  # the groups' counts changed with their rows
+            index = model.index_of(line_id)
+            if index is not None:
+                self.table.row_updated(index)
+        if model.view.depends_on_results or model.regroup_needed:
             self.pacing.view_soon()
         self.pacing.header_soon()
 
@@ -281,7 +309,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         """The log shows every event; state changes worth telling make a notice, and one
         for the worse rings the bell (``bell = true``)."""
         self.update_log()
-        self.pacing.notice([event for event in told if event.kind == "state"])
+        self.pacing.notice([event for event in told if event.kind in ("state", "incident")])
         if self.session.settings.bell and any(event.worse for event in told):
             self.app.bell()
 
@@ -330,6 +358,45 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.update_summary()
         self.table.refresh()
 
+    def _incident_changed(self, incident: HostIncident, what: str) -> None:
+        """A host incident: the line under the header says what is open; opening and
+        resolving pop up once (the change line and the event log tell them too)."""
+        self.show_incidents()
+        if self.model.view.group_by == "host":
+            index = self.model.index_of(group_line_id(incident.host))
+            if index is not None:
+                self.table.row_updated(index)
+        if self.detail_key in incident.members:
+            self.show_detail_of_cursor_row(fetch=False)
+        if what == "opened":
+            self.notify(incident.headline(), title="host incident", severity="error", markup=False)
+        elif what == "resolved":
+            self.notify(incident.resolved_text(), title="host incident", markup=False)
+
+    def show_incidents(self) -> None:
+        """The line under the header: the newest open host incident (and how many more)."""
+        open_now = [i for i in self.session.incidents.all() if i.is_open]
+        self.incident_line.display = bool(open_now)
+        if not open_now:
+            return
+        text = Text(no_wrap=True)
+        text.append(f" ✖ host incident: {open_now[0].headline()}")
+        if len(open_now) > 1:
+            others = ", ".join(incident.host for incident in open_now[1:3])
+            more = "…" if len(open_now) > 3 else ""
+            text.append(f"   +{len(open_now) - 1} more: {others}{more}")
+        text.append("   (its tenants' own alerts are held back)", "dim")
+        self.incident_line.show(text)
+
+    def group_note(self, header: GroupLine) -> str:
+        """A host group's header names the host's open incident."""
+        if header.dimension != "host":
+            return ""
+        incident = self.session.incidents.open.get(header.value)
+        if incident is None:
+            return ""
+        return f"✖ host incident since {incident.since.astimezone():%H:%M}"
+
     def _list_changed(self, source: str) -> None:
         if self.detail_key is not None and self.detail_key not in self.model.rows:
             self.action_close_detail()
@@ -371,6 +438,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         if self.model.view.sort == "uptime":
             self.apply_view()
         else:
+            self.model.refresh_group_uptime()
             self.table.refresh()
         if self.detail_key in keys:
             self.show_detail_of_cursor_row(fetch=False)
@@ -389,12 +457,17 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
     # -- what the widgets show ------------------------------------------------------------------
 
     def apply_view(self) -> None:
-        """Recompute the rows shown (filter, attention, sort); keep the cursor on its tenant."""
+        """Recompute the rows shown (filter, attention, sort, groups); keep the cursor on
+        its tenant (on a group's header line, on the same line: groups come and go as
+        answers name their hosts)."""
         key = self.table.cursor_key
+        on_line = self.table.cursor
         self.pacing.view_done()
         self.model.recompute_view(self.monitor.due_at)
         self.table.rows_changed()
-        index = self.model.index_of(key) if key else None
+        index = self.model.index_of(key) if key else on_line if key is None else None
+        if index is None and key in self.model.groups_of:  # its group was folded
+            index = self.model.index_of(self.model.groups_of[key][0].line_id)
         self.table.move_cursor_to(index if index is not None else 0)
         self.update_summary()
 
@@ -470,8 +543,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         target = self.session.config.attach
         if target is not None:
             notes.append(f"attached to {clean(target.url, 60)}")
+        if view.group_by is not None:
+            notes.append(f"grouped by {DIMENSION_NAMES[view.group_by]}")
         if view.filter_text or view.attention_only:
-            notes.append(f"showing {len(self.model)}")
+            notes.append(f"showing {self.model.shown}")
         if view.attention_only:
             notes.append("needing attention")
         if view.filter_text:
@@ -520,7 +595,17 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             availability=session.availability.get(key),
             availability_note=note,
             marks=tuple(mark_text(mark) for mark in session.marks.of(key)),
+            incident=self._incident_text(key),
         )
+
+    def _incident_text(self, key: str) -> str:
+        """What the detail pane says of the host incident a tenant is (or was) part of."""
+        incident = self.session.incidents.incident_of(key)
+        if incident is None:
+            return ""
+        if incident.is_open:
+            return f"part of the host incident {incident.headline()}"
+        return f"was part of the host incident on {incident.resolved_text()}"
 
     def _fetch_version(self, key: str) -> None:
         self.run_worker(self.session.fetch_version(key), group="versions", exit_on_error=False)
@@ -560,9 +645,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         """Re-check the tenants shown: a filtered board re-checks what it shows."""
         if self._on_the_server("checks"):
             return
-        filtered = len(self.model) < self.model.total
-        what = f"the {len(self.model)} shown" if filtered else f"all {len(self.model)}"
-        self._recheck(list(self.model.order), f"{what} tenant{_s(len(self.model))}")
+        shown = self.model.shown
+        filtered = shown < self.model.total
+        what = f"the {shown} shown" if filtered else f"all {shown}"
+        self._recheck(list(self.model.order), f"{what} tenant{_s(shown)}")
 
     def action_recheck_list(self) -> None:
         if self._on_the_server("checks"):
@@ -626,6 +712,9 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.toggle_detail()
 
     def toggle_detail(self) -> None:
+        if self.table.cursor_header is not None:  # on a group's header line: fold it
+            self.action_toggle_group()
+            return
         if self.detail_key is None:
             key = self.table.cursor_key
             if key is None:
@@ -723,6 +812,40 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.app.remember_choices()
         self.notify(f"sorted by {SORTS[view.sort]}", timeout=3, markup=False)
 
+    def action_group_by(self, dimension: str | None = None) -> None:
+        """Group the rows by a dimension; without one, the next (host, environment,
+        version, tag, none)."""
+        view = self.model.view
+        if dimension is None:
+            cycle = [*DIMENSIONS, None]
+            dimension = cycle[(cycle.index(view.group_by) + 1) % len(cycle)]
+        elif dimension not in DIMENSIONS:
+            dimension = None
+        view.group_by = dimension
+        self.apply_view()
+        self._want_uptime()
+        self.app.remember_choices()
+        shown = f"grouped by {DIMENSION_NAMES[dimension]}" if dimension else "not grouped"
+        self.notify(shown, timeout=3, markup=False)
+
+    def action_toggle_group(self) -> None:
+        """Fold the group under the cursor to its header line, or unfold it."""
+        model = self.model
+        header = self.table.cursor_header
+        if header is None:
+            groups = model.groups_of.get(self.table.cursor_key or "")
+            if not groups:
+                if model.view.group_by is None:
+                    self.notify("not grouped: press b to group the rows", timeout=3, markup=False)
+                return
+            header = groups[0]
+        model.toggle_group(header)
+        line_id = header.line_id
+        self.apply_view()
+        index = model.index_of(line_id)
+        if index is not None:
+            self.table.move_cursor_to(index)
+
     def action_toggle_uptime(self) -> None:
         shown = not self.remembered.show_uptime
         self.remembered.show_uptime = shown
@@ -733,7 +856,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.notify(f"Up 24h column {'on' if shown else 'off'}{where}", timeout=3, markup=False)
 
     def _uptime_wanted(self) -> bool:
-        return self.remembered.show_uptime or self.model.view.sort == "uptime"
+        view = self.model.view
+        return self.remembered.show_uptime or view.sort == "uptime" or view.group_by is not None
 
     def _want_uptime(self) -> None:
         """Every tenant's 24-hour uptime is read (now, then each minute) while it is shown."""
@@ -785,7 +909,12 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         return row.state.endpoint
 
     def jump_to(self, key: str) -> None:
-        """Put the cursor on a tenant, clearing a filter that hides it."""
+        """Put the cursor on a tenant, clearing a filter that hides it and unfolding the
+        group it is in."""
+        for header in self.model.groups_of.get(key, ()):
+            if header.collapsed:
+                self.model.toggle_group(header)
+                self.apply_view()
         if self.model.index_of(key) is None:
             self.model.view.filter_text = ""
             self.model.view.attention_only = False

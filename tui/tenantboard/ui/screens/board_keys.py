@@ -105,6 +105,23 @@ BOARD_BINDINGS: list[Binding] = [
         tooltip="sort: list order, worst first, name, environment, next check, uptime 24 h",
     ),
     Binding(
+        "b",
+        "group_by",
+        "Group",
+        id="group_by",
+        tooltip="group the rows by endpoint host, environment, version or tag, or not at all: "
+        "a header line per group with its counts, worst state and uptime (remembered)",
+    ),
+    Binding(
+        "space",
+        "toggle_group",
+        "Fold group",
+        id="toggle_group",
+        show=False,
+        tooltip="fold the group under the cursor to its header line, or unfold it (enter "
+        "on a header line does it too)",
+    ),
+    Binding(
         "m",
         "mute",
         "Mute",

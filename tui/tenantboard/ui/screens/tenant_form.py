@@ -35,6 +35,20 @@ class LabelValidator(Validator):
         return self.success()
 
 
+def tag_words(text: str) -> list[str]:
+    """The tags typed in the form: words separated by spaces or commas."""
+    return [word for word in text.replace(",", " ").split() if word]
+
+
+class TagsValidator(Validator):
+    def validate(self, value: str) -> ValidationResult:
+        try:
+            make_tenant("Cust1", None, None, tag_words(value))
+        except ValueError as exc:
+            return self.failure(str(exc))
+        return self.success()
+
+
 class TenantForm(ModalScreen[Tenant | None]):
     """Add a tenant, or edit one; returns the tenant, or None when cancelled."""
 
@@ -76,6 +90,15 @@ class TenantForm(ModalScreen[Tenant | None]):
                 validate_on=["changed", "submitted"],
                 compact=True,
             )
+            yield Label("Tags (optional; group and filter by them: tag:acme)", markup=False)
+            yield Input(
+                value=" ".join(tenant.tags) if tenant else "",
+                placeholder="acme gold",
+                id="tags",
+                validators=[TagsValidator()],
+                validate_on=["changed", "submitted"],
+                compact=True,
+            )
             yield Static("", id="form-error", markup=False)
             with Horizontal(id="form-buttons"):
                 yield Button("Save", variant="primary", id="save", compact=True)
@@ -99,10 +122,11 @@ class TenantForm(ModalScreen[Tenant | None]):
         context_id = self.query_one("#context-id", Input).value
         env = self.query_one("#env", Select).value
         label = self.query_one("#label", Input).value
+        tags = tag_words(self.query_one("#tags", Input).value)
         if not context_id.strip():
             return None, "a context id is required"
         try:
-            tenant = make_tenant(context_id, str(env), label)
+            tenant = make_tenant(context_id, str(env), label, tags)
         except ValueError as exc:
             return None, str(exc)
         unchanged_key = self.original is not None and tenant.key == self.original.key

@@ -1,7 +1,8 @@
-"""The change line: the newest state change, and how many came with it.
+"""One-line notices: the change line (the newest state change) and the incident line.
 
 State changes at fleet scale arrive every few seconds; as toasts they bury the board. They
-are told here, on one line above the key bar, and kept in the event log (``l``).
+are told on the change line, above the key bar, and kept in the event log (``l``). Open
+host incidents are told on the incident line, under the header, while they last.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 
-class ChangeLine(Widget):
+class TextLine(Widget):
     """One line of text, drawn as data (never markup)."""
 
     def __init__(self, **kwargs: object) -> None:
@@ -26,3 +27,11 @@ class ChangeLine(Widget):
         shown.truncate(max(0, self.size.width), overflow="ellipsis")
         shown.no_wrap = True
         return shown
+
+
+class ChangeLine(TextLine):
+    """The newest state change, and how many came with it."""
+
+
+class IncidentLine(TextLine):
+    """The open host incidents (the newest, and how many more)."""

@@ -41,6 +41,8 @@ class DetailContext:
     availability_note: str = ""
     #: Active mutes and acknowledgements, as sentences ("muted by ana at 09:30, until 10:30").
     marks: tuple[str, ...] = ()
+    #: The host incident the tenant is (or was) part of, as a sentence; "" when none.
+    incident: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,8 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
     top = Section()
     top.entries.append(Entry(tenant.display_name, "", heading=True))
     top.line(f"{tenant.context_id} · {tenant.env}")
+    if tenant.tags:
+        top.line(f"tags: {', '.join(tenant.tags)}")
     state = Section()
     version = Section("Version info", "from the Api link")
     history = Section("History", "this session, newest first")
@@ -163,6 +167,8 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
     _timing_section(state, row, context)
     _timeline_section(state, row, context)
     _marks_section(state, context)
+    if context.incident:
+        state.field("Incident", context.incident, "bold")
     available = Section("Availability", "from the history database")
     _availability_section(available, context)
     _version_section(version, row, context)

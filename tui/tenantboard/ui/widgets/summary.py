@@ -11,17 +11,13 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tenantboard.answers import Severity, State
+from tenantboard.answers import Severity
 from tenantboard.humanize import GLYPHS, clock_time
-from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET
-
-_BUCKET_SEVERITY: dict[str, Severity | None] = {state.name: state.severity for state in State}
-_BUCKET_SEVERITY[ERROR_BUCKET] = Severity.UNKNOWN
-_BUCKET_SEVERITY[PENDING_BUCKET] = None
+from tenantboard.rows import ERROR_BUCKET, bucket_severity
 
 
 def _order(bucket: str) -> tuple[int, str]:
-    severity = _BUCKET_SEVERITY.get(bucket, Severity.UNKNOWN)
+    severity = bucket_severity(bucket)
     return (-(int(severity) if severity is not None else -1), bucket)
 
 
@@ -51,13 +47,13 @@ def counts_text(
     if compact:
         per_severity: Counter[Severity | None] = Counter()
         for bucket, number in counts.items():
-            per_severity[_BUCKET_SEVERITY.get(bucket, Severity.UNKNOWN)] += number
+            per_severity[bucket_severity(bucket)] += number
         for severity in (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING, Severity.OK, None):
             if per_severity[severity] > 0:
                 text.append(f" {GLYPHS[severity]}{per_severity[severity]}")
         return text
     for bucket in sorted((b for b, n in counts.items() if n > 0), key=_order):
-        severity = _BUCKET_SEVERITY.get(bucket, Severity.UNKNOWN)
+        severity = bucket_severity(bucket)
         name = "errors" if bucket == ERROR_BUCKET else bucket
         text.append(f" {GLYPHS[severity]} {counts[bucket]} {name} ")
     return text

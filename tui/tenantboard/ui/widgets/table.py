@@ -24,8 +24,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tenantboard.answers import Severity
+from tenantboard.groups import group_title
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of, yes_no
-from tenantboard.rows import MARK_GLYPHS, BoardModel, TenantRow
+from tenantboard.rows import MARK_GLYPHS, BoardModel, GroupLine, TenantRow, bucket_severity
 from tenantboard.sanitize import clean
 from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
@@ -84,6 +86,35 @@ def layout_columns(
 
 RowDescriber = Callable[[TenantRow], tuple[str, str]]
 """Returns (checked, next) texts for a row at the current moment."""
+GroupNote = Callable[[GroupLine], str]
+"""Returns what the board adds to a group's header line (a host incident), or ""."""
+
+#: The severities a header line counts, worst first.
+_HEADER_SEVERITIES = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING, Severity.OK, None)
+
+
+def group_header_text(header: GroupLine) -> str:
+    """A group's header line: fold mark, name, tenants, per severity, worst state, uptime.
+
+    ``▾ online3.superoffice.com  7 tenants  ✖ 2 ? 1 ✔ 4  worst Unknown  up 24h 99.2%``"""
+    tenants = len(header.keys)
+    severities = header.by_severity()
+    counts = " ".join(
+        f"{GLYPHS[severity]} {severities[severity]}"
+        for severity in _HEADER_SEVERITIES
+        if severities[severity] > 0
+    )
+    parts = [
+        f"{'▸' if header.collapsed else '▾'} {group_title(header.dimension, header.value)}",
+        f"{tenants} tenant{'' if tenants == 1 else 's'}",
+        counts,
+    ]
+    worst = header.worst_bucket
+    if worst is not None and bucket_severity(worst) not in (Severity.OK, None):
+        parts.append(f"worst {'errors' if worst == 'error' else clean(worst, 30)}")
+    if header.uptime is not None:
+        parts.append(f"up 24h {uptime_text(header.uptime)}")
+    return "  ".join(part for part in parts if part)
 
 
 def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
@@ -188,6 +219,8 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         "tenant-table--unknown",
         "tenant-table--pending",
         "tenant-table--cursor",
+        "tenant-table--group",
+        "tenant-table--group-alarm",
     }
 
     # Priority: handled as the key arrives at the app, instead of after it has bubbled
@@ -220,10 +253,17 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
             super().__init__()
             self.key = key
 
-    def __init__(self, model: BoardModel, describe: RowDescriber, **kwargs: object) -> None:
+    def __init__(
+        self,
+        model: BoardModel,
+        describe: RowDescriber,
+        group_note: GroupNote | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.model = model
         self.describe = describe
+        self.group_note = group_note or (lambda header: "")
         self.hidden_columns: frozenset[str] = OPTIONAL_COLUMNS
         self._layout: list[tuple[Column, int]] = layout_columns(80)
         self._layout_width = 80
@@ -241,6 +281,11 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
     def cursor_key(self) -> str | None:
         row = self.model.row_at(self.cursor)
         return row.tenant.key if row else None
+
+    @property
+    def cursor_header(self) -> GroupLine | None:
+        """The group whose header line the cursor is on, if it is on one."""
+        return self.model.header_at(self.cursor)
 
     def rows_changed(self) -> None:
         """The list itself changed (added, removed, reordered): redraw everything."""
@@ -317,6 +362,9 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         index = int(self.scroll_offset.y) + y - 1
         row = self.model.row_at(index)
         if row is None:
+            header = self.model.header_at(index)
+            if header is not None:
+                return self._group_line(header, index == self.cursor, width)
             if index == 0:
                 return self._hint_strip(width)
             return Strip.blank(width, self.rich_style)
@@ -329,6 +377,27 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         if cached is not None and cached[0] == signature:
             return cached[1]
         strip = self._row_strip(row, times, is_cursor, width)
+        self._lines[cache_key] = (signature, strip)
+        return strip
+
+    def _group_line(self, header: GroupLine, is_cursor: bool, width: int) -> Strip:
+        """A group's header line, cached while its counts, fold and note are unchanged."""
+        note = self.group_note(header)
+        signature = (header.revision, header.collapsed, note, is_cursor)
+        cache_key = (header.line_id, width)
+        cached = self._lines.get(cache_key)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        style = self.get_component_rich_style("tenant-table--group")
+        alarm = self.get_component_rich_style("tenant-table--group-alarm")
+        if is_cursor:
+            cursor = self.get_component_rich_style("tenant-table--cursor")
+            style, alarm = style + cursor, alarm + cursor
+        pieces = [(f" {group_header_text(header)}", style)]
+        if note:
+            pieces.append((f"  {note}", alarm))
+        segments = [Segment(text, piece_style) for text, piece_style in pieces]
+        strip = Strip(segments).adjust_cell_length(width, style)
         self._lines[cache_key] = (signature, strip)
         return strip
 
