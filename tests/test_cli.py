@@ -708,3 +708,13 @@ def test_simulate_host_failure_options_are_checked(capsys) -> None:
     assert code == 64 and "--host-failure-for" in err
     code, _, err = run_cli(capsys, "simulate", "--host-failure", "a/b", "--port", "0")
     assert code == 64 and "give a host name" in err
+
+
+def test_the_demo_opens_grouped_by_host_on_a_fleet_of_tagged_tenants() -> None:
+    from tenantboard.cli import board_config, parse_arguments
+
+    config = board_config(parse_arguments(["--demo"]))
+    assert config.demo and config.group_by == "host"
+    tenants = config.session.tenants
+    assert len(tenants) > 50 and any("acme" in tenant.tags for tenant in tenants)
+    assert board_config(parse_arguments([])).group_by is None  # your own list: your choice

@@ -248,3 +248,39 @@ def test_a_tenant_from_the_network_keeps_its_tags() -> None:
     row = {"context_id": "Cust1", "env": "online", "label": "x", "tags": ["acme", "gold"]}
     assert tenant_from_row(row) == Tenant("Cust1", "online", "x", ("acme", "gold"))
     assert tenant_from_row({**row, "tags": ["bad tag"]}) is None
+
+
+def test_metrics_count_tenants_per_group_and_severity() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tenantboard.serve.metrics import GROUP_LIMITS, render
+    from tests.serve_helpers import idle_watcher
+
+    watcher = idle_watcher([ACME, GLOBEX, PLAIN, STAGE])
+    watcher.record(ok(ACME, host="online3.superoffice.com", version="Release_11.10"))
+    watcher.record(ok(GLOBEX, State.Unknown, host="online3.superoffice.com"))
+    watcher.record(failed(PLAIN))
+    body, _ = render(watcher)
+    found = {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == "tenantboard_group_tenants"
+    }
+
+    def count(group_by: str, group: str, severity: str) -> float:
+        labels = {"group_by": group_by, "group": group, "severity": severity}
+        return found[tuple(sorted(labels.items()))]
+
+    assert count("host", "online3.superoffice.com", "ok") == 1
+    assert count("host", "online3.superoffice.com", "critical") == 1
+    assert count("host", "online3.superoffice.com", "warning") == 0  # every severity is there
+    assert count("host", "none", "unknown") == 1 and count("host", "none", "pending") == 1
+    assert count("env", "online", "ok") == 1 and count("env", "stage", "pending") == 1
+    assert count("version", "11.10", "ok") == 1
+    assert count("tag", "acme", "ok") == 1 and count("tag", "acme", "pending") == 1
+    assert count("tag", "gold", "ok") == 1 and count("tag", "none", "unknown") == 1
+    assert GROUP_LIMITS["tag"] == 50 and GROUP_LIMITS["host"] == 100
+    watcher.session.adopt_tenants([ACME, GLOBEX], source="file")  # removed: not counted
+    body, _ = render(watcher)
+    assert 'group="stage"' not in body.decode()

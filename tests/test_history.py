@@ -596,3 +596,27 @@ def test_the_writer_survives_a_batch_it_cannot_write(db_path: Path) -> None:
     assert writer.error is None
     with HistoryDB.open(db_path, read_only=True) as db:
         assert rows(db) == [(1, 1, "Running")]
+
+
+def test_a_file_from_before_groups_and_incidents_is_read_as_having_none_then_upgraded(
+    db_path: Path,
+) -> None:
+    """Schema 1 (no host incidents, no tenants' hosts and versions): read as it is, read-only;
+    the writer adds the tables, and what was recorded stays."""
+    with HistoryDB.open(db_path) as db:
+        db.record([seen(0)])
+    with contextlib.closing(sqlite3.connect(db_path)) as raw:
+        for table in ("host_incident_tenants", "host_incidents", "tenant_groups"):
+            raw.execute(f"DROP TABLE {table}")
+        raw.execute("PRAGMA user_version = 1")
+        raw.commit()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert db.schema == 1 and db.incidents() == [] and db.tenant_groups(["x"]) == {}
+        assert len(db.intervals(seen(0).key)) == 1
+    with HistoryDB.open(db_path) as db:
+        assert db.schema == SCHEMA_VERSION
+        db.record([seen(5)])
+        assert db.tenant_groups([KEY]) == {KEY: ("online2.superoffice.com", None)}
+        assert db.incidents() == []
+    with contextlib.closing(sqlite3.connect(db_path)) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

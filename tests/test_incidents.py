@@ -366,3 +366,86 @@ def test_report_lists_the_incidents_of_the_period(config: Path, capsys) -> None:
     assert (found["host"], found["state"], found["peak"]) == (ONLINE3, "Unknown", 7)
     main(["report", "--config", str(config), "--from", "2026-03-03", "--to", "2026-03-03"])
     assert "host incidents" not in capsys.readouterr().out  # not in that period
+
+
+# -- serve: /api/incidents, the event stream, /metrics ----------------------------------------
+
+
+async def test_serve_lists_incidents_tells_them_on_the_event_stream_and_counts_them() -> None:
+    import json
+
+    from aiohttp.test_utils import TestClient, TestServer
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tenantboard.serve.metrics import render
+    from tenantboard.serve.server import build_app
+    from tests.test_serve import read_events
+
+    watcher, _ = fleet()
+    client = TestClient(TestServer(build_app(watcher)))
+    await client.start_server()
+    try:
+        assert (await (await client.get("/api/incidents")).json())["incidents"] == []
+        stream = await client.get("/api/events")
+        turn(watcher, ON3[:5], State.Unknown, at=60)
+        # Five results, four changes (the fifth is the incident's), its event, the incident.
+        events = await read_events(stream, 11)
+        incident_events_seen = [data for _, kind, data in events if kind == "incident"]
+        assert [(e["host"], e["change"], e["bad"]) for e in incident_events_seen] == [
+            (ONLINE3, "opened", 5)
+        ]
+        change = next(data for _, kind, data in events if data.get("kind") == "incident")
+        assert (change["key"], change["text"]) == (
+            "",
+            f"{ONLINE3}: 5 of 10 tenants Unknown since 09:31",
+        )
+        stream.close()
+        listed = await (await client.get("/api/incidents")).json()
+        assert listed["open"] == 1
+        [found] = listed["incidents"]
+        assert (found["id"], found["status"], found["tenants_on_host"]) == (
+            f"{ONLINE3}@20260302T093100Z",
+            "open",
+            10,
+        )
+        assert found["member_keys"] == sorted(t.key for t in ON3[:5])
+        body, _ = render(watcher)
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples
+        }
+        assert samples[("tenantboard_host_incidents_open", ())] == 1
+        assert samples[("tenantboard_host_incidents_total", ())] == 1
+        assert samples[("tenantboard_host_incident_tenants", (("host", ONLINE3),))] == 5
+        turn(watcher, ON3[:5], None, at=600)
+        listed = json.loads(watcher.incidents_text())
+        assert listed["open"] == 0 and listed["incidents"][0]["status"] == "resolved"
+        body, _ = render(watcher)
+        assert "tenantboard_host_incident_tenants{" not in body.decode()
+        assert "tenantboard_host_incidents_total 1.0" in body.decode()
+    finally:
+        await client.close()
+
+
+def test_the_rules_are_read_again_when_the_tenant_file_changes(tmp_path: Path) -> None:
+    import asyncio
+
+    from tenantboard.session import SettingsChanged
+    from tests.test_session import a_file, session_on
+
+    async def main() -> None:
+        store = a_file(tmp_path)
+        from tests.conftest import FakeClock
+
+        session, told = session_on(store, FakeClock(), tmp_path, history_path=None)
+        assert session.incidents.rules == IncidentRules()
+        text = store.path.read_text() + "\n[incidents]\nmin_tenants = 12\n"
+        store.path.write_text(text, encoding="utf-8")
+        await session.look_at_file()
+        assert session.incidents.rules == IncidentRules(min_tenants=12)
+        [said] = [c for c in told if isinstance(c, SettingsChanged)]
+        assert "[incidents]" in said.applied
+        await session.aclose()
+
+    asyncio.run(main())

@@ -124,6 +124,28 @@ async def test_edit_changes_the_tenant_in_place(store, clock, tmp_path) -> None:
     assert "# ops tenants -- keep me" in store.path.read_text()
 
 
+async def test_the_form_sets_a_tenants_tags_and_the_file_keeps_its_comments(
+    store, clock, tmp_path
+) -> None:
+    app = board_on(store, clock, tmp_path, group_by="tag")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        app.board.jump_to("online:Cust1001")
+        await pilot.press("e")
+        await type_into(pilot, "#tags", "two words!")
+        assert "1-40 letters" in str(form(app).query_one("#form-error").render())
+        assert form(app).query_one("#save").disabled
+        await type_into(pilot, "#tags", "Acme, gold")
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        tenant = app.board.model.rows["online:Cust1001"].tenant
+        assert tenant.tags == ("acme", "gold")
+        groups = [header.value for header in app.board.model.headers.values()]
+        assert groups == ["acme", "gold", ""]  # grouped by tag: its groups at once
+    text = store.path.read_text()
+    assert 'tags = ["acme", "gold"]' in text and 'label = "Northwind"   # big customer' in text
+
+
 async def test_an_edit_that_would_overwrite_a_newer_change_on_disk_is_refused(
     store, clock, tmp_path
 ) -> None:
