@@ -382,3 +382,24 @@ def test_report_by_version_uses_the_version_the_answers_named(
     _, out, _ = run(capsys, "report", "--by", "host", "--json", *window)
     groups = {g["group"]: g["context_ids"] for g in json.loads(out)["groups"]}
     assert groups == {"online3.x": ["Cust1"], "sod2.x": ["Cust2"]}
+
+
+def test_with_no_saved_list_the_report_lists_recorded_tenants_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Our own outage's and host incidents' events are filed under no tenant: they are not
+    a tenant of the report (an empty row) when it lists what the history recorded."""
+    config = tmp_path / "empty.toml"
+    config.write_text("", encoding="utf-8")
+    with HistoryDB.open(history_path(config)) as db:
+        db.record(checks("online:Cust1", 0, 60, "Running"))
+        db.write(
+            events=[
+                LoggedEvent(DAY, "", "SuperOffice", "outage", "could not reach", "unknown"),
+                LoggedEvent(DAY, "", "online3.x", "incident", "online3.x: 5 of 9", "critical"),
+            ]
+        )
+    window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+    code, out, _ = run(capsys, "report", "--json", *window)
+    assert code == 0
+    assert [tenant["context_id"] for tenant in json.loads(out)["tenants"]] == ["Cust1"]

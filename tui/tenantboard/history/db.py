@@ -875,7 +875,10 @@ class HistoryDB:
         }
 
     def tenant_keys(self) -> list[str]:
-        return [row[0] for row in self._query("SELECT key FROM tenants ORDER BY key")]
+        """Every tenant recorded (``env:CustN``): not the key "" that events about no one
+        tenant (our own outage, a host incident) are filed under."""
+        rows = self._query("SELECT key FROM tenants WHERE key LIKE '%:%' ORDER BY key")
+        return [row[0] for row in rows]
 
     def intervals(
         self, key: str, since: datetime | None = None, until: datetime | None = None
