@@ -12,7 +12,6 @@ docs/board.md's key table all come from :data:`BoardScreen.BINDINGS`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +23,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.notifications import Notification
-from textual.timer import Timer
 from textual.widgets import Input
 
 from tenantboard.clock import Clock
@@ -57,7 +55,7 @@ from tenantboard.session import (
     VersionFetched,
 )
 from tenantboard.ui.messages import ResultsArrived
-from tenantboard.ui.pacing import Pacing
+from tenantboard.ui.pacing import Pacing, Timer, clock_timers
 from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
 from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
@@ -123,6 +121,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.detail_key: str | None = None
         self._last_toast = -TOAST_GAP
         self._version_timer: Timer | None = None
+        #: Whose availability the pane last asked for, and when (monotonic).
+        self._availability_asked: tuple[str | None, float] = (None, 0.0)
         #: The alert saying the tenant file cannot be used, until it can.
         self._tenant_file_problem: Notification | None = None
         #: The alert saying the file's command hooks are not run, and its text.
@@ -132,9 +132,11 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self._counts_drawn: tuple[tuple, int, Text] | None = None
         self._table_times_slot = 0
         self._unsubscribe: Callable[[], None] | None = None
+        #: One-shot timers on the injected clock (a test moves them with its fake clock).
+        self.start_timer = clock_timers(clock, self.call_later)
         self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
-            now=time.monotonic,
-            start_timer=self.set_timer,
+            now=clock.monotonic,
+            start_timer=self.start_timer,
             deliver=lambda batch: self.post_message(ResultsArrived(batch)),
             redo_view=self.apply_view,
             redraw_header=self.update_summary,
@@ -191,7 +193,6 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.update_summary()
         self.update_log()
         self.set_interval(self.config.tick_interval, self.tick)
-        self.set_interval(AVAILABILITY_EVERY, self._availability_of_detail)
         self.table.show_column("uptime", self.remembered.show_uptime)
         self.session.uptime_wanted = self._uptime_wanted()
         self.set_class(self.app.no_color, "-no-color")
@@ -297,7 +298,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         line.append("   l: event log", "dim")
         self.change_line.show(line)
         self.change_line.display = not self.log_panel.display
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
             return
         if self.app.screen is not self:  # a form or dialog is open: no pop-up over its buttons
@@ -385,6 +386,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.table.tick()
         if self.detail_key is not None:
             self.show_detail_of_cursor_row()
+            self._availability_of_detail(only_if_older=AVAILABILITY_EVERY)
 
     # -- what the widgets show ------------------------------------------------------------------
 
@@ -602,7 +604,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.show_detail_of_cursor_row(fetch=False)
             if self._version_timer is not None:
                 self._version_timer.stop()
-            self._version_timer = self.set_timer(VERSION_REST, self._fetch_for_resting_cursor)
+            self._version_timer = self.start_timer(VERSION_REST, self._fetch_for_resting_cursor)
 
     def _fetch_for_resting_cursor(self) -> None:
         self._version_timer = None
@@ -652,9 +654,11 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         key = self.detail_key
         if key is None or self.session.config.history_path is None:
             return
-        age = self.session.availability_age(key)
-        if age is not None and age < only_if_older:
+        now = self.clock.monotonic()
+        asked_key, asked_at = self._availability_asked
+        if key == asked_key and now - asked_at < only_if_older:
             return
+        self._availability_asked = (key, now)
         work = self.session.read_availability([key], with_strip=True)
         self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
 
