@@ -26,6 +26,7 @@ from tenantboard import __version__
 from tenantboard.answers import State, TenantState, parse_timestamp
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant, make_tenant
 
@@ -57,6 +58,11 @@ class AttachTarget:
             raise ValueError(f"--attach {text!r} is not a URL: {exc}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"--attach {text!r} must be an http(s) URL of a tenantboard serve")
+        if token and url.scheme == "http" and not is_loopback(url.host):
+            raise ValueError(
+                f"--attach {text!r}: the token would cross the network in plain text; use "
+                "https (a TLS proxy in front of serve), or http only to a loopback address"
+            )
         return cls(str(url.copy_with(path="", query=None, fragment=None)).rstrip("/"), token)
 
     @property

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
 import signal
@@ -82,6 +81,7 @@ from tenantboard import __version__
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.history import HistoryError, HistoryWriter, Mark, Observation
 from tenantboard.metrics import Exposition, take_snapshot
+from tenantboard.netaddr import is_loopback
 from tenantboard.notify import Notifier
 from tenantboard.remote import DEFAULT_LISTEN
 from tenantboard.status_page import status_page
@@ -117,15 +117,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not host:
         raise ServeError(f"--listen {text!r}: name the address, e.g. 127.0.0.1:{port_text}")
     return host, int(port_text)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it could resolve to anything
 
 
 def read_token(path: Path) -> str:
