@@ -96,18 +96,11 @@ class ThreadedServer:
         return self
 
     async def _serve(self) -> None:
-        from aiohttp import web
-
-        from tenantboard.serve import build_app
+        from tenantboard.serve import Limits, build_app, listen
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        runner = web.AppRunner(
-            build_app(self.watcher, token=self.token), access_log=None, shutdown_timeout=1
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        runner = await listen(build_app(self.watcher, token=self.token), "127.0.0.1", 0, Limits())
         self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         self._ready.set()
         await self._stop.wait()

@@ -292,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN
+    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 
     serving = commands.add_parser(
         "serve",
@@ -320,6 +320,22 @@ def _add_serve_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
         "--insecure-public",
         action="store_true",
         help="allow a non-loopback address without a token: anyone who reaches it can read it",
+    )
+    serving.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a reverse proxy's or a DNS name of "
+        "this host); repeatable. Other names get 421 (see docs/security.md)",
+    )
+    serving.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="connections held at once, event streams included (default %(default)s); past "
+        "it new ones are closed at once",
     )
     serving.add_argument(
         "--log-format",
@@ -885,6 +901,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from tenantboard.serve import (
+        AllowedHosts,
+        Limits,
         ServeConfig,
         ServeError,
         configure_logging,
@@ -897,6 +915,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listen(args.listen)
         token = token_rule(host, args.token_file, args.insecure_public)
+        AllowedHosts.for_listen(host, args.allow_host)  # a bad name is a usage error now
+        if args.max_connections < 1:
+            raise ServeError("--max-connections must be at least 1")
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     store = store_for(args)
@@ -910,6 +931,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         token=token,
         base_url=base_url_for(args),
         history_path=history_path(store.path),
+        allowed_hosts=tuple(args.allow_host),
+        limits=Limits(max_connections=args.max_connections),
     )
     try:
         return asyncio.run(serve(config))

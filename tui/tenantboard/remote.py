@@ -35,6 +35,9 @@ from tenantboard.tenant import Tenant, make_tenant
 #: server (aiohttp's web part and prometheus-client: half a second before the board's
 #: first paint).
 DEFAULT_LISTEN = "127.0.0.1:9464"
+#: How many connections ``serve`` holds at once unless told (--max-connections), here for
+#: the same reason.
+DEFAULT_MAX_CONNECTIONS = 256
 
 #: Reconnect after a broken stream: from this many seconds, doubling, to the maximum.
 RETRY_FIRST = 1.0
