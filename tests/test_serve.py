@@ -337,6 +337,62 @@ async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp
     assert b["acknowledged"] is None and b["state"] == "Suspended"
 
 
+async def test_snapshot_rows_carry_uptime_and_marks_from_the_history(tmp_path) -> None:
+    """As the board's Up 24h column and its mute marks: read from the history database
+    (uptime in a thread each minute, marks every 30 s) into the rows and their ETag."""
+    from tenantboard.history import HistoryWriter
+    from tenantboard.serve import MarkWatch, UptimeWatch
+
+    from .conftest import FakeClock
+    from .test_board_history import a_bad_day, seed
+
+    history = tmp_path / "history.sqlite3"
+    seed(history, a_bad_day(A.key))  # two hours of the last 24 not running
+    watcher = idle_watcher([A, B], clock=FakeClock())
+    watcher.record(ok(A))
+    watcher.record(ok(B))
+    writer = HistoryWriter(history)
+    writer.start()
+    try:
+        now = watcher.clock.wall()
+        mute = await asyncio.wrap_future(
+            writer.call(
+                lambda db: db.add_mark(
+                    B.key, "mute", "Running", now, until=now + timedelta(hours=1), by="ana"
+                )
+            )
+        )
+        marks = MarkWatch(writer, watcher)
+        await marks.refresh()
+        await UptimeWatch(history, watcher).refresh()
+        client = await client_for_app(build_app(watcher, marks=marks))
+        try:
+            response = await client.get("/api/snapshot")
+            a, b = (await response.json())["tenants"]
+            await asyncio.wrap_future(writer.call(lambda db: db.end_mark(mute.id, now)))
+            await marks.refresh()
+            etag = {"If-None-Match": response.headers["ETag"]}
+            after = await client.get("/api/snapshot", headers=etag)
+            assert after.status == 200  # the mark ended: the snapshot changed
+            _, b_after = (await after.json())["tenants"]
+        finally:
+            await client.close()
+    finally:
+        await asyncio.to_thread(writer.close)
+    assert a["uptime_24h"] == 0.9166 and a["marks"] is None
+    assert b["uptime_24h"] is None  # nothing recorded for it
+    assert b["marks"] == {
+        "muted": {
+            "by": "ana",
+            "created_at": "2026-03-02T09:30:00Z",
+            "until": "2026-03-02T10:30:00Z",
+            "state": "Running",
+        },
+        "acknowledged": None,
+    }
+    assert b_after["marks"] is None and b_after["rev"] != b["rev"]
+
+
 async def test_the_snapshot_has_every_tenant_and_an_etag(watcher) -> None:
     client = await client_for(watcher)
     try:

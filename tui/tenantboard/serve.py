@@ -37,6 +37,11 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
          "checks": N, "error": null or {"kind", "message", "status"},
          "result": null or the last check as /api/tenants shows it, less
                     "muted" and "acknowledged",
+         "uptime_24h": null or the share of the last 24 hours it was up (0 to 1,
+                       floored to 0.0001), from the history database, read each minute,
+         "marks": null or {"muted": mark or null, "acknowledged": mark or null}, each
+                  mark {"by", "created_at", "until" (null: until the state changes),
+                  "state"}; the history database's, read every 30 s,
          "rev": N}                  # changes whenever anything in the row changes
 
     The response has an ``ETag``; ``If-None-Match`` gets 304 while nothing changed.
@@ -55,10 +60,22 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
     without gaps: fetch the snapshot, then connect with ``Last-Event-ID: <its seq>`` (or
     ``?last_event_id=``); events after it are replayed (the newest 4,096 are kept).
 
-Security: the server listens on loopback unless told otherwise. Listening on any other
-address needs ``--token-file`` (the token is then required on every endpoint but
-``/healthz``, as ``Authorization: Bearer TOKEN`` or ``?token=TOKEN``, compared in constant
-time) or ``--insecure-public``. A token file given on loopback is enforced as well.
+Security (docs/security.md): the server listens on loopback unless told otherwise.
+Listening on any other address needs ``--token-file`` or ``--insecure-public``; a token file
+given on loopback is enforced as well. The token is then required on every endpoint but
+``/healthz`` as ``Authorization: Bearer TOKEN`` (compared in constant time), with one
+exception for browsers: ``/?token=TOKEN`` answers 303 to the same address without the token
+and sets an ``HttpOnly``, ``SameSite=Strict`` cookie (``Secure`` over https or with
+``X-Forwarded-Proto: https``) that ``/`` and ``/api/...`` accept in its place. ``?token=``
+is refused anywhere else, and the cookie is not taken by ``/metrics``.
+
+Only requests whose ``Host`` names this server are answered (421 otherwise, against DNS
+rebinding): the listen address, ``localhost`` on loopback, any IP address on a wildcard
+address, and each ``--allow-host NAME``. ``/healthz`` answers any ``Host``.
+
+At most ``--max-connections`` (256) connections are held at once, event streams included;
+past it new ones are closed at once. A connection with no request in progress (a request
+head still arriving, an idle keep-alive; not an event stream) is closed after 10 s.
 """
 
 from __future__ import annotations
@@ -90,6 +107,7 @@ from tenantboard.notify import Notifier
 from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 from tenantboard.sanitize import clean
 from tenantboard.serve_connections import CappedSite, ConnectionCap
+from tenantboard.session_history import read_availability
 from tenantboard.status_page import status_page
 from tenantboard.tenant_file import Settings, TenantList, TenantStore
 from tenantboard.watcher import Watcher
@@ -570,6 +588,7 @@ class ServeConfig:
     #: The history database shared with boards on the same tenant file; None: none.
     history_path: Path | None = None
     marks_interval: float = 30.0
+    uptime_interval: float = 60.0
     #: Host names to answer besides the listen address's (--allow-host).
     allowed_hosts: tuple[str, ...] = ()
     limits: Limits = Limits()
@@ -621,6 +640,7 @@ class MarkWatch:
                 ended.append(mark.id)
         self.marks = active
         self.silenced = frozenset(active)
+        self.watcher.set_marks(active)
         if ended:
             self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in ended])
             log.info("%d mute(s) or acknowledgement(s) ended", len(ended))
@@ -633,6 +653,38 @@ class MarkWatch:
 
 #: The marks /api/tenants shows, when there is a history database.
 MARKS = web.AppKey("marks", MarkWatch)
+
+
+class UptimeWatch:
+    """Each tenant's uptime over the last 24 hours, read from the history database in a
+    thread now and then (as the board's ``Up 24h`` column is), into the snapshot's rows."""
+
+    def __init__(self, path: Path, watcher: Watcher) -> None:
+        self.path = path
+        self.watcher = watcher
+        self.failing = False
+
+    async def refresh(self) -> None:
+        keys = list(self.watcher.model.list_order)
+        now = self.watcher.clock.wall()
+        try:
+            found = await asyncio.to_thread(
+                read_availability, self.path, keys, now, with_strip=False
+            )
+        except HistoryError as exc:
+            if not self.failing:  # once, not every minute
+                log.warning("uptime not read from the history: %s", exc)
+            self.failing = True
+            return
+        if self.failing:
+            log.info("uptime read from the history again")
+        self.failing = False
+        self.watcher.set_uptime({key: figures.uptime_24h for key, figures in found.items()})
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval)
 
 
 async def serve(config: ServeConfig) -> int:
@@ -678,6 +730,7 @@ async def serve(config: ServeConfig) -> int:
     app = build_app(watcher, notifier=notifier, token=config.token, marks=marks, hosts=hosts)
     watching: asyncio.Task[None] | None = None
     marking: asyncio.Task[None] | None = None
+    reading_uptime: asyncio.Task[None] | None = None
     runner: web.AppRunner | None = None
     try:
         runner = await listen(app, config.host, config.port, config.limits)
@@ -701,6 +754,9 @@ async def serve(config: ServeConfig) -> int:
         watching = asyncio.create_task(watcher.run(), name="watcher")
         if marks is not None:
             marking = asyncio.create_task(marks.run(config.marks_interval), name="marks")
+        if config.history_path is not None:
+            uptime = UptimeWatch(config.history_path, watcher)
+            reading_uptime = asyncio.create_task(uptime.run(config.uptime_interval), name="uptime")
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
@@ -711,7 +767,7 @@ async def serve(config: ServeConfig) -> int:
         watcher.hub.close()
         if runner is not None:
             await runner.cleanup()
-        for task in (watching, marking):
+        for task in (watching, marking, reading_uptime):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)

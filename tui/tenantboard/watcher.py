@@ -14,6 +14,7 @@ import asyncio
 import bisect
 import json
 import logging
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tenantboard import __version__
 from tenantboard.answers import State
-from tenantboard.check_output import check_record, result_json
+from tenantboard.check_output import check_record, marks_json, result_json
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
@@ -36,7 +37,7 @@ from tenantboard.tenant_file import Settings, StoreError, TenantList, TenantStor
 
 if TYPE_CHECKING:  # the client and the history writer are passed in
     from tenantboard.client import TenantClient
-    from tenantboard.history import HistoryWriter
+    from tenantboard.history import HistoryWriter, Mark
 
 log = logging.getLogger("tenantboard.watcher")
 
@@ -183,8 +184,9 @@ def last_change_at(row: TenantRow) -> datetime | None:
     return None
 
 
-def row_json(row: TenantRow) -> dict[str, Any]:
-    """One tenant as the snapshot and the event stream show it (see serve.py)."""
+def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[str, Any]:
+    """One tenant as the snapshot and the event stream show it (see serve.py); ``marks``:
+    its mute and acknowledgement in force, by kind."""
     state = row.state
     last = row.last
     severity = row.severity
@@ -207,6 +209,8 @@ def row_json(row: TenantRow) -> dict[str, Any]:
         "checks": row.checks,
         "error": last.error.as_json() if last and last.error else None,
         "result": result_json(last, versions=False) if last else None,
+        "uptime_24h": row.uptime_24h,
+        "marks": marks_json(marks) if marks else None,
         "rev": row.revision,
     }
 
@@ -257,6 +261,8 @@ class Watcher:
         self.revision = 0
         #: Why the tenant file cannot be used now (None while it is fine).
         self.file_error: str | None = None
+        #: The mutes and acknowledgements in force, by tenant key and kind (see set_marks).
+        self.marks: dict[str, dict[str, Mark]] = {}
         self.started_at = self.clock.wall()
         self.monitor = Monitor(
             client,
@@ -303,6 +309,37 @@ class Watcher:
             self.hub.publish("change", change_json(change))
         if changes and self.history is not None:
             self.history.add_events(logged_events(changes))
+
+    # -- what the history adds ------------------------------------------------------------
+
+    def set_uptime(self, uptime: Mapping[str, float | None]) -> None:
+        """Each tenant's share of the last 24 hours it was up (None: not observed), read
+        from the history now and then; floored to 0.01 % so that the rows (and their
+        JSON) change only when the figure does."""
+        changed = False
+        for key, row in self.model.rows.items():
+            share = uptime.get(key)
+            if share is not None:
+                share = math.floor(share * 10_000) / 10_000
+            if row.uptime_24h != share:
+                row.uptime_24h = share
+                row.bump()
+                changed = True
+        if changed:
+            self.revision += 1
+
+    def set_marks(self, marks: Mapping[str, Mapping[str, Mark]]) -> None:
+        """The mutes and acknowledgements in force, by tenant key and kind."""
+        changed = False
+        for key, row in self.model.rows.items():
+            kinds = dict(marks.get(key) or {})
+            if kinds != self.marks.get(key, {}):
+                row.mark = "mute" if "mute" in kinds else "ack" if kinds else None
+                row.bump()
+                changed = True
+        self.marks = {key: dict(kinds) for key, kinds in marks.items() if kinds}
+        if changed:
+            self.revision += 1
 
     # -- the list ------------------------------------------------------------------------
 
@@ -395,7 +432,7 @@ class Watcher:
     def _texts_of(self, row: TenantRow) -> tuple[int, str, str | None]:
         texts = self._texts.get(row.tenant.key)
         if texts is None or texts[0] != row.revision:
-            data = row_json(row)
+            data = row_json(row, self.marks.get(row.tenant.key))
             record = json.dumps(check_record(row.last), ensure_ascii=False) if row.last else None
             texts = (row.revision, json.dumps(data, ensure_ascii=False), record)
             self._texts[row.tenant.key] = texts
