@@ -150,6 +150,7 @@ class TenantBoardApp(App[int]):
             on_tenants=board.adopt_tenants,
             on_result=board.result_arrived,
             on_status=self._server_status,
+            on_refused=board.server_refused,
             transport=self.config.transport,
         )
         monitor = AttachedMonitor(self.feed)

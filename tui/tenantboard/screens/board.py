@@ -414,6 +414,13 @@ class BoardScreen(MarkActions, FrameTimerScreen):
             severity = "warning" if notice.worse else "information"
             self.notify(notice.message, title=notice.title, severity=severity, markup=False)
 
+    def server_refused(self, message: str) -> None:
+        """--attach: the server refused this board (no token, or not its token). Said in
+        the table instead of the empty list's hint, and as an alert; nothing is retried."""
+        self.table.empty_hint = message
+        self.table.refresh()
+        self.alert(message)
+
     def alert(self, message: str) -> Notification:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
         return notify_until_dismissed(
