@@ -518,7 +518,11 @@ async def test_a_client_too_far_behind_is_told_to_start_again() -> None:
     assert reset.kind == "reset" and json.loads(reset.data)["seq"] == watcher.hub.seq
 
 
-@pytest.mark.parametrize("value", ["²", "1" * 5000, "-1", "12a", "\uff11\uff12"])
+@pytest.mark.parametrize(
+    "value",
+    ["²", "1" * 5000, "-1", "12a", "\uff11\uff12"],
+    ids=["superscript-two", "5000-digits", "negative", "not-a-number", "fullwidth-digits"],
+)
 async def test_a_bad_last_event_id_is_a_400_in_one_line_and_one_quiet_log_line(
     watcher, caplog, value: str
 ) -> None:
