@@ -27,6 +27,7 @@ EDGE = {
     "simulator.server",
     "notify",  # runs alert commands and posts webhooks
     "serve",  # the HTTP server
+    "serve_connections",  # the HTTP server's connection cap
 }
 FOREIGN_UI_OR_HTTP = ("textual", "rich", "httpx", "httpcore", "aiohttp")
 
