@@ -256,6 +256,10 @@ def parse_allowed_host(text: str) -> str:
     return name
 
 
+#: The Host names the server answers.
+HOSTS = web.AppKey("hosts", AllowedHosts)
+
+
 # -- logging ---------------------------------------------------------------------------------
 
 
@@ -533,16 +537,13 @@ def build_app(
     return app
 
 
-#: The Host names the server answers (see AllowedHosts).
-HOSTS = web.AppKey("hosts", AllowedHosts)
-
-
 # -- running -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one client may hold: connections at once, seconds idle (see the constants)."""
+    """How much the server holds: connections at once, and seconds a connection may sit
+    with no request in progress (see the constants)."""
 
     max_connections: int = MAX_CONNECTIONS
     idle_timeout: float = IDLE_TIMEOUT
