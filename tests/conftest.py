@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,11 +32,13 @@ def hermetic_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 
 
 class FakeClock(Clock):
-    """Monotonic and wall time that move only when a test says so."""
+    """Monotonic and wall time that move only when a test says so; what sleeps on it
+    wakes when :meth:`advance` passes its time."""
 
     def __init__(self, start: datetime = FIXED_NOW) -> None:
         self._wall = start
         self._mono = 1000.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def monotonic(self) -> float:
         return self._mono
@@ -48,10 +51,31 @@ class FakeClock(Clock):
 
         self._mono += seconds
         self._wall += timedelta(seconds=seconds)
+        waiting = []
+        for deadline, woken in self._sleepers:
+            if deadline <= self._mono:
+                if not woken.done():
+                    woken.get_loop().call_soon_threadsafe(_wake, woken)
+            else:
+                waiting.append((deadline, woken))
+        self._sleepers = waiting
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._mono + seconds, woken))
+        await woken
 
     @property
     def epoch(self) -> float:
         return self._wall.timestamp()
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 @pytest.fixture
@@ -65,25 +89,28 @@ def make_board(
     transport=None,
     **options,
 ):
-    """A board on the in-process simulator (or a given transport), on a fake clock."""
+    """A board on the in-process simulator (or a given transport), on a fake clock.
+    ``options`` are :class:`SessionConfig`'s fields, or the board's own (``demo``,
+    ``tick_interval``)."""
     import random
 
     from tenantboard.app import BoardConfig, TenantBoardApp
+    from tenantboard.session import SessionConfig
     from tenantboard.simulator import Simulator, SimulatorTransport, demo_tenants
     from tenantboard.tenant_file import Settings
 
     if transport is None:
         transport = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
+    board = {name: options.pop(name) for name in ("demo", "tick_interval") if name in options}
     options.setdefault("watch_interval", 3600)
-    config = BoardConfig(
+    session = SessionConfig(
         tenants=demo_tenants() if tenants is None else tenants,
         settings=options.pop("settings", Settings(concurrency=4)),
         transport=transport,
-        clock=clock,
         rng=random.Random(7),
         **options,
     )
-    return TenantBoardApp(config)
+    return TenantBoardApp(BoardConfig(session=session, clock=clock, **board))
 
 
 async def settle_board(pilot, app) -> None:
@@ -104,6 +131,14 @@ async def until(pilot, condition, tries: int = 100) -> None:
             return
         await pilot.pause(0.01)
     raise AssertionError("never happened")
+
+
+async def let_time_pass(pilot, clock: FakeClock, seconds: float) -> None:
+    """Move the fake clock on a second at a time, letting the app run at each step: what
+    the session does now and then (looking at the tenant file, marks) happens."""
+    for _ in range(round(seconds)):
+        clock.advance(1)
+        await pilot.pause()
 
 
 async def choose_in_palette(pilot, text: str) -> None:

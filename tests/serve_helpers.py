@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
+
 from tenantboard.answers import State, TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.notify import Notifier
+from tenantboard.session import Session, SessionConfig
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import Settings, TenantList
 from tenantboard.watcher import Watcher
 from tests.conftest import FIXED_NOW
 
@@ -63,16 +67,25 @@ def failed(tenant: Tenant, kind: ErrorKind = ErrorKind.TIMEOUT, *, at: float = 0
     )
 
 
-class IdleClient:
-    """Stands in for the HTTP client of a watcher whose monitor never runs."""
-
-    async def aclose(self) -> None:
-        return None
-
-
 def idle_watcher(tenants: list[Tenant], **options) -> Watcher:
-    """A watcher fed by hand (``record``): no checks, no network."""
-    return Watcher(IdleClient(), TenantList(list(tenants)), Settings(), **options)  # type: ignore[arg-type]
+    """A watcher fed by hand (``record``): its session never runs, so nothing is checked
+    and nothing touches the network. ``options``: SessionConfig's fields, and ``clock``."""
+    clock = options.pop("clock", None)
+    options.setdefault("transport", httpx.MockTransport(_no_network))
+    session = Session(SessionConfig(tenants=list(tenants), **options), clock=clock)
+    if session.writer is not None:
+        session.writer.start()  # what the session's run does after its start-up read
+    return Watcher(session)
+
+
+def with_notifier(watcher: Watcher, notifier: Notifier) -> Notifier:
+    """The watcher's session sends its alerts through ``notifier`` (a recording deliverer)."""
+    watcher.session.notifier = notifier
+    return notifier
+
+
+def _no_network(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"an idle watcher asked the network: {request.url}")
 
 
 class ThreadedServer:
@@ -112,6 +125,11 @@ class ThreadedServer:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(function, *args)
 
+    def run(self, coroutine):
+        """Run ``coroutine`` on the server's loop and wait for what it returns."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
+
     def __exit__(self, *exc_info: object) -> None:
         assert self._loop is not None and self._stop is not None and self._thread is not None
         self._loop.call_soon_threadsafe(self._stop.set)
@@ -143,4 +161,6 @@ def chromium(profile: Path, size: tuple[int, int] = (1280, 800)):
         f"--window-size={size[0]},{size[1]}",
     ):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # Its clock in UTC, as the tests' (conftest): times on the page are the browser's local.
+    service = Service(CHROMEDRIVER, env={**os.environ, "TZ": "UTC"})
+    return webdriver.Chrome(service=service, options=options)

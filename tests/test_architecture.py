@@ -28,6 +28,9 @@ EDGE = {
     "notify",  # runs alert commands and posts webhooks
     "serve",  # the HTTP server
     "serve_connections",  # the HTTP server's connection cap
+    "session",  # composes the client, the feed of an attached board, the hooks
+    "watcher",  # serve's face on a session
+    "metrics",  # serve's /metrics, from the watcher
 }
 FOREIGN_UI_OR_HTTP = ("textual", "rich", "httpx", "httpcore", "aiohttp")
 

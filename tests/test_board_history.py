@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import HistoryDB, HistoryWriter, Observation
+from tenantboard.history import HistoryDB, Observation
 from tenantboard.screens.chooser import ChooserScreen
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook, Settings
@@ -26,7 +26,7 @@ def seed(history: Path, observations=(), *, last_ran=None) -> None:
 
 
 def flushed(app) -> None:
-    assert app.board.writer is not None and app.board.writer.flush()
+    assert app.session.writer is not None and app.session.writer.flush()
 
 
 async def written(app) -> None:
@@ -65,7 +65,7 @@ async def test_a_first_answer_before_anything_was_recorded_is_no_change(clock, t
     app = make_board(clock, [Tenant("Cust1001")], history_path=history)
     async with app.run_test(size=(140, 30)) as pilot:
         await settle_board(pilot, app)
-        await until(pilot, lambda: app.board.closed.last is not None, tries=400)
+        await until(pilot, lambda: app.session.history_loaded, tries=400)
         await settle_board(pilot, app)
         assert not any("while closed" in text for text in events_text(app))
         assert "last ran" not in app.board.summary.render().plain
@@ -92,7 +92,7 @@ async def test_the_detail_pane_shows_uptime_incidents_and_the_strip(clock, tmp_p
     async with app.run_test(size=(160, 50)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("enter")
-        await until(pilot, lambda: "online:Cust1001" in app.board.availability, tries=400)
+        await until(pilot, lambda: "online:Cust1001" in app.session.availability, tries=400)
         text = detail_text(app)
         assert "Up 24 h     91.6% up, observed 100% of the window" in text
         assert "Incidents   1 in 30 d, longest 2h 00m" in text
@@ -145,7 +145,7 @@ async def test_a_mute_silences_leaves_the_attention_filter_and_ends_by_itself(
         await pilot.press("exclamation_mark")
         assert key not in app.board.model.order  # out of the attention filter
         await pilot.press("exclamation_mark")
-        app.board._tell(
+        app.session.tell(
             [LoggedEvent(FIXED_NOW, key, "x", "state", "Running → Unknown", "critical", True)]
         )
         await pilot.pause(1.2)
@@ -157,7 +157,7 @@ async def test_a_mute_silences_leaves_the_attention_filter_and_ends_by_itself(
             assert mark.key == key and mark.kind == "mute"
             assert mark.until == FIXED_NOW + timedelta(hours=1)
         clock.advance(3601)
-        app.board._end_expired_marks()
+        app.session.end_expired_marks()
         assert row.mark is None
         assert any(text.startswith("mute ended") for text in events_text(app))
         await written(app)
@@ -231,7 +231,8 @@ async def test_without_a_history_file_marks_are_kept_in_memory(clock) -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         await settle_board(pilot, app)
         app.board.add_mark("online:Cust1001", "mute", None)
-        assert app.board.model.rows["online:Cust1001"].mark == "mute"
+        row = app.board.model.rows["online:Cust1001"]
+        await until(pilot, lambda: row.mark == "mute")
         await pilot.press("enter")
         assert "no history database" in detail_text(app)
 
@@ -273,7 +274,7 @@ async def test_the_board_runs_alert_hooks_but_not_for_a_muted_tenant(clock, tmp_
         await settle_board(pilot, app)
         app.board.add_mark("online:Cust1003", "mute", FIXED_NOW + timedelta(hours=8))
         await walk_to_maintenance(pilot, app, clock)
-        await until(pilot, lambda: app.board.notifier.counts[("rec", "silenced")] == 1, tries=400)
+        await until(pilot, lambda: app.session.notifier.counts[("rec", "silenced")] == 1, tries=400)
         assert not sent.exists()
 
 
@@ -282,10 +283,9 @@ async def test_the_board_runs_alert_hooks_but_not_for_a_muted_tenant(clock, tmp_
 
 async def test_the_watcher_records_results_and_changes_in_the_history(tmp_path) -> None:
     history = tmp_path / "history.sqlite3"
-    writer = HistoryWriter(history)
-    writer.start()
     tenant = Tenant("Cust1")
-    watcher = idle_watcher([tenant], history=writer)
+    watcher = idle_watcher([tenant], history_path=history)
+    writer = watcher.session.writer
     watcher.record(ok(tenant))
     watcher.record(failed(tenant, at=60))
     await asyncio.to_thread(writer.close)
@@ -296,13 +296,11 @@ async def test_the_watcher_records_results_and_changes_in_the_history(tmp_path) 
 
 
 async def test_serve_silences_hooks_from_the_history_marks(tmp_path) -> None:
-    from tenantboard.serve import MarkWatch
-
+    """Marks made by another process (a board) reach serve's session through the database."""
     history = tmp_path / "history.sqlite3"
-    writer = HistoryWriter(history)
-    writer.start()
     tenant, other = Tenant("Cust1"), Tenant("Cust2")
-    watcher = idle_watcher([tenant, other], history=writer)
+    watcher = idle_watcher([tenant, other], history_path=history)
+    writer = watcher.session.writer
     watcher.record(ok(tenant))
     watcher.record(ok(other))
     now = watcher.clock.wall()
@@ -314,9 +312,9 @@ async def test_serve_silences_hooks_from_the_history_marks(tmp_path) -> None:
             lambda db: db.add_mark(other.key, "mute", "Running", now, until=now - timedelta(1))
         )
     )
-    marks = MarkWatch(writer, watcher)
-    await marks.refresh()
-    assert marks.is_silenced(tenant.key) and not marks.is_silenced(other.key)
+    await watcher.session.read_marks()
+    session = watcher.session
+    assert session.is_silenced(tenant.key) and not session.is_silenced(other.key)
     await asyncio.to_thread(writer.close)
     with HistoryDB.open(history, read_only=True) as db:
         assert [mark.key for mark in db.marks()] == [tenant.key]  # the one run out is ended

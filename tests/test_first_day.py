@@ -248,14 +248,14 @@ async def test_a_broken_file_that_becomes_readable_again_is_said_and_the_alert_g
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
         path.write_text("[[tenants]\n")
-        await app.board._read_tenant_file()
-        await until(pilot, lambda: said(app, "cannot be read"))
+        await app.session.look_at_file()
+        await until(pilot, lambda: said(app, "cannot be used"))
         path.write_text(
             '[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1002"\n'
         )
-        await app.board._read_tenant_file()
+        await app.session.look_at_file()
         await until(pilot, lambda: said(app, "can be read again"))
-        assert not said(app, "cannot be read")
+        assert not said(app, "cannot be used")
 
 
 # -- 9 and 10. R re-checks what is shown; manual re-checks run while paused --------------------
@@ -368,11 +368,11 @@ async def test_a_deleted_tenant_file_keeps_the_list_and_its_history(clock, tmp_p
         checks = row.checks
         text = path.read_text()
         path.unlink()
-        await app.board._read_tenant_file()
+        await app.session.look_at_file()
         await until(pilot, lambda: said(app, "gone"))
         assert app.board.model.total == 2
         path.write_text(text)
-        await app.board._read_tenant_file()
+        await app.session.look_at_file()
         await settle_board(pilot, app)
         assert app.board.model.rows["online:Cust1001"] is row and row.checks == checks
 

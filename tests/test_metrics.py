@@ -143,7 +143,7 @@ def test_notifications_and_the_tenant_file_are_reported(watcher) -> None:
     assert notifications[(("hook", "ops"), ("result", "sent"))] == 3
     assert notifications[(("hook", "ops"), ("result", "failed"))] == 1
     assert samples["tenantboard_tenant_file_valid"][()] == 1
-    watcher.file_error = "tenants.toml:3: not valid TOML"
+    watcher.session.file_problem = "tenants.toml:3: not valid TOML"
     assert scrape(watcher)["tenantboard_tenant_file_valid"][()] == 0
 
 
@@ -160,15 +160,14 @@ def test_openmetrics_when_the_scraper_asks_for_it(watcher) -> None:
 
 @pytest.mark.parametrize("accept", [None, "application/openmetrics-text; version=1.0.0"])
 def test_lines_kept_between_scrapes_follow_every_change(watcher, accept) -> None:
-    from tenantboard.tenant_file import TenantList
-
     exposition = Exposition()
     first = exposition.render(take_snapshot(watcher, exposition, accept))
     assert first == render(watcher, accept)
     assert take_snapshot(watcher, exposition, accept).changed == []  # nothing to format again
     watcher.record(ok(STATE_TENANTS[2], State.Suspended, at=60))
     watcher.record(ok(PENDING, at=60))
-    watcher.adopt(TenantList([t for t in watcher.tenant_list.tenants if t != ERROR_TENANTS[0]]))
+    listed = [row.tenant for row in watcher.model.rows.values()]
+    watcher.session.adopt_tenants([t for t in listed if t != ERROR_TENANTS[0]], source="file")
     snapshot = take_snapshot(watcher, exposition, accept)
     assert {facts.key for facts in snapshot.changed} == {STATE_TENANTS[2].key, PENDING.key}
     again = exposition.render(snapshot)
@@ -188,7 +187,8 @@ def test_tenant_lines_are_byte_for_byte_what_prometheus_client_writes(watcher, a
     from tenantboard.metrics import TenantCollector, tenant_lines, tenant_samples
 
     odd = Tenant("Cust302", "stage", 'new\nline, "quotes", back\\slash\\n, ünïcødé ✔')
-    watcher.adopt(type(watcher.tenant_list)([*watcher.tenant_list.tenants, odd]))
+    listed = [row.tenant for row in watcher.model.rows.values()]
+    watcher.session.adopt_tenants([*listed, odd], source="file")
     watcher.record(ok(odd, version='11.10 "beta" \\ \n', host="odd.superoffice.com", at=0.25))
     snapshot = take_snapshot(watcher, Exposition(), accept)
     registry = CollectorRegistry(auto_describe=False)

@@ -16,7 +16,7 @@ from tenantboard.errors import ErrorKind
 from tenantboard.notify import Deliverer, DeliveryError, Notifier
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook, StoreError, parse_tenant_text
-from tests.serve_helpers import failed, idle_watcher, ok
+from tests.serve_helpers import failed, idle_watcher, ok, with_notifier
 
 A = Tenant("Cust1", "online", "Acme <!channel> & co")
 B = Tenant("Cust2", "sod")
@@ -126,8 +126,8 @@ def hook(**fields) -> NotifyHook:
 
 def wired(tenants, hooks, **options):
     recorder = Recorder()
-    notifier = Notifier(hooks, deliverer=recorder, **options)
-    watcher = idle_watcher(tenants, listener=notifier)
+    watcher = idle_watcher(tenants, hooks=hooks)
+    notifier = with_notifier(watcher, Notifier(hooks, deliverer=recorder, **options))
     return watcher, notifier, recorder
 
 
@@ -244,7 +244,8 @@ async def test_a_stuck_receiver_never_blocks_checks_and_the_queue_drops_the_exce
             await release.wait()
 
     notifier = Notifier([hook()], deliverer=Stuck(), queue_limit=1)
-    watcher = idle_watcher([A], listener=notifier)
+    watcher = idle_watcher([A])
+    with_notifier(watcher, notifier)
     [runner] = notifier.runners
     watcher.record(ok(A))
     watcher.record(ok(A, State.Suspended, at=1))
@@ -295,7 +296,8 @@ async def test_a_webhook_is_retried_until_it_takes_the_message(receiver) -> None
         name="chat", url=receiver["url"], retries=3, retry_backoff=0, group_seconds=3600
     )
     notifier = Notifier([webhook])
-    watcher = idle_watcher([A], listener=notifier)
+    watcher = idle_watcher([A])
+    with_notifier(watcher, notifier)
     watcher.record(ok(A))
     watcher.record(ok(A, State.Suspended, at=1))
     await notifier.aclose()
@@ -336,7 +338,8 @@ async def test_a_command_gets_the_payload_on_stdin(tmp_path: Path) -> None:
     out = tmp_path / "hook.jsonl"
     command = NotifyHook(name="cmd", command=tuple(writer_command(out)), group_seconds=3600)
     notifier = Notifier([command])
-    watcher = idle_watcher([A, B], listener=notifier)
+    watcher = idle_watcher([A, B])
+    with_notifier(watcher, notifier)
     watcher.record(ok(A))
     watcher.record(ok(B))
     watcher.record(failed(A, at=1))

@@ -197,8 +197,8 @@ async def test_a_tenant_removed_and_added_again_shows_its_new_label(clock: FakeC
         table = app.query_one(TenantTable)
         assert app.monitor.is_checking("online:Cust1001")  # both rows: "never", "checking"
         assert "Old label" in table.render_line(1).text
-        app.board.adopt_tenants([])
-        app.board.adopt_tenants([Tenant("Cust1001", "online", "New label")])
+        app.session.adopt_tenants([], source="file")
+        app.session.adopt_tenants([Tenant("Cust1001", "online", "New label")], source="file")
         await pilot.pause()
         assert "New label" in table.render_line(1).text
 

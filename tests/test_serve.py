@@ -262,20 +262,17 @@ async def test_api_tenants_entries_have_check_jsons_keys_and_marks(tmp_path, cap
     file, with a mute in its history database: one tenant's entry has the same keys, in
     the same order, and the same mute."""
     from tenantboard.cli import main
-    from tenantboard.history import HistoryWriter
     from tenantboard.paths import history_path
-    from tenantboard.serve import MarkWatch
     from tenantboard.simulator import Simulator
     from tenantboard.simulator import serve as simulate
 
     config = tmp_path / "tenants.toml"
     config.write_text("[[tenants]]\ncontext_id = 'Cust1001'\n")
     tenant = Tenant("Cust1001")
-    writer = HistoryWriter(history_path(config))
-    writer.start()
+    watcher = idle_watcher([tenant], history_path=history_path(config))
+    writer = watcher.session.writer
     simulator = await simulate(0, simulator=Simulator(slow_delay=0))
     try:
-        watcher = idle_watcher([tenant])
         now = watcher.clock.wall()
         await asyncio.wrap_future(
             writer.call(
@@ -289,9 +286,8 @@ async def test_api_tenants_entries_have_check_jsons_keys_and_marks(tmp_path, cap
         await asyncio.to_thread(main, args)
         (printed,) = json.loads(capsys.readouterr().out)
         watcher.record(ok(tenant))
-        marks = MarkWatch(writer, watcher)
-        await marks.refresh()
-        client = await client_for_app(build_app(watcher, marks=marks))
+        await watcher.session.read_marks()
+        client = await client_for_app(build_app(watcher))
         try:
             (served,) = await (await client.get("/api/tenants")).json()
         finally:
@@ -309,13 +305,9 @@ async def test_api_tenants_entries_have_check_jsons_keys_and_marks(tmp_path, cap
 async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp_path) -> None:
     """Marks are read every 30 s; one that lasts until the tenant's outcome changes is
     gone from /api/tenants as soon as the change arrives, as `check --json` would say."""
-    from tenantboard.history import HistoryWriter
-    from tenantboard.serve import MarkWatch
-
-    writer = HistoryWriter(tmp_path / "history.sqlite3")
-    writer.start()
+    watcher = idle_watcher([A, B], history_path=tmp_path / "history.sqlite3")
+    writer = watcher.session.writer
     try:
-        watcher = idle_watcher([A, B])
         watcher.record(ok(A))
         watcher.record(ok(B))
         now = watcher.clock.wall()
@@ -323,10 +315,9 @@ async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp
             await asyncio.wrap_future(
                 writer.call(lambda db, key=tenant.key: db.add_mark(key, "ack", "Running", now))
             )
-        marks = MarkWatch(writer, watcher)
-        await marks.refresh()
+        await watcher.session.read_marks()
         watcher.record(ok(B, State.Suspended, at=60))
-        client = await client_for_app(build_app(watcher, marks=marks))
+        client = await client_for_app(build_app(watcher))
         try:
             a, b = await (await client.get("/api/tenants")).json()
         finally:
@@ -340,19 +331,15 @@ async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp
 async def test_snapshot_rows_carry_uptime_and_marks_from_the_history(tmp_path) -> None:
     """As the board's Up 24h column and its mute marks: read from the history database
     (uptime in a thread each minute, marks every 30 s) into the rows and their ETag."""
-    from tenantboard.history import HistoryWriter
-    from tenantboard.serve import MarkWatch, UptimeWatch
-
     from .conftest import FakeClock
     from .test_board_history import a_bad_day, seed
 
     history = tmp_path / "history.sqlite3"
     seed(history, a_bad_day(A.key))  # two hours of the last 24 not running
-    watcher = idle_watcher([A, B], clock=FakeClock())
+    watcher = idle_watcher([A, B], history_path=history, clock=FakeClock())
+    session, writer = watcher.session, watcher.session.writer
+    assert session.uptime_wanted  # serve's session reads every tenant's uptime each minute
     watcher.record(ok(A))
-    watcher.record(ok(B))
-    writer = HistoryWriter(history)
-    writer.start()
     try:
         now = watcher.clock.wall()
         mute = await asyncio.wrap_future(
@@ -362,15 +349,14 @@ async def test_snapshot_rows_carry_uptime_and_marks_from_the_history(tmp_path) -
                 )
             )
         )
-        marks = MarkWatch(writer, watcher)
-        await marks.refresh()
-        await UptimeWatch(history, watcher).refresh()
-        client = await client_for_app(build_app(watcher, marks=marks))
+        await session.read_marks()
+        await session.read_availability(list(watcher.model.list_order), with_strip=False)
+        client = await client_for_app(build_app(watcher))
         try:
             response = await client.get("/api/snapshot")
             a, b = (await response.json())["tenants"]
             await asyncio.wrap_future(writer.call(lambda db: db.end_mark(mute.id, now)))
-            await marks.refresh()
+            await session.read_marks()
             etag = {"If-None-Match": response.headers["ETag"]}
             after = await client.get("/api/snapshot", headers=etag)
             assert after.status == 200  # the mark ended: the snapshot changed
@@ -379,7 +365,7 @@ async def test_snapshot_rows_carry_uptime_and_marks_from_the_history(tmp_path) -
             await client.close()
     finally:
         await asyncio.to_thread(writer.close)
-    assert a["uptime_24h"] == 0.9166 and a["marks"] is None
+    assert a["uptime_24h"] == pytest.approx(0.9166, abs=1e-3) and a["marks"] is None
     assert b["uptime_24h"] is None  # nothing recorded for it
     assert b["marks"] == {
         "muted": {
@@ -645,6 +631,21 @@ async def test_a_malformed_request_is_a_400_and_one_quiet_log_line(listening, ca
 # -- the tenant file ----------------------------------------------------------------------------------
 
 
+class Spy:
+    """A tenant store that notes each time the file is read."""
+
+    def __init__(self, store: TenantStore, read: list[str]) -> None:
+        self._store = store
+        self._read = read
+
+    def fingerprint(self):
+        return self._store.fingerprint()
+
+    def load(self):
+        self._read.append("load")
+        return self._store.load()
+
+
 async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(
     tmp_path: Path, caplog
 ) -> None:
@@ -653,30 +654,34 @@ async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(
     store = TenantStore(path)
     watcher = idle_watcher(store.load().tenants, store=store)
     watcher.record(ok(A))
-    assert not await watcher.reload_if_changed()  # unchanged: not even read
+    read = []
+    watcher.session.keeper.store = Spy(store, read)
+    await watcher.session.look_at_file()
+    assert read == []  # unchanged: not even read
+    watcher.session.keeper.store = store
 
     path.write_text(
         path.read_text() + '\n[[tenants]]\ncontext_id = "Cust2"\nenv = "sod"\n', encoding="utf-8"
     )
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
     subscription = watcher.hub.subscribe()
-    assert await watcher.reload_if_changed()
+    await watcher.session.look_at_file()
     assert list(watcher.model.rows) == [A.key, B.key]
     assert watcher.model.rows[A.key].checks == 1  # kept what it knew
-    assert watcher.monitor.due_at(B.key) is not None  # the new one is checked
+    assert watcher.session.monitor.due_at(B.key) is not None  # the new one is checked
     [reset] = await subscription.next_batch(1)
     assert reset.kind == "reset"
 
     path.write_text("[[tenants]\nbroken", encoding="utf-8")
     os.utime(path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
-    assert not await watcher.reload_if_changed()
+    await watcher.session.look_at_file()
     assert list(watcher.model.rows) == [A.key, B.key]
-    assert "cannot be used" in caplog.text and "keeping the list" in caplog.text
+    assert "cannot be used" in caplog.text and "Kept the list" in caplog.text
     assert "not valid TOML" in json.loads(watcher.snapshot_text())["tenant_file_error"]
     assert path.read_text() == "[[tenants]\nbroken"  # never touched
 
     path.unlink()
-    assert not await watcher.reload_if_changed()
+    await watcher.session.look_at_file()
     assert list(watcher.model.rows) == [A.key, B.key]
     assert "gone" in watcher.file_error
 

@@ -31,9 +31,13 @@ async def history_read(pilot) -> None:
     """Wait until the board has read what the history holds (in threads)."""
     board = pilot.app.board
     for _ in range(300):
-        loaded = board.closed.last is not None
+        loaded = board.session.history_loaded
         key = board.detail_key
-        pane = key is None or board.config.history_path is None or key in board.availability
+        pane = (
+            key is None
+            or board.session.config.history_path is None
+            or key in board.session.availability
+        )
         if loaded and pane:
             return
         await pilot.pause(0.01)

@@ -16,9 +16,9 @@ import pytest
 
 from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
-from tenantboard.history import Mark
+from tenantboard.history import HistoryDB, Observation
 from tenantboard.tenant import Tenant
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, FakeClock
 from tests.serve_helpers import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -28,6 +28,7 @@ from tests.serve_helpers import (
     idle_watcher,
     ok,
 )
+from tests.test_board_history import a_bad_day, seed
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
     if os.environ.get("TENANTBOARD_REQUIRE_BROWSER") == "1":
@@ -184,24 +185,61 @@ def test_times_are_on_a_24_hour_clock(server, browser) -> None:
     assert re.fullmatch(r"updated \d\d:\d\d:\d\d", browser.find_element(By.ID, "status").text)
 
 
-def test_marks_uptime_and_the_running_mismatch(server, browser) -> None:
+@pytest.fixture
+def history_server(tmp_path: Path) -> Iterator[ThreadedServer]:
+    """The tenants of :func:`server`, with a history: a bad day for Northwind (91.6 % up),
+    a good one for Litware's label, Northwind muted by ana until 15:30 UTC, the failing one
+    acknowledged by bo; and Blue Yonder answering IsRunning false while Running."""
+    history = tmp_path / "history.sqlite3"
+    seed(history, [*a_bad_day(TENANTS[0].key), *a_good_day(TENANTS[2].key)])
+    failing = failed(TENANTS[3], ErrorKind.UNAVAILABLE)
+    with HistoryDB.open(history) as db:
+        db.add_mark(TENANTS[0].key, "mute", "Running", FIXED_NOW, until=MUTED_UNTIL, by="ana")
+        db.add_mark(
+            TENANTS[3].key, "ack", Observation.from_result(failing).label, FIXED_NOW, by="bo"
+        )
+    watcher = idle_watcher(TENANTS, history_path=history, clock=FakeClock())
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    watcher.record(ok(TENANTS[2], State.OfflineMaintenance))
+    watcher.record(failing)
+    watcher.record(ok(TENANTS[4], State.Running, is_running=False))
+    with ThreadedServer(watcher, token=TOKEN) as running:
+        running.run(watcher.session.read_marks())
+        keys = [tenant.key for tenant in TENANTS]
+        running.run(watcher.session.read_availability(keys, with_strip=False))
+        yield running
+    watcher.session.writer.close()
+
+
+MUTED_UNTIL = FIXED_NOW + timedelta(hours=6)  # 15:30 UTC: an afternoon
+
+
+def a_good_day(key: str) -> list[Observation]:
+    """The last 24 hours in 15-minute checks, all running."""
+    start = FIXED_NOW - timedelta(hours=24)
+    return [
+        Observation(key, start + timedelta(minutes=15 * step), "Running", 2, True)
+        for step in range(24 * 4)
+    ]
+
+
+def test_marks_uptime_and_the_running_mismatch(history_server, browser) -> None:
     """What the board shows beside a tenant, the page shows too: who muted or
     acknowledged it and until when (24-hour clock), its uptime over 24 h, and IsRunning
     contradicting State."""
-    until = FIXED_NOW + timedelta(hours=6)  # 15:30 UTC: an afternoon
-    mute = Mark(1, TENANTS[0].key, "mute", FIXED_NOW, until, "ana", "Running")
-    ack = Mark(2, TENANTS[3].key, "ack", FIXED_NOW, None, "bo", "unavailable")
-    server.call(server.watcher.set_marks, {mute.key: {"mute": mute}, ack.key: {"ack": ack}})
-    server.call(server.watcher.set_uptime, {TENANTS[0].key: 0.91666, TENANTS[2].key: 1.0})
-    server.call(server.watcher.record, ok(TENANTS[4], State.Running, is_running=False))
-    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
+    browser.get(f"{history_server.url}/?token={TOKEN}&refresh=1")
     WebDriverWait(browser, 20).until(
         lambda driver: any(row[7] == "91.6%" for row in visible_rows(driver))
     )
     rows = {row[2]: row for row in visible_rows(browser)}
     assert rows["Cust1001"][7] == "91.6%" and rows["Cust1008"][7] == "100%"
     assert rows["Cust1020"][7] == "-"  # no history: unknown, not 0 %
-    assert rows["Cust1001"][11] == f"⊘ muted by ana until {until.astimezone():%Y-%m-%d %H:%M}"
+    # The page's "today" is the server's (its clock is FIXED_NOW): a time, and the date
+    # only when it is another day.
+    until, today = MUTED_UNTIL.astimezone(), FIXED_NOW.astimezone()
+    until = f"{until:%H:%M}" if until.date() == today.date() else f"{until:%Y-%m-%d %H:%M}"
+    assert rows["Cust1001"][11] == f"⊘ muted by ana until {until}"
     assert rows["Cust1014"][11] == "✓ acknowledged by bo until its state changes"
     assert rows["Cust1020"][4] == "no !"
     assert rows["Cust1020"][10] == "IsRunning disagrees with State"

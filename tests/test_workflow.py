@@ -17,7 +17,15 @@ from tenantboard.ui_state import load_ui_state
 from tenantboard.widgets.event_log import EventLogPanel
 from tenantboard.widgets.table import TenantTable
 
-from .conftest import FIXED_NOW, FakeClock, choose_in_palette, make_board, settle_board
+from .conftest import (
+    FIXED_NOW,
+    FakeClock,
+    choose_in_palette,
+    let_time_pass,
+    make_board,
+    settle_board,
+    until,
+)
 
 HAND_WRITTEN = """\
 # ops tenants -- keep me
@@ -151,14 +159,12 @@ async def test_remove_asks_first_and_saves(store, clock, tmp_path) -> None:
 
 
 async def test_changes_to_the_file_on_disk_are_picked_up(store, clock, tmp_path) -> None:
-    app = board_on(store, clock, tmp_path, watch_interval=0.05)
+    app = board_on(store, clock, tmp_path, watch_interval=2)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
         store.path.write_text(HAND_WRITTEN + '\n[[tenants]]\ncontext_id = "Cust1009"\n')
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if "online:Cust1009" in app.board.model.rows:
-                break
+        await let_time_pass(pilot, clock, 3)  # the session looks at the file every 2 s
+        await until(pilot, lambda: "online:Cust1009" in app.board.model.rows)
         await settle_board(pilot, app)
         assert app.board.model.rows["online:Cust1009"].state is not None
 
@@ -166,17 +172,15 @@ async def test_changes_to_the_file_on_disk_are_picked_up(store, clock, tmp_path)
 async def test_a_corrupt_file_appearing_while_the_board_runs_is_reported_and_left_alone(
     store, clock, tmp_path
 ) -> None:
-    app = board_on(store, clock, tmp_path, watch_interval=0.05)
+    app = board_on(store, clock, tmp_path, watch_interval=2)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
         broken = HAND_WRITTEN + "\n[[tenants]\ncontext_id = 'oops'\n"
         store.path.write_text(broken)
-        for _ in range(50):
-            await pilot.pause(0.02)
-            if app._notifications:
-                break
+        await let_time_pass(pilot, clock, 3)
+        await until(pilot, lambda: bool(app._notifications))
         messages = [n.message for n in app._notifications]
-        assert any(str(store.path) in m and "cannot be read" in m for m in messages)
+        assert any(str(store.path) in m and "cannot be used" in m for m in messages)
         assert len(app.board.model) == 2  # the board keeps the list it had
         await pilot.press("a")
         await type_into(pilot, "#context-id", "Cust77")
@@ -482,15 +486,15 @@ async def test_alert_hooks_changed_in_the_file_are_picked_up(store, clock, tmp_p
     app = board_on(store, clock, tmp_path, watch_interval=3600)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle_board(pilot, app)
-        assert app.board.notifier.runners == []
+        assert app.session.notifier.runners == []
         store.path.write_text(
             HAND_WRITTEN + '\n[[notify]]\nname = "ops"\ncommand = ["true"]\non = ["worse"]\n'
         )
-        await app.board._read_tenant_file()
-        assert [runner.hook.name for runner in app.board.notifier.runners] == ["ops"]
+        await app.session.look_at_file()
+        assert [runner.hook.name for runner in app.session.notifier.runners] == ["ops"]
         assert len(app.board.model) == 2
         await pilot.pause()
         assert any("alert hooks reloaded" in n.message for n in app._notifications)
         store.path.write_text(HAND_WRITTEN)
-        await app.board._read_tenant_file()
-        assert app.board.notifier.runners == []
+        await app.session.look_at_file()
+        assert app.session.notifier.runners == []

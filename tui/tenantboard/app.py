@@ -1,8 +1,9 @@
-"""The Textual app: configuration, the engine's lifecycle, theme and remembered choices.
+"""The Textual app: the session's lifecycle, theme, keys and remembered choices.
 
-The board itself lives on its screen (:mod:`tenantboard.screens.board`). The app builds the
-one shared HTTP client and the monitor, runs the monitor as a worker, hands both to the
-board, remembers the operator's choices between runs, and closes everything on exit.
+The board itself lives on its screen (:mod:`tenantboard.screens.board`) and the checking,
+recording and alerting in its :class:`~tenantboard.session.Session`. The app builds the
+session, runs it as a worker once the first frame is drawn, remembers the operator's choices
+between runs, and stops the session on exit (which writes what it holds).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from tenantboard.client import TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.engine import Monitor, unexpected
 from tenantboard.palette import TenantCommands
-from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
-from tenantboard.schedule import RefreshPolicy
+from tenantboard.remote import AttachedMonitor
 from tenantboard.screens.board import BoardConfig, BoardScreen
+from tenantboard.session import Session
 from tenantboard.textual_overrides import HangupAwareDriver
 from tenantboard.ui_state import read_ui_state, save_ui_state
 
@@ -50,16 +51,21 @@ class TenantBoardApp(App[int]):
         super().__init__()
         self.config = config
         self.clock: Clock = config.clock or SystemClock()
-        self.ui_state_path = config.data_dir / "ui-state.json" if config.data_dir else None
+        data_dir = config.session.data_dir
+        self.ui_state_path = data_dir / "ui-state.json" if data_dir else None
         #: A damaged file of remembered choices is set aside; this says so, once.
         self.ui, self._ui_state_report = read_ui_state(self.ui_state_path)
-        #: When the board last ran before this session (the event log says so).
-        self.previous_session = self.ui.last_seen
-        self.board = BoardScreen(config, self.clock, self.ui)
-        self.client: TenantClient | None = None
-        self.monitor: Monitor | None = None
-        self._monitor_worker: Worker[None] | None = None
-        self.feed: ServerFeed | None = None
+        self.session = Session(config.session, clock=self.clock)
+        self.board = BoardScreen(self.session, config, self.clock, self.ui)
+        self._session_worker: Worker[None] | None = None
+
+    @property
+    def monitor(self) -> Monitor | AttachedMonitor:
+        return self.session.monitor
+
+    @property
+    def client(self) -> TenantClient | None:
+        return self.session.client
 
     def get_default_screen(self) -> Screen:
         return self.board
@@ -73,11 +79,12 @@ class TenantBoardApp(App[int]):
         """The terminal went away (end of input): save what the board keeps, and exit."""
         self.exit(return_code=EXIT_ON_SIGNAL[signal.SIGHUP])
 
-    def _apply_keymap(self) -> None:
-        """Remap keys by binding id ([keys] in the tenant file); an id nobody knows is said
-        and left out, never a reason not to start (list, check and add read the same file)."""
+    def apply_keymap(self) -> None:
+        """Remap keys by binding id ([keys] in the tenant file; again whenever it changes);
+        an id nobody knows is said and left out, never a reason not to start (list, check
+        and add read the same file)."""
         known = binding_ids()
-        wanted = self.config.keys
+        wanted = self.session.keys
         unknown = sorted(set(wanted) - known)
         if unknown:
             self.notify(
@@ -88,8 +95,7 @@ class TenantBoardApp(App[int]):
                 markup=False,
             )
         keymap = {binding_id: keys for binding_id, keys in wanted.items() if binding_id in known}
-        if keymap:
-            self.set_keymap(keymap)
+        self.set_keymap(keymap)
 
     def _exit_on_signals(self) -> None:
         """SIGTERM, SIGHUP and SIGINT end the board the orderly way: what it keeps is saved
@@ -99,88 +105,39 @@ class TenantBoardApp(App[int]):
             loop.add_signal_handler(number, partial(self.exit, return_code=code))
 
     def on_mount(self) -> None:
-        if self.config.attach is not None:
-            self._follow_server(self.config.attach)
-        else:
-            self._start_checking()
+        # Checking starts once the first screen is drawn: the first request imports aiohttp
+        # (a quarter of a second) and the first results would compete with the first paint.
+        self.call_after_refresh(self._run_session)
         if self.ui.theme in self.available_themes:
             self.theme = self.ui.theme
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self._apply_keymap()
+        self.apply_keymap()
         if self._ui_state_report:
             self.notify(self._ui_state_report, severity="warning", timeout=30, markup=False)
         self.set_interval(60, self.remember_choices)
         if not self.is_headless:
             self._exit_on_signals()
 
-    def _start_checking(self) -> None:
-        settings = self.config.settings
-        self.client = TenantClient(
-            base_url=self.config.base_url,
-            timeout=settings.timeout,
-            transport=self.config.transport,
-            max_connections=settings.concurrency,
+    def _run_session(self) -> None:
+        self._session_worker = self.run_worker(
+            self.session.run(), name="session", group="session", exit_on_error=False
         )
-        self.monitor = Monitor(
-            self.client,
-            self.config.tenants,
-            policy=RefreshPolicy(settings.min_interval, settings.max_interval, rng=self.config.rng),
-            concurrency=settings.concurrency,
-            on_result=self.board.result_arrived,
-            clock=self.clock,
-            on_outage=self.board.outage_changed,
-        )
-        self.board.attach(self.client, self.monitor)
-        # Checking starts once the first screen is drawn: the first request imports aiohttp
-        # (a quarter of a second) and the first results would compete with the first paint.
-        self.call_after_refresh(self._run_monitor)
-
-    def _run_monitor(self) -> None:
-        if self.monitor is None:
-            return
-        self._monitor_worker = self.run_worker(
-            self.monitor.run(), name="monitor", group="monitor", exit_on_error=False
-        )
-
-    def _follow_server(self, target: AttachTarget) -> None:
-        """--attach: the rows come from a running `tenantboard serve`, not from checks."""
-        board = self.board
-        self.feed = ServerFeed(
-            target,
-            on_tenants=board.adopt_tenants,
-            on_result=board.result_arrived,
-            on_status=self._server_status,
-            on_refused=board.server_refused,
-            transport=self.config.transport,
-        )
-        monitor = AttachedMonitor(self.feed)
-        board.attach(None, monitor)
-        self._monitor_worker = self.run_worker(
-            monitor.run(), name="server feed", group="monitor", exit_on_error=False
-        )
-
-    def _server_status(self, message: str, connected: bool) -> None:
-        if connected:
-            self.notify(message, timeout=4, markup=False)
-        else:
-            self.board.alert(message)
 
     async def on_unmount(self) -> None:
-        """Quit at once: cancel the checks in flight, then close the shared client."""
+        """Quit at once: stop the session (checks in flight are cancelled; what it holds
+        is written and sent)."""
         self._remember(in_thread=False)
-        worker = self._monitor_worker
+        worker = self._session_worker
         if worker is not None:
             worker.cancel()
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
                 await worker.wait()
-        if self.client is not None:
-            await self.client.aclose()
-        if self.feed is not None:
-            await self.feed.aclose()
+        else:
+            await self.session.aclose()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker is self._monitor_worker and event.state is WorkerState.ERROR:
+        if worker is self._session_worker and event.state is WorkerState.ERROR:
             reason = unexpected(worker.error).message if worker.error else "unknown error"
             self.notify(f"checking stopped: {reason}", severity="error", timeout=30, markup=False)
 
@@ -235,10 +192,10 @@ def binding_ids() -> set[str]:
 
 
 def run_board(config: BoardConfig) -> int:
-    if config.demo and config.transport is None:
+    if config.demo and config.session.transport is None:
         from tenantboard.simulator import Simulator, SimulatorTransport
 
-        config.transport = SimulatorTransport(Simulator())
+        config.session.transport = SimulatorTransport(Simulator())
     app = TenantBoardApp(config)
     app.run()
     return app.return_code or 0

@@ -420,16 +420,31 @@ def base_url_for(args: argparse.Namespace) -> BaseUrl | None:
         raise UsageError(str(exc)) from None
 
 
+#: The settings an option on the command line can give (they win over the file's).
+OVERRIDABLE = ("concurrency", "timeout", "min_interval", "max_interval")
+
+
+def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given as options, by name (None for those not given)."""
+    return {name: option(args, name) for name in OVERRIDABLE}
+
+
 def effective_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     """The file's settings with the command line's overrides; validated."""
-    values = {
-        "concurrency": option(args, "concurrency") or settings.concurrency,
-        "timeout": option(args, "timeout") or settings.timeout,
-        "min_interval": option(args, "min_interval") or settings.min_interval,
-        "max_interval": option(args, "max_interval") or settings.max_interval,
-    }
+    from tenantboard.session import with_overrides
+
     try:
-        return Settings(**values).validated()
+        return with_overrides(settings, settings_overrides(args)).validated()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _check_overrides(session: Any) -> None:
+    """Options that do not fit the file's settings are a usage error, said at once."""
+    from tenantboard.session import with_overrides
+
+    try:
+        with_overrides(session.settings, session.overrides).validated()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -451,39 +466,32 @@ def _tenants_from_args(
 
 def cmd_board(args: argparse.Namespace) -> int:
     from tenantboard.app import BoardConfig, run_board
+    from tenantboard.session import SessionConfig
 
-    keys: dict[str, str] = {}
-    data_dir = history = None
-    hooks: list = []
+    overrides = settings_overrides(args)
     attach = _attach_target(args)
     if attach is not None:  # the serve it follows records the history and runs the hooks
-        settings = effective_settings(args, Settings())
-        tenants, store = [], None
+        session = SessionConfig(tenants=[], overrides=overrides, attach=attach)
     elif args.demo:
         from tenantboard.simulator import demo_tenants
 
-        settings = effective_settings(args, Settings())
-        tenants, store = demo_tenants(), None
+        session = SessionConfig(tenants=demo_tenants(), overrides=overrides)
     else:
         store = store_for(args)
         tenant_list = store.load()
-        settings = effective_settings(args, tenant_list.settings)
-        tenants, keys = tenant_list.tenants, tenant_list.keys
-        data_dir = board_data_dir(store.path)
-        history, hooks = history_path(store.path), list(tenant_list.notify)
-    config = BoardConfig(
-        tenants=tenants,
-        settings=settings,
-        base_url=base_url_for(args),
-        demo=args.demo,
-        store=store,
-        keys=keys,
-        data_dir=data_dir,
-        attach=attach,
-        history_path=history,
-        hooks=hooks,
-    )
-    return run_board(config)
+        session = SessionConfig(
+            tenants=tenant_list.tenants,
+            settings=tenant_list.settings,
+            overrides=overrides,
+            store=store,
+            hooks=list(tenant_list.notify),
+            keys=tenant_list.keys,
+            history_path=history_path(store.path),
+            data_dir=board_data_dir(store.path),
+        )
+    session.base_url = base_url_for(args)
+    _check_overrides(session)
+    return run_board(BoardConfig(session=session, demo=args.demo))
 
 
 def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
@@ -920,17 +928,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise ServeError("--max-connections must be at least 1")
     except ServeError as exc:
         raise UsageError(str(exc)) from None
+    from tenantboard.session import SessionConfig
+
     store = store_for(args)
     tenant_list = store.load()
+    session = SessionConfig(
+        tenants=tenant_list.tenants,
+        settings=tenant_list.settings,
+        overrides=settings_overrides(args),
+        store=store,
+        hooks=list(tenant_list.notify),
+        keys=tenant_list.keys,
+        history_path=history_path(store.path),
+        data_dir=board_data_dir(store.path),
+        base_url=base_url_for(args),
+        kind="serve",
+    )
+    _check_overrides(session)
     config = ServeConfig(
         host=host,
         port=port,
-        tenant_list=tenant_list,
-        settings=effective_settings(args, tenant_list.settings),
-        store=store,
+        session=session,
         token=token,
-        base_url=base_url_for(args),
-        history_path=history_path(store.path),
         allowed_hosts=tuple(args.allow_host),
         limits=Limits(max_connections=args.max_connections),
     )

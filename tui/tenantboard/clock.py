@@ -1,7 +1,9 @@
-"""Time, injected: the schedule's monotonic clock and the wall clock for display."""
+"""Time, injected: the schedule's monotonic clock, the wall clock for display, and sleeping
+(so that a fake clock in a test moves whatever waits on it)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -11,6 +13,9 @@ class Clock(Protocol):
     def monotonic(self) -> float: ...
 
     def wall(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time."""
 
 
 #: Linux's CLOCK_BOOTTIME is monotonic *and* counts time spent suspended, so a laptop that
@@ -27,3 +32,6 @@ class SystemClock:
 
     def wall(self) -> datetime:
         return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

@@ -218,9 +218,22 @@ class Monitor:
             self._queue.schedule(key, self.clock.monotonic(), urgent=True)
         self.poke()
 
-    def recheck_all(self) -> None:
+    def set_policy(self, policy: RefreshPolicy) -> None:
+        """New intervals (the tenant file's settings changed): planned from each tenant's
+        next check on, and no tenant waits longer than the new maximum from now."""
+        self.policy = policy
+        latest = self.clock.monotonic() + policy.max_interval
         for key in self._tenants:
-            self.recheck(key)
+            due = self._queue.due_at(key)
+            if due is not None and due > latest:
+                self._queue.schedule(key, latest)
+        self.poke()
+
+    def set_client(self, client: TenantClient, concurrency: int) -> None:
+        """A new client (the timeout or concurrency changed): checks from now on use it."""
+        self.client = client
+        self.concurrency = concurrency
+        self.poke()
 
     def pause(self) -> None:
         self.paused = True

@@ -1,4 +1,4 @@
-"""Keeping the board's tenant list (and its alert hooks) and the tenant file in step (UI-free).
+"""Keeping a session's tenant list (and its alert hooks) and the tenant file in step (UI-free).
 
 Changes made in the board are saved at once, off the event loop, starting from the file
 as it is on disk; changes made elsewhere are noticed by the file's fingerprint. In the
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import NotifyHook, StoreError, TenantStore
+from tenantboard.tenant_file import NotifyHook, StoreError, TenantList, TenantStore
 
 ChangeKind = Literal["add", "edit", "remove"]
 
@@ -69,11 +69,11 @@ class ListKeeper:
         self.tenants = tenants
         return tenants
 
-    def outside_change(self) -> list[Tenant] | None:
-        """The list as the file now has it, when someone else changed it; else None.
+    def reload_if_changed(self) -> TenantList | None:
+        """The tenant file as it now is, when it changed since it was last read or saved
+        here; else None. Blocking (call it in a thread).
 
-        Raises StoreError (once per change of the file) when the file cannot be read.
-        """
+        Raises StoreError (once per change of the file) when the file cannot be used."""
         store = self.store
         if store is None:
             return None
@@ -83,12 +83,9 @@ class ListKeeper:
         self._fingerprint = fingerprint
         if fingerprint is None:
             # Deleted or moved away (often for a moment, by an editor or a sync tool): the
-            # board keeps its list, and when the file is back its tenants keep their history.
+            # list is kept, and when the file is back its tenants keep their history.
             raise StoreError(store.path, "the tenant file is gone (deleted or moved away)")
         tenant_list = store.load()
         self.hooks = tuple(tenant_list.notify)
-        tenants = tenant_list.tenants
-        if tenants == self.tenants:
-            return None
-        self.tenants = tenants
-        return tenants
+        self.tenants = list(tenant_list.tenants)
+        return tenant_list

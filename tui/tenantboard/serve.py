@@ -37,11 +37,12 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
          "checks": N, "error": null or {"kind", "message", "status"},
          "result": null or the last check as /api/tenants shows it, less
                     "muted" and "acknowledged",
-         "uptime_24h": null or the share of the last 24 hours it was up (0 to 1,
-                       floored to 0.0001), from the history database, read each minute,
+         "uptime_24h": null or the share of the last 24 hours it was up (0 to 1),
+                       from the history database, read each minute,
          "marks": null or {"muted": mark or null, "acknowledged": mark or null}, each
                   mark {"by", "created_at", "until" (null: until the state changes),
-                  "state"}; the history database's, read every 30 s,
+                  "state"}; the session's (the history database's, read every
+                  30 s, so those made by boards on the same file too),
          "rev": N}                  # changes whenever anything in the row changes
 
     The response has an ``ETag``; ``If-None-Match`` gets 304 while nothing changed.
@@ -99,17 +100,13 @@ from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
 from tenantboard import __version__
-from tenantboard.client import BaseUrl, TenantClient
-from tenantboard.history import HistoryError, HistoryWriter, Mark, Observation
 from tenantboard.metrics import Exposition, take_snapshot
 from tenantboard.netaddr import is_loopback
-from tenantboard.notify import Notifier
 from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 from tenantboard.sanitize import clean
 from tenantboard.serve_connections import CappedSite, ConnectionCap
-from tenantboard.session_history import read_availability
+from tenantboard.session import Session, SessionConfig
 from tenantboard.status_page import status_page
-from tenantboard.tenant_file import Settings, TenantList, TenantStore
 from tenantboard.watcher import Watcher
 
 log = logging.getLogger("tenantboard.serve")
@@ -129,7 +126,6 @@ EXIT_SIGTERM = 0
 EXIT_SIGINT = 130
 
 WATCHER = web.AppKey("watcher", Watcher)
-NOTIFIER = web.AppKey("notifier", Notifier)
 TOKEN = web.AppKey("token", str)
 EXPOSITION = web.AppKey("exposition", Exposition)
 
@@ -434,9 +430,8 @@ async def index(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     watcher = request.app[WATCHER]
-    notifier = request.app.get(NOTIFIER)
     exposition = request.app[EXPOSITION]
-    counts = notifier.counts if notifier else None
+    counts = watcher.session.notifier.counts
     snapshot = take_snapshot(watcher, exposition, request.headers.get("Accept"), counts)
     body, content_type = await asyncio.to_thread(exposition.render, snapshot)
     response = web.Response(body=body, headers={"Content-Type": content_type})
@@ -453,8 +448,7 @@ def _json(request: web.Request, text: str, headers: dict[str, str] | None = None
 
 
 async def api_tenants(request: web.Request) -> web.Response:
-    marks = request.app.get(MARKS)
-    return _json(request, request.app[WATCHER].tenants_text(marks.current() if marks else None))
+    return _json(request, request.app[WATCHER].tenants_text())
 
 
 async def api_snapshot(request: web.Request) -> web.Response:
@@ -508,12 +502,7 @@ async def api_events(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(
-    watcher: Watcher,
-    *,
-    notifier: Notifier | None = None,
-    token: str | None = None,
-    marks: MarkWatch | None = None,
-    hosts: AllowedHosts | None = None,
+    watcher: Watcher, *, token: str | None = None, hosts: AllowedHosts | None = None
 ) -> web.Application:
     """The application; ``hosts``: the Host names it answers (default: those of the
     default listen address, 127.0.0.1)."""
@@ -521,10 +510,6 @@ def build_app(
     app[WATCHER] = watcher
     app[HOSTS] = hosts or AllowedHosts.for_listen(parse_listen(DEFAULT_LISTEN)[0])
     app[EXPOSITION] = Exposition()
-    if notifier is not None:
-        app[NOTIFIER] = notifier
-    if marks is not None:
-        app[MARKS] = marks
     if token is not None:
         app[TOKEN] = token
     app.on_response_prepare.append(_security_headers)
@@ -576,116 +561,12 @@ async def listen(app: web.Application, host: str, port: int, limits: Limits) -> 
 class ServeConfig:
     host: str
     port: int
-    tenant_list: TenantList
-    settings: Settings
-    store: TenantStore | None
+    #: The tenant file, its history and how to check: what the session watches.
+    session: SessionConfig
     token: str | None = None
-    base_url: BaseUrl | None = None
-    transport: Any = None
-    watch_interval: float = 2.0
-    #: The hook point for mutes and acknowledgements: key -> True to hold back alerts.
-    #: None: the history database's active marks (refreshed every ``marks_interval``).
-    is_silenced: Callable[[str], bool] | None = None
-    #: The history database shared with boards on the same tenant file; None: none.
-    history_path: Path | None = None
-    marks_interval: float = 30.0
-    uptime_interval: float = 60.0
     #: Host names to answer besides the listen address's (--allow-host).
     allowed_hosts: tuple[str, ...] = ()
     limits: Limits = Limits()
-
-
-class MarkWatch:
-    """The mutes and acknowledgements in force, read from the history database now and
-    then (in the writer's thread, never on the loop); marks that ran out are ended."""
-
-    def __init__(self, writer: HistoryWriter, watcher: Watcher) -> None:
-        self.writer = writer
-        self.watcher = watcher
-        self.silenced: frozenset[str] = frozenset()
-        #: The marks in force at the last read, by tenant key and kind ("mute", "ack").
-        self.marks: dict[str, dict[str, Mark]] = {}
-
-    def is_silenced(self, key: str) -> bool:
-        return key in self.silenced
-
-    def _label(self, key: str) -> str | None:
-        row = self.watcher.model.rows.get(key)
-        return Observation.from_result(row.last).label if row and row.last else None
-
-    def current(self) -> dict[str, dict[str, Mark]]:
-        """The marks in force now, as ``check --json`` shows them: those of the last read,
-        less any that ran out or whose tenant's outcome changed since."""
-        now = self.watcher.clock.wall()
-        current: dict[str, dict[str, Mark]] = {}
-        for key, kinds in self.marks.items():
-            label = self._label(key)
-            kept = {kind: mark for kind, mark in kinds.items() if mark.active(now, label)}
-            if kept:
-                current[key] = kept
-        return current
-
-    async def refresh(self) -> None:
-        try:
-            marks: list[Mark] = await asyncio.wrap_future(self.writer.call(lambda db: db.marks()))
-        except HistoryError as exc:
-            log.warning("mutes not read: %s", exc)
-            return
-        now = self.watcher.clock.wall()
-        active: dict[str, dict[str, Mark]] = {}
-        ended = []
-        for mark in marks:
-            if mark.active(now, self._label(mark.key)):
-                active.setdefault(mark.key, {})[mark.kind] = mark
-            else:
-                ended.append(mark.id)
-        self.marks = active
-        self.silenced = frozenset(active)
-        self.watcher.set_marks(active)
-        if ended:
-            self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in ended])
-            log.info("%d mute(s) or acknowledgement(s) ended", len(ended))
-
-    async def run(self, interval: float) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(interval)
-
-
-#: The marks /api/tenants shows, when there is a history database.
-MARKS = web.AppKey("marks", MarkWatch)
-
-
-class UptimeWatch:
-    """Each tenant's uptime over the last 24 hours, read from the history database in a
-    thread now and then (as the board's ``Up 24h`` column is), into the snapshot's rows."""
-
-    def __init__(self, path: Path, watcher: Watcher) -> None:
-        self.path = path
-        self.watcher = watcher
-        self.failing = False
-
-    async def refresh(self) -> None:
-        keys = list(self.watcher.model.list_order)
-        now = self.watcher.clock.wall()
-        try:
-            found = await asyncio.to_thread(
-                read_availability, self.path, keys, now, with_strip=False
-            )
-        except HistoryError as exc:
-            if not self.failing:  # once, not every minute
-                log.warning("uptime not read from the history: %s", exc)
-            self.failing = True
-            return
-        if self.failing:
-            log.info("uptime read from the history again")
-        self.failing = False
-        self.watcher.set_uptime({key: figures.uptime_24h for key, figures in found.items()})
-
-    async def run(self, interval: float) -> None:
-        while True:
-            await self.refresh()
-            await asyncio.sleep(interval)
 
 
 async def serve(config: ServeConfig) -> int:
@@ -699,39 +580,13 @@ async def serve(config: ServeConfig) -> int:
 
     for signum, code in ((signal.SIGTERM, EXIT_SIGTERM), (signal.SIGINT, EXIT_SIGINT)):
         loop.add_signal_handler(signum, stop, code)
-    settings = config.settings
-    client = TenantClient(
-        base_url=config.base_url,
-        timeout=settings.timeout,
-        transport=config.transport,
-        max_connections=settings.concurrency,
-    )
-    writer = None
-    if config.history_path is not None:
-        writer = HistoryWriter(config.history_path, retention_days=settings.history_days)
-        writer.start()
-    marks: MarkWatch | None = None
-    is_silenced = config.is_silenced
-    if is_silenced is None:
-        is_silenced = lambda key: marks is not None and marks.is_silenced(key)  # noqa: E731
-    notifier = Notifier(config.tenant_list.notify, is_silenced=is_silenced)
-    watcher = Watcher(
-        client,
-        config.tenant_list,
-        settings,
-        store=config.store,
-        listener=notifier,
-        on_hooks_changed=lambda tenant_list: notifier.set_hooks(tenant_list.notify),
-        watch_interval=config.watch_interval,
-        history=writer,
-    )
-    if writer is not None:
-        marks = MarkWatch(writer, watcher)
+    config.session.kind = "serve"
+    config.session.url = f"http://{config.host}:{config.port}"
+    session = Session(config.session)
+    watcher = Watcher(session)
     hosts = AllowedHosts.for_listen(config.host, config.allowed_hosts)
-    app = build_app(watcher, notifier=notifier, token=config.token, marks=marks, hosts=hosts)
+    app = build_app(watcher, token=config.token, hosts=hosts)
     watching: asyncio.Task[None] | None = None
-    marking: asyncio.Task[None] | None = None
-    reading_uptime: asyncio.Task[None] | None = None
     runner: web.AppRunner | None = None
     try:
         runner = await listen(app, config.host, config.port, config.limits)
@@ -743,21 +598,16 @@ async def serve(config: ServeConfig) -> int:
                 __version__,
                 shown,
                 port,
-                len(config.tenant_list.tenants),
-                config.store.path if config.store else "memory",
-                len(config.tenant_list.notify),
+                len(config.session.tenants),
+                watcher.path or "memory",
+                len(config.session.hooks),
             )
-        if not config.tenant_list.tenants:
+        if not config.session.tenants:
             log.warning(
                 "no tenants in the tenant file yet: add some (tenantboard add CTX) and they "
                 "are picked up as the file changes"
             )
         watching = asyncio.create_task(watcher.run(), name="watcher")
-        if marks is not None:
-            marking = asyncio.create_task(marks.run(config.marks_interval), name="marks")
-        if config.history_path is not None:
-            uptime = UptimeWatch(config.history_path, watcher)
-            reading_uptime = asyncio.create_task(uptime.run(config.uptime_interval), name="uptime")
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
@@ -768,14 +618,11 @@ async def serve(config: ServeConfig) -> int:
         watcher.hub.close()
         if runner is not None:
             await runner.cleanup()
-        for task in (watching, marking, reading_uptime):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        if writer is not None:
-            await asyncio.to_thread(writer.close)
-        await notifier.aclose()
-        await client.aclose()
+        if watching is not None:
+            watching.cancel()  # the session writes what it holds and sends what hooks hold
+            await asyncio.gather(watching, return_exceptions=True)
+        else:
+            await session.aclose()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         log.info("stopped")

@@ -1,11 +1,10 @@
-"""The monitor without a screen: what `serve` runs, UI-free and reusable.
+"""`serve`'s face on a session: counts for the metrics, JSON for the API, the event stream.
 
-A :class:`Watcher` runs the engine's :class:`~tenantboard.engine.Monitor` on the tenant
-file's list, keeps what it knows per tenant in a :class:`~tenantboard.rows.BoardModel` (so
-it knows what changed), counts checks for the metrics, feeds the alert hooks, and tells
-listeners (the server-sent event stream) about every result and change through an
-:class:`EventHub`. It reloads the tenant file when the file changes, reading it off the
-event loop; a file that no longer parses is reported once and the list it had is kept.
+The checking, recording, marks, alert hooks and tenant-file reloads are the session's
+(:class:`~tenantboard.session.Session`). A :class:`Watcher` subscribes to it, counts checks
+for the metrics, keeps each row's JSON (made once per change of the row), logs the changes,
+and tells listeners (the server-sent event stream) about every result and change through an
+:class:`EventHub`.
 """
 
 from __future__ import annotations
@@ -14,30 +13,35 @@ import asyncio
 import bisect
 import json
 import logging
-import math
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from tenantboard import __version__
 from tenantboard.answers import State
 from tenantboard.check_output import check_record, marks_json, result_json
-from tenantboard.clock import Clock, SystemClock
-from tenantboard.connectivity import Outage
-from tenantboard.engine import CheckResult, Monitor
-from tenantboard.eventlog import logged_events
+from tenantboard.engine import CheckResult
+from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
-from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET, BoardModel, Change, TenantRow
+from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET, BoardModel, TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.schedule import RefreshPolicy
-from tenantboard.tenant_file import Settings, StoreError, TenantList, TenantStore
+from tenantboard.session import (
+    AvailabilityRead,
+    EventsLogged,
+    FileStatus,
+    ListChanged,
+    MarksChanged,
+    ResultsApplied,
+    Session,
+    SessionChange,
+)
 
-if TYPE_CHECKING:  # the client and the history writer are passed in
-    from tenantboard.client import TenantClient
-    from tenantboard.history import HistoryWriter, Mark
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tenantboard.history import Mark
 
 log = logging.getLogger("tenantboard.watcher")
 
@@ -45,14 +49,6 @@ log = logging.getLogger("tenantboard.watcher")
 DURATION_BUCKETS: tuple[float, ...] = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: Result label of a successful check; a failed one is counted by its error kind.
 RESULT_OK = "ok"
-
-
-class ChangeListener(Protocol):
-    """What the watcher feeds after every result (the alert hooks)."""
-
-    def observe(self, row: TenantRow) -> None: ...
-
-    def forget(self, keys: Iterable[str]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -215,14 +211,14 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
     }
 
 
-def change_json(change: Change) -> dict[str, Any]:
+def change_json(event: LoggedEvent) -> dict[str, Any]:
     return {
-        "key": change.row.tenant.key,
-        "kind": change.event.kind,
-        "text": change.event.text,
-        "worse": change.worse,
-        "at": iso(change.event.at),
-        "severity": SEVERITY_WORDS[change.row.severity],
+        "key": event.key,
+        "kind": event.kind,
+        "text": event.text,
+        "worse": event.worse,
+        "at": iso(event.at),
+        "severity": event.severity,
     }
 
 
@@ -230,194 +226,73 @@ def change_json(change: Change) -> dict[str, Any]:
 
 
 class Watcher:
-    """Keeps every tenant of the tenant file checked and remembers what it learnt."""
+    """`serve`'s view of one session (see the module's docstring)."""
 
-    def __init__(
-        self,
-        client: TenantClient,
-        tenant_list: TenantList,
-        settings: Settings,
-        *,
-        store: TenantStore | None = None,
-        clock: Clock | None = None,
-        listener: ChangeListener | None = None,
-        on_hooks_changed: Callable[[TenantList], None] | None = None,
-        watch_interval: float = 2.0,
-        rng: Any = None,
-        history: HistoryWriter | None = None,
-    ) -> None:
-        self.clock = clock or SystemClock()
-        #: Records every result and change in the history database (its own thread).
-        self.history = history
-        self.store = store
-        self.tenant_list = tenant_list
-        self.model = BoardModel(tenant_list.tenants)
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.clock = session.clock
         self.stats = CheckStats()
         self.hub = EventHub()
-        self.listener = listener
-        self.on_hooks_changed = on_hooks_changed
-        self.watch_interval = watch_interval
         #: Changes on every change the snapshot shows (its ETag).
         self.revision = 0
-        #: Why the tenant file cannot be used now (None while it is fine).
-        self.file_error: str | None = None
-        #: The mutes and acknowledgements in force, by tenant key and kind (see set_marks).
-        self.marks: dict[str, dict[str, Mark]] = {}
         self.started_at = self.clock.wall()
-        self.monitor = Monitor(
-            client,
-            tenant_list.tenants,
-            policy=RefreshPolicy(settings.min_interval, settings.max_interval, rng=rng),
-            concurrency=settings.concurrency,
-            on_result=self.record,
-            clock=self.clock,
-            on_outage=self._outage_changed,
-        )
-        self._fingerprint = store.fingerprint() if store else None
         #: key -> (row revision, the row as JSON, its ``check --json`` entry with no marks):
         #: made once per change, so that the snapshot of 10,000 tenants is a join, not
         #: 10,000 encodings.
         self._texts: dict[str, tuple[int, str, str | None]] = {}
+        session.subscribe(self._session_changed)
+        session.uptime_wanted = True  # every row of the snapshot has its 24-hour uptime
 
-    # -- results -------------------------------------------------------------------------
+    @property
+    def model(self) -> BoardModel:
+        return self.session.model
 
-    def _outage_changed(self, outage: Outage) -> None:
-        """Our own network trouble: one log line when it starts, one when it ends."""
-        if outage.ended is None:
-            log.warning("%s; probing instead of checking every tenant", outage.headline)
-        else:
-            log.warning("%s", outage.summary())
+    @property
+    def file_error(self) -> str | None:
+        """Why the tenant file cannot be used now (None while it is fine)."""
+        return self.session.file_problem
+
+    @property
+    def path(self) -> Path | None:
+        store = self.session.config.store
+        return store.path if store else None
 
     def record(self, result: CheckResult) -> None:
-        """Take one result: the model, the counts, the hooks, the log and the stream."""
-        row = self.model.apply(result)
-        if row is None:
-            return
-        self.stats.record(result)
-        self.revision += 1
-        if self.history is not None:
-            self.history.add_results((result,))
-        if self.listener is not None:
-            try:
-                self.listener.observe(row)
-            except Exception:  # a hook's bug must never stop the checks
-                log.exception("alert hooks failed on a result")
-        self.hub.publish("result", self.row_text(row))
-        changes = self.model.take_changes()
-        for change in changes:
-            _log_change(change)
-            self.hub.publish("change", change_json(change))
-        if changes and self.history is not None:
-            self.history.add_events(logged_events(changes))
+        """Apply one result as the monitor does (the bench and tests feed results by hand)."""
+        self.session.apply([result])
 
-    # -- what the history adds ------------------------------------------------------------
-
-    def set_uptime(self, uptime: Mapping[str, float | None]) -> None:
-        """Each tenant's share of the last 24 hours it was up (None: not observed), read
-        from the history now and then; floored to 0.01 % so that the rows (and their
-        JSON) change only when the figure does."""
-        changed = False
-        for key, row in self.model.rows.items():
-            share = uptime.get(key)
-            if share is not None:
-                share = math.floor(share * 10_000) / 10_000
-            if row.uptime_24h != share:
-                row.uptime_24h = share
-                row.bump()
-                changed = True
-        if changed:
-            self.revision += 1
-
-    def set_marks(self, marks: Mapping[str, Mapping[str, Mark]]) -> None:
-        """The mutes and acknowledgements in force, by tenant key and kind."""
-        changed = False
-        for key, row in self.model.rows.items():
-            kinds = dict(marks.get(key) or {})
-            if kinds != self.marks.get(key, {}):
-                row.mark = "mute" if "mute" in kinds else "ack" if kinds else None
-                row.bump()
-                changed = True
-        self.marks = {key: dict(kinds) for key, kinds in marks.items() if kinds}
-        if changed:
-            self.revision += 1
-
-    # -- the list ------------------------------------------------------------------------
-
-    def adopt(self, tenant_list: TenantList) -> None:
-        """A new tenant file: rows of tenants still listed keep what they know."""
-        before = self.tenant_list
-        self.tenant_list = tenant_list
-        if tenant_list.tenants != before.tenants:
-            kept = {tenant.key for tenant in tenant_list.tenants}
-            gone = [tenant.key for tenant in before.tenants if tenant.key not in kept]
-            self.model.set_tenants(tenant_list.tenants)
-            self.monitor.set_tenants(tenant_list.tenants)
-            for key in gone:
-                self._texts.pop(key, None)
-            if self.listener is not None and gone:
-                self.listener.forget(gone)
-            log.info(
-                "tenant file reloaded: %d tenants (%d added, %d removed)",
-                len(tenant_list.tenants),
-                len(kept - {tenant.key for tenant in before.tenants}),
-                len(gone),
-            )
-            self.revision += 1
-            self.hub.publish(
-                "reset", {"reason": "the tenant list changed", "seq": self.hub.seq + 1}
-            )
-        if tenant_list.notify != before.notify and self.on_hooks_changed is not None:
-            self.on_hooks_changed(tenant_list)
-            log.info("alert hooks reloaded: %d configured", len(tenant_list.notify))
-        if tenant_list.settings != before.settings or tenant_list.keys != before.keys:
-            log.warning("[settings] changed in the tenant file: restart serve to apply them")
-
-    def _load_if_changed(self) -> TenantList | None:
-        """Runs in a worker thread: the file is read off the event loop."""
-        assert self.store is not None
-        fingerprint = self.store.fingerprint()
-        if fingerprint == self._fingerprint:
-            return None
-        self._fingerprint = fingerprint
-        if fingerprint is None:
-            raise StoreError(self.store.path, "the file is gone")
-        return self.store.load()
-
-    async def reload_if_changed(self) -> bool:
-        """Adopt the tenant file if it changed; True when it was read."""
-        if self.store is None:
-            return False
-        try:
-            loaded = await asyncio.to_thread(self._load_if_changed)
-        except StoreError as exc:
-            self.file_error = f"{exc}"
-            self.revision += 1
-            log.error("the tenant file changed but cannot be used: %s; keeping the list", exc)
-            return False
-        if loaded is None:
-            return False
-        if self.file_error is not None:
-            log.info("the tenant file can be used again")
-            self.file_error = None
-            self.revision += 1
-        self.adopt(loaded)
-        return True
-
-    # -- running ---------------------------------------------------------------------------
+    def _session_changed(self, change: SessionChange) -> None:
+        match change:
+            case ResultsApplied(results=results, rows=rows):
+                for result, row in zip(results, rows, strict=True):
+                    self.stats.record(result)
+                    self.hub.publish("result", self.row_text(row))
+                self.revision += 1
+            case EventsLogged(events=events):
+                for event in events:
+                    _log_event(event)
+                    self.hub.publish("change", change_json(event))
+            case ListChanged(removed=removed):
+                for key in removed:
+                    self._texts.pop(key, None)
+                self.revision += 1
+                self.hub.publish(
+                    "reset", {"reason": "the tenant list changed", "seq": self.hub.seq + 1}
+                )
+            case MarksChanged(keys=keys):
+                for key in keys:  # who and until when show in the row, not only the kind
+                    row = self.model.rows.get(key)
+                    if row is not None:
+                        row.bump()
+                self.revision += 1
+            case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
+                self.revision += 1
 
     async def run(self) -> None:
-        """Check and watch the file until cancelled."""
-        monitor = asyncio.create_task(self.monitor.run(), name="monitor")
+        """Check and watch the file until cancelled (the session's run)."""
         try:
-            while True:
-                await asyncio.sleep(self.watch_interval)
-                if monitor.done():
-                    await monitor  # surfaces the monitor's crash
-                self.monitor.wake_if_overdue()
-                await self.reload_if_changed()
+            await self.session.run()
         finally:
-            monitor.cancel()
-            await asyncio.gather(monitor, return_exceptions=True)
             self.hub.close()
 
     # -- views ---------------------------------------------------------------------------
@@ -432,7 +307,8 @@ class Watcher:
     def _texts_of(self, row: TenantRow) -> tuple[int, str, str | None]:
         texts = self._texts.get(row.tenant.key)
         if texts is None or texts[0] != row.revision:
-            data = row_json(row, self.marks.get(row.tenant.key))
+            marks = {mark.kind: mark for mark in self.session.marks.of(row.tenant.key)}
+            data = row_json(row, marks)
             record = json.dumps(check_record(row.last), ensure_ascii=False) if row.last else None
             texts = (row.revision, json.dumps(data, ensure_ascii=False), record)
             self._texts[row.tenant.key] = texts
@@ -460,11 +336,11 @@ class Watcher:
         rows = (self.row_text(self.model.rows[key]) for key in self.model.list_order)
         return f'{head[:-1]}, "tenants": [{", ".join(rows)}]}}'
 
-    def tenants_text(self, marks: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-        """What `check --json` prints, for every tenant checked so far, in list order;
-        ``marks``: the active mutes and acknowledgements by tenant key and kind (few: only
-        those tenants' entries are encoded here, the rest are kept from their change)."""
-        marks = marks or {}
+    def tenants_text(self) -> str:
+        """What `check --json` prints, for every tenant checked so far, in list order, with
+        the session's mutes and acknowledgements (few: only those tenants' entries are
+        encoded here, the rest are kept from their change)."""
+        marks = self.session.marks_by_kind()
         rows = self.model.rows
         texts = []
         for key in self.model.list_order:
@@ -477,10 +353,6 @@ class Watcher:
                     texts.append(text)
         return f"[{', '.join(texts)}]"
 
-    @property
-    def path(self) -> Path | None:
-        return self.store.path if self.store else None
-
 
 #: The model counts rows by bucket (state name, errors, not checked yet); a name that is
 #: not documented is an unknown state.
@@ -491,22 +363,26 @@ _BUCKET_SEVERITY: dict[str, str] = {
 }
 
 
-def _log_change(change: Change) -> None:
-    tenant = change.row.tenant
-    name = f"{tenant.context_id} ({tenant.env})"
-    label = f" {clean(tenant.label, 60)!r}" if tenant.label else ""
+def _log_event(event: LoggedEvent) -> None:
+    """A change as a log line; changes for the worse at warning."""
+    env, _, context_id = event.key.partition(":")
+    if context_id:
+        name = f"{context_id} ({env})"
+        label = f" {clean(event.name, 60)!r}" if event.name != context_id else ""
+    else:
+        name, label = clean(event.name, 60), ""
     log.log(
-        logging.WARNING if change.worse else logging.INFO,
+        logging.WARNING if event.worse else logging.INFO,
         "%s%s: %s",
         name,
         label,
-        change.event.text,
+        event.text,
         extra={
             "data": {
-                "key": tenant.key,
-                "kind": change.event.kind,
-                "worse": change.worse,
-                "severity": SEVERITY_WORDS[change.row.severity],
+                "key": event.key,
+                "kind": event.kind,
+                "worse": event.worse,
+                "severity": event.severity,
             }
         },
     )

@@ -1,0 +1,283 @@
+"""The session without a screen and without a server: one watched tenant file, on the fake
+clock, against the in-process simulator. What the board and `serve` both get from it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from tenantboard.history import HistoryDB
+from tenantboard.lease import PollerLease, lease_paths
+from tenantboard.notify import Deliverer, Notifier
+from tenantboard.session import (
+    EventsLogged,
+    FileStatus,
+    ResultsApplied,
+    RoleChanged,
+    Session,
+    SessionChange,
+    SessionConfig,
+    SettingsChanged,
+)
+from tenantboard.simulator import Simulator, SimulatorTransport
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import NotifyHook, TenantStore
+from tests.conftest import FakeClock
+
+TWO = '[[tenants]]\ncontext_id = "Cust1001"\n\n[[tenants]]\ncontext_id = "Cust1008"\n'
+
+
+def a_file(tmp_path: Path, text: str = TWO, name: str = "tenants.toml") -> TenantStore:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return TenantStore(path)
+
+
+def session_on(
+    store: TenantStore, clock: FakeClock, tmp_path: Path, **options
+) -> tuple[Session, list[SessionChange]]:
+    """A session on the tenant file, checking the in-process simulator; and what it told."""
+    loaded = store.load()
+    simulator = Simulator(now=lambda: clock.epoch, slow_delay=0)
+    options.setdefault("history_path", tmp_path / "history.sqlite3")
+    config = SessionConfig(
+        tenants=loaded.tenants,
+        settings=loaded.settings,
+        store=store,
+        hooks=list(loaded.notify),
+        keys=loaded.keys,
+        data_dir=tmp_path / "data",
+        transport=SimulatorTransport(simulator),
+        **options,
+    )
+    session = Session(config, clock=clock)
+    told: list[SessionChange] = []
+    session.subscribe(told.append)
+    return session, told
+
+
+async def until(condition, tries: int = 400) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("never happened")
+
+
+class Recorder(Deliverer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.payloads: list[dict] = []
+
+    async def send(self, hook: NotifyHook, payload: dict) -> None:
+        self.payloads.append(payload)
+
+
+async def test_a_session_checks_records_and_tells_without_a_screen(clock, tmp_path) -> None:
+    store = a_file(tmp_path)
+    session, told = session_on(store, clock, tmp_path)
+    running = asyncio.create_task(session.run())
+    await until(lambda: session.model.pending() == 0)
+    applied = [change for change in told if isinstance(change, ResultsApplied)]
+    assert {row.tenant.key for change in applied for row in change.rows} == {
+        "online:Cust1001",
+        "online:Cust1008",
+    }
+    assert session.polling  # the only process on this file records it
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)  # closing writes what is queued
+    with HistoryDB.open(tmp_path / "history.sqlite3", read_only=True) as db:
+        assert [i.label for i in db.intervals("online:Cust1008")] == ["Suspended"]
+
+
+async def test_one_tenant_file_has_one_poller_and_the_other_takes_over(clock, tmp_path) -> None:
+    """A board beside serve (two sessions on one file): only the poller records and sends;
+    when it ends, the other takes over within seconds and says so."""
+    store = a_file(tmp_path)
+    first, _ = session_on(store, clock, tmp_path)
+    second, second_told = session_on(store, clock, tmp_path)
+    sent = []
+    for session in (first, second):
+        recorder = Recorder()
+        sent.append(recorder.payloads)
+        session.notifier = Notifier(
+            [NotifyHook("ops", command=("true",), group_seconds=0.0)],
+            deliverer=recorder,
+            is_silenced=session.is_silenced,
+        )
+    one = asyncio.create_task(first.run())
+    await until(lambda: first.model.pending() == 0)
+    two = asyncio.create_task(second.run())
+    await until(lambda: second.model.pending() == 0)
+    assert first.polling and not second.polling
+    assert second.role_text().startswith("recorded by a board (pid ")
+    # The same change reaches both: only the poller sends it.
+    for session in (first, second):
+        row = session.model.rows["online:Cust1001"]
+        suspended = _as_suspended(row.last)
+        session.apply([suspended])
+    await until(lambda: len(sent[0]) == 1)
+    assert sent[1] == []
+    one.cancel()
+    await asyncio.gather(one, return_exceptions=True)
+    clock.advance(6)  # the next try for the lease
+    await until(lambda: second.polling)
+    assert any(isinstance(change, RoleChanged) and change.polling for change in second_told)
+    two.cancel()
+    await asyncio.gather(two, return_exceptions=True)
+
+
+def _as_suspended(result):
+    from dataclasses import replace
+
+    from tenantboard.answers import State
+
+    state = replace(result.state, state=State.Suspended, state_raw="Suspended", is_running=False)
+    return replace(result, state=state)
+
+
+def test_the_lease_is_taken_over_when_its_holder_is_killed(tmp_path) -> None:
+    """kill -9 leaves no stale lease: the kernel lets go of the lock with the process."""
+    tenant_file = tmp_path / "tenants.toml"
+    tenant_file.write_text("")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from datetime import datetime, UTC\n"
+            "from pathlib import Path\n"
+            "from tenantboard.lease import PollerLease, lease_paths\n"
+            f"lease = PollerLease(lease_paths(Path({str(tenant_file)!r}), None), kind='serve')\n"
+            "assert lease.try_take(datetime.now(UTC))\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        from datetime import UTC, datetime
+
+        lease = PollerLease(lease_paths(tenant_file, None), kind="board")
+        assert not lease.try_take(datetime.now(UTC))
+        described = lease.holder()
+        assert described is not None and (described.pid, described.kind) == (holder.pid, "serve")
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(10)
+        assert lease.try_take(datetime.now(UTC))
+        assert lease.holder().pid == os.getpid()
+        lease.release()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_where_no_lease_can_be_made_beside_the_file_it_is_made_in_the_data_folder(
+    tmp_path,
+) -> None:
+    """A folder this user cannot write (or, here, a name that is taken by a folder: the same
+    refusal to open, and root can write anywhere) leaves the lease to the data folder."""
+    from datetime import UTC, datetime
+
+    tenant_file = tmp_path / "tenants.toml"
+    tenant_file.write_text("")
+    (tmp_path / ".tenants.toml.poller").mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    lease = PollerLease(lease_paths(tenant_file, data), kind="board")
+    assert lease.try_take(datetime.now(UTC))
+    assert lease.path == data / "poller.lease"
+    lease.release()
+
+
+SETTINGS = """[settings]
+min_interval = 60
+max_interval = 600
+concurrency = 3
+timeout = 5
+bell = true
+history_days = 30
+
+"""
+
+
+async def test_changed_settings_are_applied_at_once_and_said(clock, tmp_path) -> None:
+    store = a_file(tmp_path)
+    session, told = session_on(store, clock, tmp_path)
+    monitor = session.monitor
+    old_client = session.client
+    store.path.write_text(SETTINGS + TWO, encoding="utf-8")
+    os.utime(store.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    await session.look_at_file()
+    (said,) = [change for change in told if isinstance(change, SettingsChanged)]
+    for name in ("min_interval", "max_interval", "concurrency", "timeout", "bell"):
+        assert name in said.message
+    assert (monitor.policy.min_interval, monitor.policy.max_interval) == (60, 600)
+    assert monitor.concurrency == 3 and session.client is not old_client
+    assert session.client.timeout == 5 and session.settings.bell
+    assert session.writer.retention_days == 30
+    await session.aclose()
+
+
+async def test_options_given_on_the_command_line_win_over_the_file_on_reload(
+    clock, tmp_path
+) -> None:
+    store = a_file(tmp_path)
+    session, _ = session_on(store, clock, tmp_path, overrides={"min_interval": 45})
+    assert session.settings.min_interval == 45
+    store.path.write_text(SETTINGS + TWO, encoding="utf-8")
+    os.utime(store.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    await session.look_at_file()
+    assert session.settings.min_interval == 45 and session.settings.max_interval == 600
+    await session.aclose()
+
+
+async def test_a_broken_settings_table_is_said_and_so_is_its_repair(clock, tmp_path) -> None:
+    store = a_file(tmp_path)
+    session, told = session_on(store, clock, tmp_path)
+    store.path.write_text("[settings]\nmin_interval = -1\n\n" + TWO, encoding="utf-8")
+    os.utime(store.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    await session.look_at_file()
+    problems = [change for change in told if isinstance(change, FileStatus)]
+    assert problems and problems[-1].problem is not None
+    assert session.settings.min_interval == 30  # kept what it had
+    store.path.write_text("[settings]\nmin_interval = 40\n\n" + TWO, encoding="utf-8")
+    os.utime(store.path, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    await session.look_at_file()
+    fixed = [change for change in told if isinstance(change, FileStatus)][-1]
+    assert fixed.problem is None and "can be read again" in fixed.message
+    assert session.settings.min_interval == 40 and session.file_problem is None
+    await session.aclose()
+
+
+async def test_a_muted_tenants_changes_are_logged_but_not_told(clock, tmp_path) -> None:
+    """Muted for an hour: its change is in the log, but no notice, bell or hook. (A mute
+    "until its state changes" ends with the change, which is then told.)"""
+    store = a_file(tmp_path)
+    session, told = session_on(store, clock, tmp_path, history_path=None)
+    running = asyncio.create_task(session.run())
+    await until(lambda: session.model.pending() == 0)
+    await session.add_mark("online:Cust1001", "mute", clock.wall() + timedelta(hours=1))
+    row = session.model.rows["online:Cust1001"]
+    assert row.mark == "mute"
+    session.apply([_as_suspended(row.last)])
+    logged = [change for change in told if isinstance(change, EventsLogged)][-1]
+    assert [event.text for event in logged.events] == ["Running → Suspended"]
+    assert logged.told == ()
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+
+
+def test_an_idle_session_needs_no_event_loop_to_be_built(tmp_path) -> None:
+    """Faces build their session before the loop runs (the app's constructor)."""
+    session = Session(SessionConfig(tenants=[Tenant("Cust1")]))
+    assert session.model.total == 1 and session.polling

@@ -1,0 +1,959 @@
+"""One watched tenant file, with no screen: the core that the board and `serve` sit on.
+
+A :class:`Session` keeps the list in step with the tenant file (its tenants, settings, keys
+and alert hooks), runs the checks (the engine's :class:`~tenantboard.engine.Monitor`, or a
+running `serve`'s feed for an attached board), owns what is known per tenant (the
+:class:`~tenantboard.rows.BoardModel`), records results and events in the history database,
+keeps the mutes and acknowledgements, and feeds the alert hooks. It tells whoever listens
+what happened through typed changes (:data:`SessionChange`): a face subscribes and shows them.
+The board (``screens/board.py``) is view and keys over a session; `serve` is HTTP, metrics
+and the status page over one. Neither wires any of this itself.
+
+One tenant file has one *poller*: the session that holds its lease (:mod:`.lease`) records
+the history and sends the alerts; another session on the same file (a second board, or a
+board beside `serve`) checks for its own screen only, and takes over when the poller ends.
+
+Data flows one way: a result goes monitor -> :meth:`Session.apply` -> model, history,
+marks, hooks -> :class:`ResultsApplied` and :class:`EventsLogged` to the faces. The face may
+gather results before they are applied (the board draws in batches): it passes ``gate``.
+
+Time is the injected clock's, sleeping included (:meth:`Clock.sleep`), so tests drive a
+whole session on a fake clock with no network (the simulator's transport) and no screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tenantboard.client import BaseUrl, TenantClient
+from tenantboard.clock import Clock, SystemClock
+from tenantboard.connectivity import Outage
+from tenantboard.engine import CheckResult, Monitor, unexpected
+from tenantboard.errors import CheckError
+from tenantboard.eventlog import EventLog, LoggedEvent, logged_events
+from tenantboard.history import (
+    ClosedChange,
+    HistoryError,
+    HistoryWriter,
+    Mark,
+    Observation,
+    classify,
+    current_user,
+)
+from tenantboard.humanize import SEVERITY_WORDS
+from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
+from tenantboard.list_keeper import ChangeKind, ListKeeper
+from tenantboard.notify import Notifier
+from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
+from tenantboard.rows import BoardModel, TenantRow
+from tenantboard.schedule import RefreshPolicy
+from tenantboard.session_history import (
+    ClosedWatch,
+    MarkBook,
+    StartHistory,
+    TenantAvailability,
+    mark_text,
+    read_availability,
+    read_start,
+)
+from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import NotifyHook, Settings, StoreError, TenantList, TenantStore
+
+log = logging.getLogger("tenantboard.session")
+
+#: Seconds between the session's housekeeping rounds (overdue checks, a writer that failed).
+TICK = 1.0
+#: Seconds between looks for marks whose time is up.
+MARKS_EVERY = 15.0
+#: Seconds between reads of the marks in the database (made by other processes).
+MARKS_READ_EVERY = 30.0
+#: Seconds between reads of every tenant's 24-hour uptime while a face wants it.
+AVAILABILITY_EVERY = 60.0
+
+
+# -- what a face is told ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsApplied:
+    """Results were applied: each result with its row, in the order they came."""
+
+    results: tuple[CheckResult, ...]
+    rows: tuple[TenantRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventsLogged:
+    """Events went into the event log (and the history). ``told``: those worth a notice,
+    a bell or a message (not muted or acknowledged)."""
+
+    events: tuple[LoggedEvent, ...]
+    told: tuple[LoggedEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutageChanged:
+    """Our own loss of the network began (``outage.ended`` is None) or ended."""
+
+    outage: Outage
+
+
+@dataclass(frozen=True, slots=True)
+class ListChanged:
+    """The list changed: ``source`` is "here" (changed through this session), "file" (the
+    tenant file changed on disk) or "server" (an attached board's server)."""
+
+    tenants: tuple[Tenant, ...]
+    removed: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileStatus:
+    """The tenant file cannot be used (``problem``), or can again (``problem`` None)."""
+
+    problem: str | None
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChanged:
+    """``[settings]`` (or ``[keys]``) changed in the tenant file: what was applied."""
+
+    applied: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class HooksChanged:
+    count: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarksChanged:
+    """Mutes or acknowledgements of these tenants began or ended."""
+
+    keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRead:
+    """The start-up read of the history is done (the log, marks, when it last ran)."""
+
+    error: HistoryError | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryProblem:
+    """The history cannot be written now (``error``), or can again (None)."""
+
+    error: HistoryError | None
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityRead:
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VersionFetched:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChanged:
+    """This session became the poller (``polling``), or another process is."""
+
+    polling: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """An attached board's server: reached (``connected``), or lost / refusing. ``refused``:
+    it refused this board (401, 403); the feed has stopped asking."""
+
+    message: str
+    connected: bool
+    refused: bool = False
+
+
+SessionChange = (
+    ResultsApplied
+    | EventsLogged
+    | OutageChanged
+    | ListChanged
+    | FileStatus
+    | SettingsChanged
+    | HooksChanged
+    | MarksChanged
+    | HistoryRead
+    | HistoryProblem
+    | AvailabilityRead
+    | VersionFetched
+    | RoleChanged
+    | ServerStatus
+)
+Listener = Callable[[SessionChange], None]
+
+
+class MarkRefused(ValueError):
+    """A mute or acknowledgement that makes no sense now; the message says why."""
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+@dataclass
+class SessionConfig:
+    """What a session watches, and how. Built by the command line (or a test)."""
+
+    tenants: list[Tenant]
+    settings: Settings = field(default_factory=Settings)
+    #: The settings the command line gave, which win over the file's whenever it is read.
+    overrides: dict[str, Any] = field(default_factory=dict)
+    #: The tenant file; None keeps the list in memory (the demo, an attached board).
+    store: TenantStore | None = None
+    hooks: list[NotifyHook] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+    #: The history database; None keeps everything in memory.
+    history_path: Path | None = None
+    #: The tenant file's own data folder (an old events.jsonl to import; the lease when
+    #: the tenant file's folder cannot be written).
+    data_dir: Path | None = None
+    base_url: BaseUrl | None = None
+    #: Injected in tests and the demo (the in-process simulator); None means the network.
+    transport: httpx.AsyncBaseTransport | None = None
+    rng: random.Random | None = None
+    #: Seconds between looks at the tenant file for changes made elsewhere.
+    watch_interval: float = 2.0
+    #: "board" or "serve": how this process describes itself to the others.
+    kind: str = "board"
+    #: Where a `serve` can be reached, for the others' headers.
+    url: str = ""
+    #: Follow a running `serve` instead of checking (an attached board).
+    attach: AttachTarget | None = None
+
+
+def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
+    """The file's settings with the command line's on top."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return dataclasses.replace(settings, **given).validated() if given else settings
+
+
+# -- the session ---------------------------------------------------------------------------------
+
+
+class Session:
+    """One watched tenant file (see the module's docstring)."""
+
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        clock: Clock | None = None,
+        gate: Callable[[CheckResult], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.settings = with_overrides(config.settings, config.overrides)
+        self.keys = dict(config.keys)
+        self.model = BoardModel(config.tenants)
+        self.keeper = ListKeeper(config.store, config.tenants, config.hooks)
+        self.event_log = EventLog()
+        self.marks = MarkBook()
+        self.closed = ClosedWatch()
+        #: Availability per tenant as last read with its strip (the detail pane's).
+        self.availability: dict[str, TenantAvailability] = {}
+        #: Set by a face that shows every tenant's 24-hour uptime.
+        self.uptime_wanted = False
+        self.fetching_versions: set[str] = set()
+        #: Why the tenant file cannot be used now, or None.
+        self.file_problem: str | None = None
+        #: When a process last recorded into this history (before this session).
+        self.last_ran: datetime | None = None
+        self.history_read_error: HistoryError | None = None
+        self.history_loaded = False
+        self._listeners: list[Listener] = []
+        self._gate = gate or (lambda result: self.apply([result]))
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._local_mark_ids = -1
+        self._next: dict[str, float] = {}
+        self._reported_writer_error: str | None = None
+        self._closed_down = False
+        self.notifier = Notifier(config.hooks, is_silenced=self.is_silenced)
+        self.writer = self._make_writer()
+        self.lease = self._make_lease()
+        self.client: TenantClient | None = None
+        self.feed: ServerFeed | None = None
+        self.monitor: Monitor | AttachedMonitor = self._make_monitor()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _make_writer(self) -> HistoryWriter | None:
+        path = self.config.history_path
+        if path is None or self.config.attach is not None:
+            return None
+        return HistoryWriter(path, retention_days=self.settings.history_days, now=self.clock.wall)
+
+    def _make_lease(self) -> PollerLease | None:
+        store = self.config.store
+        if store is None or self.config.attach is not None:
+            return None  # a list in memory is nobody else's
+        paths = lease_paths(store.path, self.config.data_dir)
+        return PollerLease(paths, kind=self.config.kind, url=self.config.url)
+
+    def _make_client(self) -> TenantClient:
+        return TenantClient(
+            base_url=self.config.base_url,
+            timeout=self.settings.timeout,
+            transport=self.config.transport,
+            max_connections=self.settings.concurrency,
+        )
+
+    def _make_monitor(self) -> Monitor | AttachedMonitor:
+        target = self.config.attach
+        if target is not None:
+            self.feed = ServerFeed(
+                target,
+                on_tenants=lambda tenants: self.adopt_tenants(tenants, source="server"),
+                on_result=self._result_arrived,
+                on_status=lambda text, up: self._emit(ServerStatus(text, up)),
+                on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
+                transport=self.config.transport,
+            )
+            return AttachedMonitor(self.feed)
+        self.client = self._make_client()
+        return Monitor(
+            self.client,
+            self.config.tenants,
+            policy=self._policy(),
+            concurrency=self.settings.concurrency,
+            on_result=self._result_arrived,
+            clock=self.clock,
+            on_outage=self._outage_changed,
+        )
+
+    def _policy(self) -> RefreshPolicy:
+        settings = self.settings
+        return RefreshPolicy(settings.min_interval, settings.max_interval, rng=self.config.rng)
+
+    def set_gate(self, gate: Callable[[CheckResult], None]) -> None:
+        """Where results go before they are applied: a face that draws in batches gathers
+        them and calls :meth:`apply` with each batch."""
+        self._gate = gate
+
+    # -- listening -----------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Be told every change; returns the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, change: SessionChange) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # one face's bug must not stop the checks or the others
+                log.exception("a listener failed on %s", type(change).__name__)
+
+    # -- who records -----------------------------------------------------------------------
+
+    @property
+    def polling(self) -> bool:
+        """True when this session records the history and sends the alerts."""
+        if self.config.attach is not None:
+            return False
+        return self.lease is None or self.lease.held
+
+    @property
+    def attached(self) -> bool:
+        return self.config.attach is not None
+
+    def poller(self) -> Holder | None:
+        """The process that records, when it is another one."""
+        if self.lease is None or self.lease.held:
+            return None
+        return self.lease.holder()
+
+    def _try_lease(self) -> None:
+        if self.lease is None or self.lease.held:
+            return
+        if self.lease.try_take(self.clock.wall()):
+            self.notifier.forget(self.model.rows)  # a fresh baseline: the last poller's is gone
+            self._emit(RoleChanged(True, "this board now records the history and sends alerts"))
+
+    def role_text(self) -> str:
+        """For a header: who records, when it is not this session."""
+        holder = self.poller()
+        if holder is None:
+            return "" if self.polling else "not recording"
+        return f"recorded by {holder.describe()}"
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Check, record and watch the file until cancelled; then close everything."""
+        try:
+            if self.lease is not None:
+                await asyncio.to_thread(self.lease.try_take, self.clock.wall())
+                if not self.lease.held:
+                    holder = self.poller()
+                    who = holder.describe() if holder else "another process"
+                    log.info("%s records this tenant file: checking for this screen only", who)
+            self._spawn("history", self._start_history())
+            monitor = asyncio.create_task(self.monitor.run(), name="monitor")
+            self._tasks["monitor"] = monitor
+            while True:
+                await self.clock.sleep(TICK)
+                if monitor.done():
+                    await monitor  # surfaces the monitor's crash
+                self.housekeeping()
+        finally:
+            await self.aclose()
+
+    def housekeeping(self) -> None:
+        """Once a :data:`TICK`: what is due now and then (tests call it directly)."""
+        self.monitor.wake_if_overdue()
+        self._say_writer_error()
+        if self._due("marks", MARKS_EVERY):
+            self.end_expired_marks()
+        if self.writer is not None and self._due("marks-read", MARKS_READ_EVERY):
+            self._spawn("marks-read", self.read_marks())
+        if self.keeper.saves_to_file and self._due("file", self.config.watch_interval):
+            self._spawn("file", self.look_at_file())
+        if self.lease is not None and not self.lease.held and self._due("lease", RETRY_EVERY):
+            self._try_lease()
+        if self.uptime_wanted and self._due("uptime", AVAILABILITY_EVERY):
+            self.refresh_uptime()
+
+    def _due(self, job: str, every: float) -> bool:
+        now = self.clock.monotonic()
+        if now < self._next.get(job, now):
+            return False
+        self._next[job] = now + every
+        return True
+
+    def _spawn(self, name: str, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` as a task of this session, unless one of that name still runs."""
+        running = self._tasks.get(name)
+        if running is not None and not running.done():
+            work.close()
+            return
+        task = asyncio.create_task(work, name=f"session {name}")
+        self._tasks[name] = task
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def aclose(self) -> None:
+        """Stop checking, write what is queued, send what hooks hold, let go of the lease."""
+        if self._closed_down:
+            return
+        self._closed_down = True
+        tasks = [task for task in self._tasks.values() if not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.close)  # writes what is queued
+        await self.notifier.aclose(grace=2.0)
+        if self.client is not None:
+            await self.client.aclose()
+        if self.feed is not None:
+            await self.feed.aclose()
+        if self.lease is not None:
+            self.lease.release()
+
+    # -- results ---------------------------------------------------------------------------
+
+    def _result_arrived(self, result: CheckResult) -> None:
+        self._gate(result)
+
+    def apply(self, results: Iterable[CheckResult]) -> list[TenantRow]:
+        """Take finished checks: the rows, the history, the marks, the hooks, the log."""
+        results = list(results)
+        if self.writer is not None and self.polling:
+            self.writer.add_results(results)
+        applied: list[CheckResult] = []
+        rows: list[TenantRow] = []
+        firsts: list[CheckResult] = []
+        marked = False
+        for result in results:
+            row = self.model.apply(result)
+            if row is None:
+                continue  # no longer listed
+            applied.append(result)
+            rows.append(row)
+            key = row.tenant.key
+            if self.closed.is_first(key):
+                firsts.append(result)
+            marked = marked or key in self.marks.by_key
+        if marked:
+            self.end_expired_marks()  # an outcome changed: marks "until it changes" end
+        if self.polling and self.notifier.runners:
+            for row in rows:
+                self.notifier.observe(row)
+        if firsts:
+            self._compare_firsts(firsts)
+        self._emit(ResultsApplied(tuple(applied), tuple(rows)))
+        self.tell(logged_events(self.model.take_changes()))
+        return rows
+
+    def tell(self, events: list[LoggedEvent]) -> None:
+        """Log events (the event log, the history) and tell the faces which are worth a
+        notice: a muted or acknowledged tenant's are logged, not told."""
+        if not events:
+            return
+        self.event_log.add(events)
+        if self.writer is not None and self.polling:
+            self.writer.add_events(events)
+        told = tuple(event for event in events if not self.is_silenced(event.key))
+        self._emit(EventsLogged(tuple(events), told))
+
+    def _outage_changed(self, outage: Outage) -> None:
+        """Our own network trouble: one event for the whole of it, when it ends."""
+        if outage.ended is None:
+            log.warning("%s; probing instead of checking every tenant", outage.headline)
+        else:
+            log.warning("%s", outage.summary())
+            event = LoggedEvent(
+                outage.ended, "", "SuperOffice", "outage", outage.summary(), "unknown", False
+            )
+            self.tell([event])
+        self._emit(OutageChanged(outage))
+
+    # -- checking ---------------------------------------------------------------------------
+
+    def recheck(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.monitor.recheck(key)
+
+    def pause(self) -> None:
+        self.monitor.pause()
+
+    def resume(self) -> None:
+        self.monitor.resume()
+
+    async def fetch_version(self, key: str) -> None:
+        """Fetch the version document of a running tenant (for the detail pane)."""
+        row = self.model.rows.get(key)
+        if (
+            self.client is None
+            or row is None
+            or row.state is None
+            or key in self.fetching_versions
+            or not row.version_is_stale()
+        ):
+            return
+        self.fetching_versions.add(key)
+        state = row.state
+        answer = None
+        error: CheckError | None = None
+        try:
+            answer = await self.client.fetch_version(state, row.tenant.env)
+        except CheckError as exc:
+            error = exc
+        except Exception as exc:
+            error = unexpected(exc)
+        finally:
+            self.fetching_versions.discard(key)
+        endpoint = answer.fresh_state.endpoint if answer and answer.fresh_state else state.endpoint
+        if self.model.set_version(key, endpoint, answer, error, self.clock.wall()) is not None:
+            self._emit(VersionFetched(key))
+
+    # -- the list and the file ----------------------------------------------------------------
+
+    async def change_list(
+        self, change: ChangeKind, tenant: Tenant, old: Tenant | None = None
+    ) -> None:
+        """Save one change (atomically, off the event loop) and adopt it; a new or edited
+        tenant is checked at once. Raises ValueError (refused) or StoreError (not saved)."""
+        try:
+            tenants = await self.keeper.change(change, tenant, old)
+        except (ValueError, StoreError):
+            self._spawn("file", self.look_at_file())  # show the file as it is now
+            raise
+        self.adopt_tenants(tenants, source="here")
+        if change != "remove":
+            self.monitor.recheck(tenant.key)
+
+    def adopt_tenants(self, tenants: list[Tenant], *, source: str) -> None:
+        """A new list: rows of tenants still listed keep what they know, new ones are
+        checked at once, removed ones are forgotten."""
+        kept = {tenant.key for tenant in tenants}
+        removed = tuple(key for key in self.model.list_order if key not in kept)
+        self.model.set_tenants(tenants)
+        self.monitor.set_tenants(tenants)
+        if removed:
+            self.notifier.forget(removed)
+        for key in list(self.marks.by_key):
+            self._show_mark_of(key)
+        self._emit(ListChanged(tuple(tenants), removed, source))
+
+    async def look_at_file(self) -> None:
+        """Pick up what changed in the tenant file (read off the event loop): the list,
+        the settings, the keys and the alert hooks. A file that cannot be used is told
+        once, and the session keeps what it had; when it can be used again, that is told."""
+        try:
+            loaded = await asyncio.to_thread(self.keeper.reload_if_changed)
+        except StoreError as exc:
+            self.file_problem = str(exc)
+            message = (
+                f"the tenant file cannot be used: {exc}. "
+                "Kept the list and settings it had; the file was left as it is."
+            )
+            log.error("%s", message)
+            self._emit(FileStatus(self.file_problem, message))
+            return
+        if loaded is None:
+            return
+        if self.file_problem is not None:
+            self.file_problem = None
+            log.info("the tenant file can be used again")
+            self._emit(FileStatus(None, "the tenant file can be read again: reloaded"))
+        self._adopt_file(loaded)
+
+    def _adopt_file(self, loaded: TenantList) -> None:
+        if tuple(loaded.notify) != tuple(runner.hook for runner in self.notifier.runners):
+            self.notifier.set_hooks(loaded.notify)
+            message = f"alert hooks reloaded from the tenant file: {len(loaded.notify)} configured"
+            log.info("%s", message)
+            self._emit(HooksChanged(len(loaded.notify), message))
+        self._adopt_settings(loaded.settings, loaded.keys)
+        if loaded.tenants != [self.model.rows[key].tenant for key in self.model.list_order]:
+            before = len(self.model.list_order)
+            self.adopt_tenants(loaded.tenants, source="file")
+            log.info("tenant file reloaded: %d tenants (was %d)", len(loaded.tenants), before)
+
+    def _adopt_settings(self, from_file: Settings, keys: dict[str, str]) -> None:
+        """Apply changed ``[settings]`` at once: intervals and concurrency to the schedule,
+        the timeout to the next requests, retention to the history; and say what changed."""
+        try:
+            settings = with_overrides(from_file, self.config.overrides)
+        except ValueError as exc:  # an option given on the command line no longer fits
+            self._emit(FileStatus(str(exc), f"[settings] not applied: {exc}"))
+            return
+        changed = [
+            f"{item.name} {getattr(self.settings, item.name)!r} → {getattr(settings, item.name)!r}"
+            for item in dataclasses.fields(Settings)
+            if getattr(self.settings, item.name) != getattr(settings, item.name)
+        ]
+        if keys != self.keys:
+            changed.append("[keys]")
+            self.keys = dict(keys)
+        if not changed:
+            return
+        before, self.settings = self.settings, settings
+        self._apply_settings(before)
+        message = f"settings applied from the tenant file: {', '.join(changed)}"
+        log.info("%s", message)
+        self._emit(SettingsChanged(tuple(changed), message))
+
+    def _apply_settings(self, before: Settings) -> None:
+        settings = self.settings
+        if self.writer is not None:
+            self.writer.retention_days = settings.history_days
+        monitor = self.monitor
+        if not isinstance(monitor, Monitor):
+            return
+        if (settings.min_interval, settings.max_interval) != (
+            before.min_interval,
+            before.max_interval,
+        ):
+            monitor.set_policy(self._policy())
+        if (settings.concurrency, settings.timeout) != (before.concurrency, before.timeout):
+            old, self.client = self.client, self._make_client()
+            monitor.set_client(self.client, self.settings.concurrency)
+            if old is not None:  # requests in flight end within the old timeout
+                self._spawn(f"close-client-{id(old)}", _close_later(old, before.timeout + 1))
+
+    # -- marks ------------------------------------------------------------------------------
+
+    def is_silenced(self, key: str) -> bool:
+        return self.marks.is_silenced(key)
+
+    async def add_mark(self, key: str, kind: str, until: datetime | None) -> tuple[Mark, bool]:
+        """Mute (``kind`` "mute") or acknowledge ("ack") a tenant; written to the history
+        database (kept in memory when there is none or it cannot be written). Returns the
+        mark and whether it was saved. Raises MarkRefused when there is nothing to mark."""
+        row = self.model.rows.get(key)
+        if row is None or row.last is None:
+            raise MarkRefused("not checked yet: nothing to silence")
+        label = Observation.from_result(row.last).label
+        now = self.clock.wall()
+        saved = False
+        mark = self._memory_mark(key, kind, label, now, until)
+        if self.writer is not None:
+            try:
+                mark = await asyncio.wrap_future(
+                    self.writer.call(lambda db: db.add_mark(key, kind, label, now, until=until))
+                )
+                saved = True
+            except HistoryError as exc:
+                log.warning("mark not saved: %s; kept until this session ends", exc)
+        self.marks.add(mark)
+        self._show_mark_of(key)
+        self.tell([self._mark_event(mark, mark_text(mark))])
+        self._emit(MarksChanged(frozenset({key})))
+        return mark, saved
+
+    def _memory_mark(
+        self, key: str, kind: str, label: str, now: datetime, until: datetime | None
+    ) -> Mark:
+        self._local_mark_ids -= 1
+        return Mark(self._local_mark_ids, key, kind, now, until, current_user(), label)
+
+    def _mark_event(self, mark: Mark, text: str) -> LoggedEvent:
+        row = self.model.rows.get(mark.key)
+        return LoggedEvent(
+            at=self.clock.wall(),
+            key=mark.key,
+            name=row.tenant.display_name if row else mark.key,
+            kind="mark",
+            text=text,
+            severity=SEVERITY_WORDS[row.severity if row else None],
+        )
+
+    def end_marks(self, ended: list[Mark], why: str) -> None:
+        """End marks (``why``: "ended", "cleared"), in memory, the database and the log."""
+        if not ended:
+            return
+        now = self.clock.wall()
+        self.marks.remove(mark.id for mark in ended)
+        saved = [mark.id for mark in ended if mark.id > 0]
+        if self.writer is not None and saved:
+            self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in saved])
+        events = []
+        for mark in ended:
+            self._show_mark_of(mark.key)
+            what = "mute" if mark.kind == "mute" else "acknowledgement"
+            events.append(self._mark_event(mark, f"{what} {why} ({mark_text(mark)})"))
+        self.tell(events)
+        self._emit(MarksChanged(frozenset(mark.key for mark in ended)))
+
+    def end_expired_marks(self) -> None:
+        """Marks whose time is up, or whose tenant's outcome changed, end (logged)."""
+        if not self.marks.by_key:
+            return
+        labels = {}
+        for key in self.marks.by_key:
+            row = self.model.rows.get(key)
+            if row is not None and row.last is not None:
+                labels[key] = Observation.from_result(row.last).label
+        self.end_marks(self.marks.ended(self.clock.wall(), labels), "ended")
+
+    async def read_marks(self) -> None:
+        """Adopt the marks in the database: other processes (a board beside `serve`, a
+        board attached to it) mute and acknowledge too."""
+        if self.writer is None:
+            return
+        try:
+            recorded: list[Mark] = await asyncio.wrap_future(
+                self.writer.call(lambda db: db.marks())
+            )
+        except HistoryError as exc:
+            log.warning("mutes not read: %s", exc)
+            return
+        before = {mark.id: mark.key for mark in self.marks.all()}
+        local = [mark for mark in self.marks.all() if mark.id < 0]
+        self.marks = MarkBook([*recorded, *local])
+        after = {mark.id: mark.key for mark in self.marks.all()}
+        changed = {before[i] for i in before.keys() - after.keys()}
+        changed |= {after[i] for i in after.keys() - before.keys()}
+        for key in changed:
+            self._show_mark_of(key)
+        if changed:
+            self._emit(MarksChanged(frozenset(changed)))
+        self.end_expired_marks()
+
+    def _show_mark_of(self, key: str) -> None:
+        """The row's mark follows the marks in force."""
+        row = self.model.rows.get(key)
+        if row is None:
+            return
+        kinds = {mark.kind for mark in self.marks.of(key)}
+        mark = "mute" if "mute" in kinds else "ack" if kinds else None
+        if row.mark != mark:
+            row.mark = mark
+            row.bump()
+
+    def marks_by_kind(self) -> dict[str, dict[str, Mark]]:
+        """The marks in force now, by tenant key and kind (as ``check --json`` shows them)."""
+        now = self.clock.wall()
+        found: dict[str, dict[str, Mark]] = {}
+        for mark in self.marks.all():
+            if mark.active(now, None):  # one whose time ran out since the last look is gone
+                found.setdefault(mark.key, {})[mark.kind] = mark
+        return found
+
+    # -- history ------------------------------------------------------------------------------
+
+    async def _start_history(self) -> None:
+        """Read what earlier sessions recorded (in a thread), then start the writer."""
+        path = self.config.history_path
+        if path is None or self.writer is None:
+            self.closed.loaded({})  # nothing recorded: no first result is a change
+            self.history_loaded = True
+            return
+        data_dir = self.config.data_dir
+        old_log = data_dir / "events.jsonl" if data_dir else None
+        keys = list(self.model.list_order)
+        try:
+            found = await asyncio.to_thread(read_start, path, keys, import_from=old_log)
+        except Exception as exc:  # a bug must not keep the session from recording
+            found = StartHistory(error=classify(exc, path))
+        self.writer.start()
+        self._history_read(found)
+
+    def _history_read(self, found: StartHistory) -> None:
+        self.history_read_error = found.error
+        if found.last_run_end is not None:
+            self.last_ran = found.last_run_end
+        self.event_log.restore(found.events)
+        for mark in found.marks:
+            self.marks.add(mark)
+        for key in list(self.marks.by_key):
+            self._show_mark_of(key)
+        self.end_expired_marks()
+        self.history_loaded = True
+        self._compare_firsts(self.closed.loaded(found.last_recorded))
+        if found.error is not None:
+            log.error("history not read: %s; working from memory", found.error)
+        self._emit(HistoryRead(found.error))
+        if self.uptime_wanted:
+            self.refresh_uptime()
+
+    def _compare_firsts(self, results: list[CheckResult]) -> None:
+        """Tenants' first results against what was recorded, in a thread."""
+        results = self.closed.to_compare(results) if self.closed.last is None else results
+        if results and self.closed.last:
+            self._spawn(f"closed-{id(results)}", self._changes_while_closed(results))
+
+    async def _changes_while_closed(self, results: list[CheckResult]) -> None:
+        changes = await asyncio.to_thread(self.closed.compare, results)
+        self.tell(self._closed_events(changes))
+
+    def _closed_events(self, changes: list[ClosedChange]) -> list[LoggedEvent]:
+        """Changes found between the last recorded outcome and this session's first."""
+        events = []
+        for change in changes:
+            row = self.model.rows.get(change.key)
+            if row is None:
+                continue
+            after = change.after.as_interval().severity
+            kind, text = "state", change.describe()
+            if change.before.label == change.after.label:  # the same state on another host
+                when = text[text.index(" while closed") :]
+                before, now = change.before.host or "?", change.after.host or "?"
+                kind, text = "endpoint", f"endpoint host {before} → {now}{when}"
+            events.append(
+                LoggedEvent(
+                    at=change.closed_to,
+                    key=change.key,
+                    name=row.tenant.display_name,
+                    kind=kind,
+                    text=text,
+                    severity=SEVERITY_WORDS[after],
+                    worse=after > change.before.severity,
+                )
+            )
+        return events
+
+    @property
+    def history_error(self) -> HistoryError | None:
+        """What keeps the history from being written or read now, if anything."""
+        return (self.writer.error if self.writer else None) or self.history_read_error
+
+    def _say_writer_error(self) -> None:
+        error = self.writer.error if self.writer else None
+        text = str(error) if error else None
+        if text != self._reported_writer_error:
+            self._reported_writer_error = text
+            if error is not None:
+                log.error("%s; working from memory", error)
+            self._emit(HistoryProblem(error))
+
+    async def read_availability(
+        self, keys: list[str], *, with_strip: bool
+    ) -> dict[str, TenantAvailability]:
+        """Read availability in a thread (after the writer has written what it holds);
+        the rows' 24-hour uptime follows. A failure leaves the figures as they were."""
+        path = self.config.history_path
+        if path is None or self.writer is None:
+            return {}
+        now = self.clock.wall()
+        try:
+            await asyncio.to_thread(self.writer.flush, 2.0)
+            found = await asyncio.to_thread(
+                read_availability, path, keys, now, with_strip=with_strip
+            )
+        except HistoryError as exc:
+            self.history_read_error = exc
+            return {}
+        for key in keys:
+            figures = found.get(key)
+            if with_strip and figures is not None:
+                self.availability[key] = figures
+            row = self.model.rows.get(key)
+            uptime = figures.uptime_24h if figures is not None else None
+            if row is not None and row.uptime_24h != uptime:
+                row.uptime_24h = uptime
+                row.bump()
+        self._emit(AvailabilityRead(tuple(keys)))
+        return found
+
+    def refresh_uptime(self) -> None:
+        """Every tenant's 24-hour uptime, read in the background."""
+        keys = list(self.model.list_order)
+        self._spawn("uptime", self.read_availability(keys, with_strip=False))
+
+    def availability_age(self, key: str) -> float | None:
+        """Seconds since the tenant's availability was read with its strip, or None."""
+        known = self.availability.get(key)
+        return (self.clock.wall() - known.read_at).total_seconds() if known else None
+
+
+async def _close_later(client: TenantClient, delay: float) -> None:
+    try:
+        await asyncio.sleep(delay)
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
+
+
+__all__ = [
+    "AvailabilityRead",
+    "EventsLogged",
+    "FileStatus",
+    "HistoryProblem",
+    "HistoryRead",
+    "HooksChanged",
+    "ListChanged",
+    "MarkRefused",
+    "MarksChanged",
+    "OutageChanged",
+    "ResultsApplied",
+    "RoleChanged",
+    "ServerStatus",
+    "Session",
+    "SessionChange",
+    "SessionConfig",
+    "SettingsChanged",
+    "VersionFetched",
+    "with_overrides",
+]
