@@ -15,6 +15,7 @@ from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.notify import Notifier
 from tenantboard.session import Session, SessionConfig
+from tenantboard.simulator import Simulator
 from tenantboard.tenant import Tenant
 from tenantboard.watcher import Watcher
 from tests.conftest import FIXED_NOW
@@ -164,3 +165,30 @@ def chromium(profile: Path, size: tuple[int, int] = (1280, 800)):
     # Its clock in UTC, as the tests' (conftest): times on the page are the browser's local.
     service = Service(CHROMEDRIVER, env={**os.environ, "TZ": "UTC"})
     return webdriver.Chrome(service=service, options=options)
+
+
+class SimulatorInThread:
+    """The simulator's HTTP server (`tenantboard simulate`) on 127.0.0.1, from a thread
+    of its own, for code that blocks or runs in another process (the command line, a
+    board in a pseudo-terminal)."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> SimulatorInThread:
+        from tenantboard.simulator import serve
+
+        self._thread.start()
+        started = asyncio.run_coroutine_threadsafe(serve(0, simulator=self.simulator), self._loop)
+        self._server = started.result(timeout=30)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()

@@ -384,6 +384,37 @@ async def test_snapshot_rows_carry_uptime_and_marks_from_the_history(tmp_path) -
     assert b_after["rev"] != b["rev"]
 
 
+async def test_serve_keeps_an_acknowledgement_while_checks_fail(tmp_path) -> None:
+    """Acknowledge a Suspended tenant, lose the network: the failed checks are not "its
+    state changed"; the acknowledgement holds (hooks stay silent) until another state
+    is answered."""
+    from tenantboard.history import HistoryDB
+
+    history = tmp_path / "history.sqlite3"
+    watcher = idle_watcher([A], history_path=history)
+    session, writer = watcher.session, watcher.session.writer
+    try:
+        watcher.record(ok(A, State.Suspended))
+        now = watcher.clock.wall()
+        await asyncio.wrap_future(
+            writer.call(lambda db: db.add_mark(A.key, "ack", "Suspended", now))
+        )
+        await session.read_marks()
+        watcher.record(failed(A, ErrorKind.CONNECT, at=60))
+        assert A.key in session.marks_by_kind()
+        await session.read_marks()  # the 30-second read: nothing ended
+        assert session.is_silenced(A.key)
+        watcher.record(ok(A, State.Running, at=120))
+        assert session.marks_by_kind() == {}
+        await session.read_marks()
+        assert not session.is_silenced(A.key)
+    finally:
+        await asyncio.to_thread(writer.close)
+    with HistoryDB.open(history, read_only=True) as db:
+        (ended,) = db.marks(include_ended=True)
+        assert ended.ended_at is not None  # ended by the answer, not by the failure
+
+
 async def test_the_snapshot_has_every_tenant_and_an_etag(watcher) -> None:
     client = await client_for(watcher)
     try:

@@ -40,6 +40,7 @@ from tenantboard.answers import (
     parse_state,
     parse_version,
 )
+from tenantboard.clock import Clock, SystemClock
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
@@ -179,8 +180,11 @@ class TenantClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 32,
         max_body: int = MAX_BODY_BYTES,
+        clock: Clock | None = None,
     ) -> None:
         self.base_url = base_url
+        #: The wall clock an answer's receipt and a Retry-After date are measured by.
+        self.clock: Clock = clock or SystemClock()
         self.timeout = timeout
         self.max_body = max_body
         if transport is None:
@@ -289,7 +293,7 @@ class TenantClient:
         context_id = normalize_context_id(context_id)
         env = normalize_env(env)
         payload, headers = await self._get_json(self._state_request(context_id, env))
-        received_at = datetime.now(UTC)
+        received_at = self.clock.wall()
         try:
             state = parse_state(payload, context_id)
         except ParseError as exc:
@@ -356,7 +360,7 @@ class TenantClient:
                 f"redirected ({status}) to {location}; not followed",
                 status=status,
             )
-        retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+        retry_after = parse_retry_after(response.headers.get("retry-after"), self.clock.wall())
         wait = f", retry after {retry_after:g} s" if retry_after is not None else ""
         if status == 404:
             raise CheckError(ErrorKind.NOT_FOUND, "not found (404)", status=status)

@@ -19,6 +19,7 @@ from typing import Any
 from tenantboard.availability import MAINTENANCE_STATES, Availability, Interval
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.history import Mark, dumps_interval
+from tenantboard.humanize import yes_no
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
 
@@ -186,10 +187,6 @@ def report_csv(rows: Sequence[ReportRow]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-def _running(value: bool | None) -> str:
-    return {True: "yes", False: "no", None: "?"}[value]
-
-
 def history_table(
     tenant: Tenant,
     intervals: Sequence[Interval],
@@ -209,7 +206,7 @@ def history_table(
                         _local(item.end),
                         _hours(item.seconds),
                         item.state or "-",
-                        _running(item.running),
+                        yes_no(item.running),
                         item.host or "-",
                         item.error or "",
                     ]

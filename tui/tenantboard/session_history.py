@@ -204,7 +204,7 @@ class MarkBook:
             key=lambda mark: (mark.created_at, mark.id),
         )
 
-    def ended(self, now: datetime, labels: Mapping[str, str]) -> list[Mark]:
+    def ended(self, now: datetime, labels: Mapping[str, str | None]) -> list[Mark]:
         """The marks no longer in force (time up, or the tenant's outcome changed), given
         each marked tenant's outcome label now; they stay until :meth:`remove`."""
         return [

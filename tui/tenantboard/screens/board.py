@@ -43,6 +43,7 @@ from tenantboard.screens.list_actions import ListActions
 from tenantboard.screens.marks import MarkActions
 from tenantboard.session import (
     AvailabilityRead,
+    CommandsRefused,
     EventsLogged,
     FileStatus,
     HistoryProblem,
@@ -124,6 +125,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self._version_timer: Timer | None = None
         #: The alert saying the tenant file cannot be used, until it can.
         self._tenant_file_problem: Notification | None = None
+        #: The alert saying the file's command hooks are not run, and its text.
+        self._commands_refused_alert: tuple[str, Notification] | None = None
         #: The header's counts as last drawn, and what they were drawn from (once a second
         #: the clock changes and the counts, mostly, do not).
         self._counts_drawn: tuple[tuple, int, Text] | None = None
@@ -192,6 +195,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.table.show_column("uptime", self.remembered.show_uptime)
         self.session.uptime_wanted = self._uptime_wanted()
         self.set_class(self.app.no_color, "-no-color")
+        self._say_commands_refused()
         self.pacing.collector.start()
 
     async def on_unmount(self) -> None:
@@ -228,6 +232,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
                 self.notify(message, timeout=6, markup=False)
             case HooksChanged(message=message):
                 self.notify(message, timeout=6, markup=False)
+            case CommandsRefused():
+                self._say_commands_refused()
             case MarksChanged(keys=keys):
                 self._marks_changed(keys)
             case HistoryRead(error=error):
@@ -348,6 +354,19 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self._tenant_file_problem = self.alert(message)
         else:
             self.notify(message, timeout=5, markup=False)
+
+    def _say_commands_refused(self) -> None:
+        """An alert while the tenant file's command hooks are refused (it goes when the
+        file is fixed: its mode and owner are part of what the session watches)."""
+        text = self.session.commands_refused
+        shown = self._commands_refused_alert
+        if shown is not None and shown[0] == text:
+            return
+        if shown is not None:
+            dismiss(self.app, shown[1])
+            self._commands_refused_alert = None
+        if text:
+            self._commands_refused_alert = (text, self.alert(text))
 
     def _marks_changed(self, keys: frozenset[str]) -> None:
         for key in keys:

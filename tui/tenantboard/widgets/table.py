@@ -24,7 +24,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
+from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of, yes_no
 from tenantboard.rows import MARK_GLYPHS, BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.textual_overrides import LineScrollBarMixin
@@ -96,7 +96,7 @@ def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
         state_text = f"{state.state_name}?"
     else:
         state_text = state.state_name
-    running = {True: "yes", False: "no", None: "?"}[state.is_running] if state else ""
+    running = yes_no(state.is_running) if state else ""
     problem = ""
     if error is not None:
         problem = error.message
