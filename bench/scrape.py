@@ -31,7 +31,7 @@ from tests.serve_helpers import idle_watcher  # noqa: E402
 
 from tenantboard.client import TenantClient  # noqa: E402
 from tenantboard.engine import check_all  # noqa: E402
-from tenantboard.serve import Limits, build_app, listen  # noqa: E402
+from tenantboard.serve.server import Limits, build_app, listen  # noqa: E402
 from tenantboard.simulator import Simulator, SimulatorTransport  # noqa: E402
 from tenantboard.tenant import Tenant  # noqa: E402
 

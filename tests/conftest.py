@@ -94,10 +94,10 @@ def make_board(
     ``tick_interval``)."""
     import random
 
-    from tenantboard.app import BoardConfig, TenantBoardApp
     from tenantboard.session import SessionConfig
     from tenantboard.simulator import Simulator, SimulatorTransport, demo_tenants
     from tenantboard.tenant_file import Settings
+    from tenantboard.ui.app import BoardConfig, TenantBoardApp
 
     if transport is None:
         transport = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))

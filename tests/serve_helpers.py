@@ -14,10 +14,10 @@ from tenantboard.answers import State, TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.notify import Notifier
+from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
 from tenantboard.simulator import Simulator
 from tenantboard.tenant import Tenant
-from tenantboard.watcher import Watcher
 from tests.conftest import FIXED_NOW
 
 
@@ -110,7 +110,7 @@ class ThreadedServer:
         return self
 
     async def _serve(self) -> None:
-        from tenantboard.serve import Limits, build_app, listen
+        from tenantboard.serve.server import Limits, build_app, listen
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

@@ -10,8 +10,8 @@ import pytest
 from tenantboard.answers import Severity
 from tenantboard.errors import ErrorKind
 from tenantboard.tenant import Tenant
-from tenantboard.widgets.detail import DetailPane
-from tenantboard.widgets.table import TenantTable, row_cells
+from tenantboard.ui.widgets.detail import DetailPane
+from tenantboard.ui.widgets.table import TenantTable, row_cells
 
 from .conftest import FakeClock, make_board, settle_board
 
@@ -24,7 +24,7 @@ def screen_text(app) -> str:
 
 def detail_text(app) -> str:
     """The detail pane's content as plain text, laid out for 100 columns."""
-    from tenantboard.widgets.detail import detail_entries, plain_text
+    from tenantboard.ui.widgets.detail import detail_entries, plain_text
 
     row = app.board.model.rows[app.board.detail_key]
     return plain_text(detail_entries(row, app.board.detail_context(row)), 100)

@@ -9,10 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import HistoryDB, Observation
-from tenantboard.screens.chooser import ChooserScreen
+from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook
+from tenantboard.ui.screens.chooser import ChooserScreen
 
 from .conftest import FIXED_NOW, choose_in_palette, make_board, settle_board, until
 from .serve_helpers import failed, idle_watcher, ok

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import (
+from tenantboard.history.db import (
     DEFAULT_GAP,
     SCHEMA_VERSION,
     HistoryDB,
@@ -300,7 +300,7 @@ WRITER_SCRIPT = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from tenantboard.history import HistoryWriter, Observation
+    from tenantboard.history.db import HistoryWriter, Observation
 
     path, prefix, batches = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -540,7 +540,7 @@ SAME_KEYS_SCRIPT = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from tenantboard.history import HistoryWriter, Observation
+    from tenantboard.history.db import HistoryWriter, Observation
 
     path, offset = Path(sys.argv[1]), int(sys.argv[2])
     t0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -9,7 +9,7 @@ import pytest
 from tenantboard.client import BaseUrl
 from tenantboard.netaddr import is_loopback
 from tenantboard.remote import AttachTarget
-from tenantboard.serve import ServeError, token_rule
+from tenantboard.serve.server import ServeError, token_rule
 from tenantboard.tenant_file import StoreError, parse_tenant_text
 
 LOOPBACK = ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LocalHost", "::ffff:127.0.0.1"]

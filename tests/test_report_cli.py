@@ -12,7 +12,7 @@ import pytest
 
 from tenantboard.cli import main
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import HistoryDB, Observation
+from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.paths import history_path
 from tenantboard.tenant_file import StoreError, TenantStore
 

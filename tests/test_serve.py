@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tenantboard.answers import State
 from tenantboard.check_output import check_record
 from tenantboard.errors import ErrorKind
-from tenantboard.serve import (
+from tenantboard.serve.server import (
     AllowedHosts,
     Limits,
     ServeError,
@@ -31,9 +31,9 @@ from tenantboard.serve import (
     parse_listen,
     token_rule,
 )
+from tenantboard.serve.watcher import Watcher
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import TenantStore
-from tenantboard.watcher import Watcher
 from tests.serve_helpers import failed, idle_watcher, ok
 
 TOKEN = "s3cret-token-0123456789"
@@ -388,7 +388,7 @@ async def test_serve_keeps_an_acknowledgement_while_checks_fail(tmp_path) -> Non
     """Acknowledge a Suspended tenant, lose the network: the failed checks are not "its
     state changed"; the acknowledgement holds (hooks stay silent) until another state
     is answered."""
-    from tenantboard.history import HistoryDB
+    from tenantboard.history.db import HistoryDB
 
     history = tmp_path / "history.sqlite3"
     watcher = idle_watcher([A], history_path=history)
@@ -574,7 +574,7 @@ async def test_a_bad_last_event_id_is_a_400_in_one_line_and_one_quiet_log_line(
 @pytest.fixture
 async def listening(watcher):
     """``listen(app, limits)`` on 127.0.0.1 as `serve` runs it; yields its port."""
-    from tenantboard.serve import listen
+    from tenantboard.serve.server import listen
 
     runners = []
 
@@ -810,7 +810,7 @@ def test_a_real_serve_checks_then_stops_cleanly_on_a_signal(
 def test_state_changes_are_logged_plainly_or_as_json_lines(fmt: str) -> None:
     import io
 
-    from tenantboard.serve import configure_logging
+    from tenantboard.serve.server import configure_logging
 
     stream = io.StringIO()
     configure_logging(fmt, stream)

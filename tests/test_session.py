@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from tenantboard.history import HistoryDB
+from tenantboard.history.db import HistoryDB
 from tenantboard.lease import PollerLease, lease_paths
 from tenantboard.notify import Deliverer, Notifier
 from tenantboard.session import (

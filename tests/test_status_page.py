@@ -16,7 +16,7 @@ import pytest
 
 from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
-from tenantboard.history import HistoryDB, Observation
+from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.tenant import Tenant
 from tests.conftest import FIXED_NOW, FakeClock
 from tests.serve_helpers import (

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from tenantboard.eventlog import EventLog, LoggedEvent
-from tenantboard.history import HistoryDB
-from tenantboard.screens.help import HelpScreen
-from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
+from tenantboard.history.db import HistoryDB
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import TenantStore
+from tenantboard.ui.screens.help import HelpScreen
+from tenantboard.ui.screens.tenant_form import ConfirmScreen, TenantForm
+from tenantboard.ui.widgets.event_log import EventLogPanel
+from tenantboard.ui.widgets.table import TenantTable
 from tenantboard.ui_state import load_ui_state
-from tenantboard.widgets.event_log import EventLogPanel
-from tenantboard.widgets.table import TenantTable
 
 from .conftest import (
     FIXED_NOW,

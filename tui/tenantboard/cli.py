@@ -34,12 +34,12 @@ from tenantboard.tenant_file import (
 )
 
 if TYPE_CHECKING:
-    from tenantboard.app import BoardConfig
     from tenantboard.client import BaseUrl
     from tenantboard.clock import Clock
     from tenantboard.remote import AttachTarget
-    from tenantboard.serve import ServeConfig
+    from tenantboard.serve.server import ServeConfig
     from tenantboard.session import SessionConfig
+    from tenantboard.ui.app import BoardConfig
 
 #: Nagios UNKNOWN: `check` could not tell (a check failed, or it could not check at all).
 EXIT_UNKNOWN = 3
@@ -598,7 +598,7 @@ def _tenants_from_args(
 
 
 def cmd_board(args: argparse.Namespace) -> int:
-    from tenantboard.app import run_board
+    from tenantboard.ui.app import run_board
 
     return run_board(board_config(args))
 
@@ -606,7 +606,7 @@ def cmd_board(args: argparse.Namespace) -> int:
 def board_config(args: argparse.Namespace) -> BoardConfig:
     """What the board opens on: the tenant file (its list, every setting, keys, hooks and
     history), the demo, or a running serve (--attach)."""
-    from tenantboard.app import BoardConfig
+    from tenantboard.ui.app import BoardConfig
 
     return BoardConfig(session=_board_session(args), demo=bool(args.demo))
 
@@ -653,7 +653,7 @@ def _attach_target(args: argparse.Namespace) -> AttachTarget:
 
     token = None
     if args.attach_token_file:
-        from tenantboard.serve import ServeError, read_token
+        from tenantboard.serve.server import ServeError, read_token
 
         try:
             token = read_token(args.attach_token_file)
@@ -915,7 +915,7 @@ def _add_window_options(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def _window(args: argparse.Namespace) -> tuple[datetime, datetime]:
-    from tenantboard.report_output import parse_moment, parse_span
+    from tenantboard.history.report_output import parse_moment, parse_span
 
     now = datetime.now(UTC)
     try:
@@ -937,7 +937,7 @@ def _window(args: argparse.Namespace) -> tuple[datetime, datetime]:
 def _open_history(args: argparse.Namespace) -> Any:
     """The history database, read-only (a board may be writing it); None when there is
     none yet. A damaged or newer file ends the command with EXIT_HISTORY."""
-    from tenantboard.history import HistoryDB, HistoryError
+    from tenantboard.history.db import HistoryDB, HistoryError
 
     path = history_path(resolve_config_path(args.config))
     if not path.exists():
@@ -957,8 +957,8 @@ class _HistoryUnreadable(Exception):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tenantboard.availability import availability
-    from tenantboard.report_output import ReportRow, report_csv, report_json, report_table
+    from tenantboard.history.availability import availability
+    from tenantboard.history.report_output import ReportRow, report_csv, report_json, report_table
 
     start, end = _window(args)
     saved = store_for(args).load().tenants
@@ -1029,7 +1029,7 @@ def _history_tenant(args: argparse.Namespace, saved: Sequence[Tenant], db: Any) 
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from tenantboard.report_output import history_json, history_table
+    from tenantboard.history.report_output import history_json, history_table
 
     start, end = _window(args)
     saved = store_for(args).load().tenants
@@ -1057,7 +1057,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
-    from tenantboard.history import Mark, marks_for
+    from tenantboard.history.db import Mark, marks_for
 
     current = {r.tenant.key: Mark.compared_label(r) for r in results}
     marks, error = marks_for(history_path(config_path), current, datetime.now(UTC))
@@ -1091,7 +1091,7 @@ def _print_marks(results: Sequence[Any], marks: dict[str, dict[str, Any]]) -> No
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tenantboard.serve import ServeError, configure_logging, serve
+    from tenantboard.serve.server import ServeError, configure_logging, serve
 
     config = serve_config(args)
     configure_logging(args.log_format)
@@ -1104,7 +1104,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_config(args: argparse.Namespace) -> ServeConfig:
     """What `serve` watches and how: the tenant file (its list, every setting, hooks and
     history) and the address and token rule of the options."""
-    from tenantboard.serve import (
+    from tenantboard.serve.server import (
         AllowedHosts,
         Limits,
         ServeConfig,

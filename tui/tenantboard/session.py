@@ -32,18 +32,16 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from tenantboard.availability import outcome_label
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
 from tenantboard.eventlog import EventLog, LoggedEvent, logged_events
-from tenantboard.history import (
+from tenantboard.history.availability import outcome_label
+from tenantboard.history.db import (
     ClosedChange,
     HistoryError,
     HistoryWriter,
@@ -51,6 +49,15 @@ from tenantboard.history import (
     Observation,
     classify,
     current_user,
+)
+from tenantboard.history.reader import (
+    ClosedWatch,
+    MarkBook,
+    StartHistory,
+    TenantAvailability,
+    mark_text,
+    read_availability,
+    read_start,
 )
 from tenantboard.humanize import SEVERITY_WORDS
 from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
@@ -60,17 +67,11 @@ from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
 from tenantboard.rows import BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
-from tenantboard.session_history import (
-    ClosedWatch,
-    MarkBook,
-    StartHistory,
-    TenantAvailability,
-    mark_text,
-    read_availability,
-    read_start,
-)
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook, Settings, StoreError, TenantList, TenantStore
+
+if TYPE_CHECKING:  # the transport is injected
+    import httpx
 
 log = logging.getLogger("tenantboard.session")
 

@@ -100,14 +100,14 @@ from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
 from tenantboard import __version__
-from tenantboard.metrics import Exposition, take_snapshot
 from tenantboard.netaddr import is_loopback
 from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 from tenantboard.sanitize import clean
-from tenantboard.serve_connections import CappedSite, ConnectionCap
+from tenantboard.serve.connections import CappedSite, ConnectionCap
+from tenantboard.serve.metrics import Exposition, take_snapshot
+from tenantboard.serve.status_page import status_page
+from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
-from tenantboard.status_page import status_page
-from tenantboard.watcher import Watcher
 
 log = logging.getLogger("tenantboard.serve")
 

@@ -27,7 +27,7 @@ from textual.strip import Strip
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of, yes_no
 from tenantboard.rows import MARK_GLYPHS, BoardModel, TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.textual_overrides import LineScrollBarMixin
+from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 
 @dataclass(frozen=True, slots=True)

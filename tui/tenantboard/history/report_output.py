@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tenantboard.availability import MAINTENANCE_STATES, Availability, Interval
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import Mark, dumps_interval
+from tenantboard.history.availability import MAINTENANCE_STATES, Availability, Interval
+from tenantboard.history.db import Mark, dumps_interval
 from tenantboard.humanize import yes_no
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant

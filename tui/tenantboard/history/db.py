@@ -75,8 +75,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tenantboard.availability import Interval, outcome_label
 from tenantboard.files import FileError, set_aside, unused_name
+from tenantboard.history.availability import Interval, outcome_label
 from tenantboard.humanize import host_of
 from tenantboard.paths import history_path
 from tenantboard.sanitize import clean

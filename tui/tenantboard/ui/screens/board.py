@@ -31,16 +31,11 @@ from tenantboard.clock import Clock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
+from tenantboard.history.reader import mark_text
 from tenantboard.humanize import ago
-from tenantboard.messages import ResultsArrived
-from tenantboard.pacing import Pacing
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
 from tenantboard.sanitize import clean
-from tenantboard.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
-from tenantboard.screens.help import HelpScreen
-from tenantboard.screens.list_actions import ListActions
-from tenantboard.screens.marks import MarkActions
 from tenantboard.session import (
     AvailabilityRead,
     CommandsRefused,
@@ -61,16 +56,21 @@ from tenantboard.session import (
     SettingsChanged,
     VersionFetched,
 )
-from tenantboard.session_history import mark_text
-from tenantboard.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
+from tenantboard.ui.messages import ResultsArrived
+from tenantboard.ui.pacing import Pacing
+from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
+from tenantboard.ui.screens.help import HelpScreen
+from tenantboard.ui.screens.list_actions import ListActions
+from tenantboard.ui.screens.marks import MarkActions
+from tenantboard.ui.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
+from tenantboard.ui.widgets.change_line import ChangeLine
+from tenantboard.ui.widgets.detail import DetailContext, DetailPane
+from tenantboard.ui.widgets.event_log import EventLogPanel
+from tenantboard.ui.widgets.filter_line import FilterLine
+from tenantboard.ui.widgets.keybar import KeyBar
+from tenantboard.ui.widgets.summary import SummaryBar, activity_text, counts_text
+from tenantboard.ui.widgets.table import TenantTable
 from tenantboard.ui_state import UiState
-from tenantboard.widgets.change_line import ChangeLine
-from tenantboard.widgets.detail import DetailContext, DetailPane
-from tenantboard.widgets.event_log import EventLogPanel
-from tenantboard.widgets.filter_line import FilterLine
-from tenantboard.widgets.keybar import KeyBar
-from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text
-from tenantboard.widgets.table import TenantTable
 
 #: Below this width the detail pane takes the whole screen instead of covering the right side.
 NARROW_WIDTH = 110

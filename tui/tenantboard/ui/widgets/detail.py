@@ -18,11 +18,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tenantboard.answers import Severity, VersionInfo
+from tenantboard.history.reader import STRIP_DAYS, TenantAvailability
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, yes_no
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.session_history import STRIP_DAYS, TenantAvailability
-from tenantboard.textual_overrides import LineScrollBarMixin
+from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 LABEL_WIDTH = 12
 

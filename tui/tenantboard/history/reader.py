@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tenantboard.answers import Severity
-from tenantboard.availability import Availability, availability, daily_strip
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import (
+from tenantboard.history.availability import Availability, availability, daily_strip
+from tenantboard.history.db import (
     ClosedChange,
     HistoryDB,
     HistoryError,

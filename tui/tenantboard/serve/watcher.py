@@ -41,7 +41,7 @@ from tenantboard.session import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from tenantboard.history import Mark
+    from tenantboard.history.db import Mark
 
 log = logging.getLogger("tenantboard.watcher")
 
