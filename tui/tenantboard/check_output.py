@@ -148,10 +148,18 @@ def check_record(
     result, and its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
     ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null."""
     record = result_json(result, versions=versions)
-    marks = marks or {}
-    record["muted"] = marks["mute"].as_json() if "mute" in marks else None
-    record["acknowledged"] = marks["ack"].as_json() if "ack" in marks else None
+    record.update(marks_json(marks))
     return record
+
+
+def marks_json(marks: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"muted": ..., "acknowledged": ...}``: each mark's ``{"by", "created_at", "until",
+    "state"}`` or null, from the marks in force by kind (``"mute"``, ``"ack"``)."""
+    marks = marks or {}
+    return {
+        "muted": marks["mute"].as_json() if "mute" in marks else None,
+        "acknowledged": marks["ack"].as_json() if "ack" in marks else None,
+    }
 
 
 def _iso(moment: Any) -> str:

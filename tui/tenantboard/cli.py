@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN
+    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 
     serving = add_command(
         "serve",
@@ -404,6 +404,22 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         "--insecure-public",
         action="store_true",
         help="allow a non-loopback address without a token: anyone who reaches it can read it",
+    )
+    serving.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a reverse proxy's or a DNS name of "
+        "this host); repeatable. Other names get 421 (see docs/security.md)",
+    )
+    serving.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="connections held at once, event streams included (default %(default)s); past "
+        "it new ones are closed at once",
     )
     serving.add_argument(
         "--log-format",
@@ -1088,14 +1104,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_config(args: argparse.Namespace) -> ServeConfig:
     """What `serve` watches and how: the tenant file (its list, every setting, hooks and
     history) and the address and token rule of the options."""
-    from tenantboard.serve.server import ServeConfig, ServeError, parse_listen, token_rule
+    from tenantboard.serve.server import (
+        AllowedHosts,
+        Limits,
+        ServeConfig,
+        ServeError,
+        parse_listen,
+        token_rule,
+    )
 
     try:
         host, port = parse_listen(args.listen)
         token = token_rule(host, args.token_file, args.insecure_public)
+        AllowedHosts.for_listen(host, args.allow_host)  # a bad name is a usage error now
+        if args.max_connections < 1:
+            raise ServeError("--max-connections must be at least 1")
     except ServeError as exc:
         raise UsageError(str(exc)) from None
-    return ServeConfig(host=host, port=port, session=_file_session(args, kind="serve"), token=token)
+    return ServeConfig(
+        host=host,
+        port=port,
+        session=_file_session(args, kind="serve"),
+        token=token,
+        allowed_hosts=tuple(args.allow_host),
+        limits=Limits(max_connections=args.max_connections),
+    )
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:

@@ -193,10 +193,12 @@ class RoleChanged:
 
 @dataclass(frozen=True, slots=True)
 class ServerStatus:
-    """An attached board's server: reached (``connected``), or lost / refusing."""
+    """An attached board's server: reached (``connected``), or lost / refusing. ``refused``:
+    it refused this board (401, 403); the feed has stopped asking."""
 
     message: str
     connected: bool
+    refused: bool = False
 
 
 SessionChange = (
@@ -348,6 +350,7 @@ class Session:
                 on_tenants=lambda tenants: self.adopt_tenants(tenants, source="server"),
                 on_result=self._result_arrived,
                 on_status=lambda text, up: self._emit(ServerStatus(text, up)),
+                on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)

@@ -24,6 +24,7 @@ from tomlkit import TOMLDocument
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 
 from tenantboard.files import FileError, NotSaved, atomic_write, write_target
+from tenantboard.netaddr import is_loopback
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant
 
 
@@ -240,7 +241,6 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
 
 def _checked_hook_url(url: Any) -> str:
     """https anywhere; plain http only to a loopback address (a local relay, tests)."""
-    import ipaddress
     from urllib.parse import urlsplit
 
     if not isinstance(url, str):
@@ -253,13 +253,8 @@ def _checked_hook_url(url: Any) -> str:
         raise ValueError("url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError("url must be an https:// URL with a host")
-    if parts.scheme == "http":
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ValueError("url must use https (plain http only to a loopback address)")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError("url must use https (plain http only to a loopback address)")
     return url
 
 

@@ -260,8 +260,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             case RoleChanged(message=message):
                 self.notify(message, timeout=8, markup=False)
                 self.update_summary()
-            case ServerStatus(message=message, connected=connected):
-                if connected:
+            case ServerStatus(message=message, connected=connected, refused=refused):
+                if refused:
+                    self.server_refused(message)
+                elif connected:
                     self.notify(message, timeout=4, markup=False)
                 else:
                     self.alert(message)
@@ -307,6 +309,13 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         for notice in notices(events, MAX_TOASTS):
             severity = "warning" if notice.worse else "information"
             self.notify(notice.message, title=notice.title, severity=severity, markup=False)
+
+    def server_refused(self, message: str) -> None:
+        """--attach: the server refused this board (no token, or not its token). Said in
+        the table instead of the empty list's hint, and as an alert; nothing is retried."""
+        self.table.empty_hint = message
+        self.table.refresh()
+        self.alert(message)
 
     def alert(self, message: str) -> Notification:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
