@@ -105,6 +105,7 @@ from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 from tenantboard.sanitize import clean
 from tenantboard.serve.connections import CappedSite, ConnectionCap
 from tenantboard.serve.metrics import Exposition, take_snapshot
+from tenantboard.serve.sdnotify import SystemdNotifier
 from tenantboard.serve.status_page import status_page
 from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
@@ -569,9 +570,19 @@ class ServeConfig:
     limits: Limits = Limits()
 
 
+def systemd_status(watcher: Watcher) -> str:
+    """What ``systemctl status`` shows: the tenants by severity, and our own outage."""
+    counts = ", ".join(f"{n} {word}" for word, n in watcher.severity_counts().items() if n)
+    outage = watcher.session.monitor.outage
+    return f"{len(watcher.model.list_order)} tenants: {counts or 'none'}" + (
+        f"; {outage.headline}" if outage else ""
+    )
+
+
 async def serve(config: ServeConfig) -> int:
     """Run until SIGTERM (exit 0) or SIGINT (exit 130); everything closed on the way out."""
     loop = asyncio.get_running_loop()
+    systemd = SystemdNotifier.from_environment()
     stopped: asyncio.Future[int] = loop.create_future()
 
     def stop(code: int) -> None:
@@ -588,6 +599,7 @@ async def serve(config: ServeConfig) -> int:
     app = build_app(watcher, token=config.token, hosts=hosts)
     watching: asyncio.Task[None] | None = None
     runner: web.AppRunner | None = None
+    heartbeat: asyncio.Task[None] | None = None
     try:
         runner = await listen(app, config.host, config.port, config.limits)
         for address in runner.addresses:
@@ -608,6 +620,8 @@ async def serve(config: ServeConfig) -> int:
                 "are picked up as the file changes"
             )
         watching = asyncio.create_task(watcher.run(), name="watcher")
+        systemd.ready(systemd_status(watcher))
+        heartbeat = asyncio.create_task(systemd.keep_alive(lambda: systemd_status(watcher)))
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
@@ -615,9 +629,13 @@ async def serve(config: ServeConfig) -> int:
         log.info("stopping (%s)", "SIGTERM" if code == EXIT_SIGTERM else "SIGINT")
         return code
     finally:
+        systemd.stopping()
         watcher.hub.close()
         if runner is not None:
             await runner.cleanup()
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         if watching is not None:
             watching.cancel()  # the session writes what it holds and sends what hooks hold
             await asyncio.gather(watching, return_exceptions=True)
@@ -625,4 +643,5 @@ async def serve(config: ServeConfig) -> int:
             await session.aclose()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        systemd.close()
         log.info("stopped")

@@ -1,6 +1,6 @@
 """The Textual app: the session's lifecycle, theme, keys and remembered choices.
 
-The board itself lives on its screen (:mod:`tenantboard.screens.board`) and the checking,
+The board itself lives on its screen (:mod:`tenantboard.ui.screens.board`) and the checking,
 recording and alerting in its :class:`~tenantboard.session.Session`. The app builds the
 session, runs it as a worker once the first frame is drawn, remembers the operator's choices
 between runs, and stops the session on exit (which writes what it holds).
