@@ -34,6 +34,8 @@ from tenantboard.history import (
 )
 from tenantboard.paths import history_path
 
+from .conftest import REQUIRE_ROOT, skip_unless_required
+
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 KEY = "online:Cust1"
 
@@ -454,7 +456,7 @@ def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
         capture_output=True,
     )
     if done.returncode != 0:
-        pytest.skip("needs root to mount a small tmpfs")
+        skip_unless_required("needs root to mount a small tmpfs", REQUIRE_ROOT)
     try:
         yield mount_point
     finally:

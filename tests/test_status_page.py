@@ -6,7 +6,6 @@ it) makes that a failure.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
 from tenantboard.tenant import Tenant
+from tests.conftest import skip_unless_required
 from tests.serve_helpers import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -26,13 +26,12 @@ from tests.serve_helpers import (
 )
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-    if os.environ.get("TENANTBOARD_REQUIRE_BROWSER") == "1":
-        pytest.fail(
-            f"TENANTBOARD_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing "
-            "(apt-get install chromium chromium-driver)",
-            pytrace=False,
-        )
-    pytest.skip("no Chromium (apt-get install chromium chromium-driver)", allow_module_level=True)
+    skip_unless_required(
+        f"no Chromium: {CHROMIUM} or {CHROMEDRIVER} is missing "
+        "(apt-get install chromium chromium-driver)",
+        "TENANTBOARD_REQUIRE_BROWSER",
+        module=True,
+    )
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
