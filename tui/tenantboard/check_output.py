@@ -11,7 +11,7 @@ from tenantboard.answers import Severity
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, short_reason
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
-from tenantboard.humanize import host_of
+from tenantboard.humanize import host_of, plural
 from tenantboard.sanitize import clean
 
 _ANSI = {
@@ -45,7 +45,7 @@ def summary_line(results: Sequence[CheckResult]) -> str:
     total = len(results)
     perfdata = " ".join(f"{s.name.lower()}={counts[s]}" for s in _PERFDATA_ORDER)
     return (
-        f"TENANTBOARD {worst.name} - {total} tenant{'s' if total != 1 else ''}: "
+        f"TENANTBOARD {worst.name} - {plural(total, 'tenant')}: "
         f"{', '.join(parts) or 'none'} | {perfdata}"
     )
 
@@ -98,7 +98,7 @@ def outage_summary_line(results: Sequence[CheckResult]) -> str | None:
     )
     return (
         f"TENANTBOARD UNKNOWN - cannot reach SuperOffice: {reason} "
-        f"({len(results)} tenants not checked) | {perfdata}"
+        f"({plural(len(results), 'tenant')} not checked) | {perfdata}"
     )
 
 

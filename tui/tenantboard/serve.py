@@ -79,6 +79,7 @@ from typing import Any
 from aiohttp import web
 
 from tenantboard import __version__
+from tenantboard.humanize import plural
 from tenantboard.metrics import Exposition, take_snapshot
 from tenantboard.remote import DEFAULT_LISTEN
 from tenantboard.session import Session, SessionConfig
@@ -375,13 +376,13 @@ async def serve(config: ServeConfig) -> int:
             host, port = address[0], address[1]
             shown = f"[{host}]" if ":" in host else host
             log.info(
-                "tenantboard %s listening on http://%s:%d (%d tenants from %s, %d alert hooks)",
+                "tenantboard %s listening on http://%s:%d (%s from %s, %s)",
                 __version__,
                 shown,
                 port,
-                len(config.session.tenants),
+                plural(len(config.session.tenants), "tenant"),
                 watcher.path or "memory",
-                len(config.session.hooks),
+                plural(len(config.session.hooks), "alert hook"),
             )
         if not config.session.tenants:
             log.warning(

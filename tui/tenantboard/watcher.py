@@ -32,6 +32,7 @@ from tenantboard.session import (
     FileStatus,
     ListChanged,
     MarksChanged,
+    OutageChanged,
     ResultsApplied,
     Session,
     SessionChange,
@@ -269,6 +270,10 @@ class Watcher:
                 self.hub.publish(
                     "reset", {"reason": "the tenant list changed", "seq": self.hub.seq + 1}
                 )
+            case OutageChanged(held=held):
+                for row in held:  # failed in it before it was told: stale, not an error
+                    self.hub.publish("result", self.row_text(row))
+                self.revision += 1
             case FileStatus() | MarksChanged():
                 self.revision += 1
 
