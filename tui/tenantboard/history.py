@@ -184,7 +184,6 @@ CREATE TABLE IF NOT EXISTS runs (
 #: own outages (a gap in the history, never the tenants' downtime).
 _SCHEMA_V2 = """
 ALTER TABLE intervals ADD COLUMN next_at INTEGER;
-CREATE INDEX IF NOT EXISTS intervals_by_end ON intervals(end_at);
 CREATE TABLE IF NOT EXISTS outages (
     id INTEGER PRIMARY KEY,
     run INTEGER,
@@ -368,18 +367,13 @@ class Observation:
             self.running,
             self.host,
             self.error,
-            _rounded(self.next_at),
+            self.next_at,  # the file keeps whole seconds, as for ``at``
         )
 
 
 if TYPE_CHECKING:
     #: What the writer queues in order: results, log events, and our own outages.
     Step = Observation | LoggedEvent | Outage
-
-
-def _rounded(moment: datetime | None) -> datetime | None:
-    """A moment as the file keeps it: whole seconds."""
-    return None if moment is None else _moment(_epoch(moment))
 
 
 def allowed_silence(interval: Interval, gap: float = DEFAULT_GAP) -> float:
@@ -440,13 +434,13 @@ def fold(
             continue  # older than what is recorded: another writer got there first
         if current is not None:
             allowed = allowed_silence(current, gap)
-            cut = outage_in(current.end, at, outages)
+            cut = outage_in(current.end, at, outages) if outages else None
             if cut is not None:
                 if (cut - current.end).total_seconds() <= allowed:
                     put(replace(current, end=_moment(_epoch(cut)), next_at=None))
             elif (at - current.end).total_seconds() <= allowed:
                 # observed up to now, changed or not
-                current = replace(current, end=at, next_at=_rounded(observation.next_at))
+                current = replace(current, end=at, next_at=observation.next_at)
                 put(current)
                 if observation.same_outcome(current):
                     continue
@@ -757,20 +751,21 @@ class HistoryDB:
                 )
 
     def _write_steps(self, steps: Sequence[Step], gap: float, run_id: int | None) -> None:
-        from tenantboard.eventlog import LoggedEvent
-
-        for kind, group in groupby(steps, key=type):
+        """Runs of observations folded together, events added, outages applied, in order."""
+        for _, group in groupby(steps, key=type):
             items = list(group)
-            if kind is Observation:
+            observations = [item for item in items if isinstance(item, Observation)]
+            outages = [item for item in items if isinstance(item, Outage)]
+            if observations:
                 by_key: dict[str, list[Observation]] = {}
-                for observation in items:
-                    by_key.setdefault(observation.key, []).append(observation)  # type: ignore[union-attr]
+                for observation in observations:
+                    by_key.setdefault(observation.key, []).append(observation)
                 self._record(by_key, gap)
-            elif kind is LoggedEvent:
-                self.add_events(items)  # type: ignore[arg-type]
+            elif outages:
+                for outage in outages:
+                    self._outage_step(outage, run_id)
             else:
-                for outage in items:
-                    self._outage_step(outage, run_id)  # type: ignore[arg-type]
+                self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
 
     # -- our own outages -------------------------------------------------------------------
 
@@ -810,14 +805,18 @@ class HistoryDB:
         is cut back to ``since``; their "check failed" events are withdrawn. Returns the
         tenant keys whose failures were re-classed."""
         cutoff = _epoch(since)
+        # Per tenant (CROSS JOIN keeps tenants outside), through its index: the interval that
+        # began last before the cutoff and those after it; a year of history is not scanned
+        # for a minute's failures.
         rows = self.connection.execute(
-            "SELECT i.id, i.tenant, t.key, i.start_at, i.error FROM intervals i "
-            "JOIN tenants t ON t.id = i.tenant WHERE i.end_at >= ? "
-            "ORDER BY i.tenant, i.start_at, i.id",
-            (cutoff,),
+            "SELECT i.id, i.tenant, t.key, i.start_at, i.error FROM tenants t "
+            "CROSS JOIN intervals i ON i.tenant = t.id AND i.start_at >= COALESCE("
+            "(SELECT MAX(j.start_at) FROM intervals j WHERE j.tenant = t.id AND j.start_at < ?), ?)"
+            " WHERE i.end_at >= ? ORDER BY i.tenant, i.start_at, i.id",
+            (cutoff, cutoff, cutoff),
         ).fetchall()
         deleted: list[tuple[int]] = []
-        cut: list[tuple[int, int, int]] = []
+        cut: list[tuple[int, None, int]] = []  # (end_at, next_at, id)
         touched: dict[str, int] = {}
         for _, group in groupby(rows, key=lambda row: row[1]):
             spans = list(group)
@@ -828,9 +827,9 @@ class HistoryDB:
                     if start >= cutoff:
                         deleted.append((row_id,))
                     else:
-                        cut.append((cutoff, None, row_id))  # type: ignore[arg-type]
+                        cut.append((cutoff, None, row_id))
                 elif following in _NETWORK_ERRORS:
-                    cut.append((max(start, cutoff), None, row_id))  # type: ignore[arg-type]
+                    cut.append((max(start, cutoff), None, row_id))
         run_many = self.connection.executemany
         run_many("DELETE FROM intervals WHERE id = ?", deleted)
         run_many("UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?", cut)
