@@ -183,6 +183,41 @@ def test_folding_never_makes_overlapping_or_backwards_intervals(
         assert folded[0].start == items[0].at and folded[-1].end == items[-1].at
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    observations,
+    st.lists(st.tuples(st.integers(0, 4000), st.integers(1, 300)), max_size=4),
+    st.integers(min_value=1, max_value=5),
+)
+def test_no_interval_ever_spans_one_of_our_outages(
+    raw: list[tuple[int, str | None]], spans: list[tuple[int, int]], batches: int
+) -> None:
+    from tenantboard.connectivity import Outage
+
+    outages = [
+        Outage(T0 + timedelta(minutes=start), "x", 3, ended=T0 + timedelta(minutes=start + length))
+        for start, length in spans
+    ]
+    items = [
+        planned(minute, 10, state, error=None if state else "timeout")
+        for minute, state in sorted(raw, key=lambda pair: pair[0])
+    ]
+    last, folded = None, []
+    size = max(1, len(items) // batches)
+    for index in range(0, len(items), size):
+        updated, new = fold(last, items[index : index + size], outages=outages)
+        if folded and updated is not None:
+            folded[-1] = updated
+        folded.extend(new)
+        last = folded[-1] if folded else None
+    for before, after in itertools.pairwise(folded):
+        assert before.start <= before.end <= after.start <= after.end
+    for interval in folded:
+        for outage in outages:
+            assert outage.ended is not None
+            assert not (interval.start < outage.since and interval.end > outage.ended)
+
+
 # -- restarts: what changed while closed ---------------------------------------------------
 
 

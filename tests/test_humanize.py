@@ -46,6 +46,13 @@ def test_a_change_while_closed_for_seconds_says_which_seconds() -> None:
     assert change.describe() == "Running → Unknown while closed, between 15:03:05 and 15:03:45"
 
 
+def test_a_report_of_seconds_says_which_seconds() -> None:
+    from tenantboard.report_output import report_table
+
+    title = report_table([], T, T + timedelta(seconds=45)).splitlines()[0]
+    assert title == "availability 2026-03-02 15:03:05 to 2026-03-02 15:03:50 (45s)"
+
+
 def test_the_history_table_shows_seconds_where_an_interval_is_within_a_minute() -> None:
     from tenantboard.availability import Interval
     from tenantboard.report_output import history_table

@@ -127,9 +127,8 @@ def report_table(
                 row.tenant.label,
             ]
         )
-    title = (
-        f"availability {_local(start)} to {_local(end)} ({length((end - start).total_seconds())})"
-    )
+    first, last = time_range(start, end, dates=True)
+    title = f"availability {first} to {last} ({length((end - start).total_seconds())})"
     notes = outage_lines(outages)
     return "\n".join([title, _aligned(header, body), *(["", *notes] if notes else [])])
 
