@@ -36,7 +36,7 @@ from tenantboard.client import TenantClient
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, RECOVERY_SPREAD, Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, logged_events
-from tenantboard.history import HistoryDB, HistoryWriter
+from tenantboard.history.db import HistoryDB, HistoryWriter
 from tenantboard.rows import HISTORY_LIMIT, TIMELINE_LIMIT, BoardModel, TenantRow
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.simulator import Simulator, SimulatorTransport

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import HistoryDB, Observation
+from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.simulator.scenario import (
     incident,
     maintenance,

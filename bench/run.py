@@ -240,8 +240,8 @@ async def board_pass(
     and the time until the screen shows each answer is recorded."""
     from textual import events
 
-    from tenantboard.app import BoardConfig, TenantBoardApp
     from tenantboard.client import BaseUrl
+    from tenantboard.ui.app import BoardConfig, TenantBoardApp
 
     config = BoardConfig(
         tenants=tenants,
@@ -285,8 +285,8 @@ async def board_steady_cost(
     """The headless board with every tenant due every 30 s (min and max interval 30 s):
     after the first pass, this process's CPU time over ``window`` seconds of wall time and
     the checks completed in it. Returns (CPU seconds per check, checks, share of a core)."""
-    from tenantboard.app import BoardConfig, TenantBoardApp
     from tenantboard.client import BaseUrl
+    from tenantboard.ui.app import BoardConfig, TenantBoardApp
 
     config = BoardConfig(
         tenants=tenants,

@@ -9,10 +9,10 @@ import gc
 import sys
 from pathlib import Path
 
-from tenantboard.app import BoardConfig, TenantBoardApp
 from tenantboard.client import BaseUrl
 from tenantboard.tenant import make_tenant
 from tenantboard.tenant_file import Settings
+from tenantboard.ui.app import BoardConfig, TenantBoardApp
 
 
 def rss_mb() -> float:

@@ -107,10 +107,10 @@ def make_board(
     ``tick_interval``)."""
     import random
 
-    from tenantboard.app import BoardConfig, TenantBoardApp
     from tenantboard.session import SessionConfig
     from tenantboard.simulator import Simulator, SimulatorTransport, demo_tenants
     from tenantboard.tenant_file import Settings
+    from tenantboard.ui.app import BoardConfig, TenantBoardApp
 
     if transport is None:
         transport = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
@@ -127,13 +127,31 @@ def make_board(
 
 
 async def settle_board(pilot, app) -> None:
-    """Wait (without sleeping on a timer) until every tenant has been checked once."""
+    """Wait (without sleeping on a timer) until every tenant has been checked once and the
+    board has drawn it all: results, the header, the view."""
+    board = app.board
     for _ in range(500):
         await pilot.pause()
-        if app.board.model.pending() == 0 and app.monitor.in_flight == 0 and app.board.pacing.idle:
+        if board.model.pending() == 0 and app.monitor.in_flight == 0 and board.pacing.quiet:
             await pilot.pause()
             return
+        let_results_through(app, drawn=True)
     raise AssertionError("the board never finished its first pass")
+
+
+def let_results_through(app, *, drawn: bool = False) -> None:
+    """The board gathers results for 50 ms of its clock before it draws them (and redraws
+    its header and view a moment later): while something waits, move the fake clock on by
+    that much, and no more, so that times on screen stay put. ``drawn``: wait for the
+    header and the view too, not only the results."""
+    from tenantboard.ui.pacing import BATCH_DELAY
+
+    board = getattr(app, "board", None)
+    if board is None or not isinstance(app.clock, FakeClock):
+        return
+    waiting = not board.pacing.quiet if drawn else not board.pacing.idle
+    if waiting:
+        app.clock.advance(BATCH_DELAY)
 
 
 async def until(pilot, condition, tries: int = 100) -> None:
@@ -143,6 +161,7 @@ async def until(pilot, condition, tries: int = 100) -> None:
         if condition():
             return
         await pilot.pause(0.01)
+        let_results_through(pilot.app)
     raise AssertionError("never happened")
 
 

@@ -47,7 +47,7 @@ async def shoot(
 
 
 def write_readme_keys() -> None:
-    from tenantboard.screens.board_keys import key_table_markdown
+    from tenantboard.ui.screens.board_keys import key_table_markdown
 
     readme = ROOT / "docs" / "board.md"
     text = readme.read_text(encoding="utf-8")

@@ -1,37 +1,26 @@
-"""The import graph runs one way: domain modules import no UI, no HTTP library, no edge.
+"""The import graph runs one way, by package: every rule tui/ARCHITECTURE.md states is here.
 
-Read from the source (module-level imports, ``TYPE_CHECKING`` blocks left out), so a new
-module is checked the moment it exists. ``tui/ARCHITECTURE.md`` explains the layers.
+Imports are read from the source (everything a module imports, at its top or inside a
+function; ``TYPE_CHECKING`` blocks left out), so a new module is checked the moment it
+exists. Each rule is a sentence and a check: the sentences are the bullets of
+ARCHITECTURE.md's "The rules" section, word for word, and a test keeps the two in step.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tui" / "tenantboard"
+ARCHITECTURE = PACKAGE.parent / "ARCHITECTURE.md"
 
-#: The Textual side: may import anything below it.
-UI = {"app", "messages", "palette", "textual_overrides"}
-UI_PACKAGES = {"screens", "widgets"}
-#: Modules at the edge that talk to the outside world (HTTP, the command line, processes):
-#: they may import HTTP libraries; nothing in the domain imports them.
-EDGE = {
-    "__main__",
-    "cli",
-    "client",
-    "aiohttp_transport",
-    "remote",
-    "simulator",  # the package re-exports its transport and server
-    "simulator.transport",
-    "simulator.server",
-    "notify",  # runs alert commands and posts webhooks
-    "serve",  # the HTTP server
-    "session",  # composes the client, the feed of an attached board, the hooks
-    "watcher",  # serve's face on a session
-    "metrics",  # serve's /metrics, from the watcher
-}
-FOREIGN_UI_OR_HTTP = ("textual", "rich", "httpx", "httpcore", "aiohttp")
+#: The bottom: what everything else stands on; they import nothing of ours but each other.
+BOTTOM = {"errors", "sanitize", "schedule", "clock", "paths", "files", "tenant", "lease", "netaddr"}
+#: The modules at the root that speak HTTP (the client, its transport, the feed of an
+#: attached board, the alert hooks' webhooks, the simulator) and the command line.
+HTTP_AT_THE_ROOT = {"client", "aiohttp_transport", "remote", "notify", "cli"}
 
 
 def module_name(path: Path) -> str:
@@ -41,8 +30,8 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def runtime_imports(path: Path) -> set[str]:
-    """Top-level names imported at run time (not under ``if TYPE_CHECKING:``)."""
+def imports_of(path: Path) -> set[str]:
+    """Every module name imported (not under ``if TYPE_CHECKING:``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: set[str] = set()
     for node in tree.body:
@@ -53,62 +42,122 @@ def runtime_imports(path: Path) -> set[str]:
                 found.update(alias.name for alias in child.names)
             elif isinstance(child, ast.ImportFrom) and child.module and child.level == 0:
                 found.add(child.module)
+                found.update(f"{child.module}.{alias.name}" for alias in child.names)
     return found
 
 
 def all_modules() -> dict[str, set[str]]:
-    return {module_name(path): runtime_imports(path) for path in PACKAGE.rglob("*.py")}
+    return {module_name(path): imports_of(path) for path in PACKAGE.rglob("*.py")}
 
 
-def is_ui(module: str) -> bool:
-    return module in UI or module.split(".")[0] in UI_PACKAGES
-
-
-def is_domain(module: str) -> bool:
-    return module != "" and not is_ui(module) and module not in EDGE
-
-
-def ours(imported: str) -> str | None:
-    if imported == "tenantboard" or not imported.startswith("tenantboard."):
+def ours(imported: str, modules: set[str]) -> str | None:
+    """Our module that ``imported`` names (``tenantboard.history.db.Mark`` ->
+    ``history.db``), or None for anything not ours."""
+    if not imported.startswith("tenantboard."):
         return None
-    return imported.removeprefix("tenantboard.")
+    name = imported.removeprefix("tenantboard.")
+    while name and name not in modules:
+        name = name.rpartition(".")[0]
+    return name or None
 
 
-def test_domain_modules_import_no_ui_and_no_http() -> None:
+def wing(module: str) -> str:
+    """``ui``, ``serve``, ``history``, ``simulator``, or ``root``."""
+    top = module.split(".")[0]
+    return top if "." in module or top in ("ui", "serve", "history", "simulator") else "root"
+
+
+def foreign(imports: set[str], *prefixes: str) -> list[str]:
+    return sorted(
+        name for name in imports if any(name == p or name.startswith(p + ".") for p in prefixes)
+    )
+
+
+def ours_in(imports: set[str], modules: set[str]) -> set[str]:
+    return {target for name in imports if (target := ours(name, modules)) is not None}
+
+
+# -- the rules ---------------------------------------------------------------------------------
+
+Problems = list[str]
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    check: Callable[[dict[str, set[str]]], Problems]
+
+
+def _no_textual_outside_ui(graph: dict[str, set[str]]) -> Problems:
+    return [
+        f"{module} imports {name}"
+        for module, imports in graph.items()
+        if wing(module) != "ui"
+        for name in foreign(imports, "textual", "rich")
+    ]
+
+
+def _no_server_outside_serve(graph: dict[str, set[str]]) -> Problems:
+    return [
+        f"{module} imports {name}"
+        for module, imports in graph.items()
+        if wing(module) != "serve"
+        for name in foreign(imports, "aiohttp.web", "prometheus_client")
+    ]
+
+
+def _http_only_where_named(graph: dict[str, set[str]]) -> Problems:
+    allowed = HTTP_AT_THE_ROOT
+    return [
+        f"{module} imports {name}"
+        for module, imports in graph.items()
+        if wing(module) in ("root", "history") and module not in allowed
+        for name in foreign(imports, "httpx", "httpcore", "aiohttp")
+    ]
+
+
+def _faces_apart(graph: dict[str, set[str]]) -> Problems:
+    modules = set(graph)
     problems = []
-    for module, imports in all_modules().items():
-        if not is_domain(module):
-            continue
-        for imported in imports:
-            top = imported.split(".")[0]
-            target = ours(imported)
-            if top in FOREIGN_UI_OR_HTTP:
-                problems.append(f"{module} imports {imported}")
-            elif target is not None and not is_domain(target):
-                problems.append(f"{module} imports {imported} (UI or edge)")
-    assert problems == []
+    for module, imports in graph.items():
+        for target in ours_in(imports, modules):
+            target_wing, own = wing(target), wing(module)
+            if target_wing in ("ui", "serve") and own != target_wing and module != "cli":
+                problems.append(f"{module} imports {target}")
+    return problems
 
 
-def test_the_tenant_module_is_the_bottom_layer() -> None:
-    imports = all_modules()["tenant"]
-    assert {name for name in imports if ours(name)} <= {
-        "tenantboard.errors",
-        "tenantboard.sanitize",
-    }
+def _history_below_the_session(graph: dict[str, set[str]]) -> Problems:
+    modules = set(graph)
+    above = {"session", "cli", "__main__"}
+    return [
+        f"{module} imports {target}"
+        for module, imports in graph.items()
+        if wing(module) == "history"
+        for target in ours_in(imports, modules)
+        if target in above or wing(target) in ("ui", "serve")
+    ]
 
 
-def test_no_import_cycles_between_our_modules() -> None:
-    graph = {
-        module: {target for name in imports if (target := ours(name)) is not None}
-        for module, imports in all_modules().items()
-    }
+def _the_bottom(graph: dict[str, set[str]]) -> Problems:
+    modules = set(graph)
+    return [
+        f"{module} imports {target}"
+        for module in BOTTOM
+        for target in ours_in(graph[module], modules)
+        if target not in BOTTOM
+    ]
+
+
+def _no_cycles(graph: dict[str, set[str]]) -> Problems:
+    modules = set(graph)
+    edges = {module: ours_in(imports, modules) - {module} for module, imports in graph.items()}
     state: dict[str, int] = {}
     cycle: list[str] = []
 
     def visit(module: str, path: list[str]) -> bool:
         state[module] = 1
-        for target in sorted(graph.get(module, ())):
-            target = target if target in graph else target.rsplit(".", 1)[0]
+        for target in sorted(edges.get(module, ())):
             if state.get(target) == 1:
                 cycle.extend([*path, module, target])
                 return True
@@ -117,28 +166,92 @@ def test_no_import_cycles_between_our_modules() -> None:
         state[module] = 2
         return False
 
-    for module in sorted(graph):
+    for module in sorted(edges):
+        # A package's __init__ and its modules import each other by design: skip packages.
+        if module in ("ui", "serve", "history", "simulator", ""):
+            continue
         if state.get(module) is None and visit(module, []):
-            break
-    assert cycle == []
+            return [" -> ".join(cycle)]
+    return []
 
 
-def test_every_module_is_classified_the_way_its_imports_say() -> None:
-    """A module that imports Textual must be listed as UI; an HTTP library, as an edge."""
-    problems = []
-    for module, imports in all_modules().items():
-        tops = {name.split(".")[0] for name in imports}
-        if "textual" in tops and not is_ui(module):
-            problems.append(f"{module} imports textual but is not listed as UI")
-    assert problems == []
+RULES = [
+    Rule("Nothing outside `ui/` imports Textual or Rich.", _no_textual_outside_ui),
+    Rule(
+        "Nothing outside `serve/` imports aiohttp's server or prometheus-client.",
+        _no_server_outside_serve,
+    ),
+    Rule(
+        "At the root and in `history/`, only `client.py`, `aiohttp_transport.py`, "
+        "`remote.py`, `notify.py` and `cli.py` import an HTTP library (httpx, aiohttp).",
+        _http_only_where_named,
+    ),
+    Rule(
+        "The faces stay apart: `ui/` and `serve/` import nothing of each other, and nothing "
+        "else imports them but `cli.py`.",
+        _faces_apart,
+    ),
+    Rule(
+        "`history/` imports nothing from `session.py`, `cli.py`, `ui/` or `serve/`.",
+        _history_below_the_session,
+    ),
+    Rule(
+        "The bottom modules (`errors`, `sanitize`, `schedule`, `clock`, `paths`, `files`, "
+        "`tenant`, `lease`, `netaddr`) import nothing of ours but each other.",
+        _the_bottom,
+    ),
+    Rule("There are no import cycles between our modules.", _no_cycles),
+]
 
 
-def test_the_readme_key_table_comes_from_the_bindings() -> None:
-    from tenantboard.screens.board_keys import key_table_markdown
+def test_every_rule_holds() -> None:
+    graph = all_modules()
+    broken = {rule.text: problems for rule in RULES if (problems := rule.check(graph))}
+    assert broken == {}
 
-    readme = (PACKAGE.parent.parent / "docs" / "board.md").read_text(encoding="utf-8")
-    start = readme.index("\n", readme.index("<!-- keys:")) + 1
-    table = readme[start : readme.index("<!-- /keys -->")].strip()
+
+def stated_rules() -> list[str]:
+    """The bullets of ARCHITECTURE.md's "The rules" section, each joined into one line."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    section = text.split("## The rules", 1)[1].split("\n## ", 1)[0]
+    bullets: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("- "):
+            bullets.append(line[2:].strip())
+        elif bullets and line.startswith("  "):
+            bullets[-1] += " " + line.strip()
+        elif bullets and not line.strip():
+            break  # the list ends at its first blank line
+    return bullets
+
+
+def test_architecture_states_exactly_the_rules_checked_here() -> None:
+    assert stated_rules() == [rule.text for rule in RULES]
+
+
+def test_a_broken_rule_is_caught() -> None:
+    """The checks see what they claim to: a board module importing the server, a history
+    module importing the session and a cycle are each found."""
+    graph = all_modules()
+    graph["ui.widgets.table"] = graph["ui.widgets.table"] | {"tenantboard.serve.server"}
+    graph["history.db"] = graph["history.db"] | {"tenantboard.session"}
+    graph["errors"] = graph["errors"] | {"tenantboard.cli", "rich.text"}
+    broken = [rule.text for rule in RULES if rule.check(graph)]
+    assert broken == [
+        RULES[0].text,  # errors imports rich
+        RULES[3].text,  # ui imports serve
+        RULES[4].text,  # history imports the session
+        RULES[5].text,  # the bottom imports cli
+        RULES[6].text,  # errors -> cli -> ... -> errors
+    ]
+
+
+def test_the_key_table_in_the_docs_comes_from_the_bindings() -> None:
+    from tenantboard.ui.screens.board_keys import key_table_markdown
+
+    doc = (PACKAGE.parent.parent / "docs" / "board.md").read_text(encoding="utf-8")
+    start = doc.index("\n", doc.index("<!-- keys:")) + 1
+    table = doc[start : doc.index("<!-- /keys -->")].strip()
     assert table == key_table_markdown(), (
         "docs/board.md's key table is out of step with BoardScreen.BINDINGS; replace it with:\n"
         + key_table_markdown()
@@ -153,7 +266,7 @@ def test_the_board_starts_without_importing_what_only_other_commands_need() -> N
     import sys
 
     probe = (
-        "import sys, tenantboard.cli, tenantboard.app; "
+        "import sys, tenantboard.cli, tenantboard.ui.app; "
         "print(sorted(m for m in ('aiohttp', 'prometheus_client', 'tenantboard.serve') "
         "if m in sys.modules))"
     )

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenantboard.answers import Severity
-from tenantboard.availability import Interval, availability, daily_strip, incidents, ordered
+from tenantboard.history.availability import Interval, availability, daily_strip, incidents, ordered
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
 

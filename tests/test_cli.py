@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tenantboard.cli import main
-from tenantboard.simulator import Simulator, serve
+from tenantboard.cli import UsageError, board_config, main, parse_arguments, serve_config
+from tenantboard.session import Session
+from tenantboard.simulator import Simulator
+from tests.serve_helpers import SimulatorInThread
 
 
 @pytest.fixture(scope="module")
 def simulator_url() -> Iterator[str]:
     """`tenantboard simulate` in a thread: a real socket on 127.0.0.1."""
-    ready = threading.Event()
-    state: dict[str, object] = {}
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        state["loop"] = loop
-
-        async def start() -> None:
-            server = await serve(0, simulator=Simulator(slow_delay=0.2))
-            state["port"] = server.sockets[0].getsockname()[1]
-            state["server"] = server
-            ready.set()
-
-        loop.run_until_complete(start())
-        loop.run_forever()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    ready.wait(5)
-    yield f"http://127.0.0.1:{state['port']}"
-    loop = state["loop"]
-    loop.call_soon_threadsafe(loop.stop)  # type: ignore[attr-defined]
-    thread.join(5)
+    with SimulatorInThread(Simulator(slow_delay=0.2)) as server:
+        yield server.url
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -118,30 +98,112 @@ def test_check_uses_the_saved_list(capsys, simulator_url, tmp_path: Path) -> Non
     assert code == 0 and "Cust1004" in out and "Ours" in out
 
 
-def test_check_with_nothing_to_check_is_a_usage_error(capsys, tmp_path: Path) -> None:
-    code, _, err = run_cli(capsys, "check", "--config", str(tmp_path / "none.toml"))
-    assert code == 64 and "no tenants to check" in err
-
-
 @pytest.mark.parametrize(
     "args",
     [
-        ["check", "Cust1x"],
-        ["check", "--concurrency", "0", "Cust1"],
         ["frobnicate"],
-        ["check", "--env", "prod", "Cust1"],
-        ["check", "--base-url", "http://example.com", "Cust1"],
         ["add", "bogus"],
+        ["add", "--label"],
+        ["list", "--timeout", "5"],
+        ["--base-url", "http://127.0.0.1:1", "add", "Cust1"],
+        ["simulate", "--config", "t.toml"],
+        ["notify-test", "--timeout", "5"],
+        ["history", "Cust1", "--since", "soon"],
     ],
 )
 def test_usage_errors_exit_64_with_a_message_not_a_traceback(capsys, args) -> None:
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    _, err = capsys.readouterr()
+    code, out, err = run_cli(capsys, *args)
     assert code == 64
     assert "Traceback" not in err and err.strip()
+    assert out == ""
+
+
+# -- check as a Nagios plugin: whatever keeps it from checking is UNKNOWN ----------------------
+
+CANNOT_CHECK = [
+    pytest.param(["check"], "no tenants to check: name some, or add them to ", id="no-file"),
+    pytest.param(["check", "Cust1x"], "'Cust1x' is not a context id", id="bad-id"),
+    pytest.param(["check", "--env", "prod", "Cust1"], "not an environment", id="bad-env"),
+    pytest.param(
+        ["check", "--concurrency", "0", "Cust1"],
+        "check: argument --concurrency: must be at least 1",
+        id="bad-value",
+    ),
+    pytest.param(
+        ["--concurrency", "0", "check", "Cust1"],
+        "argument --concurrency: must be at least 1",
+        id="bad-value-before",
+    ),
+    pytest.param(
+        ["check", "--frobnicate", "Cust1"],
+        "unrecognized arguments: --frobnicate",
+        id="unknown-option",
+    ),
+    pytest.param(["check", "--env"], "check: argument --env: expected one argument", id="no-value"),
+    pytest.param(
+        ["--attach", "http://127.0.0.1:9", "--demo", "check", "Cust1"],
+        "--demo is not an option of check (it goes with the board with --demo)",
+        id="board-options",
+    ),
+    pytest.param(
+        ["check", "--min-interval", "1", "Cust1"],
+        "--min-interval is not an option of check",
+        id="serve-option",
+    ),
+    pytest.param(
+        ["check", "--base-url", "http://example.com", "Cust1"],
+        "plain http is only allowed to a loopback address",
+        id="bad-base-url",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "reason"), CANNOT_CHECK)
+def test_check_that_cannot_check_is_unknown_with_one_status_line(
+    capsys, tmp_path: Path, monkeypatch, args: list[str], reason: str
+) -> None:
+    """Nagios shows "Return code of 64 is out of bounds" and no reason: a plugin says
+    UNKNOWN (3) and why, on the first line of standard output (the monitoring plugins'
+    development guidelines)."""
+    monkeypatch.setenv("TENANTBOARD_CONFIG", str(tmp_path / "missing.toml"))
+    code, out, err = run_cli(capsys, *args)
+    assert code == 3
+    (line,) = out.splitlines()
+    assert line.startswith("TENANTBOARD UNKNOWN - ") and reason in line, line
+    assert "|" not in line.split(" - ", 1)[1]  # nothing the plugin reader takes for perfdata
+    assert reason in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("args", "reason"), CANNOT_CHECK)
+def test_check_json_that_cannot_check_is_a_document_that_says_why(
+    capsys, tmp_path: Path, monkeypatch, args: list[str], reason: str
+) -> None:
+    monkeypatch.setenv("TENANTBOARD_CONFIG", str(tmp_path / "missing.toml"))
+    code, out, _ = run_cli(capsys, *args, "--json")
+    assert code == 3
+    (entry,) = json.loads(out)
+    assert entry["severity"] == "UNKNOWN" and entry["context_id"] is None
+    assert entry["error"]["kind"] == "usage" and reason in entry["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (RuntimeError("a bug"), "internal error: RuntimeError: a bug"),
+        (KeyboardInterrupt(), "interrupted"),
+    ],
+)
+def test_check_that_crashes_or_is_interrupted_is_unknown(
+    capsys, monkeypatch, raised: BaseException, reason: str
+) -> None:
+    def broken(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr("tenantboard.engine.check_all", broken)
+    code, out, err = run_cli(capsys, "check", "Cust1")
+    assert code == 3
+    assert out == f"TENANTBOARD UNKNOWN - {reason}\n"
+    assert ("Traceback" in err) == isinstance(raised, RuntimeError)  # a bug's, for its report
 
 
 def test_add_list_remove_import(capsys, tmp_path: Path) -> None:
@@ -250,8 +312,8 @@ def test_check_env_without_names_checks_only_that_environments_tenants(
     assert [line.split()[0] for line in out.splitlines()[2:]] == ["Cust1019"]
     assert out.startswith("TENANTBOARD OK - 1 tenant: 1 ok |")
     assert code == 0
-    code, _, err = run_cli(capsys, "check", "--config", config, "--env", "sod")
-    assert code == 64 and "no tenants in sod" in err
+    code, out, _ = run_cli(capsys, "check", "--config", config, "--env", "sod")
+    assert code == 3 and out.startswith("TENANTBOARD UNKNOWN - no tenants in sod to check")
 
 
 def test_check_names_saved_labels_checks_each_tenant_once_and_gives_perfdata(
@@ -272,9 +334,11 @@ def test_check_names_saved_labels_checks_each_tenant_once_and_gives_perfdata(
         "Cust1009",
     )
     lines = out.splitlines()
-    assert lines[0] == (
-        "TENANTBOARD WARNING - 2 tenants: 1 warning, 1 ok | ok=1 warning=1 critical=0 unknown=0"
-    )
+    assert re.fullmatch(
+        r"TENANTBOARD WARNING - 2 tenants: 1 warning, 1 ok \| "
+        r"ok=1 warning=1 critical=0 unknown=0 time=\d+\.\d{3}s",
+        lines[0],
+    ), lines[0]
     assert [line.split()[0] for line in lines[2:]] == ["Cust1001", "Cust1009"]
     assert lines[2].endswith("Acme production")
     assert code == 1
@@ -304,6 +368,18 @@ def test_check_on_a_broken_tenant_file_tells_stdout_readers(
         (line,) = out.splitlines()
         assert line.startswith("TENANTBOARD UNKNOWN - cannot read the tenant file: ")
         assert f"{config}:3: not valid TOML" in line
+
+
+def test_check_perfdata_says_how_long_the_check_took(capsys, simulator_url) -> None:
+    """time=SECONDS as the plugin guidelines write it (label=value, unit s), measured over
+    the whole check: a tenant that answers in 0.2 s takes at least that."""
+    args = ["check", "--base-url", simulator_url, "--env", "stage", "Cust1013"]
+    code, out, _ = run_cli(capsys, *args)
+    found = re.search(
+        r" \| ok=1 warning=0 critical=0 unknown=0 time=(\d+\.\d{3})s$", out.splitlines()[0]
+    )
+    assert code == 0 and found, out
+    assert 0.2 <= float(found.group(1)) < 5
 
 
 def test_check_versions_says_what_disagrees(capsys, simulator_url) -> None:
@@ -354,6 +430,8 @@ def test_qaonline_is_the_stage_environment_everywhere(capsys, simulator_url, tmp
         (["--speed", "-2"], "above 0"),
         (["--speed", "nan"], "above 0"),
         (["--speed", "fast"], "not a number"),
+        (["--tenants", "0"], "at least 1"),
+        (["--tenants", "1.5"], "'1.5' is not a whole number"),
     ],
 )
 def test_bad_simulate_options_are_usage_errors(capsys, monkeypatch, args, message) -> None:
@@ -361,10 +439,8 @@ def test_bad_simulate_options_are_usage_errors(capsys, monkeypatch, args, messag
         raise AssertionError("the simulator started with a bad option")
 
     monkeypatch.setattr("tenantboard.simulator.serve", must_not_serve)
-    with pytest.raises(SystemExit) as exited:
-        main(["simulate", *args])
-    _, err = capsys.readouterr()
-    assert exited.value.code == 64
+    code, _, err = run_cli(capsys, "simulate", *args)
+    assert code == 64
     assert message in err and "Traceback" not in err
 
 
@@ -430,3 +506,170 @@ def test_a_label_that_is_not_utf8_is_refused_before_anything_is_written(
     code, _, err = run_cli(capsys, "add", "--config", str(config), "Cust5", "--label", "\udcff")
     assert code == 64 and "label is not valid UTF-8 text" in err
     assert not config.exists()
+
+
+# -- which options go with which command, before it or after it -------------------------------
+
+#: A value for each option that may go before the command, and what it becomes.
+OPTION_VALUES = {
+    "--config": ("t.toml", "t.toml"),
+    "--base-url": ("http://127.0.0.1:1", "http://127.0.0.1:1"),
+    "--concurrency": ("3", 3),
+    "--timeout": ("4", 4.0),
+    "--min-interval": ("5", 5.0),
+    "--max-interval": ("6", 6.0),
+    "--attach": ("http://127.0.0.1:9464", "http://127.0.0.1:9464"),
+    "--attach-token-file": ("token", Path("token")),
+}
+CHECKING = {"--config", "--base-url", "--concurrency", "--timeout"}
+#: Each command (with the arguments it needs) and the options it uses: the spec.
+USES = {
+    ("check", "Cust1"): CHECKING,
+    ("serve",): CHECKING | {"--min-interval", "--max-interval"},
+    **{
+        command: {"--config"}
+        for command in [
+            ("add", "Cust1"),
+            ("remove", "Cust1"),
+            ("list",),
+            ("paths",),
+            ("import", "-"),
+            ("report",),
+            ("history", "Cust1"),
+            ("notify-test",),
+        ]
+    },
+    ("simulate",): set(),
+}
+
+
+def given(flag: str) -> list[str]:
+    return [flag] if flag == "--demo" else [flag, OPTION_VALUES[flag][0]]
+
+
+@pytest.mark.parametrize("flag", [*OPTION_VALUES, "--demo"])
+@pytest.mark.parametrize("command", list(USES), ids=lambda command: command[0])
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_an_option_goes_before_or_after_the_command_that_uses_it_and_nowhere_else(
+    command: tuple[str, ...], flag: str, where: str
+) -> None:
+    argv = [*given(flag), *command] if where == "before" else [*command, *given(flag)]
+    if flag not in USES[command]:
+        with pytest.raises(UsageError, match=f"^{flag} is not an option of {command[0]}"):
+            parse_arguments(argv)
+        return
+    args = parse_arguments(argv)
+    assert args.command == command[0]
+    assert getattr(args, flag[2:].replace("-", "_")) == OPTION_VALUES[flag][1]
+
+
+#: The board's three ways to open (no command), and the options each uses.
+BOARD_USES = {
+    (): CHECKING | {"--min-interval", "--max-interval"},
+    ("--demo",): {"--concurrency", "--timeout", "--min-interval", "--max-interval"},
+    ("--attach", "http://127.0.0.1:9464"): {"--attach-token-file"},
+}
+
+
+@pytest.mark.parametrize("flag", [flag for flag in OPTION_VALUES if flag != "--attach"])
+@pytest.mark.parametrize("mode", list(BOARD_USES), ids=["board", "demo", "attach"])
+def test_the_boards_options_are_those_its_way_of_opening_uses(
+    mode: tuple[str, ...], flag: str
+) -> None:
+    argv = [*mode, *given(flag)]
+    if flag not in BOARD_USES[mode]:
+        with pytest.raises(UsageError, match=f"^{flag} is not an option of the board"):
+            parse_arguments(argv)
+        return
+    args = parse_arguments(argv)
+    assert args.command == "board"
+    assert getattr(args, flag[2:].replace("-", "_")) == OPTION_VALUES[flag][1]
+
+
+def test_attach_and_demo_together_is_refused() -> None:
+    with pytest.raises(UsageError, match="--attach and --demo: choose one"):
+        parse_arguments(["--demo", "--attach", "http://127.0.0.1:9464"])
+
+
+def test_an_option_after_the_command_wins_over_the_same_before_it() -> None:
+    args = parse_arguments(["--min-interval", "5", "serve", "--min-interval", "7"])
+    assert args.min_interval == 7.0
+
+
+def test_an_option_a_command_does_not_use_exits_64_and_runs_nothing(capsys, tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    code, out, err = run_cli(capsys, "--attach", "http://127.0.0.1:9", "add", "Cust1")
+    assert code == 64 and out == "" and not config.exists()
+    assert "--attach is not an option of add (it goes with the board with --attach)" in err
+
+
+# -- every setting in the file reaches the board and serve ------------------------------------
+
+SETTINGS_FILE = """\
+[settings]
+bell = true
+history_days = 30
+concurrency = 3
+timeout = 7.5
+min_interval = 60
+max_interval = 600
+
+[[tenants]]
+context_id = "Cust1"
+"""
+
+
+def test_every_setting_in_the_file_reaches_the_board(capsys, tmp_path: Path, monkeypatch) -> None:
+    from tenantboard.tenant_file import Settings
+
+    config = tmp_path / "t.toml"
+    config.write_text(SETTINGS_FILE)
+    opened = []
+    monkeypatch.setattr("tenantboard.ui.app.run_board", lambda config: opened.append(config) or 0)
+    assert run_cli(capsys, "--config", str(config))[0] == 0
+    (board,) = opened
+    assert Session(board.session).settings == Settings(
+        concurrency=3, timeout=7.5, min_interval=60, max_interval=600, bell=True, history_days=30
+    )
+    assert board.session.history_path is not None and board.session.store.path == config
+
+
+def test_options_override_only_their_own_setting(tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text(SETTINGS_FILE)
+    options = ["--config", str(config), "--concurrency", "5", "--min-interval", "2"]
+    for settings in (
+        Session(board_config(parse_arguments(options)).session).settings,
+        Session(serve_config(parse_arguments(["serve", *options])).session).settings,
+        Session(serve_config(parse_arguments([*options, "serve"])).session).settings,
+    ):
+        assert (settings.concurrency, settings.min_interval) == (5, 2.0)
+        assert (settings.bell, settings.history_days, settings.timeout) == (True, 30, 7.5)
+        assert settings.max_interval == 600
+
+
+def test_every_setting_in_the_file_reaches_serve(tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text(SETTINGS_FILE)
+    serving = Session(serve_config(parse_arguments(["serve", "--config", str(config)])).session)
+    assert serving.settings == serving.config.settings
+    assert serving.settings.bell is True and serving.settings.history_days == 30
+
+
+def test_an_override_that_breaks_a_setting_rule_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "t.toml"
+    config.write_text(SETTINGS_FILE)
+    with pytest.raises(UsageError, match="max_interval must be at least min_interval"):
+        board_config(parse_arguments(["--config", str(config), "--min-interval", "900"]))
+
+
+def test_check_of_named_tenants_uses_the_files_settings(capsys, tmp_path: Path) -> None:
+    """Naming tenants does not drop the file's settings: its timeout of half a second
+    ends the check of a tenant that takes two."""
+    config = tmp_path / "t.toml"
+    config.write_text("[settings]\ntimeout = 0.5\n")
+    with SimulatorInThread(Simulator(slow_delay=2)) as server:
+        args = ["check", "--config", str(config), "--base-url", server.url, "--env", "stage"]
+        code, out, _ = run_cli(capsys, *args, "Cust1013")
+    assert code == 3
+    assert "no complete answer within 0.5 s" in out

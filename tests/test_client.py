@@ -229,6 +229,16 @@ async def test_retry_after_as_an_http_date() -> None:
     assert error.retry_after == 86_400  # capped at a day
 
 
+async def test_receipt_and_retry_after_dates_are_read_by_the_injected_clock(clock) -> None:
+    """The clock the engine runs on, not the machine's: a fake clock in a test, and one
+    clock for everything a check measures."""
+    answer = await fetch(respond(), clock=clock)
+    assert answer.received_at == clock.wall()
+    in_90_s = "Mon, 02 Mar 2026 09:31:30 GMT"  # FIXED_NOW is 09:30:00
+    error = await failure(respond(503, "busy", **{"retry-after": in_90_s}), clock=clock)
+    assert error.retry_after == 90
+
+
 async def test_a_declared_huge_body_is_refused_without_reading() -> None:
     error = await failure(respond(200, b"{}", **{"content-length": str(50 << 20)}))
     assert error.kind is ErrorKind.TOO_LARGE

@@ -13,11 +13,11 @@ from tenantboard.errors import ErrorKind
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import TenantStore
-from tenantboard.widgets.change_line import ChangeLine
-from tenantboard.widgets.detail import _chop
-from tenantboard.widgets.event_log import EventLogPanel, event_line
-from tenantboard.widgets.keybar import KeyBar
-from tenantboard.widgets.table import TenantTable, layout_columns
+from tenantboard.ui.widgets.change_line import ChangeLine
+from tenantboard.ui.widgets.detail import _chop
+from tenantboard.ui.widgets.event_log import EventLogPanel, event_line
+from tenantboard.ui.widgets.keybar import KeyBar
+from tenantboard.ui.widgets.table import TenantTable, layout_columns
 
 from .conftest import FIXED_NOW, make_board, settle_board, until
 from .test_board import cursor_to
@@ -310,7 +310,7 @@ async def test_ctrl_c_quits_even_from_the_filter_line(clock) -> None:
 
 
 async def test_backspace_removes_a_tenant_as_delete_does(clock) -> None:
-    from tenantboard.screens.tenant_form import ConfirmScreen
+    from tenantboard.ui.screens.tenant_form import ConfirmScreen
 
     app = make_board(clock)
     async with app.run_test(size=(120, 30)) as pilot:
@@ -327,7 +327,7 @@ async def test_an_unknown_key_id_is_a_warning_not_a_stop(clock) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
         await until(pilot, lambda: said(app, "frobnicate"))
-        from tenantboard.screens.help import HelpScreen
+        from tenantboard.ui.screens.help import HelpScreen
 
         await pilot.press("h")
         assert isinstance(app.screen, HelpScreen)
@@ -389,7 +389,7 @@ def test_each_tenant_file_has_its_own_data_folder(tmp_path) -> None:
 
 
 def test_two_boards_on_one_file_keep_each_others_events(tmp_path) -> None:
-    from tenantboard.history import HistoryDB, HistoryWriter
+    from tenantboard.history.db import HistoryDB, HistoryWriter
 
     path = tmp_path / "history.sqlite3"
     mine, theirs = HistoryWriter(path), HistoryWriter(path)

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import (
+from tenantboard.history.db import (
     DEFAULT_GAP,
     SCHEMA_VERSION,
     HistoryDB,
@@ -361,7 +361,7 @@ WRITER_SCRIPT = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from tenantboard.history import HistoryWriter, Observation
+    from tenantboard.history.db import HistoryWriter, Observation
 
     path, prefix, batches = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -601,7 +601,7 @@ SAME_KEYS_SCRIPT = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from tenantboard.history import HistoryWriter, Observation
+    from tenantboard.history.db import HistoryWriter, Observation
 
     path, offset = Path(sys.argv[1]), int(sys.argv[2])
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -787,7 +787,7 @@ def test_an_outage_left_open_by_a_board_that_died_is_ended_at_its_last_heartbeat
 def test_a_writer_that_falls_behind_drops_the_newest_and_says_so(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tenantboard.history as history
+    import tenantboard.history.db as history
 
     monkeypatch.setattr(history, "MAX_PENDING", 100)
     errors: list[HistoryError] = []

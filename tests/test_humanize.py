@@ -37,7 +37,7 @@ def test_counts_agree_with_their_noun() -> None:
 
 
 def test_a_change_while_closed_for_seconds_says_which_seconds() -> None:
-    from tenantboard.history import Observation, changed_while_closed
+    from tenantboard.history.db import Observation, changed_while_closed
 
     before = Observation("online:Cust1", T, "Running", 2, True).as_interval()
     after = Observation("online:Cust1", T + timedelta(seconds=40), "Unknown", 0, False)
@@ -47,15 +47,15 @@ def test_a_change_while_closed_for_seconds_says_which_seconds() -> None:
 
 
 def test_a_report_of_seconds_says_which_seconds() -> None:
-    from tenantboard.report_output import report_table
+    from tenantboard.history.report_output import report_table
 
     title = report_table([], T, T + timedelta(seconds=45)).splitlines()[0]
     assert title == "availability 2026-03-02 15:03:05 to 2026-03-02 15:03:50 (45s)"
 
 
 def test_the_history_table_shows_seconds_where_an_interval_is_within_a_minute() -> None:
-    from tenantboard.availability import Interval
-    from tenantboard.report_output import history_table
+    from tenantboard.history.availability import Interval
+    from tenantboard.history.report_output import history_table
     from tenantboard.tenant import Tenant
 
     short = Interval("online:Cust1", T, T + timedelta(seconds=21), None, None, None, None, "dns")

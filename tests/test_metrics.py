@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
-from tenantboard.metrics import CHECK_RESULTS, Exposition, render, take_snapshot
+from tenantboard.serve.metrics import CHECK_RESULTS, Exposition, render, take_snapshot
 from tenantboard.tenant import Tenant
 from tests.conftest import FIXED_NOW
 from tests.serve_helpers import failed, idle_watcher, ok
@@ -184,7 +184,7 @@ def test_tenant_lines_are_byte_for_byte_what_prometheus_client_writes(watcher, a
     from prometheus_client.exposition import choose_encoder
     from prometheus_client.registry import CollectorRegistry
 
-    from tenantboard.metrics import TenantCollector, tenant_lines, tenant_samples
+    from tenantboard.serve.metrics import TenantCollector, tenant_lines, tenant_samples
 
     odd = Tenant("Cust302", "stage", 'new\nline, "quotes", back\\slash\\n, ünïcødé ✔')
     listed = [row.tenant for row in watcher.model.rows.values()]

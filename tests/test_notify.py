@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,13 @@ from tenantboard.cli import main
 from tenantboard.errors import ErrorKind
 from tenantboard.notify import Deliverer, DeliveryError, Notifier
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import NotifyHook, StoreError, parse_tenant_text
+from tenantboard.tenant_file import (
+    NotifyHook,
+    StoreError,
+    TenantStore,
+    parse_tenant_text,
+    unsafe_for_commands,
+)
 from tests.serve_helpers import failed, idle_watcher, ok, with_notifier
 
 A = Tenant("Cust1", "online", "Acme <!channel> & co")
@@ -105,6 +112,119 @@ def test_plain_http_is_allowed_to_loopback_only() -> None:
     assert parse_hooks('[[notify]]\nurl = "http://127.0.0.1:8080/hook"\n')[0].url
 
 
+# -- command hooks only from a file nobody else can change -------------------------------------------
+
+HOOKS_TEXT = (
+    '[[tenants]]\ncontext_id = "Cust1"\n\n'
+    '[[notify]]\nname = "pager"\ncommand = ["true"]\n\n'
+    '[[notify]]\nname = "chat"\nurl = "https://hooks.example.com/x"\n'
+)
+NOBODY = 65534
+as_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root"
+)
+
+
+def hooks_file(folder: Path, mode: int = 0o644, folder_mode: int = 0o700) -> Path:
+    folder.mkdir(exist_ok=True)
+    folder.chmod(folder_mode)
+    path = folder / "tenants.toml"
+    path.write_text(HOOKS_TEXT, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_command_hooks_run_from_a_file_only_its_owner_can_change(tmp_path: Path) -> None:
+    private = hooks_file(tmp_path / "private")
+    assert unsafe_for_commands(private) is None
+    loaded = TenantStore(private).load()
+    assert [hook.name for hook in loaded.notify] == ["pager", "chat"]
+    assert loaded.commands_refused is None
+    sticky = hooks_file(tmp_path / "shared", folder_mode=0o1777)  # like /tmp
+    assert unsafe_for_commands(sticky) is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "folder_mode", "why", "fix"),
+    [
+        (0o666, 0o700, "other users can change {file} (mode 666)", "chmod go-w {file}"),
+        (0o664, 0o700, "other users can change {file} (mode 664)", "chmod go-w {file}"),
+        (
+            0o644,
+            0o777,
+            "other users can change its folder {folder} (mode 777)",
+            "chmod go-w {folder}",
+        ),
+        (
+            0o644,
+            0o770,
+            "other users can change its folder {folder} (mode 770)",
+            "chmod go-w {folder}",
+        ),
+    ],
+)
+def test_command_hooks_are_refused_from_a_file_others_can_change(
+    tmp_path: Path, mode: int, folder_mode: int, why: str, fix: str
+) -> None:
+    path = hooks_file(tmp_path / "hooks", mode, folder_mode)
+    names = {"file": path, "folder": path.parent}
+    problem = unsafe_for_commands(path)
+    assert problem is not None
+    assert why.format(**names) in problem and problem.endswith(fix.format(**names))
+    loaded = TenantStore(path).load()
+    assert [hook.name for hook in loaded.notify] == ["chat"]  # webhooks are not affected
+    assert loaded.commands_refused == f"[[notify]] command hooks not run (pager): {problem}"
+
+
+@as_root
+def test_command_hooks_are_refused_from_a_file_owned_by_another_user(
+    tmp_path: Path, capsys
+) -> None:
+    """The reproduction: a tenant file owned by nobody, mode 666, and tenantboard run as
+    root. notify-test says why and how to fix it, sends through the webhook only (here a
+    loopback one nobody listens on) and exits non-zero."""
+    path = hooks_file(tmp_path / "hooks", 0o666)
+    os.chown(path, NOBODY, -1)
+    problem = unsafe_for_commands(path)
+    assert problem == (
+        f"{path} is owned by nobody, not by root who runs tenantboard; fix: chown root {path}"
+    )
+    os.chown(path, 0, -1)
+    path.chmod(0o644)
+    os.chown(path.parent, NOBODY, -1)
+    assert unsafe_for_commands(path) == (
+        f"its folder {path.parent} is owned by nobody, who could swap the file; move the "
+        "file to a folder of root's"
+    )
+    os.chown(path.parent, 0, -1)
+    os.chown(path, NOBODY, -1)
+    path.chmod(0o666)
+    code = main(["notify-test", "--config", str(path), "--hook", "pager"])
+    assert code == 1
+    assert capsys.readouterr().out == (
+        f"REFUSED: [[notify]] command hooks not run (pager): {problem}\n"
+    )
+
+
+async def test_serve_logs_refused_command_hooks_and_runs_them_once_the_file_is_fixed(
+    tmp_path: Path, caplog
+) -> None:
+    path = hooks_file(tmp_path / "hooks", 0o644)
+    store = TenantStore(path)
+    tenant_list = store.load()
+    watcher = idle_watcher([A], store=store, hooks=list(tenant_list.notify))
+    notifier = watcher.session.notifier
+    assert [runner.hook.name for runner in notifier.runners] == ["pager", "chat"]
+    path.chmod(0o666)  # others can change it now: the command hook goes
+    await watcher.session.look_at_file()
+    assert f"command hooks not run (pager): other users can change {path}" in caplog.text
+    assert [runner.hook.name for runner in notifier.runners] == ["chat"]
+    path.chmod(0o644)  # the fix, and nothing else: the hook comes back
+    await watcher.session.look_at_file()
+    assert [runner.hook.name for runner in notifier.runners] == ["pager", "chat"]
+    await notifier.aclose(grace=0)
+
+
 # -- what is reported -----------------------------------------------------------------------------
 
 
@@ -153,7 +273,7 @@ async def test_the_first_state_is_the_baseline_and_a_change_for_the_worse_is_sen
         "OfflineMaintenance",
     )
     assert (event["from_severity"], event["to_severity"]) == ("ok", "warning")
-    assert payload["counts"] == {"worse": 1, "better": 0, "resolved": 0}
+    assert payload["counts"] == {"worse": 1, "better": 0, "resolved": 0, "correction": 0}
     # Slack must not read the label as a mention or a link.
     assert (
         "Acme &lt;!channel&gt; &amp; co (Cust1, online): Running → OfflineMaintenance"
@@ -161,6 +281,39 @@ async def test_the_first_state_is_the_baseline_and_a_change_for_the_worse_is_sen
     )
     assert "<!channel>" not in payload["text"]
     assert notifier.counts[("test", "sent")] == 1
+
+
+async def test_hostile_labels_and_states_are_inert_text_in_slack_and_teams() -> None:
+    """What Slack's mrkdwn or Teams' Markdown would render (links, mentions, emphasis,
+    code, headings) arrives as look-alike characters; the events keep the raw data."""
+    hostile = Tenant("Cust9", "online", "[Reset password](http://evil.example/p) @here *URGENT*")
+    watcher, notifier, recorder = wired([hostile], [hook()])
+    watcher.record(ok(hostile))
+    raw_state = "<!channel> _x_ ~y~ `z` # www.evil.com\x1b[31m"
+    watcher.record(ok(hostile, None, raw=raw_state, at=60))
+    await drained(notifier)
+    [payload] = recorder.payloads
+    assert payload["text"] == (
+        "tenantboard: ? "
+        "［Reset password］(http[:]//evil[.]example/p) ＠here ∗URGENT∗ (Cust9, online): "  # noqa: RUF001 (look-alikes)
+        "Running → &lt;!channel&gt; ˍxˍ ∼y∼ ˋzˋ ＃ www[.]evil[.]com"  # noqa: RUF001 (look-alikes)
+    )
+    [event] = payload["events"]
+    assert event["label"] == hostile.label  # the data stays as it is
+    assert event["to_state"] == "<!channel> _x_ ~y~ `z` # www.evil.com"  # less the escape
+
+
+def test_chat_text_leaves_ordinary_text_alone_and_defangs_hosts() -> None:
+    from tenantboard.notify import chat_text
+
+    assert chat_text("Adventure Works Ltd. 2") == "Adventure Works Ltd. 2"
+    assert chat_text("Release_10.2.3") == "Releaseˍ10.2.3"
+    assert chat_text("see superoffice.com/x or https://a.b") == (
+        "see superoffice[.]com/x or https[:]//a[.]b"
+    )
+    assert chat_text("<@U123> &amp; <https://x.example|click>") == (
+        "&lt;＠U123&gt; &amp;amp; &lt;https[:]//x[.]example|click&gt;"  # noqa: RUF001 (look-alikes)
+    )
 
 
 async def test_the_failure_threshold_needs_consecutive_bad_checks_and_resolved_follows() -> None:
@@ -259,6 +412,164 @@ async def test_a_stuck_receiver_never_blocks_checks_and_the_queue_drops_the_exce
     release.set()
     await notifier.aclose()
     assert notifier.counts[("test", "sent")] == 2
+
+
+async def test_only_the_poller_sends_and_the_other_can_take_over(tmp_path: Path) -> None:
+    """A board and `serve` on one tenant file both see the change and decide; only the one
+    allowed to send (the poller, which holds the file's lease) delivers, and when the other
+    takes over it knows what was reported."""
+    polling = [True, False]
+    places = []
+    for index in range(2):
+        watcher = idle_watcher([A], hooks=[hook()])
+        recorder = Recorder()
+        notifier = Notifier([hook()], deliverer=recorder, may_send=lambda i=index: polling[i])
+        places.append((watcher, with_notifier(watcher, notifier), recorder))
+    for watcher, _, _ in places:
+        watcher.record(ok(A))
+        watcher.record(ok(A, State.Suspended, at=60))
+    for _, notifier, _ in places:
+        await drained(notifier)
+    (_, first, first_sent), (watcher, second, second_sent) = places
+    assert [len(first_sent.payloads), len(second_sent.payloads)] == [1, 0]
+    await first.aclose()  # the board quits: the other takes the lease over
+    polling[1] = True
+    watcher.record(ok(A, at=120))
+    await drained(second)
+    [resolved] = second_sent.payloads
+    assert resolved["events"][0]["kind"] == "resolved"  # it knew the change was reported
+    await second.aclose()
+
+
+# -- our own outage -------------------------------------------------------------------------------
+
+
+class Checked:
+    """A watcher with a real monitor on the fake clock and a mock network (see
+    test_outage.py): the engine decides when it is our outage, as in `serve`."""
+
+    def __init__(self, clock, tenants, hooks) -> None:
+        import httpx
+
+        from tenantboard.tenant_file import Settings
+        from tests.test_outage import Network
+
+        self.clock = clock
+        self.network = Network(clock)
+        self.recorder = Recorder()
+        self.watcher = idle_watcher(
+            tenants,
+            settings=Settings(concurrency=1),  # one check at a time: the order is known
+            transport=httpx.MockTransport(self.network.handle),
+            clock=clock,
+        )
+        self.notifier = with_notifier(self.watcher, Notifier(hooks, deliverer=self.recorder))
+        self.session = self.watcher.session
+        self.client = self.session.client
+        self.monitor = self.session.monitor
+
+    def recheck_all(self) -> None:
+        self.session.recheck(list(self.session.model.list_order))
+
+    async def run_for(self, seconds: float, step: float = 0.5) -> None:
+        for _ in range(round(seconds / step)):
+            self.clock.advance(step)
+            self.monitor.poke()
+            for _ in range(30):
+                await asyncio.sleep(0)
+
+    def kinds(self) -> list[list[str]]:
+        return [[event["kind"] for event in p["events"]] for p in self.recorder.payloads]
+
+
+@pytest.fixture
+async def checked(clock):
+    made: list[Checked] = []
+
+    async def start(tenants, hooks) -> Checked:
+        world = Checked(clock, tenants, hooks)
+        made.append(world)
+        world.task = asyncio.create_task(world.monitor.run())
+        await world.run_for(1)
+        return world
+
+    yield start
+    for world in made:
+        world.task.cancel()
+        await asyncio.gather(world.task, return_exceptions=True)
+        await world.notifier.aclose(grace=0)
+        await world.client.aclose()
+
+
+FLEET = [Tenant(f"Cust{number}", "online", f"Shop {number}") for number in range(1, 6)]
+
+
+async def test_our_outage_sends_one_correction_and_never_a_false_resolved(checked) -> None:
+    """failure_threshold = 1: the failures before the board could tell it was its own
+    network went out; once it could, one correction follows, nothing while the outage
+    lasts (no "resolved" from the rows' last known state), nothing when it is over."""
+    import httpx
+
+    world = await checked(FLEET, [hook(failure_threshold=1, group_seconds=0)])
+    assert world.monitor.outage is None and world.recorder.payloads == []
+    world.network.down = httpx.ConnectError
+    world.recheck_all()
+    await world.run_for(120)  # probes fail for two minutes
+    outage = world.monitor.outage
+    assert outage is not None
+    assert world.kinds() == [["worse"], ["worse"], ["correction", "correction"]]
+    correction = world.recorder.payloads[-1]
+    assert correction["counts"] == {"worse": 0, "better": 0, "resolved": 0, "correction": 2}
+    assert correction["text"] == (
+        "tenantboard: correction: the failures reported for 2 tenants since 09:30 were "
+        "tenantboard's own loss of the network, not the tenants'\n"
+        "✔ Shop 1 (Cust1, online): last known state Running\n"
+        "✔ Shop 2 (Cust2, online): last known state Running"
+    )
+    [event, _] = correction["events"]
+    assert (event["from_state"], event["to_state"]) == ("check failed (connect)", "Running")
+    assert (event["from_severity"], event["to_severity"]) == ("unknown", "ok")
+    assert event["error"]["kind"] == "connect"
+    world.network.down = None
+    await world.run_for(120)  # a probe gets through; everyone is re-checked
+    assert world.monitor.outage is None and outage.ended is not None
+    assert all(row.state and row.error is None for row in world.watcher.model.rows.values())
+    assert len(world.recorder.payloads) == 3  # nothing more: every tenant is as it was
+
+
+async def test_failures_not_sent_yet_when_the_outage_is_declared_are_simply_dropped(
+    checked,
+) -> None:
+    import httpx
+
+    world = await checked(FLEET, [hook(failure_threshold=1)])  # grouped for an hour
+    world.network.down = httpx.ConnectError
+    world.recheck_all()
+    await world.run_for(60)
+    assert world.monitor.outage is not None
+    world.network.down = None
+    await world.run_for(60)
+    assert world.monitor.outage is None
+    await drained(world.notifier)
+    assert world.recorder.payloads == []  # no worse, no correction, no resolved
+
+
+async def test_resolved_needs_a_real_answer_that_is_ok() -> None:
+    """A failure reported, then the tenant's row goes stale in our outage (it shows the
+    last known Running): that is not "resolved"; the real Running afterwards is."""
+    from dataclasses import replace
+
+    watcher, notifier, recorder = wired([A], [hook()])
+    watcher.record(ok(A))
+    watcher.record(failed(A, ErrorKind.UNAVAILABLE, at=60))
+    watcher.record(replace(failed(A, ErrorKind.CONNECT, at=120), during_outage=True))
+    await drained(notifier)
+    assert [[e["kind"] for e in p["events"]] for p in recorder.payloads] == [["worse"]]
+    watcher.record(ok(A, at=180))
+    await drained(notifier)
+    [_, resolved] = recorder.payloads
+    assert resolved["events"][0]["kind"] == "resolved"
+    assert resolved["events"][0]["from_state"] == "check failed (unavailable)"
 
 
 # -- delivery -------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def test_good_remembered_choices_are_read_and_nothing_is_set_aside(tmp_path: Pat
 def test_an_old_event_log_with_damaged_lines_is_imported_without_them(tmp_path: Path) -> None:
     """The events.jsonl of earlier versions moves into the history database once: lines
     cut off, out of range or nested too deeply are skipped; the file is kept beside it."""
-    from tenantboard.history import HistoryDB, import_event_log
+    from tenantboard.history.db import HistoryDB, import_event_log
 
     path = tmp_path / "events.jsonl"
     good = _event(1).to_json()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tenantboard.pacing import (
+from tenantboard.ui.pacing import (
     BATCH_DELAY,
     INPUT_PRIORITY,
     MAX_DEFER,

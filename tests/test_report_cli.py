@@ -12,7 +12,7 @@ import pytest
 
 from tenantboard.cli import main
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import HistoryDB, Observation
+from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.paths import history_path
 from tenantboard.tenant_file import StoreError, TenantStore
 
@@ -106,6 +106,7 @@ def test_report_json_and_csv(
     data = json.loads(out)
     assert code == 0 and data["from"] == "2026-03-01T00:00:00Z"
     (tenant,) = data["tenants"]
+    assert tenant["label"] == "Acme prod"  # as saved, named or not
     assert tenant["uptime"] == pytest.approx(72_000 / 78_600)
     assert tenant["coverage"] == pytest.approx(78_600 / 86_400)
     assert tenant["down_seconds"] == 6600 and tenant["failed_seconds"] == 1200
@@ -116,6 +117,7 @@ def test_report_json_and_csv(
     code, out, _ = run(capsys, "report", "--csv", *window)
     (row,) = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and row["context_id"] == "Cust1" and row["incidents"] == "2"
+    assert row["label"] == "Acme prod"
     assert float(row["uptime"]) == pytest.approx(72_000 / 78_600)
 
 
@@ -159,6 +161,61 @@ def test_history_lists_intervals_events_and_marks(
     assert data["intervals"][5]["error"] == "timeout"
     assert data["events"][0]["text"] == "Running → Unknown"
     assert data["marks"][0]["by"] == "ann" and data["marks"][0]["kind"] == "ack"
+
+
+def record_a_day(config: Path, key: str, state: str) -> None:
+    with HistoryDB.open(history_path(config)) as db:
+        db.record(checks(key, 0, 60, state))
+
+
+WINDOW = ["--from", "2026-03-01", "--to", "2026-03-01"]
+
+
+def test_history_and_report_find_a_saved_tenant_in_its_environment(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cust2 is saved in sod: `history Cust2` and `report Cust2` mean that one."""
+    record_a_day(config, "sod:Cust2", "Suspended")
+    code, out, _ = run(capsys, "history", "Cust2", "--json", "--config", str(config), *WINDOW)
+    assert code == 0
+    data = json.loads(out)
+    assert (data["context_id"], data["env"]) == ("Cust2", "sod")
+    assert [item["state"] for item in data["intervals"]] == ["Suspended"]
+    code, out, _ = run(capsys, "report", "--json", "Cust2", "--config", str(config), *WINDOW)
+    (tenant,) = json.loads(out)["tenants"]
+    assert code == 0 and tenant["env"] == "sod" and tenant["observed_seconds"] > 0
+
+
+def test_history_asks_which_environment_when_the_id_is_saved_in_several(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with config.open("a", encoding="utf-8") as file:
+        file.write('\n[[tenants]]\ncontext_id = "Cust1"\nenv = "sod"\n')
+    code, out, err = run(capsys, "history", "Cust1", "--config", str(config), *WINDOW)
+    assert code == 64 and out == ""
+    assert "Cust1 is saved in online and sod: say which with --env" in err
+    code, out, _ = run(
+        capsys, "history", "cust1", "--env", "online", "--config", str(config), *WINDOW
+    )
+    assert code == 0 and "Running → Unknown" in out
+
+
+def test_history_of_a_tenant_only_recorded_finds_its_environment(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Removed from the list, its history stays: `history` still finds it."""
+    record_a_day(config, "stage:Cust7", "Running")
+    code, out, _ = run(capsys, "history", "Cust7", "--json", "--config", str(config), *WINDOW)
+    assert code == 0 and json.loads(out)["env"] == "stage"
+
+
+@pytest.mark.parametrize("env", [[], ["--env", "stage"]])
+def test_history_of_a_tenant_neither_listed_nor_recorded_says_so(
+    config: Path, history: Path, capsys: pytest.CaptureFixture[str], env: list[str]
+) -> None:
+    code, out, err = run(capsys, "history", "Cust99", *env, "--config", str(config), *WINDOW)
+    assert code == 64 and out == ""
+    assert "is neither in the list nor in the history: nothing to show" in err
 
 
 def test_report_refuses_a_damaged_history_without_touching_anything(
@@ -244,6 +301,27 @@ def test_report_reads_while_a_board_is_writing(
         board.close()
 
 
+def test_check_keeps_an_acknowledgement_when_the_check_fails(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A check that gets no answer says nothing about the state: the acknowledgement of a
+    Suspended tenant still shows (and is respected) while SuperOffice cannot be reached."""
+    import socket
+
+    with socket.socket() as probe:  # a loopback port nobody listens on: refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    now = datetime.now(UTC)
+    with HistoryDB.open(history_path(config)) as db:
+        db.add_mark("online:Cust1", "ack", "Suspended", now, by="bo")
+    base = ["--config", str(config), "--base-url", f"http://127.0.0.1:{port}"]
+    _, out, _ = run(capsys, "check", "--json", *base, "Cust1")
+    (entry,) = json.loads(out)
+    assert entry["error"]["kind"] == "connect"
+    ack = entry["acknowledged"]
+    assert ack is not None and (ack["by"], ack["state"]) == ("bo", "Suspended")
+
+
 # -- our own outage: a gap in the report, never the tenants' downtime -------------------------
 
 
@@ -251,7 +329,7 @@ def test_report_and_history_show_our_outage_as_not_observed(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from tenantboard.connectivity import Outage
-    from tenantboard.history import HistoryWriter
+    from tenantboard.history.db import HistoryWriter
 
     key = "online:Cust1"
     since, ended = DAY + timedelta(hours=10), DAY + timedelta(hours=10, seconds=90)

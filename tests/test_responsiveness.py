@@ -10,11 +10,11 @@ import asyncio
 
 import httpx
 
-from tenantboard.screens.tenant_form import ConfirmScreen
 from tenantboard.tenant import Tenant
-from tenantboard.textual_overrides import FrameTimer
-from tenantboard.widgets.keybar import KeyBar
-from tenantboard.widgets.table import TenantTable
+from tenantboard.ui.screens.tenant_form import ConfirmScreen
+from tenantboard.ui.textual_overrides import FrameTimer
+from tenantboard.ui.widgets.keybar import KeyBar
+from tenantboard.ui.widgets.table import TenantTable
 
 from .conftest import FakeClock, choose_in_palette, make_board, settle_board
 
@@ -242,7 +242,7 @@ async def test_clicking_a_key_in_the_key_bar_presses_it(clock: FakeClock) -> Non
 def test_dirty_lines_close_together_form_one_band_and_far_apart_two() -> None:
     from textual.geometry import Region
 
-    from tenantboard.textual_overrides import dirty_bands
+    from tenantboard.ui.textual_overrides import dirty_bands
 
     header, row_5, row_6, row_30 = (Region(0, y, 80, 1) for y in (0, 5, 6, 30))
     assert dirty_bands([row_30, row_6, header, row_5]) == [
@@ -298,7 +298,7 @@ def test_a_row_with_a_glyph_is_measured_by_its_pieces() -> None:
     from rich.cells import cell_len
     from rich.style import Style
 
-    from tenantboard.widgets.table import measured_segments
+    from tenantboard.ui.widgets.table import measured_segments
 
     style = Style(color="green")
     pieces = ["✔ ", "Cust1001   ", "online ", "Running   ", "⟳ moved ", "1m ago   "]

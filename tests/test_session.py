@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from tenantboard.history import HistoryDB
+from tenantboard.history.db import HistoryDB
 from tenantboard.lease import PollerLease, lease_paths
 from tenantboard.notify import Deliverer, Notifier
 from tenantboard.session import (
@@ -111,6 +111,7 @@ async def test_one_tenant_file_has_one_poller_and_the_other_takes_over(clock, tm
             [NotifyHook("ops", command=("true",), group_seconds=0.0)],
             deliverer=recorder,
             is_silenced=session.is_silenced,
+            may_send=lambda session=session: session.polling,
         )
     one = asyncio.create_task(first.run())
     await until(lambda: first.model.pending() == 0)

@@ -99,7 +99,7 @@ def write_history(data_dir, *, closed_change: bool = False):
     from datetime import timedelta
 
     from tenantboard.eventlog import LoggedEvent
-    from tenantboard.history import HistoryDB, Observation
+    from tenantboard.history.db import HistoryDB, Observation
 
     from .conftest import FIXED_NOW
 

@@ -124,10 +124,19 @@ def test_remove_of_an_unknown_tenant_changes_nothing(store: TenantStore) -> None
         ),
         ("[[tenants]]\ncontext_id = 5\n", 1, "are strings"),
         ('[[tenants]]\ncontext_id = "Cust1"\ncolour = "red"\n', 1, "unknown key"),
-        ("[settings]\nconcurency = 3\n", None, "unknown setting 'concurency'"),
-        ("[settings]\nconcurrency = 0\n", None, "between 1 and 256"),
-        ("[settings]\nmin_interval = 60\nmax_interval = 30\n", None, "at least min_interval"),
-        ('[settings]\ntimeout = "10"\n', None, "wrong type"),
+        (
+            '[[tenants]]\ncontext_id = "Cust1"\n\n[settings]\ntimeout = 5\nconcurency = 3\n',
+            6,
+            "unknown setting 'concurency'",
+        ),
+        ("# mine\n[settings]\nbell = true\nconcurrency = 0\n", 4, "between 1 and 256"),
+        ("[settings]\nmin_interval = 60\nmax_interval = 30\n", 3, "at least min_interval"),
+        ("[settings]\nbell = true\nmin_interval = 1000\n", 3, "at least min_interval"),
+        ('[settings]\n\n  timeout = "10"\n', 3, "'timeout' must be a number"),
+        ("[settings]\nbell = 1\n", 2, "'bell' must be true or false"),
+        ("[settings]\nhistory_days = 1.5\n", 2, "'history_days' must be a whole number"),
+        ("\nsettings = { concurrency = 0 }\n", 2, "between 1 and 256"),
+        ("settings = 5\n", 1, "[settings] must be a table"),
         ('tenants = "Cust1"\n', None, "array of tables"),
         ("colour = 1\n", None, "unknown top-level"),
     ],
@@ -219,13 +228,62 @@ def test_a_bad_import_line_is_reported_with_its_number(text: str, line: int) -> 
     assert str(caught.value).startswith(f"f.txt:{line}: ")
 
 
-def test_import_reports_every_bad_line_even_after_a_quoted_multiline_field() -> None:
-    text = 'Cust1,sod,"two\nlines"\nbad one\nCust3,stage,"a, b",extra\nCust4\n'
+def test_an_unterminated_quote_is_its_own_lines_error_and_takes_no_other_line() -> None:
+    lines = [f"Cust{n}" for n in range(1, 12)]
+    lines += ['Cust12,online,"Twelve, the one', "Cust13,sod,Thirteen", "bogus", "Cust15"]
+    with pytest.raises(BadImportLines) as caught:
+        parse_import_lines("\n".join(lines) + "\n", "f.csv")
+    assert caught.value.problems == [
+        (12, "a quote is not closed on this line (a label is one line)"),
+        (14, "'bogus' is not a context id (expected Cust followed by digits, e.g. Cust12345)"),
+    ]
+    fixed = [*lines[:11], 'Cust12,online,"Twelve, the one"', *lines[12:13], "Cust15"]
+    assert [t.context_id for t in parse_import_lines("\n".join(fixed), "f.csv")] == [
+        *(f"Cust{n}" for n in range(1, 14)),
+        "Cust15",
+    ]
+
+
+def test_import_reports_every_bad_line_with_its_own_number() -> None:
+    text = 'Cust1,sod,"two\nlines"\nbad one\nCust3,stage,"a, b",extra\nCust4\nCust5,sod,"x"y"\n'
     with pytest.raises(BadImportLines) as caught:
         parse_import_lines(text, "f.csv")
-    assert [number for number, _ in caught.value.problems] == [1, 3, 4]
-    assert "control characters" in caught.value.problems[0][1]
-    assert "quotes around a label" in caught.value.problems[2][1]
+    assert [number for number, _ in caught.value.problems] == [1, 2, 3, 4]
+    assert "quote is not closed" in caught.value.problems[0][1]
+    assert "quotes around a label" in caught.value.problems[3][1]
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        (
+            "Cust5,sod,Five\nCust6\ncust5,qaonline,Other\n",
+            [],  # another environment: another tenant
+        ),
+        (
+            "Cust5,sod,Five\nCust6\nCust5,sod,Other\n",
+            [(3, "Cust5 (sod) is on line 1 already, with another label: keep one of the two")],
+        ),
+        (
+            "Cust5,sod\nCust5,sod,Five\n",
+            [(2, "Cust5 (sod) is on line 1 already, with no label: keep one of the two")],
+        ),
+    ],
+)
+def test_a_tenant_repeated_with_another_label_is_a_bad_line(
+    text: str, problems: list[tuple[int, str]]
+) -> None:
+    if not problems:
+        assert len(parse_import_lines(text, "f.csv")) == 3
+        return
+    with pytest.raises(BadImportLines) as caught:
+        parse_import_lines(text, "f.csv")
+    assert caught.value.problems == problems
+
+
+def test_a_tenant_repeated_as_it_is_is_passed_on_to_be_skipped() -> None:
+    text = "Cust5,sod,Five\nCust5, sod , Five\n"
+    assert parse_import_lines(text, "f.csv") == [Tenant("Cust5", "sod", "Five")] * 2
 
 
 def test_import_skips_a_header_row_only_at_the_top() -> None:

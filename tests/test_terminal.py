@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import pty
+import re
 import select
 import signal
 import socket
@@ -22,6 +23,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tenantboard.simulator import Simulator
+from tests.serve_helpers import SimulatorInThread
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="pseudo-terminals as on Linux")
 
@@ -38,16 +42,24 @@ def closed_port() -> int:
 
 
 class BoardInPty:
-    def __init__(self, home: Path) -> None:
+    """``tenantboard`` (the command line, the board) in a pseudo-terminal, on the tenant
+    file ``tenant_file``, asking ``base_url`` (by default a port where nobody listens)."""
+
+    def __init__(
+        self,
+        home: Path,
+        tenant_file: str = '[[tenants]]\ncontext_id = "Cust1001"\n',
+        base_url: str | None = None,
+    ) -> None:
         config = home / "tenants.toml"
-        config.write_text('[[tenants]]\ncontext_id = "Cust1001"\n')
+        config.write_text(tenant_file)
         self.master, self.slave = pty.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
         env = dict(
             os.environ,
             TERM="xterm-256color",
             TENANTBOARD_CONFIG=str(config),
-            TENANTBOARD_BASE_URL=f"http://127.0.0.1:{closed_port()}",
+            TENANTBOARD_BASE_URL=base_url or f"http://127.0.0.1:{closed_port()}",
         )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tenantboard"],
@@ -66,6 +78,16 @@ class BoardInPty:
             if ready:
                 self.output += os.read(self.master, 65536)
         assert text in self.output, f"never drew {text!r}"
+
+    def read_for(self, seconds: float) -> bytes:
+        """What the board writes in the next ``seconds``."""
+        written = b""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                written += os.read(self.master, 65536)
+        return written
 
     def drain(self) -> bytes:
         """What the board writes until it stops writing (or closes the terminal)."""
@@ -174,3 +196,72 @@ def test_the_input_thread_sleeps_until_a_key_and_keys_still_work(board) -> None:
     os.write(board.master, b"q")
     code, _ = board.wait(timeout=10)
     assert code == 0
+
+
+# -- the bell ------------------------------------------------------------------------------
+
+#: An OSC sequence (a window title, the pointer's shape, the clipboard) may end in BEL too.
+OSC = re.compile(rb"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+
+
+def bells(written: bytes) -> int:
+    """How many times the terminal was told to ring."""
+    return OSC.sub(b"", written).count(b"\x07")
+
+
+#: Cust1006 of the simulator: Running, then Unknown 218 scenario seconds after its start.
+INCIDENT_STARTS = 230.0
+
+
+@pytest.fixture
+def incident_server():
+    """The simulator on a loopback socket, its clock moved only by the test."""
+    now = [time.time()]
+    simulator = Simulator(now=lambda: now[0], slow_delay=0)
+    assert simulator.answer(1006, "online").state == "Running"
+    with SimulatorInThread(simulator) as server:
+        yield server, now
+
+
+def tenant_file_with(settings: str) -> str:
+    return (
+        f"[settings]\n{settings}\nmin_interval = 1\nmax_interval = 1\n\n"
+        '[[tenants]]\ncontext_id = "Cust1006"\nlabel = "Adventure Works"\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("bell", "muted", "rings"),
+    [(True, False, 1), (False, False, 0), (True, True, 0)],
+    ids=["bell", "no-bell", "bell-but-muted"],
+)
+def test_the_bell_setting_rings_the_terminal_when_a_tenant_gets_worse(
+    hermetic_environment, incident_server, bell: bool, muted: bool, rings: int
+) -> None:
+    """From `[settings] bell = true` in the tenant file, through the command line and the
+    board, to a BEL on the terminal: once, when the tenant goes Running -> Unknown, and
+    not for a tenant the operator muted."""
+    server, now = incident_server
+    board = BoardInPty(
+        hermetic_environment, tenant_file_with(f"bell = {str(bell).lower()}"), server.url
+    )
+    try:
+        board.read_until("✔ 1 Running".encode())  # the header counts its first result
+        if muted:
+            os.write(board.master, b"m")  # mute the tenant under the cursor...
+            board.read_until(b"for 1 hour")
+            os.write(board.master, b"\r")  # ...for an hour
+            board.read_until("⊘".encode())
+        assert bells(board.output) == 0  # a first result is no change
+        board.output = b""
+        now[0] += INCIDENT_STARTS
+        assert server.simulator.answer(1006, "online").state == "Unknown"
+        board.read_until("✖ 1 Unknown".encode())
+        written = board.output + board.read_for(1.5)
+        assert bells(written) == rings
+        if not muted:
+            assert "Running → Unknown".encode() in written  # told on the change line
+        os.write(board.master, b"q")
+        assert board.wait(timeout=10)[0] == 0
+    finally:
+        board.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import textual
 
-from tenantboard.textual_overrides import HOOKS, VERIFIED_TEXTUAL, broken_hooks
+from tenantboard.ui.textual_overrides import HOOKS, VERIFIED_TEXTUAL, broken_hooks
 
 
 def test_textual_is_the_version_the_overrides_were_verified_on() -> None:

@@ -11,7 +11,7 @@ from tenantboard.answers import Severity
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, short_reason
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
-from tenantboard.humanize import host_of, plural
+from tenantboard.humanize import host_of, plural, yes_no
 from tenantboard.sanitize import clean
 
 _ANSI = {
@@ -36,31 +36,63 @@ def worst_exit_code(results: Sequence[CheckResult]) -> int:
     return worst.exit_code
 
 
-def summary_line(results: Sequence[CheckResult]) -> str:
+def summary_line(results: Sequence[CheckResult], duration: float) -> str:
     """``TENANTBOARD WARNING - 3 tenants: 1 warning, 2 ok | ok=2 warning=1 ...``: the
-    Nagios status line, with the count per severity as performance data after ``|``."""
+    Nagios status line, with performance data after ``|``."""
     counts = Counter(severity_of(result) for result in results)
     worst = max(counts, default=Severity.UNKNOWN)
     parts = [f"{counts[s]} {s.name.lower()}" for s in reversed(Severity) if counts[s]]
     total = len(results)
-    perfdata = " ".join(f"{s.name.lower()}={counts[s]}" for s in _PERFDATA_ORDER)
     return (
         f"TENANTBOARD {worst.name} - {plural(total, 'tenant')}: "
-        f"{', '.join(parts) or 'none'} | {perfdata}"
+        f"{', '.join(parts) or 'none'} | {_perfdata(counts, duration)}"
     )
 
 
-_PERFDATA_ORDER = (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.UNKNOWN)
+def _perfdata(counts: Mapping[Severity, int], duration: float) -> str:
+    """The tenants per severity and how long the check took, in the Monitoring Plugins'
+    format (``label=value[UOM]``): ``ok=2 warning=1 critical=0 unknown=0 time=1.234s``."""
+    order = (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.UNKNOWN)
+    return " ".join(f"{s.name.lower()}={counts.get(s, 0)}" for s in order) + (
+        f" time={duration:.3f}s"
+    )
 
 
-def broken_file_summary(error: FileError) -> str:
-    """The Nagios status line when the tenant file cannot be read: UNKNOWN, and why."""
-    return f"TENANTBOARD UNKNOWN - cannot read the tenant file: {clean(str(error), 300)}"
+def outage_summary_line(results: Sequence[CheckResult], duration: float) -> str | None:
+    """One reason instead of N identical failures when we could not reach SuperOffice at
+    all (every check failed the network way, across several tenants); else None."""
+    tenants = {result.tenant.key for result in results}
+    if len(tenants) < OUTAGE_MIN_TENANTS or not all(is_network_failure(r.error) for r in results):
+        return None
+    reasons = Counter(short_reason(r.error) for r in results if r.error is not None)
+    reason = reasons.most_common(1)[0][0]
+    return (
+        f"TENANTBOARD UNKNOWN - cannot reach SuperOffice: {_status_text(reason)} "
+        f"({plural(len(results), 'tenant')} not checked) | "
+        f"{_perfdata({Severity.UNKNOWN: len(results)}, duration)}"
+    )
+
+
+def unknown_summary(reason: str) -> str:
+    """The status line when `check` could not check at all: UNKNOWN, and why."""
+    return f"TENANTBOARD UNKNOWN - {_status_text(reason)}"
+
+
+def _status_text(text: str) -> str:
+    """Text for the status line: one line, no control characters, and no ``|``, which
+    would start the performance data."""
+    return clean(text, 300).replace("|", "/")
 
 
 def broken_file_json(error: FileError) -> str:
-    """``--json`` when the tenant file cannot be read: the usual array, holding one
-    UNKNOWN entry whose error (kind ``tenant-file``) says where and why, so a consumer
+    """``--json`` when the tenant file cannot be read: :func:`unknown_json` whose error
+    (kind ``tenant-file``) also says where: the file's ``path`` and ``line``."""
+    return unknown_json("tenant-file", error.reason, {"path": str(error.path), "line": error.line})
+
+
+def unknown_json(kind: str, message: str, where: Mapping[str, Any] | None = None) -> str:
+    """``--json`` when `check` could not check: the usual array, holding one UNKNOWN entry
+    whose error says why (kind ``usage``, ``tenant-file`` or ``internal``), so a consumer
     that counts severities or reads errors needs no special case."""
     entry: dict[str, Any] = dict.fromkeys(
         ("context_id", "env", "label", "state", "state_code", "recognised", "is_running")
@@ -74,32 +106,14 @@ def broken_file_json(error: FileError) -> str:
             "severity": Severity.UNKNOWN.name,
             "checked_at": None,
             "error": {
-                "kind": "tenant-file",
-                "message": clean(error.reason, 300),
+                "kind": kind,
+                "message": clean(message, 300),
                 "status": None,
-                "path": str(error.path),
-                "line": error.line,
+                **(where or {}),
             },
         }
     )
     return json.dumps([entry], indent=2)
-
-
-def outage_summary_line(results: Sequence[CheckResult]) -> str | None:
-    """One reason instead of N identical failures when we could not reach SuperOffice at
-    all (every check failed the network way, across several tenants); else None."""
-    tenants = {result.tenant.key for result in results}
-    if len(tenants) < OUTAGE_MIN_TENANTS or not all(is_network_failure(r.error) for r in results):
-        return None
-    reasons = Counter(short_reason(r.error) for r in results if r.error is not None)
-    reason = reasons.most_common(1)[0][0]
-    perfdata = " ".join(
-        f"{s.name.lower()}={len(results) * (s is Severity.UNKNOWN)}" for s in _PERFDATA_ORDER
-    )
-    return (
-        f"TENANTBOARD UNKNOWN - cannot reach SuperOffice: {reason} "
-        f"({plural(len(results), 'tenant')} not checked) | {perfdata}"
-    )
 
 
 def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
@@ -134,18 +148,22 @@ def check_record(
     result, and its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
     ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null."""
     record = result_json(result, versions=versions)
-    marks = marks or {}
-    record["muted"] = marks["mute"].as_json() if "mute" in marks else None
-    record["acknowledged"] = marks["ack"].as_json() if "ack" in marks else None
+    record.update(marks_json(marks))
     return record
+
+
+def marks_json(marks: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"muted": ..., "acknowledged": ...}``: each mark's ``{"by", "created_at", "until",
+    "state"}`` or null, from the marks in force by kind (``"mute"``, ``"ack"``)."""
+    marks = marks or {}
+    return {
+        "muted": marks["mute"].as_json() if "mute" in marks else None,
+        "acknowledged": marks["ack"].as_json() if "ack" in marks else None,
+    }
 
 
 def _iso(moment: Any) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def render_json(results: Sequence[CheckResult], *, versions: bool = False) -> str:
-    return json.dumps([result_json(r, versions=versions) for r in results], indent=2)
 
 
 def _row(result: CheckResult, versions: bool) -> list[str]:
@@ -154,7 +172,7 @@ def _row(result: CheckResult, versions: bool) -> list[str]:
         detail = result.error.message if result.error else "no answer"
         return [result.tenant.context_id, result.tenant.env, "ERROR", "-", "-", detail]
     name = state.state_name if state.state is not None else f"{state.state_name}?"
-    running = {True: "yes", False: "no", None: "?"}[state.is_running]
+    running = yes_no(state.is_running)
     if state.running_mismatch:
         running += "!"
     host = host_of(state.endpoint) or "-"

@@ -12,7 +12,9 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,15 +29,20 @@ from tenantboard.tenant_file import (
     NotSaved,
     Settings,
     StoreError,
+    TenantList,
     TenantStore,
     parse_import_lines,
 )
 
 if TYPE_CHECKING:
     from tenantboard.client import BaseUrl
+    from tenantboard.clock import Clock
     from tenantboard.remote import AttachTarget
+    from tenantboard.serve.server import ServeConfig
+    from tenantboard.session import SessionConfig
+    from tenantboard.ui.app import BoardConfig
 
-#: Nagios UNKNOWN: `check` could not tell (here: the tenant file is broken).
+#: Nagios UNKNOWN: `check` could not tell (a check failed, or it could not check at all).
 EXIT_UNKNOWN = 3
 EXIT_USAGE = 64
 #: sysexits' EX_DATAERR: lines given to `import` are not tenants (the tenant file is fine).
@@ -48,59 +55,46 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Bad arguments print the usage and raise :class:`UsageError`, so that `main` decides
+    how to end: 64 for most commands, an UNKNOWN status line for `check`."""
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        command = self.prog.removeprefix("tenantboard").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def number_type(
+    convert: Callable[[str], float], what: str, rule: str, accept: Callable[[float], bool]
+) -> Callable[[str], Any]:
+    """A number option's type: the text ``convert``-ed (else "'x' is not WHAT"), then
+    ``accept``-ed (else RULE); NaN and the infinities are never accepted."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(rule)
+        return value
+
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value < 1e7:
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
-
-
-def _non_negative_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= value < 1e7:
-        raise argparse.ArgumentTypeError("must be 0 or more seconds")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("a port is 0 to 65535 (0 picks a free one)")
-    return value
-
-
-def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0 < value <= 1_000_000):
-        raise argparse.ArgumentTypeError("must be a factor above 0 (1 is real time)")
-    return value
+_positive_int = number_type(int, "a whole number", "must be at least 1", lambda n: n >= 1)
+_seconds = number_type(
+    float, "a number of seconds", "must be a positive number of seconds", lambda s: 0 < s < 1e7
+)
+_non_negative_seconds = number_type(
+    float, "a number of seconds", "must be 0 or more seconds", lambda s: 0 <= s < 1e7
+)
+_port = number_type(
+    int, "a port number", "a port is 0 to 65535 (0 picks a free one)", lambda p: 0 <= p <= 65535
+)
+_speed = number_type(
+    float, "a number", "must be a factor above 0 (1 is real time)", lambda f: 0 < f <= 1_000_000
+)
 
 
 def _env(text: str) -> str:
@@ -112,94 +106,180 @@ def _env(text: str) -> str:
 
 
 ENV_METAVAR = "ENV"
+#: What the file's [settings] are when it has none: the defaults the help text names.
+DEFAULT_SETTINGS = Settings()
+
+#: The board's three ways to open, told apart for the options each uses.
+BOARD, DEMO, ATTACH = "board", "--demo", "--attach"
+_SHOWN_AS = {BOARD: "the board", DEMO: "the board with --demo", ATTACH: "the board with --attach"}
+#: The commands that read the tenant file, that check tenants, and that keep checking.
+_READ_THE_FILE = frozenset(
+    {BOARD, "check", "add", "remove", "list", "paths", "import", "report", "history"}
+    | {"serve", "notify-test"}
+)
+_CHECK = frozenset({BOARD, DEMO, "check", "serve"})
+_KEEP_CHECKING = frozenset({BOARD, DEMO, "serve"})
 
 
-def _shared_options() -> argparse.ArgumentParser:
-    """Options every command takes. SUPPRESS keeps a subcommand from resetting the value
-    given before it (``tenantboard --config X check``)."""
-    shared = argparse.ArgumentParser(add_help=False)
-    group = shared.add_argument_group("shared options")
-    group.add_argument(
+@dataclass(frozen=True)
+class GlobalOption:
+    """An option that may go before the command, and after it for the commands that use
+    it (``used_by``); given to any other command, it is an error, never ignored."""
+
+    flag: str
+    used_by: frozenset[str]
+    settings: dict[str, Any]
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    def add_to(self, parser: argparse.ArgumentParser | Any, *, hidden: bool = False) -> None:
+        # SUPPRESS: an option left out sets nothing, so the value given before the command
+        # survives the command's parser, and `main` can tell what was given.
+        settings = {**self.settings, "help": argparse.SUPPRESS} if hidden else self.settings
+        parser.add_argument(self.flag, default=argparse.SUPPRESS, **settings)
+
+
+GLOBAL_OPTIONS = (
+    GlobalOption(
         "--config",
-        metavar="PATH",
-        default=argparse.SUPPRESS,
-        help="tenant file (default: $TENANTBOARD_CONFIG, else the platform's config folder)",
-    )
-    group.add_argument(
+        _READ_THE_FILE,
+        {
+            "metavar": "PATH",
+            "help": "tenant file (default: $TENANTBOARD_CONFIG, else the platform's config folder)",
+        },
+    ),
+    GlobalOption(
         "--base-url",
-        metavar="URL",
-        default=argparse.SUPPRESS,
-        help="send every request to this server instead of SuperOffice (e.g. the simulator)",
-    )
-    group.add_argument(
+        _CHECK - {DEMO},
+        {
+            "metavar": "URL",
+            "help": "send every request to this server instead of SuperOffice (e.g. the simulator)",
+        },
+    ),
+    GlobalOption(
         "--concurrency",
-        type=_positive_int,
-        metavar="N",
-        default=argparse.SUPPRESS,
-        help="checks in flight at once (default: the file's setting, else 8)",
-    )
-    group.add_argument(
+        _CHECK,
+        {
+            "type": _positive_int,
+            "metavar": "N",
+            "help": "checks in flight at once (default: the file's setting, else "
+            f"{DEFAULT_SETTINGS.concurrency})",
+        },
+    ),
+    GlobalOption(
         "--timeout",
-        type=_seconds,
-        metavar="SECONDS",
-        default=argparse.SUPPRESS,
-        help="time allowed for one request (default: the file's setting, else 10)",
-    )
-    return shared
+        _CHECK,
+        {
+            "type": _seconds,
+            "metavar": "SECONDS",
+            "help": "time allowed for one request (default: the file's setting, else "
+            f"{DEFAULT_SETTINGS.timeout:g})",
+        },
+    ),
+    GlobalOption(
+        "--min-interval",
+        _KEEP_CHECKING,
+        {
+            "type": _seconds,
+            "metavar": "SECONDS",
+            "help": "never check a tenant more often than this (default: the file's setting, "
+            f"else {DEFAULT_SETTINGS.min_interval:g})",
+        },
+    ),
+    GlobalOption(
+        "--max-interval",
+        _KEEP_CHECKING,
+        {
+            "type": _seconds,
+            "metavar": "SECONDS",
+            "help": "never wait longer than this between checks (default: the file's setting, "
+            f"else {DEFAULT_SETTINGS.max_interval:g})",
+        },
+    ),
+    GlobalOption(
+        "--demo",
+        frozenset({DEMO}),
+        {
+            "action": "store_true",
+            "help": "open the board on the built-in simulator with a demo list (your file is "
+            "not touched)",
+        },
+    ),
+    GlobalOption(
+        "--attach",
+        frozenset({ATTACH}),
+        {
+            "metavar": "URL",
+            "help": "open the board on a running `tenantboard serve` (its list and checks; "
+            "nothing is asked of SuperOffice from here)",
+        },
+    ),
+    GlobalOption(
+        "--attach-token-file",
+        frozenset({ATTACH}),
+        {"metavar": "PATH", "type": Path, "help": "the token that server asks for (with --attach)"},
+    ),
+)
+
+
+def _add_global_options(parser: argparse.ArgumentParser, command: str) -> None:
+    """The global options, after the command as before it: those ``command`` uses in its
+    help, the others hidden, there only to be refused by name (not as a stray argument)."""
+    used = [option for option in GLOBAL_OPTIONS if command in option.used_by]
+    group = parser.add_argument_group("options that may also go before the command")
+    for option in GLOBAL_OPTIONS:
+        option.add_to(group, hidden=option not in used)
+
+
+def _refuse_unused_options(args: argparse.Namespace) -> None:
+    """Every global option given must be one ``args.command`` uses."""
+    command = args.command
+    if command == BOARD:
+        if hasattr(args, "attach") and hasattr(args, "demo"):
+            raise UsageError("--attach and --demo: choose one")
+        command = ATTACH if hasattr(args, "attach") else DEMO if hasattr(args, "demo") else BOARD
+    for option in GLOBAL_OPTIONS:
+        if hasattr(args, option.dest) and command not in option.used_by:
+            users = sorted(_SHOWN_AS.get(user, user) for user in option.used_by)
+            only = f" (it goes with {' and '.join(users)})" if len(users) <= 3 else ""
+            raise UsageError(
+                f"{option.flag} is not an option of {_SHOWN_AS.get(command, command)}{only}"
+            )
+    for option in GLOBAL_OPTIONS:  # from here on, every option is there: None if not given
+        if not hasattr(args, option.dest):
+            setattr(args, option.dest, False if option.flag == "--demo" else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    shared = _shared_options()
     parser = _Parser(
         prog="tenantboard",
         description="A live terminal status board for SuperOffice CRM Online tenants.",
-        parents=[shared],
     )
     parser.add_argument("--version", action="version", version=f"tenantboard {__version__}")
-    parser.add_argument(
-        "--demo",
-        action="store_true",
-        help="open the board on the built-in simulator with a demo list (your file is not touched)",
-    )
-    parser.add_argument(
-        "--attach",
-        metavar="URL",
-        help="open the board on a running `tenantboard serve` (its list and checks; nothing is "
-        "asked of SuperOffice from here)",
-    )
-    parser.add_argument(
-        "--attach-token-file",
-        metavar="PATH",
-        type=Path,
-        help="the token that server asks for (with --attach)",
-    )
-    parser.add_argument(
-        "--min-interval",
-        type=_seconds,
-        metavar="SECONDS",
-        help="never check a tenant more often than this (default 30)",
-    )
-    parser.add_argument(
-        "--max-interval",
-        type=_seconds,
-        metavar="SECONDS",
-        help="never wait longer than this between checks (default 900)",
-    )
+    for option in GLOBAL_OPTIONS:
+        option.add_to(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    check = commands.add_parser(
+    def add_command(name: str, **settings: Any) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, **settings)
+        _add_global_options(command, name)
+        return command
+
+    check = add_command(
         "check",
-        parents=[shared],
         help="check tenants once; Nagios-style exit code",
         description="Check the named tenants (or the saved list) once. Exit code: 0 OK, "
-        "1 WARNING, 2 CRITICAL, 3 UNKNOWN; the worst tenant decides.",
+        "1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when it cannot check: bad options, a "
+        "broken tenant file); the worst tenant decides.",
     )
     check.add_argument("context_ids", nargs="*", metavar="CTX")
     check.add_argument(
         "--env",
         type=_env,
         metavar=ENV_METAVAR,
-        help=f"{env_names()}: the environment of the named tenants (default online); "
+        help=f"{env_names()}: the environment of the named tenants (default {DEFAULT_ENV}); "
         "with none named, check only the saved tenants in this environment",
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -212,14 +292,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave muted and acknowledged tenants out of the exit code",
     )
 
-    add = commands.add_parser("add", parents=[shared], help="add tenants to the list")
+    add = add_command("add", help="add tenants to the list")
     add.add_argument("context_ids", nargs="+", metavar="CTX")
     add.add_argument(
-        "--env", type=_env, metavar=ENV_METAVAR, default=DEFAULT_ENV, help=f"{env_names()}"
+        "--env",
+        type=_env,
+        metavar=ENV_METAVAR,
+        default=DEFAULT_ENV,
+        help=f"{env_names()} (default %(default)s)",
     )
     add.add_argument("--label", default="", help="a name to show instead of the context id")
 
-    remove = commands.add_parser("remove", parents=[shared], help="remove tenants from the list")
+    remove = add_command("remove", help="remove tenants from the list")
     remove.add_argument("context_ids", nargs="+", metavar="CTX")
     remove.add_argument(
         "--env",
@@ -228,14 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="only in this environment (default: every environment)",
     )
 
-    listing = commands.add_parser("list", parents=[shared], help="show the saved list")
+    listing = add_command("list", help="show the saved list")
     listing.add_argument("--json", action="store_true")
 
-    commands.add_parser("paths", parents=[shared], help="show where tenantboard keeps its files")
+    add_command("paths", help="show where tenantboard keeps its files")
 
-    importing = commands.add_parser(
+    importing = add_command(
         "import",
-        parents=[shared],
         help="add many tenants from a CSV file (CTX[,ENV[,LABEL]] a line)",
         description="Add many tenants from a CSV list: CTX[,ENV[,LABEL]] a line, # comments, "
         "an optional header row. Every bad line is reported and then nothing is imported "
@@ -247,18 +330,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_env,
         metavar=ENV_METAVAR,
         default=DEFAULT_ENV,
-        help="environment for lines that name none (default online)",
+        help="environment for lines that name none (default %(default)s)",
     )
 
-    _add_history_commands(commands, shared)
+    _add_history_commands(add_command)
 
-    simulate = commands.add_parser(
+    simulate = add_command(
         "simulate",
         help="serve the simulated state API on 127.0.0.1",
         description="Serve the simulator over HTTP for end-to-end tests and benchmarks. Point "
         "tenantboard at it with --base-url http://127.0.0.1:PORT.",
     )
-    simulate.add_argument("--port", type=_port, default=8080, help="port (0 picks a free one)")
+    simulate.add_argument(
+        "--port", type=_port, default=8080, help="port (default %(default)s; 0 picks a free one)"
+    )
     simulate.add_argument(
         "--tenants",
         type=_positive_int,
@@ -270,14 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_seconds,
         default=4.0,
         metavar="SECONDS",
-        help="how long the slow tenants take to answer (default 4)",
+        help="how long the slow tenants take to answer (default %(default)g)",
     )
     simulate.add_argument(
         "--speed",
         type=_speed,
         default=1.0,
         metavar="FACTOR",
-        help="run the scenario's clock this many times faster (default 1)",
+        help="run the scenario's clock this many times faster (default %(default)g)",
     )
     simulate.add_argument(
         "--chaos",
@@ -288,16 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--seed", type=int, default=1, help="the chaos plan's seed: same seed, same faults"
     )
-    _add_serve_commands(commands, shared)
+    _add_serve_commands(add_command)
     return parser
 
 
-def _add_serve_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN
+def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
+    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 
-    serving = commands.add_parser(
+    serving = add_command(
         "serve",
-        parents=[shared],
         help="watch the tenant file's tenants without a screen: metrics, alerts, status page",
         description="Check every tenant in the tenant file on its schedule and serve "
         "Prometheus metrics (/metrics), a status page (/), JSON (/api/tenants, "
@@ -308,7 +392,7 @@ def _add_serve_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
         "--listen",
         default=DEFAULT_LISTEN,
         metavar="HOST:PORT",
-        help=f"address to listen on (default {DEFAULT_LISTEN}; [::1]:PORT for IPv6)",
+        help="address to listen on (default %(default)s; [::1]:PORT for IPv6)",
     )
     serving.add_argument(
         "--token-file",
@@ -323,53 +407,126 @@ def _add_serve_commands(commands: Any, shared: argparse.ArgumentParser) -> None:
         help="allow a non-loopback address without a token: anyone who reaches it can read it",
     )
     serving.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a reverse proxy's or a DNS name of "
+        "this host); repeatable. Other names get 421 (see docs/security.md)",
+    )
+    serving.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="connections held at once, event streams included (default %(default)s); past "
+        "it new ones are closed at once",
+    )
+    serving.add_argument(
         "--log-format",
         choices=("plain", "json"),
         default="plain",
         help="log lines on standard error: plain text (default) or JSON lines",
     )
-    testing = commands.add_parser(
+    testing = add_command(
         "notify-test",
-        parents=[shared],
         help="send a sample message through each [[notify]] hook and report each result",
     )
     testing.add_argument("--hook", metavar="NAME", help="only the hook with this name")
 
 
-def option(args: argparse.Namespace, name: str) -> Any:
-    return getattr(args, name, None)
+def command_in(argv: Sequence[str]) -> str:
+    """The command ``argv`` names (BOARD when none), found without parsing the rest: even
+    arguments that do not parse are answered the command's way (`check`'s, for Nagios)."""
+    takes_value = [o.flag for o in GLOBAL_OPTIONS if o.settings.get("action") != "store_true"]
+    after_option = False
+    for word in argv:
+        if word.startswith("-") and word != "-":
+            # argparse takes `--opt VALUE`, `--opt=VALUE` and unambiguous prefixes of --opt.
+            after_option = "=" not in word and any(flag.startswith(word) for flag in takes_value)
+        elif after_option:
+            after_option = False
+        else:
+            return word
+    return BOARD
+
+
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    """The command line as the commands read it: ``command`` (BOARD for the board), every
+    global option (None or False when not given); UsageError when it is wrong."""
+    args = build_parser().parse_args(argv)
+    args.command = args.command or BOARD
+    _refuse_unused_options(args)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    command = args.command or "board"
+    argv = list(sys.argv[1:] if argv is None else argv)
     code = 0
     try:
-        code = COMMANDS[command](args)
+        args = parse_arguments(argv)
+        code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a reader that went away is noticed here, not at exit
     except BrokenPipeError:
         _silence_stdout()
         return code
-    except UsageError as exc:
-        print(f"tenantboard: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except BadImportLines as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        if command_in(argv) == "check":
+            return _check_failed(exc, json_output="--json" in argv)
+        return _failed(exc)
+    return code
+
+
+def _failed(exc: BaseException) -> int:
+    """Say why a command (other than `check`) failed; its exit code. A bug is raised on."""
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if not isinstance(exc, UsageError | BadImportLines | StoreError):
+        raise exc
+    if isinstance(exc, BadImportLines):
         bad = plural(len(exc.problems), "bad line")
         print(f"tenantboard: {bad}; nothing imported", file=sys.stderr)
         print(exc, file=sys.stderr)
         return EXIT_DATA
-    except NotSaved as exc:
-        print(f"tenantboard: {exc}", file=sys.stderr)
+    print(f"tenantboard: {exc}", file=sys.stderr)
+    if isinstance(exc, UsageError):
+        return EXIT_USAGE
+    if isinstance(exc, NotSaved):
         print("Nothing was changed: the file was left as it is.", file=sys.stderr)
-        return EXIT_CONFIG
-    except StoreError as exc:
-        print(f"tenantboard: {exc}", file=sys.stderr)
+    else:
         print("The file was left as it is; fix it and try again.", file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyboardInterrupt:
-        return 130
-    return code
+    return EXIT_CONFIG
+
+
+def _reason(exc: BaseException) -> str:
+    """Why `check` could not check, in a few words."""
+    if isinstance(exc, StoreError):
+        return f"cannot read the tenant file: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, UsageError):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def _check_failed(exc: BaseException, *, json_output: bool) -> int:
+    """`check` could not check (bad arguments, no tenants, the tenant file, a bug): as a
+    Nagios plugin, UNKNOWN, with one status line (or JSON) on standard output saying why."""
+    from tenantboard.check_output import broken_file_json, unknown_json, unknown_summary
+
+    reason = _reason(exc)
+    if isinstance(exc, UsageError | StoreError | KeyboardInterrupt):
+        print(f"tenantboard: {reason}", file=sys.stderr)
+    else:  # a bug: the whole story for the report, on standard error
+        traceback.print_exception(exc, file=sys.stderr)
+    if not json_output:
+        write_out(unknown_summary(reason))
+    elif isinstance(exc, StoreError):
+        write_out(broken_file_json(exc))
+    else:
+        kind = "usage" if isinstance(exc, UsageError) else "internal"
+        write_out(unknown_json(kind, reason))
+    return EXIT_UNKNOWN
 
 
 def write_out(text: str) -> None:
@@ -391,13 +548,13 @@ def _silence_stdout() -> None:
 
 
 def store_for(args: argparse.Namespace) -> TenantStore:
-    return TenantStore(resolve_config_path(option(args, "config")))
+    return TenantStore(resolve_config_path(args.config))
 
 
 def base_url_for(args: argparse.Namespace) -> BaseUrl | None:
     from tenantboard.client import BaseUrl
 
-    text = option(args, "base_url") or os.environ.get("TENANTBOARD_BASE_URL")
+    text = args.base_url or os.environ.get("TENANTBOARD_BASE_URL")
     if not text:
         return None
     try:
@@ -406,31 +563,23 @@ def base_url_for(args: argparse.Namespace) -> BaseUrl | None:
         raise UsageError(str(exc)) from None
 
 
-#: The settings an option on the command line can give (they win over the file's).
-OVERRIDABLE = ("concurrency", "timeout", "min_interval", "max_interval")
+#: The settings an option overrides; every other setting comes from the file as it is.
+_SETTING_OPTIONS = ("concurrency", "timeout", "min_interval", "max_interval")
 
 
 def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given as options, by name (None for those not given)."""
-    return {name: option(args, name) for name in OVERRIDABLE}
+    """The settings given as options, by name (None for those not given): they win over
+    the file's, also when a session reads the file again."""
+    return {name: getattr(args, name, None) for name in _SETTING_OPTIONS}
 
 
 def effective_settings(args: argparse.Namespace, settings: Settings) -> Settings:
-    """The file's settings with the command line's overrides; validated."""
+    """The file's settings (all of them) with the options given on the command line in
+    their place; validated."""
     from tenantboard.session import with_overrides
 
     try:
         return with_overrides(settings, settings_overrides(args)).validated()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _check_overrides(session: Any) -> None:
-    """Options that do not fit the file's settings are a usage error, said at once."""
-    from tenantboard.session import with_overrides
-
-    try:
-        with_overrides(session.settings, session.overrides).validated()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -451,47 +600,62 @@ def _tenants_from_args(
 
 
 def cmd_board(args: argparse.Namespace) -> int:
-    from tenantboard.app import BoardConfig, run_board
+    from tenantboard.ui.app import run_board
+
+    return run_board(board_config(args))
+
+
+def board_config(args: argparse.Namespace) -> BoardConfig:
+    """What the board opens on: the tenant file (its list, every setting, keys, hooks and
+    history), the demo, or a running serve (--attach)."""
+    from tenantboard.ui.app import BoardConfig
+
+    return BoardConfig(session=_board_session(args), demo=bool(args.demo))
+
+
+def _board_session(args: argparse.Namespace) -> SessionConfig:
     from tenantboard.session import SessionConfig
 
     overrides = settings_overrides(args)
-    attach = _attach_target(args)
-    if attach is not None:  # the serve it follows records the history and runs the hooks
-        session = SessionConfig(tenants=[], overrides=overrides, attach=attach)
-    elif args.demo:
+    if args.attach is not None:  # the serve it follows checks, records and runs the hooks
+        return SessionConfig(tenants=[], overrides=overrides, attach=_attach_target(args))
+    if args.demo:
         from tenantboard.simulator import demo_tenants
 
-        session = SessionConfig(tenants=demo_tenants(), overrides=overrides)
-    else:
-        store = store_for(args)
-        tenant_list = store.load()
-        session = SessionConfig(
-            tenants=tenant_list.tenants,
-            settings=tenant_list.settings,
-            overrides=overrides,
-            store=store,
-            hooks=list(tenant_list.notify),
-            keys=tenant_list.keys,
-            history_path=history_path(store.path),
-            data_dir=board_data_dir(store.path),
-        )
-    session.base_url = base_url_for(args)
-    _check_overrides(session)
-    return run_board(BoardConfig(session=session, demo=args.demo))
+        effective_settings(args, Settings())  # a bad combination of options is said now
+        return SessionConfig(tenants=demo_tenants(), overrides=overrides)
+    return _file_session(args, kind="board")
 
 
-def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
+def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
+    """A session on the tenant file: its list, every setting (the options' on top), keys,
+    hooks, history and data folder."""
+    from tenantboard.session import SessionConfig
+
+    store = store_for(args)
+    tenant_list = store.load()
+    effective_settings(args, tenant_list.settings)  # a bad combination is said now
+    return SessionConfig(
+        tenants=tenant_list.tenants,
+        settings=tenant_list.settings,
+        overrides=settings_overrides(args),
+        store=store,
+        hooks=list(tenant_list.notify),
+        keys=tenant_list.keys,
+        history_path=history_path(store.path),
+        data_dir=board_data_dir(store.path),
+        base_url=base_url_for(args),
+        kind=kind,
+        commands_refused=tenant_list.commands_refused,
+    )
+
+
+def _attach_target(args: argparse.Namespace) -> AttachTarget:
     from tenantboard.remote import AttachTarget
 
-    if not args.attach:
-        if args.attach_token_file:
-            raise UsageError("--attach-token-file goes with --attach URL")
-        return None
-    if args.demo:
-        raise UsageError("--attach and --demo: choose one")
     token = None
     if args.attach_token_file:
-        from tenantboard.serve import ServeError, read_token
+        from tenantboard.serve.server import ServeError, read_token
 
         try:
             token = read_token(args.attach_token_file)
@@ -504,32 +668,30 @@ def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """Check once and exit with the worst tenant's Nagios code. Whatever keeps it from
+    checking (no tenants, the tenant file, a bad id) is raised; `main` answers UNKNOWN."""
+    import asyncio
+
     from tenantboard.check_output import (
-        broken_file_json,
-        broken_file_summary,
         outage_summary_line,
         render_table,
         summary_line,
         worst_exit_code,
     )
+    from tenantboard.clock import SystemClock
 
+    clock = SystemClock()
+    started = clock.monotonic()
     store = store_for(args)
-    try:
-        tenants, settings = _tenants_to_check(args, store)
-    except StoreError as exc:
-        # Nagios reads standard output, and --json consumers need something to parse.
-        write_out(broken_file_json(exc) if args.json else broken_file_summary(exc))
-        print(f"tenantboard: {exc}", file=sys.stderr)
-        return EXIT_UNKNOWN
-    import asyncio
-
-    results = asyncio.run(_check(args, tenants, settings))
+    tenants, settings = _tenants_to_check(args, store)
+    results = asyncio.run(_check(args, tenants, settings, clock))
     marks = _check_marks(store.path, results)
     if args.json:
         write_out(_check_json(results, marks, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        write_out(outage_summary_line(results) or summary_line(results))
+        duration = clock.monotonic() - started
+        write_out(outage_summary_line(results, duration) or summary_line(results, duration))
         write_out(render_table(results, color=color, versions=args.versions))
         _print_marks(results, marks)
     if args.respect_mutes:
@@ -544,14 +706,13 @@ def _tenants_to_check(
 ) -> tuple[list[Tenant], Settings]:
     """The named tenants (once each, with their saved labels), else the saved list (only
     ``--env``'s tenants when it is given); StoreError when the saved list is needed and
-    broken."""
+    broken. The file's settings with the options' overrides either way."""
     if args.context_ids:
-        named = _tenants_from_args(args.context_ids, args.env or DEFAULT_ENV)
-        saved: dict[str, Tenant] = {}
+        saved = TenantList()
         with contextlib.suppress(StoreError):  # labels are a nicety: check regardless
-            saved = {tenant.key: tenant for tenant in store.load().tenants}
-        unique = {tenant.key: saved.get(tenant.key, tenant) for tenant in named}
-        return list(unique.values()), effective_settings(args, Settings())
+            saved = store.load()
+        named = _named_tenants(args.context_ids, args.env or DEFAULT_ENV, saved.tenants)
+        return named, effective_settings(args, saved.settings)
     tenant_list = store.load()
     tenants = tenant_list.tenants
     if args.env is not None:
@@ -563,21 +724,23 @@ def _tenants_to_check(
     return tenants, effective_settings(args, tenant_list.settings)
 
 
-async def _check(args: argparse.Namespace, tenants: list[Tenant], settings: Settings) -> list:
+async def _check(
+    args: argparse.Namespace, tenants: list[Tenant], settings: Settings, clock: Clock
+) -> list:
     from tenantboard.client import TenantClient
-    from tenantboard.clock import SystemClock
     from tenantboard.engine import check_all
 
     async with TenantClient(
         base_url=base_url_for(args),
         timeout=settings.timeout,
         max_connections=settings.concurrency,
+        clock=clock,
     ) as client:
         return await check_all(
             client,
             tenants,
             concurrency=settings.concurrency,
-            clock=SystemClock(),
+            clock=clock,
             versions=args.versions,
         )
 
@@ -643,7 +806,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_paths(args: argparse.Namespace) -> int:
     from tenantboard.paths import default_config_path
 
-    tenant_file = resolve_config_path(option(args, "config"))
+    tenant_file = resolve_config_path(args.config)
     data_dir = board_data_dir(tenant_file)
     write_out(f"tenant file:  {tenant_file}")
     write_out(f"default:      {default_config_path()}")
@@ -711,35 +874,37 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 EXIT_HISTORY = 74  # the history database cannot be read (damaged, newer, unreadable)
 
 
-def _add_history_commands(
-    commands: argparse._SubParsersAction, shared: argparse.ArgumentParser
-) -> None:
-    report = commands.add_parser(
+#: The period `report` and `history` look at when none is given.
+REPORT_SPAN, HISTORY_SPAN = "30d", "7d"
+
+
+def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
+    report = add_command(
         "report",
-        parents=[shared],
-        help="availability per tenant over a period (default the last 30 days)",
+        help=f"availability per tenant over a period (default --since {REPORT_SPAN})",
         description="Uptime, downtime, incidents, longest outage, maintenance time, last seen "
         "running and observed coverage per tenant, from the history the board recorded.",
     )
     report.add_argument("context_ids", nargs="*", metavar="CTX")
     report.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
-    _add_window_options(report)
+    _add_window_options(report, REPORT_SPAN)
     output = report.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print JSON instead of a table")
     output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
-    history = commands.add_parser(
-        "history",
-        parents=[shared],
-        help="one tenant's recorded states, events and mutes",
-    )
+    history = add_command("history", help="one tenant's recorded states, events and mutes")
     history.add_argument("context_id", metavar="CTX")
-    history.add_argument("--env", type=_env, metavar=ENV_METAVAR, default=DEFAULT_ENV)
-    _add_window_options(history, default="7d")
+    history.add_argument(
+        "--env",
+        type=_env,
+        metavar=ENV_METAVAR,
+        help="the environment (default: the one the saved list, else the history, has it in)",
+    )
+    _add_window_options(history, HISTORY_SPAN)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def _add_window_options(parser: argparse.ArgumentParser, default: str = "30d") -> None:
+def _add_window_options(parser: argparse.ArgumentParser, default: str) -> None:
     window = parser.add_mutually_exclusive_group()
     window.add_argument(
         "--since", metavar="SPAN", help=f"the last SPAN, e.g. 7d, 24h, 2w (default {default})"
@@ -750,7 +915,7 @@ def _add_window_options(parser: argparse.ArgumentParser, default: str = "30d") -
 
 
 def _window(args: argparse.Namespace) -> tuple[datetime, datetime]:
-    from tenantboard.report_output import parse_moment, parse_span
+    from tenantboard.history.report_output import parse_moment, parse_span
 
     now = datetime.now(UTC)
     try:
@@ -772,9 +937,9 @@ def _window(args: argparse.Namespace) -> tuple[datetime, datetime]:
 def _open_history(args: argparse.Namespace) -> Any:
     """The history database, read-only (a board may be writing it); None when there is
     none yet. A damaged or newer file ends the command with EXIT_HISTORY."""
-    from tenantboard.history import HistoryDB, HistoryError
+    from tenantboard.history.db import HistoryDB, HistoryError
 
-    path = history_path(resolve_config_path(option(args, "config")))
+    path = history_path(resolve_config_path(args.config))
     if not path.exists():
         print(f"tenantboard: no history recorded yet ({path})", file=sys.stderr)
         return None
@@ -792,14 +957,12 @@ class _HistoryUnreadable(Exception):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tenantboard.availability import availability
-    from tenantboard.report_output import ReportRow, report_csv, report_json, report_table
+    from tenantboard.history.availability import availability
+    from tenantboard.history.report_output import ReportRow, report_csv, report_json, report_table
 
     start, end = _window(args)
-    if args.context_ids:
-        tenants = _tenants_from_args(args.context_ids, args.env or DEFAULT_ENV)
-    else:
-        tenants = store_for(args).load().tenants
+    saved = store_for(args).load().tenants
+    tenants = _named_tenants(args.context_ids, args.env, saved) if args.context_ids else saved
     try:
         db = _open_history(args)
     except _HistoryUnreadable as exc:
@@ -828,22 +991,58 @@ def _tenant_of_key(key: str) -> Tenant:
     return Tenant(context_id, env)
 
 
+def _named_tenants(
+    context_ids: Sequence[str], env: str | None, saved: Sequence[Tenant]
+) -> list[Tenant]:
+    """The tenants named, once each, as the saved list has them (their labels, and
+    without ``env`` every environment it has each in); one not saved is taken in ``env``,
+    else online."""
+    found: dict[str, Tenant] = {}
+    for named in _tenants_from_args(context_ids, env or DEFAULT_ENV):
+        for tenant in _with_id(saved, named.context_id, env) or [named]:
+            found.setdefault(tenant.key, tenant)
+    return list(found.values())
+
+
+def _with_id(tenants: Iterable[Tenant], context_id: str, env: str | None) -> list[Tenant]:
+    """Those of ``tenants`` with this context id (in ``env`` when it is given)."""
+    return [t for t in tenants if t.context_id == context_id and env in (None, t.env)]
+
+
+def _history_tenant(args: argparse.Namespace, saved: Sequence[Tenant], db: Any) -> Tenant:
+    """The one tenant `history CTX` is about: in ``--env`` when given, else in the
+    environment the saved list has it in, else the history; UsageError when that is
+    several, or when it is neither listed nor recorded."""
+    (named,) = _tenants_from_args([args.context_id], args.env or DEFAULT_ENV)
+    found, where = _with_id(saved, named.context_id, args.env), "saved"
+    if not found and db is not None:
+        recorded = map(_tenant_of_key, db.tenant_keys())
+        found, where = _with_id(recorded, named.context_id, args.env), "recorded"
+    if len(found) > 1:
+        envs = " and ".join(tenant.env for tenant in found)
+        raise UsageError(f"{named.context_id} is {where} in {envs}: say which with --env")
+    if not found:
+        env = f" in {args.env}" if args.env else ""
+        raise UsageError(
+            f"{named.context_id}{env} is neither in the list nor in the history: nothing to show"
+        )
+    return found[0]
+
+
 def cmd_history(args: argparse.Namespace) -> int:
-    from tenantboard.report_output import history_json, history_table
+    from tenantboard.history.report_output import history_json, history_table
 
     start, end = _window(args)
-    (tenant,) = _tenants_from_args([args.context_id], args.env)
-    for listed in store_for(args).load().tenants:
-        if listed.key == tenant.key:
-            tenant = listed
+    saved = store_for(args).load().tenants
     try:
         db = _open_history(args)
     except _HistoryUnreadable as exc:
         print(f"tenantboard: {exc}", file=sys.stderr)
         return EXIT_HISTORY
     intervals, events, marks, outages = [], [], [], []
-    if db is not None:
-        with db:
+    with db if db is not None else contextlib.nullcontext():
+        tenant = _history_tenant(args, saved, db)
+        if db is not None:
             intervals = db.intervals(tenant.key, start, end)
             outages = db.outages(start, end)
             events = [e for e in db.events(tenant.key, start, limit=10_000) if e.at < end]
@@ -860,9 +1059,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
-    from tenantboard.history import Observation, marks_for
+    from tenantboard.history.db import Mark, marks_for
 
-    current = {r.tenant.key: Observation.from_result(r).label for r in results}
+    current = {r.tenant.key: Mark.compared_label(r) for r in results}
     marks, error = marks_for(history_path(config_path), current, datetime.now(UTC))
     if error is not None:
         print(f"tenantboard: mutes not read: {error}", file=sys.stderr)
@@ -894,43 +1093,44 @@ def _print_marks(results: Sequence[Any], marks: dict[str, dict[str, Any]]) -> No
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from tenantboard.serve import (
-        ServeConfig,
-        ServeError,
-        configure_logging,
-        parse_listen,
-        serve,
-        token_rule,
-    )
+    from tenantboard.serve.server import ServeError, configure_logging, serve
 
+    config = serve_config(args)
     configure_logging(args.log_format)
-    try:
-        host, port = parse_listen(args.listen)
-        token = token_rule(host, args.token_file, args.insecure_public)
-    except ServeError as exc:
-        raise UsageError(str(exc)) from None
-    from tenantboard.session import SessionConfig
-
-    store = store_for(args)
-    tenant_list = store.load()
-    session = SessionConfig(
-        tenants=tenant_list.tenants,
-        settings=tenant_list.settings,
-        overrides=settings_overrides(args),
-        store=store,
-        hooks=list(tenant_list.notify),
-        keys=tenant_list.keys,
-        history_path=history_path(store.path),
-        data_dir=board_data_dir(store.path),
-        base_url=base_url_for(args),
-        kind="serve",
-    )
-    _check_overrides(session)
-    config = ServeConfig(host=host, port=port, session=session, token=token)
     try:
         return asyncio.run(serve(config))
     except ServeError as exc:
         raise UsageError(str(exc)) from None
+
+
+def serve_config(args: argparse.Namespace) -> ServeConfig:
+    """What `serve` watches and how: the tenant file (its list, every setting, hooks and
+    history) and the address and token rule of the options."""
+    from tenantboard.serve.server import (
+        AllowedHosts,
+        Limits,
+        ServeConfig,
+        ServeError,
+        parse_listen,
+        token_rule,
+    )
+
+    try:
+        host, port = parse_listen(args.listen)
+        token = token_rule(host, args.token_file, args.insecure_public)
+        AllowedHosts.for_listen(host, args.allow_host)  # a bad name is a usage error now
+        if args.max_connections < 1:
+            raise ServeError("--max-connections must be at least 1")
+    except ServeError as exc:
+        raise UsageError(str(exc)) from None
+    return ServeConfig(
+        host=host,
+        port=port,
+        session=_file_session(args, kind="serve"),
+        token=token,
+        allowed_hosts=tuple(args.allow_host),
+        limits=Limits(max_connections=args.max_connections),
+    )
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
@@ -942,9 +1142,14 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     # Each hook's outcome is printed below; the log lines would only repeat it.
     logging.getLogger("tenantboard").addHandler(logging.NullHandler())
     store = store_for(args)
-    hooks = store.load().notify
+    tenant_list = store.load()
+    refused = tenant_list.commands_refused
+    hooks = tenant_list.notify
     if args.hook is not None:
         hooks = [hook for hook in hooks if hook.name == args.hook]
+    if not hooks and refused:
+        print(f"REFUSED: {refused}")
+        return 1
     if not hooks:
         which = f"named {args.hook!r} " if args.hook else ""
         raise UsageError(f"no [[notify]] hook {which}in {store.path}")
@@ -961,7 +1166,9 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         outcome = "sent" if error is None else f"FAILED: {error}"
         failed += error is not None
         print(f"{hook.name} ({hook.target}): {outcome}")
-    return 1 if failed else 0
+    if refused:
+        print(f"REFUSED: {refused}")
+    return 1 if failed or refused else 0
 
 
 COMMANDS = {

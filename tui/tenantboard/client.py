@@ -12,7 +12,6 @@ would see it. So the simulator can play ``sod2.superoffice.com`` and
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import socket
 import ssl
@@ -41,7 +40,9 @@ from tenantboard.answers import (
     parse_state,
     parse_version,
 )
+from tenantboard.clock import Clock, SystemClock
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import (
     ENV_HOSTS,
@@ -53,15 +54,6 @@ from tenantboard.tenant import (
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"tenantboard/{__version__} (SuperOffice tenant status board)"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +72,7 @@ class BaseUrl:
             raise ValueError(f"--base-url {text!r} is not a URL: {exc}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"--base-url {text!r} must be an http(s) URL with a host")
-        if url.scheme == "http" and not _is_loopback(url.host):
+        if url.scheme == "http" and not is_loopback(url.host):
             raise ValueError(
                 f"--base-url {text!r}: plain http is only allowed to a loopback address"
             )
@@ -188,8 +180,11 @@ class TenantClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 32,
         max_body: int = MAX_BODY_BYTES,
+        clock: Clock | None = None,
     ) -> None:
         self.base_url = base_url
+        #: The wall clock an answer's receipt and a Retry-After date are measured by.
+        self.clock: Clock = clock or SystemClock()
         self.timeout = timeout
         self.max_body = max_body
         if transport is None:
@@ -298,7 +293,7 @@ class TenantClient:
         context_id = normalize_context_id(context_id)
         env = normalize_env(env)
         payload, headers = await self._get_json(self._state_request(context_id, env))
-        received_at = datetime.now(UTC)
+        received_at = self.clock.wall()
         try:
             state = parse_state(payload, context_id)
         except ParseError as exc:
@@ -365,7 +360,7 @@ class TenantClient:
                 f"redirected ({status}) to {location}; not followed",
                 status=status,
             )
-        retry_after = parse_retry_after(response.headers.get("retry-after"), datetime.now(UTC))
+        retry_after = parse_retry_after(response.headers.get("retry-after"), self.clock.wall())
         wait = f", retry after {retry_after:g} s" if retry_after is not None else ""
         if status == 404:
             raise CheckError(ErrorKind.NOT_FOUND, "not found (404)", status=status)

@@ -24,6 +24,11 @@ SEVERITY_WORDS: dict[Severity | None, str] = {
 }
 
 
+def yes_no(value: bool | None, unknown: str = "?") -> str:
+    """A flag that the answer may leave out (IsRunning): yes, no, or ``unknown``."""
+    return unknown if value is None else "yes" if value else "no"
+
+
 def duration(seconds: float) -> str:
     """Compact duration for the table's narrow cells: 45s, 4m, 2h05m, 3d. Sentences and
     reports use :func:`length`, which keeps the seconds of a short span."""

@@ -35,11 +35,14 @@ class ListKeeper:
         store: TenantStore | None,
         tenants: list[Tenant],
         hooks: Sequence[NotifyHook] = (),
+        commands_refused: str | None = None,
     ) -> None:
         self.store = store
         self.tenants = list(tenants)
         #: The ``[[notify]]`` hooks as the file last had them (it may change them alone).
         self.hooks = tuple(hooks)
+        #: Why the file's command hooks are not run, as it was last read (None: they are).
+        self.commands_refused = commands_refused
         self._fingerprint = store.fingerprint() if store else None
 
     @property
@@ -87,5 +90,6 @@ class ListKeeper:
             raise StoreError(store.path, "the tenant file is gone (deleted or moved away)")
         tenant_list = store.load()
         self.hooks = tuple(tenant_list.notify)
+        self.commands_refused = tenant_list.commands_refused
         self.tenants = list(tenant_list.tenants)
         return tenant_list

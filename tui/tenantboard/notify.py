@@ -10,6 +10,15 @@ Per hook and tenant, a small state machine decides what to report:
   any other change for the better is reported with ``on = ["better"]``.
 - A tenant that ``is_silenced(key)`` says is muted or acknowledged sends nothing; the
   change is counted as ``silenced``.
+- Our own outage is not the tenants': results during it change nothing (the notifier is
+  told by :meth:`Notifier.outage_began` / :meth:`Notifier.outage_ended`). Failures already
+  reported that turn out to be the start of it are followed by one ``correction`` message
+  per hook, and those tenants' tracks go back to their last real state, so the network's
+  return sends nothing.
+- "Resolved" means back to OK: a real answer with an OK state, never a failed check.
+- Only one tenantboard per tenant file sends: a board and `serve` on one file both decide
+  (so either can take over knowing what was reported), and only the poller, the session
+  that holds the file's lease (``may_send``), delivers.
 
 Changes are grouped: the first starts a ``group_seconds`` window, and everything that
 changed within it goes out as one message. Messages wait in a bounded queue per hook and
@@ -18,10 +27,12 @@ a check; when the queue is full a message is dropped. Every outcome is logged an
 (``tenantboard_notifications_total{hook,result}``).
 
 The payload (webhook body, or a command's standard input) is JSON with a ``text`` field
-that Slack and Microsoft Teams incoming webhooks show as it is, plus structured fields::
+that Slack and Microsoft Teams incoming webhooks show (untrusted parts neutralised by
+:func:`chat_text`), plus structured fields, raw but for control characters::
 
     {"text": "...", "source": "tenantboard", "hook": "ops", "test": false,
-     "sent_at": "2026-...Z", "counts": {"worse": 1, "better": 0, "resolved": 0},
+     "sent_at": "2026-...Z",
+     "counts": {"worse": 1, "better": 0, "resolved": 0, "correction": 0},
      "events": [{"kind": "worse", "key": "online:Cust1006", "context_id": "Cust1006",
                  "env": "online", "label": "...", "from_state": "Running",
                  "to_state": "Unknown", "from_severity": "ok", "to_severity": "critical",
@@ -33,18 +44,23 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from tenantboard.answers import Severity
+from tenantboard.connectivity import Outage, is_network_failure
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.tenant_file import NotifyHook
+
+if TYPE_CHECKING:
+    from tenantboard.engine import CheckResult
 
 log = logging.getLogger("tenantboard.notify")
 
@@ -54,6 +70,12 @@ QUEUE_LIMIT = 100
 TEXT_LINES = 20
 #: Outcomes counted per hook.
 RESULTS = ("sent", "failed", "dropped", "silenced")
+#: What an event can report, in the order the counts list them.
+KINDS = ("worse", "better", "resolved", "correction")
+#: A result's time and an outage's start come from two readings of the clock (the wall
+#: clock when the check ended; the wall clock less the monotonic time since the first
+#: failure): they are compared with this much leeway.
+SINCE_SLACK = timedelta(seconds=1)
 
 Silenced = Callable[[str], bool]
 
@@ -64,7 +86,7 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
-    kind: str  # "worse", "better", "resolved"
+    kind: str  # one of KINDS
     key: str
     context_id: str
     env: str
@@ -94,23 +116,53 @@ class AlertEvent:
         }
 
     def line(self) -> str:
-        """One line of the message's text, escaped for Slack's mrkdwn (``<``, ``>``, ``&``)."""
-        name = clean(self.label, 60)
-        who = (
-            f"{name} ({self.context_id}, {self.env})" if name else f"{self.context_id} ({self.env})"
-        )
+        """One line of the message's text; what came from the tenant file or the network
+        is passed through :func:`chat_text`."""
+        name = chat_text(clean(self.label, 60))
+        context_id, env = chat_text(self.context_id), chat_text(self.env)
+        who = f"{name} ({context_id}, {env})" if name else f"{context_id} ({env})"
         glyph = GLYPHS[_SEVERITY_BY_WORD[self.to_severity]]
+        if self.kind == "correction":
+            return f"{glyph} {who}: last known state {chat_text(self.to_state)}"
         prefix = "resolved: " if self.kind == "resolved" else ""
-        change = f"{self.from_state or '?'} → {self.to_state}"
-        return _slack_escape(f"{glyph} {prefix}{who}: {change}")
+        change = f"{chat_text(self.from_state or '?')} → {chat_text(self.to_state)}"
+        return f"{glyph} {prefix}{who}: {change}"
 
 
 _SEVERITY_BY_WORD = {word: severity for severity, word in SEVERITY_WORDS.items()}
 
+#: Characters Slack's mrkdwn or Teams' Markdown read as markup (emphasis, code, strike,
+#: headings, mentions, link brackets), shown as look-alikes that neither reads. Slack has
+#: no escape character (a backslash shows as one), so substitution is the one way that
+#: works in both.
+_CHAT_LOOKALIKES = str.maketrans(
+    {
+        "*": "\u2217",  # asterisk operator
+        "_": "\u02cd",  # modifier letter low macron
+        "~": "\u223c",  # tilde operator
+        "`": "\u02cb",  # modifier letter grave accent
+        "#": "\uff03",  # fullwidth number sign
+        "@": "\uff20",  # fullwidth commercial at
+        "[": "\uff3b",  # fullwidth left square bracket
+        "]": "\uff3d",  # fullwidth right square bracket
+    }
+)
+#: A dot inside a word that a chat service could take for a host name (evil.example).
+_HOST_DOT = re.compile(r"(?<=[A-Za-z0-9-])\.(?=[A-Za-z0-9-]*[A-Za-z])")
 
-def _slack_escape(text: str) -> str:
-    """Slack reads ``<!channel>`` and ``<url|text>`` in text: a label must not ping anyone."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+def chat_text(text: str) -> str:
+    """Untrusted text (a label, a state) made inert in a Slack or Teams message: no
+    mention (``<!here>``, ``@channel``), no link (``<url|x>``, ``[x](url)``, a bare
+    ``http://x.example`` or ``x.example``), no emphasis or code.
+
+    ``&``, ``<`` and ``>`` become entities (Slack's own escapes), the markup characters
+    above their look-alikes, ``://`` becomes
+    ``[:]//`` and a dot inside a host-like word ``[.]``, as security advisories
+    "defang" addresses. Control characters are dropped (:func:`~tenantboard.sanitize.clean`)."""
+    text = clean(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.translate(_CHAT_LOOKALIKES).replace("://", "[:]//")
+    return _HOST_DOT.sub("[.]", text)
 
 
 def state_text(row: TenantRow) -> str:
@@ -122,22 +174,29 @@ def state_text(row: TenantRow) -> str:
 
 
 def build_payload(
-    hook_name: str, events: Sequence[AlertEvent], *, test: bool = False
+    hook_name: str,
+    events: Sequence[AlertEvent],
+    *,
+    test: bool = False,
+    outage: Outage | None = None,
 ) -> dict[str, Any]:
+    """The message for ``events``; with ``outage``, they are corrections of failures
+    reported since it began."""
     counts = Counter(event.kind for event in events)
     lines = [event.line() for event in events[:TEXT_LINES]]
     if len(events) > TEXT_LINES:
         lines.append(f"… and {len(events) - TEXT_LINES} more")
     if test:
         head = "tenantboard: a test message from `tenantboard notify-test`; nothing changed"
+    elif outage is not None:
+        head = correction_head(len(events), outage)
     elif len(events) == 1:
         head = "tenantboard:"
     else:
-        parts = [
-            f"{counts[kind]} {kind}" for kind in ("worse", "better", "resolved") if counts[kind]
-        ]
+        parts = [f"{counts[kind]} {kind}" for kind in KINDS if counts[kind]]
         head = f"tenantboard: {len(events)} tenants changed ({', '.join(parts)})"
-    text = f"{head} {lines[0]}" if len(events) == 1 and not test else "\n".join([head, *lines])
+    one_line = len(events) == 1 and not test and outage is None
+    text = f"{head} {lines[0]}" if one_line else "\n".join([head, *lines])
     return {
         "text": text,
         "source": "tenantboard",
@@ -145,9 +204,18 @@ def build_payload(
         "hook": hook_name,
         "test": test,
         "sent_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "counts": {kind: counts[kind] for kind in ("worse", "better", "resolved")},
+        "counts": {kind: counts[kind] for kind in KINDS},
         "events": [event.as_json() for event in events],
     }
+
+
+def correction_head(tenants: int, outage: Outage) -> str:
+    since = outage.since.astimezone().strftime("%H:%M")
+    which = "1 tenant" if tenants == 1 else f"{tenants} tenants"
+    return (
+        f"tenantboard: correction: the failures reported for {which} since {since} were "
+        "tenantboard's own loss of the network, not the tenants'"
+    )
 
 
 def sample_event() -> AlertEvent:
@@ -256,6 +324,28 @@ class _Track:
     streak: int = 0
     #: A change for the worse was reported and has not resolved yet.
     alerted: bool = False
+    #: While the tenant's checks fail the network way (no answer at all): when that began,
+    #: and the track as it was before (severity, state, alerted), to go back to if it
+    #: proves to be the start of our own outage.
+    network_since: datetime | None = None
+    before_network: tuple[Severity, str, bool] | None = None
+    #: The last event reported about those failures (waiting to be sent, or sent).
+    network_event: AlertEvent | None = None
+
+    def note_result(self, result: CheckResult) -> None:
+        """Follow runs of network failures (before the result is judged)."""
+        if not is_network_failure(result.error):
+            self.network_since = self.before_network = self.network_event = None
+        elif self.network_since is None:
+            self.network_since = result.checked_at
+            self.before_network = (self.severity, self.state, self.alerted)
+
+    def back_before_network(self) -> None:
+        """The track as it was before the network failures: they were not the tenant's."""
+        if self.before_network is not None:
+            self.severity, self.state, self.alerted = self.before_network
+        self.streak = 0
+        self.network_since = self.before_network = self.network_event = None
 
 
 class HookRunner:
@@ -268,11 +358,13 @@ class HookRunner:
         counts: Counter[tuple[str, str]],
         is_silenced: Silenced | None,
         queue_limit: int = QUEUE_LIMIT,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.hook = hook
         self._deliverer = deliverer
         self._counts = counts
         self._is_silenced = is_silenced
+        self._may_send = may_send
         self._tracks: dict[str, _Track] = {}
         self._pending: list[AlertEvent] = []
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -282,8 +374,11 @@ class HookRunner:
     # -- deciding --------------------------------------------------------------------------
 
     def observe(self, row: TenantRow) -> None:
+        """Judge the row's newest result (never one from our own outage: the notifier
+        keeps those away)."""
         severity = row.severity
-        if severity is None:
+        result = row.last
+        if severity is None or result is None:
             return
         key = row.tenant.key
         now_state = state_text(row)
@@ -291,6 +386,7 @@ class HookRunner:
         if track is None:
             self._tracks[key] = _Track(severity, now_state)
             return
+        track.note_result(result)
         if severity > track.severity:
             track.streak += 1
             if track.streak < self.hook.failure_threshold:
@@ -298,14 +394,16 @@ class HookRunner:
             if "worse" in self.hook.on and self._emit("worse", row, track, now_state):
                 track.alerted = True
         elif severity < track.severity:
+            # Resolved, and the end of a reported problem, need a real answer that is OK.
+            back_to_ok = severity is Severity.OK and result.error is None
             kind = None
-            if severity is Severity.OK and track.alerted and self.hook.send_on_resolved:
+            if back_to_ok and track.alerted and self.hook.send_on_resolved:
                 kind = "resolved"
             elif "better" in self.hook.on:
                 kind = "better"
             if kind is not None:
                 self._emit(kind, row, track, now_state)
-            if severity is Severity.OK:
+            if back_to_ok:
                 track.alerted = False
         track.severity = severity
         track.state = now_state
@@ -318,26 +416,63 @@ class HookRunner:
             self._counts[(self.hook.name, "silenced")] += 1
             return False
         state = row.state
-        self._pending.append(
-            AlertEvent(
-                kind=kind,
-                key=tenant.key,
-                context_id=tenant.context_id,
-                env=tenant.env,
-                label=tenant.label,
-                from_state=track.state,
-                to_state=now_state,
-                from_severity=SEVERITY_WORDS[track.severity],
-                to_severity=SEVERITY_WORDS[row.severity],
-                endpoint_host=host_of(state.endpoint) or None if state else None,
-                error=row.error.as_json() if row.error else None,
-                at=row.last.checked_at if row.last else datetime.now(UTC),
-            )
+        event = AlertEvent(
+            kind=kind,
+            key=tenant.key,
+            context_id=tenant.context_id,
+            env=tenant.env,
+            label=clean(tenant.label, 200),
+            from_state=clean(track.state, 200),
+            to_state=clean(now_state, 200),
+            from_severity=SEVERITY_WORDS[track.severity],
+            to_severity=SEVERITY_WORDS[row.severity],
+            endpoint_host=host_of(state.endpoint) or None if state else None,
+            error=row.error.as_json() if row.error else None,
+            at=row.last.checked_at if row.last else datetime.now(UTC),
         )
+        self._pending.append(event)
+        if track.network_since is not None:
+            track.network_event = event
         if self._flush_timer is None:
             loop = asyncio.get_running_loop()
             self._flush_timer = loop.call_later(self.hook.group_seconds, self._flush)
         return True
+
+    def outage_began(self, outage: Outage) -> None:
+        """Failures since ``outage.since`` were ours: take back what was reported about
+        them (unsent events are dropped; sent ones get one correction message) and put
+        those tenants back to their last real state."""
+        since = outage.since - SINCE_SLACK
+        corrections: list[AlertEvent] = []
+        for track in self._tracks.values():
+            if track.network_since is None or track.network_since < since:
+                continue
+            reported = track.network_event
+            if reported is not None and not self._withdraw(reported.key, track.network_since):
+                corrections.append(self._correction(reported, track))
+            track.back_before_network()
+        if corrections:
+            self._send(build_payload(self.hook.name, corrections, outage=outage), corrections)
+
+    def _withdraw(self, key: str, since: datetime) -> bool:
+        """Drop the tenant's events since ``since`` from the next message, if it has not
+        gone yet; True when there was one to drop (then nothing needs correcting)."""
+        kept = [waiting for waiting in self._pending if waiting.key != key or waiting.at < since]
+        withdrawn = len(kept) != len(self._pending)
+        self._pending = kept
+        return withdrawn
+
+    @staticmethod
+    def _correction(reported: AlertEvent, track: _Track) -> AlertEvent:
+        severity, state, _ = track.before_network or (track.severity, track.state, False)
+        return replace(
+            reported,
+            kind="correction",
+            from_state=reported.to_state,
+            to_state=state,
+            from_severity=reported.to_severity,
+            to_severity=SEVERITY_WORDS[severity],
+        )
 
     def forget(self, keys: Iterable[str]) -> None:
         for key in keys:
@@ -348,9 +483,13 @@ class HookRunner:
     def _flush(self) -> None:
         self._flush_timer = None
         events, self._pending = self._pending, []
-        if not events:
+        if events:
+            self._send(build_payload(self.hook.name, events), events)
+
+    def _send(self, payload: dict[str, Any], events: Sequence[AlertEvent]) -> None:
+        """Queue one message for delivery, unless another process sends this file's alerts."""
+        if self._may_send is not None and not self._may_send():
             return
-        payload = build_payload(self.hook.name, events)
         try:
             self._queue.put_nowait(payload)
         except asyncio.QueueFull:
@@ -417,7 +556,9 @@ class Notifier:
     """Every configured hook; what the watcher (or the board) feeds after each result.
 
     ``is_silenced(key)`` is the hook point for mutes and acknowledgements (the history
-    database's); by default nothing is silenced.
+    database's); by default nothing is silenced. ``may_send()`` says whether this process
+    delivers (the poller of its tenant file; None: always). The monitor's outages come in
+    through :meth:`outage_began` and :meth:`outage_ended`.
     """
 
     def __init__(
@@ -427,12 +568,16 @@ class Notifier:
         is_silenced: Silenced | None = None,
         queue_limit: int = QUEUE_LIMIT,
         deliverer: Deliverer | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.is_silenced = is_silenced
         self.queue_limit = queue_limit
         self.deliverer = deliverer or Deliverer()
+        self.may_send = may_send
         #: (hook name, result) -> count, for tenantboard_notifications_total.
         self.counts: Counter[tuple[str, str]] = Counter()
+        #: Our own outage, the last one told (its ``ended`` is set once it is over).
+        self.outage: Outage | None = None
         self.runners: list[HookRunner] = []
         self.set_hooks(hooks)
 
@@ -444,7 +589,12 @@ class Notifier:
             runner = old.pop(hook, None)
             if runner is None:
                 runner = HookRunner(
-                    hook, self.deliverer, self.counts, self.is_silenced, self.queue_limit
+                    hook,
+                    self.deliverer,
+                    self.counts,
+                    self.is_silenced,
+                    self.queue_limit,
+                    may_send=self.may_send,
                 )
             runners.append(runner)
             for result in RESULTS:
@@ -454,8 +604,36 @@ class Notifier:
         self.runners = runners
 
     def observe(self, row: TenantRow) -> None:
+        if row.last is not None and self.during_outage(row.last):
+            return  # says nothing about the tenant: no change either way
         for runner in self.runners:
             runner.observe(row)
+
+    def during_outage(self, result: CheckResult) -> bool:
+        """The result failed in our own outage: marked so by the monitor, or a network
+        failure from its start that arrives after the outage was declared (the board
+        hands results over in batches; the monitor declares the outage at once)."""
+        if result.during_outage:
+            return True
+        outage = self.outage
+        return (
+            outage is not None
+            and is_network_failure(result.error)
+            and outage.since - SINCE_SLACK <= result.checked_at
+            and (outage.ended is None or result.checked_at <= outage.ended)
+        )
+
+    def outage_began(self, outage: Outage) -> None:
+        """Our own loss of the network: each hook takes back what it reported about the
+        failures since ``outage.since`` (one correction message at most)."""
+        self.outage = outage
+        for runner in self.runners:
+            runner.outage_began(outage)
+
+    def outage_ended(self, outage: Outage) -> None:
+        """The network is back: results count again (tracks were put back when it began,
+        so the same states as before send nothing)."""
+        self.outage = outage
 
     def forget(self, keys: Iterable[str]) -> None:
         keys = list(keys)

@@ -12,8 +12,6 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from tenantboard.humanize import plural
-
 #: Never schedule further ahead than this, whatever a server says.
 MAX_RETRY_AFTER = 3600.0
 
@@ -60,7 +58,7 @@ class RefreshPolicy:
         ceiling = min(self.max_interval, self.min_interval * 2**exponent)
         # "Equal jitter": half fixed, half random, so backoff still grows reliably.
         delay = max(self.min_interval, ceiling / 2 + ceiling / 2 * self._random())
-        reason = f"backoff after {plural(failures, 'failure')}"
+        reason = f"backoff after {failures} failure{'s' if failures != 1 else ''}"
         if retry_after is not None and retry_after > delay:
             return NextCheck(min(retry_after, MAX_RETRY_AFTER), "Retry-After")
         return NextCheck(delay, reason)

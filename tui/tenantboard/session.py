@@ -32,9 +32,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.clock import Clock, SystemClock
@@ -42,7 +40,8 @@ from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
 from tenantboard.eventlog import EventLog, LoggedEvent, logged_events, outage_event
-from tenantboard.history import (
+from tenantboard.history.availability import outcome_label
+from tenantboard.history.db import (
     ClosedChange,
     HistoryError,
     HistoryWriter,
@@ -51,14 +50,7 @@ from tenantboard.history import (
     classify,
     current_user,
 )
-from tenantboard.humanize import SEVERITY_WORDS, plural
-from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
-from tenantboard.list_keeper import ChangeKind, ListKeeper
-from tenantboard.notify import Notifier
-from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
-from tenantboard.rows import BoardModel, TenantRow
-from tenantboard.schedule import RefreshPolicy
-from tenantboard.session_history import (
+from tenantboard.history.reader import (
     ClosedWatch,
     MarkBook,
     StartHistory,
@@ -67,8 +59,19 @@ from tenantboard.session_history import (
     read_availability,
     read_start,
 )
+from tenantboard.humanize import SEVERITY_WORDS, plural
+from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
+from tenantboard.list_keeper import ChangeKind, ListKeeper
+from tenantboard.notify import Notifier
+from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
+from tenantboard.rows import BoardModel, TenantRow
+from tenantboard.sanitize import clean
+from tenantboard.schedule import RefreshPolicy
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook, Settings, StoreError, TenantList, TenantStore
+
+if TYPE_CHECKING:  # the transport is injected
+    import httpx
 
 log = logging.getLogger("tenantboard.session")
 
@@ -145,6 +148,14 @@ class HooksChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandsRefused:
+    """The file's command hooks are not run (``reason``: whom the file lets change it and
+    how to fix it), or are run again (None)."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class MarksChanged:
     """Mutes or acknowledgements of these tenants began or ended."""
 
@@ -185,10 +196,12 @@ class RoleChanged:
 
 @dataclass(frozen=True, slots=True)
 class ServerStatus:
-    """An attached board's server: reached (``connected``), or lost / refusing."""
+    """An attached board's server: reached (``connected``), or lost / refusing. ``refused``:
+    it refused this board (401, 403); the feed has stopped asking."""
 
     message: str
     connected: bool
+    refused: bool = False
 
 
 SessionChange = (
@@ -199,6 +212,7 @@ SessionChange = (
     | FileStatus
     | SettingsChanged
     | HooksChanged
+    | CommandsRefused
     | MarksChanged
     | HistoryRead
     | HistoryProblem
@@ -246,6 +260,8 @@ class SessionConfig:
     url: str = ""
     #: Follow a running `serve` instead of checking (an attached board).
     attach: AttachTarget | None = None
+    #: Why the file's command hooks are not run (``TenantList.commands_refused``).
+    commands_refused: str | None = None
 
 
 def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
@@ -272,7 +288,9 @@ class Session:
         self.settings = with_overrides(config.settings, config.overrides)
         self.keys = dict(config.keys)
         self.model = BoardModel(config.tenants)
-        self.keeper = ListKeeper(config.store, config.tenants, config.hooks)
+        self.keeper = ListKeeper(
+            config.store, config.tenants, config.hooks, config.commands_refused
+        )
         self.event_log = EventLog()
         self.marks = MarkBook()
         self.closed = ClosedWatch()
@@ -294,7 +312,9 @@ class Session:
         self._next: dict[str, float] = {}
         self._reported_writer_error: str | None = None
         self._closed_down = False
-        self.notifier = Notifier(config.hooks, is_silenced=self.is_silenced)
+        self.notifier = Notifier(
+            config.hooks, is_silenced=self.is_silenced, may_send=lambda: self.polling
+        )
         self.writer = self._make_writer()
         self.lease = self._make_lease()
         self.client: TenantClient | None = None
@@ -322,6 +342,7 @@ class Session:
             timeout=self.settings.timeout,
             transport=self.config.transport,
             max_connections=self.settings.concurrency,
+            clock=self.clock,
         )
 
     def _make_monitor(self) -> Monitor | AttachedMonitor:
@@ -332,6 +353,7 @@ class Session:
                 on_tenants=lambda tenants: self.adopt_tenants(tenants, source="server"),
                 on_result=self._result_arrived,
                 on_status=lambda text, up: self._emit(ServerStatus(text, up)),
+                on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)
@@ -392,7 +414,6 @@ class Session:
         if self.lease is None or self.lease.held:
             return
         if self.lease.try_take(self.clock.wall()):
-            self.notifier.forget(self.model.rows)  # a fresh baseline: the last poller's is gone
             self._emit(RoleChanged(True, "this board now records the history and sends alerts"))
 
     def role_text(self) -> str:
@@ -407,6 +428,8 @@ class Session:
     async def run(self) -> None:
         """Check, record and watch the file until cancelled; then close everything."""
         try:
+            if self.commands_refused:
+                log.error("%s", self.commands_refused)
             if self.lease is not None:
                 await asyncio.to_thread(self.lease.try_take, self.clock.wall())
                 if not self.lease.held:
@@ -505,7 +528,7 @@ class Session:
             marked = marked or key in self.marks.by_key
         if marked:
             self.end_expired_marks()  # an outcome changed: marks "until it changes" end
-        if self.polling and self.notifier.runners:
+        if self.notifier.runners:  # every session decides; only the poller sends
             for row in rows:
                 self.notifier.observe(row)
         if firsts:
@@ -536,7 +559,9 @@ class Session:
         self.event_log.withdraw_failures([row.tenant.key for row in held], outage.since)
         if outage.ended is None:
             log.warning("%s; probing instead of checking every tenant", outage.headline)
+            self.notifier.outage_began(outage)
         else:
+            self.notifier.outage_ended(outage)
             log.warning("%s", outage.summary())
             self.tell([outage_event(outage)], record=False)
         self._emit(OutageChanged(outage, tuple(held)))
@@ -613,6 +638,7 @@ class Session:
         """Pick up what changed in the tenant file (read off the event loop): the list,
         the settings, the keys and the alert hooks. A file that cannot be used is told
         once, and the session keeps what it had; when it can be used again, that is told."""
+        refused_before = self.keeper.commands_refused
         try:
             loaded = await asyncio.to_thread(self.keeper.reload_if_changed)
         except StoreError as exc:
@@ -630,9 +656,18 @@ class Session:
             self.file_problem = None
             log.info("the tenant file can be used again")
             self._emit(FileStatus(None, "the tenant file can be read again: reloaded"))
-        self._adopt_file(loaded)
+        self._adopt_file(loaded, refused_before)
 
-    def _adopt_file(self, loaded: TenantList) -> None:
+    @property
+    def commands_refused(self) -> str | None:
+        """Why the tenant file's command hooks are not run, or None."""
+        return self.keeper.commands_refused
+
+    def _adopt_file(self, loaded: TenantList, refused_before: str | None) -> None:
+        if loaded.commands_refused != refused_before:
+            if loaded.commands_refused:
+                log.error("%s", loaded.commands_refused)
+            self._emit(CommandsRefused(loaded.commands_refused))
         if tuple(loaded.notify) != tuple(runner.hook for runner in self.notifier.runners):
             self.notifier.set_hooks(loaded.notify)
             message = f"alert hooks reloaded from the tenant file: {len(loaded.notify)} configured"
@@ -700,7 +735,7 @@ class Session:
         row = self.model.rows.get(key)
         if row is None or row.last is None:
             raise MarkRefused("not checked yet: nothing to silence")
-        label = Observation.from_result(row.last).label
+        label = _state_label(row)
         now = self.clock.wall()
         saved = False
         mark = self._memory_mark(key, kind, label, now, until)
@@ -759,8 +794,8 @@ class Session:
         labels = {}
         for key in self.marks.by_key:
             row = self.model.rows.get(key)
-            if row is not None and row.last is not None:
-                labels[key] = Observation.from_result(row.last).label
+            if row is not None:
+                labels[key] = Mark.compared_label(row.last)
         self.end_marks(self.marks.ended(self.clock.wall(), labels), "ended")
 
     async def read_marks(self) -> None:
@@ -934,6 +969,15 @@ class Session:
         return (self.clock.wall() - known.read_at).total_seconds() if known else None
 
 
+def _state_label(row: TenantRow) -> str:
+    """What a mark made now is compared with later: the last real state answer (a mark made
+    while checks fail, in our outage say, is about the state the tenant was last seen in),
+    or the failure when no answer ever came."""
+    if row.state is not None:
+        return outcome_label(clean(row.state.state_name, 60), None)
+    return Observation.from_result(row.last).label if row.last else "not checked"
+
+
 async def _close_later(client: TenantClient, delay: float) -> None:
     try:
         await asyncio.sleep(delay)
@@ -944,6 +988,7 @@ async def _close_later(client: TenantClient, delay: float) -> None:
 
 __all__ = [
     "AvailabilityRead",
+    "CommandsRefused",
     "EventsLogged",
     "FileStatus",
     "HistoryProblem",

@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 
 from tenantboard.files import FileError, NotSaved, atomic_write, write_target
 from tenantboard.humanize import plural
+from tenantboard.netaddr import is_loopback
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant
 
 
@@ -32,6 +35,14 @@ class ConflictError(ValueError):
 
 #: The tenant file (or an import file) could not be used; says where (path:line) and why.
 StoreError = FileError
+
+
+class BadSetting(ValueError):
+    """A setting out of its range; ``keys`` are the settings to look at, likeliest first."""
+
+    def __init__(self, message: str, *keys: str) -> None:
+        super().__init__(message)
+        self.keys = keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +57,21 @@ class Settings:
     history_days: int = 400
 
     def validated(self) -> Settings:
+        """Itself, or :class:`BadSetting` naming what is out of range."""
         if not 1 <= self.concurrency <= 256:
-            raise ValueError("concurrency must be between 1 and 256")
+            raise BadSetting("concurrency must be between 1 and 256", "concurrency")
         if not 0.5 <= self.timeout <= 300:
-            raise ValueError("timeout must be between 0.5 and 300 seconds")
+            raise BadSetting("timeout must be between 0.5 and 300 seconds", "timeout")
         if not 1 <= self.min_interval <= 86_400:
-            raise ValueError("min_interval must be between 1 and 86400 seconds")
+            raise BadSetting("min_interval must be between 1 and 86400 seconds", "min_interval")
         if not self.min_interval <= self.max_interval <= 7 * 86_400:
-            raise ValueError("max_interval must be at least min_interval and at most 7 days")
+            raise BadSetting(
+                "max_interval must be at least min_interval and at most 7 days",
+                "max_interval",
+                "min_interval",
+            )
         if not 1 <= self.history_days <= 36_500:
-            raise ValueError("history_days must be between 1 and 36500")
+            raise BadSetting("history_days must be between 1 and 36500", "history_days")
         return self
 
 
@@ -111,19 +127,14 @@ class TenantList:
     settings: Settings = field(default_factory=Settings)
     #: [keys]: binding id -> keys, to remap the board's keys (checked by the board).
     keys: dict[str, str] = field(default_factory=dict)
-    #: [[notify]]: alert hooks (run by `serve`).
+    #: [[notify]]: alert hooks (run by `serve` and the board).
     notify: list[NotifyHook] = field(default_factory=list)
+    #: Why the file's command hooks were left out of :attr:`notify` (others can change
+    #: the file: see :func:`unsafe_for_commands`); None when none were.
+    commands_refused: str | None = None
 
 
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
-
-
-def _tenant_line(text: str, index: int) -> int | None:
-    """Line number of the index-th ``[[tenants]]`` header, to point at a bad entry."""
-    for number, match in enumerate(_TABLE_HEADER.finditer(text)):
-        if number == index:
-            return text.count("\n", 0, match.start()) + 1
-    return None
 
 
 _TOML_LINE = re.compile(r"at line (\d+)")
@@ -144,7 +155,7 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         raise StoreError(path, f"{what}: {', '.join(sorted(unknown))}")
     return TenantList(
         _parse_tenants(data.get("tenants", []), text, path),
-        _parse_settings(data, path),
+        _parse_settings(data, text, path),
         _parse_keys(data, path),
         _parse_notify(data.get("notify", []), text, path),
     )
@@ -233,7 +244,6 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
 
 def _checked_hook_url(url: Any) -> str:
     """https anywhere; plain http only to a loopback address (a local relay, tests)."""
-    import ipaddress
     from urllib.parse import urlsplit
 
     if not isinstance(url, str):
@@ -246,13 +256,8 @@ def _checked_hook_url(url: Any) -> str:
         raise ValueError("url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError("url must be an https:// URL with a host")
-    if parts.scheme == "http":
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ValueError("url must use https (plain http only to a loopback address)")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError("url must use https (plain http only to a loopback address)")
     return url
 
 
@@ -273,22 +278,51 @@ def _parse_keys(data: dict[str, Any], path: Path) -> dict[str, str]:
     return {str(key): value.strip() for key, value in raw.items()}
 
 
-def _parse_settings(data: dict[str, Any], path: Path) -> Settings:
+def _parse_settings(data: dict[str, Any], text: str, path: Path) -> Settings:
     raw = data.get("settings", {})
     if not isinstance(raw, dict):
-        raise StoreError(path, "[settings] must be a table")
+        raise StoreError(path, "[settings] must be a table", _setting_line(text))
     values: dict[str, Any] = {}
     for key, value in raw.items():
         types = _SETTING_TYPES.get(key)
         if types is None:
-            raise StoreError(path, f"unknown setting {key!r} (known: {', '.join(_SETTING_TYPES)})")
+            raise StoreError(
+                path,
+                f"unknown setting {key!r} (known: {', '.join(_SETTING_TYPES)})",
+                _setting_line(text, key),
+            )
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
-            raise StoreError(path, f"setting {key!r} has the wrong type")
+            kind = "true or false" if bool in types else "a number"
+            if types == (int,):
+                kind = "a whole number"
+            raise StoreError(path, f"setting {key!r} must be {kind}", _setting_line(text, key))
         values[key] = value
     try:
         return Settings(**values).validated()
-    except ValueError as exc:
-        raise StoreError(path, f"[settings]: {exc}") from None
+    except BadSetting as exc:
+        raise StoreError(path, f"[settings]: {exc}", _setting_line(text, *exc.keys)) from None
+
+
+_SETTINGS_HEADER = re.compile(
+    r"^[ \t]*\[[ \t]*settings[ \t]*\]|^[ \t]*settings[ \t]*=", re.MULTILINE
+)
+_NEXT_TABLE = re.compile(r"^[ \t]*\[", re.MULTILINE)
+
+
+def _setting_line(text: str, *keys: str) -> int | None:
+    """The line of the first of ``keys`` found in the [settings] table, else of the
+    table's header; None if there is no such table."""
+    header = _SETTINGS_HEADER.search(text)
+    if header is None:
+        return None
+    following = _NEXT_TABLE.search(text, header.end())
+    end = following.start() if following else len(text)
+    for key in keys:
+        assignment = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.MULTILINE)
+        found = assignment.search(text, header.end(), end)
+        if found:
+            return text.count("\n", 0, found.start()) + 1
+    return text.count("\n", 0, header.start()) + 1
 
 
 def _parse_tenants(raw: Any, text: str, path: Path) -> list[Tenant]:
@@ -300,12 +334,12 @@ def _parse_tenants(raw: Any, text: str, path: Path) -> list[Tenant]:
         try:
             tenant = _parse_tenant(entry, index)
         except ValueError as exc:
-            raise StoreError(path, str(exc), _tenant_line(text, index)) from None
+            raise StoreError(path, str(exc), _header_line(_TABLE_HEADER, text, index)) from None
         if tenant.key in seen:
             raise StoreError(
                 path,
                 f"tenant #{index + 1}: {tenant.context_id} ({tenant.env}) is listed twice",
-                _tenant_line(text, index),
+                _header_line(_TABLE_HEADER, text, index),
             )
         seen.add(tenant.key)
         tenants.append(tenant)
@@ -356,8 +390,60 @@ NEW_FILE_HEADER = """\
 # timeout = 10.0       # seconds for one request
 # min_interval = 30    # never check one tenant more often than this (seconds)
 # max_interval = 900   # never wait longer than this (seconds)
+# bell = false         # ring the terminal bell when a tenant changes for the worse
 # history_days = 400   # days of history kept (uptime reports, `tenantboard history`)
 """
+
+
+def unsafe_for_commands(path: Path) -> str | None:
+    """Why ``[[notify]]`` commands must not be run from the tenant file at ``path`` (None:
+    they may). A command runs as whoever runs tenantboard (root, for a service), so the
+    file is held to ssh's and cron's rule for authorized_keys and crontabs: owned by that
+    user or root, not writable by group or others, and in folders only they can change
+    (whoever can write a folder can swap the file in it). A sticky folder such as /tmp is
+    fine: others cannot swap what they do not own there. The answer names the fix."""
+    if not hasattr(os, "geteuid"):
+        return None  # Windows: no owners or mode bits to hold the file to
+    me = os.geteuid()
+    real = Path(os.path.realpath(path))
+    shown = str(path) if real == Path(path) else f"{path} (→ {real})"
+    try:
+        file_stat = real.stat()
+        if file_stat.st_uid not in (me, 0):
+            return (
+                f"{shown} is owned by {_user(file_stat.st_uid)}, not by {_user(me)} who runs "
+                f"tenantboard; fix: chown {_user(me)} {real}"
+            )
+        if file_stat.st_mode & 0o022:
+            return (
+                f"other users can change {shown} (mode {stat.S_IMODE(file_stat.st_mode):o}); "
+                f"fix: chmod go-w {real}"
+            )
+        for folder in real.parents:
+            folder_stat = folder.stat()
+            if folder_stat.st_uid not in (me, 0):
+                return (
+                    f"its folder {folder} is owned by {_user(folder_stat.st_uid)}, who could "
+                    f"swap the file; move the file to a folder of {_user(me)}'s"
+                )
+            if folder_stat.st_mode & 0o022 and not folder_stat.st_mode & stat.S_ISVTX:
+                mode = stat.S_IMODE(folder_stat.st_mode)
+                return (
+                    f"other users can change its folder {folder} (mode {mode:o}) and swap "
+                    f"the file; fix: chmod go-w {folder}"
+                )
+    except OSError as exc:
+        return f"cannot tell who may change {shown}: {exc.strerror or exc}"
+    return None
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 #: How long a change waits for another process's change to the same file to finish.
@@ -430,17 +516,31 @@ class TenantStore:
         except OSError as exc:
             raise StoreError(self.path, f"cannot read: {exc.strerror or exc}") from None
 
-    def fingerprint(self) -> tuple[int, int] | None:
-        """(modification time, size) of the file, to notice changes made elsewhere."""
+    def fingerprint(self) -> tuple[int, ...] | None:
+        """(modification time, size, mode, owner) of the file, to notice changes made
+        elsewhere; the mode and owner too, so that `chmod go-w` brings command hooks back."""
         try:
-            stat = self.path.stat()
+            found = self.path.stat()
         except OSError:
             return None
-        return (stat.st_mtime_ns, stat.st_size)
+        return (found.st_mtime_ns, found.st_size, found.st_mode, found.st_uid)
 
     def load(self) -> TenantList:
+        """The file's list; command hooks are left out when others could change the file."""
         text = self.read_text()
-        return TenantList() if text is None else parse_tenant_text(text, self.path)
+        if text is None:
+            return TenantList()
+        tenant_list = parse_tenant_text(text, self.path)
+        commands = [hook for hook in tenant_list.notify if hook.command is not None]
+        if commands:
+            problem = unsafe_for_commands(self.path)
+            if problem is not None:
+                names = ", ".join(hook.name for hook in commands)
+                tenant_list.notify = [hook for hook in tenant_list.notify if hook.command is None]
+                tenant_list.commands_refused = (
+                    f"[[notify]] command hooks not run ({names}): {problem}"
+                )
+        return tenant_list
 
     def add(self, new: Sequence[Tenant]) -> list[Tenant]:
         """Append tenants; refuses (adds nothing) if any is already listed or repeated."""
@@ -647,44 +747,66 @@ _HEADER_WORDS = frozenset(
 def parse_import_lines(text: str, source: str, default_env: str = DEFAULT_ENV) -> list[Tenant]:
     """Read an import list: CSV records ``CTX[,ENV[,LABEL]]``, ``#`` comment lines.
 
-    Quoted fields keep their content without the quotes; a UTF-8 byte order mark and a
-    header row are skipped; an unquoted label may hold commas. Raises
-    :class:`BadImportLines` naming every bad line, so nothing is imported from a list
-    with any.
+    One record a line: quoted fields keep their content without the quotes, and a quote
+    left open is that line's error (it never takes the lines after it). A UTF-8 byte
+    order mark and a header row are skipped; an unquoted label may hold commas; a tenant
+    repeated with the same label is passed on (to be skipped as already listed). Raises
+    :class:`BadImportLines` naming every bad line (a tenant repeated with another label
+    is one), so nothing is imported from a list with any.
     """
     text = text.removeprefix("\ufeff")
-    lines = text.splitlines(keepends=True)
-    # Comment lines become empty ones, so that csv's line numbers stay the file's.
-    reader = csv.reader(
-        ("\n" if line.strip().startswith("#") else line for line in lines),
-        skipinitialspace=True,
-    )
     tenants: list[Tenant] = []
+    first_seen: dict[str, tuple[int, Tenant]] = {}
     problems: list[tuple[int, str]] = []
     header_possible = True
-    while True:
-        first_line = reader.line_num + 1
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append((first_line, f"not a CSV line: {exc}"))
-            break
-        fields = [field.strip() for field in fields]
-        if not any(fields):
+    for number, line in enumerate(_UNIVERSAL_NEWLINE.split(text), start=1):
+        if not line.strip() or line.strip().startswith("#"):
             continue
-        if header_possible and all(field.lower() in _HEADER_WORDS for field in fields if field):
+        try:
+            fields = _import_fields(line)
+            if not any(fields):
+                continue
+            if header_possible and all(field.lower() in _HEADER_WORDS for field in fields if field):
+                header_possible = False
+                continue
             header_possible = False
-            continue
-        header_possible = False
-        try:
-            tenants.append(_import_tenant(fields, lines[first_line - 1], default_env))
+            tenant = _import_tenant(fields, line, default_env)
+            _refuse_relabelling(tenant, first_seen.setdefault(tenant.key, (number, tenant)))
         except ValueError as exc:
-            problems.append((first_line, str(exc)))
+            header_possible = False
+            problems.append((number, str(exc)))
+            continue
+        tenants.append(tenant)
     if problems:
         raise BadImportLines(source, problems)
     return tenants
+
+
+#: Line ends as Python's universal newlines know them (not str.splitlines's many others:
+#: a control character in a label is that label's error, not a new line).
+_UNIVERSAL_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+def _import_fields(line: str) -> list[str]:
+    """One line's CSV fields, stripped; ValueError when a quote is left open."""
+    try:
+        # A field can only end in a newline if its quote was still open at the line's end.
+        (fields,) = csv.reader([line + "\n"], skipinitialspace=True)
+    except csv.Error as exc:
+        raise ValueError(f"not a CSV line: {exc}") from None
+    if any(field.endswith("\n") for field in fields):
+        raise ValueError("a quote is not closed on this line (a label is one line)")
+    return [field.strip() for field in fields]
+
+
+def _refuse_relabelling(tenant: Tenant, first: tuple[int, Tenant]) -> None:
+    """ValueError if ``tenant`` came first on another line with another label."""
+    line, earlier = first
+    if earlier.label != tenant.label:
+        raise ValueError(
+            f"{tenant.context_id} ({tenant.env}) is on line {line} already, with "
+            f"{'another label' if earlier.label else 'no label'}: keep one of the two"
+        )
 
 
 def _import_tenant(fields: list[str], line: str, default_env: str) -> Tenant:

@@ -18,12 +18,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tenantboard.answers import Severity, VersionInfo
-from tenantboard.availability import Availability
-from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, length, plural
+from tenantboard.history.availability import Availability
+from tenantboard.history.reader import STRIP_DAYS, TenantAvailability
+from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, length, plural, yes_no
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.session_history import STRIP_DAYS, TenantAvailability
-from tenantboard.textual_overrides import LineScrollBarMixin
+from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 LABEL_WIDTH = 12
 
@@ -200,8 +200,7 @@ def _state_section(section: Section, row: TenantRow, context: DetailContext) -> 
             section.field("", "not a documented state: shown as the server sent it", "italic")
         else:
             section.field("", state.state.meaning, "italic")
-        running = {True: "yes", False: "no", None: "not stated"}[state.is_running]
-        section.field("IsRunning", running)
+        section.field("IsRunning", yes_no(state.is_running, unknown="not stated"))
         if state.running_mismatch:
             implied = "running" if state.state and state.state.is_running else "not running"
             section.field("", f"⚠ disagrees with State: {state.state_name} implies {implied}")

@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tenantboard.answers import Severity
-from tenantboard.availability import Availability, availability, daily_strip
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent, outage_event
-from tenantboard.history import (
+from tenantboard.history.availability import Availability, availability, daily_strip
+from tenantboard.history.db import (
     ClosedChange,
     HistoryDB,
     HistoryError,
@@ -207,7 +207,7 @@ class MarkBook:
             key=lambda mark: (mark.created_at, mark.id),
         )
 
-    def ended(self, now: datetime, labels: Mapping[str, str]) -> list[Mark]:
+    def ended(self, now: datetime, labels: Mapping[str, str | None]) -> list[Mark]:
         """The marks no longer in force (time up, or the tenant's outcome changed), given
         each marked tenant's outcome label now; they stay until :meth:`remove`."""
         return [

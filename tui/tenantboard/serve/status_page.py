@@ -28,7 +28,7 @@ def _sha256(text: str) -> str:
 
 @cache
 def status_page() -> StatusPage:
-    static = files("tenantboard") / "static"
+    static = files("tenantboard.serve") / "static"
     template = (static / "status.html").read_text(encoding="utf-8")
     style = (static / "status.css").read_text(encoding="utf-8")
     script = (static / "status.js").read_text(encoding="utf-8")

@@ -26,11 +26,11 @@ from tenantboard.client import TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.engine import Monitor, unexpected
 from tenantboard.humanize import plural
-from tenantboard.palette import TenantCommands
 from tenantboard.remote import AttachedMonitor
-from tenantboard.screens.board import BoardConfig, BoardScreen
 from tenantboard.session import Session
-from tenantboard.textual_overrides import HangupAwareDriver
+from tenantboard.ui.palette import TenantCommands
+from tenantboard.ui.screens.board import BoardConfig, BoardScreen
+from tenantboard.ui.textual_overrides import HangupAwareDriver
 from tenantboard.ui_state import read_ui_state, save_ui_state
 
 __all__ = ["BoardConfig", "TenantBoardApp", "binding_ids", "run_board"]

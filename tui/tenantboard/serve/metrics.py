@@ -47,8 +47,8 @@ from tenantboard.answers import TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
 from tenantboard.humanize import SEVERITY_WORDS, host_of
+from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
-from tenantboard.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 
 TENANT_LABELS = ("context_id", "env", "label")
 #: Every value of checks_total's ``result`` label, present from the first scrape at 0 so

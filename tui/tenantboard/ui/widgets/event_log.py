@@ -15,7 +15,7 @@ from tenantboard.answers import Severity
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS
 from tenantboard.sanitize import clean
-from tenantboard.textual_overrides import LineScrollBarMixin
+from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 _GLYPH_BY_WORD = {
     "ok": GLYPHS[Severity.OK],

@@ -22,7 +22,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input
 
-from tenantboard.textual_overrides import own_bindings
+from tenantboard.ui.textual_overrides import own_bindings
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,8 +43,8 @@ Availability (pure, :mod:`tenantboard.availability`)::
 
 Mutes and acknowledgements: ``add_mark(key, "mute"|"ack", outcome_label, now, until=...)``
 (through ``writer.call``), ``expire_marks(now, {key: label})`` now and then (returns the
-ended ones, for the log), ``end_mark(id, now)`` to clear one; ``Observation.label`` and
-``Interval.label`` give the outcome label a mark is compared with.
+ended ones, for the log), ``end_mark(id, now)`` to clear one; ``Mark.compared_label(result)`` gives the outcome
+label a mark is compared with (None after a failed check: only a state answer ends one).
 
 Folding: consecutive checks with the same outcome (state, running, endpoint host, error
 kind) extend one interval's ``end``; a different outcome ends the interval at the new
@@ -93,7 +93,6 @@ from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tenantboard.availability import Interval, outcome_label
 from tenantboard.connectivity import NETWORK_KINDS, Outage
 from tenantboard.files import (
     PRIVATE_FILE,
@@ -103,16 +102,17 @@ from tenantboard.files import (
     set_aside,
     unused_name,
 )
+from tenantboard.history.availability import Interval, outcome_label
 from tenantboard.humanize import host_of, time_range
 from tenantboard.paths import history_path
 from tenantboard.sanitize import clean
+from tenantboard.tenant_file import Settings
 
 if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
 SCHEMA_VERSION = 2
-DEFAULT_HISTORY_DAYS = 400
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
 #: For rows that do not say when the next check was planned (written before schema 2):
@@ -492,9 +492,19 @@ class Mark:
     state: str  # the outcome label when it was made
     ended_at: datetime | None = None
 
+    @staticmethod
+    def compared_label(result: CheckResult | None) -> str | None:
+        """The outcome label a mark is compared with (:meth:`active`'s ``current``): the
+        state the last check answered, or None when it got no state answer. A failed check
+        (our network, a timeout, a 503) says nothing about the tenant's state, so it never
+        ends an acknowledgement; only a real answer with another state does."""
+        if result is None or result.error is not None or result.state is None:
+            return None
+        return Observation.from_result(result).label
+
     def active(self, now: datetime, current: str | None) -> bool:
         """Still in force at ``now`` with the tenant's current outcome label (None: not
-        known yet, which does not end a mark)."""
+        known, which does not end a mark); ``current`` is :meth:`compared_label`'s."""
         if self.ended_at is not None:
             return False
         if self.until is not None:
@@ -924,7 +934,7 @@ class HistoryDB:
                 (_epoch(now), mark_id),
             )
 
-    def expire_marks(self, now: datetime, current: Mapping[str, str]) -> list[Mark]:
+    def expire_marks(self, now: datetime, current: Mapping[str, str | None]) -> list[Mark]:
         """End the marks no longer in force (time up, or the outcome changed); returns
         them, so the board can say so. ``current``: outcome label per tenant key."""
         expired = [
@@ -1047,7 +1057,7 @@ class HistoryDB:
         self,
         keys: Iterable[str] | None = None,
         now: datetime | None = None,
-        current: Mapping[str, str] | None = None,
+        current: Mapping[str, str | None] | None = None,
         *,
         include_ended: bool = False,
     ) -> list[Mark]:
@@ -1184,7 +1194,7 @@ class HistoryWriter:
         self,
         path: Path,
         *,
-        retention_days: int = DEFAULT_HISTORY_DAYS,
+        retention_days: int = Settings().history_days,
         flush_interval: float = 2.0,
         gap: float = DEFAULT_GAP,
         on_error: Callable[[HistoryError], None] | None = None,
@@ -1479,7 +1489,7 @@ def _counts(steps: Sequence[Step]) -> tuple[int, int]:
 
 
 def marks_for(
-    path: Path, current: Mapping[str, str], now: datetime
+    path: Path, current: Mapping[str, str | None], now: datetime
 ) -> tuple[dict[str, dict[str, Mark]], HistoryError | None]:
     """Active marks per tenant key and kind, read without writing anything; an absent
     file is simply no marks. ``current``: each tenant's outcome label now."""
@@ -1523,7 +1533,6 @@ def dumps_outage(outage: Outage) -> dict[str, Any]:
 
 
 __all__ = [
-    "DEFAULT_HISTORY_DAYS",
     "MAX_PENDING",
     "SCHEMA_VERSION",
     "ClosedChange",

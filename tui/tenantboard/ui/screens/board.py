@@ -12,7 +12,6 @@ docs/board.md's key table all come from :data:`BoardScreen.BINDINGS`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,25 +23,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.notifications import Notification
-from textual.timer import Timer
 from textual.widgets import Input
 
 from tenantboard.clock import Clock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
+from tenantboard.history.reader import mark_text
 from tenantboard.humanize import plural
-from tenantboard.messages import ResultsArrived
-from tenantboard.pacing import Pacing
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import SORTS, BoardModel, TenantRow, checked_text, describe_next
 from tenantboard.sanitize import clean
-from tenantboard.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
-from tenantboard.screens.help import HelpScreen
-from tenantboard.screens.list_actions import ListActions
-from tenantboard.screens.marks import MarkActions
 from tenantboard.session import (
     AvailabilityRead,
+    CommandsRefused,
     EventsLogged,
     FileStatus,
     HistoryProblem,
@@ -60,16 +54,21 @@ from tenantboard.session import (
     SettingsChanged,
     VersionFetched,
 )
-from tenantboard.session_history import mark_text
-from tenantboard.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
+from tenantboard.ui.messages import ResultsArrived
+from tenantboard.ui.pacing import Pacing, Timer, clock_timers
+from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
+from tenantboard.ui.screens.help import HelpScreen
+from tenantboard.ui.screens.list_actions import ListActions
+from tenantboard.ui.screens.marks import MarkActions
+from tenantboard.ui.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
+from tenantboard.ui.widgets.change_line import ChangeLine
+from tenantboard.ui.widgets.detail import DetailContext, DetailPane
+from tenantboard.ui.widgets.event_log import EventLogPanel
+from tenantboard.ui.widgets.filter_line import FilterLine
+from tenantboard.ui.widgets.keybar import KeyBar
+from tenantboard.ui.widgets.summary import SummaryBar, activity_text, counts_text
+from tenantboard.ui.widgets.table import TenantTable
 from tenantboard.ui_state import UiState
-from tenantboard.widgets.change_line import ChangeLine
-from tenantboard.widgets.detail import DetailContext, DetailPane
-from tenantboard.widgets.event_log import EventLogPanel
-from tenantboard.widgets.filter_line import FilterLine
-from tenantboard.widgets.keybar import KeyBar
-from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text
-from tenantboard.widgets.table import TenantTable
 
 #: Below this width the detail pane takes the whole screen instead of covering the right side.
 NARROW_WIDTH = 110
@@ -122,16 +121,22 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.detail_key: str | None = None
         self._last_toast = -TOAST_GAP
         self._version_timer: Timer | None = None
+        #: Whose availability the pane last asked for, and when (monotonic).
+        self._availability_asked: tuple[str | None, float] = (None, 0.0)
         #: The alert saying the tenant file cannot be used, until it can.
         self._tenant_file_problem: Notification | None = None
+        #: The alert saying the file's command hooks are not run, and its text.
+        self._commands_refused_alert: tuple[str, Notification] | None = None
         #: The header's counts as last drawn, and what they were drawn from (once a second
         #: the clock changes and the counts, mostly, do not).
         self._counts_drawn: tuple[tuple, int, Text] | None = None
         self._table_times_slot = 0
         self._unsubscribe: Callable[[], None] | None = None
+        #: One-shot timers on the injected clock (a test moves them with its fake clock).
+        self.start_timer = clock_timers(clock, self.call_later)
         self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
-            now=time.monotonic,
-            start_timer=self.set_timer,
+            now=clock.monotonic,
+            start_timer=self.start_timer,
             deliver=lambda batch: self.post_message(ResultsArrived(batch)),
             redo_view=self.apply_view,
             redraw_header=self.update_summary,
@@ -188,10 +193,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.update_summary()
         self.update_log()
         self.set_interval(self.config.tick_interval, self.tick)
-        self.set_interval(AVAILABILITY_EVERY, self._availability_of_detail)
         self.table.show_column("uptime", self.remembered.show_uptime)
         self.session.uptime_wanted = self._uptime_wanted()
         self.set_class(self.app.no_color, "-no-color")
+        self._say_commands_refused()
         self.pacing.collector.start()
 
     async def on_unmount(self) -> None:
@@ -228,6 +233,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
                 self.notify(message, timeout=6, markup=False)
             case HooksChanged(message=message):
                 self.notify(message, timeout=6, markup=False)
+            case CommandsRefused():
+                self._say_commands_refused()
             case MarksChanged(keys=keys):
                 self._marks_changed(keys)
             case HistoryRead(error=error):
@@ -253,8 +260,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             case RoleChanged(message=message):
                 self.notify(message, timeout=8, markup=False)
                 self.update_summary()
-            case ServerStatus(message=message, connected=connected):
-                if connected:
+            case ServerStatus(message=message, connected=connected, refused=refused):
+                if refused:
+                    self.server_refused(message)
+                elif connected:
                     self.notify(message, timeout=4, markup=False)
                 else:
                     self.alert(message)
@@ -291,7 +300,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         line.append("   l: event log", "dim")
         self.change_line.show(line)
         self.change_line.display = not self.log_panel.display
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
             return
         if self.app.screen is not self:  # a form or dialog is open: no pop-up over its buttons
@@ -300,6 +309,13 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         for notice in notices(events, MAX_TOASTS):
             severity = "warning" if notice.worse else "information"
             self.notify(notice.message, title=notice.title, severity=severity, markup=False)
+
+    def server_refused(self, message: str) -> None:
+        """--attach: the server refused this board (no token, or not its token). Said in
+        the table instead of the empty list's hint, and as an alert; nothing is retried."""
+        self.table.empty_hint = message
+        self.table.refresh()
+        self.alert(message)
 
     def alert(self, message: str) -> Notification:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
@@ -341,6 +357,19 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         else:
             self.notify(message, timeout=5, markup=False)
 
+    def _say_commands_refused(self) -> None:
+        """An alert while the tenant file's command hooks are refused (it goes when the
+        file is fixed: its mode and owner are part of what the session watches)."""
+        text = self.session.commands_refused
+        shown = self._commands_refused_alert
+        if shown is not None and shown[0] == text:
+            return
+        if shown is not None:
+            dismiss(self.app, shown[1])
+            self._commands_refused_alert = None
+        if text:
+            self._commands_refused_alert = (text, self.alert(text))
+
     def _marks_changed(self, keys: frozenset[str]) -> None:
         for key in keys:
             self._redraw_key(key)
@@ -367,6 +396,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.table.tick()
         if self.detail_key is not None:
             self.show_detail_of_cursor_row()
+            self._availability_of_detail(only_if_older=AVAILABILITY_EVERY)
 
     # -- what the widgets show ------------------------------------------------------------------
 
@@ -580,7 +610,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.show_detail_of_cursor_row(fetch=False)
             if self._version_timer is not None:
                 self._version_timer.stop()
-            self._version_timer = self.set_timer(VERSION_REST, self._fetch_for_resting_cursor)
+            self._version_timer = self.start_timer(VERSION_REST, self._fetch_for_resting_cursor)
 
     def _fetch_for_resting_cursor(self) -> None:
         self._version_timer = None
@@ -630,9 +660,11 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         key = self.detail_key
         if key is None or self.session.config.history_path is None:
             return
-        age = self.session.availability_age(key)
-        if age is not None and age < only_if_older:
+        now = self.clock.monotonic()
+        asked_key, asked_at = self._availability_asked
+        if key == asked_key and now - asked_at < only_if_older:
             return
+        self._availability_asked = (key, now)
         work = self.session.read_availability([key], with_strip=True)
         self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
 

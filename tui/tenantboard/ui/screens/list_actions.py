@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from tenantboard.list_keeper import ChangeKind
-from tenantboard.screens.tenant_form import ConfirmScreen, TenantForm
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import StoreError
+from tenantboard.ui.screens.tenant_form import ConfirmScreen, TenantForm
 
 
 class ListActions:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tenantboard.availability import MAINTENANCE_STATES, Availability, Interval
 from tenantboard.connectivity import Outage
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.history import Mark, dumps_interval, dumps_outage
-from tenantboard.humanize import length, time_range
+from tenantboard.history.availability import MAINTENANCE_STATES, Availability, Interval
+from tenantboard.history.db import Mark, dumps_interval, dumps_outage
+from tenantboard.humanize import length, time_range, yes_no
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
 
@@ -198,10 +198,6 @@ def report_csv(rows: Sequence[ReportRow]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
-def _running(value: bool | None) -> str:
-    return {True: "yes", False: "no", None: "?"}[value]
-
-
 def history_table(
     tenant: Tenant,
     intervals: Sequence[Interval],
@@ -222,7 +218,7 @@ def history_table(
                         *time_range(item.start, item.end, dates=True),
                         length(item.seconds),
                         item.state or "-",
-                        _running(item.running),
+                        yes_no(item.running),
                         item.host or "-",
                         item.error or "",
                     ]

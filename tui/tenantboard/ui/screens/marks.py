@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from tenantboard.history.reader import mark_text
 from tenantboard.rows import TenantRow
-from tenantboard.screens.chooser import ChooserScreen
 from tenantboard.session import MarkRefused
-from tenantboard.session_history import mark_text
+from tenantboard.ui.screens.chooser import ChooserScreen
 
 #: How long ``m`` can mute for: (choice id, text, hours; None: until the state changes).
 MUTE_CHOICES: tuple[tuple[str, str, float | None], ...] = (
