@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from tenantboard.clock import Clock
 
 FIXED_NOW = datetime(2026, 3, 2, 9, 30, 0, tzinfo=UTC)
+#: Set to 1 in CI (.ci/run): the tests that need root (tmpfs mounts) fail there, not skip.
+REQUIRE_ROOT = "TENANTBOARD_REQUIRE_ROOT"
+
+
+def skip_unless_required(reason: str, required_by: str, *, module: bool = False) -> NoReturn:
+    """Skip a test that cannot run here (no root, no browser), or fail it where
+    ``required_by`` is set to 1: CI sets each (``.ci/run``), so that a test it must run
+    never passes there by skipping."""
+    if os.environ.get(required_by) == "1":
+        pytest.fail(f"{required_by}=1 but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module)
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ it) makes that a failure.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,7 +17,7 @@ from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
 from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.tenant import Tenant
-from tests.conftest import FIXED_NOW, FakeClock
+from tests.conftest import FIXED_NOW, FakeClock, skip_unless_required
 from tests.serve_helpers import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -31,13 +30,12 @@ from tests.serve_helpers import (
 from tests.test_board_history import a_bad_day, seed
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-    if os.environ.get("TENANTBOARD_REQUIRE_BROWSER") == "1":
-        pytest.fail(
-            f"TENANTBOARD_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing "
-            "(apt-get install chromium chromium-driver)",
-            pytrace=False,
-        )
-    pytest.skip("no Chromium (apt-get install chromium chromium-driver)", allow_module_level=True)
+    skip_unless_required(
+        f"no Chromium: {CHROMIUM} or {CHROMEDRIVER} is missing "
+        "(apt-get install chromium chromium-driver)",
+        "TENANTBOARD_REQUIRE_BROWSER",
+        module=True,
+    )
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait

@@ -11,7 +11,7 @@ from tenantboard.answers import Severity
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, short_reason
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
-from tenantboard.humanize import host_of, yes_no
+from tenantboard.humanize import host_of, plural, yes_no
 from tenantboard.sanitize import clean
 
 _ANSI = {
@@ -44,7 +44,7 @@ def summary_line(results: Sequence[CheckResult], duration: float) -> str:
     parts = [f"{counts[s]} {s.name.lower()}" for s in reversed(Severity) if counts[s]]
     total = len(results)
     return (
-        f"TENANTBOARD {worst.name} - {total} tenant{'s' if total != 1 else ''}: "
+        f"TENANTBOARD {worst.name} - {plural(total, 'tenant')}: "
         f"{', '.join(parts) or 'none'} | {_perfdata(counts, duration)}"
     )
 
@@ -68,7 +68,7 @@ def outage_summary_line(results: Sequence[CheckResult], duration: float) -> str 
     reason = reasons.most_common(1)[0][0]
     return (
         f"TENANTBOARD UNKNOWN - cannot reach SuperOffice: {_status_text(reason)} "
-        f"({len(results)} tenants not checked) | "
+        f"({plural(len(results), 'tenant')} not checked) | "
         f"{_perfdata({Severity.UNKNOWN: len(results)}, duration)}"
     )
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenantboard import __version__
 from tenantboard.errors import CheckError
+from tenantboard.humanize import plural
 from tenantboard.paths import board_data_dir, history_path, resolve_config_path
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
 from tenantboard.tenant_file import (
@@ -483,7 +484,8 @@ def _failed(exc: BaseException) -> int:
     if not isinstance(exc, UsageError | BadImportLines | StoreError):
         raise exc
     if isinstance(exc, BadImportLines):
-        print(f"tenantboard: {len(exc.problems)} bad line(s); nothing imported", file=sys.stderr)
+        bad = plural(len(exc.problems), "bad line")
+        print(f"tenantboard: {bad}; nothing imported", file=sys.stderr)
         print(exc, file=sys.stderr)
         return EXIT_DATA
     print(f"tenantboard: {exc}", file=sys.stderr)
@@ -827,9 +829,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     store = store_for(args)
     fresh, skipped = store.add_new(tenants)
     note = f" ({skipped} already listed, skipped)" if skipped else ""
-    write_out(
-        f"imported {len(fresh)} tenant{'s' if len(fresh) != 1 else ''}{note} into {store.path}"
-    )
+    write_out(f"imported {plural(len(fresh), 'tenant')}{note} into {store.path}")
     return 0
 
 
@@ -973,15 +973,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.env:
         tenants = [tenant for tenant in tenants if tenant.env == args.env]
     found = db.window_intervals([t.key for t in tenants], start, end) if db else {}
+    outages = db.outages(start, end) if db else []
     if db is not None:
         db.close()
     rows = [ReportRow(t, availability(found.get(t.key, []), start, end)) for t in tenants]
     if args.json:
-        print(report_json(rows, start, end))
+        print(report_json(rows, start, end, outages))
     elif args.csv:
         print(report_csv(rows))
     else:
-        print(report_table(rows, start, end))
+        print(report_table(rows, start, end, outages))
     return 0
 
 
@@ -1038,11 +1039,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     except _HistoryUnreadable as exc:
         print(f"tenantboard: {exc}", file=sys.stderr)
         return EXIT_HISTORY
-    intervals, events, marks = [], [], []
+    intervals, events, marks, outages = [], [], [], []
     with db if db is not None else contextlib.nullcontext():
         tenant = _history_tenant(args, saved, db)
         if db is not None:
             intervals = db.intervals(tenant.key, start, end)
+            outages = db.outages(start, end)
             events = [e for e in db.events(tenant.key, start, limit=10_000) if e.at < end]
             marks = [
                 mark
@@ -1050,7 +1052,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 if mark.created_at < end and (mark.ended_at is None or mark.ended_at >= start)
             ]
     render = history_json if args.json else history_table
-    print(render(tenant, intervals, events, marks))
+    print(render(tenant, intervals, events, marks, outages))
     return 0
 
 

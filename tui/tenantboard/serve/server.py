@@ -100,6 +100,7 @@ from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
 from tenantboard import __version__
+from tenantboard.humanize import plural
 from tenantboard.netaddr import is_loopback
 from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 from tenantboard.sanitize import clean
@@ -606,13 +607,13 @@ async def serve(config: ServeConfig) -> int:
             host, port = address[0], address[1]
             shown = f"[{host}]" if ":" in host else host
             log.info(
-                "tenantboard %s listening on http://%s:%d (%d tenants from %s, %d alert hooks)",
+                "tenantboard %s listening on http://%s:%d (%s from %s, %s)",
                 __version__,
                 shown,
                 port,
-                len(config.session.tenants),
+                plural(len(config.session.tenants), "tenant"),
                 watcher.path or "memory",
-                len(config.session.hooks),
+                plural(len(config.session.hooks), "alert hook"),
             )
         if not config.session.tenants:
             log.warning(

@@ -33,6 +33,7 @@ from tenantboard.session import (
     FileStatus,
     ListChanged,
     MarksChanged,
+    OutageChanged,
     ResultsApplied,
     Session,
     SessionChange,
@@ -279,6 +280,10 @@ class Watcher:
                 self.hub.publish(
                     "reset", {"reason": "the tenant list changed", "seq": self.hub.seq + 1}
                 )
+            case OutageChanged(held=held):
+                for row in held:  # failed in it before it was told: stale, not an error
+                    self.hub.publish("result", self.row_text(row))
+                self.revision += 1
             case MarksChanged(keys=keys):
                 for key in keys:  # who and until when show in the row, not only the kind
                     row = self.model.rows.get(key)

@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 from tenantboard.client import TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.engine import Monitor, unexpected
+from tenantboard.humanize import plural
 from tenantboard.remote import AttachedMonitor
 from tenantboard.session import Session
 from tenantboard.ui.palette import TenantCommands
@@ -88,7 +89,8 @@ class TenantBoardApp(App[int]):
         unknown = sorted(set(wanted) - known)
         if unknown:
             self.notify(
-                f"[keys] in the tenant file: unknown binding id(s) {', '.join(unknown)} ignored "
+                f"[keys] in the tenant file: {plural(len(unknown), 'unknown binding id')} "
+                f"ignored: {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(known))})",
                 severity="warning",
                 timeout=30,

@@ -30,9 +30,9 @@ from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
 from tenantboard.history.reader import mark_text
-from tenantboard.humanize import ago
+from tenantboard.humanize import plural
 from tenantboard.remote import AttachedMonitor
-from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
+from tenantboard.rows import SORTS, BoardModel, TenantRow, checked_text, describe_next
 from tenantboard.sanitize import clean
 from tenantboard.session import (
     AvailabilityRead,
@@ -338,6 +338,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.change_line.show(text)
         self.change_line.display = not self.log_panel.display
         self.update_summary()
+        self.update_log()  # failures it held back are no longer the tenants'
         self.table.refresh()
 
     def _list_changed(self, source: str) -> None:
@@ -412,11 +413,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
     def describe_times(self, row: TenantRow) -> tuple[str, str]:
         """(checked, next) texts for a row, as of now; called as lines are drawn. A row
         held through the board's own outage says how old its last known state is."""
-        now = self.clock.wall()
-        if row.stale and row.last_success_at is not None:
-            checked = f"stale {ago(row.last_success_at, now).removesuffix(' ago')}"
-        else:
-            checked = ago(row.last.checked_at, now) if row.last else "never"
+        checked = checked_text(row, self.clock.wall(), outage=self.monitor.outage is not None)
         return checked, self.next_check_text(row)[0]
 
     def next_check_text(self, row: TenantRow) -> tuple[str, str]:
@@ -495,7 +492,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         if not self.log_panel.display:
             return
         events = self.event_log.events
-        title = f"Event log: {len(events)} event{_s(len(events))}, newest first"
+        title = f"Event log: {plural(len(events), 'event')}, newest first"
         last_seen = self.session.last_ran
         if last_seen is not None:
             title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
@@ -572,14 +569,14 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         if self._on_the_server("checks"):
             return
         filtered = len(self.model) < self.model.total
-        what = f"the {len(self.model)} shown" if filtered else f"all {len(self.model)}"
-        self._recheck(list(self.model.order), f"{what} tenant{_s(len(self.model))}")
+        shown = plural(len(self.model), "tenant")
+        self._recheck(list(self.model.order), f"the {shown} shown" if filtered else f"all {shown}")
 
     def action_recheck_list(self) -> None:
         if self._on_the_server("checks"):
             return
         total = self.model.total
-        self._recheck(list(self.model.list_order), f"all {total} tenant{_s(total)} in the list")
+        self._recheck(list(self.model.list_order), f"all {plural(total, 'tenant')} in the list")
 
     def _recheck(self, keys: list[str], what: str) -> None:
         if not keys:
@@ -826,7 +823,3 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             rows.append((shown, binding.tooltip or binding.description))
         rows.append(PALETTE_KEY)
         return rows
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"
