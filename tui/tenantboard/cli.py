@@ -899,7 +899,8 @@ def _add_window_options(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def _window(args: argparse.Namespace) -> tuple[datetime, datetime]:
-    from tenantboard.history.report_output import parse_moment, parse_span
+    from tenantboard.history.report_output import parse_moment
+    from tenantboard.humanize import parse_span
 
     now = datetime.now(UTC)
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,20 +21,6 @@ from tenantboard.history.db import Mark, dumps_interval
 from tenantboard.humanize import yes_no
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
-
-_SPAN = re.compile(r"(\d{1,6})\s*([smhdw])", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_span(text: str) -> timedelta:
-    """``7d``, ``24h``, ``90m``, ``2w``, ``45s`` as a timedelta; ValueError otherwise."""
-    match = _SPAN.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"{clean(text, 20)!r} is not a span like 7d, 24h, 90m or 2w")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if seconds <= 0:
-        raise ValueError("the span must be longer than nothing")
-    return timedelta(seconds=seconds)
 
 
 def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
