@@ -109,6 +109,9 @@ class NotifyHook:
     failure_threshold: int = 1
     #: Report a tenant's return to OK after a change for the worse was reported.
     send_on_resolved: bool = True
+    #: Also report changes inside a maintenance window (marked planned); by default they
+    #: are held back, and a tenant still not back when its window closes is reported then.
+    planned: bool = False
     #: Changes within this many seconds of the first go out as one message.
     group_seconds: float = 10.0
     retries: int = 3
@@ -226,7 +229,7 @@ _NOTIFY_NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
     "retry_backoff": ((int, float), 0, 600),
     "timeout": ((int, float), 0.1, 300),
 }
-_NOTIFY_KEYS = {"name", "command", "url", "on", "send_on_resolved", *_NOTIFY_NUMBERS}
+_NOTIFY_KEYS = {"name", "command", "url", "on", "send_on_resolved", "planned", *_NOTIFY_NUMBERS}
 
 
 def _parse_notify(raw: Any, text: str, path: Path) -> list[NotifyHook]:
@@ -277,6 +280,9 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
     resolved = entry.get("send_on_resolved", True)
     if not isinstance(resolved, bool):
         raise ValueError("send_on_resolved must be true or false")
+    planned = entry.get("planned", False)
+    if not isinstance(planned, bool):
+        raise ValueError("planned must be true or false")
     numbers: dict[str, Any] = {}
     for key, (types, lowest, highest) in _NOTIFY_NUMBERS.items():
         if key not in entry:
@@ -293,6 +299,7 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
         url=url,
         on=frozenset(on),
         send_on_resolved=resolved,
+        planned=planned,
         **numbers,
     )
 
