@@ -91,10 +91,12 @@ def test_report_table(config: Path, history: Path, capsys: pytest.CaptureFixture
     header = lines[1].split()
     assert header[:3] == ["CONTEXT", "ENV", "UPTIME"]
     assert lines[2].split() == [
-        "Cust1", "online", "91.603%", "1h", "50m", "2", "1h", "00m", "0s", "30m",
-        "2026-03-01", "23:50", "91.0%", "Acme", "prod",
+        "Cust1", "online", "91.603%", "91.603%", "1h", "50m", "0s", "1h", "50m", "2", "1h",
+        "00m", "0s", "30m", "2026-03-01", "23:50", "91.0%", "Acme", "prod",
     ]  # fmt: skip
-    assert lines[3].split() == ["Cust2", "sod", "-", "-", "-", "-", "-", "-", "-", "0.0%"]
+    assert lines[3].split() == [
+        "Cust2", "sod", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "0.0%"
+    ]  # fmt: skip
     assert "\x1b" not in out
 
 

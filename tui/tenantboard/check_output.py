@@ -12,6 +12,7 @@ from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, sho
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
 from tenantboard.humanize import host_of, yes_no
+from tenantboard.maintenance import Window
 from tenantboard.sanitize import clean
 
 _ANSI = {
@@ -142,15 +143,22 @@ def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
 
 
 def check_record(
-    result: CheckResult, marks: Mapping[str, Any] | None = None, *, versions: bool = False
+    result: CheckResult,
+    marks: Mapping[str, Any] | None = None,
+    *,
+    versions: bool = False,
+    window: Window | None = None,
 ) -> dict[str, Any]:
     """One tenant as ``check --json`` prints it, and ``serve``'s ``/api/tenants``: the
-    result, and its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
-    ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null."""
+    result, its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
+    ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null, and the
+    maintenance window that covers it now (``maintenance``: its source, name, start and
+    end, what it covers) or null."""
     record = result_json(result, versions=versions)
     marks = marks or {}
     record["muted"] = marks["mute"].as_json() if "mute" in marks else None
     record["acknowledged"] = marks["ack"].as_json() if "ack" in marks else None
+    record["maintenance"] = window.as_json() if window is not None else None
     return record
 
 

@@ -1233,6 +1233,22 @@ def marks_for(
         return {}, exc
 
 
+def recorded_windows(
+    path: Path, now: datetime, *, source: str | None = None
+) -> tuple[list[Window], HistoryError | None]:
+    """The windows recorded as open now or later (``source``: only those), read without
+    writing anything; an absent file is simply none."""
+    if not Path(path).exists():
+        return [], None
+    try:
+        with HistoryDB.open(path, read_only=True) as db:
+            return db.windows(now, None, source=source), None
+    except HistoryError as exc:
+        if exc.reason is Reason.UNAVAILABLE and "no history" in exc.detail:
+            return [], None
+        return [], exc
+
+
 def dumps_interval(interval: Interval) -> dict[str, Any]:
     return {
         "start": _iso(interval.start),
@@ -1261,4 +1277,5 @@ __all__ = [
     "history_path",
     "import_event_log",
     "marks_for",
+    "recorded_windows",
 ]
