@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,16 @@ def test_check_json_says_when_a_tenant_is_in_a_window(
     assert "Cust1008 (online) in maintenance: ad hoc, by" in out
     code, _, _ = run(capsys, "check", "--respect-mutes", "--base-url", simulator_url, *options)
     assert code == 0  # the tenant in a window is left out of the exit code
+
+
+def test_simulate_takes_a_maintenance_night() -> None:
+    from tenantboard.cli import _maintenance_night, parse_arguments
+
+    assert parse_arguments(["simulate", "--maintenance-night"]).maintenance_night == "superoffice"
+    assert parse_arguments(["simulate", "--maintenance-night", "now"]).maintenance_night == "now"
+    assert parse_arguments(["simulate"]).maintenance_night is None
+    night = _maintenance_night("now", 1)
+    now = time.time()
+    (window,) = night.windows_near(now)
+    assert window.open_at(datetime.fromtimestamp(now + 60, UTC))
+    assert window.closes - window.start == timedelta(hours=2)

@@ -205,3 +205,42 @@ def _adhoc(now: datetime, scope: Scope):
     from tenantboard.maintenance import Window
 
     return Window("adhoc", "db upgrade", now, now + timedelta(hours=2), scope, by="ana")
+
+
+async def test_windows_open_and_close_on_the_fake_clock_across_the_change_to_summer_time(
+    tmp_path,
+) -> None:
+    """The night of 29 March 2026 the clocks in Oslo go from 02:00 to 03:00: the nightly
+    recycle (01:00-03:00) opens at 00:00 UTC and closes at 01:00 UTC, an hour later."""
+    clock = FakeClock(datetime(2026, 3, 28, 23, 50, tzinfo=UTC))
+    session, told, _ = night_session(tmp_path, clock, None, [])
+    session.look_at_windows()
+    assert session.maintenance.open == ()
+    seen: list[tuple[datetime, str]] = []
+    for _ in range(90):  # to 01:20 UTC, a minute at a time
+        clock.advance(60)
+        session.look_at_windows()
+        for change in told:
+            if isinstance(change, MaintenanceChanged):
+                seen += [(clock.wall(), "opened") for _ in change.opened]
+                seen += [(clock.wall(), "closed") for _ in change.closed]
+        told.clear()
+    assert seen == [
+        (datetime(2026, 3, 29, 0, 0, tzinfo=UTC), "opened"),
+        (datetime(2026, 3, 29, 1, 0, tzinfo=UTC), "closed"),
+    ]
+    await session.aclose()
+
+
+def test_the_simulated_night_keeps_tenants_down_only_in_windows_and_a_few_past_them() -> None:
+    night = MaintenanceNight(share=1.0, overrun=0.2, seed=5)
+    opens = datetime(2026, 3, 7, 0, tzinfo=UTC).timestamp()  # 01:00 Oslo
+    closes = opens + 2 * 3600
+    numbers = range(1, 201)
+    assert not any(night.down(n, opens - 60) for n in numbers)  # before: nobody
+    assert all(
+        any(night.down(n, opens + minute * 60) for minute in range(120)) for n in numbers
+    )  # inside: everyone at some moment
+    late = [n for n in numbers if night.down(n, closes + 300)]
+    assert 10 <= len(late) <= 70  # about a fifth stay down past the end
+    assert not any(night.down(n, closes + 45 * 60) for n in numbers)  # and not for ever
