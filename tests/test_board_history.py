@@ -470,3 +470,51 @@ async def test_serve_silences_hooks_from_the_history_marks(tmp_path) -> None:
     await asyncio.to_thread(writer.close)
     with HistoryDB.open(history, read_only=True) as db:
         assert [mark.key for mark in db.marks()] == [tenant.key]  # the one run out is ended
+
+
+# -- maintenance windows ---------------------------------------------------------------------
+
+
+async def test_a_maintenance_window_from_the_board_marks_the_row_and_the_header(
+    clock, tmp_path
+) -> None:
+    """``w``: this tenant, for 30 minutes; the row is marked, out of the attention
+    filter, the header says what is open and until when; saved for every process on the
+    file; the palette lists the open windows and ends one."""
+    history = tmp_path / "history.sqlite3"
+    app = make_board(clock, history_path=history)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle_board(pilot, app)
+        key = a_problem(app)
+        app.board.jump_to(key)
+        await pilot.press("w")
+        assert isinstance(app.screen, ChooserScreen)
+        await pilot.press("enter")  # the first choice: this tenant
+        await until(pilot, lambda: isinstance(app.screen, ChooserScreen), tries=400)
+        await pilot.press("enter")  # the first length: 30 minutes
+        row = app.board.model.rows[key]
+        await until(pilot, lambda: row.window is not None, tries=400)
+        assert "⚒ " in app.board.table.render_line(app.board.model.index_of(key) + 1).text
+        assert "⚒ maintenance: ad hoc, by" in app.board.summary.render().plain
+        assert "until 10:00" in app.board.summary.render().plain  # FIXED_NOW 09:30 + 30 min
+        assert sum(r.window is not None for r in app.board.model.rows.values()) == 1
+        await pilot.press("exclamation_mark")
+        assert key not in app.board.model.order  # out of the attention filter
+        await pilot.press("exclamation_mark")
+        app.board.jump_to(key)
+        app.board.toggle_detail()
+        assert "in maintenance: ad hoc, by" in detail_text(app)
+        app.board.action_close_detail()
+        await written(app)
+        with HistoryDB.open(history, read_only=True) as db:
+            (saved,) = db.windows(source="adhoc")
+            assert saved.scope.keys == {key} and saved.end == FIXED_NOW + timedelta(minutes=30)
+        await choose_in_palette(pilot, "Maintenance windows")
+        await until(pilot, lambda: isinstance(app.screen, ChooserScreen), tries=400)
+        await pilot.press("enter")
+        await until(pilot, lambda: row.window is None, tries=400)
+        assert "maintenance:" not in app.board.summary.render().plain
+        await written(app)
+    with HistoryDB.open(history, read_only=True) as db:
+        (ended,) = db.windows(source="adhoc")
+        assert ended.ended_at is not None

@@ -91,10 +91,12 @@ def test_report_table(config: Path, history: Path, capsys: pytest.CaptureFixture
     header = lines[1].split()
     assert header[:3] == ["CONTEXT", "ENV", "UPTIME"]
     assert lines[2].split() == [
-        "Cust1", "online", "91.603%", "1h", "50m", "2", "1h", "00m", "0s", "30m",
-        "2026-03-01", "23:50", "91.0%", "Acme", "prod",
+        "Cust1", "online", "91.603%", "91.603%", "1h", "50m", "0s", "1h", "50m", "2", "1h",
+        "00m", "0s", "30m", "2026-03-01", "23:50", "91.0%", "Acme", "prod",
     ]  # fmt: skip
-    assert lines[3].split() == ["Cust2", "sod", "-", "-", "-", "-", "-", "-", "-", "0.0%"]
+    assert lines[3].split() == [
+        "Cust2", "sod", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "0.0%"
+    ]  # fmt: skip
     assert "\x1b" not in out
 
 
@@ -361,7 +363,8 @@ def test_report_and_history_show_our_outage_as_not_observed(
     assert code == 0
     lines = out.splitlines()
     cells = lines[2].split()
-    assert cells[:5] == ["Cust1", "online", "100.000%", "0s", "0"]  # no downtime, no incident
+    # uptime, less planned, down, planned, unplanned, incidents: no downtime, no incident
+    assert cells[:8] == ["Cust1", "online", "100.000%", "100.000%", "0s", "0s", "0s", "0"]
     assert cells[-3] == "99.7%"  # coverage: the outage was not observed
     assert lines[-1] == (
         "tenantboard could not reach SuperOffice from 2026-03-01 10:00 to 2026-03-01 10:01 "

@@ -12,6 +12,7 @@ from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, sho
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
 from tenantboard.humanize import host_of, plural, yes_no
+from tenantboard.maintenance import Window
 from tenantboard.sanitize import clean
 
 _ANSI = {
@@ -142,13 +143,20 @@ def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
 
 
 def check_record(
-    result: CheckResult, marks: Mapping[str, Any] | None = None, *, versions: bool = False
+    result: CheckResult,
+    marks: Mapping[str, Any] | None = None,
+    *,
+    versions: bool = False,
+    window: Window | None = None,
 ) -> dict[str, Any]:
     """One tenant as ``check --json`` prints it, and ``serve``'s ``/api/tenants``: the
-    result, and its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
-    ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null."""
+    result, its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
+    ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null, and the
+    maintenance window that covers it now (``maintenance``: its source, name, start and
+    end, what it covers) or null."""
     record = result_json(result, versions=versions)
     record.update(marks_json(marks))
+    record["maintenance"] = window.as_json() if window is not None else None
     return record
 
 

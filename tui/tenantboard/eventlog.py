@@ -21,7 +21,9 @@ from tenantboard.rows import Change
 from tenantboard.sanitize import clean
 
 DEFAULT_LIMIT = 2000
-KINDS = ("state", "endpoint", "failure", "recovery", "outage", "mark")
+KINDS = ("state", "endpoint", "failure", "recovery", "outage", "mark", "maintenance")
+#: What a tenant's own checks tell (a maintenance window makes these planned).
+TENANT_KINDS = frozenset({"state", "endpoint", "failure", "recovery"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 
 from tenantboard.answers import Severity
 from tenantboard.sanitize import clean
@@ -116,3 +117,19 @@ def time_range(start: datetime, end: datetime, *, dates: bool = False) -> tuple[
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """``1 tenant``, ``3 tenants``, ``0 tenants``; ``many`` for irregular nouns."""
     return f"{count} {noun if count == 1 else (many or noun + 's')}"
+
+
+_SPAN = re.compile(r"(\d{1,6})\s*([smhdw])", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_span(text: str) -> timedelta:
+    """``7d``, ``24h``, ``90m``, ``2w``, ``45s`` as a timedelta; ValueError otherwise.
+    (`report --since`, a maintenance window's ``duration``, `maintenance start --for`.)"""
+    match = _SPAN.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"{clean(text, 20)!r} is not a span like 7d, 24h, 90m or 2w")
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if seconds <= 0:
+        raise ValueError("the span must be longer than nothing")
+    return timedelta(seconds=seconds)

@@ -14,7 +14,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenantboard.answers import Severity, TenantState, VersionAnswer
 from tenantboard.connectivity import Outage
@@ -22,6 +22,9 @@ from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError
 from tenantboard.humanize import ago, duration, until
 from tenantboard.tenant import Tenant
+
+if TYPE_CHECKING:
+    from tenantboard.maintenance import Window
 
 #: Per tenant, the newest events kept for the detail pane, and severity changes kept for the
 #: timeline. Bounded so that memory stays flat when thousands of tenants keep changing all
@@ -91,6 +94,8 @@ class TenantRow:
     history_trimmed: bool = False
     #: "mute" or "ack" while the tenant is muted or acknowledged (history marks), else None.
     mark: str | None = None
+    #: The maintenance window that covers the tenant now (its changes are planned), or None.
+    window: Window | None = None
     #: Share of the last 24 hours it was up (history), None while unknown or unobserved.
     uptime_24h: float | None = None
     #: Changed on every change, so a widget can cache what it drew for this row. Unique
@@ -148,9 +153,10 @@ class TenantRow:
     @property
     def needs_attention(self) -> bool:
         """Not OK: a warning or critical state, a failed check, or a contradictory answer;
-        and not muted or acknowledged (someone is on it already)."""
+        and not muted or acknowledged (someone is on it already), nor in a maintenance
+        window (planned)."""
         severity = self.severity
-        if severity is None or self.mark is not None:
+        if severity is None or self.mark is not None or self.window is not None:
             return False
         return severity is not Severity.OK or bool(self.state and self.state.running_mismatch)
 
@@ -179,8 +185,8 @@ class TenantRow:
         return outdated and entry.check_number < self.checks
 
 
-#: Shown beside a muted or acknowledged tenant's name.
-MARK_GLYPHS = {"mute": "⊘", "ack": "✓"}
+#: Shown beside a muted or acknowledged tenant's name, or one in a maintenance window.
+MARK_GLYPHS = {"mute": "⊘", "ack": "✓", "maintenance": "⚒"}
 
 SORTS: dict[str, str] = {
     "list": "the list's order",

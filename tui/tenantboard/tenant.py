@@ -71,6 +71,9 @@ class Tenant:
     context_id: str
     env: str = DEFAULT_ENV
     label: str = ""
+    #: The operator's ``tags = [...]`` (a customer, a team, a partner): maintenance windows
+    #: can cover tenants by tag.
+    tags: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -82,7 +85,12 @@ class Tenant:
         return clean(self.label, MAX_LABEL_LENGTH) or self.context_id
 
 
-def make_tenant(context_id: str, env: str | None = None, label: str | None = None) -> Tenant:
+def make_tenant(
+    context_id: str,
+    env: str | None = None,
+    label: str | None = None,
+    tags: tuple[str, ...] = (),
+) -> Tenant:
     """Validate user input into a Tenant; raises ValueError with a message to show."""
     try:
         ctx = normalize_context_id(context_id)
@@ -97,4 +105,16 @@ def make_tenant(context_id: str, env: str | None = None, label: str | None = Non
     if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
         # Bytes that were not UTF-8 (e.g. a Latin-1 argument): the file could not hold them.
         raise ValueError("label is not valid UTF-8 text")
-    return Tenant(ctx, environment, text)
+    return Tenant(ctx, environment, text, tuple(check_tag(tag) for tag in tags))
+
+
+_TAG = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
+
+
+def check_tag(tag: str) -> str:
+    """A tag as given, or ValueError: 1-40 letters, digits, '.', '_', ':' or '-'."""
+    if not _TAG.fullmatch(tag):
+        raise ValueError(
+            f"tag {clean(tag, 40)!r} is not 1-40 letters, digits, '.', '_', ':' or '-'"
+        )
+    return tag

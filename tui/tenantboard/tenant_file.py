@@ -25,6 +25,14 @@ from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 
 from tenantboard.files import FileError, NotSaved, atomic_write, write_target
 from tenantboard.humanize import plural
+from tenantboard.maintenance import (
+    BadWindow,
+    MaintenancePlan,
+    Rule,
+    SuperOfficeWindows,
+    parse_superoffice,
+    parse_window,
+)
 from tenantboard.netaddr import is_loopback
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant
 
@@ -103,6 +111,9 @@ class NotifyHook:
     failure_threshold: int = 1
     #: Report a tenant's return to OK after a change for the worse was reported.
     send_on_resolved: bool = True
+    #: Also report changes inside a maintenance window (marked planned); by default they
+    #: are held back, and a tenant still not back when its window closes is reported then.
+    planned: bool = False
     #: Changes within this many seconds of the first go out as one message.
     group_seconds: float = 10.0
     retries: int = 3
@@ -132,6 +143,8 @@ class TenantList:
     #: Why the file's command hooks were left out of :attr:`notify` (others can change
     #: the file: see :func:`unsafe_for_commands`); None when none were.
     commands_refused: str | None = None
+    #: [superoffice_maintenance] and [[maintenance]]: the windows of planned maintenance.
+    maintenance: MaintenancePlan = field(default_factory=MaintenancePlan)
 
 
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
@@ -149,7 +162,9 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         raise StoreError(
             path, f"not valid TOML: {exc}", int(found.group(1)) if found else None
         ) from None
-    unknown = set(data) - {"tenants", "settings", "keys", "notify"}
+    unknown = set(data) - {
+        "tenants", "settings", "keys", "notify", "maintenance", "superoffice_maintenance"
+    }  # fmt: skip
     if unknown:
         what = plural(len(unknown), "unknown top-level key")
         raise StoreError(path, f"{what}: {', '.join(sorted(unknown))}")
@@ -158,7 +173,54 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         _parse_settings(data, text, path),
         _parse_keys(data, path),
         _parse_notify(data.get("notify", []), text, path),
+        maintenance=MaintenancePlan(
+            _parse_superoffice_windows(data, text, path),
+            _parse_maintenance(data.get("maintenance", []), text, path),
+        ),
     )
+
+
+_MAINTENANCE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*maintenance[ \t]*\]\]", re.MULTILINE)
+_SUPEROFFICE_HEADER = re.compile(
+    r"^[ \t]*\[[ \t]*superoffice_maintenance[ \t.\]]|^[ \t]*superoffice_maintenance[ \t]*=",
+    re.MULTILINE,
+)
+
+
+def _parse_superoffice_windows(data: dict[str, Any], text: str, path: Path) -> SuperOfficeWindows:
+    if "superoffice_maintenance" not in data:
+        return SuperOfficeWindows()
+    try:
+        return parse_superoffice(data["superoffice_maintenance"])
+    except BadWindow as exc:
+        line = _key_line(_SUPEROFFICE_HEADER, text, 0)
+        tables = len(_SUPEROFFICE_HEADER.findall(text))  # [superoffice_maintenance.envs] too
+        for index in range(tables if exc.key else 0):
+            found = _key_line(_SUPEROFFICE_HEADER, text, index, exc.key or "")
+            if found != _key_line(_SUPEROFFICE_HEADER, text, index):
+                line = found
+                break
+        raise StoreError(path, f"[superoffice_maintenance]: {exc}", line) from None
+
+
+def _parse_maintenance(raw: Any, text: str, path: Path) -> tuple[Rule, ...]:
+    if not isinstance(raw, list):
+        raise StoreError(path, "'maintenance' must be an array of tables ([[maintenance]])")
+    rules: list[Rule] = []
+    for index, entry in enumerate(raw):
+        try:
+            rule = parse_window(entry, index)
+        except BadWindow as exc:
+            keys = (exc.key,) if exc.key else ()
+            line = _key_line(_MAINTENANCE_HEADER, text, index, *keys)
+            raise StoreError(path, f"[[maintenance]] #{index + 1}: {exc}", line) from None
+        if any(other.name == rule.name for other in rules):
+            line = _key_line(_MAINTENANCE_HEADER, text, index, "name")
+            raise StoreError(
+                path, f"[[maintenance]] #{index + 1}: name {rule.name!r} is used twice", line
+            )
+        rules.append(rule)
+    return tuple(rules)
 
 
 _NOTIFY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*notify[ \t]*\]\]", re.MULTILINE)
@@ -170,7 +232,7 @@ _NOTIFY_NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
     "retry_backoff": ((int, float), 0, 600),
     "timeout": ((int, float), 0.1, 300),
 }
-_NOTIFY_KEYS = {"name", "command", "url", "on", "send_on_resolved", *_NOTIFY_NUMBERS}
+_NOTIFY_KEYS = {"name", "command", "url", "on", "send_on_resolved", "planned", *_NOTIFY_NUMBERS}
 
 
 def _parse_notify(raw: Any, text: str, path: Path) -> list[NotifyHook]:
@@ -222,6 +284,9 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
     resolved = entry.get("send_on_resolved", True)
     if not isinstance(resolved, bool):
         raise ValueError("send_on_resolved must be true or false")
+    planned = entry.get("planned", False)
+    if not isinstance(planned, bool):
+        raise ValueError("planned must be true or false")
     numbers: dict[str, Any] = {}
     for key, (types, lowest, highest) in _NOTIFY_NUMBERS.items():
         if key not in entry:
@@ -238,6 +303,7 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
         url=url,
         on=frozenset(on),
         send_on_resolved=resolved,
+        planned=planned,
         **numbers,
     )
 
@@ -312,7 +378,17 @@ _NEXT_TABLE = re.compile(r"^[ \t]*\[", re.MULTILINE)
 def _setting_line(text: str, *keys: str) -> int | None:
     """The line of the first of ``keys`` found in the [settings] table, else of the
     table's header; None if there is no such table."""
-    header = _SETTINGS_HEADER.search(text)
+    return _key_line(_SETTINGS_HEADER, text, 0, *keys)
+
+
+def _key_line(header_pattern: re.Pattern[str], text: str, index: int, *keys: str) -> int | None:
+    """The line of the first of ``keys`` found in the ``index``-th table whose header
+    matches ``header_pattern`` (up to the next table header), else of that header; None
+    if there is no such table."""
+    header = next(
+        (found for number, found in enumerate(header_pattern.finditer(text)) if number == index),
+        None,
+    )
     if header is None:
         return None
     following = _NEXT_TABLE.search(text, header.end())
@@ -349,7 +425,7 @@ def _parse_tenants(raw: Any, text: str, path: Path) -> list[Tenant]:
 def _parse_tenant(entry: Any, index: int) -> Tenant:
     if not isinstance(entry, dict):
         raise ValueError(f"tenant #{index + 1} is not a table")
-    unknown = set(entry) - {"context_id", "env", "label"}
+    unknown = set(entry) - {"context_id", "env", "label", "tags"}
     if unknown:
         raise ValueError(
             f"tenant #{index + 1}: {plural(len(unknown), 'unknown key')} {sorted(unknown)}"
@@ -357,16 +433,21 @@ def _parse_tenant(entry: Any, index: int) -> Tenant:
     values = [entry.get("context_id"), entry.get("env", DEFAULT_ENV), entry.get("label", "")]
     if not all(isinstance(value, str) for value in values):
         raise ValueError(f"tenant #{index + 1}: context_id, env and label are strings")
+    tags = entry.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ValueError(f'tenant #{index + 1}: tags is a list of strings, e.g. ["acme"]')
     try:
-        return make_tenant(*values)
+        return make_tenant(*values, tuple(tags))
     except ValueError as exc:
         raise ValueError(f"tenant #{index + 1}: {exc}") from None
 
 
-def _tenant_fields(tenant: Tenant) -> dict[str, str]:
-    fields = {"context_id": tenant.context_id, "env": tenant.env}
+def _tenant_fields(tenant: Tenant) -> dict[str, Any]:
+    fields: dict[str, Any] = {"context_id": tenant.context_id, "env": tenant.env}
     if tenant.label:
         fields["label"] = tenant.label
+    if tenant.tags:
+        fields["tags"] = list(tenant.tags)
     return fields
 
 
@@ -679,10 +760,11 @@ def _apply_to_document(
         elif result != before[index]:
             tables[index]["context_id"] = result.context_id
             tables[index]["env"] = result.env
-            if result.label:
-                tables[index]["label"] = result.label
-            elif "label" in tables[index]:
-                del tables[index]["label"]
+            for name, value in (("label", result.label), ("tags", list(result.tags))):
+                if value:
+                    tables[index][name] = value
+                elif name in tables[index]:
+                    del tables[index][name]
     if isinstance(tables, AoT) and len(tables) == 0:
         del document["tenants"]  # else tomlkit writes `tenants = []` at the top
 

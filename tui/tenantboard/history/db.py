@@ -80,6 +80,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import getpass
+import json
 import os
 import queue
 import sqlite3
@@ -104,6 +105,7 @@ from tenantboard.files import (
 )
 from tenantboard.history.availability import Interval, outcome_label
 from tenantboard.humanize import host_of, time_range
+from tenantboard.maintenance import Scope, Window, scope_text
 from tenantboard.paths import history_path
 from tenantboard.sanitize import clean
 from tenantboard.tenant_file import Settings
@@ -112,7 +114,7 @@ if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
 #: For rows that do not say when the next check was planned (written before schema 2):
@@ -195,7 +197,27 @@ CREATE TABLE IF NOT EXISTS outages (
 );
 CREATE INDEX IF NOT EXISTS outages_by_end ON outages(ended_at);
 """
-_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2)
+#: 3: the windows of planned maintenance that were open (SuperOffice's and the tenant
+#: file's, recorded as they open) or started (ad hoc), so reports can tell planned from
+#: unplanned downtime. ``end_at`` is the planned end, ``ended_at`` an early one.
+_MAINTENANCE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS maintenance_windows (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    start_at INTEGER NOT NULL,
+    end_at INTEGER NOT NULL,
+    covers TEXT NOT NULL,
+    by TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    ended_at INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS maintenance_once ON maintenance_windows(source, name, start_at)
+    WHERE source != 'adhoc';
+CREATE INDEX IF NOT EXISTS maintenance_by_end ON maintenance_windows(end_at);
+"""
+#: Each schema version's statements, in order: a file at version N runs those after it.
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _MAINTENANCE_SCHEMA)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -961,12 +983,100 @@ class HistoryDB:
             "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE last_seen < ? LIMIT ?)",
             "DELETE FROM outages WHERE id IN (SELECT id FROM outages WHERE ended_at IS NOT NULL "
             "AND ended_at < ? ORDER BY id LIMIT ?)",
+            "DELETE FROM maintenance_windows WHERE id IN (SELECT id FROM maintenance_windows "
+            "WHERE end_at < ? ORDER BY id LIMIT ?)",
         )
         deleted = 0
         with self.transaction() as connection:
             for sql in statements:
                 deleted += connection.execute(sql, (cutoff, chunk)).rowcount
         return deleted
+
+    # -- maintenance windows -----------------------------------------------------------------
+
+    def add_window(self, window: Window, now: datetime) -> Window:
+        """Record a window: an ad hoc one as a new row (its id returned on the window), a
+        scheduled one once (again is a no-op: every process records it as it opens)."""
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                "INSERT OR IGNORE INTO maintenance_windows(source, name, start_at, end_at, "
+                "covers, by, created_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    window.source,
+                    window.name,
+                    _epoch(window.start),
+                    _epoch(window.end),
+                    scope_text(window.scope),
+                    window.by,
+                    _epoch(now),
+                    None if window.ended_at is None else _epoch(window.ended_at),
+                ),
+            )
+        if window.source != "adhoc":
+            return window
+        return replace(
+            window,
+            id=int(cursor.lastrowid or 0),
+            start=_moment(_epoch(window.start)),
+            end=_moment(_epoch(window.end)),
+        )
+
+    def end_window(self, window: Window, now: datetime) -> bool:
+        """End a window early (an ad hoc one by id, a scheduled one by what it is); False
+        when it was over or ended already."""
+        if window.source == "adhoc":
+            where, params = "id = ?", [window.id]
+        else:
+            where = "source = ? AND name = ? AND start_at = ?"
+            params = [window.source, window.name, _epoch(window.start)]
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                f"UPDATE maintenance_windows SET ended_at = ? WHERE {where} "
+                "AND ended_at IS NULL AND end_at > ?",
+                (_epoch(now), *params, _epoch(now)),
+            )
+        return cursor.rowcount > 0
+
+    def windows(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        source: str | None = None,
+    ) -> list[Window]:
+        """Recorded windows open at some moment of [since, until), by start; names and
+        scopes cleaned on the way out (the file is not ours alone to trust)."""
+        if self.schema < 3:
+            return []
+        where = ["COALESCE(MIN(end_at, ended_at), end_at) > ?", "start_at < ?"]
+        params: list[Any] = [_bound(since, 0), _bound(until, 2**62)]
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        rows = self._query(
+            "SELECT id, source, name, start_at, end_at, covers, by, ended_at "
+            f"FROM maintenance_windows WHERE {' AND '.join(where)} ORDER BY start_at, id",
+            params,
+        )
+        found = []
+        for window_id, kind, name, start, end, covers, by, ended in rows:
+            try:
+                scope = Scope.from_json(json.loads(covers))
+            except (ValueError, TypeError, RecursionError):
+                scope = Scope()
+            found.append(
+                Window(
+                    source=clean(str(kind), 20),
+                    name=clean(str(name), 60),
+                    start=_moment(start),
+                    end=_moment(end),
+                    scope=scope,
+                    id=int(window_id),
+                    by=clean(str(by), 60),
+                    ended_at=None if ended is None else _moment(ended),
+                )
+            )
+        return found
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -1507,6 +1617,22 @@ def marks_for(
         return {}, exc
 
 
+def recorded_windows(
+    path: Path, now: datetime, *, source: str | None = None
+) -> tuple[list[Window], HistoryError | None]:
+    """The windows recorded as open now or later (``source``: only those), read without
+    writing anything; an absent file is simply none."""
+    if not Path(path).exists():
+        return [], None
+    try:
+        with HistoryDB.open(path, read_only=True) as db:
+            return db.windows(now, None, source=source), None
+    except HistoryError as exc:
+        if exc.reason is Reason.UNAVAILABLE and "no history" in exc.detail:
+            return [], None
+        return [], exc
+
+
 def dumps_interval(interval: Interval) -> dict[str, Any]:
     return {
         "start": _iso(interval.start),
@@ -1551,4 +1677,5 @@ __all__ = [
     "history_path",
     "import_event_log",
     "marks_for",
+    "recorded_windows",
 ]

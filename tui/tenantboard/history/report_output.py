@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,23 +19,11 @@ from tenantboard.connectivity import Outage
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.history.availability import MAINTENANCE_STATES, Availability, Interval
 from tenantboard.history.db import Mark, dumps_interval, dumps_outage
+from tenantboard.history.planned import UNPLANNED_ONLY, Planned, planned_down_by_window
 from tenantboard.humanize import length, time_range, yes_no
+from tenantboard.maintenance import Window
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
-
-_SPAN = re.compile(r"(\d{1,6})\s*([smhdw])", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_span(text: str) -> timedelta:
-    """``7d``, ``24h``, ``90m``, ``2w``, ``45s`` as a timedelta; ValueError otherwise."""
-    match = _SPAN.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"{clean(text, 20)!r} is not a span like 7d, 24h, 90m or 2w")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if seconds <= 0:
-        raise ValueError("the span must be longer than nothing")
-    return timedelta(seconds=seconds)
 
 
 def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
@@ -61,6 +48,8 @@ def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
 class ReportRow:
     tenant: Tenant
     figures: Availability
+    #: The downtime split by maintenance windows.
+    planned: Planned = UNPLANNED_ONLY
 
 
 def _percent(share: float | None, digits: int = 2) -> str:
@@ -105,8 +94,9 @@ def report_table(
     """The availability table, then our own outages in the period (time nobody could
     observe: it lowers coverage, never uptime)."""
     header = [
-        "CONTEXT", "ENV", "UPTIME", "DOWN", "INCIDENTS", "LONGEST", "ONLINE MAINT",
-        "OFFLINE MAINT", "LAST RUNNING", "COVERAGE", "LABEL",
+        "CONTEXT", "ENV", "UPTIME", "EXCL PLANNED", "DOWN", "PLANNED", "UNPLANNED",
+        "INCIDENTS", "LONGEST", "ONLINE MAINT", "OFFLINE MAINT", "LAST RUNNING", "COVERAGE",
+        "LABEL",
     ]  # fmt: skip
     body = []
     for row in rows:
@@ -117,7 +107,10 @@ def report_table(
                 row.tenant.context_id,
                 row.tenant.env,
                 _percent(figures.uptime, 3),
+                _percent(row.planned.uptime_excluding_planned, 3),
                 length(figures.down) if observed else "-",
+                length(row.planned.planned_down) if observed else "-",
+                length(row.planned.unplanned_down) if observed else "-",
                 str(figures.incidents) if observed else "-",
                 length(figures.longest_incident) if figures.incidents else "-",
                 length(figures.maintenance.get("OnlineMaintenance", 0.0)) if observed else "-",
@@ -140,10 +133,13 @@ def _report_record(row: ReportRow) -> dict[str, Any]:
         "env": row.tenant.env,
         "label": clean(row.tenant.label, 120),
         "uptime": figures.uptime,
+        "uptime_excluding_planned": row.planned.uptime_excluding_planned,
         "coverage": figures.coverage,
         "observed_seconds": figures.observed,
         "up_seconds": figures.up,
         "down_seconds": figures.down,
+        "planned_down_seconds": row.planned.planned_down,
+        "unplanned_down_seconds": row.planned.unplanned_down,
         "failed_seconds": figures.failed,
         "incidents": figures.incidents,
         "longest_incident_seconds": figures.longest_incident,
@@ -182,8 +178,9 @@ def _csv_cell(value: Any) -> Any:
 
 def report_csv(rows: Sequence[ReportRow]) -> str:
     columns = [
-        "context_id", "env", "label", "uptime", "coverage", "observed_seconds",
-        "down_seconds", "failed_seconds", "incidents", "longest_incident_seconds",
+        "context_id", "env", "label", "uptime", "uptime_excluding_planned", "coverage",
+        "observed_seconds", "down_seconds", "planned_down_seconds", "unplanned_down_seconds",
+        "failed_seconds", "incidents", "longest_incident_seconds",
         "online_maintenance_seconds", "offline_maintenance_seconds", "last_seen_running",
     ]  # fmt: skip
     buffer = io.StringIO()
@@ -198,15 +195,53 @@ def report_csv(rows: Sequence[ReportRow]) -> str:
     return buffer.getvalue().rstrip("\n")
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryWindows:
+    """The maintenance windows that covered one tenant in a period, and its downtime in
+    each (planned)."""
+
+    windows: Sequence[Window] = ()
+    planned_down: Sequence[float] = ()
+
+    @classmethod
+    def of(
+        cls,
+        tenant: Tenant,
+        intervals: Sequence[Interval],
+        windows: Sequence[Window],
+        start: datetime,
+        end: datetime,
+    ) -> HistoryWindows:
+        _, per_window = planned_down_by_window(tenant, intervals, windows, start, end)
+        return cls(windows, [per_window.get(index, 0.0) for index in range(len(windows))])
+
+
+def _windows_rows(found: HistoryWindows) -> list[list[str]]:
+    return [
+        [
+            window.name,
+            window.source_text,
+            _local(window.start),
+            _local(window.closes),
+            "yes" if window.ended_at is not None and window.ended_at < window.end else "",
+            length(down),
+            window.scope.describe(),
+        ]
+        for window, down in zip(found.windows, found.planned_down, strict=True)
+    ]
+
+
 def history_table(
     tenant: Tenant,
     intervals: Sequence[Interval],
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
     outages: Sequence[Outage] = (),
+    windows: HistoryWindows = HistoryWindows(),
 ) -> str:
-    """One tenant's intervals (oldest first), events (oldest first) and marks, and our
-    own outages in the period (a gap in the intervals, not the tenant's)."""
+    """One tenant's intervals (oldest first), events (oldest first) and marks, our own
+    outages in the period (a gap in the intervals, not the tenant's) and the maintenance
+    windows that covered it."""
     name = f"{tenant.context_id} ({tenant.env})"
     parts = [f"intervals of {name}"]
     if intervals:
@@ -261,6 +296,15 @@ def history_table(
                 ],
             )
         )
+    if windows.windows:
+        parts.append("")
+        parts.append(f"maintenance windows of {name}")
+        parts.append(
+            _aligned(
+                ["NAME", "SOURCE", "FROM", "TO", "ENDED EARLY", "DOWN INSIDE", "COVERS"],
+                _windows_rows(windows),
+            )
+        )
     return "\n".join(parts)
 
 
@@ -270,6 +314,7 @@ def history_json(
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
     outages: Sequence[Outage] = (),
+    windows: HistoryWindows = HistoryWindows(),
 ) -> str:
     return json.dumps(
         {
@@ -291,7 +336,40 @@ def history_json(
                 for mark in marks
             ],
             "outages": [dumps_outage(outage) for outage in outages],
+            "maintenance_windows": [
+                {**window.as_json(), "planned_down_seconds": down}
+                for window, down in zip(windows.windows, windows.planned_down, strict=True)
+            ],
         },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def windows_table(windows: Sequence[Window], now: datetime) -> str:
+    """`maintenance list`: the windows open now and to come."""
+    if not windows:
+        return "no maintenance window open now or to come"
+    return _aligned(
+        ["ID", "SOURCE", "NAME", "FROM", "TO", "NOW", "COVERS"],
+        [
+            [
+                str(window.id) if window.source == "adhoc" and window.id else "",
+                window.source_text,
+                window.name,
+                _local(window.start),
+                _local(window.closes),
+                "open" if window.open_at(now) else "",
+                window.scope.describe(),
+            ]
+            for window in windows
+        ],
+    )
+
+
+def windows_json(windows: Sequence[Window], now: datetime) -> str:
+    return json.dumps(
+        [{**window.as_json(), "open": window.open_at(now)} for window in windows],
         indent=2,
         ensure_ascii=False,
     )

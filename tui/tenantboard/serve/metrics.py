@@ -26,6 +26,12 @@ Overall: ``tenantboard_checks_total{result}`` (``ok`` or an error kind),
 ``tenantboard_notifications_total{hook,result}``, ``tenantboard_tenant_file_valid`` and
 ``tenantboard_outage`` (1 while the watcher cannot reach SuperOffice at all and probes
 instead of checking each tenant: its own outage, not the tenants').
+
+Maintenance: per open window (labels ``window``, ``source``)
+``tenantboard_maintenance_window_open`` (1), ``..._end_timestamp_seconds`` and
+``..._tenants`` (how many it covers); and ``tenantboard_tenant_in_maintenance`` (1) for
+each tenant a window covers now (present only then: join with ``unless on(context_id,
+env)`` to leave planned work out of an alert).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from tenantboard.answers import TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
 from tenantboard.humanize import SEVERITY_WORDS, host_of
+from tenantboard.maintenance import Window
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
 
@@ -96,6 +103,10 @@ class MetricsSnapshot:
     file_valid: bool
     #: The watcher's own outage (it cannot reach SuperOffice at all) is on.
     outage: bool = False
+    #: The maintenance windows open now, each with the number of tenants it covers.
+    windows: tuple[tuple[Window, int], ...] = ()
+    #: The tenants a window covers now.
+    in_window: tuple[Tenant, ...] = ()
 
 
 def take_snapshot(
@@ -115,7 +126,18 @@ def take_snapshot(
         for key, row in ((key, rows[key]) for key in keys)
         if known.get(key) != row.revision
     ]
+    open_windows = watcher.session.maintenance.open
+    in_window: list[Tenant] = []
+    covered: Counter[Window] = Counter()
+    if open_windows:
+        for key in keys:
+            window = rows[key].window
+            if window is not None:
+                in_window.append(rows[key].tenant)
+                covered[window] += 1
     return MetricsSnapshot(
+        windows=tuple((window, covered[window]) for window in open_windows),
+        in_window=tuple(in_window),
         keys=keys,
         changed=changed,
         content_type=content_type,
@@ -309,6 +331,39 @@ class OverallCollector(Collector):
             "instead of checking each tenant, and keeps each tenant's last state), else 0.",
             value=1 if snap.outage else 0,
         )
+        yield from self._maintenance_families(snap)
+
+    @staticmethod
+    def _maintenance_families(snap: MetricsSnapshot) -> Iterator[Metric]:
+        labels = ["window", "source"]
+        open_now = GaugeMetricFamily(
+            "tenantboard_maintenance_window_open",
+            "1 for each maintenance window open now (SuperOffice's, the tenant file's, ad hoc).",
+            labels=labels,
+        )
+        ends = GaugeMetricFamily(
+            "tenantboard_maintenance_window_end_timestamp_seconds",
+            "When each open maintenance window closes, Unix time.",
+            labels=labels,
+        )
+        tenants = GaugeMetricFamily(
+            "tenantboard_maintenance_window_tenants",
+            "Tenants each open maintenance window covers now.",
+            labels=labels,
+        )
+        for window, count in snap.windows:
+            names = [window.name, window.source]
+            open_now.add_metric(names, 1)
+            ends.add_metric(names, window.closes.timestamp())
+            tenants.add_metric(names, count)
+        covered = GaugeMetricFamily(
+            "tenantboard_tenant_in_maintenance",
+            "1 for each tenant a maintenance window covers now: its changes are planned.",
+            labels=TENANT_LABELS,
+        )
+        for tenant in snap.in_window:
+            covered.add_metric([tenant.context_id, tenant.env, tenant.label], 1)
+        yield from (open_now, ends, tenants, covered)
 
     @staticmethod
     def _duration_family(snap: MetricsSnapshot) -> HistogramMetricFamily:

@@ -32,6 +32,7 @@ from tenantboard.session import (
     EventsLogged,
     FileStatus,
     ListChanged,
+    MaintenanceChanged,
     MarksChanged,
     OutageChanged,
     ResultsApplied,
@@ -208,6 +209,7 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
         "result": result_json(last, versions=False) if last else None,
         "uptime_24h": row.uptime_24h,
         "marks": marks_json(marks) if marks else None,
+        "maintenance": row.window.as_json() if row.window is not None else None,
         "rev": row.revision,
     }
 
@@ -292,6 +294,13 @@ class Watcher:
                 self.revision += 1
             case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
                 self.revision += 1
+            case MaintenanceChanged(keys=keys):
+                self.revision += 1
+                for key in keys:
+                    row = self.model.rows.get(key)
+                    if row is not None:
+                        self.hub.publish("result", self.row_text(row))
+                self.hub.publish("maintenance", {"open": self.open_windows_json()})
 
     async def run(self) -> None:
         """Check and watch the file until cancelled (the session's run)."""
@@ -335,23 +344,29 @@ class Watcher:
                 "severities": dict(self.severity_counts()),
                 "counts": dict(self.model.counts),
                 "tenant_file_error": self.file_error,
+                "maintenance": self.open_windows_json(),
             },
             ensure_ascii=False,
         )
         rows = (self.row_text(self.model.rows[key]) for key in self.model.list_order)
         return f'{head[:-1]}, "tenants": [{", ".join(rows)}]}}'
 
+    def open_windows_json(self) -> list[dict[str, Any]]:
+        """The maintenance windows open now, the one that closes last first."""
+        return [window.as_json() for window in self.session.maintenance.open]
+
     def tenants_text(self) -> str:
         """What `check --json` prints, for every tenant checked so far, in list order, with
-        the session's mutes and acknowledgements (few: only those tenants' entries are
-        encoded here, the rest are kept from their change)."""
+        the session's mutes and acknowledgements and the window covering each (few: only
+        those tenants' entries are encoded here, the rest are kept from their change)."""
         marks = self.session.marks_by_kind()
         rows = self.model.rows
         texts = []
         for key in self.model.list_order:
             row = rows[key]
-            if key in marks and row.last is not None:
-                texts.append(json.dumps(check_record(row.last, marks[key]), ensure_ascii=False))
+            if (key in marks or row.window is not None) and row.last is not None:
+                record = check_record(row.last, marks.get(key), window=row.window)
+                texts.append(json.dumps(record, ensure_ascii=False))
             else:
                 text = self._texts_of(row)[2]
                 if text is not None:

@@ -26,11 +26,12 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from functools import lru_cache
 
 from tenantboard.answers import State
+from tenantboard.maintenance import Rule, SuperOfficeWindows, Window, scheduled
 from tenantboard.tenant import DISCOVERY_HOSTS, ENV_HOSTS, Tenant
 
 WRONG_SUBDOMAIN = "Wrong subdomain used to access tenant"
@@ -327,6 +328,52 @@ class Chaos:
         return replace(ok, transport_fault=fault)  # reset, cut: the server drops the line
 
 
+@dataclass
+class MaintenanceNight:
+    """SuperOffice's maintenance windows acted out, as a pure function of (seed, tenant,
+    window): in each window, ``share`` of the tenants go OfflineMaintenance for 5 to 30
+    minutes at a moment of their own; ``overrun`` of those stay down 10 to 40 minutes past
+    the window's end. Times are wall-clock (the windows are), whatever the scenario's speed.
+
+    ``rules``: SuperOffice's documented windows (recycle, weekly, patch) by default; a test
+    or ``simulate --maintenance-night now`` gives its own."""
+
+    rules: tuple[Rule, ...] = field(default_factory=lambda: tuple(SuperOfficeWindows().rules()))
+    seed: int = 1
+    share: float = 0.6
+    overrun: float = 0.05
+    _by_hour: dict[int, list[Window]] = field(default_factory=dict, repr=False)
+
+    def windows_near(self, at: float) -> list[Window]:
+        """The windows that may hold a tenant down at ``at`` (cached per hour)."""
+        hour = int(at // 3600)
+        found = self._by_hour.get(hour)
+        if found is None:
+            start = datetime.fromtimestamp(hour * 3600, UTC)
+            found = scheduled(self.rules, start - timedelta(hours=1), start + timedelta(hours=1))
+            self._by_hour = {hour: found}  # one hour at a time: memory stays flat
+        return found
+
+    def down_between(self, number: int, window: Window) -> tuple[float, float] | None:
+        """When the tenant is down in ``window`` (epoch seconds), or None."""
+        opens, closes = window.start.timestamp(), window.closes.timestamp()
+        if _roll(self.seed, "night", number, opens) >= self.share:
+            return None
+        length = closes - opens
+        start = opens + _roll(self.seed, "night-start", number, opens) * max(0.0, length - 1800)
+        end = min(start + 300 + 1500 * _roll(self.seed, "night-length", number, opens), closes - 60)
+        if _roll(self.seed, "night-overrun", number, opens) < self.overrun:
+            end = closes + 600 + 1800 * _roll(self.seed, "overrun-length", number, opens)
+        return start, end
+
+    def down(self, number: int, at: float) -> bool:
+        for window in self.windows_near(at):
+            stretch = self.down_between(number, window)
+            if stretch is not None and stretch[0] <= at < stretch[1]:
+                return True
+        return False
+
+
 def format_valid_until(moment: datetime) -> str:
     """The API's own format: 7 fractional digits and Z."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
@@ -373,6 +420,8 @@ class Simulator:
     #: States set by hand (:meth:`control`): tenant number -> the state it answers instead
     #: of its profile's, until cleared.
     overrides: dict[int, str] = field(default_factory=dict)
+    #: SuperOffice's maintenance windows acted out (``simulate --maintenance-night``).
+    maintenance: MaintenanceNight | None = None
 
     def __post_init__(self) -> None:
         if not self.started:
@@ -388,6 +437,8 @@ class Simulator:
             answer = _overridden(answer, self.overrides[number], number, env)
         if self.chaos is not None and answer.host and self.chaos.moved(number, elapsed):
             answer = replace(answer, host=_moved(env, answer.host), api_host=None)
+        if self.maintenance is not None and self.maintenance.down(number, self.now()):
+            answer = Answer("OfflineMaintenance", False, answer.host, min(answer.valid_for, 60))
         if self.speed != 1.0:
             answer = replace(answer, valid_for=answer.valid_for / self.speed)
         return answer

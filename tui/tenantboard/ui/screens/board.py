@@ -31,6 +31,7 @@ from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
 from tenantboard.history.reader import mark_text
 from tenantboard.humanize import plural
+from tenantboard.maintenance import header_text
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import SORTS, BoardModel, TenantRow, checked_text, describe_next
 from tenantboard.sanitize import clean
@@ -43,6 +44,7 @@ from tenantboard.session import (
     HistoryRead,
     HooksChanged,
     ListChanged,
+    MaintenanceChanged,
     MarksChanged,
     OutageChanged,
     ResultsApplied,
@@ -59,6 +61,7 @@ from tenantboard.ui.pacing import Pacing, Timer, clock_timers
 from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
 from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
+from tenantboard.ui.screens.maintenance import MaintenanceActions
 from tenantboard.ui.screens.marks import MarkActions
 from tenantboard.ui.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
 from tenantboard.ui.widgets.change_line import ChangeLine
@@ -102,7 +105,7 @@ class BoardConfig:
     tick_interval: float = 1.0
 
 
-class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
+class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen):
     """Every tenant as a row, a detail pane, the event log, the filter line and the key bar."""
 
     BINDINGS = BOARD_BINDINGS
@@ -235,8 +238,9 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
                 self.notify(message, timeout=6, markup=False)
             case CommandsRefused():
                 self._say_commands_refused()
-            case MarksChanged(keys=keys):
+            case MarksChanged(keys=keys) | MaintenanceChanged(keys=keys):
                 self._marks_changed(keys)
+                self.update_summary()
             case HistoryRead(error=error):
                 if error is not None:
                     self.alert(f"history not read: {error}. The board keeps working from memory.")
@@ -461,13 +465,22 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         total = self.model.total
         demo = self.config.demo
         alarm = monitor.outage.headline if monitor.outage is not None else ""
-        key = (tuple(self.model.counts.items()), total, demo, note, alarm)
+        planned = header_text(self.session.maintenance.open, self.clock.wall())
+        key = (tuple(self.model.counts.items()), total, demo, note, alarm, planned)
         room = self.size.width - activity.cell_len
         if self._counts_drawn is None or self._counts_drawn[:2] != (key, room):
-            counts = counts_text(self.model.counts, total=total, demo=demo, note=note, alarm=alarm)
+            counts = counts_text(
+                self.model.counts, total=total, demo=demo, note=note, alarm=alarm, planned=planned
+            )
             if counts.cell_len > room:
                 counts = counts_text(
-                    self.model.counts, total=total, demo=demo, compact=True, note=note, alarm=alarm
+                    self.model.counts,
+                    total=total,
+                    demo=demo,
+                    compact=True,
+                    note=note,
+                    alarm=alarm,
+                    planned=planned,
                 )
             self._counts_drawn = (key, room, counts)
         self.summary.show(self._counts_drawn[2], activity)
@@ -527,7 +540,21 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             fetching_version=key in session.fetching_versions,
             availability=session.availability.get(key),
             availability_note=note,
-            marks=tuple(mark_text(mark) for mark in session.marks.of(key)),
+            marks=(
+                *(mark_text(mark) for mark in session.marks.of(key)),
+                *self._window_note(row),
+            ),
+        )
+
+    def _window_note(self, row: TenantRow) -> tuple[str, ...]:
+        """The detail pane's line about the maintenance window covering the tenant."""
+        window = row.window
+        if window is None:
+            return ()
+        now = self.clock.wall()
+        return (
+            f"in maintenance: {window.describe(now)}, covering {window.scope.describe()}; "
+            "its changes are planned",
         )
 
     def _fetch_version(self, key: str) -> None:

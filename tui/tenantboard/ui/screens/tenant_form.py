@@ -102,7 +102,8 @@ class TenantForm(ModalScreen[Tenant | None]):
         if not context_id.strip():
             return None, "a context id is required"
         try:
-            tenant = make_tenant(context_id, str(env), label)
+            tags = self.original.tags if self.original is not None else ()
+            tenant = make_tenant(context_id, str(env), label, tags)
         except ValueError as exc:
             return None, str(exc)
         unchanged_key = self.original is not None and tenant.key == self.original.key

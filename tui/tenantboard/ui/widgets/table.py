@@ -111,6 +111,8 @@ def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
     name = row.tenant.display_name
     if row.mark is not None:
         name = f"{MARK_GLYPHS[row.mark]} {name}"
+    if row.window is not None:
+        name = f"{MARK_GLYPHS['maintenance']} {name}"
     uptime = row.uptime_24h
     return {
         "glyph": GLYPHS[row.severity],
