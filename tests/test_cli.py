@@ -233,7 +233,7 @@ def test_a_bad_import_reports_every_bad_line_and_imports_nothing(capsys, tmp_pat
     source.write_text("Cust1\nnope\nCust2\nnot-a-tenant\nCust3,prod\n")
     code, _, err = run_cli(capsys, "import", "--config", str(config), str(source))
     assert code == 65  # EX_DATAERR: the list is bad; 78 stays "the tenant file is broken"
-    assert "3 bad line(s); nothing imported" in err
+    assert "3 bad lines; nothing imported" in err
     for line in (2, 4, 5):
         assert f"{source}:{line}: " in err
     assert f"{source}:1:" not in err and f"{source}:3:" not in err
@@ -693,11 +693,11 @@ def test_add_with_tags_and_list_shows_them(capsys, tmp_path: Path) -> None:
     assert code == 0 and out.strip() == "added Cust7 (online)"
     run_cli(capsys, "add", "--config", config, "Cust8")
     _, out, _ = run_cli(capsys, "list", "--config", config)
-    assert out.splitlines() == ["Cust7  online  Acme  tags: acme, gold", "Cust8  online"]
+    assert out.splitlines() == ["Cust7  online  Acme  tags: Acme, gold", "Cust8  online"]
     _, out, _ = run_cli(capsys, "list", "--config", config, "--json")
-    assert [entry["tags"] for entry in json.loads(out)] == [["acme", "gold"], []]
+    assert [entry["tags"] for entry in json.loads(out)] == [["Acme", "gold"], []]
     code, _, err = run_cli(capsys, "add", "--config", config, "Cust9", "--tag", "two words")
-    assert code == 64 and "1-40 letters" in err
+    assert code == 64 and "is not 1-40 letters" in err
     assert "Cust9" not in (tmp_path / "t.toml").read_text()
 
 

@@ -71,7 +71,7 @@ def test_five_of_a_hosts_tenants_turning_bad_within_two_minutes_are_one_incident
     incident = watcher.session.incidents.open[ONLINE3]
     assert (incident.bad, incident.tenants, incident.state) == (5, 10, "Unknown")
     [event] = incident_events(watcher)
-    assert (event.name, event.text) == (ONLINE3, f"{ONLINE3}: 5 of 10 tenants Unknown since 09:31")
+    assert (event.name, event.text) == (ONLINE3, "5 of 10 tenants Unknown since 09:31")
     assert event.worse and event.severity == "critical"
     # The fifth tenant's own change is its own (its row's history, the history database),
     # not the event log's or told: the incident's one event speaks for it.
@@ -173,7 +173,7 @@ def test_it_is_resolved_once_most_of_its_tenants_are_back() -> None:
     turn(watcher, ON3[4:5], None, at=600)  # 5 of 6
     assert watcher.session.incidents.open == {}
     resolved, _ = incident_events(watcher)  # newest first
-    assert resolved.text == f"{ONLINE3}: resolved, 5 of 6 tenants back (09:31-09:40, 9m)"
+    assert resolved.text == "resolved, 5 of 6 tenants back (09:31-09:40, 9m)"
     assert (resolved.severity, resolved.worse) == ("ok", False)
     # The members' own recoveries are logged, not told: the incident's "resolved" tells them.
     recovered = {e.key for e in told_events(told) if e.kind == "state" and "→ Running" in e.text}
@@ -327,8 +327,8 @@ def test_the_history_keeps_each_incident_with_its_members(config: Path) -> None:
         assert db.incidents(host=ONLINE2) == []
         events = [e.text for e in db.events() if e.kind == "incident"]
         assert events == [
-            f"{ONLINE3}: resolved, 6 of 7 tenants back (09:31-09:45, 14m)",
-            f"{ONLINE3}: 5 of 10 tenants Unknown since 09:31",
+            "resolved, 6 of 7 tenants back (09:31-09:45, 14m)",
+            "5 of 10 tenants Unknown since 09:31",
         ]
 
 
@@ -395,9 +395,10 @@ async def test_serve_lists_incidents_tells_them_on_the_event_stream_and_counts_t
             (ONLINE3, "opened", 5)
         ]
         change = next(data for _, kind, data in events if data.get("kind") == "incident")
-        assert (change["key"], change["text"]) == (
+        assert (change["key"], change["name"], change["text"]) == (
             "",
-            f"{ONLINE3}: 5 of 10 tenants Unknown since 09:31",
+            ONLINE3,
+            "5 of 10 tenants Unknown since 09:31",
         )
         stream.close()
         listed = await (await client.get("/api/incidents")).json()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from tenantboard import __version__
 from tenantboard.errors import CheckError
 from tenantboard.groups import DIMENSIONS
+from tenantboard.humanize import plural
 from tenantboard.paths import board_data_dir, history_path, resolve_config_path
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
 from tenantboard.tenant_file import (
@@ -115,7 +116,7 @@ _SHOWN_AS = {BOARD: "the board", DEMO: "the board with --demo", ATTACH: "the boa
 #: The commands that read the tenant file, that check tenants, and that keep checking.
 _READ_THE_FILE = frozenset(
     {BOARD, "check", "add", "remove", "list", "paths", "import", "report", "history"}
-    | {"serve", "notify-test"}
+    | {"serve", "notify-test", "maintenance"}
 )
 _CHECK = frozenset({BOARD, DEMO, "check", "serve"})
 _KEEP_CHECKING = frozenset({BOARD, DEMO, "serve"})
@@ -289,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--respect-mutes",
         action="store_true",
-        help="leave muted and acknowledged tenants out of the exit code",
+        help="leave muted and acknowledged tenants, and those in a maintenance window, out "
+        "of the exit code",
     )
 
     add = add_command("add", help="add tenants to the list")
@@ -342,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_history_commands(add_command)
+    _add_maintenance_command(add_command)
 
     simulate = add_command(
         "simulate",
@@ -408,12 +411,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="fail again this often (default 0: once)",
     )
+    simulate.add_argument(
+        "--maintenance-night",
+        nargs="?",
+        const="superoffice",
+        choices=("superoffice", "now"),
+        help="act out maintenance: in SuperOffice's documented windows as they come "
+        "(Europe/Oslo), or with `now` a two-hour night starting now; most tenants go "
+        "OfflineMaintenance for a while, a few stay down past the window's end",
+    )
     _add_serve_commands(add_command)
     return parser
 
 
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN
+    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 
     serving = add_command(
         "serve",
@@ -440,6 +452,22 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         "--insecure-public",
         action="store_true",
         help="allow a non-loopback address without a token: anyone who reaches it can read it",
+    )
+    serving.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a reverse proxy's or a DNS name of "
+        "this host); repeatable. Other names get 421 (see docs/security.md)",
+    )
+    serving.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="connections held at once, event streams included (default %(default)s); past "
+        "it new ones are closed at once",
     )
     serving.add_argument(
         "--log-format",
@@ -503,7 +531,8 @@ def _failed(exc: BaseException) -> int:
     if not isinstance(exc, UsageError | BadImportLines | StoreError):
         raise exc
     if isinstance(exc, BadImportLines):
-        print(f"tenantboard: {len(exc.problems)} bad line(s); nothing imported", file=sys.stderr)
+        bad = plural(len(exc.problems), "bad line")
+        print(f"tenantboard: {bad}; nothing imported", file=sys.stderr)
         print(exc, file=sys.stderr)
         return EXIT_DATA
     print(f"tenantboard: {exc}", file=sys.stderr)
@@ -608,7 +637,7 @@ def _tenants_from_args(
     tenants = []
     for ctx in context_ids:
         try:
-            tenants.append(make_tenant(ctx, env, label, list(tags)))
+            tenants.append(make_tenant(ctx, env, label, tuple(tags)))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return tenants
@@ -666,6 +695,7 @@ def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
         base_url=base_url_for(args),
         kind=kind,
         commands_refused=tenant_list.commands_refused,
+        maintenance=tenant_list.maintenance,
         incidents=tenant_list.incidents,
     )
 
@@ -706,16 +736,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     tenants, settings = _tenants_to_check(args, store)
     results = asyncio.run(_check(args, tenants, settings, clock))
     marks = _check_marks(store.path, results)
+    windows = _check_windows(store, results, clock.wall())
     if args.json:
-        write_out(_check_json(results, marks, versions=args.versions))
+        write_out(_check_json(results, marks, windows, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         duration = clock.monotonic() - started
         write_out(outage_summary_line(results, duration) or summary_line(results, duration))
         write_out(render_table(results, color=color, versions=args.versions))
         _print_marks(results, marks)
+        _print_windows(results, windows, clock.wall())
     if args.respect_mutes:
-        results = [result for result in results if not marks.get(result.tenant.key)]
+        results = [
+            result
+            for result in results
+            if not marks.get(result.tenant.key) and result.tenant.key not in windows
+        ]
         if not results:
             return 0
     return worst_exit_code(results)
@@ -852,9 +888,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     store = store_for(args)
     fresh, skipped = store.add_new(tenants)
     note = f" ({skipped} already listed, skipped)" if skipped else ""
-    write_out(
-        f"imported {len(fresh)} tenant{'s' if len(fresh) != 1 else ''}{note} into {store.path}"
-    )
+    write_out(f"imported {plural(len(fresh), 'tenant')}{note} into {store.path}")
     return 0
 
 
@@ -875,6 +909,30 @@ def _host_failure(args: argparse.Namespace) -> Any:
     )
 
 
+def _maintenance_night(which: str | None, seed: int) -> Any:
+    """``simulate --maintenance-night``'s plan: SuperOffice's windows, or a night from now."""
+    from datetime import timedelta
+
+    from tenantboard.maintenance import Rule
+    from tenantboard.simulator.scenario import MaintenanceNight
+
+    if which is None:
+        return None
+    if which == "superoffice":
+        return MaintenanceNight(seed=seed)
+    now = datetime.now(UTC)
+    night = Rule(
+        "adhoc",
+        "simulated maintenance night",
+        UTC,
+        now.time().replace(microsecond=0),
+        length=timedelta(hours=2),
+        first=now.date(),
+        last=now.date(),
+    )
+    return MaintenanceNight(rules=(night,), seed=seed)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tenantboard.simulator import Simulator, serve
     from tenantboard.simulator.scenario import Chaos
@@ -893,6 +951,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             tenant_count=args.tenants,
             speed=args.speed,
             chaos=Chaos(seed=args.seed) if args.chaos else None,
+            maintenance=_maintenance_night(args.maintenance_night, args.seed),
             host_failure=_host_failure(args),
         )
         if args.chaos:
@@ -962,6 +1021,42 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def _add_maintenance_command(add_command: Callable[..., argparse.ArgumentParser]) -> None:
+    maintenance = add_command(
+        "maintenance",
+        help="ad hoc maintenance windows: start one, list the windows, end one early",
+        description="While a maintenance window covers a tenant, its changes are planned: "
+        "no pop-up, bell or alert hook, and reports leave the downtime out. Windows started "
+        "here reach every board and serve on the tenant file within half a minute.",
+    )
+    actions = maintenance.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser
+    )
+    start = actions.add_parser("start", help="a window from now, for a while")
+    _add_global_options(start, "maintenance")
+    start.add_argument("context_ids", nargs="*", metavar="CTX", help="these tenants")
+    start.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="tenants in this environment")
+    start.add_argument("--host", metavar="HOST", help="tenants on this endpoint host (online3)")
+    start.add_argument("--tag", metavar="TAG", help="tenants with this tag")
+    start.add_argument("--all", action="store_true", help="every tenant")
+    start.add_argument("--for", dest="length", required=True, metavar="SPAN", help="e.g. 2h, 90m")
+    start.add_argument("--name", default="", help="what it is for (shown on the board)")
+    listing = actions.add_parser("list", help="the windows open now and to come")
+    _add_global_options(listing, "maintenance")
+    listing.add_argument(
+        "--days",
+        type=_positive_int,
+        default=7,
+        metavar="N",
+        help="windows to come within N days (default %(default)s)",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    end = actions.add_parser("end", help="end ad hoc windows now")
+    _add_global_options(end, "maintenance")
+    end.add_argument("ids", nargs="*", type=_positive_int, metavar="ID", help="as listed")
+    end.add_argument("--all", action="store_true", help="every ad hoc window open now")
+
+
 def _add_window_options(parser: argparse.ArgumentParser, default: str) -> None:
     window = parser.add_mutually_exclusive_group()
     window.add_argument(
@@ -973,7 +1068,8 @@ def _add_window_options(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def _window(args: argparse.Namespace) -> tuple[datetime, datetime]:
-    from tenantboard.history.report_output import parse_moment, parse_span
+    from tenantboard.history.report_output import parse_moment
+    from tenantboard.humanize import parse_span
 
     now = datetime.now(UTC)
     try:
@@ -1016,6 +1112,7 @@ class _HistoryUnreadable(Exception):
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tenantboard.history.availability import availability
+    from tenantboard.history.planned import planned_figures
     from tenantboard.history.report_output import (
         ReportRow,
         groups_csv,
@@ -1041,44 +1138,48 @@ def cmd_report(args: argparse.Namespace) -> int:
         tenants = [tenant for tenant in tenants if tenant.env == args.env]
     keys = [t.key for t in tenants]
     found = db.window_intervals(keys, start, end) if db else {}
+    outages = db.outages(start, end) if db else []
+    windows = db.windows(start, end) if db else []
     incidents = db.incidents(since=start, until=end) if db else []
-    groups_of = db.tenant_groups(keys) if db and args.by in ("host", "version") else {}
+    versions = db.tenant_versions(keys) if db and args.by == "version" else {}
     if db is not None:
         db.close()
-    rows = [ReportRow(t, availability(found.get(t.key, []), start, end)) for t in tenants]
+    rows = []
+    for tenant in tenants:
+        spans = found.get(tenant.key, [])
+        figures = availability(spans, start, end)
+        rows.append(ReportRow(tenant, figures, planned_figures(tenant, spans, windows, figures)))
     if args.by is not None:
-        values_of = _report_group_values(args.by, groups_of, found)
+        values_of = _report_group_values(args.by, versions, found)
         grouped = report_groups(rows, args.by, values_of, incidents)
         if args.json:
             print(groups_json(grouped, args.by, start, end, incidents))
         elif args.csv:
             print(groups_csv(grouped))
         else:
-            print(groups_table(grouped, start, end, incidents))
+            print(groups_table(grouped, args.by, start, end, incidents))
         return 0
     if args.json:
-        print(report_json(rows, start, end, incidents))
+        print(report_json(rows, start, end, outages, incidents))
     elif args.csv:
         print(report_csv(rows))
     else:
-        print(report_table(rows, start, end, incidents))
+        print(report_table(rows, start, end, outages, incidents))
     return 0
 
 
 def _report_group_values(
-    dimension: str, groups_of: dict[str, tuple[str | None, str | None]], found: dict[str, list]
+    dimension: str, versions: dict[str, str], found: dict[str, list]
 ) -> Callable[[Any], tuple[str, ...]]:
-    """A report row's groups: the host and version its answers last named (the history
-    keeps them; a file from before that has the host of its last interval), its
-    environment and its tags in the tenant file."""
+    """A report row's groups: the host of its last interval in the period with one, the
+    version its answers last named (the history keeps it), its environment and its tags in
+    the tenant file."""
     from tenantboard.groups import group_values, version_label
 
     def values_of(row: Any) -> tuple[str, ...]:
         tenant = row.tenant
-        host, version = groups_of.get(tenant.key, (None, None))
-        if host is None:
-            host = next((i.host for i in reversed(found.get(tenant.key, [])) if i.host), None)
-        return group_values(dimension, tenant, host or "", version_label(version))
+        host = next((i.host for i in reversed(found.get(tenant.key, [])) if i.host), "")
+        return group_values(dimension, tenant, host, version_label(versions.get(tenant.key)))
 
     return values_of
 
@@ -1127,7 +1228,8 @@ def _history_tenant(args: argparse.Namespace, saved: Sequence[Tenant], db: Any) 
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from tenantboard.history.report_output import history_json, history_table
+    from tenantboard.history.planned import covering_windows
+    from tenantboard.history.report_output import HistoryWindows, history_json, history_table
 
     if (args.context_id is None) == (args.host is None):
         raise UsageError("name a tenant (CTX) or a host (--host NAME), one of the two")
@@ -1140,20 +1242,25 @@ def cmd_history(args: argparse.Namespace) -> int:
     except _HistoryUnreadable as exc:
         print(f"tenantboard: {exc}", file=sys.stderr)
         return EXIT_HISTORY
-    intervals, events, marks, incidents = [], [], [], []
+    intervals, events, marks, outages, windows = [], [], [], [], HistoryWindows()
+    incidents = []
     with db if db is not None else contextlib.nullcontext():
         tenant = _history_tenant(args, saved, db)
         if db is not None:
             incidents = db.incidents(key=tenant.key, since=start, until=end)
             intervals = db.intervals(tenant.key, start, end)
+            outages = db.outages(start, end)
             events = [e for e in db.events(tenant.key, start, limit=10_000) if e.at < end]
             marks = [
                 mark
                 for mark in db.marks([tenant.key], include_ended=True)
                 if mark.created_at < end and (mark.ended_at is None or mark.ended_at >= start)
             ]
+            spans = db.window_intervals([tenant.key], start, end)[tenant.key]
+            covering = covering_windows(tenant, spans, db.windows(start, end))
+            windows = HistoryWindows.of(tenant, spans, covering, start, end)
     render = history_json if args.json else history_table
-    print(render(tenant, intervals, events, marks, incidents))
+    print(render(tenant, intervals, events, marks, outages, windows, incidents))
     return 0
 
 
@@ -1177,6 +1284,125 @@ def _host_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    """Ad hoc windows in the history database, where every session on the file reads them."""
+    from tenantboard.history.db import HistoryDB, HistoryError
+
+    store = store_for(args)
+    tenant_list = store.load()
+    path = history_path(store.path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    if args.action == "list":
+        return _list_windows(args, tenant_list, path, now)
+    window = _new_window(args, tenant_list.tenants, now) if args.action == "start" else None
+    try:
+        with HistoryDB.open(path) as db:
+            if window is not None:
+                window = db.add_window(window, now)
+                write_out(
+                    f"maintenance window {window.id} started: {window.name}, for "
+                    f"{window.scope.describe()}, {window.until_text(now)}"
+                )
+                return 0
+            return _end_windows(args, db, now)
+    except HistoryError as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_HISTORY
+
+
+def _window_scope(args: argparse.Namespace, saved: Sequence[Tenant]) -> Any:
+    """What ``maintenance start`` covers; UsageError when it is nothing or matches no
+    tenant in the list (hosts are known only to a running board or serve)."""
+    from tenantboard.maintenance import EVERYTHING, Scope, check_host
+
+    given = [args.context_ids, args.env, args.host, args.tag]
+    if args.all:
+        if any(given):
+            raise UsageError("--all covers every tenant: name no tenant, --env, --host or --tag")
+        return EVERYTHING
+    if not any(given):
+        raise UsageError("say what it covers: CTX..., --env, --host, --tag or --all")
+    try:
+        ids = {t.context_id for t in _tenants_from_args(args.context_ids, DEFAULT_ENV)}
+        scope = Scope(
+            envs=frozenset({args.env} if args.env else ()),
+            hosts=frozenset({check_host(args.host)} if args.host else ()),
+            tags=frozenset({args.tag} if args.tag else ()),
+            context_ids=frozenset(ids),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not scope.hosts and not any(scope.covers(tenant, None) for tenant in saved):
+        raise UsageError(f"no tenant in the list is {scope.describe()}; nothing started")
+    return scope
+
+
+def _new_window(args: argparse.Namespace, saved: Sequence[Tenant], now: datetime) -> Any:
+    """The window ``maintenance start`` asks for; UsageError before anything is written."""
+    from tenantboard.history.db import current_user
+    from tenantboard.humanize import parse_span
+    from tenantboard.maintenance import LONGEST, Window
+
+    scope = _window_scope(args, saved)
+    try:
+        length = parse_span(args.length)
+    except ValueError as exc:
+        raise UsageError(f"--for: {exc}") from None
+    if length > LONGEST:
+        raise UsageError("--for: at most 7 days")
+    name = args.name.strip()
+    if args.name and (not name or len(name) > 60 or not name.isprintable()):
+        raise UsageError("--name is 1-60 characters of text")
+    by = current_user()
+    return Window("adhoc", name or f"ad hoc, by {by}", now, now + length, scope, by=by)
+
+
+def _end_windows(args: argparse.Namespace, db: Any, now: datetime) -> int:
+    open_ones = {w.id: w for w in db.windows(now, None, source="adhoc") if w.open_at(now)}
+    if args.all == bool(args.ids):
+        raise UsageError(
+            "name the windows to end (their ids, as `maintenance list` shows), or --all"
+        )
+    ids = list(open_ones) if args.all else args.ids
+    missing = [str(i) for i in ids if i not in open_ones]
+    if missing:
+        raise UsageError(
+            f"no ad hoc window open now with id {', '.join(missing)}; nothing ended "
+            "(SuperOffice's and the tenant file's windows are changed in the tenant file)"
+        )
+    for window_id in ids:
+        db.end_window(open_ones[window_id], now)
+        write_out(f"maintenance window {window_id} ended: {open_ones[window_id].name}")
+    if not ids:
+        write_out("no ad hoc window is open")
+    return 0
+
+
+def _list_windows(
+    args: argparse.Namespace, tenant_list: TenantList, path: Path, now: datetime
+) -> int:
+    from datetime import timedelta
+
+    from tenantboard.history.db import recorded_windows
+    from tenantboard.history.report_output import windows_json, windows_table
+    from tenantboard.maintenance import scheduled
+
+    adhoc, error = recorded_windows(path, now, source="adhoc")
+    if error is not None:
+        print(f"tenantboard: ad hoc windows not read: {error}", file=sys.stderr)
+    coming = scheduled(tenant_list.maintenance.rules(), now, now + timedelta(days=args.days))
+    adhoc = [window for window in adhoc if window.start < now + timedelta(days=args.days)]
+    windows = sorted([*coming, *adhoc], key=lambda window: (window.start, window.name))
+    write_out(windows_json(windows, now) if args.json else windows_table(windows, now))
+    if not tenant_list.maintenance.superoffice.upgrades_known:
+        print(
+            "note: no SuperOffice upgrade windows are assumed: set upgrade_anchor or "
+            "upgrade_dates in [superoffice_maintenance] (see docs/maintenance.md)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
@@ -1189,13 +1415,58 @@ def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[st
     return marks
 
 
-def _check_json(results: Sequence[Any], marks: dict[str, dict[str, Any]], *, versions: bool) -> str:
+def _check_windows(store: TenantStore, results: Sequence[Any], now: datetime) -> dict[str, Any]:
+    """The maintenance window covering each tenant now, by key: SuperOffice's and the
+    tenant file's (as it reads; the defaults when it cannot be read), and the ad hoc ones
+    in the history database (read-only; one that cannot be read is a warning)."""
+    from tenantboard.history.db import recorded_windows
+    from tenantboard.maintenance import MaintenancePlan, MaintenanceWatch, tenant_host
+
+    plan = MaintenancePlan()
+    with contextlib.suppress(StoreError):
+        plan = store.load().maintenance
+    adhoc, error = recorded_windows(history_path(store.path), now, source="adhoc")
+    if error is not None:
+        print(f"tenantboard: ad hoc maintenance windows not read: {error}", file=sys.stderr)
+    watch = MaintenanceWatch(plan.rules())
+    watch.set_adhoc(adhoc)
+    watch.look(now)
+    found = {}
+    for result in results:
+        host = tenant_host(result.state.endpoint if result.state else None)
+        window = watch.covering(result.tenant, host)
+        if window is not None:
+            found[result.tenant.key] = window
+    return found
+
+
+def _check_json(
+    results: Sequence[Any],
+    marks: dict[str, dict[str, Any]],
+    windows: dict[str, Any],
+    *,
+    versions: bool,
+) -> str:
     from tenantboard.check_output import check_record
 
     records = [
-        check_record(result, marks.get(result.tenant.key), versions=versions) for result in results
+        check_record(
+            result,
+            marks.get(result.tenant.key),
+            versions=versions,
+            window=windows.get(result.tenant.key),
+        )
+        for result in results
     ]
     return json.dumps(records, indent=2)
+
+
+def _print_windows(results: Sequence[Any], windows: dict[str, Any], now: datetime) -> None:
+    for result in results:
+        window = windows.get(result.tenant.key)
+        if window is not None:
+            tenant = result.tenant
+            write_out(f"{tenant.context_id} ({tenant.env}) in maintenance: {window.describe(now)}")
 
 
 def _print_marks(results: Sequence[Any], marks: dict[str, dict[str, Any]]) -> None:
@@ -1227,14 +1498,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_config(args: argparse.Namespace) -> ServeConfig:
     """What `serve` watches and how: the tenant file (its list, every setting, hooks and
     history) and the address and token rule of the options."""
-    from tenantboard.serve.server import ServeConfig, ServeError, parse_listen, token_rule
+    from tenantboard.serve.server import (
+        AllowedHosts,
+        Limits,
+        ServeConfig,
+        ServeError,
+        parse_listen,
+        token_rule,
+    )
 
     try:
         host, port = parse_listen(args.listen)
         token = token_rule(host, args.token_file, args.insecure_public)
+        AllowedHosts.for_listen(host, args.allow_host)  # a bad name is a usage error now
+        if args.max_connections < 1:
+            raise ServeError("--max-connections must be at least 1")
     except ServeError as exc:
         raise UsageError(str(exc)) from None
-    return ServeConfig(host=host, port=port, session=_file_session(args, kind="serve"), token=token)
+    return ServeConfig(
+        host=host,
+        port=port,
+        session=_file_session(args, kind="serve"),
+        token=token,
+        allowed_hosts=tuple(args.allow_host),
+        limits=Limits(max_connections=args.max_connections),
+    )
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
@@ -1288,4 +1576,5 @@ COMMANDS = {
     "history": cmd_history,
     "serve": cmd_serve,
     "notify-test": cmd_notify_test,
+    "maintenance": cmd_maintenance,
 }

@@ -25,6 +25,8 @@ The rules (``[incidents]`` in the tenant file, :class:`~tenantboard.tenant_file.
   timeout: :data:`~tenantboard.connectivity.NETWORK_KINDS`) says nothing about the tenant's
   host (every state call goes to the environment's discovery host), and a result in our
   own outage says nothing about anything: neither opens, joins nor resolves an incident.
+- **Planned work is not an incident.** A tenant that a maintenance window covers
+  (maintenance.py) is left out while it does.
 """
 
 from __future__ import annotations
@@ -103,29 +105,34 @@ class HostIncident:
 
     def headline(self) -> str:
         """``online3.superoffice.com: 412 of 530 tenants Unknown since 14:02``."""
-        which = "tenant" if self.tenants == 1 else "tenants"
-        return (
-            f"{self.host}: {self.bad} of {self.tenants} {which} {self.state} since "
-            f"{_local_time(self.since)}"
-        )
+        return f"{self.host}: {self._what()}"
 
     def resolved_text(self) -> str:
         """``online3.superoffice.com: resolved, 400 of 412 tenants back (14:02-14:19, 17m)``."""
+        return f"{self.host}: {self._resolved()}"
+
+    def _what(self) -> str:
+        which = "tenant" if self.tenants == 1 else "tenants"
+        return f"{self.bad} of {self.tenants} {which} {self.state} since {_local_time(self.since)}"
+
+    def _resolved(self) -> str:
         end = self.resolved_at or self.since
         length = duration((end - self.since).total_seconds())
         return (
-            f"{self.host}: resolved, {self.back} of {len(self.members)} tenants back "
+            f"resolved, {self.back} of {len(self.members)} tenants back "
             f"({_local_time(self.since)}-{_local_time(end)}, {length})"
         )
 
     def event(self) -> LoggedEvent:
-        """The one event the incident logs when it opens, and the one when it resolves."""
+        """The one event the incident logs when it opens, and the one when it resolves:
+        named after the host (the event log shows ``online3.superoffice.com: 412 of 530
+        tenants Unknown since 14:02``)."""
         if self.is_open:
             return LoggedEvent(
-                self.opened_at, "", self.host, "incident", self.headline(), "critical", True
+                self.opened_at, "", self.host, "incident", self._what(), "critical", True
             )
         assert self.resolved_at is not None
-        return LoggedEvent(self.resolved_at, "", self.host, "incident", self.resolved_text(), "ok")
+        return LoggedEvent(self.resolved_at, "", self.host, "incident", self._resolved(), "ok")
 
     def as_json(self) -> dict[str, object]:
         def iso(moment: datetime | None) -> str | None:
@@ -229,8 +236,9 @@ class IncidentDetector:
         touched: set[str] = set()
         newest: datetime | None = None
         for result, row in pairs:
-            if not says_something_about_the_host(result):
-                continue
+            result = row.last or result  # as the model took it (our outage's, found late)
+            if not says_something_about_the_host(result) or row.window is not None:
+                continue  # our outage's, or planned work in a maintenance window
             key = row.tenant.key
             host = self._follow_host(key, row.host)
             if not host:

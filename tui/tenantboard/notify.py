@@ -10,6 +10,12 @@ Per hook and tenant, a small state machine decides what to report:
   any other change for the better is reported with ``on = ["better"]``.
 - A tenant that ``is_silenced(key)`` says is muted or acknowledged sends nothing; the
   change is counted as ``silenced``.
+- A change for the worse while a maintenance window covers the tenant (``in_window(key)``
+  names it) is planned: nothing is sent and the hook's view of the tenant stays as it was
+  before, unless the hook asks for planned ones (``planned = true``: sent, marked
+  ``planned``). When the window closes, the session observes the tenant again with the
+  window's name (``ended_window``): one still worse than before is reported then, as a
+  change for the worse "still not back after" the window.
 - Our own outage is not the tenants': results during it change nothing (the notifier is
   told by :meth:`Notifier.outage_began` / :meth:`Notifier.outage_ended`). Failures already
   reported that turn out to be the start of it are followed by one ``correction`` message
@@ -41,7 +47,11 @@ that Slack and Microsoft Teams incoming webhooks show (untrusted parts neutralis
      "events": [{"kind": "worse", "key": "online:Cust1006", "context_id": "Cust1006",
                  "env": "online", "label": "...", "from_state": "Running",
                  "to_state": "Unknown", "from_severity": "ok", "to_severity": "critical",
-                 "endpoint_host": "...", "error": null, "at": "2026-...Z"}]}
+                 "endpoint_host": "...", "error": null, "at": "2026-...Z",
+                 "planned": false, "window": null}]}
+
+``window`` names the maintenance window a planned change fell in, or the one a tenant was
+still not back after.
 
 A host incident's message has no ``events`` (its counts are all 0) and an ``incident``::
 
@@ -94,6 +104,8 @@ KINDS = ("worse", "better", "resolved", "correction")
 SINCE_SLACK = timedelta(seconds=1)
 
 Silenced = Callable[[str], bool]
+#: The name of the maintenance window covering a tenant (by key), or None.
+InWindow = Callable[[str], str | None]
 
 
 class DeliveryError(Exception):
@@ -114,6 +126,10 @@ class AlertEvent:
     endpoint_host: str | None
     error: dict[str, Any] | None
     at: datetime
+    #: True for a change inside a maintenance window (sent only to hooks with planned).
+    planned: bool = False
+    #: The window it fell in, or (not planned) the window it was still not back after.
+    window: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -129,6 +145,8 @@ class AlertEvent:
             "endpoint_host": self.endpoint_host,
             "error": self.error,
             "at": self.at.isoformat().replace("+00:00", "Z"),
+            "planned": self.planned,
+            "window": self.window,
         }
 
     def line(self) -> str:
@@ -142,6 +160,11 @@ class AlertEvent:
             return f"{glyph} {who}: last known state {chat_text(self.to_state)}"
         prefix = "resolved: " if self.kind == "resolved" else ""
         change = f"{chat_text(self.from_state or '?')} → {chat_text(self.to_state)}"
+        if self.window is not None:
+            window = chat_text(self.window)
+            change += (
+                f" (planned: {window})" if self.planned else f", still not back after {window}"
+            )
         return f"{glyph} {prefix}{who}: {change}"
 
 
@@ -390,6 +413,7 @@ class HookRunner:
         is_silenced: Silenced | None,
         queue_limit: int = QUEUE_LIMIT,
         may_send: Callable[[], bool] | None = None,
+        in_window: InWindow | None = None,
         holds: Silenced | None = None,
     ) -> None:
         self.hook = hook
@@ -397,6 +421,7 @@ class HookRunner:
         self._counts = counts
         self._is_silenced = is_silenced
         self._may_send = may_send
+        self._in_window = in_window
         self._holds = holds
         self._tracks: dict[str, _Track] = {}
         self._pending: list[AlertEvent] = []
@@ -406,9 +431,10 @@ class HookRunner:
 
     # -- deciding --------------------------------------------------------------------------
 
-    def observe(self, row: TenantRow) -> None:
+    def observe(self, row: TenantRow, ended_window: str | None = None) -> None:
         """Judge the row's newest result (never one from our own outage: the notifier
-        keeps those away)."""
+        keeps those away). ``ended_window``: the maintenance window that has just stopped
+        covering the tenant (a change for the worse now is reported as still not back)."""
         severity = row.severity
         result = row.last
         if severity is None or result is None:
@@ -421,12 +447,18 @@ class HookRunner:
             return
         if self._holds is not None and self._holds(key):
             return  # part of a host incident: its message speaks for the tenant
+        window = self._in_window(key) if self._in_window is not None else None
+        if window is not None and severity > track.severity and not self.hook.planned:
+            return  # planned: the track stays as before the window, to compare when it ends
         track.note_result(result)
         if severity > track.severity:
             track.streak += 1
             if track.streak < self.hook.failure_threshold:
                 return
-            if "worse" in self.hook.on and self._emit("worse", row, track, now_state):
+            about = window or ended_window
+            if "worse" in self.hook.on and self._emit(
+                "worse", row, track, now_state, about, planned=window is not None
+            ):
                 track.alerted = True
         elif severity < track.severity:
             # Resolved, and the end of a reported problem, need a real answer that is OK.
@@ -444,7 +476,16 @@ class HookRunner:
         track.state = now_state
         track.streak = 0
 
-    def _emit(self, kind: str, row: TenantRow, track: _Track, now_state: str) -> bool:
+    def _emit(
+        self,
+        kind: str,
+        row: TenantRow,
+        track: _Track,
+        now_state: str,
+        window: str | None = None,
+        *,
+        planned: bool = False,
+    ) -> bool:
         """Queue one event for the next message; False when the tenant is silenced."""
         tenant = row.tenant
         if self._is_silenced is not None and self._is_silenced(tenant.key):
@@ -464,6 +505,8 @@ class HookRunner:
             endpoint_host=host_of(state.endpoint) or None if state else None,
             error=row.error.as_json() if row.error else None,
             at=row.last.checked_at if row.last else datetime.now(UTC),
+            planned=planned,
+            window=clean(window, 60) if window else None,
         )
         self._pending.append(event)
         if track.network_since is not None:
@@ -636,9 +679,11 @@ class Notifier:
         queue_limit: int = QUEUE_LIMIT,
         deliverer: Deliverer | None = None,
         may_send: Callable[[], bool] | None = None,
+        in_window: InWindow | None = None,
         holds: Silenced | None = None,
     ) -> None:
         self.is_silenced = is_silenced
+        self.in_window = in_window
         self.queue_limit = queue_limit
         self.deliverer = deliverer or Deliverer()
         self.may_send = may_send
@@ -664,6 +709,7 @@ class Notifier:
                     self.is_silenced,
                     self.queue_limit,
                     may_send=self.may_send,
+                    in_window=self.in_window,
                     holds=self._held,
                 )
             runners.append(runner)
@@ -673,11 +719,11 @@ class Notifier:
             runner.cancel()
         self.runners = runners
 
-    def observe(self, row: TenantRow) -> None:
+    def observe(self, row: TenantRow, ended_window: str | None = None) -> None:
         if row.last is not None and self.during_outage(row.last):
             return  # says nothing about the tenant: no change either way
         for runner in self.runners:
-            runner.observe(row)
+            runner.observe(row, ended_window)
 
     def during_outage(self, result: CheckResult) -> bool:
         """The result failed in our own outage: marked so by the monitor, or a network

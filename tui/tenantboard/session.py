@@ -29,17 +29,18 @@ import dataclasses
 import logging
 import random
 from collections.abc import Callable, Coroutine, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tenantboard.answers import Severity
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
-from tenantboard.eventlog import EventLog, LoggedEvent, logged_events
+from tenantboard.eventlog import TENANT_KINDS, EventLog, LoggedEvent, logged_events, outage_event
 from tenantboard.groups import GroupTally, memberships
 from tenantboard.history.availability import outcome_label
 from tenantboard.history.db import (
@@ -61,11 +62,12 @@ from tenantboard.history.reader import (
     read_availability,
     read_start,
 )
-from tenantboard.humanize import SEVERITY_WORDS
+from tenantboard.humanize import SEVERITY_WORDS, plural
 from tenantboard.incidents import HostIncident, IncidentChange, IncidentDetector
 from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
 from tenantboard.list_keeper import ChangeKind, ListKeeper
-from tenantboard.notify import Notifier
+from tenantboard.maintenance import MaintenancePlan, MaintenanceWatch, Scope, Window, tenant_host
+from tenantboard.notify import Notifier, state_text
 from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
 from tenantboard.rows import BoardModel, TenantRow
 from tenantboard.sanitize import clean
@@ -117,9 +119,12 @@ class EventsLogged:
 
 @dataclass(frozen=True, slots=True)
 class OutageChanged:
-    """Our own loss of the network began (``outage.ended`` is None) or ended."""
+    """Our own loss of the network began (``outage.ended`` is None) or ended. ``held``:
+    rows whose check failed in it before it was detected, now held like the others (stale,
+    their "check failed" taken back from the event log)."""
 
     outage: Outage
+    held: tuple[TenantRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +175,16 @@ class MarksChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenanceChanged:
+    """Maintenance windows opened or closed (or were started, ended or changed in the
+    file); ``keys``: the tenants a window began or stopped covering."""
+
+    opened: tuple[Window, ...]
+    closed: tuple[Window, ...]
+    keys: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryRead:
     """The start-up read of the history is done (the log, marks, when it last ran)."""
 
@@ -211,10 +226,12 @@ class IncidentChanged:
 
 @dataclass(frozen=True, slots=True)
 class ServerStatus:
-    """An attached board's server: reached (``connected``), or lost / refusing."""
+    """An attached board's server: reached (``connected``), or lost / refusing. ``refused``:
+    it refused this board (401, 403); the feed has stopped asking."""
 
     message: str
     connected: bool
+    refused: bool = False
 
 
 SessionChange = (
@@ -227,6 +244,7 @@ SessionChange = (
     | HooksChanged
     | CommandsRefused
     | MarksChanged
+    | MaintenanceChanged
     | HistoryRead
     | HistoryProblem
     | AvailabilityRead
@@ -276,6 +294,8 @@ class SessionConfig:
     attach: AttachTarget | None = None
     #: Why the file's command hooks are not run (``TenantList.commands_refused``).
     commands_refused: str | None = None
+    #: SuperOffice's maintenance windows and the file's ``[[maintenance]]``.
+    maintenance: MaintenancePlan = field(default_factory=MaintenancePlan)
     #: [incidents]: when tenants of one host turning bad together are one incident.
     incidents: IncidentRules = field(default_factory=IncidentRules)
 
@@ -309,6 +329,13 @@ class Session:
         )
         self.event_log = EventLog()
         self.marks = MarkBook()
+        self.maintenance_plan = config.maintenance
+        self.maintenance = MaintenanceWatch(config.maintenance.rules())
+        #: Per tenant a window covers: its severity when the window began to cover it.
+        self._window_baseline: dict[str, Severity] = {}
+        #: Per tenant no window covers any more: the window that last covered it.
+        self._left_window: dict[str, Window] = {}
+        self._local_window_ids = 0
         self.closed = ClosedWatch()
         #: Availability per tenant as last read with its strip (the detail pane's).
         self.availability: dict[str, TenantAvailability] = {}
@@ -337,6 +364,7 @@ class Session:
             config.hooks,
             is_silenced=self.is_silenced,
             may_send=lambda: self.polling,
+            in_window=self.window_name,
             holds=self.incidents.holds,
         )
         self.writer = self._make_writer()
@@ -377,6 +405,7 @@ class Session:
                 on_tenants=lambda tenants: self.adopt_tenants(tenants, source="server"),
                 on_result=self._result_arrived,
                 on_status=lambda text, up: self._emit(ServerStatus(text, up)),
+                on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)
@@ -460,6 +489,7 @@ class Session:
                     who = holder.describe() if holder else "another process"
                     log.info("%s records this tenant file: checking for this screen only", who)
             self._spawn("history", self._start_history())
+            self.look_at_windows()
             monitor = asyncio.create_task(self.monitor.run(), name="monitor")
             self._tasks["monitor"] = monitor
             while True:
@@ -474,10 +504,12 @@ class Session:
         """Once a :data:`TICK`: what is due now and then (tests call it directly)."""
         self.monitor.wake_if_overdue()
         self._say_writer_error()
+        self.look_at_windows()
         if self._due("marks", MARKS_EVERY):
             self.end_expired_marks()
         if self.writer is not None and self._due("marks-read", MARKS_READ_EVERY):
             self._spawn("marks-read", self.read_marks())
+            self._spawn("windows-read", self.read_windows())
         if self.keeper.saves_to_file and self._due("file", self.config.watch_interval):
             self._spawn("file", self.look_at_file())
         if self.lease is not None and not self.lease.held and self._due("lease", RETRY_EVERY):
@@ -533,6 +565,7 @@ class Session:
     def apply(self, results: Iterable[CheckResult]) -> list[TenantRow]:
         """Take finished checks: the rows, the history, the marks, the hooks, the log."""
         results = list(results)
+        self.look_at_windows()
         if self.writer is not None and self.polling:
             self.writer.add_results(results)
         applied: list[CheckResult] = []
@@ -551,6 +584,8 @@ class Session:
             marked = marked or key in self.marks.by_key
         if marked:
             self.end_expired_marks()  # an outcome changed: marks "until it changes" end
+        if self.maintenance.needs_host:  # a tenant that moved may enter or leave a window
+            self._windows_of(rows, announce=True)
         self._tally(rows)
         incident_changes = self.incidents.observe(zip(applied, rows, strict=True))
         for change in incident_changes:
@@ -565,20 +600,33 @@ class Session:
         self._incidents_told(incident_changes)
         return rows
 
-    def tell(self, events: list[LoggedEvent]) -> None:
-        """Log events (the event log, the history) and tell the faces which are worth a
-        notice: a muted or acknowledged tenant's are logged, not told. A host incident's
-        members' are recorded in the history only: the incident's one event speaks for
-        them in the event log (hundreds of "Running → Unknown" would bury it)."""
+    def tell(self, events: list[LoggedEvent], *, record: bool = True) -> None:
+        """Log events (the event log, and with ``record`` the history) and tell the faces
+        which are worth a notice: a muted or acknowledged tenant's are logged, not told, and
+        so are a tenant's own while a maintenance window covers it (logged as planned). A
+        host incident's members' are recorded in the history only: the incident's one event
+        speaks for them in the event log (hundreds of "Running → Unknown" would bury it)."""
         if not events:
             return
-        if self.writer is not None and self.polling:
+        planned = [self._planned_in(event) for event in events]
+        events = [
+            replace(event, text=f"{event.text} (planned: {window.name})") if window else event
+            for event, window in zip(events, planned, strict=True)
+        ]
+        if self.writer is not None and self.polling and record:
             self.writer.add_events(events)
-        logged = [event for event in events if not self.incidents.holds(event.key)]
-        if not logged:
+        shown = [
+            (event, window)
+            for event, window in zip(events, planned, strict=True)
+            if not self.incidents.holds(event.key)
+        ]
+        if not shown:
             return
+        logged = [event for event, _ in shown]
         self.event_log.add(logged)
-        told = tuple(event for event in logged if not self.is_silenced(event.key))
+        told = tuple(
+            event for event, window in shown if window is None and not self.is_silenced(event.key)
+        )
         self._emit(EventsLogged(tuple(logged), told))
 
     # -- groups and host incidents ------------------------------------------------------------
@@ -615,19 +663,30 @@ class Session:
         for change in changes:
             self._emit(IncidentChanged(change.incident, change.what))
 
+    def _planned_in(self, event: LoggedEvent) -> Window | None:
+        """The window a tenant's own event falls in, or None."""
+        if event.kind not in TENANT_KINDS:
+            return None
+        row = self.model.rows.get(event.key)
+        return row.window if row is not None else None
+
     def _outage_changed(self, outage: Outage) -> None:
-        """Our own network trouble: one event for the whole of it, when it ends."""
+        """Our own network trouble: a gap in the history, never the tenants' downtime (the
+        writer keeps the outage and re-classes the failures just before it was detected);
+        those failures' rows held like the others; one event for the whole of it, when it
+        ends (the history keeps it as an outage, not as an event)."""
+        if self.writer is not None and self.polling:
+            self.writer.outage_changed(outage)
+        held = self.model.outage_changed(outage)
+        self.event_log.withdraw_failures([row.tenant.key for row in held], outage.since)
         if outage.ended is None:
             log.warning("%s; probing instead of checking every tenant", outage.headline)
             self.notifier.outage_began(outage)
         else:
             self.notifier.outage_ended(outage)
             log.warning("%s", outage.summary())
-            event = LoggedEvent(
-                outage.ended, "", "SuperOffice", "outage", outage.summary(), "unknown", False
-            )
-            self.tell([event])
-        self._emit(OutageChanged(outage))
+            self.tell([outage_event(outage)], record=False)
+        self._emit(OutageChanged(outage, tuple(held)))
 
     # -- checking ---------------------------------------------------------------------------
 
@@ -695,10 +754,14 @@ class Session:
         self._tally(self.model.rows.values())
         if removed:
             self.notifier.forget(removed)
+            for key in removed:
+                self._window_baseline.pop(key, None)
             changes = self.incidents.forget(removed)
             for change in changes:
                 self._incident_acted_on(change)
             self._incidents_told(changes)
+        if self.maintenance.open:  # new tenants, or new tags
+            self._windows_of(self.model.rows.values(), announce=True)
         for key in list(self.marks.by_key):
             self._show_mark_of(key)
         self._emit(ListChanged(tuple(tenants), removed, source))
@@ -743,10 +806,17 @@ class Session:
             log.info("%s", message)
             self._emit(HooksChanged(len(loaded.notify), message))
         self._adopt_settings(loaded.settings, loaded.keys, loaded.incidents)
+        if loaded.maintenance != self.maintenance_plan:
+            self.maintenance_plan = loaded.maintenance
+            self.maintenance.set_rules(loaded.maintenance.rules())
+            log.info("maintenance windows reloaded from the tenant file")
+            self.look_at_windows()
         if loaded.tenants != [self.model.rows[key].tenant for key in self.model.list_order]:
             before = len(self.model.list_order)
             self.adopt_tenants(loaded.tenants, source="file")
-            log.info("tenant file reloaded: %d tenants (was %d)", len(loaded.tenants), before)
+            log.info(
+                "tenant file reloaded: %s (was %d)", plural(len(loaded.tenants), "tenant"), before
+            )
 
     def _adopt_settings(
         self, from_file: Settings, keys: dict[str, str], incidents: IncidentRules | None = None
@@ -913,6 +983,174 @@ class Session:
             if mark.active(now, None):  # one whose time ran out since the last look is gone
                 found.setdefault(mark.key, {})[mark.kind] = mark
         return found
+
+    # -- maintenance windows ----------------------------------------------------------------
+
+    def window_name(self, key: str) -> str | None:
+        """The name of the maintenance window covering a tenant now, or None."""
+        row = self.model.rows.get(key)
+        return row.window.name if row is not None and row.window is not None else None
+
+    def look_at_windows(self) -> None:
+        """Open and close windows as their times come (cheap between those times): the
+        rows follow, openings and closings are logged, scheduled windows recorded."""
+        opened, closed = self.maintenance.look(self.clock.wall())
+        if opened or closed:
+            self._windows_changed(opened, closed)
+
+    def _windows_changed(self, opened: list[Window], closed: list[Window]) -> None:
+        now = self.clock.wall()
+        keys = self._windows_of(self.model.rows.values(), announce=False)
+        covered: dict[str, int] = {}
+        for row in self.model.rows.values():
+            if row.window is not None:
+                covered[row.window.name] = covered.get(row.window.name, 0) + 1
+        self._record_windows(opened, closed, now)
+        events = [
+            self._window_event(
+                f"maintenance window opened: {window.describe(now)}, covering "
+                f"{covered.get(window.name, 0)} of {self.model.total} tenants",
+                now,
+            )
+            for window in opened
+        ]
+        events += [
+            self._window_event(f"maintenance window closed: {window.name}", now)
+            for window in closed
+        ]
+        for event in events:
+            log.info("%s", event.text)
+        self.tell(events)
+        self._report_not_back(keys)
+        self._emit(MaintenanceChanged(tuple(opened), tuple(closed), frozenset(keys)))
+
+    def _window_event(self, text: str, now: datetime) -> LoggedEvent:
+        return LoggedEvent(now, "", "maintenance", "maintenance", text, "ok", False)
+
+    def _record_windows(self, opened: list[Window], closed: list[Window], now: datetime) -> None:
+        """The poller records scheduled windows as they open (ad hoc ones are recorded when
+        started), and one closed before its time (taken out of the tenant file)."""
+        if self.writer is None or not self.polling:
+            return
+        to_add = [window for window in opened if window.source != "adhoc"]
+        cut = [w for w in closed if w.source != "adhoc" and w.end > now + timedelta(seconds=1)]
+        if to_add or cut:
+            self.writer.call(
+                lambda db: (
+                    [db.add_window(window, now) for window in to_add],
+                    [db.end_window(window, now) for window in cut],
+                )
+            )
+
+    def _windows_of(self, rows: Iterable[TenantRow], *, announce: bool) -> set[str]:
+        """Follow which window covers each of ``rows``; returns the keys that changed. A
+        tenant a window stops covering is compared with how it was when the window began:
+        one still worse is reported (here, or by the caller when ``announce`` is False)."""
+        watch = self.maintenance
+        changed: set[str] = set()
+        for row in rows:
+            key = row.tenant.key
+            window = None
+            if watch.open:
+                window = watch.covering(row.tenant, tenant_host(row.last_endpoint))
+            before = row.window
+            if window == before:
+                continue
+            row.window = window
+            row.bump()
+            changed.add(key)
+            if before is None:
+                self._window_baseline[key] = row.severity or Severity.OK
+            elif window is None:
+                self._left_window[key] = before
+        if announce and changed:
+            self._report_not_back(changed)
+            self._emit(MaintenanceChanged((), (), frozenset(changed)))
+        return changed
+
+    def _report_not_back(self, keys: Iterable[str]) -> None:
+        """Tenants no window covers any more that are worse than when their window began:
+        a change for the worse now (a notice, the bell, the hooks)."""
+        events = []
+        for key in keys:
+            row = self.model.rows.get(key)
+            if row is None or row.window is not None or key not in self._window_baseline:
+                continue
+            baseline = self._window_baseline.pop(key)
+            ended = self._left_window.pop(key, None)
+            if row.severity is None or row.severity <= baseline:
+                continue
+            name = ended.name if ended is not None else "its maintenance window"
+            self.notifier.observe(row, ended_window=name)
+            events.append(
+                LoggedEvent(
+                    at=self.clock.wall(),
+                    key=key,
+                    name=row.tenant.display_name,
+                    kind="state",
+                    text=f"still {state_text(row)} after {name} ended",
+                    severity=SEVERITY_WORDS[row.severity],
+                    worse=True,
+                )
+            )
+        self.tell(events)
+
+    async def read_windows(self) -> None:
+        """Adopt the ad hoc windows in the database: other processes (the command line,
+        another board, `serve`) start and end them too."""
+        if self.writer is None:
+            return
+        now = self.clock.wall()
+        try:
+            recorded: list[Window] = await asyncio.wrap_future(
+                self.writer.call(lambda db: db.windows(now, None, source="adhoc"))
+            )
+        except HistoryError as exc:
+            log.warning("maintenance windows not read: %s", exc)
+            return
+        local = [window for window in self.maintenance.adhoc.values() if (window.id or 0) < 0]
+        if set(recorded) | set(local) != set(self.maintenance.adhoc.values()):
+            self.maintenance.set_adhoc([*recorded, *local])
+            self.look_at_windows()
+
+    async def start_window(
+        self, scope: Scope, length: timedelta, name: str = ""
+    ) -> tuple[Window, bool]:
+        """An ad hoc window from now, for ``length``; written to the history database
+        (kept in memory when there is none or it cannot be written). Returns the window
+        and whether it was saved."""
+        now = self.clock.wall().replace(microsecond=0)
+        by = current_user()
+        window = Window("adhoc", name or f"ad hoc, by {by}", now, now + length, scope, by=by)
+        self._local_window_ids -= 1
+        saved_window, saved = replace(window, id=self._local_window_ids), False
+        if self.writer is not None:
+            try:
+                saved_window = await asyncio.wrap_future(
+                    self.writer.call(lambda db: db.add_window(window, now))
+                )
+                saved = True
+            except HistoryError as exc:
+                log.warning("maintenance window not saved: %s; kept until this session ends", exc)
+        self.maintenance.set_adhoc([*self.maintenance.adhoc.values(), saved_window])
+        self.look_at_windows()
+        return saved_window, saved
+
+    async def end_window(self, window: Window) -> None:
+        """End an ad hoc window now (in the database too)."""
+        now = self.clock.wall()
+        if self.writer is not None and (window.id or 0) > 0:
+            try:
+                await asyncio.wrap_future(self.writer.call(lambda db: db.end_window(window, now)))
+            except HistoryError as exc:
+                log.warning("the window's end not saved: %s", exc)
+        self.maintenance.set_adhoc(
+            [
+                replace(known, ended_at=now) if known.id == window.id else known
+                for known in self.maintenance.adhoc.values()
+            ]
+        )
+        self.look_at_windows()
 
     # -- history ------------------------------------------------------------------------------
 

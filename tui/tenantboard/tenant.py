@@ -25,11 +25,6 @@ DISCOVERY_HOSTS = frozenset(ENV_HOSTS.values())
 TENANT_DOMAIN = "superoffice.com"
 DEFAULT_ENV = "online"
 MAX_LABEL_LENGTH = 120
-#: The operator's tags on a tenant (a customer, a team, a partner): at most this many, each
-#: 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit, kept lower-case
-#: (``tag:acme`` finds ``Acme``), so a tag is always one word of a filter and a metric label.
-MAX_TAGS = 16
-_TAG = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 
 _CONTEXT_ID = re.compile(r"cust(\d{1,12})", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -76,7 +71,8 @@ class Tenant:
     context_id: str
     env: str = DEFAULT_ENV
     label: str = ""
-    #: The operator's tags (``tags = [...]`` in the tenant file), lower-case, in file order.
+    #: The operator's ``tags = [...]`` (a customer, a team, a partner): maintenance windows
+    #: can cover tenants by tag, and the board groups and filters by them (groups.py).
     tags: tuple[str, ...] = ()
 
     @property
@@ -89,33 +85,11 @@ class Tenant:
         return clean(self.label, MAX_LABEL_LENGTH) or self.context_id
 
 
-def normalize_tags(tags: object) -> tuple[str, ...]:
-    """The tags as the tenant keeps them (lower-case, each once, in order), or ValueError
-    saying what is wrong with them."""
-    if isinstance(tags, str) or not isinstance(tags, list | tuple):
-        raise ValueError('tags must be a list of words, e.g. tags = ["acme", "gold"]')
-    found: list[str] = []
-    for tag in tags:
-        if not isinstance(tag, str):
-            raise ValueError("each tag must be a string")
-        word = tag.strip().lower()
-        if not _TAG.fullmatch(word):
-            raise ValueError(
-                f"tag {clean(tag, 40)!r}: a tag is 1-40 letters, digits, '.', '_' or '-', "
-                "starting with a letter or digit"
-            )
-        if word not in found:
-            found.append(word)
-    if len(found) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags per tenant")
-    return tuple(found)
-
-
 def make_tenant(
     context_id: str,
     env: str | None = None,
     label: str | None = None,
-    tags: list[str] | tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
 ) -> Tenant:
     """Validate user input into a Tenant; raises ValueError with a message to show."""
     try:
@@ -131,4 +105,16 @@ def make_tenant(
     if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
         # Bytes that were not UTF-8 (e.g. a Latin-1 argument): the file could not hold them.
         raise ValueError("label is not valid UTF-8 text")
-    return Tenant(ctx, environment, text, normalize_tags(tags))
+    return Tenant(ctx, environment, text, tuple(check_tag(tag) for tag in tags))
+
+
+_TAG = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
+
+
+def check_tag(tag: str) -> str:
+    """A tag as given, or ValueError: 1-40 letters, digits, '.', '_', ':' or '-'."""
+    if not _TAG.fullmatch(tag):
+        raise ValueError(
+            f"tag {clean(tag, 40)!r} is not 1-40 letters, digits, '.', '_', ':' or '-'"
+        )
+    return tag

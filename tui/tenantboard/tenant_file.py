@@ -24,6 +24,16 @@ from tomlkit import TOMLDocument
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 
 from tenantboard.files import FileError, NotSaved, atomic_write, write_target
+from tenantboard.humanize import plural
+from tenantboard.maintenance import (
+    BadWindow,
+    MaintenancePlan,
+    Rule,
+    SuperOfficeWindows,
+    parse_superoffice,
+    parse_window,
+)
+from tenantboard.netaddr import is_loopback
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant
 
 
@@ -138,6 +148,9 @@ class NotifyHook:
     failure_threshold: int = 1
     #: Report a tenant's return to OK after a change for the worse was reported.
     send_on_resolved: bool = True
+    #: Also report changes inside a maintenance window (marked planned); by default they
+    #: are held back, and a tenant still not back when its window closes is reported then.
+    planned: bool = False
     #: Changes within this many seconds of the first go out as one message.
     group_seconds: float = 10.0
     retries: int = 3
@@ -167,6 +180,8 @@ class TenantList:
     #: Why the file's command hooks were left out of :attr:`notify` (others can change
     #: the file: see :func:`unsafe_for_commands`); None when none were.
     commands_refused: str | None = None
+    #: [superoffice_maintenance] and [[maintenance]]: the windows of planned maintenance.
+    maintenance: MaintenancePlan = field(default_factory=MaintenancePlan)
     #: [incidents]: when tenants of one host that turn bad together are one incident.
     incidents: IncidentRules = field(default_factory=IncidentRules)
 
@@ -186,16 +201,67 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         raise StoreError(
             path, f"not valid TOML: {exc}", int(found.group(1)) if found else None
         ) from None
-    unknown = set(data) - {"tenants", "settings", "keys", "notify", "incidents"}
+    unknown = set(data) - {
+        "tenants", "settings", "keys", "notify", "maintenance", "superoffice_maintenance",
+        "incidents",
+    }  # fmt: skip
     if unknown:
-        raise StoreError(path, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
+        what = plural(len(unknown), "unknown top-level key")
+        raise StoreError(path, f"{what}: {', '.join(sorted(unknown))}")
     return TenantList(
         _parse_tenants(data.get("tenants", []), text, path),
         _parse_settings(data, text, path),
         _parse_keys(data, path),
         _parse_notify(data.get("notify", []), text, path),
+        maintenance=MaintenancePlan(
+            _parse_superoffice_windows(data, text, path),
+            _parse_maintenance(data.get("maintenance", []), text, path),
+        ),
         incidents=_parse_incidents(data, text, path),
     )
+
+
+_MAINTENANCE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*maintenance[ \t]*\]\]", re.MULTILINE)
+_SUPEROFFICE_HEADER = re.compile(
+    r"^[ \t]*\[[ \t]*superoffice_maintenance[ \t.\]]|^[ \t]*superoffice_maintenance[ \t]*=",
+    re.MULTILINE,
+)
+
+
+def _parse_superoffice_windows(data: dict[str, Any], text: str, path: Path) -> SuperOfficeWindows:
+    if "superoffice_maintenance" not in data:
+        return SuperOfficeWindows()
+    try:
+        return parse_superoffice(data["superoffice_maintenance"])
+    except BadWindow as exc:
+        line = _key_line(_SUPEROFFICE_HEADER, text, 0)
+        tables = len(_SUPEROFFICE_HEADER.findall(text))  # [superoffice_maintenance.envs] too
+        for index in range(tables if exc.key else 0):
+            found = _key_line(_SUPEROFFICE_HEADER, text, index, exc.key or "")
+            if found != _key_line(_SUPEROFFICE_HEADER, text, index):
+                line = found
+                break
+        raise StoreError(path, f"[superoffice_maintenance]: {exc}", line) from None
+
+
+def _parse_maintenance(raw: Any, text: str, path: Path) -> tuple[Rule, ...]:
+    if not isinstance(raw, list):
+        raise StoreError(path, "'maintenance' must be an array of tables ([[maintenance]])")
+    rules: list[Rule] = []
+    for index, entry in enumerate(raw):
+        try:
+            rule = parse_window(entry, index)
+        except BadWindow as exc:
+            keys = (exc.key,) if exc.key else ()
+            line = _key_line(_MAINTENANCE_HEADER, text, index, *keys)
+            raise StoreError(path, f"[[maintenance]] #{index + 1}: {exc}", line) from None
+        if any(other.name == rule.name for other in rules):
+            line = _key_line(_MAINTENANCE_HEADER, text, index, "name")
+            raise StoreError(
+                path, f"[[maintenance]] #{index + 1}: name {rule.name!r} is used twice", line
+            )
+        rules.append(rule)
+    return tuple(rules)
 
 
 _NOTIFY_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*notify[ \t]*\]\]", re.MULTILINE)
@@ -207,7 +273,7 @@ _NOTIFY_NUMBERS: dict[str, tuple[tuple[type, ...], float, float]] = {
     "retry_backoff": ((int, float), 0, 600),
     "timeout": ((int, float), 0.1, 300),
 }
-_NOTIFY_KEYS = {"name", "command", "url", "on", "send_on_resolved", *_NOTIFY_NUMBERS}
+_NOTIFY_KEYS = {"name", "command", "url", "on", "send_on_resolved", "planned", *_NOTIFY_NUMBERS}
 
 
 def _parse_notify(raw: Any, text: str, path: Path) -> list[NotifyHook]:
@@ -234,7 +300,8 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
     unknown = set(entry) - _NOTIFY_KEYS
     if unknown:
         raise ValueError(
-            f"unknown key(s) {sorted(unknown)} (known: {', '.join(sorted(_NOTIFY_KEYS))})"
+            f"{plural(len(unknown), 'unknown key')} {sorted(unknown)} "
+            f"(known: {', '.join(sorted(_NOTIFY_KEYS))})"
         )
     name = entry.get("name", f"notify-{index + 1}")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", name):
@@ -258,6 +325,9 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
     resolved = entry.get("send_on_resolved", True)
     if not isinstance(resolved, bool):
         raise ValueError("send_on_resolved must be true or false")
+    planned = entry.get("planned", False)
+    if not isinstance(planned, bool):
+        raise ValueError("planned must be true or false")
     numbers: dict[str, Any] = {}
     for key, (types, lowest, highest) in _NOTIFY_NUMBERS.items():
         if key not in entry:
@@ -274,13 +344,13 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
         url=url,
         on=frozenset(on),
         send_on_resolved=resolved,
+        planned=planned,
         **numbers,
     )
 
 
 def _checked_hook_url(url: Any) -> str:
     """https anywhere; plain http only to a loopback address (a local relay, tests)."""
-    import ipaddress
     from urllib.parse import urlsplit
 
     if not isinstance(url, str):
@@ -293,13 +363,8 @@ def _checked_hook_url(url: Any) -> str:
         raise ValueError("url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError("url must be an https:// URL with a host")
-    if parts.scheme == "http":
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ValueError("url must use https (plain http only to a loopback address)")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError("url must use https (plain http only to a loopback address)")
     return url
 
 
@@ -326,7 +391,7 @@ def _parse_settings(data: dict[str, Any], text: str, path: Path) -> Settings:
         return Settings(**values).validated()
     except BadSetting as exc:
         raise StoreError(
-            path, f"[settings]: {exc}", _key_line(text, "settings", *exc.keys)
+            path, f"[settings]: {exc}", _table_line(text, "settings", *exc.keys)
         ) from None
 
 
@@ -341,7 +406,7 @@ def _typed_table(
     error names the key's line and the type it wants."""
     raw = data.get(table, {})
     if not isinstance(raw, dict):
-        raise StoreError(path, f"[{table}] must be a table", _key_line(text, table))
+        raise StoreError(path, f"[{table}] must be a table", _table_line(text, table))
     what = "setting" if table == "settings" else f"[{table}] key"
     values: dict[str, Any] = {}
     for key, value in raw.items():
@@ -350,13 +415,13 @@ def _typed_table(
             raise StoreError(
                 path,
                 f"unknown {what} {key!r} (known: {', '.join(types_by_key)})",
-                _key_line(text, table, key),
+                _table_line(text, table, key),
             )
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
             kind = "true or false" if bool in types else "a number"
             if types == (int,):
                 kind = "a whole number"
-            raise StoreError(path, f"{what} {key!r} must be {kind}", _key_line(text, table, key))
+            raise StoreError(path, f"{what} {key!r} must be {kind}", _table_line(text, table, key))
         values[key] = value
     return values
 
@@ -367,19 +432,28 @@ def _parse_incidents(data: dict[str, Any], text: str, path: Path) -> IncidentRul
         return IncidentRules(**values).validated()
     except BadSetting as exc:
         raise StoreError(
-            path, f"[incidents]: {exc}", _key_line(text, "incidents", *exc.keys)
+            path, f"[incidents]: {exc}", _table_line(text, "incidents", *exc.keys)
         ) from None
 
 
 _NEXT_TABLE = re.compile(r"^[ \t]*\[", re.MULTILINE)
 
 
-def _key_line(text: str, table: str, *keys: str) -> int | None:
-    """The line of the first of ``keys`` found in the ``[table]`` table, else of the
-    table's header; None if there is no such table."""
-    header = re.compile(
-        rf"^[ \t]*\[[ \t]*{table}[ \t]*\]|^[ \t]*{table}[ \t]*=", re.MULTILINE
-    ).search(text)
+def _table_line(text: str, table: str, *keys: str) -> int | None:
+    """The line of the first of ``keys`` found in the ``[table]`` table (``[settings]``,
+    ``[incidents]``), else of the table's header; None if there is no such table."""
+    header = re.compile(rf"^[ \t]*\[[ \t]*{table}[ \t]*\]|^[ \t]*{table}[ \t]*=", re.MULTILINE)
+    return _key_line(header, text, 0, *keys)
+
+
+def _key_line(header_pattern: re.Pattern[str], text: str, index: int, *keys: str) -> int | None:
+    """The line of the first of ``keys`` found in the ``index``-th table whose header
+    matches ``header_pattern`` (up to the next table header), else of that header; None
+    if there is no such table."""
+    header = next(
+        (found for number, found in enumerate(header_pattern.finditer(text)) if number == index),
+        None,
+    )
     if header is None:
         return None
     following = _NEXT_TABLE.search(text, header.end())
@@ -418,12 +492,17 @@ def _parse_tenant(entry: Any, index: int) -> Tenant:
         raise ValueError(f"tenant #{index + 1} is not a table")
     unknown = set(entry) - {"context_id", "env", "label", "tags"}
     if unknown:
-        raise ValueError(f"tenant #{index + 1}: unknown key(s) {sorted(unknown)}")
+        raise ValueError(
+            f"tenant #{index + 1}: {plural(len(unknown), 'unknown key')} {sorted(unknown)}"
+        )
     values = [entry.get("context_id"), entry.get("env", DEFAULT_ENV), entry.get("label", "")]
     if not all(isinstance(value, str) for value in values):
         raise ValueError(f"tenant #{index + 1}: context_id, env and label are strings")
+    tags = entry.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ValueError(f'tenant #{index + 1}: tags is a list of strings, e.g. ["acme"]')
     try:
-        return make_tenant(*values, tags=entry.get("tags", []))
+        return make_tenant(*values, tuple(tags))
     except ValueError as exc:
         raise ValueError(f"tenant #{index + 1}: {exc}") from None
 

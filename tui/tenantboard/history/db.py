@@ -9,6 +9,7 @@ Writing (the board; one :class:`HistoryWriter` per process, its own thread)::
     writer.start()                     # opens (or creates) the file in the thread
     writer.add_results(results)        # CheckResults, any thread; cheap, never blocks
     writer.add_events(logged_events)   # eventlog.LoggedEvent
+    writer.outage_changed(outage)      # connectivity.Outage: when our own outage begins/ends
     future = writer.call(lambda db: db.add_mark(key, "mute", state, now, until=...))
     writer.error                       # the last HistoryError, or None: show it in the header
     writer.close()                     # at exit: writes what is queued, stops the thread
@@ -26,6 +27,7 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.intervals(key, since, until), db.window_intervals(keys, since, until)
     db.events(key=None, since=None, limit=2000)       # newest first, as LoggedEvents
     db.marks(keys, now, current)   # active mutes / acknowledgements
+    db.outages(since, until)       # our own outages (connectivity.Outage), oldest first
     db.incidents(host=, key=, since=, until=)  # host incidents (IncidentRecord), oldest first
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
@@ -47,12 +49,27 @@ label a mark is compared with (None after a failed check: only a state answer en
 
 Folding: consecutive checks with the same outcome (state, running, endpoint host, error
 kind) extend one interval's ``end``; a different outcome ends the interval at the new
-check's time and starts another, so observed time has no holes. Two checks further apart
-than ``gap`` (the board was closed, or stopped checking) leave a gap: unobserved time,
-which availability does not count as up. The fold reads each tenant's last interval
+check's time and starts another, so observed time has no holes. Each interval keeps when
+the check after its last one was planned (``next_at``, from the monitor's schedule): a
+check that comes later than that plan allows (:func:`allowed_silence`: the planned delay
++ 50 % + 2 minutes) leaves a gap: unobserved time (the board was closed, paused or
+stopped checking), which availability does not count as up. Rows from before the plan was
+kept fall back to ``gap`` (:data:`DEFAULT_GAP`). The fold reads each tenant's last interval
 inside the write transaction, so two processes writing one file (WAL, ``busy_timeout``)
 interleave correctly; an observation older than the tenant's recorded end is dropped
 (another writer has already recorded something later).
+
+Our own outage (the board could not reach SuperOffice at all, see
+:mod:`tenantboard.connectivity`) is not the tenants': results during it are not
+observations, and when it begins the writer re-classes what it recorded since its first
+failure: network failures (:data:`~tenantboard.connectivity.NETWORK_KINDS`) from then on
+become unobserved, the intervals they ended are cut back to that moment, and their "check
+failed" events are withdrawn. The outage itself is kept (``outages``: start, end, reason,
+probes), and no interval is stretched across it: the period is a gap, so coverage falls
+and uptime does not.
+
+The file, its ``-wal`` and ``-shm``, and the folders made for them are the user's only
+(0600 and 0700): they hold labels, marks and who set them.
 
 Failures are :class:`HistoryError` with a :class:`Reason`. A corrupt file is renamed aside
 (``…sqlite3.corrupt-YYYYmmdd-HHMMSS``) by the writer, which then starts a new one; a
@@ -64,6 +81,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import getpass
+import json
 import os
 import queue
 import sqlite3
@@ -72,13 +90,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tenantboard.files import FileError, set_aside, unused_name
+from tenantboard.connectivity import NETWORK_KINDS, Outage
+from tenantboard.files import (
+    PRIVATE_FILE,
+    FileError,
+    private_file,
+    private_folder,
+    set_aside,
+    unused_name,
+)
 from tenantboard.history.availability import Interval, outcome_label
-from tenantboard.humanize import host_of
+from tenantboard.humanize import host_of, time_range
+from tenantboard.maintenance import Scope, Window, scope_text
 from tenantboard.paths import history_path
 from tenantboard.sanitize import clean
 from tenantboard.tenant_file import Settings
@@ -87,19 +115,29 @@ if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
+SCHEMA_VERSION = 4
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
-#: Two checks further apart than this leave an unobserved gap between them. Checks are at
+#: For rows that do not say when the next check was planned (written before schema 2):
+#: two checks further apart than this leave an unobserved gap between them. Checks were at
 #: most max_interval (15 min) apart plus backoff; twice that with room to spare.
 DEFAULT_GAP = 2 * 900 + 120
+#: A check still continues the observation when it comes within the planned delay times
+#: this, plus :data:`PLANNED_MARGIN` seconds: a busy queue or a slow answer is not a gap.
+PLANNED_SLACK = 1.5
+PLANNED_MARGIN = 120.0
 #: Rows deleted per retention transaction: short enough that nobody waits for it.
 PRUNE_CHUNK = 500
-#: Queued observations kept while the file cannot be written; older ones are dropped.
+#: Results (and, apart, events) that may wait to be written: more arrive than the file
+#: takes (a slow or locked disk), and the newest are dropped, counted in ``dropped``.
 MAX_PENDING = 200_000
+#: The error kinds of failures that are our own outage's when they fall in it.
+_NETWORK_ERRORS = frozenset(str(kind) for kind in NETWORK_KINDS)
 #: While nothing changes, how often the writer still notes that this board is running.
 HEARTBEAT = 30.0
 
-_SCHEMA = """
+#: Each schema version's statements, in order: a file at version N runs those after N.
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS tenants (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE
@@ -145,14 +183,48 @@ CREATE TABLE IF NOT EXISTS runs (
     last_seen INTEGER NOT NULL
 );
 """
-#: 2: groups and host incidents (groups.py, incidents.py): the host and version each
-#: tenant's answers last named (``report --by``); one row per host incident, keyed by its
-#: host and when it began (so the writer updates it without knowing its id), and its members.
+#: 2: when each interval's next check was planned (the gap follows the schedule), and our
+#: own outages (a gap in the history, never the tenants' downtime).
+_SCHEMA_V2 = """
+ALTER TABLE intervals ADD COLUMN next_at INTEGER;
+CREATE TABLE IF NOT EXISTS outages (
+    id INTEGER PRIMARY KEY,
+    run INTEGER,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    reason TEXT NOT NULL,
+    tenants INTEGER NOT NULL DEFAULT 0,
+    probes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outages_by_end ON outages(ended_at);
+"""
+#: 3: the windows of planned maintenance that were open (SuperOffice's and the tenant
+#: file's, recorded as they open) or started (ad hoc), so reports can tell planned from
+#: unplanned downtime. ``end_at`` is the planned end, ``ended_at`` an early one.
+_MAINTENANCE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS maintenance_windows (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    start_at INTEGER NOT NULL,
+    end_at INTEGER NOT NULL,
+    covers TEXT NOT NULL,
+    by TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    ended_at INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS maintenance_once ON maintenance_windows(source, name, start_at)
+    WHERE source != 'adhoc';
+CREATE INDEX IF NOT EXISTS maintenance_by_end ON maintenance_windows(end_at);
+"""
+#: 4: groups and host incidents (groups.py, incidents.py): the version each tenant's
+#: answers last named (``report --by version``; its host is in its intervals); one row per
+#: host incident, keyed by its host and when it began (so the writer updates it without
+#: knowing its id), and its members.
 _SCHEMA_FLEET = """
-CREATE TABLE IF NOT EXISTS tenant_groups (
+CREATE TABLE IF NOT EXISTS tenant_versions (
     tenant INTEGER PRIMARY KEY REFERENCES tenants(id),
-    host TEXT,
-    version TEXT,
+    version TEXT NOT NULL,
     seen_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS host_incidents (
@@ -175,11 +247,11 @@ CREATE TABLE IF NOT EXISTS host_incident_tenants (
 );
 CREATE INDEX IF NOT EXISTS host_incident_tenants_by_tenant ON host_incident_tenants(tenant);
 """
-#: Each schema version's statements, in order: a file at version N runs those after N.
-_MIGRATIONS = (_SCHEMA, _SCHEMA_FLEET)
-SCHEMA_VERSION = len(_MIGRATIONS)
+#: Each schema version's statements, in order: a file at version N runs those after it.
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _MAINTENANCE_SCHEMA, _SCHEMA_FLEET)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
 #: The first schema with groups and host incidents: an older file has none (reads as such).
-FLEET_SCHEMA = 2
+FLEET_SCHEMA = 4
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -192,6 +264,8 @@ class Reason(enum.StrEnum):
     READ_ONLY = "read-only"
     DISK_FULL = "disk-full"
     UNAVAILABLE = "unavailable"
+    #: The writer could not keep up: the newest results were dropped.
+    BEHIND = "behind"
 
 
 class HistoryError(Exception):
@@ -251,6 +325,28 @@ def _writable(path: Path) -> bool:
     return os.access(path.parent, os.W_OK)
 
 
+def _uri(path: Path, *, read_only: bool, immutable: bool = False) -> str:
+    """The file as an SQLite URI, its path quoted: a ``#``, ``?`` or ``%`` in a folder's
+    name (from the tenant file's) must not end the path or open the query, which would
+    put two tenant files in one database or drop ``mode=ro``."""
+    uri = path.absolute().as_uri()
+    if read_only:
+        # On a read-only disk nobody can write it, and WAL cannot make its -shm there:
+        # read the file as it stands.
+        uri += "?mode=ro&immutable=1" if immutable else "?mode=ro"
+    return uri
+
+
+def _make_private(path: Path) -> None:
+    """The history file and its -wal and -shm as the user's only, if an earlier version
+    left them readable by others (best effort: the file may be someone else's)."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        companion = path.with_name(name)
+        with contextlib.suppress(OSError):
+            if companion.stat().st_mode & 0o077:
+                os.chmod(companion, PRIVATE_FILE)
+
+
 # -- paths -----------------------------------------------------------------------------------
 
 
@@ -276,15 +372,19 @@ class Observation:
     running: bool | None
     host: str | None = None
     error: str | None = None
+    #: When the monitor planned the next check of this tenant (None: not known).
+    next_at: datetime | None = None
     #: The release the answer named (not part of the outcome: kept as the tenant's group).
     version: str | None = None
 
     @classmethod
     def from_result(cls, result: CheckResult) -> Observation:
         state = result.state
+        planned = result.next_check
+        next_at = result.checked_at + timedelta(seconds=planned.delay) if planned else None
         if result.error is not None or state is None:
             kind = str(result.error.kind) if result.error else "no-answer"
-            return cls(result.tenant.key, result.checked_at, None, None, None, None, kind)
+            return cls(result.tenant.key, result.checked_at, None, None, None, None, kind, next_at)
         return cls(
             key=result.tenant.key,
             at=result.checked_at,
@@ -292,8 +392,14 @@ class Observation:
             code=state.state_code,
             running=state.is_running,
             host=host_of(state.endpoint) or None,
+            next_at=next_at,
             version=clean(state.version, 200) if state.version else None,
         )
+
+    @property
+    def network_failure(self) -> bool:
+        """No answer came back at all: in our own outage, that is the outage's."""
+        return self.error in _NETWORK_ERRORS
 
     @property
     def label(self) -> str:
@@ -311,33 +417,91 @@ class Observation:
     def as_interval(self) -> Interval:
         at = _moment(_epoch(self.at))
         return Interval(
-            self.key, at, at, self.state, self.code, self.running, self.host, self.error
+            self.key,
+            at,
+            at,
+            self.state,
+            self.code,
+            self.running,
+            self.host,
+            self.error,
+            self.next_at,  # the file keeps whole seconds, as for ``at``
         )
 
 
+if TYPE_CHECKING:
+    #: What the writer queues in order: results, log events, and our own outages.
+    Step = Observation | LoggedEvent | Outage
+
+
+def allowed_silence(interval: Interval, gap: float = DEFAULT_GAP) -> float:
+    """Seconds after ``interval.end`` within which the next check still continues the
+    observation: the planned delay + 50 % + 2 minutes (``gap`` when no plan is known)."""
+    if interval.next_at is None:
+        return gap
+    planned = max(0.0, (interval.next_at - interval.end).total_seconds())
+    return planned * PLANNED_SLACK + PLANNED_MARGIN
+
+
+def outage_in(silence_from: datetime, to: datetime, outages: Iterable[Outage]) -> datetime | None:
+    """When our own outage began within the silence from ``silence_from`` to ``to`` (no
+    earlier than ``silence_from``), or None. An outage still open counts only when it began
+    after ``silence_from``: a writer that kept observing meanwhile was not in it."""
+    found: datetime | None = None
+    for outage in outages:
+        if outage.since >= to:
+            continue
+        ended = outage.ended
+        inside = outage.since >= silence_from if ended is None else ended > silence_from
+        if inside:
+            begun = max(outage.since, silence_from)
+            found = begun if found is None else min(found, begun)
+    return found
+
+
 def fold(
-    last: Interval | None, observations: Iterable[Observation], gap: float = DEFAULT_GAP
+    last: Interval | None,
+    observations: Iterable[Observation],
+    gap: float = DEFAULT_GAP,
+    outages: Sequence[Outage] = (),
 ) -> tuple[Interval | None, list[Interval]]:
     """Fold one tenant's observations (oldest first) onto its last recorded interval.
+
+    A check continues the interval before it when it came within :func:`allowed_silence`
+    and none of our own ``outages`` lies between them; across an outage, the interval
+    before it lasts until the outage began (if that was within the allowed silence), and
+    the check starts a new one: the outage is a gap.
 
     Returns that interval as it should now be (None if there was none) and the new
     intervals to add after it. Pure: the database and the property tests share it.
     """
     updated = last
     new: list[Interval] = []
+
+    def put(interval: Interval) -> None:
+        nonlocal updated
+        if new:
+            new[-1] = interval
+        else:
+            updated = interval
+
     for observation in observations:
         at = _moment(_epoch(observation.at))
         current = new[-1] if new else updated
         if current is not None and at < current.end:
             continue  # older than what is recorded: another writer got there first
-        if current is not None and (at - current.end).total_seconds() <= gap:
-            current = replace(current, end=at)  # observed up to now, changed or not
-            if new:
-                new[-1] = current
-            else:
-                updated = current
-            if observation.same_outcome(current):
-                continue
+        if current is not None:
+            allowed = allowed_silence(current, gap)
+            cut = outage_in(current.end, at, outages) if outages else None
+            if cut is not None:
+                if (cut - current.end).total_seconds() <= allowed:
+                    put(replace(current, end=_moment(_epoch(cut)), next_at=None))
+            elif (at - current.end).total_seconds() <= allowed:
+                # observed up to now, changed or not
+                current = replace(current, end=at, next_at=observation.next_at)
+                put(current)
+                if observation.same_outcome(current):
+                    continue
         new.append(observation.as_interval())
     return updated, new
 
@@ -359,14 +523,10 @@ class ClosedChange:
         return self.after.at
 
     def describe(self) -> str:
-        """E.g. ``Running → Unknown while closed, between 18:02 and 08:15``."""
-        start = self.closed_from.astimezone()
-        end = self.closed_to.astimezone()
-        fmt = "%H:%M" if start.date() == end.date() or (end - start).days < 1 else "%b %d %H:%M"
-        return (
-            f"{self.before.label} → {self.after.label} while closed, between "
-            f"{start.strftime(fmt)} and {end.strftime(fmt)}"
-        )
+        """E.g. ``Running → Unknown while closed, between Mar 01 18:02 and Mar 02 08:15``
+        (to the second when the minutes would read alike)."""
+        start, end = time_range(self.closed_from, self.closed_to)
+        return f"{self.before.label} → {self.after.label} while closed, between {start} and {end}"
 
 
 def changed_while_closed(last: Interval | None, first: Observation) -> ClosedChange | None:
@@ -480,9 +640,9 @@ class HistoryDB:
         self.connection = connection
         self.path = path
         self.read_only = read_only
-        #: (host, version) each tenant was last written with by this connection.
-        self._groups_written: dict[str, tuple[str | None, str | None]] = {}
-        #: The file's schema version (an older one is read as it is; the writer upgrades).
+        #: The version each tenant was last written with by this connection.
+        self._versions_written: dict[str, str] = {}
+        #: The file's schema version (a read-only open reads older ones as they are).
         self.schema = SCHEMA_VERSION
         self._tenant_ids: dict[str, int] = {}
 
@@ -504,14 +664,16 @@ class HistoryDB:
             raise HistoryError(Reason.UNAVAILABLE, path, "no history recorded yet")
         try:
             if not read_only:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
-            if read_only and not _writable(path):
-                # On a read-only disk nobody can write it, and WAL cannot make its -shm
-                # there: read the file as it stands.
-                uri += "&immutable=1"
+                private_folder(path.parent)
+                if not private_file(path):
+                    _make_private(path)
+            immutable = read_only and not _writable(path)
             connection = sqlite3.connect(
-                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0
+                _uri(path, read_only=read_only, immutable=immutable),
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=0,
             )
         except (sqlite3.Error, OSError) as exc:
             raise classify(exc, path) from None
@@ -541,7 +703,7 @@ class HistoryDB:
         if self.read_only:
             if version < 1:
                 raise HistoryError(Reason.UNAVAILABLE, self.path, "no history recorded yet")
-            return
+            return  # an older schema is read as it is: the writer upgrades it
         if run("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
             raise HistoryError(Reason.UNAVAILABLE, self.path, "cannot switch to WAL mode")
         run("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
@@ -581,7 +743,7 @@ class HistoryDB:
             with contextlib.suppress(sqlite3.Error):
                 self.connection.execute("ROLLBACK")
             self._tenant_ids.clear()  # ids inserted by this transaction are gone again
-            self._groups_written.clear()
+            self._versions_written.clear()
             if isinstance(exc, sqlite3.Error | OSError):
                 raise classify(exc, self.path) from None
             raise
@@ -604,26 +766,55 @@ class HistoryDB:
         self._tenant_ids[key] = tenant_id
         return tenant_id
 
+    @property
+    def _columns(self) -> str:
+        """An interval's columns; a file read at schema 1 has no ``next_at`` yet."""
+        planned = "i.next_at" if self.schema >= 2 else "NULL"
+        return f"i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error, {planned}"
+
     def record(self, observations: Sequence[Observation], gap: float = DEFAULT_GAP) -> None:
         """Fold observations into intervals, in one transaction."""
         self.write(observations, gap=gap)
 
-    def _record_one(self, key: str, items: list[Observation], gap: float) -> int:
-        run = self.connection.execute
-        tenant_id = self._tenant_id(key)
-        row = run(
-            "SELECT id, start_at, end_at, state, code, running, host, error FROM intervals "
-            "WHERE tenant = ? ORDER BY start_at DESC, id DESC LIMIT 1",
+    def _last_row(self, tenant_id: int) -> tuple[Any, ...] | None:
+        return self.connection.execute(
+            f"SELECT i.id, {self._columns} FROM intervals i "
+            "WHERE i.tenant = ? ORDER BY i.start_at DESC, i.id DESC LIMIT 1",
             (tenant_id,),
         ).fetchone()
+
+    def _record(self, by_key: Mapping[str, list[Observation]], gap: float) -> None:
+        """Fold each tenant's observations onto its last interval, minding our outages
+        since the oldest of those intervals."""
+        lasts = {key: self._last_row(self._tenant_id(key)) for key in by_key}
+        ends = [row[2] for row in lasts.values() if row is not None]
+        outages = self._outages_after(min(ends)) if ends else []
+        for key, items in by_key.items():
+            items.sort(key=lambda o: o.at)
+            self._record_one(key, items, gap, lasts[key], outages)
+            self._note_version(key, items)
+
+    def _record_one(
+        self,
+        key: str,
+        items: list[Observation],
+        gap: float,
+        row: tuple[Any, ...] | None,
+        outages: Sequence[Outage],
+    ) -> int:
+        run = self.connection.execute
         last = _interval(key, row[1:]) if row else None
-        updated, new = fold(last, items, gap)
+        updated, new = fold(last, items, gap, outages)
         if row is not None and updated is not None and updated != last:
-            run("UPDATE intervals SET end_at = ? WHERE id = ?", (_epoch(updated.end), row[0]))
+            run(
+                "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?",
+                (_epoch(updated.end), _epoch_or_none(updated.next_at), row[0]),
+            )
         if new:
+            tenant_id = self._tenant_id(key)
             self.connection.executemany(
                 "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
-                "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "error, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(tenant_id, *_interval_row(item)) for item in new],
             )
         return len(new)
@@ -657,41 +848,157 @@ class HistoryDB:
         run_id: int | None = None,
         now: datetime | None = None,
         gap: float = DEFAULT_GAP,
+        steps: Sequence[Step] = (),
     ) -> None:
-        """One batch in one transaction: observations, events, and the run's heartbeat."""
-        by_key: dict[str, list[Observation]] = {}
-        for observation in observations:
-            by_key.setdefault(observation.key, []).append(observation)
+        """One batch in one transaction: observations, events, then ``steps`` in their
+        order (observations, events and our outages as they came: what was recorded
+        before an outage began must be in the file when it is re-classed), and the run's
+        heartbeat."""
         with self.transaction():
-            for key, items in by_key.items():
-                items.sort(key=lambda o: o.at)
-                self._record_one(key, items, gap)
-                self._note_groups(key, items)
-            self.add_events(events)
+            self._write_steps([*observations, *events, *steps], gap, run_id)
             if run_id is not None:
                 self.connection.execute(
                     "UPDATE runs SET last_seen = ? WHERE id = ?",
                     (_epoch(now or datetime.now(UTC)), run_id),
                 )
 
-    def _note_groups(self, key: str, items: Sequence[Observation]) -> None:
-        """The host and version the tenant's newest answers named (kept when a later one
-        names none), written when they change."""
-        host = next((item.host for item in reversed(items) if item.host), None)
+    def _note_version(self, key: str, items: Sequence[Observation]) -> None:
+        """The version the tenant's newest answer that names one named (an answer that
+        names none keeps it), written when it changes."""
         version = next((item.version for item in reversed(items) if item.version), None)
-        if host is None and version is None:
-            return
-        known = self._groups_written.get(key, (None, None))
-        found = (host or known[0], version or known[1])
-        if found == known:
+        if version is None or self._versions_written.get(key) == version:
             return
         self.connection.execute(
-            "INSERT INTO tenant_groups(tenant, host, version, seen_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(tenant) DO UPDATE SET host = COALESCE(excluded.host, host), "
-            "version = COALESCE(excluded.version, version), seen_at = excluded.seen_at",
-            (self._tenant_id(key), host, version, _epoch(items[-1].at)),
+            "INSERT INTO tenant_versions(tenant, version, seen_at) VALUES (?, ?, ?) "
+            "ON CONFLICT(tenant) DO UPDATE SET version = excluded.version, "
+            "seen_at = excluded.seen_at",
+            (self._tenant_id(key), version, _epoch(items[-1].at)),
         )
-        self._groups_written[key] = found
+        self._versions_written[key] = version
+
+    def _write_steps(self, steps: Sequence[Step], gap: float, run_id: int | None) -> None:
+        """Runs of observations folded together, events added, outages applied, in order."""
+        for _, group in groupby(steps, key=type):
+            items = list(group)
+            observations = [item for item in items if isinstance(item, Observation)]
+            outages = [item for item in items if isinstance(item, Outage)]
+            if observations:
+                by_key: dict[str, list[Observation]] = {}
+                for observation in observations:
+                    by_key.setdefault(observation.key, []).append(observation)
+                self._record(by_key, gap)
+            elif outages:
+                for outage in outages:
+                    self._outage_step(outage, run_id)
+            else:
+                self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
+
+    # -- our own outages -------------------------------------------------------------------
+
+    def _outage_step(self, outage: Outage, run_id: int | None) -> None:
+        """Inside a transaction: our outage began (``ended`` None) or ended."""
+        if outage.ended is None:
+            self.connection.execute(
+                "INSERT INTO outages(run, started_at, reason, tenants, probes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, _epoch(outage.since), clean(outage.reason, 80), outage.tenants, 0),
+            )
+            self.unobserve_since(outage.since)
+            return
+        updated = self.connection.execute(
+            "UPDATE outages SET ended_at = ?, probes = ? WHERE id = (SELECT id FROM outages "
+            "WHERE started_at = ? AND ended_at IS NULL AND run IS ? ORDER BY id DESC LIMIT 1)",
+            (_epoch(outage.ended), outage.probes, _epoch(outage.since), run_id),
+        ).rowcount
+        if not updated:  # its start was not recorded (the file could not be opened then)
+            self.connection.execute(
+                "INSERT INTO outages(run, started_at, ended_at, reason, tenants, probes) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    _epoch(outage.since),
+                    _epoch(outage.ended),
+                    clean(outage.reason, 80),
+                    outage.tenants,
+                    outage.probes,
+                ),
+            )
+            self.unobserve_since(outage.since)
+
+    def unobserve_since(self, since: datetime) -> set[str]:
+        """Inside a transaction: network failures recorded at or after ``since`` (our own
+        outage's first failure) become unobserved; an interval that such a failure ended
+        is cut back to ``since``; their "check failed" events are withdrawn. Returns the
+        tenant keys whose failures were re-classed."""
+        cutoff = _epoch(since)
+        # Per tenant (CROSS JOIN keeps tenants outside), through its index: the interval that
+        # began last before the cutoff and those after it; a year of history is not scanned
+        # for a minute's failures.
+        rows = self.connection.execute(
+            "SELECT i.id, i.tenant, t.key, i.start_at, i.error FROM tenants t "
+            "CROSS JOIN intervals i ON i.tenant = t.id AND i.start_at >= COALESCE("
+            "(SELECT MAX(j.start_at) FROM intervals j WHERE j.tenant = t.id AND j.start_at < ?), ?)"
+            " WHERE i.end_at >= ? ORDER BY i.tenant, i.start_at, i.id",
+            (cutoff, cutoff, cutoff),
+        ).fetchall()
+        deleted: list[tuple[int]] = []
+        cut: list[tuple[int, None, int]] = []  # (end_at, next_at, id)
+        touched: dict[str, int] = {}
+        for _, group in groupby(rows, key=lambda row: row[1]):
+            spans = list(group)
+            for index, (row_id, tenant_id, key, start, error) in enumerate(spans):
+                following = spans[index + 1][4] if index + 1 < len(spans) else None
+                if error in _NETWORK_ERRORS:
+                    touched[key] = tenant_id
+                    if start >= cutoff:
+                        deleted.append((row_id,))
+                    else:
+                        cut.append((cutoff, None, row_id))
+                elif following in _NETWORK_ERRORS:
+                    cut.append((max(start, cutoff), None, row_id))
+        run_many = self.connection.executemany
+        run_many("DELETE FROM intervals WHERE id = ?", deleted)
+        run_many("UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?", cut)
+        run_many(
+            "DELETE FROM events WHERE tenant = ? AND kind = 'failure' AND at >= ?",
+            [(tenant_id, since.timestamp()) for tenant_id in touched.values()],
+        )
+        return set(touched)
+
+    def _outages_after(self, moment: int) -> list[Outage]:
+        """Our outages still open or ended after ``moment`` (epoch seconds)."""
+        rows = self._query(
+            "SELECT started_at, ended_at, reason, tenants, probes FROM outages "
+            "WHERE ended_at IS NULL OR ended_at > ? ORDER BY started_at, id",
+            (moment,),
+        )
+        return [_outage(row) for row in rows]
+
+    def outages(self, since: datetime | None = None, until: datetime | None = None) -> list[Outage]:
+        """Our own outages overlapping [since, until), oldest first (none in a file from
+        before they were kept)."""
+        if self.schema < 2:
+            return []
+        rows = self._query(
+            "SELECT started_at, ended_at, reason, tenants, probes FROM outages "
+            "WHERE (ended_at IS NULL OR ended_at >= ?) AND started_at < ? "
+            "ORDER BY started_at, id",
+            (_bound(since, 0), _bound(until, 2**62)),
+        )
+        return [_outage(row) for row in rows]
+
+    def close_orphan_outages(self, run_id: int | None, now: datetime) -> int:
+        """End the outages left open by a board or serve that stopped during one (its
+        last heartbeat is long past): at its last heartbeat. Returns how many."""
+        stale = _epoch(now) - 3 * HEARTBEAT
+        with self.transaction() as connection:
+            return connection.execute(
+                "UPDATE outages SET ended_at = MAX(started_at, COALESCE("
+                "(SELECT last_seen FROM runs WHERE runs.id = outages.run), started_at)) "
+                "WHERE ended_at IS NULL AND run IS NOT ? AND COALESCE("
+                "(SELECT last_seen FROM runs WHERE runs.id = outages.run), 0) < ?",
+                (run_id, stale),
+            ).rowcount
 
     def start_run(self, now: datetime) -> int:
         with self.transaction() as connection:
@@ -803,12 +1110,102 @@ class HistoryDB:
             "DELETE FROM host_incidents WHERE id IN (SELECT id FROM host_incidents WHERE "
             "resolved_at IS NOT NULL AND resolved_at < ? AND id NOT IN "
             "(SELECT incident FROM host_incident_tenants) ORDER BY id LIMIT ?)",
+            "DELETE FROM outages WHERE id IN (SELECT id FROM outages WHERE ended_at IS NOT NULL "
+            "AND ended_at < ? ORDER BY id LIMIT ?)",
+            "DELETE FROM maintenance_windows WHERE id IN (SELECT id FROM maintenance_windows "
+            "WHERE end_at < ? ORDER BY id LIMIT ?)",
         )
         deleted = 0
         with self.transaction() as connection:
             for sql in statements:
                 deleted += connection.execute(sql, (cutoff, chunk)).rowcount
         return deleted
+
+    # -- maintenance windows -----------------------------------------------------------------
+
+    def add_window(self, window: Window, now: datetime) -> Window:
+        """Record a window: an ad hoc one as a new row (its id returned on the window), a
+        scheduled one once (again is a no-op: every process records it as it opens)."""
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                "INSERT OR IGNORE INTO maintenance_windows(source, name, start_at, end_at, "
+                "covers, by, created_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    window.source,
+                    window.name,
+                    _epoch(window.start),
+                    _epoch(window.end),
+                    scope_text(window.scope),
+                    window.by,
+                    _epoch(now),
+                    None if window.ended_at is None else _epoch(window.ended_at),
+                ),
+            )
+        if window.source != "adhoc":
+            return window
+        return replace(
+            window,
+            id=int(cursor.lastrowid or 0),
+            start=_moment(_epoch(window.start)),
+            end=_moment(_epoch(window.end)),
+        )
+
+    def end_window(self, window: Window, now: datetime) -> bool:
+        """End a window early (an ad hoc one by id, a scheduled one by what it is); False
+        when it was over or ended already."""
+        if window.source == "adhoc":
+            where, params = "id = ?", [window.id]
+        else:
+            where = "source = ? AND name = ? AND start_at = ?"
+            params = [window.source, window.name, _epoch(window.start)]
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                f"UPDATE maintenance_windows SET ended_at = ? WHERE {where} "
+                "AND ended_at IS NULL AND end_at > ?",
+                (_epoch(now), *params, _epoch(now)),
+            )
+        return cursor.rowcount > 0
+
+    def windows(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        source: str | None = None,
+    ) -> list[Window]:
+        """Recorded windows open at some moment of [since, until), by start; names and
+        scopes cleaned on the way out (the file is not ours alone to trust)."""
+        if self.schema < 3:
+            return []
+        where = ["COALESCE(MIN(end_at, ended_at), end_at) > ?", "start_at < ?"]
+        params: list[Any] = [_bound(since, 0), _bound(until, 2**62)]
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        rows = self._query(
+            "SELECT id, source, name, start_at, end_at, covers, by, ended_at "
+            f"FROM maintenance_windows WHERE {' AND '.join(where)} ORDER BY start_at, id",
+            params,
+        )
+        found = []
+        for window_id, kind, name, start, end, covers, by, ended in rows:
+            try:
+                scope = Scope.from_json(json.loads(covers))
+            except (ValueError, TypeError, RecursionError):
+                scope = Scope()
+            found.append(
+                Window(
+                    source=clean(str(kind), 20),
+                    name=clean(str(name), 60),
+                    start=_moment(start),
+                    end=_moment(end),
+                    scope=scope,
+                    id=int(window_id),
+                    by=clean(str(by), 60),
+                    ended_at=None if ended is None else _moment(ended),
+                )
+            )
+        return found
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -857,22 +1254,15 @@ class HistoryDB:
             for found_host, started, opened, resolved, state, tenants, members, peak, back in rows
         ]
 
-    def tenant_groups(self, keys: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
-        """The (host, version) each tenant's answers last named, where any did."""
+    def tenant_versions(self, keys: Iterable[str]) -> dict[str, str]:
+        """The version each tenant's answers last named, where any did."""
         if self.schema < FLEET_SCHEMA:
             return {}
         wanted = set(keys)
         rows = self._query(
-            "SELECT t.key, g.host, g.version FROM tenant_groups g JOIN tenants t ON t.id = g.tenant"
+            "SELECT t.key, v.version FROM tenant_versions v JOIN tenants t ON t.id = v.tenant"
         )
-        return {
-            str(key): (
-                clean(str(host), 80) if host else None,
-                clean(str(version), 200) if version else None,
-            )
-            for key, host, version in rows
-            if key in wanted
-        }
+        return {str(key): clean(str(version), 200) for key, version in rows if key in wanted}
 
     def tenant_keys(self) -> list[str]:
         """Every tenant recorded (``env:CustN``): not the key "" that events about no one
@@ -885,7 +1275,7 @@ class HistoryDB:
     ) -> list[Interval]:
         """One tenant's intervals overlapping [since, until), oldest first."""
         rows = self._query(
-            "SELECT i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error "
+            f"SELECT {self._columns} "
             "FROM intervals i JOIN tenants t ON t.id = i.tenant "
             "WHERE t.key = ? AND i.end_at >= ? AND i.start_at < ? ORDER BY i.start_at, i.id",
             (key, _bound(since, 0), _bound(until, 2**62)),
@@ -900,7 +1290,7 @@ class HistoryDB:
         found: dict[str, list[Interval]] = {}
         for key in keys:
             before = self._query(
-                "SELECT i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error "
+                f"SELECT {self._columns} "
                 "FROM intervals i JOIN tenants t ON t.id = i.tenant "
                 "WHERE t.key = ? AND i.end_at < ? ORDER BY i.start_at DESC LIMIT 1",
                 (key, _epoch(since)),
@@ -913,7 +1303,7 @@ class HistoryDB:
         found: dict[str, Interval] = {}
         for key in keys:
             rows = self._query(
-                "SELECT i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error "
+                f"SELECT {self._columns} "
                 "FROM intervals i JOIN tenants t ON t.id = i.tenant "
                 "WHERE t.key = ? ORDER BY i.start_at DESC, i.id DESC LIMIT 1",
                 (key,),
@@ -999,8 +1389,12 @@ def _bound(moment: datetime | None, default: int) -> int:
     return default if moment is None else _epoch(moment)
 
 
+def _epoch_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else _epoch(moment)
+
+
 def _interval(key: str, row: Sequence[Any]) -> Interval:
-    start, end, state, code, running, host, error = row
+    start, end, state, code, running, host, error, next_at = row
     return Interval(
         key=key,
         start=_moment(start),
@@ -1010,6 +1404,7 @@ def _interval(key: str, row: Sequence[Any]) -> Interval:
         running=None if running is None else bool(running),
         host=None if host is None else clean(str(host), 60),
         error=None if error is None else clean(str(error), 40),
+        next_at=None if next_at is None else _moment(next_at),
     )
 
 
@@ -1022,6 +1417,18 @@ def _interval_row(item: Interval) -> tuple[Any, ...]:
         None if item.running is None else int(item.running),
         item.host,
         item.error,
+        _epoch_or_none(item.next_at),
+    )
+
+
+def _outage(row: Sequence[Any]) -> Outage:
+    started, ended, reason, tenants, probes = row
+    return Outage(
+        since=_moment(started),
+        reason=clean(str(reason), 80),
+        tenants=int(tenants or 0),
+        probes=int(probes or 0),
+        ended=None if ended is None else _moment(ended),
     )
 
 
@@ -1072,6 +1479,12 @@ class HistoryWriter:
     and :meth:`close`, which wait for the thread. Errors never raise into the caller: the
     last one is in :attr:`error` (and passed to ``on_error``, from the writer's thread);
     a batch that could not be written is kept and tried again with the next one.
+
+    At most :data:`MAX_PENDING` results (and as many events) wait to be written, whether
+    the file cannot be written for now or the disk is merely slower than the checks: past
+    that, the newest are dropped at the door and counted (:attr:`dropped`,
+    :attr:`dropped_events`); the time they covered is then a gap or, when it is shorter
+    than the planned check, folded as if the outcome held.
     """
 
     def __init__(
@@ -1093,14 +1506,25 @@ class HistoryWriter:
         self.gap = gap
         self.error: HistoryError | None = None
         self.run_id: int | None = None
-        #: Observations dropped because the file could not be written for too long.
+        #: Results not recorded: more waited than :data:`MAX_PENDING`, or their batch
+        #: failed in a way a retry would not mend.
         self.dropped = 0
+        #: Events not recorded, likewise.
+        self.dropped_events = 0
         self._on_error = on_error
         self._now = now
         self._import_from = import_events_from
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._pending: list[Observation] = []
-        self._pending_events: list[LoggedEvent] = []
+        #: Results and events admitted and not yet written or dropped (see :meth:`_admit`).
+        self._waiting = 0
+        self._waiting_events = 0
+        self._door = threading.Lock()
+        self._dropped_told = 0
+        self._next_behind_note = 0.0
+        #: Our latest outage as last told (its network failures are not observations).
+        self._outage: Outage | None = None
+        #: Observations, events and our outages taken from the queue, in their order.
+        self._pending: list[Step] = []
         self._db: HistoryDB | None = None
         self._next_prune = 0.0
         self._next_heartbeat = 0.0
@@ -1114,14 +1538,49 @@ class HistoryWriter:
 
     def add_results(self, results: Iterable[CheckResult]) -> None:
         """Queue results as they are: they become observations in the writer's thread, so
-        the caller (the board's event loop) pays one queue append per batch."""
-        self._queue.put(("results", list(results)))
+        the caller (the board's event loop) pays one queue append per batch. A result
+        from our own outage (``during_outage``) is no observation: it leaves a gap."""
+        batch = list(results)
+        if self._admit(len(batch)):
+            self._queue.put(("results", batch))
 
     def add_observations(self, observations: Iterable[Observation]) -> None:
-        self._queue.put(list(observations))
+        batch = list(observations)
+        if self._admit(len(batch)):
+            self._queue.put(("observations", batch))
 
     def add_events(self, events: Iterable[LoggedEvent]) -> None:
-        self._queue.put(("events", list(events)))
+        batch = list(events)
+        if self._admit(len(batch), events=True):
+            self._queue.put(("events", batch))
+
+    def outage_changed(self, outage: Outage) -> None:
+        """Our own outage began (``outage.ended`` None) or ended (the monitor's
+        ``on_outage``). When it begins, network failures recorded since ``outage.since``
+        become unobserved and their "check failed" events are withdrawn; the outage is
+        kept (start, end, reason, probes) and is a gap in every tenant's history."""
+        self._queue.put(("outage", replace(outage)))  # a copy: the monitor changes its own
+
+    def _admit(self, count: int, *, events: bool = False) -> bool:
+        """Room for ``count`` more? Otherwise they are dropped here, counted."""
+        with self._door:
+            waiting = self._waiting_events if events else self._waiting
+            if waiting + count > MAX_PENDING:
+                if events:
+                    self.dropped_events += count
+                else:
+                    self.dropped += count
+                return False
+            if events:
+                self._waiting_events += count
+            else:
+                self._waiting += count
+            return True
+
+    def _release(self, results: int, events: int = 0) -> None:
+        with self._door:
+            self._waiting -= results
+            self._waiting_events -= events
 
     def call(self, function: Callable[[HistoryDB], T]) -> Future[T]:
         """Run ``function(db)`` in the writer's thread (after what is queued); e.g. to add a
@@ -1135,7 +1594,7 @@ class HistoryWriter:
         """What waits to be written: calls queued, plus observations and events taken from
         the queue but not written yet. 0 right after :meth:`flush`; read from another
         thread, a moment's estimate."""
-        return self._queue.qsize() + len(self._pending) + len(self._pending_events)
+        return self._queue.qsize() + len(self._pending)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Write everything queued so far; False if the thread did not answer in time."""
@@ -1170,26 +1629,32 @@ class HistoryWriter:
             flush = item if isinstance(item, _Flush) else None
             try:
                 self._take(item)
+                self._say_if_behind()
                 if flush is not None or time.monotonic() - last_write >= self.flush_interval:
                     self._write()
                     self._prune_some()
                     last_write = time.monotonic()
             except Exception as exc:  # a bug must not stop the recording for good
                 self._report(classify(exc, self.path))
-                self._pending.clear()  # the batch that failed is the one lost
-                self._pending_events.clear()
+                self._lose_pending()  # the batch that failed is the one lost
             finally:
                 if flush is not None:
                     flush.done.set()
 
     def _take(self, item: Any) -> None:
-        if isinstance(item, list):
-            self._pending.extend(item)
-        elif isinstance(item, tuple) and item[0] == "results":
-            self._pending.extend(Observation.from_result(result) for result in item[1])
-        elif isinstance(item, tuple) and item[0] == "events":
-            self._pending_events.extend(item[1])
-        elif isinstance(item, tuple) and item[0] == "call":
+        if not isinstance(item, tuple):
+            return
+        if item[0] == "results":
+            results = item[1]
+            observed = [Observation.from_result(r) for r in results if not self._outages(r)]
+            self._release(len(results) - len(observed))  # our outage's: a gap, not data
+            self._pending.extend(observed)
+        elif item[0] in ("observations", "events"):
+            self._pending.extend(item[1])
+        elif item[0] == "outage":
+            self._outage = item[1]
+            self._pending.append(item[1])
+        elif item[0] == "call":
             self._write()
             _, function, future = item
             if self._db is None:
@@ -1205,6 +1670,14 @@ class HistoryWriter:
                     future.set_exception(
                         classify(exc, self.path) if isinstance(exc, sqlite3.Error) else exc
                     )
+
+    def _outages(self, result: CheckResult) -> bool:
+        """The result is our outage's: held in it, or a network failure within it that
+        reached us before the monitor could tell (or after, late)."""
+        outage = self._outage
+        return result.during_outage or (
+            outage is not None and outage.covers(result.error, result.checked_at)
+        )
 
     def _open(self) -> None:
         try:
@@ -1224,6 +1697,7 @@ class HistoryWriter:
             self._report(HistoryError(exc.reason, self.path, exc.detail, set_aside=moved))
         try:
             self.run_id = self._db.start_run(self._now())
+            self._db.close_orphan_outages(self.run_id, self._now())
             if self._import_from is not None:
                 import_event_log(self._db, self._import_from)
                 self._import_from = None
@@ -1231,7 +1705,7 @@ class HistoryWriter:
             self._report(exc)
 
     def _write(self) -> None:
-        if not self._pending and not self._pending_events:
+        if not self._pending:
             if self._db is not None and time.monotonic() >= self._next_heartbeat:
                 with contextlib.suppress(HistoryError):
                     self._db.write(run_id=self.run_id, now=self._now())
@@ -1240,40 +1714,41 @@ class HistoryWriter:
         if self._db is None:
             self._open()
         if self._db is None:
-            self._trim()
-            return
+            return  # kept: the door keeps what waits bounded
         try:
-            self._db.write(
-                self._pending,
-                self._pending_events,
-                run_id=self.run_id,
-                now=self._now(),
-                gap=self.gap,
-            )
+            self._db.write(steps=self._pending, run_id=self.run_id, now=self._now(), gap=self.gap)
         except HistoryError as exc:
             self._report(exc)
             if exc.reason is Reason.CORRUPT:
                 self._db.close()
                 self._db = None  # reopened (and the damaged file set aside) next time
-            if exc.reason in _PASSING:
-                self._trim()  # kept, and tried again with the next batch
-            else:
-                self.dropped += len(self._pending)  # it would fail again: lose this one only
-                self._pending.clear()
-                self._pending_events.clear()
-            return
+            if exc.reason not in _PASSING:
+                self._lose_pending()  # it would fail again: lose this one only
+            return  # else kept, and tried again with the next batch
+        self._release(*_counts(self._pending))
         self._pending.clear()
-        self._pending_events.clear()
         self._next_heartbeat = time.monotonic() + HEARTBEAT
         if self.error is not None:
             self.error = None
 
-    def _trim(self) -> None:
-        excess = len(self._pending) - MAX_PENDING
-        if excess > 0:
-            del self._pending[:excess]
-            self.dropped += excess
-        del self._pending_events[: max(0, len(self._pending_events) - MAX_PENDING)]
+    def _lose_pending(self) -> None:
+        results, events = _counts(self._pending)
+        self.dropped += results
+        self.dropped_events += events
+        self._release(results, events)
+        self._pending.clear()
+
+    def _say_if_behind(self) -> None:
+        """Results dropped at the door are said, at most once a minute."""
+        dropped = self.dropped + self.dropped_events
+        if dropped > self._dropped_told and time.monotonic() >= self._next_behind_note:
+            self._dropped_told = dropped
+            self._next_behind_note = time.monotonic() + 60
+            self._report(
+                HistoryError(
+                    Reason.BEHIND, self.path, "cannot keep up: the newest results are dropped"
+                )
+            )
 
     def _prune_some(self) -> None:
         """Retention: one short chunk per batch while there is something to delete,
@@ -1300,6 +1775,13 @@ class HistoryWriter:
                 self._on_error(error)
 
 
+def _counts(steps: Sequence[Step]) -> tuple[int, int]:
+    """How many observations and how many events ``steps`` holds."""
+    results = sum(isinstance(step, Observation) for step in steps)
+    outages = sum(isinstance(step, Outage) for step in steps)
+    return results, len(steps) - results - outages
+
+
 # -- `check`: mutes from the database, read-only ------------------------------------------------
 
 
@@ -1322,6 +1804,22 @@ def marks_for(
         return {}, exc
 
 
+def recorded_windows(
+    path: Path, now: datetime, *, source: str | None = None
+) -> tuple[list[Window], HistoryError | None]:
+    """The windows recorded as open now or later (``source``: only those), read without
+    writing anything; an absent file is simply none."""
+    if not Path(path).exists():
+        return [], None
+    try:
+        with HistoryDB.open(path, read_only=True) as db:
+            return db.windows(now, None, source=source), None
+    except HistoryError as exc:
+        if exc.reason is Reason.UNAVAILABLE and "no history" in exc.detail:
+            return [], None
+        return [], exc
+
+
 def dumps_interval(interval: Interval) -> dict[str, Any]:
     return {
         "start": _iso(interval.start),
@@ -1332,10 +1830,23 @@ def dumps_interval(interval: Interval) -> dict[str, Any]:
         "is_running": interval.running,
         "host": interval.host,
         "error": interval.error,
+        "next_check_planned": _iso(interval.next_at) if interval.next_at else None,
+    }
+
+
+def dumps_outage(outage: Outage) -> dict[str, Any]:
+    """Our own outage for JSON: a period in which nothing was observed."""
+    return {
+        "start": _iso(outage.since),
+        "end": _iso(outage.ended) if outage.ended else None,
+        "reason": outage.reason,
+        "probes": outage.probes,
+        "tenants": outage.tenants,
     }
 
 
 __all__ = [
+    "MAX_PENDING",
     "SCHEMA_VERSION",
     "ClosedChange",
     "HistoryDB",
@@ -1346,9 +1857,13 @@ __all__ = [
     "Mark",
     "Observation",
     "Reason",
+    "allowed_silence",
     "changed_while_closed",
+    "dumps_interval",
+    "dumps_outage",
     "fold",
     "history_path",
     "import_event_log",
     "marks_for",
+    "recorded_windows",
 ]

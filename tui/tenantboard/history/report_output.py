@@ -10,33 +10,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tenantboard.connectivity import Outage
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.groups import DIMENSION_NAMES, group_sort_key, group_title
 from tenantboard.history.availability import MAINTENANCE_STATES, Availability, Interval
-from tenantboard.history.db import IncidentRecord, Mark, dumps_interval
-from tenantboard.humanize import yes_no
+from tenantboard.history.db import IncidentRecord, Mark, dumps_interval, dumps_outage
+from tenantboard.history.planned import UNPLANNED_ONLY, Planned, planned_down_by_window
+from tenantboard.humanize import length, time_range, yes_no
+from tenantboard.maintenance import Window
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
-
-_SPAN = re.compile(r"(\d{1,6})\s*([smhdw])", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_span(text: str) -> timedelta:
-    """``7d``, ``24h``, ``90m``, ``2w``, ``45s`` as a timedelta; ValueError otherwise."""
-    match = _SPAN.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"{clean(text, 20)!r} is not a span like 7d, 24h, 90m or 2w")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
-    if seconds <= 0:
-        raise ValueError("the span must be longer than nothing")
-    return timedelta(seconds=seconds)
 
 
 def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
@@ -61,18 +49,8 @@ def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
 class ReportRow:
     tenant: Tenant
     figures: Availability
-
-
-def _hours(seconds: float) -> str:
-    """A duration for the report: 0s, 45s, 12m, 3h 05m, 2d 04h."""
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m"
-    if whole < 86_400:
-        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-    return f"{whole // 86_400}d {whole % 86_400 // 3600:02d}h"
+    #: The downtime split by maintenance windows.
+    planned: Planned = UNPLANNED_ONLY
 
 
 def _percent(share: float | None, digits: int = 2) -> str:
@@ -100,15 +78,30 @@ def _aligned(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def outage_lines(outages: Sequence[Outage]) -> list[str]:
+    """Our own outages, one line each: "tenantboard could not reach SuperOffice from ..
+    to .. (1m 30s): connection refused; 12 probes; not observed"."""
+    return [
+        f"tenantboard {outage.summary(dates=True)}; not observed"
+        if outage.ended is not None
+        else f"tenantboard {outage.headline}; not observed"
+        for outage in outages
+    ]
+
+
 def report_table(
     rows: Sequence[ReportRow],
     start: datetime,
     end: datetime,
+    outages: Sequence[Outage] = (),
     incidents: Sequence[IncidentRecord] = (),
 ) -> str:
+    """The availability table, then our own outages in the period (time nobody could
+    observe: it lowers coverage, never uptime), then its host incidents."""
     header = [
-        "CONTEXT", "ENV", "UPTIME", "DOWN", "INCIDENTS", "LONGEST", "ONLINE MAINT",
-        "OFFLINE MAINT", "LAST RUNNING", "COVERAGE", "LABEL",
+        "CONTEXT", "ENV", "UPTIME", "EXCL PLANNED", "DOWN", "PLANNED", "UNPLANNED",
+        "INCIDENTS", "LONGEST", "ONLINE MAINT", "OFFLINE MAINT", "LAST RUNNING", "COVERAGE",
+        "LABEL",
     ]  # fmt: skip
     body = []
     for row in rows:
@@ -119,20 +112,24 @@ def report_table(
                 row.tenant.context_id,
                 row.tenant.env,
                 _percent(figures.uptime, 3),
-                _hours(figures.down) if observed else "-",
+                _percent(row.planned.uptime_excluding_planned, 3),
+                length(figures.down) if observed else "-",
+                length(row.planned.planned_down) if observed else "-",
+                length(row.planned.unplanned_down) if observed else "-",
                 str(figures.incidents) if observed else "-",
-                _hours(figures.longest_incident) if figures.incidents else "-",
-                _hours(figures.maintenance.get("OnlineMaintenance", 0.0)) if observed else "-",
-                _hours(figures.maintenance.get("OfflineMaintenance", 0.0)) if observed else "-",
+                length(figures.longest_incident) if figures.incidents else "-",
+                length(figures.maintenance.get("OnlineMaintenance", 0.0)) if observed else "-",
+                length(figures.maintenance.get("OfflineMaintenance", 0.0)) if observed else "-",
                 _local(figures.last_seen_running),
                 _percent(figures.coverage, 1),
                 row.tenant.label,
             ]
         )
-    title = (
-        f"availability {_local(start)} to {_local(end)} ({_hours((end - start).total_seconds())})"
-    )
-    return title + "\n" + _aligned(header, body) + incidents_text(incidents)
+    first, last = time_range(start, end, dates=True)
+    title = f"availability {first} to {last} ({length((end - start).total_seconds())})"
+    notes = outage_lines(outages)
+    table = "\n".join([title, _aligned(header, body), *(["", *notes] if notes else [])])
+    return table + incidents_text(incidents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +160,20 @@ class ReportGroup:
         return self.up / self.observed if self.observed > 0 else None
 
     @property
+    def planned_down(self) -> float:
+        return sum(row.planned.planned_down for row in self.rows)
+
+    @property
+    def unplanned_down(self) -> float:
+        return sum(row.planned.unplanned_down for row in self.rows)
+
+    @property
+    def uptime_excluding_planned(self) -> float | None:
+        """Up time over observed time less planned downtime, over all of its tenants."""
+        room = self.observed - self.planned_down
+        return self.up / room if room > 0 else None
+
+    @property
     def coverage(self) -> float:
         """Observed time over the period's, for all of its tenants."""
         room = sum(row.figures.window for row in self.rows)
@@ -182,7 +193,7 @@ class ReportGroup:
 def report_groups(
     rows: Sequence[ReportRow],
     dimension: str,
-    values_of: Any,
+    values_of: Callable[[ReportRow], tuple[str, ...]],
     incidents: Sequence[IncidentRecord] = (),
 ) -> list[ReportGroup]:
     """The rows added up per group of ``dimension``; ``values_of(row)`` gives a row's
@@ -207,14 +218,14 @@ def report_groups(
 
 def groups_table(
     groups: Sequence[ReportGroup],
+    dimension: str,
     start: datetime,
     end: datetime,
     incidents: Sequence[IncidentRecord] = (),
 ) -> str:
-    dimension = groups[0].dimension if groups else "host"
     header = [
-        DIMENSION_NAMES[dimension].upper(), "TENANTS", "UPTIME", "DOWN", "INCIDENTS",
-        "LONGEST", "OFFLINE MAINT", "COVERAGE",
+        DIMENSION_NAMES[dimension].upper(), "TENANTS", "UPTIME", "EXCL PLANNED", "DOWN",
+        "PLANNED", "UNPLANNED", "INCIDENTS", "LONGEST", "COVERAGE",
     ]  # fmt: skip
     if dimension == "host":
         header.append("HOST INCIDENTS")
@@ -225,18 +236,21 @@ def groups_table(
             group.title,
             str(len(group.rows)),
             _percent(group.uptime, 3),
-            _hours(group.total("down")) if observed else "-",
+            _percent(group.uptime_excluding_planned, 3),
+            length(group.total("down")) if observed else "-",
+            length(group.planned_down) if observed else "-",
+            length(group.unplanned_down) if observed else "-",
             str(int(group.total("incidents"))) if observed else "-",
-            _hours(group.longest_incident) if group.total("incidents") else "-",
-            _hours(group.maintenance("OfflineMaintenance")) if observed else "-",
+            length(group.longest_incident) if group.total("incidents") else "-",
             _percent(group.coverage, 1),
         ]
         if dimension == "host":
             line.append(str(group.host_incidents))
         body.append(line)
+    first, last = time_range(start, end, dates=True)
     title = (
-        f"availability {_local(start)} to {_local(end)} "
-        f"({_hours((end - start).total_seconds())}), by {DIMENSION_NAMES[dimension]}"
+        f"availability {first} to {last} ({length((end - start).total_seconds())}), "
+        f"by {DIMENSION_NAMES[dimension]}"
     )
     return title + "\n" + _aligned(header, body) + incidents_text(incidents)
 
@@ -248,10 +262,13 @@ def _group_record(group: ReportGroup) -> dict[str, Any]:
         "tenants": len(group.rows),
         "context_ids": [row.tenant.context_id for row in group.rows],
         "uptime": group.uptime,
+        "uptime_excluding_planned": group.uptime_excluding_planned,
         "coverage": group.coverage,
         "observed_seconds": group.observed,
         "up_seconds": group.up,
         "down_seconds": group.total("down"),
+        "planned_down_seconds": group.planned_down,
+        "unplanned_down_seconds": group.unplanned_down,
         "failed_seconds": group.total("failed"),
         "incidents": int(group.total("incidents")),
         "longest_incident_seconds": group.longest_incident,
@@ -282,7 +299,8 @@ def groups_json(
 
 def groups_csv(groups: Sequence[ReportGroup]) -> str:
     columns = [
-        "group", "tenants", "uptime", "coverage", "observed_seconds", "down_seconds",
+        "group", "tenants", "uptime", "uptime_excluding_planned", "coverage",
+        "observed_seconds", "down_seconds", "planned_down_seconds", "unplanned_down_seconds",
         "failed_seconds", "incidents", "longest_incident_seconds",
         "online_maintenance_seconds", "offline_maintenance_seconds", "host_incidents",
     ]  # fmt: skip
@@ -308,7 +326,7 @@ def incidents_text(incidents: Sequence[IncidentRecord]) -> str:
             incident.host,
             _local(incident.since),
             _local(incident.resolved_at) if incident.resolved_at else "not seen to end",
-            _hours(incident.seconds) if incident.seconds is not None else "-",
+            length(incident.seconds) if incident.seconds is not None else "-",
             incident.state,
             f"{incident.peak} of {incident.tenants}",
             f"{incident.back} of {incident.members}" if incident.resolved_at else "-",
@@ -317,74 +335,6 @@ def incidents_text(incidents: Sequence[IncidentRecord]) -> str:
     ]
     table = _aligned(["HOST", "FROM", "TO", "FOR", "STATE", "AT WORST", "BACK"], body)
     return f"\n\nhost incidents ({len(incidents)})\n{table}"
-
-
-def _report_record(row: ReportRow) -> dict[str, Any]:
-    figures = row.figures
-    return {
-        "context_id": row.tenant.context_id,
-        "env": row.tenant.env,
-        "label": clean(row.tenant.label, 120),
-        "uptime": figures.uptime,
-        "coverage": figures.coverage,
-        "observed_seconds": figures.observed,
-        "up_seconds": figures.up,
-        "down_seconds": figures.down,
-        "failed_seconds": figures.failed,
-        "incidents": figures.incidents,
-        "longest_incident_seconds": figures.longest_incident,
-        "maintenance_seconds": {
-            name: figures.maintenance.get(name, 0.0) for name in MAINTENANCE_STATES
-        },
-        "last_seen_running": _iso(figures.last_seen_running),
-    }
-
-
-def report_json(
-    rows: Sequence[ReportRow],
-    start: datetime,
-    end: datetime,
-    incidents: Sequence[IncidentRecord] = (),
-) -> str:
-    return json.dumps(
-        {
-            "from": _iso(start),
-            "to": _iso(end),
-            "tenants": [_report_record(row) for row in rows],
-            "host_incidents": [incident.as_json() for incident in incidents],
-        },
-        indent=2,
-        ensure_ascii=False,
-    )
-
-
-_FORMULA_START = ("=", "+", "-", "@")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str):
-        value = clean(value, 200)
-        if value.startswith(_FORMULA_START):
-            return "'" + value
-    return "" if value is None else value
-
-
-def report_csv(rows: Sequence[ReportRow]) -> str:
-    columns = [
-        "context_id", "env", "label", "uptime", "coverage", "observed_seconds",
-        "down_seconds", "failed_seconds", "incidents", "longest_incident_seconds",
-        "online_maintenance_seconds", "offline_maintenance_seconds", "last_seen_running",
-    ]  # fmt: skip
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        record = _report_record(row)
-        maintenance = record.pop("maintenance_seconds")
-        record["online_maintenance_seconds"] = maintenance["OnlineMaintenance"]
-        record["offline_maintenance_seconds"] = maintenance["OfflineMaintenance"]
-        writer.writerow([_csv_cell(record[name]) for name in columns])
-    return buffer.getvalue().rstrip("\n")
 
 
 def host_history_table(host: str, incidents: Sequence[IncidentRecord]) -> str:
@@ -406,14 +356,128 @@ def host_history_json(host: str, incidents: Sequence[IncidentRecord]) -> str:
     )
 
 
+def _report_record(row: ReportRow) -> dict[str, Any]:
+    figures = row.figures
+    return {
+        "context_id": row.tenant.context_id,
+        "env": row.tenant.env,
+        "label": clean(row.tenant.label, 120),
+        "uptime": figures.uptime,
+        "uptime_excluding_planned": row.planned.uptime_excluding_planned,
+        "coverage": figures.coverage,
+        "observed_seconds": figures.observed,
+        "up_seconds": figures.up,
+        "down_seconds": figures.down,
+        "planned_down_seconds": row.planned.planned_down,
+        "unplanned_down_seconds": row.planned.unplanned_down,
+        "failed_seconds": figures.failed,
+        "incidents": figures.incidents,
+        "longest_incident_seconds": figures.longest_incident,
+        "maintenance_seconds": {
+            name: figures.maintenance.get(name, 0.0) for name in MAINTENANCE_STATES
+        },
+        "last_seen_running": _iso(figures.last_seen_running),
+    }
+
+
+def report_json(
+    rows: Sequence[ReportRow],
+    start: datetime,
+    end: datetime,
+    outages: Sequence[Outage] = (),
+    incidents: Sequence[IncidentRecord] = (),
+) -> str:
+    return json.dumps(
+        {
+            "from": _iso(start),
+            "to": _iso(end),
+            "tenants": [_report_record(row) for row in rows],
+            "outages": [dumps_outage(outage) for outage in outages],
+            "host_incidents": [incident.as_json() for incident in incidents],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        value = clean(value, 200)
+        if value.startswith(_FORMULA_START):
+            return "'" + value
+    return "" if value is None else value
+
+
+def report_csv(rows: Sequence[ReportRow]) -> str:
+    columns = [
+        "context_id", "env", "label", "uptime", "uptime_excluding_planned", "coverage",
+        "observed_seconds", "down_seconds", "planned_down_seconds", "unplanned_down_seconds",
+        "failed_seconds", "incidents", "longest_incident_seconds",
+        "online_maintenance_seconds", "offline_maintenance_seconds", "last_seen_running",
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        record = _report_record(row)
+        maintenance = record.pop("maintenance_seconds")
+        record["online_maintenance_seconds"] = maintenance["OnlineMaintenance"]
+        record["offline_maintenance_seconds"] = maintenance["OfflineMaintenance"]
+        writer.writerow([_csv_cell(record[name]) for name in columns])
+    return buffer.getvalue().rstrip("\n")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindows:
+    """The maintenance windows that covered one tenant in a period, and its downtime in
+    each (planned)."""
+
+    windows: Sequence[Window] = ()
+    planned_down: Sequence[float] = ()
+
+    @classmethod
+    def of(
+        cls,
+        tenant: Tenant,
+        intervals: Sequence[Interval],
+        windows: Sequence[Window],
+        start: datetime,
+        end: datetime,
+    ) -> HistoryWindows:
+        _, per_window = planned_down_by_window(tenant, intervals, windows, start, end)
+        return cls(windows, [per_window.get(index, 0.0) for index in range(len(windows))])
+
+
+def _windows_rows(found: HistoryWindows) -> list[list[str]]:
+    return [
+        [
+            window.name,
+            window.source_text,
+            _local(window.start),
+            _local(window.closes),
+            "yes" if window.ended_at is not None and window.ended_at < window.end else "",
+            length(down),
+            window.scope.describe(),
+        ]
+        for window, down in zip(found.windows, found.planned_down, strict=True)
+    ]
+
+
 def history_table(
     tenant: Tenant,
     intervals: Sequence[Interval],
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
+    outages: Sequence[Outage] = (),
+    windows: HistoryWindows = HistoryWindows(),
     incidents: Sequence[IncidentRecord] = (),
 ) -> str:
-    """One tenant's intervals (oldest first), events (oldest first) and marks."""
+    """One tenant's intervals (oldest first), events (oldest first) and marks, our own
+    outages in the period (a gap in the intervals, not the tenant's), the maintenance
+    windows that covered it and the host incidents it was part of."""
     name = f"{tenant.context_id} ({tenant.env})"
     parts = [f"intervals of {name}"]
     if intervals:
@@ -422,9 +486,8 @@ def history_table(
                 ["FROM", "TO", "FOR", "STATE", "RUN", "HOST", "ERROR"],
                 [
                     [
-                        _local(item.start),
-                        _local(item.end),
-                        _hours(item.seconds),
+                        *time_range(item.start, item.end, dates=True),
+                        length(item.seconds),
                         item.state or "-",
                         yes_no(item.running),
                         item.host or "-",
@@ -436,6 +499,9 @@ def history_table(
         )
     else:
         parts.append("(none recorded)")
+    if outages:
+        parts.extend(["", "tenantboard's own outages (nothing observed; not the tenant's)"])
+        parts.extend(outage_lines(outages))
     parts.append("")
     parts.append(f"events of {name}")
     if events:
@@ -466,6 +532,15 @@ def history_table(
                 ],
             )
         )
+    if windows.windows:
+        parts.append("")
+        parts.append(f"maintenance windows of {name}")
+        parts.append(
+            _aligned(
+                ["NAME", "SOURCE", "FROM", "TO", "ENDED EARLY", "DOWN INSIDE", "COVERS"],
+                _windows_rows(windows),
+            )
+        )
     if incidents:
         text = incidents_text(incidents).strip()
         parts += ["", text.replace("host incidents (", "host incidents it was part of (", 1)]
@@ -477,6 +552,8 @@ def history_json(
     intervals: Sequence[Interval],
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
+    outages: Sequence[Outage] = (),
+    windows: HistoryWindows = HistoryWindows(),
     incidents: Sequence[IncidentRecord] = (),
 ) -> str:
     return json.dumps(
@@ -498,8 +575,42 @@ def history_json(
                 {**mark.as_json(), "kind": mark.kind, "ended_at": _iso(mark.ended_at)}
                 for mark in marks
             ],
+            "outages": [dumps_outage(outage) for outage in outages],
+            "maintenance_windows": [
+                {**window.as_json(), "planned_down_seconds": down}
+                for window, down in zip(windows.windows, windows.planned_down, strict=True)
+            ],
             "host_incidents": [incident.as_json() for incident in incidents],
         },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def windows_table(windows: Sequence[Window], now: datetime) -> str:
+    """`maintenance list`: the windows open now and to come."""
+    if not windows:
+        return "no maintenance window open now or to come"
+    return _aligned(
+        ["ID", "SOURCE", "NAME", "FROM", "TO", "NOW", "COVERS"],
+        [
+            [
+                str(window.id) if window.source == "adhoc" and window.id else "",
+                window.source_text,
+                window.name,
+                _local(window.start),
+                _local(window.closes),
+                "open" if window.open_at(now) else "",
+                window.scope.describe(),
+            ]
+            for window in windows
+        ],
+    )
+
+
+def windows_json(windows: Sequence[Window], now: datetime) -> str:
+    return json.dumps(
+        [{**window.as_json(), "open": window.open_at(now)} for window in windows],
         indent=2,
         ensure_ascii=False,
     )

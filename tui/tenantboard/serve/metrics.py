@@ -16,12 +16,22 @@ Per tenant (labels ``context_id``, ``env``, ``label``), named after Gatus's
 - ``tenantboard_tenant_running``: IsRunning from the last answer, 1 or 0.
 - ``tenantboard_tenant_check_success``: 1 when the last check got an answer, else 0.
 - ``tenantboard_tenant_info{endpoint_host,version}``: always 1.
-- ``tenantboard_tenant_valid_until_timestamp_seconds`` and
-  ``tenantboard_tenant_last_check_timestamp_seconds``.
+- ``tenantboard_tenant_valid_until_timestamp_seconds``,
+  ``tenantboard_tenant_last_check_timestamp_seconds`` and
+  ``tenantboard_tenant_next_check_timestamp_seconds`` (when the schedule plans the next
+  check: a last check older than that, by more than a margin, means results went stale).
 
 Overall: ``tenantboard_checks_total{result}`` (``ok`` or an error kind),
 ``tenantboard_check_duration_seconds`` (histogram), ``tenantboard_tenants{severity}``,
-``tenantboard_notifications_total{hook,result}`` and ``tenantboard_tenant_file_valid``.
+``tenantboard_notifications_total{hook,result}``, ``tenantboard_tenant_file_valid`` and
+``tenantboard_outage`` (1 while the watcher cannot reach SuperOffice at all and probes
+instead of checking each tenant: its own outage, not the tenants').
+
+Maintenance: per open window (labels ``window``, ``source``)
+``tenantboard_maintenance_window_open`` (1), ``..._end_timestamp_seconds`` and
+``..._tenants`` (how many it covers); and ``tenantboard_tenant_in_maintenance`` (1) for
+each tenant a window covers now (present only then: join with ``unless on(context_id,
+env)`` to leave planned work out of an alert).
 
 Per group (groups.py): ``tenantboard_group_tenants{group_by,group,severity}``, tenants by
 endpoint host, environment, version and tag, and severity (every severity of a group is
@@ -40,7 +50,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from prometheus_client.core import (
@@ -59,6 +69,7 @@ from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
 from tenantboard.groups import capped
 from tenantboard.humanize import SEVERITY_WORDS, host_of
+from tenantboard.maintenance import Window
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
 
@@ -105,11 +116,17 @@ class MetricsSnapshot:
     severities: dict[str, int]
     notifications: dict[tuple[str, str], int]
     file_valid: bool
+    #: The watcher's own outage (it cannot reach SuperOffice at all) is on.
+    outage: bool = False
+    #: The maintenance windows open now, each with the number of tenants it covers.
+    windows: tuple[tuple[Window, int], ...] = ()
+    #: The tenants a window covers now.
+    in_window: tuple[Tenant, ...] = ()
     #: (dimension, group, severity word) -> tenants, capped (:data:`GROUP_LIMITS`).
-    groups: dict[tuple[str, str, str], int]
+    groups: dict[tuple[str, str, str], int] = field(default_factory=dict)
     #: Each open host incident's host and tenants still bad.
-    incidents_open: list[tuple[str, int]]
-    incidents_opened: int
+    incidents_open: tuple[tuple[str, int], ...] = ()
+    incidents_opened: int = 0
 
 
 def take_snapshot(
@@ -129,7 +146,18 @@ def take_snapshot(
         for key, row in ((key, rows[key]) for key in keys)
         if known.get(key) != row.revision
     ]
+    open_windows = watcher.session.maintenance.open
+    in_window: list[Tenant] = []
+    covered: Counter[Window] = Counter()
+    if open_windows:
+        for key in keys:
+            window = rows[key].window
+            if window is not None:
+                in_window.append(rows[key].tenant)
+                covered[window] += 1
     return MetricsSnapshot(
+        windows=tuple((window, covered[window]) for window in open_windows),
+        in_window=tuple(in_window),
         keys=keys,
         changed=changed,
         content_type=content_type,
@@ -139,17 +167,18 @@ def take_snapshot(
         severities=dict(watcher.severity_counts()),
         notifications=dict(notifications or {}),
         file_valid=watcher.file_error is None,
+        outage=watcher.session.monitor.outage is not None,
         groups=capped(watcher.session.groups.snapshot(), GROUP_LIMITS, OTHER_GROUP),
-        incidents_open=[
+        incidents_open=tuple(
             (incident.host, incident.bad) for incident in watcher.session.incidents.open.values()
-        ],
+        ),
         incidents_opened=watcher.session.incidents.opened_total,
     )
 
 
 # -- per tenant ------------------------------------------------------------------------------
 
-STATE, RUNNING, SUCCESS, INFO, VALID_UNTIL, LAST_CHECK = range(6)
+STATE, RUNNING, SUCCESS, INFO, VALID_UNTIL, LAST_CHECK, NEXT_CHECK = range(7)
 
 
 def _tenant_families() -> list[Metric]:
@@ -181,6 +210,12 @@ def _tenant_families() -> list[Metric]:
             "When the tenant was last checked, successfully or not, Unix time.",
             labels=TENANT_LABELS,
         ),
+        GaugeMetricFamily(
+            "tenantboard_tenant_next_check_timestamp_seconds",
+            "When the tenant's next check is planned (ValidUntil within the intervals, or "
+            "the backoff after a failure), Unix time.",
+            labels=TENANT_LABELS,
+        ),
     ]
 
 
@@ -193,6 +228,8 @@ def tenant_samples(facts: TenantFacts) -> list[tuple[int, Any]]:
         (SUCCESS, 0 if last.error else 1),
         (LAST_CHECK, last.checked_at.timestamp()),
     ]
+    if last.next_check is not None:
+        samples.append((NEXT_CHECK, last.checked_at.timestamp() + last.next_check.delay))
     answer = facts.state
     if answer is None:
         return samples
@@ -216,6 +253,7 @@ SAMPLE_NAMES = (
     "tenantboard_tenant_info",
     "tenantboard_tenant_valid_until_timestamp_seconds",
     "tenantboard_tenant_last_check_timestamp_seconds",
+    "tenantboard_tenant_next_check_timestamp_seconds",
 )
 
 
@@ -312,7 +350,46 @@ class OverallCollector(Collector):
             "1 while the tenant file can be used; 0 after a change that does not parse.",
             value=1 if snap.file_valid else 0,
         )
+        yield GaugeMetricFamily(
+            "tenantboard_outage",
+            "1 while tenantboard cannot reach SuperOffice at all (its own outage: it probes "
+            "instead of checking each tenant, and keeps each tenant's last state), else 0.",
+            value=1 if snap.outage else 0,
+        )
+        yield from self._maintenance_families(snap)
         yield from self._group_families(snap)
+
+    @staticmethod
+    def _maintenance_families(snap: MetricsSnapshot) -> Iterator[Metric]:
+        labels = ["window", "source"]
+        open_now = GaugeMetricFamily(
+            "tenantboard_maintenance_window_open",
+            "1 for each maintenance window open now (SuperOffice's, the tenant file's, ad hoc).",
+            labels=labels,
+        )
+        ends = GaugeMetricFamily(
+            "tenantboard_maintenance_window_end_timestamp_seconds",
+            "When each open maintenance window closes, Unix time.",
+            labels=labels,
+        )
+        tenants = GaugeMetricFamily(
+            "tenantboard_maintenance_window_tenants",
+            "Tenants each open maintenance window covers now.",
+            labels=labels,
+        )
+        for window, count in snap.windows:
+            names = [window.name, window.source]
+            open_now.add_metric(names, 1)
+            ends.add_metric(names, window.closes.timestamp())
+            tenants.add_metric(names, count)
+        covered = GaugeMetricFamily(
+            "tenantboard_tenant_in_maintenance",
+            "1 for each tenant a maintenance window covers now: its changes are planned.",
+            labels=TENANT_LABELS,
+        )
+        for tenant in snap.in_window:
+            covered.add_metric([tenant.context_id, tenant.env, tenant.label], 1)
+        yield from (open_now, ends, tenants, covered)
 
     @staticmethod
     def _group_families(snap: MetricsSnapshot) -> Iterator[Metric]:

@@ -17,25 +17,33 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenantboard import __version__
-from tenantboard.check_output import check_record, result_json
+from tenantboard.check_output import check_record, marks_json, result_json
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import BoardModel, TenantRow, bucket_severity
 from tenantboard.sanitize import clean
 from tenantboard.session import (
+    AvailabilityRead,
     EventsLogged,
     FileStatus,
     IncidentChanged,
     ListChanged,
+    MaintenanceChanged,
     MarksChanged,
+    OutageChanged,
     ResultsApplied,
     Session,
     SessionChange,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tenantboard.history.db import Mark
 
 log = logging.getLogger("tenantboard.watcher")
 
@@ -174,8 +182,9 @@ def last_change_at(row: TenantRow) -> datetime | None:
     return None
 
 
-def row_json(row: TenantRow) -> dict[str, Any]:
-    """One tenant as the snapshot and the event stream show it (see serve.py)."""
+def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[str, Any]:
+    """One tenant as the snapshot and the event stream show it (see serve.py); ``marks``:
+    its mute and acknowledgement in force, by kind."""
     state = row.state
     last = row.last
     severity = row.severity
@@ -199,6 +208,9 @@ def row_json(row: TenantRow) -> dict[str, Any]:
         "checks": row.checks,
         "error": last.error.as_json() if last and last.error else None,
         "result": result_json(last, versions=False) if last else None,
+        "uptime_24h": row.uptime_24h,
+        "marks": marks_json(marks) if marks else None,
+        "maintenance": row.window.as_json() if row.window is not None else None,
         "rev": row.revision,
     }
 
@@ -206,6 +218,7 @@ def row_json(row: TenantRow) -> dict[str, Any]:
 def change_json(event: LoggedEvent) -> dict[str, Any]:
     return {
         "key": event.key,
+        "name": event.name,
         "kind": event.kind,
         "text": event.text,
         "worse": event.worse,
@@ -233,6 +246,7 @@ class Watcher:
         #: 10,000 encodings.
         self._texts: dict[str, tuple[int, str, str | None]] = {}
         session.subscribe(self._session_changed)
+        session.uptime_wanted = True  # every row of the snapshot has its 24-hour uptime
 
     @property
     def model(self) -> BoardModel:
@@ -273,8 +287,25 @@ class Watcher:
             case IncidentChanged(incident=incident, what=what):
                 self.revision += 1
                 self.hub.publish("incident", {**incident.as_json(), "change": what})
-            case FileStatus() | MarksChanged():
+            case OutageChanged(held=held):
+                for row in held:  # failed in it before it was told: stale, not an error
+                    self.hub.publish("result", self.row_text(row))
                 self.revision += 1
+            case MarksChanged(keys=keys):
+                for key in keys:  # who and until when show in the row, not only the kind
+                    row = self.model.rows.get(key)
+                    if row is not None:
+                        row.bump()
+                self.revision += 1
+            case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
+                self.revision += 1
+            case MaintenanceChanged(keys=keys):
+                self.revision += 1
+                for key in keys:
+                    row = self.model.rows.get(key)
+                    if row is not None:
+                        self.hub.publish("result", self.row_text(row))
+                self.hub.publish("maintenance", {"open": self.open_windows_json()})
 
     async def run(self) -> None:
         """Check and watch the file until cancelled (the session's run)."""
@@ -295,7 +326,8 @@ class Watcher:
     def _texts_of(self, row: TenantRow) -> tuple[int, str, str | None]:
         texts = self._texts.get(row.tenant.key)
         if texts is None or texts[0] != row.revision:
-            data = row_json(row)
+            marks = {mark.kind: mark for mark in self.session.marks.of(row.tenant.key)}
+            data = row_json(row, marks)
             record = json.dumps(check_record(row.last), ensure_ascii=False) if row.last else None
             texts = (row.revision, json.dumps(data, ensure_ascii=False), record)
             self._texts[row.tenant.key] = texts
@@ -317,11 +349,16 @@ class Watcher:
                 "severities": dict(self.severity_counts()),
                 "counts": dict(self.model.counts),
                 "tenant_file_error": self.file_error,
+                "maintenance": self.open_windows_json(),
             },
             ensure_ascii=False,
         )
         rows = (self.row_text(self.model.rows[key]) for key in self.model.list_order)
         return f'{head[:-1]}, "tenants": [{", ".join(rows)}]}}'
+
+    def open_windows_json(self) -> list[dict[str, Any]]:
+        """The maintenance windows open now, the one that closes last first."""
+        return [window.as_json() for window in self.session.maintenance.open]
 
     def incidents_text(self) -> str:
         """``/api/incidents``: open host incidents, then those resolved since `serve`
@@ -338,15 +375,16 @@ class Watcher:
 
     def tenants_text(self) -> str:
         """What `check --json` prints, for every tenant checked so far, in list order, with
-        the session's mutes and acknowledgements (few: only those tenants' entries are
-        encoded here, the rest are kept from their change)."""
+        the session's mutes and acknowledgements and the window covering each (few: only
+        those tenants' entries are encoded here, the rest are kept from their change)."""
         marks = self.session.marks_by_kind()
         rows = self.model.rows
         texts = []
         for key in self.model.list_order:
             row = rows[key]
-            if key in marks and row.last is not None:
-                texts.append(json.dumps(check_record(row.last, marks[key]), ensure_ascii=False))
+            if (key in marks or row.window is not None) and row.last is not None:
+                record = check_record(row.last, marks.get(key), window=row.window)
+                texts.append(json.dumps(record, ensure_ascii=False))
             else:
                 text = self._texts_of(row)[2]
                 if text is not None:

@@ -12,7 +12,6 @@ docs/board.md's key table all come from :data:`BoardScreen.BINDINGS`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +23,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.notifications import Notification
-from textual.timer import Timer
 from textual.widgets import Input
 
 from tenantboard.clock import Clock
@@ -33,14 +31,16 @@ from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
 from tenantboard.groups import DIMENSION_NAMES, DIMENSIONS
 from tenantboard.history.reader import mark_text
-from tenantboard.humanize import ago
+from tenantboard.humanize import plural
 from tenantboard.incidents import HostIncident
+from tenantboard.maintenance import header_text
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import (
     SORTS,
     BoardModel,
     GroupLine,
     TenantRow,
+    checked_text,
     describe_next,
     group_line_id,
 )
@@ -55,6 +55,7 @@ from tenantboard.session import (
     HooksChanged,
     IncidentChanged,
     ListChanged,
+    MaintenanceChanged,
     MarksChanged,
     OutageChanged,
     ResultsApplied,
@@ -67,10 +68,11 @@ from tenantboard.session import (
     VersionFetched,
 )
 from tenantboard.ui.messages import ResultsArrived
-from tenantboard.ui.pacing import Pacing
+from tenantboard.ui.pacing import Pacing, Timer, clock_timers
 from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
 from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
+from tenantboard.ui.screens.maintenance import MaintenanceActions
 from tenantboard.ui.screens.marks import MarkActions
 from tenantboard.ui.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
 from tenantboard.ui.widgets.change_line import ChangeLine, IncidentLine
@@ -116,7 +118,7 @@ class BoardConfig:
     group_by: str | None = None
 
 
-class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
+class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen):
     """Every tenant as a row, a detail pane, the event log, the filter line and the key bar."""
 
     BINDINGS = BOARD_BINDINGS
@@ -135,6 +137,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.detail_key: str | None = None
         self._last_toast = -TOAST_GAP
         self._version_timer: Timer | None = None
+        #: Whose availability the pane last asked for, and when (monotonic).
+        self._availability_asked: tuple[str | None, float] = (None, 0.0)
         #: The alert saying the tenant file cannot be used, until it can.
         self._tenant_file_problem: Notification | None = None
         #: The alert saying the file's command hooks are not run, and its text.
@@ -144,9 +148,11 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self._counts_drawn: tuple[tuple, int, Text] | None = None
         self._table_times_slot = 0
         self._unsubscribe: Callable[[], None] | None = None
+        #: One-shot timers on the injected clock (a test moves them with its fake clock).
+        self.start_timer = clock_timers(clock, self.call_later)
         self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
-            now=time.monotonic,
-            start_timer=self.set_timer,
+            now=clock.monotonic,
+            start_timer=self.start_timer,
             deliver=lambda batch: self.post_message(ResultsArrived(batch)),
             redo_view=self.apply_view,
             redraw_header=self.update_summary,
@@ -210,7 +216,6 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.update_summary()
         self.update_log()
         self.set_interval(self.config.tick_interval, self.tick)
-        self.set_interval(AVAILABILITY_EVERY, self._availability_of_detail)
         self.table.show_column("uptime", self.remembered.show_uptime)
         self.session.uptime_wanted = self._uptime_wanted()
         self.set_class(self.app.no_color, "-no-color")
@@ -253,8 +258,9 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
                 self.notify(message, timeout=6, markup=False)
             case CommandsRefused():
                 self._say_commands_refused()
-            case MarksChanged(keys=keys):
+            case MarksChanged(keys=keys) | MaintenanceChanged(keys=keys):
                 self._marks_changed(keys)
+                self.update_summary()
             case HistoryRead(error=error):
                 if error is not None:
                     self.alert(f"history not read: {error}. The board keeps working from memory.")
@@ -280,8 +286,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
                 self.update_summary()
             case IncidentChanged(incident=incident, what=what):
                 self._incident_changed(incident, what)
-            case ServerStatus(message=message, connected=connected):
-                if connected:
+            case ServerStatus(message=message, connected=connected, refused=refused):
+                if refused:
+                    self.server_refused(message)
+                elif connected:
                     self.notify(message, timeout=4, markup=False)
                 else:
                     self.alert(message)
@@ -325,7 +333,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         line.append("   l: event log", "dim")
         self.change_line.show(line)
         self.change_line.display = not self.log_panel.display
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
             return
         if self.app.screen is not self:  # a form or dialog is open: no pop-up over its buttons
@@ -334,6 +342,13 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         for notice in notices(events, MAX_TOASTS):
             severity = "warning" if notice.worse else "information"
             self.notify(notice.message, title=notice.title, severity=severity, markup=False)
+
+    def server_refused(self, message: str) -> None:
+        """--attach: the server refused this board (no token, or not its token). Said in
+        the table instead of the empty list's hint, and as an alert; nothing is retried."""
+        self.table.empty_hint = message
+        self.table.refresh()
+        self.alert(message)
 
     def alert(self, message: str) -> Notification:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
@@ -356,6 +371,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.change_line.show(text)
         self.change_line.display = not self.log_panel.display
         self.update_summary()
+        self.update_log()  # failures it held back are no longer the tenants'
         self.table.refresh()
 
     def _incident_changed(self, incident: HostIncident, what: str) -> None:
@@ -453,6 +469,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.table.tick()
         if self.detail_key is not None:
             self.show_detail_of_cursor_row()
+            self._availability_of_detail(only_if_older=AVAILABILITY_EVERY)
 
     # -- what the widgets show ------------------------------------------------------------------
 
@@ -474,11 +491,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
     def describe_times(self, row: TenantRow) -> tuple[str, str]:
         """(checked, next) texts for a row, as of now; called as lines are drawn. A row
         held through the board's own outage says how old its last known state is."""
-        now = self.clock.wall()
-        if row.stale and row.last_success_at is not None:
-            checked = f"stale {ago(row.last_success_at, now).removesuffix(' ago')}"
-        else:
-            checked = ago(row.last.checked_at, now) if row.last else "never"
+        checked = checked_text(row, self.clock.wall(), outage=self.monitor.outage is not None)
         return checked, self.next_check_text(row)[0]
 
     def next_check_text(self, row: TenantRow) -> tuple[str, str]:
@@ -526,13 +539,22 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         total = self.model.total
         demo = self.config.demo
         alarm = monitor.outage.headline if monitor.outage is not None else ""
-        key = (tuple(self.model.counts.items()), total, demo, note, alarm)
+        planned = header_text(self.session.maintenance.open, self.clock.wall())
+        key = (tuple(self.model.counts.items()), total, demo, note, alarm, planned)
         room = self.size.width - activity.cell_len
         if self._counts_drawn is None or self._counts_drawn[:2] != (key, room):
-            counts = counts_text(self.model.counts, total=total, demo=demo, note=note, alarm=alarm)
+            counts = counts_text(
+                self.model.counts, total=total, demo=demo, note=note, alarm=alarm, planned=planned
+            )
             if counts.cell_len > room:
                 counts = counts_text(
-                    self.model.counts, total=total, demo=demo, compact=True, note=note, alarm=alarm
+                    self.model.counts,
+                    total=total,
+                    demo=demo,
+                    compact=True,
+                    note=note,
+                    alarm=alarm,
+                    planned=planned,
                 )
             self._counts_drawn = (key, room, counts)
         self.summary.show(self._counts_drawn[2], activity)
@@ -559,7 +581,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         if not self.log_panel.display:
             return
         events = self.event_log.events
-        title = f"Event log: {len(events)} event{_s(len(events))}, newest first"
+        title = f"Event log: {plural(len(events), 'event')}, newest first"
         last_seen = self.session.last_ran
         if last_seen is not None:
             title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
@@ -594,8 +616,22 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             fetching_version=key in session.fetching_versions,
             availability=session.availability.get(key),
             availability_note=note,
-            marks=tuple(mark_text(mark) for mark in session.marks.of(key)),
+            marks=(
+                *(mark_text(mark) for mark in session.marks.of(key)),
+                *self._window_note(row),
+            ),
             incident=self._incident_text(key),
+        )
+
+    def _window_note(self, row: TenantRow) -> tuple[str, ...]:
+        """The detail pane's line about the maintenance window covering the tenant."""
+        window = row.window
+        if window is None:
+            return ()
+        now = self.clock.wall()
+        return (
+            f"in maintenance: {window.describe(now)}, covering {window.scope.describe()}; "
+            "its changes are planned",
         )
 
     def _incident_text(self, key: str) -> str:
@@ -647,14 +683,16 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             return
         shown = self.model.shown
         filtered = shown < self.model.total
-        what = f"the {shown} shown" if filtered else f"all {shown}"
-        self._recheck(list(self.model.order), f"{what} tenant{_s(shown)}")
+        tenants = plural(shown, "tenant")
+        self._recheck(
+            list(self.model.order), f"the {tenants} shown" if filtered else f"all {tenants}"
+        )
 
     def action_recheck_list(self) -> None:
         if self._on_the_server("checks"):
             return
         total = self.model.total
-        self._recheck(list(self.model.list_order), f"all {total} tenant{_s(total)} in the list")
+        self._recheck(list(self.model.list_order), f"all {plural(total, 'tenant')} in the list")
 
     def _recheck(self, keys: list[str], what: str) -> None:
         if not keys:
@@ -688,7 +726,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.show_detail_of_cursor_row(fetch=False)
             if self._version_timer is not None:
                 self._version_timer.stop()
-            self._version_timer = self.set_timer(VERSION_REST, self._fetch_for_resting_cursor)
+            self._version_timer = self.start_timer(VERSION_REST, self._fetch_for_resting_cursor)
 
     def _fetch_for_resting_cursor(self) -> None:
         self._version_timer = None
@@ -741,9 +779,11 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         key = self.detail_key
         if key is None or self.session.config.history_path is None:
             return
-        age = self.session.availability_age(key)
-        if age is not None and age < only_if_older:
+        now = self.clock.monotonic()
+        asked_key, asked_at = self._availability_asked
+        if key == asked_key and now - asked_at < only_if_older:
             return
+        self._availability_asked = (key, now)
         work = self.session.read_availability([key], with_strip=True)
         self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
 
@@ -942,7 +982,3 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             rows.append((shown, binding.tooltip or binding.description))
         rows.append(PALETTE_KEY)
         return rows
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"

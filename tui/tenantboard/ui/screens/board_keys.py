@@ -148,6 +148,24 @@ BOARD_BINDINGS: list[Binding] = [
         tooltip="list the muted and acknowledged tenants; choose one to clear it",
     ),
     Binding(
+        "w",
+        "start_window",
+        "Maintenance",
+        id="start_window",
+        show=False,
+        tooltip="start a maintenance window for the selected tenant, the shown ones, its host "
+        "or every tenant, for 30 min to 8 h: their changes are planned (no pop-up, bell or "
+        "alert hook, out of the attention filter)",
+    ),
+    Binding(
+        "W",
+        "list_windows",
+        "Maintenance windows",
+        id="list_windows",
+        show=False,
+        tooltip="list the maintenance windows open now; choose an ad hoc one to end it",
+    ),
+    Binding(
         "U",
         "toggle_uptime",
         "Up 24h column",

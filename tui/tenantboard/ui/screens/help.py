@@ -50,6 +50,10 @@ def help_renderable(bindings: Iterable[tuple[str, str]]) -> Group:
         ("▁▄▆█ (timeline)", "ok, warning, unknown, critical over the session"),
         (f"{MARK_GLYPHS['mute']} name", "muted (m): no pop-up, bell or alert hook until it ends"),
         (f"{MARK_GLYPHS['ack']} name", "acknowledged (k): silenced until its state changes"),
+        (
+            f"{MARK_GLYPHS['maintenance']} name",
+            "in a maintenance window (w, W): its changes are planned, no pop-up, bell or hook",
+        ),
         ("▁▄▆█· (30 days)", "availability strip: each day's worst severity, · for no data"),
         ("▾ group / ▸ group", "a group's header line (b groups), unfolded / folded (space)"),
         ("✖ host incident", "many of a host's tenants bad together: one incident, one alert"),

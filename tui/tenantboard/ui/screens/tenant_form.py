@@ -35,9 +35,9 @@ class LabelValidator(Validator):
         return self.success()
 
 
-def tag_words(text: str) -> list[str]:
+def tag_words(text: str) -> tuple[str, ...]:
     """The tags typed in the form: words separated by spaces or commas."""
-    return [word for word in text.replace(",", " ").split() if word]
+    return tuple(word for word in text.replace(",", " ").split() if word)
 
 
 class TagsValidator(Validator):

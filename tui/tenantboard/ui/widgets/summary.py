@@ -13,7 +13,7 @@ from textual.widget import Widget
 
 from tenantboard.answers import Severity
 from tenantboard.humanize import GLYPHS, clock_time
-from tenantboard.rows import ERROR_BUCKET, bucket_severity
+from tenantboard.rows import ERROR_BUCKET, MARK_GLYPHS, bucket_severity
 
 
 def _order(bucket: str) -> tuple[int, str]:
@@ -29,8 +29,10 @@ def counts_text(
     compact: bool = False,
     note: str = "",
     alarm: str = "",
+    planned: str = "",
 ) -> Text:
-    """Left part: the app's name, DEMO when simulated, and the count per state.
+    """Left part: the app's name, DEMO when simulated, our own outage (``alarm``), the
+    maintenance windows open (``planned``), and the count per state.
 
     ``compact`` (narrow screens) counts per severity instead of per state name.
     """
@@ -40,6 +42,8 @@ def counts_text(
         text.append(" DEMO " if compact else " DEMO: simulated tenants ", "bold reverse")
     if alarm:  # the board's own trouble (cannot reach SuperOffice): first, unmissable
         text.append(f" {alarm} ", "bold reverse")
+    if planned:
+        text.append(f" {MARK_GLYPHS['maintenance']} {planned} ", "bold")
     text.append(f" {total} ")
     text.append("tenant " if total == 1 else "tenants ")
     if note:

@@ -142,6 +142,8 @@ def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
     name = row.tenant.display_name
     if row.mark is not None:
         name = f"{MARK_GLYPHS[row.mark]} {name}"
+    if row.window is not None:
+        name = f"{MARK_GLYPHS['maintenance']} {name}"
     uptime = row.uptime_24h
     return {
         "glyph": GLYPHS[row.severity],
@@ -265,6 +267,9 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         self.describe = describe
         self.group_note = group_note or (lambda header: "")
         self.hidden_columns: frozenset[str] = OPTIONAL_COLUMNS
+        #: What to say instead of "No tenants yet" while the list is empty (an attached
+        #: board the server refused).
+        self.empty_hint: str | None = None
         self._layout: list[tuple[Column, int]] = layout_columns(80)
         self._layout_width = 80
         # Keyed by (tenant, width): a line stays cached while its tenant moves (filtering,
@@ -404,7 +409,10 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
     def _hint_strip(self, width: int) -> Strip:
         """What to do when no row shows: an empty list, or a filter that matches nothing."""
         if self.model.total == 0:
-            text = "  No tenants yet: press a to add one (or run: tenantboard add Cust12345)."
+            text = "  " + (
+                self.empty_hint
+                or "No tenants yet: press a to add one (or run: tenantboard add Cust12345)."
+            )
         else:
             text = "  No tenant matches: escape clears the filter, ! shows every tenant again."
         style = self.get_component_rich_style("tenant-table--pending")
