@@ -153,7 +153,9 @@ async def test_the_version_column_is_the_state_answers_release(clock) -> None:
 
 
 async def test_scrolling_with_the_pane_open_fetches_only_where_the_cursor_rests(clock) -> None:
+    from tenantboard.screens.board import VERSION_REST
     from tenantboard.simulator import Simulator, SimulatorTransport
+    from tenantboard.simulator.scenario import profile_for, steady
 
     fetched: list[str] = []
 
@@ -163,17 +165,21 @@ async def test_scrolling_with_the_pane_open_fetches_only_where_the_cursor_rests(
                 fetched.append(request.url.path)
             return await super().handle_async_request(request)
 
-    tenants = [Tenant(f"Cust{n}") for n in range(1, 40)]
-    sim = Simulator(now=lambda: clock.epoch, slow_delay=0, tenant_count=100)
+    # Every row running, so each row the cursor passes has a version that could be fetched.
+    running = [n for n in range(1, 200) if profile_for(n) is steady][:40]
+    tenants = [Tenant(f"Cust{n}") for n in running]
+    sim = Simulator(now=lambda: clock.epoch, slow_delay=0, tenant_count=200)
     app = make_board(clock, tenants, transport=Counting(sim))
     async with app.run_test(size=(160, 40)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("enter")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: fetched == [f"/Cust{running[0]}/api"])
         fetched.clear()
-        await type_fast(app, "j" * 16)  # j held down
-        await pilot.pause(0.6)
-        assert len(fetched) <= 1, fetched
+        await type_fast(app, "j" * 16)  # j held down: the cursor passes 16 rows, rests on the 17th
+        await until(pilot, lambda: fetched)
+        await pilot.pause(2 * VERSION_REST)  # time for any fetch of a row passed to start
+        assert app.board.table.cursor_key == f"online:Cust{running[16]}"
+        assert fetched == [f"/Cust{running[16]}/api"]
 
 
 # -- 6. event-log columns line up for wide characters ----------------------------------------
