@@ -31,11 +31,14 @@ import contextlib
 import inspect
 import os
 import selectors
+import signal
 import threading
+import time
 from codecs import getincrementaldecoder
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from math import ceil
+from typing import IO
 
 import textual
 from rich.color import Color
@@ -317,11 +320,27 @@ class LineScrollBarMixin:
 
 # -- the terminal going away -----------------------------------------------------------------
 
+#: Signals that end the board, and the exit code a shell reports for each (128 + number).
+EXIT_ON_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
+#: The exit code when the terminal goes away without a signal (end of input, EIO): a hang-up.
+EXIT_TERMINAL_GONE = EXIT_ON_SIGNAL[signal.SIGHUP]
+#: Seconds the event loop has to start the orderly exit once the board is asked to end; a
+#: loop that has not started it by then is stuck, and the process ends anyway.
+LOOP_GRACE = 5.0
+#: Seconds the orderly exit (remembered choices, the history's last writes, alert hooks
+#: finishing) may take once started, before the process ends anyway.
+EXIT_GRACE = 30.0
+
 
 class DeadTerminalSafeWriter(WriterThread):
     """Textual's writer thread, but a write to a terminal that is gone (EIO, EPIPE) is
     dropped and the thread keeps draining its queue: otherwise it dies, its bounded queue
-    fills, and the next write (restoring the terminal on exit) blocks forever."""
+    fills, and the next write (restoring the terminal on exit) blocks forever. The first
+    failed write calls ``on_gone`` (from this thread)."""
+
+    def __init__(self, file: IO[str], on_gone: Callable[[], None]) -> None:
+        super().__init__(file)
+        self._on_gone = on_gone
 
     def run(self) -> None:
         get = self._queue.get
@@ -338,24 +357,76 @@ class DeadTerminalSafeWriter(WriterThread):
                     self._file.flush()
             except (OSError, ValueError):
                 alive = False
+                self._on_gone()
         if alive:
             with contextlib.suppress(OSError, ValueError):
                 self._file.flush()
 
 
+class ExitDeadline:
+    """Ends the process if the orderly exit does not: the last resort when the event loop
+    is stuck (a bug, a storm of messages) and cannot run it.
+
+    :meth:`ask` may be called from any thread or a signal handler (it only sets an event);
+    :meth:`began` is called on the event loop when the orderly exit begins. Without it
+    within ``loop_grace`` seconds, or if the exit has not finished ``exit_grace`` seconds
+    after it began, ``give_up`` runs (in the deadline's thread) with the exit code asked for.
+    """
+
+    def __init__(
+        self,
+        give_up: Callable[[int], None],
+        loop_grace: float = LOOP_GRACE,
+        exit_grace: float = EXIT_GRACE,
+    ) -> None:
+        self._give_up = give_up
+        self._grace = (loop_grace, exit_grace)
+        self._asked = threading.Event()
+        self._began = threading.Event()
+        self.code = 0
+        self._thread = threading.Thread(target=self._wait, name="exit-deadline", daemon=True)
+
+    def start(self) -> None:
+        """Start waiting (a thread asleep until asked: starting one in a signal handler
+        could deadlock on the interpreter's thread locks)."""
+        if not self._thread.is_alive():
+            self._thread.start()
+
+    def ask(self, code: int) -> None:
+        if not self._asked.is_set():
+            self.code = code
+            self._asked.set()
+
+    def began(self) -> None:
+        self._began.set()
+
+    def _wait(self) -> None:
+        self._asked.wait()
+        loop_grace, exit_grace = self._grace
+        if self._began.wait(loop_grace):
+            time.sleep(exit_grace)
+        self._give_up(self.code)
+
+
 class HangupAwareDriver(LinuxDriver):
-    """Textual's Linux driver that notices its terminal going away.
+    """Textual's Linux driver that notices its terminal going away, and ends the board
+    even when the event loop cannot.
 
     At end of input (or EIO, what a pseudo-terminal whose other side closed answers),
     Textual's input thread keeps selecting a readable descriptor and reading nothing, a busy
-    loop that outlives the terminal. Here the thread stops and calls
-    ``app.terminal_gone()`` on the app's loop; output to the dead terminal is dropped.
+    loop that outlives the terminal. Here the thread stops, as does the writer when the
+    output is gone, and the app is asked to exit as after a hang-up (129). SIGHUP, SIGTERM
+    and SIGINT ask the same (129, 143, 130); their handlers are Python's own, which run
+    even when the event loop is stuck (``loop.add_signal_handler`` runs them on the loop).
+    An :class:`ExitDeadline` ends the process if the orderly exit does not happen.
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.terminal_gone = False
         self.exit_event: WakingEvent = WakingEvent()
+        self.deadline = ExitDeadline(self._give_up)
+        self._signal_handlers: dict[int, object] = {}
 
     def start_application_mode(self) -> None:
         super().start_application_mode()
@@ -363,20 +434,59 @@ class HangupAwareDriver(LinuxDriver):
         # first (stop() waits), so nothing is written out of order.
         assert self._writer_thread is not None
         self._writer_thread.stop()
-        self._writer_thread = DeadTerminalSafeWriter(self._file)
+        self._writer_thread = DeadTerminalSafeWriter(self._file, self._output_ended)
         self._writer_thread.start()
+        self.deadline.start()
+        for number in EXIT_ON_SIGNAL:
+            self._signal_handlers[number] = signal.signal(number, self._signalled)
+
+    def stop_application_mode(self) -> None:
+        for number, handler in self._signal_handlers.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+        self._signal_handlers.clear()
+        super().stop_application_mode()
 
     def write(self, data: str) -> None:
         if not self.terminal_gone:
             super().write(data)
 
+    def end(self, code: int) -> None:
+        """Ask the app to exit with ``code``, the orderly way (what it keeps is saved, the
+        terminal restored); from any thread or a signal handler."""
+        self.deadline.ask(code)
+        self._loop.call_soon_threadsafe(self._exit, code)
+
+    def _exit(self, code: int) -> None:
+        self.deadline.began()
+        self._app.exit(return_code=code)
+
+    def _signalled(self, number: int, _frame: object) -> None:
+        self.end(EXIT_ON_SIGNAL[signal.Signals(number)])
+
     def _input_ended(self) -> None:
+        self._terminal_lost()
+
+    def _output_ended(self) -> None:
+        self._terminal_lost()
+
+    def _terminal_lost(self) -> None:
         if self.terminal_gone:
             return
         self.terminal_gone = True
-        on_gone = getattr(self._app, "terminal_gone", None)
-        if on_gone is not None:
-            self._loop.call_soon_threadsafe(on_gone)
+        self.end(EXIT_TERMINAL_GONE)
+
+    def _give_up(self, code: int) -> None:
+        """The orderly exit did not happen: restore the terminal (a second at most: it may
+        be gone, or the loop may hold what restoring needs) and end the process."""
+        restoring = threading.Thread(target=self._restore_terminal, daemon=True)
+        restoring.start()
+        restoring.join(timeout=1.0)
+        os._exit(code)
+
+    def _restore_terminal(self) -> None:
+        with contextlib.suppress(Exception):  # signal handlers are left: not the main thread
+            super().stop_application_mode()
+            self.close()
 
     def run_input_thread(self) -> None:
         """Textual's input loop (``LinuxDriver.run_input_thread``), ending at end of input.
