@@ -171,12 +171,13 @@ async def test_a_corrupt_file_appearing_while_the_board_runs_is_reported_and_lef
         await settle_board(pilot, app)
         broken = HAND_WRITTEN + "\n[[tenants]\ncontext_id = 'oops'\n"
         store.path.write_text(broken)
+        line = app.board.change_line
         for _ in range(50):
             await pilot.pause(0.02)
-            if app._notifications:
+            if line.problems:
                 break
-        messages = [n.message for n in app._notifications]
-        assert any(str(store.path) in m and "cannot be read" in m for m in messages)
+        problem = line.problems.get("tenant file", "")
+        assert str(store.path) in problem and "cannot be read" in problem
         assert len(app.board.model) == 2  # the board keeps the list it had
         await pilot.press("a")
         await type_into(pilot, "#context-id", "Cust77")
@@ -390,6 +391,20 @@ async def test_help_lists_every_key_and_the_legend(clock) -> None:
             assert action_key in keys
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize(("size", "scrolls"), [((200, 50), False), ((80, 24), True)])
+async def test_help_uses_the_width_so_the_legend_needs_no_scrolling(clock, size, scrolls) -> None:
+    """At 200x50 the keys stand in two columns and every key and both legends show at once;
+    at 80x24 it is one column to scroll through."""
+    app = make_board(clock)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        box = app.screen.query_one("#help")
+        assert (box.max_scroll_y > 0) is scrolls
+        if not scrolls:
+            assert box.outer_size.width > 150
 
 
 async def test_pause_stops_refreshing_and_says_so(clock) -> None:
