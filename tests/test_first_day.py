@@ -244,23 +244,29 @@ async def test_one_tenant_is_one_tenant_in_the_header(clock) -> None:
         assert " 1 tenant " in app.board.summary.render().plain
 
 
-async def test_a_broken_file_that_becomes_readable_again_is_said_and_the_alert_goes(
+async def test_a_broken_file_is_on_the_change_line_until_it_is_readable_again(
     clock, tmp_path
 ) -> None:
+    """What stays true until it is not is state, not a notice: it leads the change line
+    (the event log open or not) and goes when the file can be read again."""
     path = tmp_path / "tenants.toml"
     path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n')
     store = TenantStore(path)
     app = make_board(clock, store.load().tenants, store=store)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
+        await pilot.press("l")  # the event log open: the change line steps aside for it
+        line = app.query_one(ChangeLine)
         path.write_text("[[tenants]\n")
         await app.board._read_tenant_file()
-        await until(pilot, lambda: said(app, "cannot be read"))
+        await pilot.pause()
+        assert line.display and "cannot be read" in line.render().plain
         path.write_text(
             '[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1002"\n'
         )
         await app.board._read_tenant_file()
         await until(pilot, lambda: said(app, "can be read again"))
+        assert "cannot be read" not in line.render().plain and not line.display
         assert not said(app, "cannot be read")
 
 
@@ -375,12 +381,14 @@ async def test_a_deleted_tenant_file_keeps_the_list_and_its_history(clock, tmp_p
         text = path.read_text()
         path.unlink()
         await app.board._read_tenant_file()
-        await until(pilot, lambda: said(app, "gone"))
+        line = app.board.change_line
+        await until(pilot, lambda: "gone" in line.render().plain)
         assert app.board.model.total == 2
         path.write_text(text)
         await app.board._read_tenant_file()
         await settle_board(pilot, app)
         assert app.board.model.rows["online:Cust1001"] is row and row.checks == checks
+        assert not line.problems
 
 
 # -- 17. one event log and one set of choices per tenant file -----------------------------------

@@ -152,10 +152,10 @@ class TenantBoardApp(App[int]):
         )
 
     def _server_status(self, message: str, connected: bool) -> None:
+        """The server the board follows: gone is a standing problem, until it is back."""
+        self.board.standing_problem("server", "" if connected else message)
         if connected:
             self.notify(message, timeout=4, markup=False)
-        else:
-            self.board.alert(message)
 
     async def on_unmount(self) -> None:
         """Quit at once: cancel the checks in flight, then close the shared client."""

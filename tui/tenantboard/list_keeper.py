@@ -41,6 +41,8 @@ class ListKeeper:
         #: The ``[[notify]]`` hooks as the file last had them (it may change them alone).
         self.hooks = tuple(hooks)
         self._fingerprint = store.fingerprint() if store else None
+        #: The file's last change could not be read (True until a change that can be).
+        self.unreadable = False
 
     @property
     def saves_to_file(self) -> bool:
@@ -66,13 +68,15 @@ class ListKeeper:
             tenants = await asyncio.to_thread(store.remove, [tenant.key], expected=[tenant])
         if store is not None:
             self._fingerprint = store.fingerprint()
+            self.unreadable = False
         self.tenants = tenants
         return tenants
 
     def outside_change(self) -> list[Tenant] | None:
         """The list as the file now has it, when someone else changed it; else None.
 
-        Raises StoreError (once per change of the file) when the file cannot be read.
+        Raises StoreError (once per change of the file) when the file cannot be read;
+        :attr:`unreadable` says so until a change that can be read.
         """
         store = self.store
         if store is None:
@@ -81,11 +85,13 @@ class ListKeeper:
         if fingerprint == self._fingerprint:
             return None
         self._fingerprint = fingerprint
+        self.unreadable = True
         if fingerprint is None:
             # Deleted or moved away (often for a moment, by an editor or a sync tool): the
             # board keeps its list, and when the file is back its tenants keep their history.
             raise StoreError(store.path, "the tenant file is gone (deleted or moved away)")
         tenant_list = store.load()
+        self.unreadable = False
         self.hooks = tuple(tenant_list.notify)
         tenants = tenant_list.tenants
         if tenants == self.tenants:

@@ -25,7 +25,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
-from textual.notifications import Notification
 from textual.timer import Timer
 from textual.widgets import Input
 
@@ -64,14 +63,14 @@ from tenantboard.session_history import (
 )
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import NotifyHook, Settings, StoreError, TenantStore
-from tenantboard.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
+from tenantboard.textual_overrides import FrameTimerScreen
 from tenantboard.ui_state import UiState
 from tenantboard.widgets.change_line import ChangeLine
 from tenantboard.widgets.detail import DetailContext, DetailPane
 from tenantboard.widgets.event_log import EventLogPanel
 from tenantboard.widgets.filter_line import FilterLine
 from tenantboard.widgets.keybar import KeyBar
-from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text
+from tenantboard.widgets.summary import SummaryBar, activity_text, counts_text, status_text
 from tenantboard.widgets.table import TenantTable
 
 #: Below this width the detail pane takes the whole screen instead of covering the right side.
@@ -83,6 +82,8 @@ MAX_TOASTS = 3
 TOAST_GAP = 10.0
 #: Seconds a message that needs the operator (a change not saved, a broken file) stays up.
 NEEDS_OPERATOR_SECONDS = 600
+#: The change line's standing problem while the tenant file cannot be read.
+TENANT_FILE_PROBLEM = "tenant file"
 #: Seconds the cursor rests on a row before the detail pane fetches its version document.
 VERSION_REST = 0.3
 #: The keys that move between tenants (the table's own bindings), for the help screen.
@@ -160,12 +161,10 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         self.fetching_versions: set[str] = set()
         self._last_toast = -TOAST_GAP
         self._version_timer: Timer | None = None
-        #: The alert saying the tenant file cannot be read, until it can be read again.
-        self._tenant_file_problem: Notification | None = None
         self._reported_history_error: str | None = None
-        #: The header's counts as last drawn, and what they were drawn from (once a second
-        #: the clock changes and the counts, mostly, do not).
-        self._counts_drawn: tuple[tuple, int, Text] | None = None
+        #: The header's counts (by state, compact) and what they were made from: once a
+        #: second the clock changes and the counts, mostly, do not.
+        self._counts_drawn: tuple[tuple, tuple[Text, Text]] | None = None
         self._table_times_slot = 0
         self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
             now=time.monotonic,
@@ -403,7 +402,7 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         line.append(f"{newest.name}: {newest.text}{more}")
         line.append("   l: event log", "dim")
         self.change_line.show(line)
-        self.change_line.display = not self.log_panel.display
+        self._show_change_line()
         now = time.monotonic()
         if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
             return
@@ -414,11 +413,19 @@ class BoardScreen(MarkActions, FrameTimerScreen):
             severity = "warning" if notice.worse else "information"
             self.notify(notice.message, title=notice.title, severity=severity, markup=False)
 
-    def alert(self, message: str) -> Notification:
+    def alert(self, message: str) -> None:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
-        return notify_until_dismissed(
-            self.app, message, severity="error", timeout=NEEDS_OPERATOR_SECONDS
-        )
+        self.notify(message, severity="error", timeout=NEEDS_OPERATOR_SECONDS, markup=False)
+
+    def standing_problem(self, kind: str, text: str) -> None:
+        """A problem true until it is not (the tenant file cannot be read) leads the change
+        line while it lasts, the log open or not; "" ends it."""
+        self.change_line.set_problem(kind, text)
+        self._show_change_line()
+
+    def _show_change_line(self) -> None:
+        line = self.change_line
+        line.display = bool(line.problems) or (bool(line.text) and not self.log_panel.display)
 
     def outage_changed(self, outage: Outage) -> None:
         """The board's own network trouble: one alarm in the header while it lasts, one
@@ -427,7 +434,7 @@ class BoardScreen(MarkActions, FrameTimerScreen):
             self.change_line.show(
                 Text(f" {outage.headline}; rows show what was last known", "bold")
             )
-            self.change_line.display = not self.log_panel.display
+            self._show_change_line()
         else:
             event = LoggedEvent(
                 outage.ended, "", "SuperOffice", "outage", outage.summary(), "unknown", False
@@ -530,25 +537,22 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         activity = activity_text(
             in_flight=monitor.in_flight if monitor else 0,
             now=self.clock.wall(),
-            paused=bool(monitor and monitor.paused),
             history=history,
             history_problem=problem,
         )
-        note = self._view_note()
-        total = self.model.total
-        demo = self.config.demo
-        outage = self.monitor.outage if isinstance(self.monitor, Monitor) else None
-        alarm = outage.headline if outage is not None else ""
-        key = (tuple(self.model.counts.items()), total, demo, note, alarm)
-        room = self.size.width - activity.cell_len
-        if self._counts_drawn is None or self._counts_drawn[:2] != (key, room):
-            counts = counts_text(self.model.counts, total=total, demo=demo, note=note, alarm=alarm)
-            if counts.cell_len > room:
-                counts = counts_text(
-                    self.model.counts, total=total, demo=demo, compact=True, note=note, alarm=alarm
-                )
-            self._counts_drawn = (key, room, counts)
-        self.summary.show(self._counts_drawn[2], activity)
+        counts = self.model.counts
+        key = tuple(counts.items())
+        if self._counts_drawn is None or self._counts_drawn[0] != key:
+            self._counts_drawn = (key, (counts_text(counts), counts_text(counts, compact=True)))
+        outage = monitor.outage if isinstance(monitor, Monitor) else None
+        status = status_text(
+            total=self.model.total,
+            demo=self.config.demo,
+            note=self._view_note(),
+            alarm=outage.headline if outage is not None else "",
+            paused=bool(monitor and monitor.paused),
+        )
+        self.summary.show(self._counts_drawn[1], status, activity)
 
     def _view_note(self) -> str:
         view = self.model.view
@@ -893,6 +897,7 @@ class BoardScreen(MarkActions, FrameTimerScreen):
 
     def action_toggle_log(self) -> None:
         self.log_panel.display = not self.log_panel.display
+        self._show_change_line()
         self.update_log()
         self.app.remember_choices()
 
@@ -1061,23 +1066,20 @@ class BoardScreen(MarkActions, FrameTimerScreen):
         try:
             tenants = await asyncio.to_thread(self.keeper.outside_change)
         except StoreError as exc:
-            if self._tenant_file_problem is not None:
-                dismiss(self.app, self._tenant_file_problem)
-            self._tenant_file_problem = self.alert(
-                f"the tenant file changed but cannot be read: {exc}. "
-                "The board keeps the list it had; the file was left as it is."
+            self.standing_problem(
+                TENANT_FILE_PROBLEM,
+                f"tenant file cannot be read (the board keeps its list, the file is left as "
+                f"it is): {exc}",
             )
             return
         self._adopt_hooks()
+        if TENANT_FILE_PROBLEM in self.change_line.problems and not self.keeper.unreadable:
+            self.standing_problem(TENANT_FILE_PROBLEM, "")
+            self.notify("the tenant file can be read again", timeout=5, markup=False)
         if tenants is None:
             return
         self.adopt_tenants(tenants)
-        if self._tenant_file_problem is not None:
-            dismiss(self.app, self._tenant_file_problem)
-            self._tenant_file_problem = None
-            self.notify("the tenant file can be read again: list reloaded", timeout=5, markup=False)
-        else:
-            self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
+        self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
 
     def _adopt_hooks(self) -> None:
         """The file's [[notify]] hooks as the notifier's, when the file changed them (as
