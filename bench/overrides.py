@@ -8,12 +8,14 @@ are what to read: this machine is shared, and its speed moves by half from hour 
   measures it. Every variant's board runs at once (each started after the one before has
   finished its first pass), and every window measures them all over the same seconds.
 - ``keys``: key latency during a full pass (``make bench``'s operator pass: cursor, detail
-  pane, filter), the variants taking turns round after round.
+  pane, filter), the variants taking turns round after round; each round's median is
+  compared with the same round's for the board as it is.
 
-A variant is the board with one override taken away (patched before the board starts):
+A variant is the board with one override taken away (patched before the board starts), or,
+with ``--before DIR``, the board of another checkout (its ``tui/`` first on the path):
 
-    python bench/overrides.py idle [--rounds 5] [--window 60]
-    python bench/overrides.py keys [--rounds 4]
+    python bench/overrides.py idle [--rounds 5] [--window 60] [--before DIR]
+    python bench/overrides.py keys [--rounds 4] [--before DIR]
 """
 
 from __future__ import annotations
@@ -38,37 +40,33 @@ BENCH = Path(__file__).resolve().parent
 #: Python run before the board starts, per variant: each takes one override away.
 VARIANTS: dict[str, str] = {
     "as it is": "",
-    "without the banded compositor": (
-        "import tenantboard.textual_overrides as o\n"
-        "from textual._compositor import Compositor\n"
-        "o.BandedCompositor = Compositor\n"
-    ),
-    "without the banded compositor, header clock in minutes": (
-        "import tenantboard.textual_overrides as o\n"
-        "from textual._compositor import Compositor\n"
-        "o.BandedCompositor = Compositor\n"
-        "import tenantboard.widgets.summary as s\n"
-        "s.clock_time = lambda moment: moment.astimezone().strftime('%H:%M')\n"
-    ),
     "Textual's driver (its input thread polls)": (
         "from textual.drivers.linux_driver import LinuxDriver\n"
         "from tenantboard.app import TenantBoardApp\n"
         "TenantBoardApp.get_driver_class = lambda self: LinuxDriver\n"
     ),
+    "header clock to the second": (
+        "import tenantboard.widgets.summary as s\ns.CLOCK_FORMAT = '%H:%M:%S'\n"
+    ),
     "without the frame timer": (
         "import tenantboard.textual_overrides as o\ndel o.FrameTimerScreen._update_timer\n"
     ),
-    "Textual's scrollbar": (
-        "import tenantboard.textual_overrides as o\ndel o.LineScrollBarMixin.vertical_scrollbar\n"
-    ),
-    "without set_virtual_size (a layout per row count)": (
-        "import tenantboard.textual_overrides as o\n"
-        "o.LineScrollBarMixin.set_virtual_size = "
-        "lambda self, size: setattr(self, 'virtual_size', size)\n"
-    ),
 }
-IDLE_VARIANTS = list(VARIANTS)[:4]
-KEY_VARIANTS = ["as it is", *list(VARIANTS)[4:]]
+IDLE_VARIANTS = [
+    "as it is",
+    "Textual's driver (its input thread polls)",
+    "header clock to the second",
+]
+KEY_VARIANTS = ["as it is", "without the frame timer"]
+
+
+def add_before(checkout: Path) -> str:
+    """A variant that runs another checkout's board (``--before``): its ``tui/`` first."""
+    name = f"before: {checkout}"
+    VARIANTS[name] = f"import sys\nsys.path.insert(0, {str(checkout / 'tui')!r})\n"
+    IDLE_VARIANTS.append(name)
+    KEY_VARIANTS.append(name)
+    return name
 
 
 def board_command(patch: str) -> list[str]:
@@ -133,7 +131,8 @@ def one_pass(url: str, tenants: int) -> None:
 
 
 def keys(rounds: int, tenants: int) -> None:
-    samples: dict[str, dict[str, list[float]]] = {name: {} for name in KEY_VARIANTS}
+    #: variant -> key -> one list of latencies per round
+    samples: dict[str, dict[str, list[list[float]]]] = {name: {} for name in KEY_VARIANTS}
     with simulator(tenants) as url:
         for number in range(rounds):
             for name in KEY_VARIANTS:
@@ -145,11 +144,18 @@ def keys(rounds: int, tenants: int) -> None:
                     [sys.executable, "-c", code], capture_output=True, text=True, check=True
                 )
                 for kind, values in json.loads(done.stdout.splitlines()[-1]).items():
-                    samples[name].setdefault(kind, []).extend(values)
+                    samples[name].setdefault(kind, []).append(values)
             print(f"round {number + 1}/{rounds} done (load {os.getloadavg()[0]:.1f})", flush=True)
-    rows = [("variant", "key", "samples", "median ms", "p95 ms")]
+    rows = [("variant", "key", "samples", "median ms", "p95 ms", "round medians to as it is")]
     for name, kinds in samples.items():
-        for kind, values in kinds.items():
+        for kind, per_round in kinds.items():
+            values = [value for values in per_round for value in values]
+            base = samples["as it is"][kind]
+            ratios = [
+                statistics.median(ours) / statistics.median(theirs)
+                for ours, theirs in zip(per_round, base, strict=True)
+                if ours and theirs
+            ]
             p95 = statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
             rows.append(
                 (
@@ -158,6 +164,7 @@ def keys(rounds: int, tenants: int) -> None:
                     str(len(values)),
                     f"{statistics.median(values) * 1000:.1f}",
                     f"{p95 * 1000:.1f}",
+                    f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})",
                 )
             )
     print(f"\n{tenants} tenants, {rounds} interleaved rounds of one operator pass each")
@@ -170,7 +177,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--window", type=float, default=60.0, help="idle: seconds a window")
     parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument(
+        "--before", type=Path, help="also run the board of this checkout (e.g. the main branch)"
+    )
     args = parser.parse_args()
+    if args.before:
+        add_before(args.before.resolve())
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, {os.uname().machine}")
     if args.figure == "idle":
         idle(args.rounds, args.window, args.tenants)

@@ -27,6 +27,9 @@ def _order(bucket: str) -> tuple[int, str]:
 
 #: Between the header's parts.
 GAP = "  "
+#: The header's clock: to the minute. To the second, the header was a frame a second on an
+#: idle board, half its idle CPU at 10,000 tenants (docs/performance.md).
+CLOCK_FORMAT = "%H:%M"
 
 
 def _joined(parts: list[Text]) -> Text:
@@ -78,12 +81,11 @@ def activity_text(
     *, in_flight: int, now: datetime, history: str = "", history_problem: bool = False
 ) -> Text:
     """The history note ("last ran 18:02", or "history: not saved (…)"), the checks in
-    flight and the time to the minute (to the second, the header was a frame a second on
-    an idle board: half its idle CPU at 10,000 tenants)."""
+    flight and the time (:data:`CLOCK_FORMAT`)."""
     parts = [
         Text(f" {history} ", "bold reverse") if history_problem else Text(history, "dim"),
         Text(f"⟳ {in_flight} in flight"),
-        Text(f"{now.astimezone():%H:%M}"),
+        Text(now.astimezone().strftime(CLOCK_FORMAT)),
     ]
     return _joined(parts)
 
