@@ -61,7 +61,9 @@ VERIFIED_TEXTUAL = "8.2.8"
 # in ``Timer._run``): a refresh asked for just after a frame waits up to two intervals (33 ms)
 # instead of the rest of one. On a busy board a frame has nearly always just been drawn, so
 # that wait lands on most keys; measured during a 10,000-tenant pass, opening the detail pane
-# took 37 ms at the median with Textual's timer and 21-25 ms with this one.
+# took 37 ms at the median with Textual's timer and 21-25 ms with this one; measured again on
+# its own (bench/overrides.py keys), it opened later without this timer in every round
+# (1.07-2.12x the round's median, docs/performance.md).
 
 
 class FrameTimer(Timer):
