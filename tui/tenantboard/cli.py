@@ -613,7 +613,11 @@ def _tenants_from_args(
 def cmd_board(args: argparse.Namespace) -> int:
     from tenantboard.ui.app import run_board
 
-    return run_board(board_config(args))
+    config = board_config(args)
+    refusal = not_a_terminal()
+    if refusal:
+        raise UsageError(refusal)
+    return run_board(config)
 
 
 def board_config(args: argparse.Namespace) -> BoardConfig:
@@ -659,6 +663,26 @@ def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
         kind=kind,
         commands_refused=tenant_list.commands_refused,
         maintenance=tenant_list.maintenance,
+    )
+
+
+def not_a_terminal() -> str:
+    """Why the board cannot run here ("" when it can). It reads keys from standard input,
+    takes the screen's size from standard output and draws on standard error (Textual's
+    way): with any of them piped or redirected it would draw into a file, or take a size
+    that is not the terminal's and redraw without end (a piped board spun at 93% of a core
+    and ignored SIGTERM)."""
+    streams = (("input", sys.stdin), ("output", sys.stdout), ("error", sys.stderr))
+    missing = [name for name, stream in streams if stream is None or not stream.isatty()]
+    if not missing:
+        return ""
+    names = ", ".join(missing[:-1]) + " and " if len(missing) > 1 else ""
+    verb = "is not a terminal" if len(missing) == 1 else "are not terminals"
+    return (
+        f"the board runs in a terminal, and standard {names}{missing[-1]} {verb} "
+        "(piped or redirected). "
+        "For scripts and logs use `tenantboard check` (a table; --json for machines). "
+        "The board needs standard input, output and error on the terminal."
     )
 
 

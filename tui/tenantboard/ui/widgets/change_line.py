@@ -1,7 +1,9 @@
-"""The change line: the newest state change, and how many came with it.
+"""The change line: a problem that stands (while it lasts), then the newest state change.
 
 State changes at fleet scale arrive every few seconds; as toasts they bury the board. They
-are told here, on one line above the key bar, and kept in the event log (``l``).
+are told here, on one line above the key bar, and kept in the event log (``l``). A problem
+that is true until it is not (the tenant file cannot be read, the server a board follows is
+gone) is state, not a notice: it leads the line while it lasts and goes when it ends.
 """
 
 from __future__ import annotations
@@ -16,13 +18,26 @@ class ChangeLine(Widget):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.text = Text()
+        #: Standing problems by kind ("tenant file", "server"), in the order they began.
+        self.problems: dict[str, str] = {}
 
     def show(self, text: Text) -> None:
         self.text = text
         self.refresh()
 
+    def set_problem(self, kind: str, text: str) -> None:
+        """``text`` leads the line until the problem of this kind is set to ""."""
+        if text:
+            self.problems[kind] = text
+        else:
+            self.problems.pop(kind, None)
+        self.refresh()
+
     def render(self) -> Text:
-        shown = self.text.copy()
+        shown = Text(no_wrap=True)
+        for problem in self.problems.values():
+            shown.append(f" {problem} ", "bold reverse")
+            shown.append(" ")
+        shown.append_text(self.text)
         shown.truncate(max(0, self.size.width), overflow="ellipsis")
-        shown.no_wrap = True
         return shown

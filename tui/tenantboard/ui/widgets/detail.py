@@ -23,7 +23,6 @@ from tenantboard.history.reader import STRIP_DAYS, TenantAvailability
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, length, plural, yes_no
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 LABEL_WIDTH = 12
 
@@ -404,7 +403,7 @@ def _version_fields(section: Section, info: VersionInfo) -> None:
         section.field(clean(key, 40), value)
 
 
-class DetailPane(LineScrollBarMixin, ScrollView, can_focus=False):
+class DetailPane(ScrollView, can_focus=False):
     """Shows one tenant. Lines are wrapped once per content or width change and drawn
     from that list, so opening the pane or scrolling it costs next to nothing."""
 
@@ -436,7 +435,7 @@ class DetailPane(LineScrollBarMixin, ScrollView, can_focus=False):
             return
         self._lines = wrap_entries(self._entries, width)
         self._wrapped_for = width
-        self.set_virtual_size(Size(width, len(self._lines)))
+        self.virtual_size = Size(width, len(self._lines))
 
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
