@@ -629,6 +629,7 @@ def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
         base_url=base_url_for(args),
         kind=kind,
         commands_refused=tenant_list.commands_refused,
+        state_change=tenant_list.state_change,
     )
 
 

@@ -79,6 +79,7 @@ from tenantboard.files import FileError, set_aside, unused_name
 from tenantboard.history.availability import Interval, outcome_label
 from tenantboard.humanize import host_of
 from tenantboard.paths import history_path
+from tenantboard.releases import VersionSpan
 from tenantboard.sanitize import clean
 from tenantboard.tenant_file import Settings
 
@@ -86,7 +87,7 @@ if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
 #: Two checks further apart than this leave an unobserved gap between them. Checks are at
@@ -145,6 +146,22 @@ CREATE TABLE IF NOT EXISTS runs (
     last_seen INTEGER NOT NULL
 );
 """
+#: Schema 2 (releases): each version a tenant was seen on, from when (a new row when the
+#: version an answer names differs from the tenant's last row's).
+_VERSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    tenant INTEGER NOT NULL REFERENCES tenants(id),
+    version TEXT NOT NULL,
+    host TEXT,
+    first_seen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS versions_by_tenant ON versions(tenant, first_seen);
+"""
+#: The statements that bring a file up from the schema before each version (in order).
+_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SCHEMA), (2, _VERSIONS_SCHEMA))
+#: The oldest schema a read-only open reads (a table added later reads as empty).
+READABLE_SCHEMA = 1
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -277,6 +294,24 @@ class Observation:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class VersionSeen:
+    """The version one check's answer named (recorded only when it changes)."""
+
+    key: str
+    at: datetime
+    version: str
+    host: str | None
+
+    @classmethod
+    def from_result(cls, result: CheckResult) -> VersionSeen | None:
+        state = result.state
+        if result.error is not None or state is None or not state.version:
+            return None
+        host = host_of(state.endpoint) or None
+        return cls(result.tenant.key, result.checked_at, state.version, host)
+
+
 def fold(
     last: Interval | None, observations: Iterable[Observation], gap: float = DEFAULT_GAP
 ) -> tuple[Interval | None, list[Interval]]:
@@ -404,6 +439,10 @@ class HistoryDB:
         self.path = path
         self.read_only = read_only
         self._tenant_ids: dict[str, int] = {}
+        #: key -> (version, first seen) of its last versions row, as this connection
+        #: wrote or read it; forgotten when another connection has written the file.
+        self._last_versions: dict[str, tuple[str, int]] = {}
+        self._data_version: int | None = None
 
     @classmethod
     def open(
@@ -458,7 +497,7 @@ class HistoryDB:
             if result != "ok":
                 raise HistoryError(Reason.CORRUPT, self.path, "the file is damaged")
         if self.read_only:
-            if version < SCHEMA_VERSION:
+            if version < READABLE_SCHEMA:
                 raise HistoryError(Reason.UNAVAILABLE, self.path, "no history recorded yet")
             return
         if run("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
@@ -467,11 +506,13 @@ class HistoryDB:
         run("PRAGMA journal_size_limit = 4194304")
         if version < SCHEMA_VERSION:
             with self.transaction():
-                if run("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            run(statement)
-                    run(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                found = run("PRAGMA user_version").fetchone()[0]
+                for target, script in _MIGRATIONS:
+                    if found < target:
+                        for statement in script.split(";"):
+                            if statement.strip():
+                                run(statement)
+                run(f"PRAGMA user_version = {max(found, SCHEMA_VERSION)}")
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -498,6 +539,7 @@ class HistoryDB:
             with contextlib.suppress(sqlite3.Error):
                 self.connection.execute("ROLLBACK")
             self._tenant_ids.clear()  # ids inserted by this transaction are gone again
+            self._last_versions.clear()  # and so are the versions rows it added
             if isinstance(exc, sqlite3.Error | OSError):
                 raise classify(exc, self.path) from None
             raise
@@ -573,8 +615,10 @@ class HistoryDB:
         run_id: int | None = None,
         now: datetime | None = None,
         gap: float = DEFAULT_GAP,
+        versions: Sequence[VersionSeen] = (),
     ) -> None:
-        """One batch in one transaction: observations, events, and the run's heartbeat."""
+        """One batch in one transaction: observations, events, versions seen, and the
+        run's heartbeat."""
         by_key: dict[str, list[Observation]] = {}
         for observation in observations:
             by_key.setdefault(observation.key, []).append(observation)
@@ -582,11 +626,44 @@ class HistoryDB:
             for key, items in by_key.items():
                 self._record_one(key, sorted(items, key=lambda o: o.at), gap)
             self.add_events(events)
+            self._record_versions(versions)
             if run_id is not None:
                 self.connection.execute(
                     "UPDATE runs SET last_seen = ? WHERE id = ?",
                     (_epoch(now or datetime.now(UTC)), run_id),
                 )
+
+    def _record_versions(self, seen: Sequence[VersionSeen]) -> None:
+        """A row for each version change (inside the write's transaction). Each tenant's
+        last row is read once and then remembered, so a batch of unchanged versions costs
+        a dictionary lookup each; what another process wrote (``PRAGMA data_version``)
+        makes this connection read again."""
+        if not seen:
+            return
+        run = self.connection.execute
+        data_version = run("PRAGMA data_version").fetchone()[0]
+        if data_version != self._data_version:
+            self._last_versions.clear()
+            self._data_version = data_version
+        for item in sorted(seen, key=lambda item: item.at):
+            at = _epoch(item.at)
+            last = self._last_versions.get(item.key)
+            if last is None:
+                row = run(
+                    "SELECT v.version, v.first_seen FROM versions v JOIN tenants t "
+                    "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC "
+                    "LIMIT 1",
+                    (item.key,),
+                ).fetchone()
+                last = (str(row[0]), int(row[1])) if row else ("", -1)
+            if item.version == last[0] or at < last[1]:
+                self._last_versions[item.key] = last  # the same, or older than what is there
+                continue
+            run(
+                "INSERT INTO versions(tenant, version, host, first_seen) VALUES (?, ?, ?, ?)",
+                (self._tenant_id(item.key), item.version, item.host, at),
+            )
+            self._last_versions[item.key] = (item.version, at)
 
     def start_run(self, now: datetime) -> int:
         with self.transaction() as connection:
@@ -663,6 +740,11 @@ class HistoryDB:
             "DELETE FROM marks WHERE id IN (SELECT id FROM marks WHERE ended_at IS NOT NULL "
             "AND ended_at < ? ORDER BY id LIMIT ?)",
             "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE last_seen < ? LIMIT ?)",
+            # A version row goes once the next one began before the cutoff: the version a
+            # tenant still runs is kept, however long ago it came, with its first sighting.
+            "DELETE FROM versions WHERE id IN (SELECT v.id FROM versions v WHERE EXISTS ("
+            "SELECT 1 FROM versions w WHERE w.tenant = v.tenant AND w.first_seen > v.first_seen "
+            "AND w.first_seen < ?1) ORDER BY v.id LIMIT ?2)",
         )
         deleted = 0
         with self.transaction() as connection:
@@ -724,6 +806,47 @@ class HistoryDB:
             (-1 if excluding is None else excluding,),
         )
         return _moment(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def _has_versions(self) -> bool:
+        """False for a file of schema 1 read as it is (read-only: nothing migrates it)."""
+        rows = self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'versions'")
+        return bool(rows)
+
+    def version_spans(self, key: str, limit: int = 50) -> list[VersionSpan]:
+        """One tenant's versions, newest first: each from when it was first seen until
+        the next was (the newest: None, still running it as far as recorded)."""
+        if not self._has_versions():
+            return []
+        rows = self._query(
+            "SELECT v.version, v.host, v.first_seen FROM versions v JOIN tenants t "
+            "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC LIMIT ?",
+            (key, limit),
+        )
+        spans: list[VersionSpan] = []
+        until = None
+        for version, host, first_seen in rows:
+            since = _moment(first_seen)
+            spans.append(VersionSpan(_version_text(version), _host_text(host), since, until))
+            until = since
+        return spans
+
+    def last_versions(self, keys: Iterable[str]) -> dict[str, VersionSpan]:
+        """The version each of ``keys`` was last recorded on (those with one)."""
+        if not self._has_versions():
+            return {}
+        found: dict[str, VersionSpan] = {}
+        for key in keys:
+            spans = self.version_spans(key, limit=1)
+            if spans:
+                found[key] = spans[0]
+        return found
+
+    def versions_first_seen(self) -> dict[str, datetime]:
+        """When each version was first recorded on any tenant."""
+        if not self._has_versions():
+            return {}
+        rows = self._query("SELECT version, MIN(first_seen) FROM versions GROUP BY version")
+        return {_version_text(version): _moment(first) for version, first in rows}
 
     def events(
         self, key: str | None = None, since: datetime | None = None, limit: int = 2000
@@ -788,6 +911,14 @@ class HistoryDB:
             if now is None or mark.active(now, (current or {}).get(mark.key)):
                 found.append(mark)
         return found
+
+
+def _version_text(value: Any) -> str:
+    return clean(str(value), 200)  # the file is not ours alone to trust
+
+
+def _host_text(value: Any) -> str | None:
+    return None if value is None else clean(str(value), 60)
 
 
 def _bound(moment: datetime | None, default: int) -> int:
@@ -896,6 +1027,7 @@ class HistoryWriter:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._pending: list[Observation] = []
         self._pending_events: list[LoggedEvent] = []
+        self._pending_versions: list[VersionSeen] = []
         self._db: HistoryDB | None = None
         self._next_prune = 0.0
         self._next_heartbeat = 0.0
@@ -971,8 +1103,7 @@ class HistoryWriter:
                     last_write = time.monotonic()
             except Exception as exc:  # a bug must not stop the recording for good
                 self._report(classify(exc, self.path))
-                self._pending.clear()  # the batch that failed is the one lost
-                self._pending_events.clear()
+                self._clear_pending()  # the batch that failed is the one lost
             finally:
                 if flush is not None:
                     flush.done.set()
@@ -982,6 +1113,8 @@ class HistoryWriter:
             self._pending.extend(item)
         elif isinstance(item, tuple) and item[0] == "results":
             self._pending.extend(Observation.from_result(result) for result in item[1])
+            seen = (VersionSeen.from_result(result) for result in item[1])
+            self._pending_versions.extend(version for version in seen if version is not None)
         elif isinstance(item, tuple) and item[0] == "events":
             self._pending_events.extend(item[1])
         elif isinstance(item, tuple) and item[0] == "call":
@@ -1025,8 +1158,13 @@ class HistoryWriter:
         except HistoryError as exc:
             self._report(exc)
 
+    def _clear_pending(self) -> None:
+        self._pending.clear()
+        self._pending_events.clear()
+        self._pending_versions.clear()
+
     def _write(self) -> None:
-        if not self._pending and not self._pending_events:
+        if not self._pending and not self._pending_events and not self._pending_versions:
             if self._db is not None and time.monotonic() >= self._next_heartbeat:
                 with contextlib.suppress(HistoryError):
                     self._db.write(run_id=self.run_id, now=self._now())
@@ -1044,6 +1182,7 @@ class HistoryWriter:
                 run_id=self.run_id,
                 now=self._now(),
                 gap=self.gap,
+                versions=self._pending_versions,
             )
         except HistoryError as exc:
             self._report(exc)
@@ -1054,11 +1193,9 @@ class HistoryWriter:
                 self._trim()  # kept, and tried again with the next batch
             else:
                 self.dropped += len(self._pending)  # it would fail again: lose this one only
-                self._pending.clear()
-                self._pending_events.clear()
+                self._clear_pending()
             return
-        self._pending.clear()
-        self._pending_events.clear()
+        self._clear_pending()
         self._next_heartbeat = time.monotonic() + HEARTBEAT
         if self.error is not None:
             self.error = None
@@ -1069,6 +1206,7 @@ class HistoryWriter:
             del self._pending[:excess]
             self.dropped += excess
         del self._pending_events[: max(0, len(self._pending_events) - MAX_PENDING)]
+        del self._pending_versions[: max(0, len(self._pending_versions) - MAX_PENDING)]
 
     def _prune_some(self) -> None:
         """Retention: one short chunk per batch while there is something to delete,
@@ -1140,6 +1278,7 @@ __all__ = [
     "Mark",
     "Observation",
     "Reason",
+    "VersionSeen",
     "changed_while_closed",
     "fold",
     "history_path",
