@@ -372,6 +372,20 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--seed", type=int, default=1, help="the chaos plan's seed: same seed, same faults"
     )
+    simulate.add_argument(
+        "--rollout",
+        action="store_true",
+        help="act out a release rolling out: Release_11.9 to Release_11.10, one host a "
+        "simulated day, each tenant offline a few minutes in its host's upgrade night",
+    )
+    simulate.add_argument(
+        "--rollout-day",
+        type=_seconds,
+        default=86_400.0,
+        metavar="SECONDS",
+        help="how long one simulated day of the rollout lasts, in the scenario's seconds "
+        "(default %(default)g; 120 shows a whole rollout in ten minutes)",
+    )
     _add_serve_commands(add_command)
     return parser
 
@@ -818,13 +832,32 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def rollout_of(args: argparse.Namespace) -> Any:
+    """The rollout `simulate` acts out, or None; --rollout-day alone is a usage error."""
+    from tenantboard.simulator import Rollout
+
+    if not args.rollout:
+        if args.rollout_day != 86_400.0:
+            raise UsageError("--rollout-day goes with --rollout")
+        return None
+    return Rollout(day=args.rollout_day)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tenantboard.simulator import Simulator, serve
     from tenantboard.simulator.scenario import Chaos
     from tenantboard.simulator.server import serve_with_outages
 
+    rollout = rollout_of(args)
+
     def announce(port: int) -> None:
         print(f"simulating the state API on http://127.0.0.1:{port}", flush=True)
+        if rollout is not None:
+            print(
+                f"rolling {rollout.old} out to {rollout.new}: one host every "
+                f"{rollout.day:g} scenario seconds",
+                flush=True,
+            )
         print(
             f"try: tenantboard check --base-url http://127.0.0.1:{port} Cust1001 Cust1008",
             flush=True,
@@ -836,6 +869,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             tenant_count=args.tenants,
             speed=args.speed,
             chaos=Chaos(seed=args.seed) if args.chaos else None,
+            rollout=rollout,
         )
         if args.chaos:
             await serve_with_outages(args.port, simulator=simulator, on_ready=announce)
