@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from functools import lru_cache
 
+from tenantboard.releases import parse_release
 from tenantboard.tenant import DISCOVERY_HOSTS, ENV_HOSTS, Tenant
 
 WRONG_SUBDOMAIN = "Wrong subdomain used to access tenant"
@@ -541,9 +542,15 @@ def version_document(number: int, host: str, release: str | None = None) -> dict
         "Version": "v1",
         "Documentation": "https://docs.superoffice.com/",
     }
-    if release is not None:
+    label = parse_release(release)
+    if release is not None and label is not None:
+        major, minor = label.numbers[:2]
         document["NetServerLabel"] = release
-        document["NetServer"] = f"SuperOffice NetServer (Build: {release})"
+        document["NetServer"] = f"SuperOffice {major}.{minor} NetServer (Build: {release})"
+        document["NetServerVersion"] = f"{major}.{minor}.721.0"
+        document["NetServerAssembly"] = f"{major}.{minor}.0.0"
+        if label.date is not None:
+            document["NetServerDate"] = "{:04d}-{:02d}-{:02d}".format(*label.date)
     return document
 
 

@@ -33,6 +33,7 @@ from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
 from tenantboard.history.reader import mark_text
 from tenantboard.humanize import ago
+from tenantboard.releases import VersionSpan
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
 from tenantboard.sanitize import clean
@@ -55,6 +56,7 @@ from tenantboard.session import (
     SessionConfig,
     SettingsChanged,
     VersionFetched,
+    VersionHistoryRead,
 )
 from tenantboard.ui.messages import ResultsArrived
 from tenantboard.ui.pacing import Pacing
@@ -62,6 +64,7 @@ from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE
 from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
 from tenantboard.ui.screens.marks import MarkActions
+from tenantboard.ui.screens.versions import VersionsScreen
 from tenantboard.ui.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
 from tenantboard.ui.widgets.change_line import ChangeLine
 from tenantboard.ui.widgets.detail import DetailContext, DetailPane
@@ -256,6 +259,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
                 self._redraw_key(key)
                 if key == self.detail_key:
                     self.show_detail_of_cursor_row(fetch=False)
+            case VersionHistoryRead(key=key) if key == self.detail_key:
+                self.show_detail_of_cursor_row(fetch=False)
             case RoleChanged(message=message):
                 self.notify(message, timeout=8, markup=False)
                 self.update_summary()
@@ -519,6 +524,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             fetching_version=key in session.fetching_versions,
             availability=session.availability.get(key),
             availability_note=note,
+            versions=_spans_of(session, key),
             marks=tuple(mark_text(mark) for mark in session.marks.of(key)),
         )
 
@@ -657,6 +663,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             return
         work = self.session.read_availability([key], with_strip=True)
         self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
+        versions = self.session.read_version_history(key)
+        self.run_worker(versions, group="version-history", exclusive=True, exit_on_error=False)
 
     def _give_keys_to_the_table(self) -> None:
         """Focus the table now, not after a turn of the loop (``Widget.focus``): a key queued
@@ -797,6 +805,25 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.table.move_cursor_to(index)
             self.table.focus()
 
+    # -- actions: versions ----------------------------------------------------------------------
+
+    def action_versions(self) -> None:
+        """The versions view (live while open); the version chosen filters the board."""
+        screen = VersionsScreen(self.session.version_summaries, self.clock.wall)
+        self.app.push_screen(screen, self._show_version)
+
+    def _show_version(self, term: str | None) -> None:
+        if term is None:
+            return
+        self.filter_line.value = term  # filters at once (FilterLine.watch_value)
+        self.filter_line.display = True
+        self._give_keys_to_the_table()
+        self.notify(
+            f"showing {len(self.model)} tenant{_s(len(self.model))} ({term}); escape clears",
+            timeout=4,
+            markup=False,
+        )
+
     # -- actions: help --------------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -813,6 +840,12 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             rows.append((shown, binding.tooltip or binding.description))
         rows.append(PALETTE_KEY)
         return rows
+
+
+def _spans_of(session: Session, key: str) -> tuple[VersionSpan, ...] | None:
+    """The tenant's versions as last read from the history; None while not read (yet)."""
+    spans = session.version_history.get(key)
+    return tuple(spans) if spans is not None else None
 
 
 def _s(count: int) -> str:
