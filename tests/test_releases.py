@@ -3,6 +3,7 @@ history of versions, and who runs what (the versions view, `versions`, `/metrics
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tenantboard.answers import State
+from tenantboard.cli import main
 from tenantboard.eventlog import logged_events
 from tenantboard.history.db import SCHEMA_VERSION, HistoryDB, HistoryWriter
 from tenantboard.history.reader import read_start, read_version_history
+from tenantboard.paths import history_path
 from tenantboard.releases import (
     FirstSeen,
     compare_releases,
@@ -278,3 +281,69 @@ def test_retention_keeps_the_version_a_tenant_still_runs(tmp_path: Path) -> None
     # they still run, stay with their first sighting, however old.
     assert [span.version for span in read_version_history(path, A.key)] == [NEW]
     assert [span.version for span in read_version_history(path, B.key)] == [OLD]
+
+
+# -- `tenantboard versions` --------------------------------------------------------------------
+
+
+@pytest.fixture
+def listed(tmp_path: Path) -> Path:
+    """Four tenants listed: two on 11.10 (hosts online3, online4), one on 11.9 and one never
+    recorded; and a tenant no longer listed, on a release only it ran."""
+    config = tmp_path / "tenants.toml"
+    config.write_text(
+        "".join(f'[[tenants]]\ncontext_id = "Cust{n}"\n\n' for n in (1, 2, 3, 4)), encoding="utf-8"
+    )
+    _write(
+        history_path(config),
+        [
+            ok(Tenant("Cust1"), version=OLD, at=-86400),
+            ok(Tenant("Cust1"), version=NEW, at=-3600, host="online3.superoffice.com"),
+            ok(Tenant("Cust2"), version=NEW, at=-600, host="online4.superoffice.com"),
+            ok(Tenant("Cust3"), version=OLD, host="online2.superoffice.com"),
+            ok(Tenant("Cust9"), version="Release_11.11_2026.04.01-01", at=-60),
+        ],
+    )
+    return config
+
+
+def test_versions_lists_who_runs_what_newest_first(listed: Path, capsys) -> None:
+    assert main(["versions", "--config", str(listed)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["VERSION", "TENANTS", "SHARE", "FIRST", "SEEN", "HOSTS"]
+    assert lines[1].split() == [
+        NEW,
+        "2",
+        "67%",
+        "2026-03-02",
+        "08:30",
+        "online3",
+        "1,",
+        "online4",
+        "1",
+    ]
+    assert lines[2].split() == [OLD, "1", "33%", "2026-03-01", "09:30", "online2", "1"]
+    assert lines[3] == "1 tenant of the list not recorded yet"  # Cust4; Cust9 is not listed
+
+
+def test_versions_json(listed: Path, capsys) -> None:
+    assert main(["versions", "--config", str(listed), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["tenants"], found["not_recorded"]) == (4, 1)
+    newest = found["versions"][0]
+    assert newest["version"] == NEW and newest["tenants"] == 2
+    assert newest["first_seen"] == "2026-03-02T08:30:00Z"
+    assert newest["hosts"] == [
+        {"host": "online3.superoffice.com", "tenants": 1},
+        {"host": "online4.superoffice.com", "tenants": 1},
+    ]
+    assert newest["release"] == {"numbers": "11.10", "date": "2026-02-24", "build": 2}
+
+
+def test_versions_without_a_history_says_so(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "tenants.toml"
+    config.write_text('[[tenants]]\ncontext_id = "Cust1"\n', encoding="utf-8")
+    assert main(["versions", "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert "no history recorded yet" in captured.err
+    assert "1 tenant of the list not recorded yet" in captured.out

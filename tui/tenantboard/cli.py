@@ -114,6 +114,7 @@ _SHOWN_AS = {BOARD: "the board", DEMO: "the board with --demo", ATTACH: "the boa
 #: The commands that read the tenant file, that check tenants, and that keep checking.
 _READ_THE_FILE = frozenset(
     {BOARD, "check", "add", "remove", "list", "paths", "import", "report", "history"}
+    | {"versions"}
     | {"serve", "notify-test"}
 )
 _CHECK = frozenset({BOARD, DEMO, "check", "serve"})
@@ -922,6 +923,16 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
     _add_window_options(history, HISTORY_SPAN)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    versions = add_command(
+        "versions",
+        help="each version the tenants run, newest first: tenants, hosts, first seen",
+        description="Who runs what, from the history the board and serve recorded: each "
+        "version the listed tenants were last seen on, newest release first, with how many "
+        "tenants run it, on which hosts, and when it was first seen on any tenant.",
+    )
+    versions.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
+    versions.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
 
 def _add_window_options(parser: argparse.ArgumentParser, default: str) -> None:
     window = parser.add_mutually_exclusive_group()
@@ -1073,6 +1084,29 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_versions(args: argparse.Namespace) -> int:
+    from tenantboard.history.report_output import versions_json, versions_report, versions_table
+
+    tenants = store_for(args).load().tenants
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_HISTORY
+    last_versions, last_recorded, first_seen = {}, {}, {}
+    with db if db is not None else contextlib.nullcontext():
+        if not tenants and db is not None:
+            tenants = [_tenant_of_key(key) for key in db.tenant_keys()]
+        keys = [tenant.key for tenant in tenants if args.env in (None, tenant.env)]
+        if db is not None:
+            last_versions = db.last_versions(keys)
+            last_recorded = db.last_recorded(keys)
+            first_seen = db.versions_first_seen()
+    report = versions_report(keys, last_versions, last_recorded, first_seen, datetime.now(UTC))
+    write_out(versions_json(report) if args.json else versions_table(report))
+    return 0
+
+
 def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
@@ -1182,6 +1216,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "report": cmd_report,
     "history": cmd_history,
+    "versions": cmd_versions,
     "serve": cmd_serve,
     "notify-test": cmd_notify_test,
 }
