@@ -421,6 +421,21 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         help="allow a non-loopback address without a token: anyone who reaches it can read it",
     )
     serving.add_argument(
+        "--state-change-certificate",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="SuperOffice's signing certificate or public key (PEM or DER; repeat for "
+        "several) to check its pushed changes on POST /superoffice/state-change "
+        "(default: the tenant file's [state_change] certificate)",
+    )
+    serving.add_argument(
+        "--state-change-client-id",
+        metavar="ID",
+        help="your application's client id: the audience of SuperOffice's tokens "
+        "(default: the tenant file's [state_change] client_id)",
+    )
+    serving.add_argument(
         "--log-format",
         choices=("plain", "json"),
         default="plain",
@@ -1164,7 +1179,31 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
         token = token_rule(host, args.token_file, args.insecure_public)
     except ServeError as exc:
         raise UsageError(str(exc)) from None
-    return ServeConfig(host=host, port=port, session=_file_session(args, kind="serve"), token=token)
+    return ServeConfig(
+        host=host,
+        port=port,
+        session=_file_session(args, kind="serve"),
+        token=token,
+        state_change=_state_change_options(args),
+    )
+
+
+def _state_change_options(args: argparse.Namespace) -> Any:
+    """serve's --state-change-* options (None when neither is given); a certificate that
+    cannot be used is a usage error now, not a refused call later."""
+    from tenantboard.pushed import load_keys
+    from tenantboard.tenant_file import StateChangeConfig
+
+    paths = tuple(path.expanduser().absolute() for path in args.state_change_certificate or ())
+    client_id = args.state_change_client_id or ""
+    if not paths and not client_id:
+        return None
+    if paths:
+        try:
+            load_keys(paths)
+        except ValueError as exc:
+            raise UsageError(f"--state-change-certificate: {exc}") from None
+    return StateChangeConfig(certificates=paths, client_id=client_id)
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:

@@ -22,6 +22,12 @@ Per tenant (labels ``context_id``, ``env``, ``label``), named after Gatus's
 Overall: ``tenantboard_checks_total{result}`` (``ok`` or an error kind),
 ``tenantboard_check_duration_seconds`` (histogram), ``tenantboard_tenants{severity}``,
 ``tenantboard_notifications_total{hook,result}`` and ``tenantboard_tenant_file_valid``.
+
+Per version (releases.py; at most :data:`MAX_VERSION_SERIES` versions, the rest as
+``version="other"``; ``version=""`` for answers that name none):
+``tenantboard_version_tenants{version}`` and
+``tenantboard_version_first_seen_timestamp_seconds{version}``. SuperOffice's pushed
+changes: ``tenantboard_pushed_changes_total{result}`` (state_change.py's results).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from prometheus_client.core import (
@@ -47,10 +53,17 @@ from tenantboard.answers import TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
 from tenantboard.humanize import SEVERITY_WORDS, host_of
+from tenantboard.releases import VersionSummary
+from tenantboard.serve.state_change import RESULTS as PUSHED_RESULTS
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
 
 TENANT_LABELS = ("context_id", "env", "label")
+#: Versions given their own series; past it the versions with the fewest tenants are
+#: summed as ``version="other"`` (answers are untrusted: a made-up version per answer must
+#: not make a series each).
+MAX_VERSION_SERIES = 50
+OTHER_VERSIONS = "other"
 #: Every value of checks_total's ``result`` label, present from the first scrape at 0 so
 #: that rate() and absent() work before the first failure of a kind.
 CHECK_RESULTS: tuple[str, ...] = (RESULT_OK, *(str(kind) for kind in ErrorKind))
@@ -90,6 +103,9 @@ class MetricsSnapshot:
     severities: dict[str, int]
     notifications: dict[tuple[str, str], int]
     file_valid: bool
+    #: (version label, tenants, first seen as Unix time or None), bounded.
+    versions: tuple[tuple[str, int, float | None], ...] = ()
+    pushed: dict[str, int] = field(default_factory=dict)
 
 
 def take_snapshot(
@@ -97,9 +113,11 @@ def take_snapshot(
     exposition: Exposition,
     accept: str | None = None,
     notifications: Counter[tuple[str, str]] | None = None,
+    pushed: Counter[str] | None = None,
 ) -> MetricsSnapshot:
     """Copy what the scrape needs: the list, and the rows changed since the exposition
-    last formatted them. Runs on the event loop, so it only compares revisions."""
+    last formatted them. Runs on the event loop, so it compares revisions, and counts
+    tenants per version (a pass over the rows: about a millisecond per 5,000)."""
     _, content_type = choose_encoder(accept or "")
     rows = watcher.model.rows
     keys = list(watcher.model.list_order)
@@ -119,7 +137,25 @@ def take_snapshot(
         severities=dict(watcher.severity_counts()),
         notifications=dict(notifications or {}),
         file_valid=watcher.file_error is None,
+        versions=version_series(watcher.session.version_summaries()),
+        pushed=dict(pushed or {}),
     )
+
+
+def version_series(
+    summaries: list[VersionSummary], limit: int = MAX_VERSION_SERIES
+) -> tuple[tuple[str, int, float | None], ...]:
+    """(version label, tenants, first seen) per version, at most ``limit`` of them: those
+    with the most tenants; the others summed as :data:`OTHER_VERSIONS`."""
+    ranked = sorted(summaries, key=lambda item: -item.tenants)
+    kept, rest = ranked[:limit], ranked[limit:]
+    series = [
+        (item.version or "", item.tenants, item.first_seen.timestamp() if item.first_seen else None)
+        for item in kept
+    ]
+    if rest:
+        series.append((OTHER_VERSIONS, sum(item.tenants for item in rest), None))
+    return tuple(series)
 
 
 # -- per tenant ------------------------------------------------------------------------------
@@ -287,6 +323,37 @@ class OverallCollector(Collector):
             "1 while the tenant file can be used; 0 after a change that does not parse.",
             value=1 if snap.file_valid else 0,
         )
+        yield from self._version_families(snap)
+
+    @staticmethod
+    def _version_families(snap: MetricsSnapshot) -> Iterator[Metric]:
+        tenants = GaugeMetricFamily(
+            "tenantboard_version_tenants",
+            'Tenants whose last answer names this version ("": none named; "other": the '
+            "versions past the first 50, summed).",
+            labels=["version"],
+        )
+        first_seen = GaugeMetricFamily(
+            "tenantboard_version_first_seen_timestamp_seconds",
+            "When this version was first seen on any tenant (the history's record), Unix time.",
+            labels=["version"],
+        )
+        for version, count, seen in snap.versions:
+            tenants.add_metric([version], count)
+            if seen is not None:
+                first_seen.add_metric([version], seen)
+        yield tenants
+        yield first_seen
+        pushed = CounterMetricFamily(
+            "tenantboard_pushed_changes",
+            "Calls from SuperOffice's pushed changes by result: accepted (the tenant is "
+            "re-checked), not_listed, malformed, refused (the token), replayed, unavailable "
+            "(not set up, or cannot be checked).",
+            labels=["result"],
+        )
+        for result in sorted(set(PUSHED_RESULTS) | set(snap.pushed)):
+            pushed.add_metric([result], snap.pushed.get(result, 0))
+        yield pushed
 
     @staticmethod
     def _duration_family(snap: MetricsSnapshot) -> HistogramMetricFamily:

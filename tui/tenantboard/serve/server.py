@@ -1,6 +1,7 @@
-"""`tenantboard serve`: the watcher over HTTP (aiohttp), read-only.
+"""`tenantboard serve`: the watcher over HTTP (aiohttp), read-only but for SuperOffice's calls.
 
-Endpoints (GET and HEAD only; any other method is 405, nothing changes anything):
+Endpoints (GET and HEAD only, but for the one SuperOffice calls; any other method is 405,
+nothing changes anything):
 
 ``/healthz``
     ``ok`` while the server runs; never asks for the token (for probes).
@@ -54,6 +55,9 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
     A comment line is sent every 15 s to keep proxies from closing the stream. To follow
     without gaps: fetch the snapshot, then connect with ``Last-Event-ID: <its seq>`` (or
     ``?last_event_id=``); events after it are replayed (the newest 4,096 are kept).
+``POST /superoffice/state-change``
+    SuperOffice's pushed changes (state_change.py): a call whose JWT checks out re-checks
+    that tenant at once and is logged; it takes no serve token (the JWT proves the call).
 
 Security: the server listens on loopback unless told otherwise. Listening on any other
 address needs ``--token-file`` (the token is then required on every endpoint but
@@ -81,9 +85,11 @@ from aiohttp import web
 from tenantboard import __version__
 from tenantboard.remote import DEFAULT_LISTEN
 from tenantboard.serve.metrics import Exposition, take_snapshot
+from tenantboard.serve.state_change import STATE_CHANGE_PATH, StateChangeReceiver
 from tenantboard.serve.status_page import status_page
 from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
+from tenantboard.tenant_file import StateChangeConfig
 
 log = logging.getLogger("tenantboard.serve")
 
@@ -95,6 +101,7 @@ EXIT_SIGINT = 130
 WATCHER = web.AppKey("watcher", Watcher)
 TOKEN = web.AppKey("token", str)
 EXPOSITION = web.AppKey("exposition", Exposition)
+STATE_CHANGE = web.AppKey("state_change", StateChangeReceiver)
 
 
 class ServeError(ValueError):
@@ -217,10 +224,12 @@ def _presented_token(request: web.Request) -> str | None:
 
 @web.middleware
 async def _guard(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-    if request.method not in ("GET", "HEAD"):
+    # SuperOffice's calls: POSTed, and proven by their JWT, not by serve's token.
+    pushed = request.path == STATE_CHANGE_PATH
+    if request.method not in ("GET", "HEAD") and not (pushed and request.method == "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"], text="read-only\n")
     token = request.app.get(TOKEN)
-    if token is not None and request.path != "/healthz":
+    if token is not None and request.path != "/healthz" and not pushed:
         presented = _presented_token(request) or ""
         if not hmac.compare_digest(presented.encode(), token.encode()):
             raise web.HTTPUnauthorized(
@@ -256,7 +265,8 @@ async def metrics(request: web.Request) -> web.Response:
     watcher = request.app[WATCHER]
     exposition = request.app[EXPOSITION]
     counts = watcher.session.notifier.counts
-    snapshot = take_snapshot(watcher, exposition, request.headers.get("Accept"), counts)
+    pushed = request.app[STATE_CHANGE].counts
+    snapshot = take_snapshot(watcher, exposition, request.headers.get("Accept"), counts, pushed)
     body, content_type = await asyncio.to_thread(exposition.render, snapshot)
     response = web.Response(body=body, headers={"Content-Type": content_type})
     if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -312,10 +322,16 @@ async def api_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def build_app(watcher: Watcher, *, token: str | None = None) -> web.Application:
+def build_app(
+    watcher: Watcher, *, token: str | None = None, state_change: StateChangeConfig | None = None
+) -> web.Application:
+    """The application; ``state_change``: serve's options for SuperOffice's calls (they win
+    over the tenant file's ``[state_change]``)."""
     app = web.Application(middlewares=[_guard], client_max_size=1024)
     app[WATCHER] = watcher
     app[EXPOSITION] = Exposition()
+    receiver = StateChangeReceiver(watcher.session, state_change)
+    app[STATE_CHANGE] = receiver
     if token is not None:
         app[TOKEN] = token
     app.on_response_prepare.append(_security_headers)
@@ -325,6 +341,7 @@ def build_app(watcher: Watcher, *, token: str | None = None) -> web.Application:
     app.router.add_get("/api/tenants", api_tenants)
     app.router.add_get("/api/snapshot", api_snapshot)
     app.router.add_get("/api/events", api_events)
+    app.router.add_post(STATE_CHANGE_PATH, receiver.handle)
     return app
 
 
@@ -338,6 +355,8 @@ class ServeConfig:
     #: The tenant file, its history and how to check: what the session watches.
     session: SessionConfig
     token: str | None = None
+    #: ``--state-change-certificate`` and ``--state-change-client-id``, or None.
+    state_change: StateChangeConfig | None = None
 
 
 async def serve(config: ServeConfig) -> int:
@@ -355,8 +374,9 @@ async def serve(config: ServeConfig) -> int:
     config.session.url = f"http://{config.host}:{config.port}"
     session = Session(config.session)
     watcher = Watcher(session)
+    app = build_app(watcher, token=config.token, state_change=config.state_change)
     runner = web.AppRunner(
-        build_app(watcher, token=config.token),
+        app,
         access_log=None,
         shutdown_timeout=2.0,
         handle_signals=False,
@@ -383,6 +403,9 @@ async def serve(config: ServeConfig) -> int:
                 watcher.path or "memory",
                 len(config.session.hooks),
             )
+        pushed = app[STATE_CHANGE].describe()
+        if pushed is not None:
+            log.info("%s", pushed)
         if not config.session.tenants:
             log.warning(
                 "no tenants in the tenant file yet: add some (tenantboard add CTX) and they "
