@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,8 +29,10 @@ from tenantboard.releases import (
     version_matches,
 )
 from tenantboard.rows import BoardModel
+from tenantboard.serve.metrics import MAX_VERSION_SERIES, OTHER_VERSIONS
 from tenantboard.tenant import Tenant
-from tests.serve_helpers import failed, ok
+from tests.serve_helpers import failed, idle_watcher, ok
+from tests.test_metrics import scrape
 
 OLD = "Release_11.9_2026.01.20-01"
 NEW = "Release_11.10_2026.02.24-02"
@@ -120,7 +123,7 @@ def test_versions_are_summarized_newest_release_first_with_hosts_and_first_seen(
         (None, "online4.superoffice.com"),
         ("9729", None),
     ]
-    found = summarize(running, seen.at)
+    found = summarize(Counter(running), seen.at)
     assert [(item.version, item.tenants) for item in found] == [
         (NEW, 3),
         (OLD, 1),
@@ -347,3 +350,36 @@ def test_versions_without_a_history_says_so(tmp_path: Path, capsys) -> None:
     captured = capsys.readouterr()
     assert "no history recorded yet" in captured.err
     assert "1 tenant of the list not recorded yet" in captured.out
+
+
+# -- /metrics ----------------------------------------------------------------------------------
+
+
+def test_metrics_count_tenants_per_version_with_first_sighting() -> None:
+    tenants = [Tenant(f"Cust{n}") for n in range(1, 6)]
+    watcher = idle_watcher(tenants)
+    for index, tenant in enumerate(tenants[:4]):
+        watcher.record(ok(tenant, version=NEW if index < 3 else None, at=index))
+    watcher.record(ok(tenants[0], version=OLD, at=-86400))  # an older sighting, kept
+    watcher.record(ok(tenants[0], version=NEW, at=10))
+    samples = scrape(watcher)
+    assert samples["tenantboard_version_tenants"] == {
+        (("version", NEW),): 3.0,
+        (("version", ""),): 1.0,  # an answer naming no version; Cust5 has not answered
+    }
+    first_seen = samples["tenantboard_version_first_seen_timestamp_seconds"]
+    assert first_seen == {(("version", NEW),): ok(tenants[0]).checked_at.timestamp()}
+
+
+def test_metrics_make_a_series_for_at_most_fifty_versions() -> None:
+    """Answers are untrusted: a made-up version per tenant must not make a series each."""
+    tenants = [Tenant(f"Cust{n}") for n in range(1, 81)]
+    watcher = idle_watcher(tenants)
+    for number, tenant in enumerate(tenants):
+        version = NEW if number < 20 else f"Release_1.{number}"
+        watcher.record(ok(tenant, version=version))
+    series = scrape(watcher)["tenantboard_version_tenants"]
+    assert len(series) == MAX_VERSION_SERIES + 1
+    assert series[(("version", NEW),)] == 20
+    assert series[(("version", OTHER_VERSIONS),)] == 80 - 20 - (MAX_VERSION_SERIES - 1)
+    assert sum(series.values()) == 80

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -217,17 +217,17 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def summarize(
-    running: Iterable[tuple[str | None, str | None]],
+    running: Mapping[tuple[str | None, str | None], int],
     first_seen: Mapping[str, datetime],
 ) -> list[VersionSummary]:
-    """Per version, newest first: how many tenants run it and on which hosts. ``running``
-    holds one (version, endpoint host) per tenant that has answered."""
+    """Per version, newest first: how many tenants run it and on which hosts. ``running``:
+    how many tenants answered with each (version, endpoint host)."""
     tenants: Counter[str | None] = Counter()
     hosts: dict[str | None, Counter[str]] = {}
-    for version, host in running:
-        tenants[version] += 1
+    for (version, host), count in running.items():
+        tenants[version] += count
         if host:
-            hosts.setdefault(version, Counter())[host] += 1
+            hosts.setdefault(version, Counter())[host] += count
     found = [
         VersionSummary(
             version,

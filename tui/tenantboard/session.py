@@ -60,7 +60,7 @@ from tenantboard.history.reader import (
     read_start,
     read_version_history,
 )
-from tenantboard.humanize import SEVERITY_WORDS, host_of
+from tenantboard.humanize import SEVERITY_WORDS
 from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.notify import Notifier
@@ -1027,9 +1027,7 @@ class Session:
     def version_summaries(self) -> list[VersionSummary]:
         """Each version the tenants answered with, newest first: how many run it, on which
         hosts, and when it was first seen (the versions view, `/metrics`)."""
-        answered = (row.state for row in self.model.rows.values() if row.state is not None)
-        running = ((state.version, host_of(state.endpoint) or None) for state in answered)
-        return summarize(running, self.first_seen.at)
+        return summarize(self.model.versions, self.first_seen.at)
 
     def refresh_uptime(self) -> None:
         """Every tenant's 24-hour uptime, read in the background."""

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -304,7 +305,7 @@ def versions_report(
 ) -> VersionsReport:
     """The report for the tenants ``keys`` from what the history holds of them: each one's
     last recorded version (None: its answers named none) on its last recorded host."""
-    running = []
+    running: Counter[tuple[str | None, str | None]] = Counter()
     not_recorded = 0
     for key in keys:
         span, interval = last_versions.get(key), last_recorded.get(key)
@@ -312,7 +313,7 @@ def versions_report(
             not_recorded += 1
             continue
         host = (interval.host if interval else None) or (span.host if span else None)
-        running.append((span.version if span else None, host))
+        running[span.version if span else None, host] += 1
     return VersionsReport(summarize(running, first_seen), len(keys), not_recorded, now)
 
 
