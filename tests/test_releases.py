@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -28,10 +29,13 @@ from tenantboard.releases import (
     summarize,
     version_matches,
 )
+from tenantboard.remote import AttachTarget
 from tenantboard.rows import BoardModel
 from tenantboard.serve.metrics import MAX_VERSION_SERIES, OTHER_VERSIONS
+from tenantboard.simulator import Rollout, Simulator
 from tenantboard.tenant import Tenant
-from tests.serve_helpers import failed, idle_watcher, ok
+from tests.conftest import make_board, until
+from tests.serve_helpers import SimulatorInThread, ThreadedServer, failed, idle_watcher, ok
 from tests.test_metrics import scrape
 
 OLD = "Release_11.9_2026.01.20-01"
@@ -383,3 +387,35 @@ def test_metrics_make_a_series_for_at_most_fifty_versions() -> None:
     assert series[(("version", NEW),)] == 20
     assert series[(("version", OTHER_VERSIONS),)] == 80 - 20 - (MAX_VERSION_SERIES - 1)
     assert sum(series.values()) == 80
+
+
+# -- check --json and an attached board ---------------------------------------------------------
+
+
+def test_check_json_gives_the_release_the_answer_names(capsys) -> None:
+    simulator = Simulator(slow_delay=0, rollout=Rollout(day=86400))
+    with SimulatorInThread(simulator) as running:
+        assert main(["check", "--json", "--base-url", running.url, "Cust1"]) == 0
+    (cust1,) = json.loads(capsys.readouterr().out)
+    assert cust1["release"] == Rollout().old  # Cust1 lives on online3: its day is the second
+    assert main(["check", "--json", "Cust404x"]) == 3  # could not check: the key is there
+    (unknown,) = json.loads(capsys.readouterr().out)
+    assert "release" in unknown and unknown["release"] is None
+
+
+async def test_an_attached_board_gets_the_whole_release_label(clock) -> None:
+    """The server's rows shorten the label for the table ("11.10_2026…"); an attached board
+    reads the answer's own, so its version events say upgraded, not only changed."""
+    watcher = idle_watcher([A])
+    watcher.record(ok(A, version=OLD))
+    with ThreadedServer(watcher) as server:
+        target = AttachTarget.parse(server.url)
+        app = make_board(clock, [], attach=target, transport=httpx.AsyncHTTPTransport())
+        async with app.run_test(size=(160, 30)) as pilot:
+            row = lambda: app.board.model.rows.get(A.key)  # noqa: E731
+            await until(pilot, lambda: row() is not None and row().state is not None, tries=500)
+            assert row().state.version == OLD
+            server.call(server.watcher.record, ok(A, version=NEW, at=60))
+            await until(pilot, lambda: row().state.version == NEW, tries=500)
+            texts = [event.text for event in app.board.event_log.events]
+            assert f"upgraded {OLD} → {NEW}" in texts

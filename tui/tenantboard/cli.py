@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=86_400.0,
         metavar="SECONDS",
         help="how long one simulated day of the rollout lasts, in the scenario's seconds "
-        "(default %(default)g; 120 shows a whole rollout in ten minutes)",
+        "(default %(default)g; 120 shows a whole rollout in about five minutes)",
     )
     _add_serve_commands(add_command)
     return parser

@@ -47,7 +47,8 @@ nothing changes anything):
 
     ``result``  a check finished: the tenant's ``row`` as in the snapshot.
     ``change``  something worth telling: ``{"key", "kind": "state" | "endpoint" |
-                "failure" | "recovery", "text", "worse", "at", "severity"}``.
+                "version" | "pushed" | "failure" | "recovery" | ..., "text", "worse",
+                "at", "severity"}``.
     ``reset``   ``{"reason", "seq"}``: the list changed, or this client fell behind or
                 asked for events no longer kept. Fetch ``/api/snapshot`` again and apply
                 only events whose id is greater than its ``seq``.
