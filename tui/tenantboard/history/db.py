@@ -26,6 +26,7 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.intervals(key, since, until), db.window_intervals(keys, since, until)
     db.events(key=None, since=None, limit=2000)       # newest first, as LoggedEvents
     db.marks(keys, now, current)   # active mutes / acknowledgements
+    db.version_spans(key), db.last_versions(keys), db.versions_first_seen()   # releases
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
 At start the board reads ``last_recorded`` and ``last_run_end`` before its writer starts,
@@ -43,6 +44,10 @@ Mutes and acknowledgements: ``add_mark(key, "mute"|"ack", outcome_label, now, un
 (through ``writer.call``), ``expire_marks(now, {key: label})`` now and then (returns the
 ended ones, for the log), ``end_mark(id, now)`` to clear one; ``Mark.compared_label(result)`` gives the outcome
 label a mark is compared with (None after a failed check: only a state answer ends one).
+
+Versions (schema 2): the writer also records the release each answer names
+(:class:`VersionSeen`), one row per tenant per change of version, with when it was first seen;
+a file of schema 1 is read as it is (no versions) and migrated by the first writer.
 
 Folding: consecutive checks with the same outcome (state, running, endpoint host, error
 kind) extend one interval's ``end``; a different outcome ends the interval at the new
