@@ -348,7 +348,7 @@ class BoardModel:
         if result.error is None and result.state is not None:
             row.state = result.state
             row.last_success_at = result.checked_at
-            self._count_version(row, result.state)
+            self._count_version(row, previous_state, result.state)
             row.failure_logged = False
             if result.state.is_running:
                 row.running_checks += 1
@@ -371,7 +371,14 @@ class BoardModel:
                 self.changes.append(Change(row, event, worse and event.kind not in NEVER_WORSE))
         return row
 
-    def _count_version(self, row: TenantRow, state: TenantState) -> None:
+    def _count_version(
+        self, row: TenantRow, before: TenantState | None, state: TenantState
+    ) -> None:
+        if before is not None and (before.version, before.endpoint) == (
+            state.version,
+            state.endpoint,
+        ):
+            return  # most answers: nothing to recount
         running_on = (state.version or None, host_of(state.endpoint) or None)
         if running_on == row.running_on:
             return
