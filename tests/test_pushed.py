@@ -148,6 +148,16 @@ def test_the_issuer_says_which_environment(crt, keys, clock, issuer, env) -> Non
     assert change.names("Cust12345", env) and not change.names("Cust12345", "elsewhere")
 
 
+def test_an_issuer_naming_no_environment_means_the_tenant_in_any(crt, keys, clock) -> None:
+    """SuperOffice's older tokens say "SuperOffice AS": taken only when the operator lists
+    it, and then the tenant is re-checked in every environment it is listed in."""
+    legacy = signed(keys[0], claims(clock, iss="SuperOffice AS"))
+    change = verifier_for(crt, clock, issuers=("SuperOffice AS",)).verify(body(legacy))
+    assert change.env is None
+    assert change.names("Cust12345", "sod") and change.names("Cust12345", "online")
+    assert not change.names("Cust1", "online")
+
+
 def test_the_bare_client_id_is_taken_as_the_audience_too(crt, keys, clock) -> None:
     verifier_for(crt, clock).verify(body(signed(keys[0], claims(clock, aud=CLIENT_ID))))
 

@@ -512,7 +512,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         key = row.tenant.key
         session = self.session
         if session.attached:
-            note = "availability is kept by the server"
+            note = "the history is kept by the server"
         elif session.config.history_path is None:
             note = "no history database (demo): history is kept in memory only"
         else:
