@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench screenshots clean
+.PHONY: demo test lint bench screenshots clean dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ screenshots: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The wheel and the sdist a team installs from (docs/deploy.md), built with this .venv's
+# setuptools: no download.
+dist: $(STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist

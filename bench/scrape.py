@@ -27,12 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aiohttp import web  # noqa: E402
 from tests.serve_helpers import idle_watcher  # noqa: E402
 
 from tenantboard.client import TenantClient  # noqa: E402
 from tenantboard.engine import check_all  # noqa: E402
-from tenantboard.serve.server import build_app  # noqa: E402
+from tenantboard.schedule import NextCheck  # noqa: E402
+from tenantboard.serve.server import Limits, build_app, listen  # noqa: E402
 from tenantboard.simulator import Simulator, SimulatorTransport  # noqa: E402
 from tenantboard.tenant import Tenant  # noqa: E402
 
@@ -88,7 +88,8 @@ async def main() -> None:
     simulator = Simulator(slow_delay=0, tenant_count=args.tenants)
     async with TenantClient(transport=SimulatorTransport(simulator), max_connections=64) as client:
         for result in await check_all(client, tenants, concurrency=64):
-            watcher.record(result)
+            # planned as the monitor plans it, so the next-check series is formatted too
+            watcher.record(replace(result, next_check=NextCheck(300.0, "ValidUntil")))
     picker = random.Random(7)
 
     def check_some() -> None:
@@ -96,10 +97,7 @@ async def main() -> None:
             watcher.record(replace(result, checked_at=result.checked_at + timedelta(seconds=15)))
 
     results = [watcher.model.rows[tenant.key].last for tenant in tenants]
-    runner = web.AppRunner(build_app(watcher), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
+    runner = await listen(build_app(watcher), "127.0.0.1", 0, Limits())  # as serve runs it
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     print(
         f"{args.tenants} tenants over 127.0.0.1; later scrapes: median of {args.rounds}, "

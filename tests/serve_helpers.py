@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -109,18 +110,11 @@ class ThreadedServer:
         return self
 
     async def _serve(self) -> None:
-        from aiohttp import web
-
-        from tenantboard.serve.server import build_app
+        from tenantboard.serve.server import Limits, build_app, listen
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        runner = web.AppRunner(
-            build_app(self.watcher, token=self.token), access_log=None, shutdown_timeout=1
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
+        runner = await listen(build_app(self.watcher, token=self.token), "127.0.0.1", 0, Limits())
         self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         self._ready.set()
         await self._stop.wait()
@@ -131,6 +125,11 @@ class ThreadedServer:
         """Run ``function(*args)`` on the server's loop (to record results while it serves)."""
         assert self._loop is not None
         self._loop.call_soon_threadsafe(function, *args)
+
+    def run(self, coroutine):
+        """Run ``coroutine`` on the server's loop and wait for what it returns."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._loop is not None and self._stop is not None and self._thread is not None
@@ -163,7 +162,9 @@ def chromium(profile: Path, size: tuple[int, int] = (1280, 800)):
         f"--window-size={size[0]},{size[1]}",
     ):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    # Its clock in UTC, as the tests' (conftest): times on the page are the browser's local.
+    service = Service(CHROMEDRIVER, env={**os.environ, "TZ": "UTC"})
+    return webdriver.Chrome(service=service, options=options)
 
 
 class SimulatorInThread:

@@ -80,6 +80,45 @@ async def test_an_attached_board_says_when_it_loses_the_server(clock) -> None:
         assert app.is_running  # it says so and keeps trying; it does not stop
 
 
+class Counting(httpx.AsyncBaseTransport):
+    """The real transport, counting the requests made."""
+
+    def __init__(self) -> None:
+        self.real = httpx.AsyncHTTPTransport()
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return await self.real.handle_async_request(request)
+
+
+@pytest.mark.parametrize(
+    ("token", "said_instead"),
+    [
+        (None, "asks for a token: give it with --attach-token-file FILE"),
+        ("not-the-servers-token-0123", "refused the token from --attach-token-file"),
+    ],
+)
+async def test_a_refused_board_says_how_to_give_the_token_and_stops_asking(
+    clock, token, said_instead
+) -> None:
+    """401 is not a network error: asking again the same way cannot help. The board says
+    which option gives the token (not serve's --token-file), says it where the empty
+    list's "No tenants yet: press a" would be, and asks no more."""
+    watcher = idle_watcher(TENANTS)
+    with ThreadedServer(watcher, token="the-servers-token-0123456789") as server:
+        transport = Counting()
+        target = AttachTarget.parse(server.url, token)
+        app = make_board(clock, [], attach=target, transport=transport)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await until(pilot, lambda: said(app, said_instead), tries=500)
+            assert said(app, f"the server at {server.url}")
+            hint = app.board.table.render_line(1).text
+            assert said_instead in hint and "No tenants yet" not in hint
+            await pilot.pause(1.2)  # past the first retry's delay (at most 1 s)
+            assert transport.requests == 1
+
+
 async def test_server_sent_events_are_parsed_as_the_server_writes_them() -> None:
     lines = [": keep-alive", "id: 7", "event: result", 'data: {"key": "a"}', "", "id: 8"]
     lines += ["event: reset", 'data: {"seq": 8}', "", 'data: {"x": 1}', ""]

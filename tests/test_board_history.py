@@ -94,7 +94,7 @@ async def test_the_detail_pane_shows_uptime_incidents_and_the_strip(clock, tmp_p
         await pilot.press("enter")
         await until(pilot, lambda: "online:Cust1001" in app.session.availability, tries=400)
         text = detail_text(app)
-        assert "Up 24 h     91.6% up, observed 100% of the window" in text
+        assert "Up 24 h     91.6% up, observed all of the last 24 h" in text
         assert "Incidents   1 in 30 d, longest 2h 00m" in text
         assert "30 days" in text and "·" in text  # days without data show as dots
 
@@ -116,6 +116,50 @@ async def test_the_up_24h_column_is_off_until_asked_and_remembered(clock, tmp_pa
         app.board.model.view.sort = "uptime"
         app.board.apply_view()
         assert app.board.model.order == ["online:Cust1001", "online:Cust1002"]  # lowest first
+
+
+async def test_minutes_of_data_read_as_minutes_observed_not_zero_percent(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    key = "online:Cust1001"
+    checks = [FIXED_NOW - timedelta(minutes=minutes) for minutes in (12, 6)]
+    seed(history, [Observation(key, at, "Running", 2, True) for at in checks])
+    app = make_board(clock, [Tenant("Cust1001")], history_path=history)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter")
+        await until(pilot, lambda: key in app.session.availability, tries=400)
+        text = detail_text(app)
+        # Up to the board's own first check at 09:30: twelve minutes, not "0.8%".
+        assert "Up 24 h     100% up, observed 12m of the last 24 h" in text
+        assert "Up 7 d      100% up, observed 12m of the last 7 d" in text
+
+
+async def test_up_24h_is_read_as_soon_as_the_history_is(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    seed(history, a_bad_day("online:Cust1001"))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ui-state.json").write_text('{"show_uptime": true}', encoding="utf-8")
+    app = make_board(clock, [Tenant("Cust1001")], history_path=history, data_dir=data)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settle_board(pilot, app)
+        row = app.board.model.rows["online:Cust1001"]
+        # Not a minute later (the next periodic read): right after the start-up read.
+        await until(pilot, lambda: row.uptime_24h is not None, tries=300)
+        assert "91.6%" in app.board.table.render_line(1).text
+
+
+async def test_one_event_is_one_event(clock, tmp_path) -> None:
+    history = tmp_path / "history.sqlite3"
+    with HistoryDB.open(history) as db:
+        db.write(events=[LoggedEvent(FIXED_NOW, "online:Cust1001", "Acme", "state", "x", "ok")])
+    app = make_board(clock, [Tenant("Cust1001")], history_path=history)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle_board(pilot, app)
+        await until(pilot, lambda: len(app.board.event_log.events) == 1, tries=300)
+        await pilot.press("l")
+        await pilot.pause()
+        assert app.board.log_panel.title.startswith("Event log: 1 event, newest first")
 
 
 # -- mutes and acknowledgements ----------------------------------------------------------------

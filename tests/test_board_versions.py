@@ -67,7 +67,7 @@ async def test_the_detail_pane_shows_the_tenants_version_history(clock, tmp_path
     earlier = "Release_11.8_2025.11.11-01"
     with HistoryDB.open(history) as db:
         db.write(
-            versions=[
+            steps=[
                 VersionSeen(
                     "online:Cust1",
                     FIXED_NOW - timedelta(days=60),

@@ -233,7 +233,7 @@ def test_a_bad_import_reports_every_bad_line_and_imports_nothing(capsys, tmp_pat
     source.write_text("Cust1\nnope\nCust2\nnot-a-tenant\nCust3,prod\n")
     code, _, err = run_cli(capsys, "import", "--config", str(config), str(source))
     assert code == 65  # EX_DATAERR: the list is bad; 78 stays "the tenant file is broken"
-    assert "3 bad line(s); nothing imported" in err
+    assert "3 bad lines; nothing imported" in err
     for line in (2, 4, 5):
         assert f"{source}:{line}: " in err
     assert f"{source}:1:" not in err and f"{source}:3:" not in err

@@ -34,6 +34,8 @@ from tenantboard.history.db import (
 )
 from tenantboard.paths import history_path
 
+from .conftest import REQUIRE_ROOT, skip_unless_required
+
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 KEY = "online:Cust1"
 
@@ -49,7 +51,15 @@ def seen(minute: float, state: str | None = "Running", key: str = KEY, **kw: obj
         running,  # type: ignore[arg-type]
         kw.pop("host", "online2.superoffice.com" if state else None),  # type: ignore[arg-type]
         kw.pop("error", None),  # type: ignore[arg-type]
+        kw.pop("next_at", None),  # type: ignore[arg-type]
     )
+
+
+def planned(
+    minute: float, every: float, state: str | None = "Running", **kw: object
+) -> Observation:
+    """A check at ``minute`` whose next one the monitor planned ``every`` minutes later."""
+    return seen(minute, state, next_at=T0 + timedelta(minutes=minute + every), **kw)
 
 
 @pytest.fixture
@@ -116,6 +126,22 @@ def test_a_long_silence_leaves_a_gap_instead_of_stretching_the_interval(db: Hist
     assert rows(db) == [(0, 10, "Running"), (int(later), int(later + 10), "Running")]
 
 
+def test_the_gap_follows_the_checks_the_monitor_planned(db: HistoryDB) -> None:
+    # Checks 50 minutes apart, as planned (max_interval 3600, ValidUntil 50 min): observed
+    # throughout, where the fixed 32-minute gap made each check its own instant.
+    db.record([planned(minute, 50) for minute in range(0, 24 * 60, 50)])
+    assert rows(db) == [(0, 1400, "Running")]
+    # Checks planned 5 minutes apart: one that comes 20 minutes late (the board was paused
+    # or asleep) leaves a gap, even though it is well within the old 32 minutes.
+    other = "online:Cust2"
+    db.record([planned(0, 5, key=other), planned(5, 5, key=other), planned(25, 5, key=other)])
+    assert rows(db, other) == [(0, 5, "Running"), (25, 25, "Running")]
+    # Late within the margin (the planned delay + 50 % + 2 minutes) is not a gap.
+    third = "online:Cust3"
+    db.record([planned(0, 10, key=third), planned(16, 10, key=third)])
+    assert rows(db, third) == [(0, 16, "Running")]
+
+
 def test_an_observation_older_than_the_record_is_dropped(db: HistoryDB) -> None:
     db.record([seen(0), seen(20)])
     db.record([seen(10, "Unknown")])
@@ -155,6 +181,41 @@ def test_folding_never_makes_overlapping_or_backwards_intervals(
         assert before.end <= after.start
     if items:
         assert folded[0].start == items[0].at and folded[-1].end == items[-1].at
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    observations,
+    st.lists(st.tuples(st.integers(0, 4000), st.integers(1, 300)), max_size=4),
+    st.integers(min_value=1, max_value=5),
+)
+def test_no_interval_ever_spans_one_of_our_outages(
+    raw: list[tuple[int, str | None]], spans: list[tuple[int, int]], batches: int
+) -> None:
+    from tenantboard.connectivity import Outage
+
+    outages = [
+        Outage(T0 + timedelta(minutes=start), "x", 3, ended=T0 + timedelta(minutes=start + length))
+        for start, length in spans
+    ]
+    items = [
+        planned(minute, 10, state, error=None if state else "timeout")
+        for minute, state in sorted(raw, key=lambda pair: pair[0])
+    ]
+    last, folded = None, []
+    size = max(1, len(items) // batches)
+    for index in range(0, len(items), size):
+        updated, new = fold(last, items[index : index + size], outages=outages)
+        if folded and updated is not None:
+            folded[-1] = updated
+        folded.extend(new)
+        last = folded[-1] if folded else None
+    for before, after in itertools.pairwise(folded):
+        assert before.start <= before.end <= after.start <= after.end
+    for interval in folded:
+        for outage in outages:
+            assert outage.ended is not None
+            assert not (interval.start < outage.since and interval.end > outage.ended)
 
 
 # -- restarts: what changed while closed ---------------------------------------------------
@@ -454,7 +515,7 @@ def small_tmpfs(tmp_path: Path, size: str) -> Iterator[Path]:
         capture_output=True,
     )
     if done.returncode != 0:
-        pytest.skip("needs root to mount a small tmpfs")
+        skip_unless_required("needs root to mount a small tmpfs", REQUIRE_ROOT)
     try:
         yield mount_point
     finally:
@@ -596,3 +657,219 @@ def test_the_writer_survives_a_batch_it_cannot_write(db_path: Path) -> None:
     assert writer.error is None
     with HistoryDB.open(db_path, read_only=True) as db:
         assert rows(db) == [(1, 1, "Running")]
+
+
+# -- schema: a file from before the planned gap and the outages ------------------------------
+
+SCHEMA_1 = """
+CREATE TABLE tenants (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+CREATE TABLE intervals (id INTEGER PRIMARY KEY, tenant INTEGER NOT NULL REFERENCES tenants(id),
+    start_at INTEGER NOT NULL, end_at INTEGER NOT NULL, state TEXT, code INTEGER,
+    running INTEGER, host TEXT, error TEXT);
+CREATE INDEX intervals_by_tenant ON intervals(tenant, start_at);
+CREATE TABLE events (id INTEGER PRIMARY KEY, at REAL NOT NULL,
+    tenant INTEGER NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, kind TEXT NOT NULL,
+    text TEXT NOT NULL, severity TEXT NOT NULL, worse INTEGER NOT NULL);
+CREATE INDEX events_by_tenant ON events(tenant, at);
+CREATE TABLE marks (id INTEGER PRIMARY KEY, tenant INTEGER NOT NULL REFERENCES tenants(id),
+    kind TEXT NOT NULL CHECK (kind IN ('mute', 'ack')), created_at INTEGER NOT NULL,
+    until INTEGER, by TEXT NOT NULL, state TEXT NOT NULL, ended_at INTEGER);
+CREATE INDEX marks_open ON marks(ended_at, tenant);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, pid INTEGER NOT NULL, started_at INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL);
+INSERT INTO tenants(id, key) VALUES (1, 'online:Cust1');
+INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, error)
+    VALUES (1, 1772323200, 1772326800, 'Running', 2, 1, 'online2.superoffice.com', NULL);
+INSERT INTO events(at, tenant, name, kind, text, severity, worse)
+    VALUES (1772323200, 1, 'Acme', 'state', 'Running', 'ok', 0);
+PRAGMA user_version = 1;
+"""
+
+
+def version_1_file(path: Path) -> Path:
+    """A history file as tenantboard wrote it before schema 2 (00:00-01:00 Running)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path)
+    connection.executescript(SCHEMA_1)
+    connection.close()
+    return path
+
+
+def test_a_version_1_file_is_read_as_it_is_and_upgraded_by_the_writer(db_path: Path) -> None:
+    version_1_file(db_path)
+    with HistoryDB.open(db_path, read_only=True) as db:  # report, history: no upgrade
+        assert rows(db) == [(0, 60, "Running")] and db.outages() == []
+        assert [event.text for event in db.events()] == ["Running"]
+        assert db.intervals(KEY)[0].next_at is None
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    writer = HistoryWriter(db_path)
+    writer.start()
+    writer.add_observations([planned(70, 5), planned(75, 5)])  # within the old gap: goes on
+    writer.close()
+    assert writer.error is None
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert db.schema == SCHEMA_VERSION
+        assert rows(db) == [(0, 75, "Running")]
+        assert db.intervals(KEY)[0].next_at == T0 + timedelta(minutes=80)
+        assert [event.text for event in db.events()] == ["Running"]
+
+
+# -- our own outage --------------------------------------------------------------------------
+
+
+def test_an_outage_re_classes_only_network_failures_since_its_start(db: HistoryDB) -> None:
+    from tenantboard.connectivity import Outage
+
+    since = T0 + timedelta(minutes=30)
+    own, reset = "online:Cust2", "online:Cust3"
+    db.record(
+        [
+            *[planned(0, 30), seen(31, None, error="connect"), seen(32, None, error="dns")],
+            *[planned(0, 30, key=own), seen(31, None, key=own, error="unavailable")],
+            *[planned(0, 30, key=reset), seen(31, None, key=reset, error="network")],
+        ]
+    )
+    failed = LoggedEvent(since + timedelta(minutes=1), KEY, "Acme", "failure", "x", "unknown")
+    db.write(
+        [seen(33, None, error="timeout")],  # still on its way when the outage was told
+        [failed],
+        steps=[Outage(since, "connection refused", 3)],
+    )
+    # Cust1: Running until the outage began, then nothing: its failures were the outage's.
+    assert rows(db) == [(0, 30, "Running")]
+    assert db.events(KEY) == []
+    # A 503 and a reset are answers of a kind: the tenants' own, kept.
+    assert [i.error for i in db.intervals(own)] == [None, "unavailable"]
+    assert [i.error for i in db.intervals(reset)] == [None, "network"]
+    [outage] = db.outages()
+    assert (outage.since, outage.ended, outage.reason) == (since, None, "connection refused")
+
+
+def test_no_interval_is_stretched_across_our_outage(db: HistoryDB) -> None:
+    from tenantboard.connectivity import Outage
+
+    since, ended = T0 + timedelta(minutes=7), T0 + timedelta(minutes=9)
+    db.record([planned(0, 10)])
+    db.write(steps=[Outage(since, "cannot connect", 3, probes=3, ended=ended)])
+    db.record([planned(10, 10), planned(20, 10)])  # well within the planned 10 minutes
+    # Up to the outage's start (the check at 0 held until then), a gap, then from 10 on.
+    assert rows(db) == [(0, 7, "Running"), (10, 20, "Running")]
+
+
+def test_an_outage_left_open_by_a_board_that_died_is_ended_at_its_last_heartbeat(
+    db_path: Path,
+) -> None:
+    from tenantboard.connectivity import Outage
+
+    since = T0 + timedelta(minutes=10)
+    with HistoryDB.open(db_path) as db:
+        run = db.start_run(T0)
+        db.write([planned(0, 10)], run_id=run, now=T0 + timedelta(minutes=12))
+        db.write(
+            steps=[Outage(since, "requests time out", 3)],
+            run_id=run,
+            now=T0 + timedelta(minutes=13),
+        )
+    writer = HistoryWriter(db_path, now=lambda: T0 + timedelta(hours=5))
+    writer.start()
+    writer.add_observations([planned(5 * 60, 10)])
+    writer.close()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        [outage] = db.outages()
+        assert outage.ended == T0 + timedelta(minutes=13)  # its board's last heartbeat
+        assert rows(db) == [(0, 10, "Running"), (300, 300, "Running")]
+
+
+# -- the writer keeps up, or says what it drops ----------------------------------------------
+
+
+def test_a_writer_that_falls_behind_drops_the_newest_and_says_so(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tenantboard.history.db as history
+
+    monkeypatch.setattr(history, "MAX_PENDING", 100)
+    errors: list[HistoryError] = []
+    writer = HistoryWriter(db_path, on_error=errors.append, flush_interval=3600)
+    # Not started yet: nothing drains the queue, as when the disk is slower than the checks.
+    writer.add_observations([seen(minute) for minute in range(90)])
+    writer.add_observations([seen(minute) for minute in range(90, 120)])  # no room
+    writer.add_events([LoggedEvent(T0, KEY, "Acme", "state", "x", "ok")] * 120)
+    assert (writer.dropped, writer.dropped_events) == (30, 120)
+    writer.start()
+    assert writer.flush()
+    assert errors and errors[0].reason is Reason.BEHIND
+    assert "newest results are dropped" in str(errors[0])
+    writer.add_observations([seen(minute) for minute in range(150, 200)])  # room again
+    writer.close()
+    assert writer.dropped == 30
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(0, 89, "Running"), (150, 199, "Running")]
+
+
+# -- the file's name and who may read it -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("acme#eu.toml", "acme#us.toml"),
+        ("a?b.toml", "a%3Fb.toml"),
+        ("my list.toml", "my%20list.toml"),
+    ],
+)
+def test_tenant_files_with_odd_names_keep_their_own_history(
+    tmp_path: Path, names: tuple[str, str]
+) -> None:
+    paths = []
+    for number, name in enumerate(names):
+        path = history_path(tmp_path / name)
+        with HistoryDB.open(path) as db:
+            db.record([seen(number, key=f"online:Cust{number}")])
+        paths.append(path)
+    assert paths[0] != paths[1]
+    for number, path in enumerate(paths):
+        assert path.exists()
+        with HistoryDB.open(path, read_only=True) as db:  # read-only stays read-only
+            assert db.tenant_keys() == [f"online:Cust{number}"]
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                db.connection.execute("DELETE FROM intervals")
+
+
+def test_the_history_and_the_folders_made_for_it_are_the_users_only(tmp_path: Path) -> None:
+    from tenantboard.ui_state import UiState, save_ui_state
+
+    mine = tmp_path / "mine"
+    mine.mkdir(mode=0o755)
+    os.chmod(mine, 0o755)
+    previous = os.umask(0o022)
+    try:
+        path = mine / "tenantboard" / "boards" / "x" / "history.sqlite3"
+        writer = HistoryWriter(path)
+        writer.start()
+        writer.add_observations([seen(0)])
+        assert writer.flush()
+        modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
+        writer.close()
+        save_ui_state(path.parent / "other" / "ui-state.json", UiState())
+        ui_state = path.parent / "other" / "ui-state.json"
+    finally:
+        os.umask(previous)
+    assert modes == {
+        "history.sqlite3": 0o600,
+        "history.sqlite3-wal": 0o600,
+        "history.sqlite3-shm": 0o600,
+    }
+    for folder in (path.parent, path.parent.parent, path.parent.parent.parent, ui_state.parent):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    assert ui_state.stat().st_mode & 0o777 == 0o600
+    assert mine.stat().st_mode & 0o777 == 0o755  # the user's own folder is left alone
+
+
+def test_a_history_file_from_an_earlier_version_is_made_private(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    HistoryDB.open(db_path).close()
+    os.chmod(db_path, 0o644)
+    HistoryDB.open(db_path).close()
+    assert db_path.stat().st_mode & 0o777 == 0o600

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
 
 from tenantboard.answers import State
+from tenantboard.connectivity import Outage
 from tenantboard.errors import ErrorKind
+from tenantboard.schedule import NextCheck
 from tenantboard.serve.metrics import CHECK_RESULTS, Exposition, render, take_snapshot
 from tenantboard.tenant import Tenant
 from tests.conftest import FIXED_NOW
@@ -119,6 +122,27 @@ def test_a_tenant_not_checked_yet_has_no_series_but_is_counted_pending(watcher) 
     }
 
 
+def test_the_next_planned_check_is_exported_so_that_staleness_can_be_alerted_on(watcher) -> None:
+    """Prometheus compares ``time()`` with it (deploy/prometheus: TenantboardResultsStale):
+    the last check plus the schedule's delay, whether after an answer or a failure."""
+    answered, failing = STATE_TENANTS[2], ERROR_TENANTS[0]
+    watcher.record(replace(ok(answered, at=60), next_check=NextCheck(300, "ValidUntil")))
+    watcher.record(replace(failed(failing, at=61), next_check=NextCheck(45, "retry")))
+    series = scrape(watcher)["tenantboard_tenant_next_check_timestamp_seconds"]
+    assert series[tenant_labels(answered)] == FIXED_NOW.timestamp() + 60 + 300
+    assert series[tenant_labels(failing)] == FIXED_NOW.timestamp() + 61 + 45
+    # a result with no plan (a one-shot check) has none
+    assert tenant_labels(STATE_TENANTS[3]) not in series
+
+
+def test_the_watchers_own_outage_is_a_gauge(watcher) -> None:
+    assert scrape(watcher)["tenantboard_outage"][()] == 0
+    watcher.session.monitor.outage = Outage(since=FIXED_NOW, reason="connection refused", tenants=3)
+    assert scrape(watcher)["tenantboard_outage"][()] == 1
+    watcher.session.monitor.outage = None
+    assert scrape(watcher)["tenantboard_outage"][()] == 0
+
+
 def test_durations_make_a_cumulative_histogram(watcher) -> None:
     samples = scrape(watcher)
     buckets = {
@@ -189,7 +213,13 @@ def test_tenant_lines_are_byte_for_byte_what_prometheus_client_writes(watcher, a
     odd = Tenant("Cust302", "stage", 'new\nline, "quotes", back\\slash\\n, ünïcødé ✔')
     listed = [row.tenant for row in watcher.model.rows.values()]
     watcher.session.adopt_tenants([*listed, odd], source="file")
-    watcher.record(ok(odd, version='11.10 "beta" \\ \n', host="odd.superoffice.com", at=0.25))
+    planned = NextCheck(90.5, "ValidUntil")
+    watcher.record(
+        replace(
+            ok(odd, version='11.10 "beta" \\ \n', host="odd.superoffice.com", at=0.25),
+            next_check=planned,
+        )
+    )
     snapshot = take_snapshot(watcher, Exposition(), accept)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(TenantCollector([(f, tenant_samples(f)) for f in snapshot.changed]))
@@ -216,6 +246,9 @@ def test_tenant_lines_are_byte_for_byte_what_prometheus_client_writes(watcher, a
     assert series[("tenantboard_tenant_info", info)] == 1
     assert series[("tenantboard_tenant_last_check_timestamp_seconds", tenant_labels(odd))] == (
         FIXED_NOW.timestamp() + 0.25
+    )
+    assert series[("tenantboard_tenant_next_check_timestamp_seconds", tenant_labels(odd))] == (
+        FIXED_NOW.timestamp() + 0.25 + 90.5
     )
 
 

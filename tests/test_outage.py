@@ -10,13 +10,13 @@ import asyncio
 import random
 import socket
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tenantboard.client import TenantClient
 from tenantboard.connectivity import (
     OUTAGE_MIN_TENANTS,
     PROBE_DELAYS,
@@ -25,9 +25,18 @@ from tenantboard.connectivity import (
 )
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.eventlog import LoggedEvent
 from tenantboard.rows import BoardModel
-from tenantboard.schedule import RefreshPolicy
+from tenantboard.session import (
+    EventsLogged,
+    OutageChanged,
+    ResultsApplied,
+    Session,
+    SessionChange,
+    SessionConfig,
+)
 from tenantboard.tenant import Tenant
+from tenantboard.tenant_file import Settings
 
 from .conftest import FakeClock
 
@@ -42,6 +51,8 @@ class Network:
         self.faults: dict[str, int | type[httpx.TransportError]] = {}
         self.endpoints: dict[str, str | None] = {}
         self.requests: list[tuple[float, str]] = []
+        #: Seconds each answer is valid for (its ValidUntil).
+        self.valid_for = 300.0
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         ctx = request.url.path.rsplit("/", 1)[-1]
@@ -60,7 +71,7 @@ class Network:
             "State": "Running" if endpoint else "OfflineMaintenance",
             "IsRunning": bool(endpoint),
             "Endpoint": endpoint,
-            "ValidUntil": (now + timedelta(seconds=300)).isoformat(),
+            "ValidUntil": (now + timedelta(seconds=self.valid_for)).isoformat(),
         }
         return httpx.Response(
             200, json=payload, headers={"Date": format_datetime(now, usegmt=True)}
@@ -71,38 +82,60 @@ class Network:
 
 
 class Board:
-    """A headless board: monitor, rows and a record of outages, on the fake clock."""
+    """A headless board: a session (monitor, rows, history) on the fake clock, no screen;
+    what it tells is noted."""
 
-    def __init__(self, clock: FakeClock, count: int, concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        clock: FakeClock,
+        count: int,
+        concurrency: int = 8,
+        history_path: Path | None = None,
+        max_interval: float = 900.0,
+    ) -> None:
         self.clock = clock
         self.network = Network(clock)
         self.tenants = [Tenant(f"Cust{i}") for i in range(1, count + 1)]
-        self.model = BoardModel(self.tenants)
-        self.results: list[CheckResult] = []
-        self.outages: list[tuple[Outage, bool]] = []  # (outage, ended when told)
-        self.client = TenantClient(transport=httpx.MockTransport(self.network.handle))
-        self.monitor = Monitor(
-            self.client,
-            self.tenants,
-            policy=RefreshPolicy(rng=random.Random(3)),
-            concurrency=concurrency,
-            on_result=self._result,
-            on_outage=self._outage,
-            clock=clock,
+        config = SessionConfig(
+            tenants=self.tenants,
+            settings=Settings(concurrency=concurrency, max_interval=max_interval),
+            transport=httpx.MockTransport(self.network.handle),
+            rng=random.Random(3),
+            history_path=history_path,
         )
-        self.declared_at: float | None = None
-        self.recovered_at: float | None = None
+        self.session = Session(config, clock=clock)
+        self.model = self.session.model
+        monitor = self.session.monitor
+        assert isinstance(monitor, Monitor)
+        self.monitor = monitor
+        self.results: list[CheckResult] = []
+        self.logged: list[LoggedEvent] = []
+        self.outages: list[tuple[Outage, bool]] = []  # (outage, ended when told)
+        self.outage_told_at: list[float] = []
+        self.session.subscribe(self._told)
 
-    def _outage(self, outage: Outage) -> None:
-        self.outages.append((outage, outage.ended is not None))
-        if outage.ended is None:
-            self.declared_at = self.clock.monotonic()
-        else:
-            self.recovered_at = self.clock.monotonic()
+    def _told(self, change: SessionChange) -> None:
+        match change:
+            case ResultsApplied(results=results):
+                self.results.extend(results)
+            case EventsLogged(events=events):
+                self.logged.extend(events)
+            case OutageChanged(outage=outage):
+                self.outages.append((outage, outage.ended is not None))
+                self.outage_told_at.append(self.clock.monotonic())
 
-    def _result(self, result: CheckResult) -> None:
-        self.results.append(result)
-        self.model.apply(result)
+    @property
+    def declared_at(self) -> float | None:
+        told = self.outage_told_at
+        return told[0] if told else None
+
+    @property
+    def recovered_at(self) -> float | None:
+        told = self.outage_told_at
+        return told[1] if len(told) > 1 else None
+
+    def logged_kinds(self) -> Counter[str]:
+        return Counter(event.kind for event in self.logged)
 
     async def settle(self) -> None:
         for _ in range(60):
@@ -120,18 +153,22 @@ class Board:
 async def board(clock: FakeClock):
     made: list[Board] = []
 
-    async def start(count: int, concurrency: int = 8) -> Board:
-        board = Board(clock, count, concurrency)
+    async def start(count: int, concurrency: int = 8, **options) -> Board:
+        board = Board(clock, count, concurrency, **options)
         made.append(board)
-        board.task = asyncio.create_task(board.monitor.run())
+        board.task = asyncio.create_task(board.session.run())
         await board.settle()
         return board
 
     yield start
     for board in made:
-        board.task.cancel()
-        await asyncio.gather(board.task, return_exceptions=True)
-        await board.client.aclose()
+        await stop(board)
+
+
+async def stop(board: Board) -> None:
+    """End the session: the monitor stops, the history writes what it holds."""
+    board.task.cancel()
+    await asyncio.gather(board.task, return_exceptions=True)
 
 
 async def test_a_ten_minute_outage_costs_a_few_probes_and_everyone_is_back_in_a_minute(
@@ -186,18 +223,19 @@ async def test_a_ten_minute_outage_costs_a_few_probes_and_everyone_is_back_in_a_
 async def test_the_outage_is_one_event_in_the_log_not_one_per_tenant(board) -> None:
     b = await board(50)
     await b.run_for(5)
-    b.model.take_changes()
+    before = b.logged_kinds()
     b.network.down = httpx.ConnectError
     await b.run_for(400, step=1)  # every tenant falls due (ValidUntil 300 s) in the outage
     b.network.down = None
     await b.run_for(PROBE_DELAYS[-1] + 75, step=1)
-    changes = b.model.take_changes()
-    kinds = Counter(change.event.kind for change in changes)
-    # The few failures that came before the board could tell, and their recoveries; never
-    # one per tenant.
+    kinds = b.logged_kinds() - before
+    # Told as they came: only the few failures before the board could tell, never one
+    # per tenant. Those were the outage's too: taken back from the rows and the event log
+    # once it was detected, so no "checks succeed again" follows them.
     assert kinds["failure"] < OUTAGE_MIN_TENANTS
-    assert kinds["recovery"] == kinds["failure"]
-    assert set(kinds) <= {"failure", "recovery"}
+    assert set(kinds) == {"failure", "outage"} and kinds["outage"] == 1
+    assert not [event for row in rows(b) for event in row.history if event.kind == "failure"]
+    assert not [event for event in b.session.event_log.events if event.kind == "failure"]
     assert len(b.outages) == 2
 
 
@@ -380,3 +418,115 @@ async def test_the_board_shows_one_alarm_and_logs_one_event_for_its_own_outage(c
         failed = sum(e.kind == "failure" for e in app.board.event_log.events) - failed_before
         assert len(outages) == 1 and "could not reach SuperOffice from" in outages[0].text
         assert failed <= 3  # the few before the board could tell; not one per tenant
+
+
+# -- the history: our outage is a gap, never the tenants' downtime ------------------------------
+
+
+async def fail_one_by_one(b: Board, tenants: list[str], gap: float) -> None:
+    """Re-check ``tenants`` one at a time, ``gap`` seconds apart (the network is down)."""
+    for ctx in tenants:
+        b.monitor.recheck(Tenant(ctx).key)
+        await b.settle()
+        await b.run_for(gap, step=1)
+
+
+async def test_our_outage_is_a_gap_in_the_history_not_the_tenants_downtime(
+    board, clock: FakeClock, tmp_path
+) -> None:
+    from tenantboard.history.availability import availability
+    from tenantboard.history.db import HistoryDB
+
+    path = tmp_path / "history.sqlite3"
+    b = await board(5, history_path=path)
+    day_start = clock.wall()
+    b.network.faults = {"Cust5": 503}  # Cust5's own trouble: that one is downtime
+    await b.run_for(600, step=1)
+    b.network.faults = {}
+    await b.run_for(3 * 3600, step=5)
+
+    # The network goes: two tenants fail before the board can tell, the third proves it.
+    b.network.down = httpx.ConnectError
+    went_down = clock.wall()
+    await fail_one_by_one(b, ["Cust1", "Cust2", "Cust3"], gap=10)
+    outage = b.monitor.outage
+    assert outage is not None and outage.since == went_down  # Cust1's failure
+    await b.run_for(70, step=1)  # probes fail: 90 s since the first failure
+    b.network.down = None
+    await b.run_for(PROBE_DELAYS[-1] + 75, step=1)
+    assert b.monitor.outage is None and outage.ended is not None
+    await b.run_for(20 * 3600 - 400, step=10)
+    day_end = clock.wall()
+    await stop(b)
+
+    lost = (outage.ended - outage.since).total_seconds()
+    assert 90 <= lost <= 90 + PROBE_DELAYS[-1]
+    with HistoryDB.open(path, read_only=True) as db:
+        found = db.window_intervals([t.key for t in b.tenants], day_start, day_end)
+        [recorded] = db.outages(day_start, day_end)
+        failures = [e for e in db.events(since=outage.since) if e.kind == "failure"]
+        errors = {i.error for spans in found.values() for i in spans if i.start >= outage.since}
+    assert (recorded.since, recorded.ended) == (outage.since, outage.ended)
+    assert recorded.reason == "connection refused" and recorded.probes == outage.probes
+    assert failures == [] and errors == {None}  # no "? connect", no "check failed"
+    for tenant in b.tenants[:4]:
+        spans = found[tenant.key]
+        figures = availability(spans, day_start, day_end)
+        assert figures.down == 0 and figures.failed == 0 and figures.incidents == 0
+        assert figures.uptime == 1.0
+        # Observed from its first check to its last but for the outage (and the seconds
+        # of the re-checks after it), where it used to be 90 s of "connect" downtime.
+        checked = (spans[-1].end - spans[0].start).total_seconds()
+        assert checked - lost - 5 <= figures.observed <= checked - lost
+    own = availability(found[Tenant("Cust5").key], day_start, day_end)
+    assert own.incidents == 1 and own.failed > 0  # a tenant's own failure still counts
+
+
+async def test_rows_read_alike_in_our_outage_failed_before_it_was_told_or_not(board) -> None:
+    from tenantboard.rows import checked_text
+
+    b = await board(6)
+    await b.run_for(200, step=1)
+    b.network.down = httpx.ConnectError
+    await fail_one_by_one(b, ["Cust1", "Cust2", "Cust3"], gap=10)
+    assert b.monitor.outage is not None
+    now = b.clock.wall()
+    texts = {row.tenant.context_id: checked_text(row, now, outage=True) for row in rows(b)}
+    # Cust1 and Cust2 failed before the board could tell, Cust3 told it, Cust4-6 were
+    # checked before it: all say how old their last known state is, none is an error.
+    assert all(text.startswith("stale ") for text in texts.values()), texts
+    assert b.model.counts == Counter({"Running": 6})
+    assert all(row.severity is not None and row.severity.name == "OK" for row in rows(b))
+
+
+def test_a_short_outage_keeps_its_seconds() -> None:
+    from datetime import datetime, timedelta
+
+    since = datetime(2026, 3, 2, 15, 1, 10, tzinfo=UTC)
+    outage = Outage(since, "connection refused", 3, probes=1, ended=since + timedelta(seconds=95))
+    assert outage.summary() == (
+        "could not reach SuperOffice from 15:01 to 15:02 (1m 35s): connection refused; 1 probe"
+    )
+    short = Outage(since, "connection refused", 3, probes=2, ended=since + timedelta(seconds=21))
+    assert "from 15:01:10 to 15:01:31 (21s)" in short.summary()  # minutes would read alike
+
+
+async def test_checks_an_hour_apart_are_observed_all_day(board, clock: FakeClock, tmp_path) -> None:
+    """max_interval = 3600 and answers valid for 50 minutes: checks 50 to 55 minutes apart
+    are one observation, not a gap after each (the fixed 32-minute gap read 0 %)."""
+    from tenantboard.history.availability import availability
+    from tenantboard.history.db import HistoryDB
+
+    path = tmp_path / "history.sqlite3"
+    b = await board(3, history_path=path, max_interval=3600)
+    b.network.valid_for = 50 * 60
+    start = clock.wall()
+    await b.run_for(24 * 3600, step=60)
+    end = clock.wall()
+    await stop(b)
+    with HistoryDB.open(path, read_only=True) as db:
+        found = db.window_intervals([t.key for t in b.tenants], start, end)
+    for tenant in b.tenants:
+        figures = availability(found[tenant.key], start, end)
+        assert len(found[tenant.key]) == 1  # one Running interval all day
+        assert figures.uptime == 1.0 and figures.coverage > 0.95

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tenantboard.answers import State
 from tenantboard.cli import main
 from tenantboard.eventlog import logged_events
-from tenantboard.history.db import SCHEMA_VERSION, HistoryDB, HistoryWriter
+from tenantboard.history.db import _MIGRATIONS, SCHEMA_VERSION, HistoryDB, HistoryWriter
 from tenantboard.history.reader import read_start, read_version_history
 from tenantboard.paths import history_path
 from tenantboard.releases import (
@@ -36,6 +36,7 @@ from tenantboard.simulator import Rollout, Simulator
 from tenantboard.tenant import Tenant
 from tests.conftest import make_board, until
 from tests.serve_helpers import SimulatorInThread, ThreadedServer, failed, idle_watcher, ok
+from tests.test_history import version_1_file
 from tests.test_metrics import scrape
 
 OLD = "Release_11.9_2026.01.20-01"
@@ -250,29 +251,24 @@ def test_versions_are_recorded_once_per_change_across_batches_and_writers(tmp_pa
     assert [span.version for span in read_version_history(path, A.key)] == [NEW, OLD]
 
 
-def test_a_schema_1_file_is_read_as_it_is_and_gains_the_versions_table(tmp_path: Path) -> None:
-    """A history recorded before releases: `report` reads it before any board migrates it,
+@pytest.mark.parametrize("schema", [1, 2])
+def test_an_older_file_is_read_as_it_is_and_gains_the_versions_table(
+    tmp_path: Path, schema: int
+) -> None:
+    """A history recorded before releases: `report` reads it before any board upgrades it,
     and the first writer adds the table, keeping every row."""
-    path = tmp_path / "history.sqlite3"
-    with HistoryDB.open(path) as db:
-        db.record([])
-    raw = sqlite3.connect(path)
-    raw.execute("DROP TABLE versions")
-    raw.execute("PRAGMA user_version = 1")
-    raw.execute("INSERT INTO tenants(key) VALUES ('online:Cust1')")
-    an_hour_before = int(ok(A).checked_at.timestamp()) - 3600
-    raw.execute(
-        "INSERT INTO intervals(tenant, start_at, end_at, state) VALUES (1, ?, ?, 'Running')",
-        (an_hour_before, an_hour_before + 60),
-    )
-    raw.commit()
-    raw.close()
+    path = version_1_file(tmp_path / "history.sqlite3")  # Cust1 Running 00:00-01:00 on Mar 1
+    if schema == 2:
+        with sqlite3.connect(path) as raw:
+            raw.executescript(_MIGRATIONS[1] + "PRAGMA user_version = 2;")
     with HistoryDB.open(path, read_only=True) as db:
+        assert db.schema == schema
         assert [interval.state for interval in db.intervals(A.key)] == ["Running"]
         assert db.version_spans(A.key) == [] and db.versions_first_seen() == {}
+        assert db.last_versions([A.key]) == {}
     _write(path, [ok(A, version=NEW)])
     with HistoryDB.open(path, read_only=True) as db:
-        assert db.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.schema == SCHEMA_VERSION == 3
         assert len(db.intervals(A.key)) == 2
         assert [span.version for span in db.version_spans(A.key)] == [NEW]
 

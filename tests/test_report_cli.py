@@ -320,3 +320,65 @@ def test_check_keeps_an_acknowledgement_when_the_check_fails(
     assert entry["error"]["kind"] == "connect"
     ack = entry["acknowledged"]
     assert ack is not None and (ack["by"], ack["state"]) == ("bo", "Suspended")
+
+
+# -- our own outage: a gap in the report, never the tenants' downtime -------------------------
+
+
+def test_report_and_history_show_our_outage_as_not_observed(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tenantboard.connectivity import Outage
+    from tenantboard.history.db import HistoryWriter
+
+    key = "online:Cust1"
+    since, ended = DAY + timedelta(hours=10), DAY + timedelta(hours=10, seconds=90)
+
+    def running(start: datetime, end: datetime) -> list[Observation]:
+        found, at = [], start
+        while at < end:
+            planned = at + timedelta(minutes=5)
+            found.append(Observation(key, at, "Running", 2, True, "h", None, planned))
+            at = planned
+        return found
+
+    writer = HistoryWriter(history_path(config), flush_interval=3600)
+    writer.start()
+    writer.add_observations(running(DAY, since))
+    # The board's first failures, before it could tell that the network was gone:
+    refused = [Observation(key, since + timedelta(seconds=s), None, None, None, None, "connect")
+               for s in (0, 30)]  # fmt: skip
+    writer.add_observations(refused)
+    writer.add_events([LoggedEvent(since, key, "Acme", "failure", "check failed: refused",
+                                   "unknown", True)])  # fmt: skip
+    writer.outage_changed(Outage(since, "connection refused", 3))
+    writer.outage_changed(Outage(since, "connection refused", 3, probes=4, ended=ended))
+    writer.add_observations(running(ended + timedelta(seconds=5), DAY + timedelta(days=1)))
+    writer.close()
+
+    window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+    code, out, _ = run(capsys, "report", *window)
+    assert code == 0
+    lines = out.splitlines()
+    cells = lines[2].split()
+    assert cells[:5] == ["Cust1", "online", "100.000%", "0s", "0"]  # no downtime, no incident
+    assert cells[-3] == "99.7%"  # coverage: the outage was not observed
+    assert lines[-1] == (
+        "tenantboard could not reach SuperOffice from 2026-03-01 10:00 to 2026-03-01 10:01 "
+        "(1m 30s): connection refused; 4 probes; not observed"
+    )
+    code, out, _ = run(capsys, "report", "--json", *window, "Cust1")
+    data = json.loads(out)
+    assert data["tenants"][0]["down_seconds"] == 0
+    # Up to 10:00, then from 10:01:35 to the last check at 23:56:35: the 95 s between
+    # are nobody's.
+    assert data["tenants"][0]["observed_seconds"] == 10 * 3600 + (23 * 3600 + 56 * 60 + 35 - 36_095)
+    assert data["outages"] == [
+        {"start": "2026-03-01T10:00:00Z", "end": "2026-03-01T10:01:30Z",
+         "reason": "connection refused", "probes": 4, "tenants": 3}
+    ]  # fmt: skip
+
+    code, out, _ = run(capsys, "history", "Cust1", *window)
+    assert code == 0 and "check failed" not in out
+    assert not [line for line in out.splitlines() if line.endswith(" connect")]  # no interval
+    assert "tenantboard could not reach SuperOffice from 2026-03-01 10:00" in out

@@ -23,7 +23,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from tenantboard.answers import State
 from tenantboard.check_output import check_record
 from tenantboard.errors import ErrorKind
-from tenantboard.serve.server import ServeError, build_app, parse_listen, token_rule
+from tenantboard.serve.server import (
+    AllowedHosts,
+    Limits,
+    ServeError,
+    build_app,
+    parse_listen,
+    token_rule,
+)
 from tenantboard.serve.watcher import Watcher
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import TenantStore
@@ -114,10 +121,58 @@ async def test_the_token_is_required_everywhere_but_healthz(watcher) -> None:
         assert (
             await client.get("/api/tenants", headers={"Authorization": f"Bearer {TOKEN}"})
         ).status == 200
-        assert (await client.get(f"/metrics?token={TOKEN}")).status == 200
-        assert (await client.get("/", params={"token": TOKEN})).status == 200
     finally:
         await client.close()
+
+
+async def test_the_token_in_the_address_only_opens_the_page_then_a_cookie_carries_it(
+    watcher,
+) -> None:
+    """?token= is taken on / only, answered with the same address without it and a strict
+    cookie; the cookie opens the page and the JSON it reads, never /metrics; ?token= is
+    refused everywhere else (it would stay in logs, history and Referer)."""
+    client = await client_for(watcher, TOKEN)
+    try:
+        for path in ("/metrics", "/api/tenants", "/api/snapshot", "/api/events"):
+            refused = await client.get(path, params={"token": TOKEN})
+            assert refused.status == 401, path
+            assert "only opens the status page" in await refused.text()
+        opened = await client.get(f"/?token={TOKEN}&refresh=1", allow_redirects=False)
+        assert opened.status == 303
+        assert opened.headers["Location"] == "./?refresh=1"
+        cookie = opened.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+        assert TOKEN not in cookie  # the browser keeps a value made from it, not the token
+        assert (await client.get("/", allow_redirects=False)).status == 200  # the cookie
+        assert (await client.get("/api/snapshot")).status == 200
+        assert (await client.get("/metrics")).status == 401  # the header only
+        wrong = await client.get("/?token=not-the-token", allow_redirects=False)
+        assert wrong.status == 401
+        behind_tls = await client.get(
+            f"/?token={TOKEN}", headers={"X-Forwarded-Proto": "https"}, allow_redirects=False
+        )
+        assert "Secure" in behind_tls.headers["Set-Cookie"]
+        assert behind_tls.headers["Location"] == "./"
+    finally:
+        await client.close()
+
+
+async def test_no_response_names_the_servers_software_version(watcher) -> None:
+    client = await client_for(watcher, TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        responses = [
+            await client.get("/healthz"),
+            await client.get("/api/snapshot", headers=auth),
+            await client.get("/api/tenants"),  # 401
+            await client.get("/nowhere", headers=auth),  # 404
+            await client.post("/", headers=auth),  # 405
+            await client.get("/", headers={"Host": "elsewhere.example"}),  # 421
+        ]
+    finally:
+        await client.close()
+    assert [response.status for response in responses] == [200, 200, 401, 404, 405, 421]
+    assert {response.headers.get("Server") for response in responses} == {"tenantboard"}
 
 
 async def test_nothing_changes_anything(watcher) -> None:
@@ -132,6 +187,58 @@ async def test_nothing_changes_anything(watcher) -> None:
         assert (await client.head("/api/tenants", headers=auth)).status == 200
     finally:
         await client.close()
+
+
+# -- the Host names it answers ------------------------------------------------------------------
+
+
+def test_the_host_names_it_answers() -> None:
+    loopback = AllowedHosts.for_listen("127.0.0.1")
+    for host in ("127.0.0.1", "127.0.0.1:9464", "localhost", "LOCALHOST:9464", "localhost."):
+        assert loopback.allows(host), host
+    for host in ("rebind.attacker.example", "127.0.0.1.nip.io:9464", "[::1]:9464", "", None):
+        assert not loopback.allows(host), host
+    assert AllowedHosts.for_listen("::1").allows("[::1]:9464")
+    assert AllowedHosts.for_listen("localhost").allows("[::1]:9464")
+    public = AllowedHosts.for_listen("0.0.0.0", ["status.example.com", "Proxy.Example:443"])
+    for host in ("10.1.2.3:9464", "[2001:db8::1]:9464", "status.example.com", "proxy.example"):
+        assert public.allows(host), host
+    for host in ("localhost", "other.example.com"):  # a name only when given
+        assert not public.allows(host), host
+    one = AllowedHosts.for_listen("192.168.1.10")
+    assert one.allows("192.168.1.10:9464") and not one.allows("192.168.1.11")
+    for bad in ("", "a b", "http://x", "x/y", "*"):
+        with pytest.raises(ServeError, match="--allow-host"):
+            AllowedHosts.for_listen("127.0.0.1", [bad])
+
+
+async def test_a_page_on_another_host_name_cannot_read_it(watcher) -> None:
+    """DNS rebinding: a web page on a name of the attacker's that now resolves to
+    127.0.0.1 sends that name as Host; no token needed on loopback, so the name is what
+    stops it. /healthz answers any Host (probes use addresses and names of their own)."""
+    app = build_app(watcher, hosts=AllowedHosts.for_listen("127.0.0.1", ["board.example"]))
+    client = await client_for_app(app)
+    try:
+        for path in ("/", "/api/snapshot", "/api/tenants", "/api/events", "/metrics"):
+            response = await client.get(path, headers={"Host": "rebind.attacker.example"})
+            assert response.status == 421, path
+            text = await response.text()
+            assert "--allow-host" in text and text.count("\n") == 1
+        port = client.port
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", "board.example"):
+            assert (await client.get("/api/tenants", headers={"Host": host})).status == 200
+        healthz = await client.get("/healthz", headers={"Host": "rebind.attacker.example"})
+        assert healthz.status == 200
+    finally:
+        await client.close()
+
+
+def test_the_cli_refuses_a_bad_allowed_host_name(capsys) -> None:
+    from tenantboard.cli import main
+
+    assert main(["serve", "--allow-host", "not a name"]) == 64
+    assert "--allow-host" in capsys.readouterr().err
+    assert main(["serve", "--max-connections", "0"]) == 64
 
 
 # -- the endpoints ----------------------------------------------------------------------------------
@@ -219,6 +326,62 @@ async def test_api_tenants_drops_an_acknowledgement_once_the_outcome_changes(tmp
         await asyncio.to_thread(writer.close)
     assert a["acknowledged"]["state"] == "Running" and a["muted"] is None
     assert b["acknowledged"] is None and b["state"] == "Suspended"
+
+
+async def test_snapshot_rows_carry_uptime_and_marks_from_the_history(tmp_path) -> None:
+    """As the board's Up 24h column and its mute marks: read from the history database
+    (uptime in a thread each minute, marks every 30 s) into the rows and their ETag."""
+    from .conftest import FakeClock
+    from .test_board_history import a_bad_day, seed
+
+    history = tmp_path / "history.sqlite3"
+    seed(history, a_bad_day(A.key))  # two hours of the last 24 not running
+    watcher = idle_watcher([A, B], history_path=history, clock=FakeClock())
+    session, writer = watcher.session, watcher.session.writer
+    assert session.uptime_wanted  # serve's session reads every tenant's uptime each minute
+    watcher.record(ok(A))
+    try:
+        now = watcher.clock.wall()
+        mute = await asyncio.wrap_future(
+            writer.call(
+                lambda db: db.add_mark(
+                    B.key, "mute", "Running", now, until=now + timedelta(hours=1), by="ana"
+                )
+            )
+        )
+        await session.read_marks()
+        await session.read_availability(list(watcher.model.list_order), with_strip=False)
+        client = await client_for_app(build_app(watcher))
+        try:
+            response = await client.get("/api/snapshot")
+            a, b = (await response.json())["tenants"]
+            # bo takes over the mute: the same kind of mark, by someone else
+            await asyncio.wrap_future(writer.call(lambda db: db.end_mark(mute.id, now)))
+            await asyncio.wrap_future(
+                writer.call(lambda db: db.add_mark(B.key, "mute", "Running", now, by="bo"))
+            )
+            await session.read_marks()
+            etag = {"If-None-Match": response.headers["ETag"]}
+            after = await client.get("/api/snapshot", headers=etag)
+            assert after.status == 200  # the snapshot changed
+            _, b_after = (await after.json())["tenants"]
+        finally:
+            await client.close()
+    finally:
+        await asyncio.to_thread(writer.close)
+    assert a["uptime_24h"] == pytest.approx(0.9166, abs=1e-3) and a["marks"] is None
+    assert b["uptime_24h"] is None  # nothing recorded for it
+    assert b["marks"] == {
+        "muted": {
+            "by": "ana",
+            "created_at": "2026-03-02T09:30:00Z",
+            "until": "2026-03-02T10:30:00Z",
+            "state": "Running",
+        },
+        "acknowledged": None,
+    }
+    assert b_after["marks"]["muted"]["by"] == "bo" and b_after["marks"]["muted"]["until"] is None
+    assert b_after["rev"] != b["rev"]
 
 
 async def test_serve_keeps_an_acknowledgement_while_checks_fail(tmp_path) -> None:
@@ -375,6 +538,130 @@ async def test_a_client_too_far_behind_is_told_to_start_again() -> None:
     subscription = watcher.hub.subscribe(last_event_id=1)
     [reset] = await subscription.next_batch(1)
     assert reset.kind == "reset" and json.loads(reset.data)["seq"] == watcher.hub.seq
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["²", "1" * 5000, "-1", "12a", "\uff11\uff12"],
+    ids=["superscript-two", "5000-digits", "negative", "not-a-number", "fullwidth-digits"],
+)
+async def test_a_bad_last_event_id_is_a_400_in_one_line_and_one_quiet_log_line(
+    watcher, caplog, value: str
+) -> None:
+    """'²' passes str.isdigit but not int(); 5,000 digits pass both: neither may crash
+    the stream with a traceback."""
+    client = await client_for(watcher)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            by_query = await client.get("/api/events", params={"last_event_id": value})
+            by_header = await client.get(
+                "/api/events", headers={"Last-Event-ID": value.encode().decode("latin-1")}
+            )
+        for response in (by_query, by_header):
+            assert response.status == 400
+            text = await response.text()
+            assert "Last-Event-ID" in text and text.count("\n") == 1
+    finally:
+        await client.close()
+    assert not any(record.exc_info for record in caplog.records)
+    refusals = [r for r in caplog.records if r.name == "tenantboard.serve"]
+    assert len(refusals) == 2 and {r.levelno for r in refusals} == {logging.INFO}
+
+
+# -- slow, many and malformed clients, on real sockets ---------------------------------------------
+
+
+@pytest.fixture
+async def listening(watcher):
+    """``listen(app, limits)`` on 127.0.0.1 as `serve` runs it; yields its port."""
+    from tenantboard.serve.server import listen
+
+    runners = []
+
+    async def start(limits: Limits) -> int:
+        runner = await listen(build_app(watcher), "127.0.0.1", 0, limits)
+        runners.append(runner)
+        return runner.addresses[0][1]
+
+    yield start
+    watcher.hub.close()
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def connect(
+    port: int, send: bytes = b""
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(send)
+    await writer.drain()
+    return reader, writer
+
+
+async def closed_after(
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter], within: float
+) -> float:
+    """Seconds until the server closed the connection (it sends nothing first)."""
+    started = time.monotonic()
+    assert await asyncio.wait_for(connection[0].read(), within) == b""
+    return time.monotonic() - started
+
+
+HALF_A_REQUEST = b"GET /api/snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: appl"
+EVENTS = b"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+async def test_a_connection_that_never_finishes_its_request_is_closed(listening) -> None:
+    port = await listening(Limits(idle_timeout=0.5))
+    half = await connect(port, HALF_A_REQUEST)
+    silent = await connect(port)
+    assert 0.3 < await closed_after(half, within=5) < 3
+    assert await closed_after(silent, within=5) < 3
+    # An idle keep-alive connection too, after its answer.
+    idle = await connect(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert (await idle[0].readuntil(b"ok\n")).startswith(b"HTTP/1.1 200")
+    idle[1].write(HALF_A_REQUEST)
+    assert await closed_after(idle, within=5) < 3
+
+
+async def test_the_event_stream_outlives_the_idle_timeout(listening, watcher) -> None:
+    port = await listening(Limits(idle_timeout=0.3))
+    stream, _writer = await connect(port, EVENTS)
+    assert b"retry: 5000" in await stream.readuntil(b"tenantboard events\n\n")
+    await asyncio.sleep(1.0)  # over three idle timeouts: a stream is not idle
+    watcher.record(ok(A, State.Suspended, at=60))
+    assert b"event: result" in await asyncio.wait_for(stream.readuntil(b"\n\n"), 5)
+
+
+async def test_connections_past_the_cap_are_closed_at_once(listening) -> None:
+    port = await listening(Limits(max_connections=2, idle_timeout=30))
+    streams = [await connect(port, EVENTS) for _ in range(2)]
+    for reader, _ in streams:  # both taken: the event stream counts
+        await reader.readuntil(b"tenantboard events\n\n")
+    third = await connect(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert await closed_after(third, within=5) < 3  # not after the 30 s idle timeout
+    streams[0][1].close()
+    for _ in range(100):  # once one closes, a new one is served
+        reader, _writer = await connect(port, b"GET /healthz HTTP/1.0\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)
+        if answer:
+            break
+        await asyncio.sleep(0.02)
+    assert answer.startswith(b"HTTP/1.0 200") and answer.endswith(b"ok\n")
+
+
+async def test_a_malformed_request_is_a_400_and_one_quiet_log_line(listening, caplog) -> None:
+    port = await listening(Limits())
+    with caplog.at_level(logging.DEBUG):
+        reader, _writer = await connect(
+            port, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nno colon here\r\n\r\n"
+        )
+        answer = await asyncio.wait_for(reader.read(), 5)
+    assert answer.split(b"\r\n")[0].endswith(b" 400 Bad Request")
+    assert not any(record.exc_info for record in caplog.records)
+    assert not any(record.levelno >= logging.WARNING for record in caplog.records)
+    [line] = [r for r in caplog.records if r.name == "tenantboard.serve"]
+    assert line.levelno == logging.INFO and "malformed request" in line.getMessage()
 
 
 # -- the tenant file ----------------------------------------------------------------------------------

@@ -137,3 +137,74 @@ def test_valid_until_is_written_the_apis_way_from_the_cached_second() -> None:
 
     for moment in (1796234050.123456, 1796234050.0, 1796234050.9999996, 1796234051.5):
         assert _valid_until(moment) == format_valid_until(datetime.fromtimestamp(moment, UTC))
+
+
+# -- setting a state by hand (the end-to-end alert tests turn a tenant Suspended and back) --
+
+
+def state_of(simulator: Simulator, context_id: str) -> dict:
+    return json.loads(
+        simulator.respond("GET", "online.superoffice.com", f"/api/state/{context_id}").body
+    )
+
+
+def test_a_tenants_state_is_set_by_hand_and_cleared(timeline) -> None:
+    simulator = Simulator(now=timeline)
+    before = state_of(simulator, "Cust1001")
+    assert (before["State"], before["IsRunning"]) == ("Running", True)
+    assert simulator.respond("PUT", "x", "/_simulator/state/Cust1001/suspended").status == 204
+    suspended = state_of(simulator, "Cust1001")
+    assert (suspended["State"], suspended["IsRunning"]) == ("Suspended", False)
+    assert suspended["ValidUntil"] == before["ValidUntil"]  # the profile's schedule is kept
+    listed = simulator.respond("GET", "x", "/_simulator/state")
+    assert json.loads(listed.body) == {"Cust1001": "Suspended"}
+    # a faulty tenant answers cleanly while it is set; a word the API does not document too
+    assert simulator.respond("PUT", "x", "/_simulator/state/Cust1017/Hibernating").status == 204
+    assert state_of(simulator, "Cust1017")["State"] == "Hibernating"
+    assert state_of(simulator, "Cust1017")["IsRunning"] is False
+    assert simulator.respond("DELETE", "x", "/_simulator/state/Cust1001").status == 204
+    assert state_of(simulator, "Cust1001") == before
+    assert json.loads(simulator.respond("GET", "x", "/_simulator/state").body) == {
+        "Cust1017": "Hibernating"
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("PUT", "/_simulator/state/Cust1001/<script>", 400),
+        ("PUT", "/_simulator/state/Cust1001/Running%0AX", 400),
+        ("PUT", "/_simulator/state/nobody/Suspended", 404),
+        ("POST", "/_simulator/state/Cust1001/Suspended", 405),
+        ("PUT", "/_simulator/state", 405),
+        ("GET", "/_simulator/other", 404),
+    ],
+)
+def test_a_bad_control_request_changes_nothing(timeline, method, path, status) -> None:
+    simulator = Simulator(now=timeline)
+    assert simulator.respond(method, "x", path).status == status
+    assert simulator.overrides == {}
+
+
+async def test_the_control_works_over_http_with_or_without_a_body(timeline) -> None:
+    from tenantboard.simulator import serve
+
+    simulator = Simulator(now=timeline)
+    server = await serve(0, simulator=simulator)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+            assert (await http.put("/_simulator/state/Cust1001/Suspended")).status_code == 204
+            answer = await http.put("/_simulator/state/Cust1020/Deleted", content=b"ignored")
+            assert answer.status_code == 204
+            listed = (await http.get("/_simulator/state")).json()
+            assert listed == {"Cust1001": "Suspended", "Cust1020": "Deleted"}
+            state = await http.get(
+                "/api/state/Cust1001", headers={"Host": "online.superoffice.com"}
+            )
+            assert state.json()["State"] == "Suspended"
+            assert (await http.delete("/_simulator/state/Cust1001")).status_code == 204
+            assert (await http.get("/_simulator/state")).json() == {"Cust1020": "Deleted"}
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -6,15 +6,18 @@ it) makes that a failure.
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tenantboard.answers import State
 from tenantboard.errors import ErrorKind
+from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.tenant import Tenant
+from tests.conftest import FIXED_NOW, FakeClock, skip_unless_required
 from tests.serve_helpers import (
     CHROMEDRIVER,
     CHROMIUM,
@@ -24,15 +27,15 @@ from tests.serve_helpers import (
     idle_watcher,
     ok,
 )
+from tests.test_board_history import a_bad_day, seed
 
 if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-    if os.environ.get("TENANTBOARD_REQUIRE_BROWSER") == "1":
-        pytest.fail(
-            f"TENANTBOARD_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing "
-            "(apt-get install chromium chromium-driver)",
-            pytrace=False,
-        )
-    pytest.skip("no Chromium (apt-get install chromium chromium-driver)", allow_module_level=True)
+    skip_unless_required(
+        f"no Chromium: {CHROMIUM} or {CHROMEDRIVER} is missing "
+        "(apt-get install chromium chromium-driver)",
+        "TENANTBOARD_REQUIRE_BROWSER",
+        module=True,
+    )
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -88,7 +91,7 @@ def test_the_page_shows_every_tenant_worst_first_with_its_state(server, browser)
     rows = wait_for_rows(browser, len(TENANTS))
     assert [row[2] for row in rows] == ["Cust1006", "Cust1014", "Cust1008", "Cust1020", "Cust1001"]
     assert rows[0][0] == "✖Suspended"
-    assert rows[1][0] == "?check failed" and rows[1][9] == "unavailable: unavailable happened"
+    assert rows[1][0] == "?check failed" and rows[1][10] == "unavailable: unavailable happened"
     assert rows[3][0] == "·not checked yet"
     assert rows[4][:6] == [
         "✔Running",
@@ -149,8 +152,99 @@ def test_the_filter_box_filters_and_the_page_refreshes_itself(server, browser) -
 
 
 def test_without_the_token_the_server_says_what_is_missing(server, browser) -> None:
+    browser.delete_all_cookies()
     browser.get(f"{server.url}/")
     assert "token" in browser.find_element(By.TAG_NAME, "body").text
+
+
+def test_the_token_leaves_the_address_and_a_cookie_keeps_the_page_working(server, browser) -> None:
+    """/?token=… opens the page once; the address bar, the history and the page's own
+    requests no longer carry the token, and the page refreshes on the cookie."""
+    browser.delete_all_cookies()
+    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
+    wait_for_rows(browser, len(TENANTS))
+    assert browser.current_url == f"{server.url}/?refresh=1"
+    assert browser.execute_script("return document.cookie") == ""  # HttpOnly: not for scripts
+    server.call(server.watcher.record, ok(TENANTS[4], State.Running))
+    WebDriverWait(browser, 20).until(
+        lambda driver: any(
+            row[1] == "Blue Yonder" and row[0] == "✔Running" for row in visible_rows(driver)
+        )
+    )
+    browser.get(f"{server.url}/")  # later visits: the cookie is enough
+    wait_for_rows(browser, len(TENANTS))
+    assert "cannot reach" not in browser.find_element(By.ID, "status").text
+
+
+def test_times_are_on_a_24_hour_clock(server, browser) -> None:
+    """As everywhere else in tenantboard (this Chromium's locale would say '4:03:05 PM')."""
+    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
+    wait_for_rows(browser, len(TENANTS))
+    assert re.fullmatch(r"updated \d\d:\d\d:\d\d", browser.find_element(By.ID, "status").text)
+
+
+@pytest.fixture
+def history_server(tmp_path: Path) -> Iterator[ThreadedServer]:
+    """The tenants of :func:`server`, with a history: a bad day for Northwind (91.6 % up),
+    a good one for Litware's label, Northwind muted by ana until 15:30 UTC, the failing one
+    acknowledged by bo; and Blue Yonder answering IsRunning false while Running."""
+    history = tmp_path / "history.sqlite3"
+    seed(history, [*a_bad_day(TENANTS[0].key), *a_good_day(TENANTS[2].key)])
+    failing = failed(TENANTS[3], ErrorKind.UNAVAILABLE)
+    with HistoryDB.open(history) as db:
+        db.add_mark(TENANTS[0].key, "mute", "Running", FIXED_NOW, until=MUTED_UNTIL, by="ana")
+        db.add_mark(
+            TENANTS[3].key, "ack", Observation.from_result(failing).label, FIXED_NOW, by="bo"
+        )
+    watcher = idle_watcher(TENANTS, history_path=history, clock=FakeClock())
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    watcher.record(ok(TENANTS[2], State.OfflineMaintenance))
+    watcher.record(failing)
+    watcher.record(ok(TENANTS[4], State.Running, is_running=False))
+    with ThreadedServer(watcher, token=TOKEN) as running:
+        running.run(watcher.session.read_marks())
+        keys = [tenant.key for tenant in TENANTS]
+        running.run(watcher.session.read_availability(keys, with_strip=False))
+        yield running
+    watcher.session.writer.close()
+
+
+MUTED_UNTIL = FIXED_NOW + timedelta(hours=6)  # 15:30 UTC: an afternoon
+
+
+def a_good_day(key: str) -> list[Observation]:
+    """The last 24 hours in 15-minute checks, all running."""
+    start = FIXED_NOW - timedelta(hours=24)
+    return [
+        Observation(key, start + timedelta(minutes=15 * step), "Running", 2, True)
+        for step in range(24 * 4)
+    ]
+
+
+def test_marks_uptime_and_the_running_mismatch(history_server, browser) -> None:
+    """What the board shows beside a tenant, the page shows too: who muted or
+    acknowledged it and until when (24-hour clock), its uptime over 24 h, and IsRunning
+    contradicting State."""
+    browser.get(f"{history_server.url}/?token={TOKEN}&refresh=1")
+    WebDriverWait(browser, 20).until(
+        lambda driver: any(row[7] == "91.6%" for row in visible_rows(driver))
+    )
+    rows = {row[2]: row for row in visible_rows(browser)}
+    assert rows["Cust1001"][7] == "91.6%" and rows["Cust1008"][7] == "100%"
+    assert rows["Cust1020"][7] == "-"  # no history: unknown, not 0 %
+    # The page's "today" is the server's (its clock is FIXED_NOW): a time, and the date
+    # only when it is another day.
+    until, today = MUTED_UNTIL.astimezone(), FIXED_NOW.astimezone()
+    until = f"{until:%H:%M}" if until.date() == today.date() else f"{until:%Y-%m-%d %H:%M}"
+    assert rows["Cust1001"][11] == f"⊘ muted by ana until {until}"
+    assert rows["Cust1014"][11] == "✓ acknowledged by bo until its state changes"
+    assert rows["Cust1020"][4] == "no !"
+    assert rows["Cust1020"][10] == "IsRunning disagrees with State"
+    # Muted or acknowledged is someone's already: not "what needs attention".
+    browser.find_element(By.ID, "attention").click()
+    shown = {row[2] for row in wait_for_rows(browser, 3)}
+    assert shown == {"Cust1006", "Cust1008", "Cust1020"}
 
 
 def test_readable_on_a_phone_and_a_wall(server, browser) -> None:

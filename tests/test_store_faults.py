@@ -1,7 +1,8 @@
 """The tenant file when saving fails or several processes change it at once.
 
 Faults are real: a tmpfs mounted read-only or filled up (root is needed to mount; the
-tests say so and skip where it is not allowed), and twenty `tenantboard add` processes.
+tests say so and skip where it is not allowed, unless TENANTBOARD_REQUIRE_ROOT=1, as in
+CI, makes that a failure), and twenty `tenantboard add` processes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from tenantboard.cli import main
 from tenantboard.tenant import make_tenant
 from tenantboard.tenant_file import TenantStore
 
+from .conftest import REQUIRE_ROOT, skip_unless_required
+
 #: What the OS says: a read-only mount as root, a mode-0555 folder otherwise.
 READ_ONLY = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
 START = '# ours\n[[tenants]]\ncontext_id = "Cust1"\n'
@@ -32,7 +35,9 @@ def _mount_tmpfs(folder: Path, size: str) -> None:
         text=True,
     )
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+        skip_unless_required(
+            f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}", REQUIRE_ROOT
+        )
 
 
 @pytest.fixture
@@ -68,7 +73,7 @@ def read_only_folder(tmp_path: Path) -> Iterator[tuple[Path, Callable[[], None]]
             ["mount", "-o", "remount,ro", str(folder)], capture_output=True, text=True
         )
         if result.returncode != 0:
-            pytest.skip(f"cannot remount read-only: {result.stderr.strip()}")
+            skip_unless_required(f"cannot remount read-only: {result.stderr.strip()}", REQUIRE_ROOT)
 
     try:
         yield folder, remount_read_only
@@ -174,3 +179,14 @@ def test_twenty_parallel_adds_all_end_up_in_the_file(tmp_path: Path) -> None:
     listed = {t.context_id for t in TenantStore(config).load().tenants}
     assert listed == {"Cust1"} | {f"Cust{n}" for n in range(100, 120)}
     assert config.read_text().startswith("# ours\n")
+
+
+def test_a_test_that_ci_requires_fails_there_instead_of_skipping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(REQUIRE_ROOT, raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        skip_unless_required("needs root", REQUIRE_ROOT)
+    monkeypatch.setenv(REQUIRE_ROOT, "1")
+    with pytest.raises(pytest.fail.Exception, match="TENANTBOARD_REQUIRE_ROOT=1 but needs root"):
+        skip_unless_required("needs root", REQUIRE_ROOT)

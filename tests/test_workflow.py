@@ -282,7 +282,7 @@ async def test_state_changes_are_logged_and_notified(clock, tmp_path) -> None:
             if app.board.model.rows["online:Cust1003"].state.state_name != first:
                 break
         await pilot.press("l")
-        await pilot.pause(1.2)  # state changes are announced once a second
+        await let_time_pass(pilot, clock, 2)  # state changes are announced once a second
         events = list(app.board.event_log.events)
         assert events and events[0].kind == "state" and "→" in events[0].text
         assert any((n.title or "") == "state changed" for n in app._notifications)

@@ -11,7 +11,7 @@ from tenantboard.answers import Severity
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, short_reason
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
-from tenantboard.humanize import host_of, yes_no
+from tenantboard.humanize import host_of, plural, yes_no
 from tenantboard.sanitize import clean
 
 _ANSI = {
@@ -44,7 +44,7 @@ def summary_line(results: Sequence[CheckResult], duration: float) -> str:
     parts = [f"{counts[s]} {s.name.lower()}" for s in reversed(Severity) if counts[s]]
     total = len(results)
     return (
-        f"TENANTBOARD {worst.name} - {total} tenant{'s' if total != 1 else ''}: "
+        f"TENANTBOARD {worst.name} - {plural(total, 'tenant')}: "
         f"{', '.join(parts) or 'none'} | {_perfdata(counts, duration)}"
     )
 
@@ -68,7 +68,7 @@ def outage_summary_line(results: Sequence[CheckResult], duration: float) -> str 
     reason = reasons.most_common(1)[0][0]
     return (
         f"TENANTBOARD UNKNOWN - cannot reach SuperOffice: {_status_text(reason)} "
-        f"({len(results)} tenants not checked) | "
+        f"({plural(len(results), 'tenant')} not checked) | "
         f"{_perfdata({Severity.UNKNOWN: len(results)}, duration)}"
     )
 
@@ -150,10 +150,18 @@ def check_record(
     result, and its active mute and acknowledgement (``marks`` by kind, ``"mute"`` and
     ``"ack"``, each ``{"by", "created_at", "until", "state"}``) or null."""
     record = result_json(result, versions=versions)
-    marks = marks or {}
-    record["muted"] = marks["mute"].as_json() if "mute" in marks else None
-    record["acknowledged"] = marks["ack"].as_json() if "ack" in marks else None
+    record.update(marks_json(marks))
     return record
+
+
+def marks_json(marks: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"muted": ..., "acknowledged": ...}``: each mark's ``{"by", "created_at", "until",
+    "state"}`` or null, from the marks in force by kind (``"mute"``, ``"ack"``)."""
+    marks = marks or {}
+    return {
+        "muted": marks["mute"].as_json() if "mute" in marks else None,
+        "acknowledged": marks["ack"].as_json() if "ack" in marks else None,
+    }
 
 
 def _iso(moment: Any) -> str:

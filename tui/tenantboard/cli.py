@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from tenantboard import __version__
 from tenantboard.errors import CheckError
+from tenantboard.humanize import plural
 from tenantboard.paths import board_data_dir, history_path, resolve_config_path
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
 from tenantboard.tenant_file import (
@@ -392,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN
+    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 
     serving = add_command(
         "serve",
@@ -419,6 +420,22 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         "--insecure-public",
         action="store_true",
         help="allow a non-loopback address without a token: anyone who reaches it can read it",
+    )
+    serving.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a reverse proxy's or a DNS name of "
+        "this host); repeatable. Other names get 421 (see docs/security.md)",
+    )
+    serving.add_argument(
+        "--max-connections",
+        type=int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="connections held at once, event streams included (default %(default)s); past "
+        "it new ones are closed at once",
     )
     serving.add_argument(
         "--state-change-certificate",
@@ -497,7 +514,8 @@ def _failed(exc: BaseException) -> int:
     if not isinstance(exc, UsageError | BadImportLines | StoreError):
         raise exc
     if isinstance(exc, BadImportLines):
-        print(f"tenantboard: {len(exc.problems)} bad line(s); nothing imported", file=sys.stderr)
+        bad = plural(len(exc.problems), "bad line")
+        print(f"tenantboard: {bad}; nothing imported", file=sys.stderr)
         print(exc, file=sys.stderr)
         return EXIT_DATA
     print(f"tenantboard: {exc}", file=sys.stderr)
@@ -842,9 +860,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     store = store_for(args)
     fresh, skipped = store.add_new(tenants)
     note = f" ({skipped} already listed, skipped)" if skipped else ""
-    write_out(
-        f"imported {len(fresh)} tenant{'s' if len(fresh) != 1 else ''}{note} into {store.path}"
-    )
+    write_out(f"imported {plural(len(fresh), 'tenant')}{note} into {store.path}")
     return 0
 
 
@@ -1018,15 +1034,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.env:
         tenants = [tenant for tenant in tenants if tenant.env == args.env]
     found = db.window_intervals([t.key for t in tenants], start, end) if db else {}
+    outages = db.outages(start, end) if db else []
     if db is not None:
         db.close()
     rows = [ReportRow(t, availability(found.get(t.key, []), start, end)) for t in tenants]
     if args.json:
-        print(report_json(rows, start, end))
+        print(report_json(rows, start, end, outages))
     elif args.csv:
         print(report_csv(rows))
     else:
-        print(report_table(rows, start, end))
+        print(report_table(rows, start, end, outages))
     return 0
 
 
@@ -1083,11 +1100,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     except _HistoryUnreadable as exc:
         print(f"tenantboard: {exc}", file=sys.stderr)
         return EXIT_HISTORY
-    intervals, events, marks = [], [], []
+    intervals, events, marks, outages = [], [], [], []
     with db if db is not None else contextlib.nullcontext():
         tenant = _history_tenant(args, saved, db)
         if db is not None:
             intervals = db.intervals(tenant.key, start, end)
+            outages = db.outages(start, end)
             events = [e for e in db.events(tenant.key, start, limit=10_000) if e.at < end]
             marks = [
                 mark
@@ -1095,7 +1113,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 if mark.created_at < end and (mark.ended_at is None or mark.ended_at >= start)
             ]
     render = history_json if args.json else history_table
-    print(render(tenant, intervals, events, marks))
+    print(render(tenant, intervals, events, marks, outages))
     return 0
 
 
@@ -1172,11 +1190,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def serve_config(args: argparse.Namespace) -> ServeConfig:
     """What `serve` watches and how: the tenant file (its list, every setting, hooks and
     history) and the address and token rule of the options."""
-    from tenantboard.serve.server import ServeConfig, ServeError, parse_listen, token_rule
+    from tenantboard.serve.server import (
+        AllowedHosts,
+        Limits,
+        ServeConfig,
+        ServeError,
+        parse_listen,
+        token_rule,
+    )
 
     try:
         host, port = parse_listen(args.listen)
         token = token_rule(host, args.token_file, args.insecure_public)
+        AllowedHosts.for_listen(host, args.allow_host)  # a bad name is a usage error now
+        if args.max_connections < 1:
+            raise ServeError("--max-connections must be at least 1")
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     return ServeConfig(
@@ -1184,8 +1212,11 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
         port=port,
         session=_file_session(args, kind="serve"),
         token=token,
+        allowed_hosts=tuple(args.allow_host),
+        limits=Limits(max_connections=args.max_connections),
         state_change=_state_change_options(args),
     )
+
 
 
 def _state_change_options(args: argparse.Namespace) -> Any:

@@ -12,7 +12,6 @@ would see it. So the simulator can play ``sod2.superoffice.com`` and
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import socket
 import ssl
@@ -43,6 +42,7 @@ from tenantboard.answers import (
 )
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import (
     ENV_HOSTS,
@@ -54,15 +54,6 @@ from tenantboard.tenant import (
 MAX_BODY_BYTES = 1 << 20
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"tenantboard/{__version__} (SuperOffice tenant status board)"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +72,7 @@ class BaseUrl:
             raise ValueError(f"--base-url {text!r} is not a URL: {exc}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"--base-url {text!r} must be an http(s) URL with a host")
-        if url.scheme == "http" and not _is_loopback(url.host):
+        if url.scheme == "http" and not is_loopback(url.host):
             raise ValueError(
                 f"--base-url {text!r}: plain http is only allowed to a loopback address"
             )

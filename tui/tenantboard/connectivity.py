@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tenantboard.errors import CheckError, ErrorKind
-from tenantboard.humanize import clock_time, duration
+from tenantboard.humanize import clock_time, length, plural, time_range
 
 #: Failures that say nothing about the tenant and everything about the path to it: no
 #: answer came back at all. ``NETWORK`` (a reset or a body cut off mid-way) is left out on
@@ -87,20 +87,28 @@ class Outage:
     probes: int = 0
     ended: datetime | None = None
 
+    def covers(self, error: CheckError | None, at: datetime) -> bool:
+        """True for a network failure at ``at`` within this outage: the outage's, not the
+        tenant's, even when it came before the outage was detected (or was handed on
+        after that, late)."""
+        ended = self.ended
+        return is_network_failure(error) and self.since <= at and (ended is None or at <= ended)
+
     @property
     def headline(self) -> str:
         """One line for the header and the watcher: what is wrong and since when."""
         return f"cannot reach SuperOffice since {clock_time(self.since)}: {self.reason}"
 
-    def summary(self) -> str:
-        """The event log's one entry for the whole outage, written when it ends."""
+    def summary(self, *, dates: bool = False) -> str:
+        """The event log's one entry for the whole outage, written when it ends (``dates``:
+        with the day, for reports spanning several)."""
         if self.ended is None:
             return self.headline
-        length = duration((self.ended - self.since).total_seconds())
-        probes = f"{self.probes} probe{'s' if self.probes != 1 else ''}"
+        start, end = time_range(self.since, self.ended, dates=dates)
+        took = length((self.ended - self.since).total_seconds())
         return (
-            f"could not reach SuperOffice from {clock_time(self.since)} to "
-            f"{clock_time(self.ended)} ({length}): {self.reason}; {probes}"
+            f"could not reach SuperOffice from {start} to {end} ({took}): {self.reason}; "
+            f"{plural(self.probes, 'probe')}"
         )
 
 
@@ -112,24 +120,33 @@ class ConnectivityDetector:
     ) -> None:
         self.min_tenants = min_tenants
         self.window = window
-        #: (monotonic time, tenant key) of network failures since the last answer.
-        self._failures: deque[tuple[float, str]] = deque()
+        #: (monotonic time, tenant key, when the check ended) of network failures since
+        #: the last answer.
+        self._failures: deque[tuple[float, str, datetime | None]] = deque()
 
-    def observe(self, key: str, error: CheckError | None, now: float) -> int:
-        """Record one result; returns how many distinct tenants failed the network way
-        in the window with nothing answering (compare with :attr:`min_tenants`)."""
+    def observe(
+        self, key: str, error: CheckError | None, now: float, at: datetime | None = None
+    ) -> int:
+        """Record one result (``at``: its wall time, kept as the outage's start should it
+        be the first); returns how many distinct tenants failed the network way in the
+        window with nothing answering (compare with :attr:`min_tenants`)."""
         if is_contact(error):
             self._failures.clear()
             return 0
         if is_network_failure(error):
-            self._failures.append((now, key))
+            self._failures.append((now, key, at))
         while self._failures and self._failures[0][0] < now - self.window:
             self._failures.popleft()
-        return len({failed for _, failed in self._failures})
+        return len({failed for _, failed, _ in self._failures})
 
     def first_failure_at(self) -> float | None:
         """Monotonic time of the oldest failure still counted: when the outage began."""
         return self._failures[0][0] if self._failures else None
+
+    def first_failure_wall(self) -> datetime | None:
+        """The wall time of that failure's check, exactly as its result says: the history
+        re-classes results from this moment on, so it must not be off by a rounding."""
+        return self._failures[0][2] if self._failures else None
 
     def reset(self) -> None:
         self._failures.clear()

@@ -356,7 +356,7 @@ class Monitor:
         key = result.tenant.key
         now = self.clock.monotonic()
         if self.outage is None:
-            failing = self.detector.observe(key, result.error, now)
+            failing = self.detector.observe(key, result.error, now, result.checked_at)
             if failing >= self.detector.min_tenants and result.error is not None:
                 self._begin_outage(result.error, failing, now)
         elif is_contact(result.error):
@@ -367,7 +367,9 @@ class Monitor:
 
     def _begin_outage(self, error: CheckError, tenants: int, now: float) -> None:
         first = self.detector.first_failure_at() or now
-        since = self.clock.wall() - timedelta(seconds=max(0.0, now - first))
+        since = self.detector.first_failure_wall() or self.clock.wall() - timedelta(
+            seconds=max(0.0, now - first)
+        )
         self.outage = Outage(since=since, reason=short_reason(error), tenants=tenants)
         self._probe_due = now + probe_delay(0)
         self._probe_order = self._stalest_first()

@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from tenantboard.connectivity import Outage
 from tenantboard.files import stored_time
-from tenantboard.humanize import SEVERITY_WORDS
+from tenantboard.humanize import SEVERITY_WORDS, plural
 from tenantboard.rows import Change
 from tenantboard.sanitize import clean
 
@@ -74,6 +75,22 @@ class EventLog:
         for event in events:
             self.events.appendleft(event)
 
+    def withdraw_failures(self, keys: Iterable[str], since: datetime) -> int:
+        """Take back the "check failed" events of ``keys`` logged at or after ``since``:
+        those failures were our own outage's (:meth:`~tenantboard.rows.BoardModel.
+        outage_changed`). Returns how many were taken back."""
+        wanted = set(keys)
+        kept = [
+            event
+            for event in self.events
+            if not (event.kind == "failure" and event.key in wanted and event.at >= since)
+        ]
+        taken = len(self.events) - len(kept)
+        if taken:
+            self.events.clear()
+            self.events.extend(kept)
+        return taken
+
     def restore(self, recorded: list[LoggedEvent]) -> None:
         """Put earlier sessions' events (newest first, from the database) behind the ones
         this session has logged already."""
@@ -100,6 +117,18 @@ def logged_events(changes: Iterable[Change]) -> list[LoggedEvent]:
     ]
 
 
+def outage_event(outage: Outage) -> LoggedEvent:
+    """Our own outage, once it ended, as the event log's one entry for it."""
+    return LoggedEvent(
+        at=outage.ended or outage.since,
+        key="",
+        name="SuperOffice",
+        kind="outage",
+        text=outage.summary(),
+        severity="unknown",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     message: str
@@ -113,7 +142,8 @@ def notices(events: list[LoggedEvent], most: int) -> list[Notice]:
     if len(changes) > most:
         worse = sum(event.worse for event in changes)
         text = (
-            f"{len(changes)} tenants changed state ({worse} for the worse); see the event log (l)"
+            f"{plural(len(changes), 'tenant')} changed state ({worse} for the worse); "
+            "see the event log (l)"
         )
         return [Notice(text, "state changes", worse > 0)]
     return [

@@ -34,6 +34,43 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+#: The board's own folders and files hold labels, marks and who set them: the user's only.
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` and any missing parents, each new one readable by the user only
+    (mode 0700 whatever the umask). Folders that exist already, the user's own, are left
+    as they are. Raises OSError."""
+    missing: list[Path] = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    for new in reversed(missing):
+        try:
+            new.mkdir(mode=PRIVATE_FOLDER)
+        except FileExistsError:
+            continue  # another process made it meanwhile: theirs to set
+        os.chmod(new, PRIVATE_FOLDER)  # the umask may have taken bits mkdir was given
+
+
+def private_file(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 unless it exists; True when it was created.
+    An SQLite database created this way is private, and so are its -wal and -shm, which
+    SQLite gives the database's mode. Raises OSError."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+    finally:
+        os.close(fd)
+    return True
+
+
 def write_target(path: Path) -> Path:
     """The file a write to ``path`` must replace: a symlink's final target, else ``path``.
 
@@ -43,21 +80,27 @@ def write_target(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str, *, private: bool = False) -> None:
     """Write via a temp file beside the target, fsync, then rename over the target.
 
     A symlink is followed (the temp file goes in the target's folder, so the rename stays
-    on one file system) and the target's permission bits are kept. Every way the write
-    can fail raises :class:`FileError` and leaves the file as it was.
+    on one file system) and the target's permission bits are kept; a new file is the
+    user's only (0600). ``private`` (the board's own files): the file is 0600 even if it
+    was not, and missing folders are made 0700; otherwise folders follow the umask. Every way the write can fail
+    raises :class:`FileError` and leaves the file as it was.
     """
     target = write_target(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if private:
+            private_folder(target.parent)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NotSaved(path, f"cannot create its folder: {_why(exc)}") from None
-    mode = None
-    with contextlib.suppress(OSError):
-        mode = target.stat().st_mode & 0o777
+    mode = PRIVATE_FILE if private else None
+    if not private:
+        with contextlib.suppress(OSError):
+            mode = target.stat().st_mode & 0o777
     temp_name: str | None = None
     try:
         fd, temp_name = tempfile.mkstemp(

@@ -30,7 +30,8 @@ def yes_no(value: bool | None, unknown: str = "?") -> str:
 
 
 def duration(seconds: float) -> str:
-    """Compact duration: 45s, 4m, 2h05m, 3d."""
+    """Compact duration for the table's narrow cells: 45s, 4m, 2h05m, 3d. Sentences and
+    reports use :func:`length`, which keeps the seconds of a short span."""
     seconds = max(0, int(seconds))
     if seconds < 60:
         return f"{seconds}s"
@@ -71,5 +72,47 @@ def host_of(url: str | None) -> str:
     return clean(host, 60)
 
 
+def length(seconds: float) -> str:
+    """A span for sentences, the detail pane and reports: 45s, 1m 35s (seconds are kept
+    under :data:`SECONDS_KEPT_UNDER`: a 95 s outage is not "1m"), 12m, 3h 05m, 2d 04h."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < SECONDS_KEPT_UNDER:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes}m {rest:02d}s" if rest else f"{minutes}m"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86_400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86_400}d {whole % 86_400 // 3600:02d}h"
+
+
+#: Spans shorter than this keep their seconds in :func:`length`.
+SECONDS_KEPT_UNDER = 600
+
+
 def clock_time(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M:%S")
+
+
+def time_range(start: datetime, end: datetime, *, dates: bool = False) -> tuple[str, str]:
+    """``start`` and ``end`` in local time, to the minute, or to the second where the
+    minute would make them read alike ("between 15:03 and 15:03"). The day is named when
+    they fall on different days, and always with ``dates`` (tables: ``2026-03-01 15:03``)."""
+    first, last = start.astimezone(), end.astimezone()
+    if dates:
+        day = "%Y-%m-%d "
+    elif first.date() != last.date():
+        day = "%b %d "
+    else:
+        day = ""
+    texts = first.strftime(f"{day}%H:%M"), last.strftime(f"{day}%H:%M")
+    if texts[0] == texts[1]:
+        texts = first.strftime(f"{day}%H:%M:%S"), last.strftime(f"{day}%H:%M:%S")
+    return texts
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 tenant``, ``3 tenants``, ``0 tenants``; ``many`` for irregular nouns."""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"

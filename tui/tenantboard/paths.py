@@ -12,7 +12,22 @@ APP_NAME = "tenantboard"
 CONFIG_ENV_VAR = "TENANTBOARD_CONFIG"
 
 
+#: Where tenantboard keeps its own files (the history, remembered choices), if set.
+DATA_DIR_ENV_VAR = "TENANTBOARD_DATA_DIR"
+#: Set by systemd for a unit with ``StateDirectory=`` (colon-separated if several).
+SYSTEMD_STATE_ENV_VAR = "STATE_DIRECTORY"
+
+
 def default_data_dir() -> Path:
+    """$TENANTBOARD_DATA_DIR, else the state folder systemd made for the service
+    ($STATE_DIRECTORY: deploy/systemd/tenantboard.service), else the platform's user data
+    folder. Under ``ProtectSystem=strict`` the state folder is the one place it may write."""
+    explicit = os.environ.get(DATA_DIR_ENV_VAR)
+    if explicit:
+        return Path(explicit).expanduser()
+    state = os.environ.get(SYSTEMD_STATE_ENV_VAR, "").split(":")[0]
+    if state:
+        return Path(state)
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 

@@ -26,6 +26,7 @@ from tenantboard import __version__
 from tenantboard.answers import State, TenantState, parse_timestamp
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant, make_tenant
 
@@ -34,6 +35,9 @@ from tenantboard.tenant import Tenant, make_tenant
 #: server (aiohttp's web part and prometheus-client: half a second before the board's
 #: first paint).
 DEFAULT_LISTEN = "127.0.0.1:9464"
+#: How many connections ``serve`` holds at once unless told (--max-connections), here for
+#: the same reason.
+DEFAULT_MAX_CONNECTIONS = 256
 
 #: Reconnect after a broken stream: from this many seconds, doubling, to the maximum.
 RETRY_FIRST = 1.0
@@ -57,6 +61,11 @@ class AttachTarget:
             raise ValueError(f"--attach {text!r} is not a URL: {exc}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"--attach {text!r} must be an http(s) URL of a tenantboard serve")
+        if token and url.scheme == "http" and not is_loopback(url.host):
+            raise ValueError(
+                f"--attach {text!r}: the token would cross the network in plain text; use "
+                "https (a TLS proxy in front of serve), or http only to a loopback address"
+            )
         return cls(str(url.copy_with(path="", query=None, fragment=None)).rstrip("/"), token)
 
     @property
@@ -176,8 +185,13 @@ async def server_events(lines: AsyncIterator[str]) -> AsyncIterator[ServerEvent]
             event_id = int(value)
 
 
+class Refused(Exception):
+    """The server refused us (401, 403): asking again the same way cannot help."""
+
+
 class ServerFeed:
-    """Keeps an attached board up to date from the server; run it as a worker."""
+    """Keeps an attached board up to date from the server; run it as a worker. It stops
+    (after ``on_refused``) when the server refuses it; any other failure is retried."""
 
     def __init__(
         self,
@@ -186,6 +200,7 @@ class ServerFeed:
         on_tenants: Callable[[list[Tenant]], None],
         on_result: Callable[[CheckResult], None],
         on_status: Callable[[str, bool], None],
+        on_refused: Callable[[str], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         rng: random.Random | None = None,
@@ -194,6 +209,7 @@ class ServerFeed:
         self._on_tenants = on_tenants
         self._on_result = on_result
         self._on_status = on_status
+        self._on_refused = on_refused or (lambda message: on_status(message, False))
         self._http = httpx.AsyncClient(
             transport=transport,
             headers=target.headers,
@@ -209,7 +225,8 @@ class ServerFeed:
         await self._http.aclose()
 
     async def run(self) -> None:
-        """Until cancelled: snapshot, then the event stream; reconnect when either breaks."""
+        """Until cancelled or refused: snapshot, then the event stream; reconnect when
+        either breaks."""
         retry = RETRY_FIRST
         while True:
             try:
@@ -220,6 +237,10 @@ class ServerFeed:
                 retry = RETRY_FIRST
                 await self._follow()
                 reason = "the server closed the event stream"
+            except Refused as exc:
+                self.connected = False
+                self._on_refused(str(exc))
+                return
             except (httpx.HTTPError, ValueError) as exc:
                 reason = _reason(exc)
             if self.connected or retry == RETRY_FIRST:
@@ -232,10 +253,19 @@ class ServerFeed:
             await asyncio.sleep(retry * (0.5 + self._rng.random() / 2))
             retry = min(RETRY_MAX, retry * 2)
 
+    def _check_allowed(self, response: httpx.Response) -> None:
+        if response.status_code not in (401, 403):
+            return
+        url = self.target.url
+        if self.target.token is None:
+            raise Refused(
+                f"the server at {url} asks for a token: give it with --attach-token-file FILE"
+            )
+        raise Refused(f"the server at {url} refused the token from --attach-token-file")
+
     async def _get_json(self, path: str) -> Any:
         response = await self._http.get(self.target.url + path)
-        if response.status_code in (401, 403):
-            raise ValueError("the server wants a token (--token-file), or a different one")
+        self._check_allowed(response)
         response.raise_for_status()
         return response.json()
 
@@ -268,6 +298,7 @@ class ServerFeed:
         headers = {"Accept": "text/event-stream", "Last-Event-ID": str(self.seq)}
         url = self.target.url + "/api/events"
         async with self._http.stream("GET", url, headers=headers) as response:
+            self._check_allowed(response)
             response.raise_for_status()
             async for event in server_events(response.aiter_lines()):
                 if event.id is not None:

@@ -12,14 +12,15 @@ import math
 import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from tenantboard.answers import Severity, TenantState, VersionAnswer
+from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError
-from tenantboard.humanize import duration, host_of, until
+from tenantboard.humanize import ago, duration, host_of, until
 from tenantboard.releases import describe_change, version_matches
 from tenantboard.tenant import Tenant
 
@@ -254,6 +255,8 @@ class BoardModel:
         self.versions: Counter[tuple[str | None, str | None]] = Counter()
         self.view = ViewOptions()
         self.changes: list[Change] = []
+        #: Our latest outage as last told (:meth:`outage_changed`).
+        self.outage: Outage | None = None
         self.set_tenants(tenants)
 
     def __len__(self) -> int:
@@ -335,6 +338,9 @@ class BoardModel:
         row = self.rows.get(result.tenant.key)
         if row is None:
             return None
+        outage = self.outage
+        if outage and not result.during_outage and outage.covers(result.error, result.checked_at):
+            result = replace(result, during_outage=True)  # failed before it was detected
         self.counts[row.bucket] -= 1
         if self.counts[row.bucket] == 0:
             del self.counts[row.bucket]
@@ -392,6 +398,52 @@ class BoardModel:
     def take_changes(self) -> list[Change]:
         changes, self.changes = self.changes, []
         return changes
+
+    def outage_changed(self, outage: Outage) -> list[TenantRow]:
+        """Our own outage began (``outage.ended`` None) or ended. When it begins, the rows
+        whose last check failed the network way since its first failure failed because of
+        it, before the monitor could tell: they read as the others held in the outage do
+        (stale, from their last known state), and their "check failed" events are
+        withdrawn (so no "checks succeed again" follows); such failures applied later
+        (results still on their way) are the outage's too. Returns the rows changed; the
+        caller withdraws the events it logged (:meth:`~tenantboard.eventlog.EventLog.
+        withdraw_failures`)."""
+        self.outage = replace(outage)  # a copy: the monitor changes its own
+        if outage.ended is not None:
+            return []
+        since = outage.since
+        found = []
+        for row in self.rows.values():
+            last = row.last
+            if last is None or last.during_outage or not outage.covers(last.error, last.checked_at):
+                continue
+            self.counts[row.bucket] -= 1
+            if self.counts[row.bucket] == 0:
+                del self.counts[row.bucket]
+            row.last = replace(last, during_outage=True)
+            self.counts[row.bucket] += 1
+            kept = [e for e in row.history if not (e.kind == "failure" and e.at >= since)]
+            if len(kept) < len(row.history):  # its "check failed" was this outage's
+                row.failure_logged = False
+                row.history.clear()
+                row.history.extend(kept)
+            while row.severity_changes and row.severity_changes[-1][0] >= since:
+                row.severity_changes.pop()
+            if not row.severity_changes or row.severity_changes[-1][1] != row.severity:
+                row.severity_changes.append((last.checked_at, row.severity))
+            row.bump()
+            found.append(row)
+        keys = {row.tenant.key for row in found}
+        self.changes = [
+            change
+            for change in self.changes
+            if not (
+                change.event.kind == "failure"
+                and change.event.at >= since
+                and change.row.tenant.key in keys
+            )
+        ]
+        return found
 
     def _changes(
         self,
@@ -478,6 +530,19 @@ def _rank(severity: Severity | None) -> int:
 
 def _severity_rank(row: TenantRow) -> int:
     return _rank(row.severity)
+
+
+def checked_text(row: TenantRow, now: datetime, *, outage: bool = False) -> str:
+    """The Checked cell: how long ago the row was checked; while our own outage lasts
+    (``outage``), or when its last check failed in it, how old its last known state is
+    ("stale 1m"): every row then reads alike, whether checked just before the outage or
+    failed in it."""
+    if row.last is None:
+        return "never"
+    if (row.stale or outage) and row.last_success_at is not None:
+        age = max(0.0, (now - row.last_success_at).total_seconds())
+        return f"stale {duration(age) if age >= 60 else f'{int(age) // 5 * 5}s'}"
+    return ago(row.last.checked_at, now)
 
 
 def describe_next(

@@ -39,7 +39,7 @@ from tenantboard.clock import Clock, SystemClock
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor, unexpected
 from tenantboard.errors import CheckError
-from tenantboard.eventlog import EventLog, LoggedEvent, logged_events
+from tenantboard.eventlog import EventLog, LoggedEvent, logged_events, outage_event
 from tenantboard.history.availability import outcome_label
 from tenantboard.history.db import (
     ClosedChange,
@@ -60,7 +60,7 @@ from tenantboard.history.reader import (
     read_start,
     read_version_history,
 )
-from tenantboard.humanize import SEVERITY_WORDS
+from tenantboard.humanize import SEVERITY_WORDS, plural
 from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.notify import Notifier
@@ -117,9 +117,12 @@ class EventsLogged:
 
 @dataclass(frozen=True, slots=True)
 class OutageChanged:
-    """Our own loss of the network began (``outage.ended`` is None) or ended."""
+    """Our own loss of the network began (``outage.ended`` is None) or ended. ``held``:
+    rows whose check failed in it before it was detected, now held like the others (stale,
+    their "check failed" taken back from the event log)."""
 
     outage: Outage
+    held: tuple[TenantRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,10 +213,12 @@ class RoleChanged:
 
 @dataclass(frozen=True, slots=True)
 class ServerStatus:
-    """An attached board's server: reached (``connected``), or lost / refusing."""
+    """An attached board's server: reached (``connected``), or lost / refusing. ``refused``:
+    it refused this board (401, 403); the feed has stopped asking."""
 
     message: str
     connected: bool
+    refused: bool = False
 
 
 SessionChange = (
@@ -374,6 +379,7 @@ class Session:
                 on_tenants=lambda tenants: self.adopt_tenants(tenants, source="server"),
                 on_result=self._result_arrived,
                 on_status=lambda text, up: self._emit(ServerStatus(text, up)),
+                on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)
@@ -559,30 +565,34 @@ class Session:
         self.tell(logged_events(self.model.take_changes()))
         return rows
 
-    def tell(self, events: list[LoggedEvent]) -> None:
-        """Log events (the event log, the history) and tell the faces which are worth a
-        notice: a muted or acknowledged tenant's are logged, not told."""
+    def tell(self, events: list[LoggedEvent], *, record: bool = True) -> None:
+        """Log events (the event log, and with ``record`` the history) and tell the faces
+        which are worth a notice: a muted or acknowledged tenant's are logged, not told."""
         if not events:
             return
         self.event_log.add(events)
-        if self.writer is not None and self.polling:
+        if self.writer is not None and self.polling and record:
             self.writer.add_events(events)
         told = tuple(event for event in events if not self.is_silenced(event.key))
         self._emit(EventsLogged(tuple(events), told))
 
     def _outage_changed(self, outage: Outage) -> None:
-        """Our own network trouble: one event for the whole of it, when it ends."""
+        """Our own network trouble: a gap in the history, never the tenants' downtime (the
+        writer keeps the outage and re-classes the failures just before it was detected);
+        those failures' rows held like the others; one event for the whole of it, when it
+        ends (the history keeps it as an outage, not as an event)."""
+        if self.writer is not None and self.polling:
+            self.writer.outage_changed(outage)
+        held = self.model.outage_changed(outage)
+        self.event_log.withdraw_failures([row.tenant.key for row in held], outage.since)
         if outage.ended is None:
             log.warning("%s; probing instead of checking every tenant", outage.headline)
             self.notifier.outage_began(outage)
         else:
             self.notifier.outage_ended(outage)
             log.warning("%s", outage.summary())
-            event = LoggedEvent(
-                outage.ended, "", "SuperOffice", "outage", outage.summary(), "unknown", False
-            )
-            self.tell([event])
-        self._emit(OutageChanged(outage))
+            self.tell([outage_event(outage)], record=False)
+        self._emit(OutageChanged(outage, tuple(held)))
 
     # -- checking ---------------------------------------------------------------------------
 
@@ -726,7 +736,9 @@ class Session:
         if loaded.tenants != [self.model.rows[key].tenant for key in self.model.list_order]:
             before = len(self.model.list_order)
             self.adopt_tenants(loaded.tenants, source="file")
-            log.info("tenant file reloaded: %d tenants (was %d)", len(loaded.tenants), before)
+            log.info(
+                "tenant file reloaded: %s (was %d)", plural(len(loaded.tenants), "tenant"), before
+            )
 
     def _adopt_settings(self, from_file: Settings, keys: dict[str, str]) -> None:
         """Apply changed ``[settings]`` at once: intervals and concurrency to the schedule,

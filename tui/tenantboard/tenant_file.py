@@ -24,6 +24,8 @@ from tomlkit import TOMLDocument
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 
 from tenantboard.files import FileError, NotSaved, atomic_write, write_target
+from tenantboard.humanize import plural
+from tenantboard.netaddr import is_loopback
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant
 
 
@@ -220,7 +222,8 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
         ) from None
     unknown = set(data) - {"tenants", "settings", "keys", "notify", "state_change"}
     if unknown:
-        raise StoreError(path, f"unknown top-level key(s): {', '.join(sorted(unknown))}")
+        what = plural(len(unknown), "unknown top-level key")
+        raise StoreError(path, f"{what}: {', '.join(sorted(unknown))}")
     return TenantList(
         _parse_tenants(data.get("tenants", []), text, path),
         _parse_settings(data, text, path),
@@ -280,7 +283,8 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
     unknown = set(entry) - _NOTIFY_KEYS
     if unknown:
         raise ValueError(
-            f"unknown key(s) {sorted(unknown)} (known: {', '.join(sorted(_NOTIFY_KEYS))})"
+            f"{plural(len(unknown), 'unknown key')} {sorted(unknown)} "
+            f"(known: {', '.join(sorted(_NOTIFY_KEYS))})"
         )
     name = entry.get("name", f"notify-{index + 1}")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", name):
@@ -326,7 +330,6 @@ def _parse_hook(entry: Any, index: int) -> NotifyHook:
 
 def _checked_hook_url(url: Any) -> str:
     """https anywhere; plain http only to a loopback address (a local relay, tests)."""
-    import ipaddress
     from urllib.parse import urlsplit
 
     if not isinstance(url, str):
@@ -339,13 +342,8 @@ def _checked_hook_url(url: Any) -> str:
         raise ValueError("url is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise ValueError("url must be an https:// URL with a host")
-    if parts.scheme == "http":
-        try:
-            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ValueError("url must use https (plain http only to a loopback address)")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise ValueError("url must use https (plain http only to a loopback address)")
     return url
 
 
@@ -439,7 +437,9 @@ def _parse_tenant(entry: Any, index: int) -> Tenant:
         raise ValueError(f"tenant #{index + 1} is not a table")
     unknown = set(entry) - {"context_id", "env", "label"}
     if unknown:
-        raise ValueError(f"tenant #{index + 1}: unknown key(s) {sorted(unknown)}")
+        raise ValueError(
+            f"tenant #{index + 1}: {plural(len(unknown), 'unknown key')} {sorted(unknown)}"
+        )
     values = [entry.get("context_id"), entry.get("env", DEFAULT_ENV), entry.get("label", "")]
     if not all(isinstance(value, str) for value in values):
         raise ValueError(f"tenant #{index + 1}: context_id, env and label are strings")

@@ -86,4 +86,4 @@ def save_ui_state(path: Path | None, state: UiState) -> None:
     data = asdict(state)
     data["last_seen"] = state.last_seen.isoformat() if state.last_seen else None
     with contextlib.suppress(Exception):
-        atomic_write(path, json.dumps(data, indent=2) + "\n")
+        atomic_write(path, json.dumps(data, indent=2) + "\n", private=True)

@@ -7,8 +7,8 @@ into the figures the report and the detail pane show.
 Definitions (docs/history.md repeats them for users):
 
 - **observed time**: the part of the window covered by intervals. Time with no interval
-  (the board was closed, or a tenant was not listed) is a gap: it counts neither as up
-  nor as down.
+  (the board was closed, a tenant was not listed, or the board could not reach
+  SuperOffice at all: our own outage) is a gap: it counts neither as up nor as down.
 - **up**: observed time in which the answer's ``IsRunning`` was true. **Uptime** is up
   divided by observed time (None when nothing was observed), so it is always within
   [0, 1]; **coverage** is observed time divided by the window.
@@ -28,7 +28,7 @@ Definitions (docs/history.md repeats them for users):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
 from tenantboard.answers import Severity, State
@@ -43,7 +43,9 @@ class Interval:
     """A stretch of time in which every check of one tenant gave the same outcome.
 
     ``state`` is None for a failed check (``error`` then holds its kind). Times are
-    timezone-aware (UTC from the database).
+    timezone-aware (UTC from the database). ``next_at`` is when the check after the one
+    that set ``end`` was planned (None when not known): how long a silence after ``end``
+    still counts as observed follows from it (see :func:`tenantboard.history.fold`).
     """
 
     key: str
@@ -54,6 +56,7 @@ class Interval:
     running: bool | None
     host: str | None = None
     error: str | None = None
+    next_at: datetime | None = None
 
     @property
     def up(self) -> bool:
@@ -137,16 +140,7 @@ def ordered(intervals: Iterable[Interval]) -> list[Interval]:
         if result and interval.start < result[-1].end:
             if interval.end <= result[-1].end:
                 continue
-            interval = Interval(
-                interval.key,
-                result[-1].end,
-                interval.end,
-                interval.state,
-                interval.code,
-                interval.running,
-                interval.host,
-                interval.error,
-            )
+            interval = replace(interval, start=result[-1].end)
         result.append(interval)
     return result
 

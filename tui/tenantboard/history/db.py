@@ -9,6 +9,7 @@ Writing (the board; one :class:`HistoryWriter` per process, its own thread)::
     writer.start()                     # opens (or creates) the file in the thread
     writer.add_results(results)        # CheckResults, any thread; cheap, never blocks
     writer.add_events(logged_events)   # eventlog.LoggedEvent
+    writer.outage_changed(outage)      # connectivity.Outage: when our own outage begins/ends
     future = writer.call(lambda db: db.add_mark(key, "mute", state, now, until=...))
     writer.error                       # the last HistoryError, or None: show it in the header
     writer.close()                     # at exit: writes what is queued, stops the thread
@@ -26,6 +27,7 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.intervals(key, since, until), db.window_intervals(keys, since, until)
     db.events(key=None, since=None, limit=2000)       # newest first, as LoggedEvents
     db.marks(keys, now, current)   # active mutes / acknowledgements
+    db.outages(since, until)       # our own outages (connectivity.Outage), oldest first
     db.version_spans(key), db.last_versions(keys), db.versions_first_seen()   # releases
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
@@ -40,23 +42,38 @@ Availability (pure, :mod:`tenantboard.availability`)::
     availability(found[key], start, now)   # uptime, coverage, incidents, maintenance, ...
     daily_strip(found[key], now, days=30)  # worst Severity per day, None for no data
 
+Versions (schema 3): the writer also records the release each answer names
+(:class:`VersionSeen`), one row per tenant per change of version, with when it was first
+seen; an older file is read as it is (no versions) and upgraded by the next writer.
+
 Mutes and acknowledgements: ``add_mark(key, "mute"|"ack", outcome_label, now, until=...)``
 (through ``writer.call``), ``expire_marks(now, {key: label})`` now and then (returns the
 ended ones, for the log), ``end_mark(id, now)`` to clear one; ``Mark.compared_label(result)`` gives the outcome
 label a mark is compared with (None after a failed check: only a state answer ends one).
 
-Versions (schema 2): the writer also records the release each answer names
-(:class:`VersionSeen`), one row per tenant per change of version, with when it was first seen;
-a file of schema 1 is read as it is (no versions) and migrated by the first writer.
-
 Folding: consecutive checks with the same outcome (state, running, endpoint host, error
 kind) extend one interval's ``end``; a different outcome ends the interval at the new
-check's time and starts another, so observed time has no holes. Two checks further apart
-than ``gap`` (the board was closed, or stopped checking) leave a gap: unobserved time,
-which availability does not count as up. The fold reads each tenant's last interval
+check's time and starts another, so observed time has no holes. Each interval keeps when
+the check after its last one was planned (``next_at``, from the monitor's schedule): a
+check that comes later than that plan allows (:func:`allowed_silence`: the planned delay
++ 50 % + 2 minutes) leaves a gap: unobserved time (the board was closed, paused or
+stopped checking), which availability does not count as up. Rows from before the plan was
+kept fall back to ``gap`` (:data:`DEFAULT_GAP`). The fold reads each tenant's last interval
 inside the write transaction, so two processes writing one file (WAL, ``busy_timeout``)
 interleave correctly; an observation older than the tenant's recorded end is dropped
 (another writer has already recorded something later).
+
+Our own outage (the board could not reach SuperOffice at all, see
+:mod:`tenantboard.connectivity`) is not the tenants': results during it are not
+observations, and when it begins the writer re-classes what it recorded since its first
+failure: network failures (:data:`~tenantboard.connectivity.NETWORK_KINDS`) from then on
+become unobserved, the intervals they ended are cut back to that moment, and their "check
+failed" events are withdrawn. The outage itself is kept (``outages``: start, end, reason,
+probes), and no interval is stretched across it: the period is a gap, so coverage falls
+and uptime does not.
+
+The file, its ``-wal`` and ``-shm``, and the folders made for them are the user's only
+(0600 and 0700): they hold labels, marks and who set them.
 
 Failures are :class:`HistoryError` with a :class:`Reason`. A corrupt file is renamed aside
 (``…sqlite3.corrupt-YYYYmmdd-HHMMSS``) by the writer, which then starts a new one; a
@@ -76,13 +93,22 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tenantboard.files import FileError, set_aside, unused_name
+from tenantboard.connectivity import NETWORK_KINDS, Outage
+from tenantboard.files import (
+    PRIVATE_FILE,
+    FileError,
+    private_file,
+    private_folder,
+    set_aside,
+    unused_name,
+)
 from tenantboard.history.availability import Interval, outcome_label
-from tenantboard.humanize import host_of
+from tenantboard.humanize import host_of, time_range
 from tenantboard.paths import history_path
 from tenantboard.releases import VersionSpan
 from tenantboard.sanitize import clean
@@ -92,20 +118,29 @@ if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
-#: Two checks further apart than this leave an unobserved gap between them. Checks are at
+#: For rows that do not say when the next check was planned (written before schema 2):
+#: two checks further apart than this leave an unobserved gap between them. Checks were at
 #: most max_interval (15 min) apart plus backoff; twice that with room to spare.
 DEFAULT_GAP = 2 * 900 + 120
+#: A check still continues the observation when it comes within the planned delay times
+#: this, plus :data:`PLANNED_MARGIN` seconds: a busy queue or a slow answer is not a gap.
+PLANNED_SLACK = 1.5
+PLANNED_MARGIN = 120.0
 #: Rows deleted per retention transaction: short enough that nobody waits for it.
 PRUNE_CHUNK = 500
-#: Queued observations kept while the file cannot be written; older ones are dropped.
+#: Results (and, apart, events) that may wait to be written: more arrive than the file
+#: takes (a slow or locked disk), and the newest are dropped, counted in ``dropped``.
 MAX_PENDING = 200_000
+#: The error kinds of failures that are our own outage's when they fall in it.
+_NETWORK_ERRORS = frozenset(str(kind) for kind in NETWORK_KINDS)
 #: While nothing changes, how often the writer still notes that this board is running.
 HEARTBEAT = 30.0
 
-_SCHEMA = """
+#: Each schema version's statements, in order: a file at version N runs those after N.
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS tenants (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE
@@ -151,9 +186,24 @@ CREATE TABLE IF NOT EXISTS runs (
     last_seen INTEGER NOT NULL
 );
 """
-#: Schema 2 (releases): each version a tenant was seen on, from when (a new row when the
-#: version an answer names differs from the tenant's last row's).
-_VERSIONS_SCHEMA = """
+#: 2: when each interval's next check was planned (the gap follows the schedule), and our
+#: own outages (a gap in the history, never the tenants' downtime).
+_SCHEMA_V2 = """
+ALTER TABLE intervals ADD COLUMN next_at INTEGER;
+CREATE TABLE IF NOT EXISTS outages (
+    id INTEGER PRIMARY KEY,
+    run INTEGER,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    reason TEXT NOT NULL,
+    tenants INTEGER NOT NULL DEFAULT 0,
+    probes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outages_by_end ON outages(ended_at);
+"""
+#: 3 (releases): each version a tenant was seen on, from when (a new row when the version
+#: an answer names differs from the tenant's last row's).
+_SCHEMA_V3 = """
 CREATE TABLE IF NOT EXISTS versions (
     id INTEGER PRIMARY KEY,
     tenant INTEGER NOT NULL REFERENCES tenants(id),
@@ -163,10 +213,8 @@ CREATE TABLE IF NOT EXISTS versions (
 );
 CREATE INDEX IF NOT EXISTS versions_by_tenant ON versions(tenant, first_seen);
 """
-#: The statements that bring a file up from the schema before each version (in order).
-_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _SCHEMA), (2, _VERSIONS_SCHEMA))
-#: The oldest schema a read-only open reads (a table added later reads as empty).
-READABLE_SCHEMA = 1
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -179,6 +227,8 @@ class Reason(enum.StrEnum):
     READ_ONLY = "read-only"
     DISK_FULL = "disk-full"
     UNAVAILABLE = "unavailable"
+    #: The writer could not keep up: the newest results were dropped.
+    BEHIND = "behind"
 
 
 class HistoryError(Exception):
@@ -238,6 +288,28 @@ def _writable(path: Path) -> bool:
     return os.access(path.parent, os.W_OK)
 
 
+def _uri(path: Path, *, read_only: bool, immutable: bool = False) -> str:
+    """The file as an SQLite URI, its path quoted: a ``#``, ``?`` or ``%`` in a folder's
+    name (from the tenant file's) must not end the path or open the query, which would
+    put two tenant files in one database or drop ``mode=ro``."""
+    uri = path.absolute().as_uri()
+    if read_only:
+        # On a read-only disk nobody can write it, and WAL cannot make its -shm there:
+        # read the file as it stands.
+        uri += "?mode=ro&immutable=1" if immutable else "?mode=ro"
+    return uri
+
+
+def _make_private(path: Path) -> None:
+    """The history file and its -wal and -shm as the user's only, if an earlier version
+    left them readable by others (best effort: the file may be someone else's)."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        companion = path.with_name(name)
+        with contextlib.suppress(OSError):
+            if companion.stat().st_mode & 0o077:
+                os.chmod(companion, PRIVATE_FILE)
+
+
 # -- paths -----------------------------------------------------------------------------------
 
 
@@ -263,13 +335,17 @@ class Observation:
     running: bool | None
     host: str | None = None
     error: str | None = None
+    #: When the monitor planned the next check of this tenant (None: not known).
+    next_at: datetime | None = None
 
     @classmethod
     def from_result(cls, result: CheckResult) -> Observation:
         state = result.state
+        planned = result.next_check
+        next_at = result.checked_at + timedelta(seconds=planned.delay) if planned else None
         if result.error is not None or state is None:
             kind = str(result.error.kind) if result.error else "no-answer"
-            return cls(result.tenant.key, result.checked_at, None, None, None, None, kind)
+            return cls(result.tenant.key, result.checked_at, None, None, None, None, kind, next_at)
         return cls(
             key=result.tenant.key,
             at=result.checked_at,
@@ -277,7 +353,13 @@ class Observation:
             code=state.state_code,
             running=state.is_running,
             host=host_of(state.endpoint) or None,
+            next_at=next_at,
         )
+
+    @property
+    def network_failure(self) -> bool:
+        """No answer came back at all: in our own outage, that is the outage's."""
+        return self.error in _NETWORK_ERRORS
 
     @property
     def label(self) -> str:
@@ -295,7 +377,15 @@ class Observation:
     def as_interval(self) -> Interval:
         at = _moment(_epoch(self.at))
         return Interval(
-            self.key, at, at, self.state, self.code, self.running, self.host, self.error
+            self.key,
+            at,
+            at,
+            self.state,
+            self.code,
+            self.running,
+            self.host,
+            self.error,
+            self.next_at,  # the file keeps whole seconds, as for ``at``
         )
 
 
@@ -317,29 +407,79 @@ class VersionSeen:
         return cls(result.tenant.key, result.checked_at, state.version, host)
 
 
+if TYPE_CHECKING:
+    #: What the writer queues in order: results, log events, and our own outages.
+    Step = Observation | LoggedEvent | Outage | VersionSeen
+
+
+def allowed_silence(interval: Interval, gap: float = DEFAULT_GAP) -> float:
+    """Seconds after ``interval.end`` within which the next check still continues the
+    observation: the planned delay + 50 % + 2 minutes (``gap`` when no plan is known)."""
+    if interval.next_at is None:
+        return gap
+    planned = max(0.0, (interval.next_at - interval.end).total_seconds())
+    return planned * PLANNED_SLACK + PLANNED_MARGIN
+
+
+def outage_in(silence_from: datetime, to: datetime, outages: Iterable[Outage]) -> datetime | None:
+    """When our own outage began within the silence from ``silence_from`` to ``to`` (no
+    earlier than ``silence_from``), or None. An outage still open counts only when it began
+    after ``silence_from``: a writer that kept observing meanwhile was not in it."""
+    found: datetime | None = None
+    for outage in outages:
+        if outage.since >= to:
+            continue
+        ended = outage.ended
+        inside = outage.since >= silence_from if ended is None else ended > silence_from
+        if inside:
+            begun = max(outage.since, silence_from)
+            found = begun if found is None else min(found, begun)
+    return found
+
+
 def fold(
-    last: Interval | None, observations: Iterable[Observation], gap: float = DEFAULT_GAP
+    last: Interval | None,
+    observations: Iterable[Observation],
+    gap: float = DEFAULT_GAP,
+    outages: Sequence[Outage] = (),
 ) -> tuple[Interval | None, list[Interval]]:
     """Fold one tenant's observations (oldest first) onto its last recorded interval.
+
+    A check continues the interval before it when it came within :func:`allowed_silence`
+    and none of our own ``outages`` lies between them; across an outage, the interval
+    before it lasts until the outage began (if that was within the allowed silence), and
+    the check starts a new one: the outage is a gap.
 
     Returns that interval as it should now be (None if there was none) and the new
     intervals to add after it. Pure: the database and the property tests share it.
     """
     updated = last
     new: list[Interval] = []
+
+    def put(interval: Interval) -> None:
+        nonlocal updated
+        if new:
+            new[-1] = interval
+        else:
+            updated = interval
+
     for observation in observations:
         at = _moment(_epoch(observation.at))
         current = new[-1] if new else updated
         if current is not None and at < current.end:
             continue  # older than what is recorded: another writer got there first
-        if current is not None and (at - current.end).total_seconds() <= gap:
-            current = replace(current, end=at)  # observed up to now, changed or not
-            if new:
-                new[-1] = current
-            else:
-                updated = current
-            if observation.same_outcome(current):
-                continue
+        if current is not None:
+            allowed = allowed_silence(current, gap)
+            cut = outage_in(current.end, at, outages) if outages else None
+            if cut is not None:
+                if (cut - current.end).total_seconds() <= allowed:
+                    put(replace(current, end=_moment(_epoch(cut)), next_at=None))
+            elif (at - current.end).total_seconds() <= allowed:
+                # observed up to now, changed or not
+                current = replace(current, end=at, next_at=observation.next_at)
+                put(current)
+                if observation.same_outcome(current):
+                    continue
         new.append(observation.as_interval())
     return updated, new
 
@@ -361,14 +501,10 @@ class ClosedChange:
         return self.after.at
 
     def describe(self) -> str:
-        """E.g. ``Running → Unknown while closed, between 18:02 and 08:15``."""
-        start = self.closed_from.astimezone()
-        end = self.closed_to.astimezone()
-        fmt = "%H:%M" if start.date() == end.date() or (end - start).days < 1 else "%b %d %H:%M"
-        return (
-            f"{self.before.label} → {self.after.label} while closed, between "
-            f"{start.strftime(fmt)} and {end.strftime(fmt)}"
-        )
+        """E.g. ``Running → Unknown while closed, between Mar 01 18:02 and Mar 02 08:15``
+        (to the second when the minutes would read alike)."""
+        start, end = time_range(self.closed_from, self.closed_to)
+        return f"{self.before.label} → {self.after.label} while closed, between {start} and {end}"
 
 
 def changed_while_closed(last: Interval | None, first: Observation) -> ClosedChange | None:
@@ -443,6 +579,8 @@ class HistoryDB:
         self.connection = connection
         self.path = path
         self.read_only = read_only
+        #: The file's schema version (a read-only open reads older ones as they are).
+        self.schema = SCHEMA_VERSION
         self._tenant_ids: dict[str, int] = {}
         #: key -> (version, first seen) of its last versions row, as this connection
         #: wrote or read it; forgotten when another connection has written the file.
@@ -467,14 +605,16 @@ class HistoryDB:
             raise HistoryError(Reason.UNAVAILABLE, path, "no history recorded yet")
         try:
             if not read_only:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
-            if read_only and not _writable(path):
-                # On a read-only disk nobody can write it, and WAL cannot make its -shm
-                # there: read the file as it stands.
-                uri += "&immutable=1"
+                private_folder(path.parent)
+                if not private_file(path):
+                    _make_private(path)
+            immutable = read_only and not _writable(path)
             connection = sqlite3.connect(
-                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=0
+                _uri(path, read_only=read_only, immutable=immutable),
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=0,
             )
         except (sqlite3.Error, OSError) as exc:
             raise classify(exc, path) from None
@@ -489,7 +629,7 @@ class HistoryDB:
     def _prepare(self, check: bool, busy_timeout: float) -> None:
         run = self.connection.execute
         run(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        version = run("PRAGMA user_version").fetchone()[0]
+        version = self.schema = run("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise HistoryError(
                 Reason.NEWER_SCHEMA,
@@ -502,22 +642,22 @@ class HistoryDB:
             if result != "ok":
                 raise HistoryError(Reason.CORRUPT, self.path, "the file is damaged")
         if self.read_only:
-            if version < READABLE_SCHEMA:
+            if version < 1:
                 raise HistoryError(Reason.UNAVAILABLE, self.path, "no history recorded yet")
-            return
+            return  # an older schema is read as it is: the writer upgrades it
         if run("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
             raise HistoryError(Reason.UNAVAILABLE, self.path, "cannot switch to WAL mode")
         run("PRAGMA synchronous = NORMAL")  # WAL: durable at checkpoints, never corrupt
         run("PRAGMA journal_size_limit = 4194304")
         if version < SCHEMA_VERSION:
             with self.transaction():
-                found = run("PRAGMA user_version").fetchone()[0]
-                for target, script in _MIGRATIONS:
-                    if found < target:
-                        for statement in script.split(";"):
-                            if statement.strip():
-                                run(statement)
+                found = run("PRAGMA user_version").fetchone()[0]  # another process may have
+                for migration in _MIGRATIONS[found:]:
+                    for statement in migration.split(";"):
+                        if statement.strip():
+                            run(statement)
                 run(f"PRAGMA user_version = {max(found, SCHEMA_VERSION)}")
+            self.schema = SCHEMA_VERSION
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -567,26 +707,53 @@ class HistoryDB:
         self._tenant_ids[key] = tenant_id
         return tenant_id
 
+    @property
+    def _columns(self) -> str:
+        """An interval's columns; a file read at schema 1 has no ``next_at`` yet."""
+        planned = "i.next_at" if self.schema >= 2 else "NULL"
+        return f"i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error, {planned}"
+
     def record(self, observations: Sequence[Observation], gap: float = DEFAULT_GAP) -> None:
         """Fold observations into intervals, in one transaction."""
         self.write(observations, gap=gap)
 
-    def _record_one(self, key: str, items: list[Observation], gap: float) -> int:
-        run = self.connection.execute
-        tenant_id = self._tenant_id(key)
-        row = run(
-            "SELECT id, start_at, end_at, state, code, running, host, error FROM intervals "
-            "WHERE tenant = ? ORDER BY start_at DESC, id DESC LIMIT 1",
+    def _last_row(self, tenant_id: int) -> tuple[Any, ...] | None:
+        return self.connection.execute(
+            f"SELECT i.id, {self._columns} FROM intervals i "
+            "WHERE i.tenant = ? ORDER BY i.start_at DESC, i.id DESC LIMIT 1",
             (tenant_id,),
         ).fetchone()
+
+    def _record(self, by_key: Mapping[str, list[Observation]], gap: float) -> None:
+        """Fold each tenant's observations onto its last interval, minding our outages
+        since the oldest of those intervals."""
+        lasts = {key: self._last_row(self._tenant_id(key)) for key in by_key}
+        ends = [row[2] for row in lasts.values() if row is not None]
+        outages = self._outages_after(min(ends)) if ends else []
+        for key, items in by_key.items():
+            self._record_one(key, sorted(items, key=lambda o: o.at), gap, lasts[key], outages)
+
+    def _record_one(
+        self,
+        key: str,
+        items: list[Observation],
+        gap: float,
+        row: tuple[Any, ...] | None,
+        outages: Sequence[Outage],
+    ) -> int:
+        run = self.connection.execute
         last = _interval(key, row[1:]) if row else None
-        updated, new = fold(last, items, gap)
+        updated, new = fold(last, items, gap, outages)
         if row is not None and updated is not None and updated != last:
-            run("UPDATE intervals SET end_at = ? WHERE id = ?", (_epoch(updated.end), row[0]))
+            run(
+                "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?",
+                (_epoch(updated.end), _epoch_or_none(updated.next_at), row[0]),
+            )
         if new:
+            tenant_id = self._tenant_id(key)
             self.connection.executemany(
                 "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
-                "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "error, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(tenant_id, *_interval_row(item)) for item in new],
             )
         return len(new)
@@ -620,31 +787,44 @@ class HistoryDB:
         run_id: int | None = None,
         now: datetime | None = None,
         gap: float = DEFAULT_GAP,
-        versions: Sequence[VersionSeen] = (),
+        steps: Sequence[Step] = (),
     ) -> None:
-        """One batch in one transaction: observations, events, versions seen, and the
-        run's heartbeat."""
-        by_key: dict[str, list[Observation]] = {}
-        for observation in observations:
-            by_key.setdefault(observation.key, []).append(observation)
+        """One batch in one transaction: observations, events, then ``steps`` in their
+        order (observations, events and our outages as they came: what was recorded
+        before an outage began must be in the file when it is re-classed), and the run's
+        heartbeat."""
         with self.transaction():
-            for key, items in by_key.items():
-                self._record_one(key, sorted(items, key=lambda o: o.at), gap)
-            self.add_events(events)
-            self._record_versions(versions)
+            self._write_steps([*observations, *events, *steps], gap, run_id)
             if run_id is not None:
                 self.connection.execute(
                     "UPDATE runs SET last_seen = ? WHERE id = ?",
                     (_epoch(now or datetime.now(UTC)), run_id),
                 )
 
+    def _write_steps(self, steps: Sequence[Step], gap: float, run_id: int | None) -> None:
+        """Runs of observations folded together, events added, outages applied, in order."""
+        for _, group in groupby(steps, key=type):
+            items = list(group)
+            observations = [item for item in items if isinstance(item, Observation)]
+            outages = [item for item in items if isinstance(item, Outage)]
+            if observations:
+                by_key: dict[str, list[Observation]] = {}
+                for observation in observations:
+                    by_key.setdefault(observation.key, []).append(observation)
+                self._record(by_key, gap)
+            elif outages:
+                for outage in outages:
+                    self._outage_step(outage, run_id)
+            elif isinstance(items[0], VersionSeen):
+                self._record_versions(items)  # type: ignore[arg-type]
+            else:
+                self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
+
     def _record_versions(self, seen: Sequence[VersionSeen]) -> None:
         """A row for each version change (inside the write's transaction). Each tenant's
         last row is read once and then remembered, so a batch of unchanged versions costs
         a dictionary lookup each; what another process wrote (``PRAGMA data_version``)
         makes this connection read again."""
-        if not seen:
-            return
         run = self.connection.execute
         data_version = run("PRAGMA data_version").fetchone()[0]
         if data_version != self._data_version:
@@ -669,6 +849,113 @@ class HistoryDB:
                 (self._tenant_id(item.key), item.version, item.host, at),
             )
             self._last_versions[item.key] = (item.version, at)
+
+    # -- our own outages -------------------------------------------------------------------
+
+    def _outage_step(self, outage: Outage, run_id: int | None) -> None:
+        """Inside a transaction: our outage began (``ended`` None) or ended."""
+        if outage.ended is None:
+            self.connection.execute(
+                "INSERT INTO outages(run, started_at, reason, tenants, probes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, _epoch(outage.since), clean(outage.reason, 80), outage.tenants, 0),
+            )
+            self.unobserve_since(outage.since)
+            return
+        updated = self.connection.execute(
+            "UPDATE outages SET ended_at = ?, probes = ? WHERE id = (SELECT id FROM outages "
+            "WHERE started_at = ? AND ended_at IS NULL AND run IS ? ORDER BY id DESC LIMIT 1)",
+            (_epoch(outage.ended), outage.probes, _epoch(outage.since), run_id),
+        ).rowcount
+        if not updated:  # its start was not recorded (the file could not be opened then)
+            self.connection.execute(
+                "INSERT INTO outages(run, started_at, ended_at, reason, tenants, probes) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    _epoch(outage.since),
+                    _epoch(outage.ended),
+                    clean(outage.reason, 80),
+                    outage.tenants,
+                    outage.probes,
+                ),
+            )
+            self.unobserve_since(outage.since)
+
+    def unobserve_since(self, since: datetime) -> set[str]:
+        """Inside a transaction: network failures recorded at or after ``since`` (our own
+        outage's first failure) become unobserved; an interval that such a failure ended
+        is cut back to ``since``; their "check failed" events are withdrawn. Returns the
+        tenant keys whose failures were re-classed."""
+        cutoff = _epoch(since)
+        # Per tenant (CROSS JOIN keeps tenants outside), through its index: the interval that
+        # began last before the cutoff and those after it; a year of history is not scanned
+        # for a minute's failures.
+        rows = self.connection.execute(
+            "SELECT i.id, i.tenant, t.key, i.start_at, i.error FROM tenants t "
+            "CROSS JOIN intervals i ON i.tenant = t.id AND i.start_at >= COALESCE("
+            "(SELECT MAX(j.start_at) FROM intervals j WHERE j.tenant = t.id AND j.start_at < ?), ?)"
+            " WHERE i.end_at >= ? ORDER BY i.tenant, i.start_at, i.id",
+            (cutoff, cutoff, cutoff),
+        ).fetchall()
+        deleted: list[tuple[int]] = []
+        cut: list[tuple[int, None, int]] = []  # (end_at, next_at, id)
+        touched: dict[str, int] = {}
+        for _, group in groupby(rows, key=lambda row: row[1]):
+            spans = list(group)
+            for index, (row_id, tenant_id, key, start, error) in enumerate(spans):
+                following = spans[index + 1][4] if index + 1 < len(spans) else None
+                if error in _NETWORK_ERRORS:
+                    touched[key] = tenant_id
+                    if start >= cutoff:
+                        deleted.append((row_id,))
+                    else:
+                        cut.append((cutoff, None, row_id))
+                elif following in _NETWORK_ERRORS:
+                    cut.append((max(start, cutoff), None, row_id))
+        run_many = self.connection.executemany
+        run_many("DELETE FROM intervals WHERE id = ?", deleted)
+        run_many("UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?", cut)
+        run_many(
+            "DELETE FROM events WHERE tenant = ? AND kind = 'failure' AND at >= ?",
+            [(tenant_id, since.timestamp()) for tenant_id in touched.values()],
+        )
+        return set(touched)
+
+    def _outages_after(self, moment: int) -> list[Outage]:
+        """Our outages still open or ended after ``moment`` (epoch seconds)."""
+        rows = self._query(
+            "SELECT started_at, ended_at, reason, tenants, probes FROM outages "
+            "WHERE ended_at IS NULL OR ended_at > ? ORDER BY started_at, id",
+            (moment,),
+        )
+        return [_outage(row) for row in rows]
+
+    def outages(self, since: datetime | None = None, until: datetime | None = None) -> list[Outage]:
+        """Our own outages overlapping [since, until), oldest first (none in a file from
+        before they were kept)."""
+        if self.schema < 2:
+            return []
+        rows = self._query(
+            "SELECT started_at, ended_at, reason, tenants, probes FROM outages "
+            "WHERE (ended_at IS NULL OR ended_at >= ?) AND started_at < ? "
+            "ORDER BY started_at, id",
+            (_bound(since, 0), _bound(until, 2**62)),
+        )
+        return [_outage(row) for row in rows]
+
+    def close_orphan_outages(self, run_id: int | None, now: datetime) -> int:
+        """End the outages left open by a board or serve that stopped during one (its
+        last heartbeat is long past): at its last heartbeat. Returns how many."""
+        stale = _epoch(now) - 3 * HEARTBEAT
+        with self.transaction() as connection:
+            return connection.execute(
+                "UPDATE outages SET ended_at = MAX(started_at, COALESCE("
+                "(SELECT last_seen FROM runs WHERE runs.id = outages.run), started_at)) "
+                "WHERE ended_at IS NULL AND run IS NOT ? AND COALESCE("
+                "(SELECT last_seen FROM runs WHERE runs.id = outages.run), 0) < ?",
+                (run_id, stale),
+            ).rowcount
 
     def start_run(self, now: datetime) -> int:
         with self.transaction() as connection:
@@ -745,6 +1032,8 @@ class HistoryDB:
             "DELETE FROM marks WHERE id IN (SELECT id FROM marks WHERE ended_at IS NOT NULL "
             "AND ended_at < ? ORDER BY id LIMIT ?)",
             "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE last_seen < ? LIMIT ?)",
+            "DELETE FROM outages WHERE id IN (SELECT id FROM outages WHERE ended_at IS NOT NULL "
+            "AND ended_at < ? ORDER BY id LIMIT ?)",
             # A version row goes once the next one began before the cutoff: the version a
             # tenant still runs is kept, however long ago it came, with its first sighting.
             "DELETE FROM versions WHERE id IN (SELECT v.id FROM versions v WHERE EXISTS ("
@@ -767,7 +1056,7 @@ class HistoryDB:
     ) -> list[Interval]:
         """One tenant's intervals overlapping [since, until), oldest first."""
         rows = self._query(
-            "SELECT i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error "
+            f"SELECT {self._columns} "
             "FROM intervals i JOIN tenants t ON t.id = i.tenant "
             "WHERE t.key = ? AND i.end_at >= ? AND i.start_at < ? ORDER BY i.start_at, i.id",
             (key, _bound(since, 0), _bound(until, 2**62)),
@@ -782,7 +1071,7 @@ class HistoryDB:
         found: dict[str, list[Interval]] = {}
         for key in keys:
             before = self._query(
-                "SELECT i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error "
+                f"SELECT {self._columns} "
                 "FROM intervals i JOIN tenants t ON t.id = i.tenant "
                 "WHERE t.key = ? AND i.end_at < ? ORDER BY i.start_at DESC LIMIT 1",
                 (key, _epoch(since)),
@@ -795,7 +1084,7 @@ class HistoryDB:
         found: dict[str, Interval] = {}
         for key in keys:
             rows = self._query(
-                "SELECT i.start_at, i.end_at, i.state, i.code, i.running, i.host, i.error "
+                f"SELECT {self._columns} "
                 "FROM intervals i JOIN tenants t ON t.id = i.tenant "
                 "WHERE t.key = ? ORDER BY i.start_at DESC, i.id DESC LIMIT 1",
                 (key,),
@@ -812,16 +1101,11 @@ class HistoryDB:
         )
         return _moment(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def _has_versions(self) -> bool:
-        """False for a file of schema 1 read as it is (read-only: nothing migrates it)."""
-        rows = self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'versions'")
-        return bool(rows)
-
     def version_spans(self, key: str, limit: int = 50) -> list[VersionSpan]:
         """One tenant's versions, newest first: each from when it was first seen until
         the next was (the newest: None, still running it as far as recorded)."""
-        if not self._has_versions():
-            return []
+        if self.schema < 3:
+            return []  # a file from before versions were kept, read as it is
         rows = self._query(
             "SELECT v.version, v.host, v.first_seen FROM versions v JOIN tenants t "
             "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC LIMIT ?",
@@ -837,10 +1121,8 @@ class HistoryDB:
 
     def last_versions(self, keys: Iterable[str]) -> dict[str, VersionSpan]:
         """The version each of ``keys`` was last recorded on (those with one)."""
-        if not self._has_versions():
-            return {}
         found: dict[str, VersionSpan] = {}
-        for key in keys:
+        for key in keys if self.schema >= 3 else ():
             spans = self.version_spans(key, limit=1)
             if spans:
                 found[key] = spans[0]
@@ -848,7 +1130,7 @@ class HistoryDB:
 
     def versions_first_seen(self) -> dict[str, datetime]:
         """When each version was first recorded on any tenant."""
-        if not self._has_versions():
+        if self.schema < 3:
             return {}
         rows = self._query("SELECT version, MIN(first_seen) FROM versions GROUP BY version")
         return {_version_text(version): _moment(first) for version, first in rows}
@@ -930,8 +1212,12 @@ def _bound(moment: datetime | None, default: int) -> int:
     return default if moment is None else _epoch(moment)
 
 
+def _epoch_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else _epoch(moment)
+
+
 def _interval(key: str, row: Sequence[Any]) -> Interval:
-    start, end, state, code, running, host, error = row
+    start, end, state, code, running, host, error, next_at = row
     return Interval(
         key=key,
         start=_moment(start),
@@ -941,6 +1227,7 @@ def _interval(key: str, row: Sequence[Any]) -> Interval:
         running=None if running is None else bool(running),
         host=None if host is None else clean(str(host), 60),
         error=None if error is None else clean(str(error), 40),
+        next_at=None if next_at is None else _moment(next_at),
     )
 
 
@@ -953,6 +1240,18 @@ def _interval_row(item: Interval) -> tuple[Any, ...]:
         None if item.running is None else int(item.running),
         item.host,
         item.error,
+        _epoch_or_none(item.next_at),
+    )
+
+
+def _outage(row: Sequence[Any]) -> Outage:
+    started, ended, reason, tenants, probes = row
+    return Outage(
+        since=_moment(started),
+        reason=clean(str(reason), 80),
+        tenants=int(tenants or 0),
+        probes=int(probes or 0),
+        ended=None if ended is None else _moment(ended),
     )
 
 
@@ -1003,6 +1302,12 @@ class HistoryWriter:
     and :meth:`close`, which wait for the thread. Errors never raise into the caller: the
     last one is in :attr:`error` (and passed to ``on_error``, from the writer's thread);
     a batch that could not be written is kept and tried again with the next one.
+
+    At most :data:`MAX_PENDING` results (and as many events) wait to be written, whether
+    the file cannot be written for now or the disk is merely slower than the checks: past
+    that, the newest are dropped at the door and counted (:attr:`dropped`,
+    :attr:`dropped_events`); the time they covered is then a gap or, when it is shorter
+    than the planned check, folded as if the outcome held.
     """
 
     def __init__(
@@ -1024,15 +1329,25 @@ class HistoryWriter:
         self.gap = gap
         self.error: HistoryError | None = None
         self.run_id: int | None = None
-        #: Observations dropped because the file could not be written for too long.
+        #: Results not recorded: more waited than :data:`MAX_PENDING`, or their batch
+        #: failed in a way a retry would not mend.
         self.dropped = 0
+        #: Events not recorded, likewise.
+        self.dropped_events = 0
         self._on_error = on_error
         self._now = now
         self._import_from = import_events_from
         self._queue: queue.Queue[Any] = queue.Queue()
-        self._pending: list[Observation] = []
-        self._pending_events: list[LoggedEvent] = []
-        self._pending_versions: list[VersionSeen] = []
+        #: Results and events admitted and not yet written or dropped (see :meth:`_admit`).
+        self._waiting = 0
+        self._waiting_events = 0
+        self._door = threading.Lock()
+        self._dropped_told = 0
+        self._next_behind_note = 0.0
+        #: Our latest outage as last told (its network failures are not observations).
+        self._outage: Outage | None = None
+        #: Observations, events and our outages taken from the queue, in their order.
+        self._pending: list[Step] = []
         self._db: HistoryDB | None = None
         self._next_prune = 0.0
         self._next_heartbeat = 0.0
@@ -1046,14 +1361,49 @@ class HistoryWriter:
 
     def add_results(self, results: Iterable[CheckResult]) -> None:
         """Queue results as they are: they become observations in the writer's thread, so
-        the caller (the board's event loop) pays one queue append per batch."""
-        self._queue.put(("results", list(results)))
+        the caller (the board's event loop) pays one queue append per batch. A result
+        from our own outage (``during_outage``) is no observation: it leaves a gap."""
+        batch = list(results)
+        if self._admit(len(batch)):
+            self._queue.put(("results", batch))
 
     def add_observations(self, observations: Iterable[Observation]) -> None:
-        self._queue.put(list(observations))
+        batch = list(observations)
+        if self._admit(len(batch)):
+            self._queue.put(("observations", batch))
 
     def add_events(self, events: Iterable[LoggedEvent]) -> None:
-        self._queue.put(("events", list(events)))
+        batch = list(events)
+        if self._admit(len(batch), events=True):
+            self._queue.put(("events", batch))
+
+    def outage_changed(self, outage: Outage) -> None:
+        """Our own outage began (``outage.ended`` None) or ended (the monitor's
+        ``on_outage``). When it begins, network failures recorded since ``outage.since``
+        become unobserved and their "check failed" events are withdrawn; the outage is
+        kept (start, end, reason, probes) and is a gap in every tenant's history."""
+        self._queue.put(("outage", replace(outage)))  # a copy: the monitor changes its own
+
+    def _admit(self, count: int, *, events: bool = False) -> bool:
+        """Room for ``count`` more? Otherwise they are dropped here, counted."""
+        with self._door:
+            waiting = self._waiting_events if events else self._waiting
+            if waiting + count > MAX_PENDING:
+                if events:
+                    self.dropped_events += count
+                else:
+                    self.dropped += count
+                return False
+            if events:
+                self._waiting_events += count
+            else:
+                self._waiting += count
+            return True
+
+    def _release(self, results: int, events: int = 0) -> None:
+        with self._door:
+            self._waiting -= results
+            self._waiting_events -= events
 
     def call(self, function: Callable[[HistoryDB], T]) -> Future[T]:
         """Run ``function(db)`` in the writer's thread (after what is queued); e.g. to add a
@@ -1067,7 +1417,7 @@ class HistoryWriter:
         """What waits to be written: calls queued, plus observations and events taken from
         the queue but not written yet. 0 right after :meth:`flush`; read from another
         thread, a moment's estimate."""
-        return self._queue.qsize() + len(self._pending) + len(self._pending_events)
+        return self._queue.qsize() + len(self._pending)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Write everything queued so far; False if the thread did not answer in time."""
@@ -1102,27 +1452,34 @@ class HistoryWriter:
             flush = item if isinstance(item, _Flush) else None
             try:
                 self._take(item)
+                self._say_if_behind()
                 if flush is not None or time.monotonic() - last_write >= self.flush_interval:
                     self._write()
                     self._prune_some()
                     last_write = time.monotonic()
             except Exception as exc:  # a bug must not stop the recording for good
                 self._report(classify(exc, self.path))
-                self._clear_pending()  # the batch that failed is the one lost
+                self._lose_pending()  # the batch that failed is the one lost
             finally:
                 if flush is not None:
                     flush.done.set()
 
     def _take(self, item: Any) -> None:
-        if isinstance(item, list):
-            self._pending.extend(item)
-        elif isinstance(item, tuple) and item[0] == "results":
-            self._pending.extend(Observation.from_result(result) for result in item[1])
-            seen = (VersionSeen.from_result(result) for result in item[1])
-            self._pending_versions.extend(version for version in seen if version is not None)
-        elif isinstance(item, tuple) and item[0] == "events":
-            self._pending_events.extend(item[1])
-        elif isinstance(item, tuple) and item[0] == "call":
+        if not isinstance(item, tuple):
+            return
+        if item[0] == "results":
+            results = item[1]
+            observed = [Observation.from_result(r) for r in results if not self._outages(r)]
+            self._release(len(results) - len(observed))  # our outage's: a gap, not data
+            self._pending.extend(observed)
+            seen = (VersionSeen.from_result(result) for result in results)
+            self._pending.extend(version for version in seen if version is not None)
+        elif item[0] in ("observations", "events"):
+            self._pending.extend(item[1])
+        elif item[0] == "outage":
+            self._outage = item[1]
+            self._pending.append(item[1])
+        elif item[0] == "call":
             self._write()
             _, function, future = item
             if self._db is None:
@@ -1138,6 +1495,14 @@ class HistoryWriter:
                     future.set_exception(
                         classify(exc, self.path) if isinstance(exc, sqlite3.Error) else exc
                     )
+
+    def _outages(self, result: CheckResult) -> bool:
+        """The result is our outage's: held in it, or a network failure within it that
+        reached us before the monitor could tell (or after, late)."""
+        outage = self._outage
+        return result.during_outage or (
+            outage is not None and outage.covers(result.error, result.checked_at)
+        )
 
     def _open(self) -> None:
         try:
@@ -1157,19 +1522,15 @@ class HistoryWriter:
             self._report(HistoryError(exc.reason, self.path, exc.detail, set_aside=moved))
         try:
             self.run_id = self._db.start_run(self._now())
+            self._db.close_orphan_outages(self.run_id, self._now())
             if self._import_from is not None:
                 import_event_log(self._db, self._import_from)
                 self._import_from = None
         except HistoryError as exc:
             self._report(exc)
 
-    def _clear_pending(self) -> None:
-        self._pending.clear()
-        self._pending_events.clear()
-        self._pending_versions.clear()
-
     def _write(self) -> None:
-        if not self._pending and not self._pending_events and not self._pending_versions:
+        if not self._pending:
             if self._db is not None and time.monotonic() >= self._next_heartbeat:
                 with contextlib.suppress(HistoryError):
                     self._db.write(run_id=self.run_id, now=self._now())
@@ -1178,40 +1539,41 @@ class HistoryWriter:
         if self._db is None:
             self._open()
         if self._db is None:
-            self._trim()
-            return
+            return  # kept: the door keeps what waits bounded
         try:
-            self._db.write(
-                self._pending,
-                self._pending_events,
-                run_id=self.run_id,
-                now=self._now(),
-                gap=self.gap,
-                versions=self._pending_versions,
-            )
+            self._db.write(steps=self._pending, run_id=self.run_id, now=self._now(), gap=self.gap)
         except HistoryError as exc:
             self._report(exc)
             if exc.reason is Reason.CORRUPT:
                 self._db.close()
                 self._db = None  # reopened (and the damaged file set aside) next time
-            if exc.reason in _PASSING:
-                self._trim()  # kept, and tried again with the next batch
-            else:
-                self.dropped += len(self._pending)  # it would fail again: lose this one only
-                self._clear_pending()
-            return
-        self._clear_pending()
+            if exc.reason not in _PASSING:
+                self._lose_pending()  # it would fail again: lose this one only
+            return  # else kept, and tried again with the next batch
+        self._release(*_counts(self._pending))
+        self._pending.clear()
         self._next_heartbeat = time.monotonic() + HEARTBEAT
         if self.error is not None:
             self.error = None
 
-    def _trim(self) -> None:
-        excess = len(self._pending) - MAX_PENDING
-        if excess > 0:
-            del self._pending[:excess]
-            self.dropped += excess
-        del self._pending_events[: max(0, len(self._pending_events) - MAX_PENDING)]
-        del self._pending_versions[: max(0, len(self._pending_versions) - MAX_PENDING)]
+    def _lose_pending(self) -> None:
+        results, events = _counts(self._pending)
+        self.dropped += results
+        self.dropped_events += events
+        self._release(results, events)
+        self._pending.clear()
+
+    def _say_if_behind(self) -> None:
+        """Results dropped at the door are said, at most once a minute."""
+        dropped = self.dropped + self.dropped_events
+        if dropped > self._dropped_told and time.monotonic() >= self._next_behind_note:
+            self._dropped_told = dropped
+            self._next_behind_note = time.monotonic() + 60
+            self._report(
+                HistoryError(
+                    Reason.BEHIND, self.path, "cannot keep up: the newest results are dropped"
+                )
+            )
 
     def _prune_some(self) -> None:
         """Retention: one short chunk per batch while there is something to delete,
@@ -1236,6 +1598,14 @@ class HistoryWriter:
         if self._on_error is not None:
             with contextlib.suppress(Exception):
                 self._on_error(error)
+
+
+def _counts(steps: Sequence[Step]) -> tuple[int, int]:
+    """How many observations and how many events ``steps`` holds (versions seen come with
+    the results, and are not admitted apart)."""
+    results = sum(isinstance(step, Observation) for step in steps)
+    others = sum(isinstance(step, Outage | VersionSeen) for step in steps)
+    return results, len(steps) - results - others
 
 
 # -- `check`: mutes from the database, read-only ------------------------------------------------
@@ -1270,10 +1640,23 @@ def dumps_interval(interval: Interval) -> dict[str, Any]:
         "is_running": interval.running,
         "host": interval.host,
         "error": interval.error,
+        "next_check_planned": _iso(interval.next_at) if interval.next_at else None,
+    }
+
+
+def dumps_outage(outage: Outage) -> dict[str, Any]:
+    """Our own outage for JSON: a period in which nothing was observed."""
+    return {
+        "start": _iso(outage.since),
+        "end": _iso(outage.ended) if outage.ended else None,
+        "reason": outage.reason,
+        "probes": outage.probes,
+        "tenants": outage.tenants,
     }
 
 
 __all__ = [
+    "MAX_PENDING",
     "SCHEMA_VERSION",
     "ClosedChange",
     "HistoryDB",
@@ -1284,7 +1667,10 @@ __all__ = [
     "Observation",
     "Reason",
     "VersionSeen",
+    "allowed_silence",
     "changed_while_closed",
+    "dumps_interval",
+    "dumps_outage",
     "fold",
     "history_path",
     "import_event_log",

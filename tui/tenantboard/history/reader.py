@@ -4,8 +4,8 @@ The board writes through one :class:`~tenantboard.history.HistoryWriter`; everyt
 reads from the file is read here, in a thread, never on the event loop:
 
 - :func:`read_start` once at start: the last outcome recorded per tenant, when a board
-  last ran, the newest events for the event log, the active mutes and acknowledgements
-  (and an old ``events.jsonl`` imported first, once).
+  last ran, the newest events (and our own outages) for the event log, the active mutes
+  and acknowledgements (and an old ``events.jsonl`` imported first, once).
 - :func:`read_availability` when the detail pane opens (and each minute while it is open),
   or for every tenant while the "Up 24h" column or its sort is on.
 - :func:`read_version_history` when the detail pane opens: the tenant's versions.
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tenantboard.answers import Severity
 from tenantboard.engine import CheckResult
-from tenantboard.eventlog import LoggedEvent
+from tenantboard.eventlog import LoggedEvent, outage_event
 from tenantboard.history.availability import Availability, availability, daily_strip
 from tenantboard.history.db import (
     ClosedChange,
@@ -79,7 +79,10 @@ def read_start(
         with HistoryDB.open(path, read_only=True) as db:
             found.last_recorded = db.last_recorded(keys)
             found.last_run_end = db.last_run_end()
-            found.events = db.events(limit=limit)
+            outages = [outage_event(o) for o in db.outages()[-limit:] if o.ended is not None]
+            found.events = sorted(
+                [*db.events(limit=limit), *outages], key=lambda event: event.at, reverse=True
+            )[:limit]
             found.marks = db.marks()
             found.last_versions = {
                 key: span.version for key, span in db.last_versions(keys).items()

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tenantboard.connectivity import Outage
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.history.availability import MAINTENANCE_STATES, Availability, Interval
-from tenantboard.history.db import Mark, dumps_interval
-from tenantboard.humanize import yes_no
+from tenantboard.history.db import Mark, dumps_interval, dumps_outage
+from tenantboard.humanize import length, time_range, yes_no
 from tenantboard.releases import VersionSpan, VersionSummary, summarize
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
@@ -64,18 +65,6 @@ class ReportRow:
     figures: Availability
 
 
-def _hours(seconds: float) -> str:
-    """A duration for the report: 0s, 45s, 12m, 3h 05m, 2d 04h."""
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m"
-    if whole < 86_400:
-        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
-    return f"{whole // 86_400}d {whole % 86_400 // 3600:02d}h"
-
-
 def _percent(share: float | None, digits: int = 2) -> str:
     if share is None:
         return "-"
@@ -101,7 +90,22 @@ def _aligned(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def report_table(rows: Sequence[ReportRow], start: datetime, end: datetime) -> str:
+def outage_lines(outages: Sequence[Outage]) -> list[str]:
+    """Our own outages, one line each: "tenantboard could not reach SuperOffice from ..
+    to .. (1m 30s): connection refused; 12 probes; not observed"."""
+    return [
+        f"tenantboard {outage.summary(dates=True)}; not observed"
+        if outage.ended is not None
+        else f"tenantboard {outage.headline}; not observed"
+        for outage in outages
+    ]
+
+
+def report_table(
+    rows: Sequence[ReportRow], start: datetime, end: datetime, outages: Sequence[Outage] = ()
+) -> str:
+    """The availability table, then our own outages in the period (time nobody could
+    observe: it lowers coverage, never uptime)."""
     header = [
         "CONTEXT", "ENV", "UPTIME", "DOWN", "INCIDENTS", "LONGEST", "ONLINE MAINT",
         "OFFLINE MAINT", "LAST RUNNING", "COVERAGE", "LABEL",
@@ -115,20 +119,20 @@ def report_table(rows: Sequence[ReportRow], start: datetime, end: datetime) -> s
                 row.tenant.context_id,
                 row.tenant.env,
                 _percent(figures.uptime, 3),
-                _hours(figures.down) if observed else "-",
+                length(figures.down) if observed else "-",
                 str(figures.incidents) if observed else "-",
-                _hours(figures.longest_incident) if figures.incidents else "-",
-                _hours(figures.maintenance.get("OnlineMaintenance", 0.0)) if observed else "-",
-                _hours(figures.maintenance.get("OfflineMaintenance", 0.0)) if observed else "-",
+                length(figures.longest_incident) if figures.incidents else "-",
+                length(figures.maintenance.get("OnlineMaintenance", 0.0)) if observed else "-",
+                length(figures.maintenance.get("OfflineMaintenance", 0.0)) if observed else "-",
                 _local(figures.last_seen_running),
                 _percent(figures.coverage, 1),
                 row.tenant.label,
             ]
         )
-    title = (
-        f"availability {_local(start)} to {_local(end)} ({_hours((end - start).total_seconds())})"
-    )
-    return title + "\n" + _aligned(header, body)
+    first, last = time_range(start, end, dates=True)
+    title = f"availability {first} to {last} ({length((end - start).total_seconds())})"
+    notes = outage_lines(outages)
+    return "\n".join([title, _aligned(header, body), *(["", *notes] if notes else [])])
 
 
 def _report_record(row: ReportRow) -> dict[str, Any]:
@@ -152,9 +156,16 @@ def _report_record(row: ReportRow) -> dict[str, Any]:
     }
 
 
-def report_json(rows: Sequence[ReportRow], start: datetime, end: datetime) -> str:
+def report_json(
+    rows: Sequence[ReportRow], start: datetime, end: datetime, outages: Sequence[Outage] = ()
+) -> str:
     return json.dumps(
-        {"from": _iso(start), "to": _iso(end), "tenants": [_report_record(row) for row in rows]},
+        {
+            "from": _iso(start),
+            "to": _iso(end),
+            "tenants": [_report_record(row) for row in rows],
+            "outages": [dumps_outage(outage) for outage in outages],
+        },
         indent=2,
         ensure_ascii=False,
     )
@@ -194,8 +205,10 @@ def history_table(
     intervals: Sequence[Interval],
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
+    outages: Sequence[Outage] = (),
 ) -> str:
-    """One tenant's intervals (oldest first), events (oldest first) and marks."""
+    """One tenant's intervals (oldest first), events (oldest first) and marks, and our
+    own outages in the period (a gap in the intervals, not the tenant's)."""
     name = f"{tenant.context_id} ({tenant.env})"
     parts = [f"intervals of {name}"]
     if intervals:
@@ -204,9 +217,8 @@ def history_table(
                 ["FROM", "TO", "FOR", "STATE", "RUN", "HOST", "ERROR"],
                 [
                     [
-                        _local(item.start),
-                        _local(item.end),
-                        _hours(item.seconds),
+                        *time_range(item.start, item.end, dates=True),
+                        length(item.seconds),
                         item.state or "-",
                         yes_no(item.running),
                         item.host or "-",
@@ -218,6 +230,9 @@ def history_table(
         )
     else:
         parts.append("(none recorded)")
+    if outages:
+        parts.extend(["", "tenantboard's own outages (nothing observed; not the tenant's)"])
+        parts.extend(outage_lines(outages))
     parts.append("")
     parts.append(f"events of {name}")
     if events:
@@ -256,6 +271,7 @@ def history_json(
     intervals: Sequence[Interval],
     events: Sequence[LoggedEvent],
     marks: Sequence[Mark],
+    outages: Sequence[Outage] = (),
 ) -> str:
     return json.dumps(
         {
@@ -276,6 +292,7 @@ def history_json(
                 {**mark.as_json(), "kind": mark.kind, "ended_at": _iso(mark.ended_at)}
                 for mark in marks
             ],
+            "outages": [dumps_outage(outage) for outage in outages],
         },
         indent=2,
         ensure_ascii=False,

@@ -16,12 +16,16 @@ Per tenant (labels ``context_id``, ``env``, ``label``), named after Gatus's
 - ``tenantboard_tenant_running``: IsRunning from the last answer, 1 or 0.
 - ``tenantboard_tenant_check_success``: 1 when the last check got an answer, else 0.
 - ``tenantboard_tenant_info{endpoint_host,version}``: always 1.
-- ``tenantboard_tenant_valid_until_timestamp_seconds`` and
-  ``tenantboard_tenant_last_check_timestamp_seconds``.
+- ``tenantboard_tenant_valid_until_timestamp_seconds``,
+  ``tenantboard_tenant_last_check_timestamp_seconds`` and
+  ``tenantboard_tenant_next_check_timestamp_seconds`` (when the schedule plans the next
+  check: a last check older than that, by more than a margin, means results went stale).
 
 Overall: ``tenantboard_checks_total{result}`` (``ok`` or an error kind),
 ``tenantboard_check_duration_seconds`` (histogram), ``tenantboard_tenants{severity}``,
-``tenantboard_notifications_total{hook,result}`` and ``tenantboard_tenant_file_valid``.
+``tenantboard_notifications_total{hook,result}``, ``tenantboard_tenant_file_valid`` and
+``tenantboard_outage`` (1 while the watcher cannot reach SuperOffice at all and probes
+instead of checking each tenant: its own outage, not the tenants').
 
 Per version (releases.py; at most :data:`MAX_VERSION_SERIES` versions, the rest as
 ``version="other"``; ``version=""`` for answers that name none):
@@ -103,6 +107,8 @@ class MetricsSnapshot:
     severities: dict[str, int]
     notifications: dict[tuple[str, str], int]
     file_valid: bool
+    #: The watcher's own outage (it cannot reach SuperOffice at all) is on.
+    outage: bool = False
     #: (version label, tenants, first seen as Unix time or None), bounded.
     versions: tuple[tuple[str, int, float | None], ...] = ()
     pushed: dict[str, int] = field(default_factory=dict)
@@ -137,6 +143,7 @@ def take_snapshot(
         severities=dict(watcher.severity_counts()),
         notifications=dict(notifications or {}),
         file_valid=watcher.file_error is None,
+        outage=watcher.session.monitor.outage is not None,
         versions=version_series(watcher.session.version_summaries()),
         pushed=dict(pushed or {}),
     )
@@ -160,7 +167,7 @@ def version_series(
 
 # -- per tenant ------------------------------------------------------------------------------
 
-STATE, RUNNING, SUCCESS, INFO, VALID_UNTIL, LAST_CHECK = range(6)
+STATE, RUNNING, SUCCESS, INFO, VALID_UNTIL, LAST_CHECK, NEXT_CHECK = range(7)
 
 
 def _tenant_families() -> list[Metric]:
@@ -192,6 +199,12 @@ def _tenant_families() -> list[Metric]:
             "When the tenant was last checked, successfully or not, Unix time.",
             labels=TENANT_LABELS,
         ),
+        GaugeMetricFamily(
+            "tenantboard_tenant_next_check_timestamp_seconds",
+            "When the tenant's next check is planned (ValidUntil within the intervals, or "
+            "the backoff after a failure), Unix time.",
+            labels=TENANT_LABELS,
+        ),
     ]
 
 
@@ -204,6 +217,8 @@ def tenant_samples(facts: TenantFacts) -> list[tuple[int, Any]]:
         (SUCCESS, 0 if last.error else 1),
         (LAST_CHECK, last.checked_at.timestamp()),
     ]
+    if last.next_check is not None:
+        samples.append((NEXT_CHECK, last.checked_at.timestamp() + last.next_check.delay))
     answer = facts.state
     if answer is None:
         return samples
@@ -227,6 +242,7 @@ SAMPLE_NAMES = (
     "tenantboard_tenant_info",
     "tenantboard_tenant_valid_until_timestamp_seconds",
     "tenantboard_tenant_last_check_timestamp_seconds",
+    "tenantboard_tenant_next_check_timestamp_seconds",
 )
 
 
@@ -322,6 +338,12 @@ class OverallCollector(Collector):
             "tenantboard_tenant_file_valid",
             "1 while the tenant file can be used; 0 after a change that does not parse.",
             value=1 if snap.file_valid else 0,
+        )
+        yield GaugeMetricFamily(
+            "tenantboard_outage",
+            "1 while tenantboard cannot reach SuperOffice at all (its own outage: it probes "
+            "instead of checking each tenant, and keeps each tenant's last state), else 0.",
+            value=1 if snap.outage else 0,
         )
         yield from self._version_families(snap)
 

@@ -38,6 +38,12 @@ nothing changes anything):
          "checks": N, "error": null or {"kind", "message", "status"},
          "result": null or the last check as /api/tenants shows it, less
                     "muted" and "acknowledged",
+         "uptime_24h": null or the share of the last 24 hours it was up (0 to 1),
+                       from the history database, read each minute,
+         "marks": null or {"muted": mark or null, "acknowledged": mark or null}, each
+                  mark {"by", "created_at", "until" (null: until the state changes),
+                  "state"}; the session's (the history database's, read every
+                  30 s, so those made by boards on the same file too),
          "rev": N}                  # changes whenever anything in the row changes
 
     The response has an ``ETag``; ``If-None-Match`` gets 304 while nothing changed.
@@ -60,10 +66,22 @@ nothing changes anything):
     SuperOffice's pushed changes (state_change.py): a call whose JWT checks out re-checks
     that tenant at once and is logged; it takes no serve token (the JWT proves the call).
 
-Security: the server listens on loopback unless told otherwise. Listening on any other
-address needs ``--token-file`` (the token is then required on every endpoint but
-``/healthz``, as ``Authorization: Bearer TOKEN`` or ``?token=TOKEN``, compared in constant
-time) or ``--insecure-public``. A token file given on loopback is enforced as well.
+Security (docs/security.md): the server listens on loopback unless told otherwise.
+Listening on any other address needs ``--token-file`` or ``--insecure-public``; a token file
+given on loopback is enforced as well. The token is then required on every endpoint but
+``/healthz`` as ``Authorization: Bearer TOKEN`` (compared in constant time), with one
+exception for browsers: ``/?token=TOKEN`` answers 303 to the same address without the token
+and sets an ``HttpOnly``, ``SameSite=Strict`` cookie (``Secure`` over https or with
+``X-Forwarded-Proto: https``) that ``/`` and ``/api/...`` accept in its place. ``?token=``
+is refused anywhere else, and the cookie is not taken by ``/metrics``.
+
+Only requests whose ``Host`` names this server are answered (421 otherwise, against DNS
+rebinding): the listen address, ``localhost`` on loopback, any IP address on a wildcard
+address, and each ``--allow-host NAME``. ``/healthz`` answers any ``Host``.
+
+At most ``--max-connections`` (256) connections are held at once, event streams included;
+past it new ones are closed at once. A connection with no request in progress (a request
+head still arriving, an idle keep-alive; not an event stream) is closed after 10 s.
 """
 
 from __future__ import annotations
@@ -73,19 +91,27 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
+from aiohttp.http import HttpProcessingError
 
 from tenantboard import __version__
-from tenantboard.remote import DEFAULT_LISTEN
+from tenantboard.humanize import plural
+from tenantboard.netaddr import is_loopback
+from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
+from tenantboard.sanitize import clean
+from tenantboard.serve.connections import CappedSite, ConnectionCap
 from tenantboard.serve.metrics import Exposition, take_snapshot
+from tenantboard.serve.sdnotify import SystemdNotifier
 from tenantboard.serve.state_change import STATE_CHANGE_PATH, StateChangeReceiver
 from tenantboard.serve.status_page import status_page
 from tenantboard.serve.watcher import Watcher
@@ -96,6 +122,15 @@ log = logging.getLogger("tenantboard.serve")
 
 HEARTBEAT_SECONDS = 15.0
 MIN_TOKEN_LENGTH = 16
+#: Connections held at once (the event stream's too); past it new ones are closed at once.
+MAX_CONNECTIONS = DEFAULT_MAX_CONNECTIONS
+#: A connection with no request in progress (a request head still arriving, an idle
+#: keep-alive) is closed after this many seconds.
+IDLE_TIMEOUT = 10.0
+#: The status page's cookie: set by ``/?token=TOKEN``, then sent by the browser instead.
+COOKIE = "tenantboard_token"
+#: A Last-Event-ID longer than this is not one of ours (ids count events from 1).
+MAX_EVENT_ID_DIGITS = 18
 EXIT_SIGTERM = 0
 EXIT_SIGINT = 130
 
@@ -121,15 +156,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not host:
         raise ServeError(f"--listen {text!r}: name the address, e.g. 127.0.0.1:{port_text}")
     return host, int(port_text)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it could resolve to anything
 
 
 def read_token(path: Path) -> str:
@@ -169,6 +195,77 @@ def token_rule(host: str, token_file: Path | None, insecure_public: bool) -> str
     )
 
 
+def host_name(text: str) -> str | None:
+    """The host of a ``Host`` header or a ``--allow-host`` value: no port, no brackets,
+    lower case, no final dot; an IP address in its usual spelling. None when it is not
+    ``HOST``, ``HOST:PORT``, ``[IPv6]`` or ``[IPv6]:PORT``."""
+    match = _HOST_PORT.fullmatch(text.strip().lower())
+    if match is None:
+        return None
+    name = (match["bracketed"] or match["plain"]).rstrip(".")
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return name if match["plain"] else None  # brackets hold an IPv6 address only
+
+
+_HOST_PORT = re.compile(
+    r"(?:\[(?P<bracketed>[^\]]+)\]|(?P<plain>[^:\[\]]+|[0-9a-f:.]+))(?::\d{1,5})?"
+)
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*")
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedHosts:
+    """The names a request's ``Host`` may give (anything else is 421): a page on another
+    name that resolves to this server (DNS rebinding) cannot read it."""
+
+    names: frozenset[str]
+    #: Listening on every address (0.0.0.0, ::): any IP address is one of this server's.
+    any_address: bool = False
+
+    @classmethod
+    def for_listen(cls, host: str, extra: Iterable[str] = ()) -> AllowedHosts:
+        """The listen address; ``localhost`` (and the loopback addresses, listening as
+        ``localhost``) on loopback; any IP address on a wildcard address; and ``extra``."""
+        listen = host_name(host) or host
+        names = {listen, *(parse_allowed_host(name) for name in extra)}
+        if is_loopback(host):
+            names.add("localhost")
+        if listen == "localhost":
+            names.update(("127.0.0.1", "::1"))
+        wildcard = _is_address(listen) and ipaddress.ip_address(listen).is_unspecified
+        return cls(frozenset(names), any_address=wildcard)
+
+    def allows(self, header: str | None) -> bool:
+        name = host_name(header) if header else None
+        if name is None:
+            return False
+        return name in self.names or (self.any_address and _is_address(name))
+
+
+def parse_allowed_host(text: str) -> str:
+    """A ``--allow-host`` value: a host name or an IP address (a port is ignored)."""
+    name = host_name(text)
+    if name is None or not (_is_address(name) or _HOST_NAME.fullmatch(name)):
+        raise ServeError(f"--allow-host {text!r}: expected a host name, e.g. status.example.com")
+    return name
+
+
+#: The Host names the server answers.
+HOSTS = web.AppKey("hosts", AllowedHosts)
+
+
 # -- logging ---------------------------------------------------------------------------------
 
 
@@ -202,6 +299,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server log, less the traceback it logs at error for every malformed
+    request (a scanner, a bad client): one line at info (debug where aiohttp chose debug)
+    on serve's log instead. Everything else passes through."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            peer = args[0] if args else "?"
+            reason = clean(str(exc.message).splitlines()[0] if exc.message else "", 160)
+            reason = reason.rstrip(": ") or type(exc).__name__
+            log.log(
+                min(level, logging.INFO),
+                "malformed request from %s refused (400): %s",
+                peer,
+                reason,
+            )
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
 def configure_logging(fmt: str, stream: Any = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else PlainFormatter())
@@ -216,11 +337,54 @@ def configure_logging(fmt: str, stream: Any = None) -> None:
 # -- the application ------------------------------------------------------------------------
 
 
-def _presented_token(request: web.Request) -> str | None:
+def _same(presented: str, expected: str) -> bool:
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def cookie_value(token: str) -> str:
+    """What the status page's cookie holds: made from the token, not the token itself,
+    so that no browser keeps the token that /metrics takes."""
+    return hmac.new(token.encode(), b"tenantboard status page", "sha256").hexdigest()
+
+
+def _bearer(request: web.Request) -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.query.get("token")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _authorized(request: web.Request, token: str) -> bool:
+    """``Authorization: Bearer TOKEN`` anywhere; the status page's cookie on the page and
+    the JSON it reads (``/``, ``/api/...``). Never ``?token=`` (see :func:`_open_page`)."""
+    bearer = _bearer(request)
+    if bearer is not None:
+        return _same(bearer, token)
+    cookie = request.cookies.get(COOKIE)
+    page = request.path == "/" or request.path.startswith("/api/")
+    return page and cookie is not None and _same(cookie, cookie_value(token))
+
+
+def _unauthorized(text: str) -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text=text + "\n", headers={"WWW-Authenticate": 'Bearer realm="tenantboard"'}
+    )
+
+
+def _open_page(request: web.Request, token: str) -> web.HTTPException:
+    """``/?token=TOKEN``: the status page's cookie, and the same address without the
+    token (so it stays out of the address bar, the history and any Referer)."""
+    if not _same(request.query.get("token", ""), token):
+        return _unauthorized("that is not this server's token")
+    kept = urlencode([(name, value) for name, value in request.query.items() if name != "token"])
+    opened = web.HTTPSeeOther("./" + (f"?{kept}" if kept else ""))
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    opened.set_cookie(
+        COOKIE,
+        cookie_value(token),
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure or forwarded == "https",
+    )
+    return opened
 
 
 @web.middleware
@@ -229,19 +393,33 @@ async def _guard(request: web.Request, handler: Callable[..., Any]) -> web.Strea
     pushed = request.path == STATE_CHANGE_PATH
     if request.method not in ("GET", "HEAD") and not (pushed and request.method == "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"], text="read-only\n")
+    if request.path == "/healthz":  # for probes: any Host, no token; it says only "ok"
+        return await handler(request)
+    if not request.app[HOSTS].allows(request.headers.get("Host")):
+        shown = clean(request.headers.get("Host", ""), 80)
+        raise web.HTTPMisdirectedRequest(
+            text=f"this server does not answer to the host name {shown!r} "
+            "(serve --allow-host NAME adds a name)\n"
+        )
     token = request.app.get(TOKEN)
-    if token is not None and request.path != "/healthz" and not pushed:
-        presented = _presented_token(request) or ""
-        if not hmac.compare_digest(presented.encode(), token.encode()):
-            raise web.HTTPUnauthorized(
-                text="a token is needed: Authorization: Bearer TOKEN, or ?token=TOKEN\n",
-                headers={"WWW-Authenticate": 'Bearer realm="tenantboard"'},
+    if token is not None and not pushed:
+        if request.path == "/" and "token" in request.query:
+            raise _open_page(request, token)
+        if not _authorized(request, token):
+            if "token" in request.query:
+                raise _unauthorized(
+                    "?token= only opens the status page (/); here send Authorization: Bearer TOKEN"
+                )
+            raise _unauthorized(
+                "a token is needed: Authorization: Bearer TOKEN "
+                "(the status page: open /?token=TOKEN once)"
             )
     return await handler(request)
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     headers = response.headers
+    headers["Server"] = "tenantboard"  # not aiohttp's and Python's versions
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("Cache-Control", "no-store")
@@ -295,19 +473,32 @@ async def api_snapshot(request: web.Request) -> web.Response:
 
 
 def _last_event_id(request: web.Request) -> int | None:
-    text = request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or ""
-    return int(text) if text.strip().isdigit() else None
+    """The last event the client saw (None: none); 400 for anything but ASCII digits."""
+    text = (
+        request.headers.get("Last-Event-ID") or request.query.get("last_event_id") or ""
+    ).strip()
+    if not text:
+        return None
+    if len(text) > MAX_EVENT_ID_DIGITS or not (text.isascii() and text.isdigit()):
+        log.info(
+            "/api/events from %s refused (400): Last-Event-ID is not an event id", request.remote
+        )
+        raise web.HTTPBadRequest(
+            text=f"Last-Event-ID must be an event id: up to {MAX_EVENT_ID_DIGITS} digits 0-9\n"
+        )
+    return int(text)
 
 
 async def api_events(request: web.Request) -> web.StreamResponse:
     watcher = request.app[WATCHER]
+    last_event_id = _last_event_id(request)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
     if request.method == "HEAD":
         return response
-    subscription = watcher.hub.subscribe(_last_event_id(request))
+    subscription = watcher.hub.subscribe(last_event_id)
     try:
         await response.write(b"retry: 5000\n: tenantboard events\n\n")
         while not subscription.closed:
@@ -324,12 +515,18 @@ async def api_events(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(
-    watcher: Watcher, *, token: str | None = None, state_change: StateChangeConfig | None = None
+    watcher: Watcher,
+    *,
+    token: str | None = None,
+    hosts: AllowedHosts | None = None,
+    state_change: StateChangeConfig | None = None,
 ) -> web.Application:
-    """The application; ``state_change``: serve's options for SuperOffice's calls (they win
-    over the tenant file's ``[state_change]``)."""
+    """The application; ``hosts``: the Host names it answers (default: those of the
+    default listen address, 127.0.0.1); ``state_change``: serve's options for SuperOffice's
+    calls (they win over the tenant file's ``[state_change]``)."""
     app = web.Application(middlewares=[_guard], client_max_size=1024)
     app[WATCHER] = watcher
+    app[HOSTS] = hosts or AllowedHosts.for_listen(parse_listen(DEFAULT_LISTEN)[0])
     app[EXPOSITION] = Exposition()
     receiver = StateChangeReceiver(watcher.session, state_change)
     app[STATE_CHANGE] = receiver
@@ -349,6 +546,38 @@ def build_app(
 # -- running -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much the server holds: connections at once, and seconds a connection may sit
+    with no request in progress (see the constants)."""
+
+    max_connections: int = MAX_CONNECTIONS
+    idle_timeout: float = IDLE_TIMEOUT
+
+
+async def listen(app: web.Application, host: str, port: int, limits: Limits) -> web.AppRunner:
+    """Serve ``app`` on HOST:PORT within ``limits``; ServeError when it cannot listen.
+    The caller cleans the runner up."""
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        shutdown_timeout=2.0,
+        handle_signals=False,
+        # aiohttp closes a connection with no request in progress after this: one that
+        # never finishes its request's head, and an idle keep-alive (not a stream).
+        keepalive_timeout=limits.idle_timeout,
+        logger=ServerLog(),
+    )
+    await runner.setup()
+    site = CappedSite(runner, host, port, ConnectionCap(limits.max_connections))
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return runner
+
+
 @dataclass(slots=True)
 class ServeConfig:
     host: str
@@ -358,11 +587,24 @@ class ServeConfig:
     token: str | None = None
     #: ``--state-change-certificate`` and ``--state-change-client-id``, or None.
     state_change: StateChangeConfig | None = None
+    #: Host names to answer besides the listen address's (--allow-host).
+    allowed_hosts: tuple[str, ...] = ()
+    limits: Limits = Limits()
+
+
+def systemd_status(watcher: Watcher) -> str:
+    """What ``systemctl status`` shows: the tenants by severity, and our own outage."""
+    counts = ", ".join(f"{n} {word}" for word, n in watcher.severity_counts().items() if n)
+    outage = watcher.session.monitor.outage
+    return f"{len(watcher.model.list_order)} tenants: {counts or 'none'}" + (
+        f"; {outage.headline}" if outage else ""
+    )
 
 
 async def serve(config: ServeConfig) -> int:
     """Run until SIGTERM (exit 0) or SIGINT (exit 130); everything closed on the way out."""
     loop = asyncio.get_running_loop()
+    systemd = SystemdNotifier.from_environment()
     stopped: asyncio.Future[int] = loop.create_future()
 
     def stop(code: int) -> None:
@@ -375,34 +617,24 @@ async def serve(config: ServeConfig) -> int:
     config.session.url = f"http://{config.host}:{config.port}"
     session = Session(config.session)
     watcher = Watcher(session)
-    app = build_app(watcher, token=config.token, state_change=config.state_change)
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        shutdown_timeout=2.0,
-        handle_signals=False,
-    )
+    hosts = AllowedHosts.for_listen(config.host, config.allowed_hosts)
+    app = build_app(watcher, token=config.token, hosts=hosts, state_change=config.state_change)
     watching: asyncio.Task[None] | None = None
+    runner: web.AppRunner | None = None
+    heartbeat: asyncio.Task[None] | None = None
     try:
-        await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            raise ServeError(
-                f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
-            ) from None
+        runner = await listen(app, config.host, config.port, config.limits)
         for address in runner.addresses:
             host, port = address[0], address[1]
             shown = f"[{host}]" if ":" in host else host
             log.info(
-                "tenantboard %s listening on http://%s:%d (%d tenants from %s, %d alert hooks)",
+                "tenantboard %s listening on http://%s:%d (%s from %s, %s)",
                 __version__,
                 shown,
                 port,
-                len(config.session.tenants),
+                plural(len(config.session.tenants), "tenant"),
                 watcher.path or "memory",
-                len(config.session.hooks),
+                plural(len(config.session.hooks), "alert hook"),
             )
         pushed = app[STATE_CHANGE].describe()
         if pushed is not None:
@@ -413,6 +645,8 @@ async def serve(config: ServeConfig) -> int:
                 "are picked up as the file changes"
             )
         watching = asyncio.create_task(watcher.run(), name="watcher")
+        systemd.ready(systemd_status(watcher))
+        heartbeat = asyncio.create_task(systemd.keep_alive(lambda: systemd_status(watcher)))
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
@@ -420,8 +654,13 @@ async def serve(config: ServeConfig) -> int:
         log.info("stopping (%s)", "SIGTERM" if code == EXIT_SIGTERM else "SIGINT")
         return code
     finally:
+        systemd.stopping()
         watcher.hub.close()
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         if watching is not None:
             watching.cancel()  # the session writes what it holds and sends what hooks hold
             await asyncio.gather(watching, return_exceptions=True)
@@ -429,4 +668,5 @@ async def serve(config: ServeConfig) -> int:
             await session.aclose()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        systemd.close()
         log.info("stopped")

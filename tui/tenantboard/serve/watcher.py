@@ -17,25 +17,32 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenantboard import __version__
 from tenantboard.answers import State
-from tenantboard.check_output import check_record, result_json
+from tenantboard.check_output import check_record, marks_json, result_json
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import ERROR_BUCKET, PENDING_BUCKET, BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.session import (
+    AvailabilityRead,
     EventsLogged,
     FileStatus,
     ListChanged,
     MarksChanged,
+    OutageChanged,
     ResultsApplied,
     Session,
     SessionChange,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from tenantboard.history.db import Mark
 
 log = logging.getLogger("tenantboard.watcher")
 
@@ -174,8 +181,9 @@ def last_change_at(row: TenantRow) -> datetime | None:
     return None
 
 
-def row_json(row: TenantRow) -> dict[str, Any]:
-    """One tenant as the snapshot and the event stream show it (see serve.py)."""
+def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[str, Any]:
+    """One tenant as the snapshot and the event stream show it (see serve.py); ``marks``:
+    its mute and acknowledgement in force, by kind."""
     state = row.state
     last = row.last
     severity = row.severity
@@ -198,6 +206,8 @@ def row_json(row: TenantRow) -> dict[str, Any]:
         "checks": row.checks,
         "error": last.error.as_json() if last and last.error else None,
         "result": result_json(last, versions=False) if last else None,
+        "uptime_24h": row.uptime_24h,
+        "marks": marks_json(marks) if marks else None,
         "rev": row.revision,
     }
 
@@ -232,6 +242,7 @@ class Watcher:
         #: 10,000 encodings.
         self._texts: dict[str, tuple[int, str, str | None]] = {}
         session.subscribe(self._session_changed)
+        session.uptime_wanted = True  # every row of the snapshot has its 24-hour uptime
 
     @property
     def model(self) -> BoardModel:
@@ -269,7 +280,17 @@ class Watcher:
                 self.hub.publish(
                     "reset", {"reason": "the tenant list changed", "seq": self.hub.seq + 1}
                 )
-            case FileStatus() | MarksChanged():
+            case OutageChanged(held=held):
+                for row in held:  # failed in it before it was told: stale, not an error
+                    self.hub.publish("result", self.row_text(row))
+                self.revision += 1
+            case MarksChanged(keys=keys):
+                for key in keys:  # who and until when show in the row, not only the kind
+                    row = self.model.rows.get(key)
+                    if row is not None:
+                        row.bump()
+                self.revision += 1
+            case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
                 self.revision += 1
 
     async def run(self) -> None:
@@ -291,7 +312,8 @@ class Watcher:
     def _texts_of(self, row: TenantRow) -> tuple[int, str, str | None]:
         texts = self._texts.get(row.tenant.key)
         if texts is None or texts[0] != row.revision:
-            data = row_json(row)
+            marks = {mark.kind: mark for mark in self.session.marks.of(row.tenant.key)}
+            data = row_json(row, marks)
             record = json.dumps(check_record(row.last), ensure_ascii=False) if row.last else None
             texts = (row.revision, json.dumps(data, ensure_ascii=False), record)
             self._texts[row.tenant.key] = texts

@@ -6,6 +6,10 @@ appears), endpoints move between hosts, the discovery hosts answer 421 to API ca
 failing. The scenario is a pure function of (tenant, time), so it serves any number of
 tenants with no per-tenant memory.
 
+A tenant's state can also be set by hand while the simulator runs (:meth:`Simulator.control`:
+``PUT /_simulator/state/CTX/STATE`` and ``DELETE /_simulator/state/CTX``), so that an
+end-to-end test can turn a tenant Suspended and back and watch the alert rules follow.
+
 This module is the scenario and its routing (:meth:`Simulator.respond`), with no I/O. Two
 ways in: :mod:`.transport` (in-process, no socket: the demo and the tests) and
 :mod:`.server` (``tenantboard simulate``: HTTP/1.1 on 127.0.0.1 for end-to-end tests and
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -25,10 +30,15 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from functools import lru_cache
 
+from tenantboard.answers import State
 from tenantboard.releases import parse_release
 from tenantboard.tenant import DISCOVERY_HOSTS, ENV_HOSTS, Tenant
 
 WRONG_SUBDOMAIN = "Wrong subdomain used to access tenant"
+#: The first path segment of the control requests; the real API has no such path.
+CONTROL_PREFIX = "_simulator"
+_STATE_NAME = re.compile(r"[A-Za-z]{1,40}")
+_DOCUMENTED = {state.name.lower(): state for state in State}
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +417,9 @@ class Simulator:
     started: float = field(default=0.0)
     #: The faults of a long day (``simulate --chaos``), or None for a well-behaved server.
     chaos: Chaos | None = None
+    #: States set by hand (:meth:`control`): tenant number -> the state it answers instead
+    #: of its profile's, until cleared.
+    overrides: dict[int, str] = field(default_factory=dict)
     #: A release rolling out (``simulate --rollout``), or None: the default version.
     rollout: Rollout | None = None
 
@@ -420,6 +433,8 @@ class Simulator:
             return Answer("Unknown", False, None, 900)
         elapsed = self.elapsed()
         answer = profile_for(number)(number, elapsed, env)
+        if number in self.overrides:
+            answer = _overridden(answer, self.overrides[number], number, env)
         if self.chaos is not None and answer.host and self.chaos.moved(number, elapsed):
             answer = replace(answer, host=_moved(env, answer.host), api_host=None)
         if self.rollout is not None:
@@ -449,6 +464,8 @@ class Simulator:
     def respond(self, method: str, host: str, path: str) -> SimResponse:
         host = host.split(":", 1)[0].lower()
         parts = [part for part in path.split("?", 1)[0].split("/") if part]
+        if parts and parts[0] == CONTROL_PREFIX:
+            return self.control(method, parts[1:])
         if method not in ("GET", "HEAD"):
             return _text(405, "Method Not Allowed")
         if len(parts) == 3 and parts[:2] == ["api", "state"]:
@@ -456,6 +473,38 @@ class Simulator:
         if len(parts) == 2 and parts[1].lower() == "api":
             return self._version(host, parts[0])
         return _text(404, "Not Found")
+
+    def control(self, method: str, parts: list[str]) -> SimResponse:
+        """Set a tenant's state by hand, clear it, or list what is set:
+
+        - ``PUT /_simulator/state/CTX/STATE``: CTX answers STATE (a documented state, or
+          any other word for an undocumented one) until cleared; 204.
+        - ``DELETE /_simulator/state/CTX``: CTX follows its profile again; 204.
+        - ``GET /_simulator/state``: ``{"Cust1001": "Suspended", ...}``.
+
+        The next answer shows it; a client that is told ``ValidUntil`` far ahead only asks
+        again then (``simulate --speed`` shortens it).
+        """
+        if not parts or parts[0] != "state" or len(parts) > 3:
+            return _text(404, "Not Found")
+        if len(parts) == 1:
+            if method not in ("GET", "HEAD"):
+                return _text(405, "Method Not Allowed")
+            listed = {f"Cust{number}": state for number, state in sorted(self.overrides.items())}
+            return SimResponse(200, json.dumps(listed).encode())
+        number = _number(parts[1])
+        if number is None:
+            return _text(404, "Not Found")
+        if method == "PUT" and len(parts) == 3:
+            if not _STATE_NAME.fullmatch(parts[2]):
+                return _text(400, "A state is a word of letters, e.g. Suspended")
+            documented = _DOCUMENTED.get(parts[2].lower())
+            self.overrides[number] = documented.name if documented else parts[2]
+            return SimResponse(204, b"")
+        if method == "DELETE" and len(parts) == 2:
+            self.overrides.pop(number, None)
+            return SimResponse(204, b"")
+        return _text(405, "Method Not Allowed")
 
     def _env_of(self, host: str) -> str:
         for env, env_host in ENV_HOSTS.items():
@@ -512,6 +561,15 @@ class Simulator:
             return _text(421, WRONG_SUBDOMAIN)
         document = version_document(number, host, answer.version)
         return SimResponse(200, json.dumps(document).encode())
+
+
+def _overridden(answer: Answer, state: str, number: int, env: str) -> Answer:
+    """The profile's answer with the state set by hand: IsRunning as documented for it
+    (false for a state the API does not document), no fault, the same ValidUntil."""
+    documented = _DOCUMENTED.get(state.lower())
+    running = documented is not None and documented.is_running
+    host = answer.host or (_numbered(env, number) if running else None)
+    return Answer(state, running, host, answer.valid_for)
 
 
 def version_document(number: int, host: str, release: str | None = None) -> dict[str, str]:

@@ -9,6 +9,8 @@ from tenantboard.simulator.scenario import SimResponse, Simulator
 
 _REASONS = {
     200: "OK",
+    204: "No Content",
+    400: "Bad Request",
     404: "Not Found",
     405: "Method Not Allowed",
     421: "Misdirected Request",
@@ -53,6 +55,7 @@ class _HttpProtocol(asyncio.Protocol):
                 return
             host = ""
             keep_alive = True
+            body_length = 0
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 name = name.strip().lower()
@@ -60,6 +63,13 @@ class _HttpProtocol(asyncio.Protocol):
                     host = value.strip()
                 elif name == "connection" and value.strip().lower() == "close":
                     keep_alive = False
+                elif name == "content-length" and value.strip().isdigit():
+                    body_length = int(value)
+            if body_length:  # no request has a body worth reading: skip it
+                if len(self.buffer) < body_length:
+                    self.buffer = f"{head}\r\n\r\n".encode("latin-1") + self.buffer
+                    return
+                self.buffer = self.buffer[body_length:]
             answer = self.simulator.respond(method, host, target)
             if answer.delay:
                 self.waiting = True

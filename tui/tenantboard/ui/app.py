@@ -1,6 +1,6 @@
 """The Textual app: the session's lifecycle, theme, keys and remembered choices.
 
-The board itself lives on its screen (:mod:`tenantboard.screens.board`) and the checking,
+The board itself lives on its screen (:mod:`tenantboard.ui.screens.board`) and the checking,
 recording and alerting in its :class:`~tenantboard.session.Session`. The app builds the
 session, runs it as a worker once the first frame is drawn, remembers the operator's choices
 between runs, and stops the session on exit (which writes what it holds).
@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 from tenantboard.client import TenantClient
 from tenantboard.clock import Clock, SystemClock
 from tenantboard.engine import Monitor, unexpected
+from tenantboard.humanize import plural
 from tenantboard.remote import AttachedMonitor
 from tenantboard.session import Session
 from tenantboard.ui.palette import TenantCommands
@@ -88,7 +89,8 @@ class TenantBoardApp(App[int]):
         unknown = sorted(set(wanted) - known)
         if unknown:
             self.notify(
-                f"[keys] in the tenant file: unknown binding id(s) {', '.join(unknown)} ignored "
+                f"[keys] in the tenant file: {plural(len(unknown), 'unknown binding id')} "
+                f"ignored: {', '.join(unknown)} "
                 f"(known: {', '.join(sorted(known))})",
                 severity="warning",
                 timeout=30,

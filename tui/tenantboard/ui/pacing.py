@@ -8,16 +8,19 @@ and state-change notices are gathered for a moment and told together. While keys
 batches and re-sorts wait (never longer than :data:`MAX_DEFER`): the key's answer first.
 Full garbage collections also wait for a quiet moment (:class:`~tenantboard.quietgc.QuietCollector`).
 
-The policy knows nothing of Textual: time and timers are injected, and what to do when a
-batch is ready, the view is due or the header is due are callbacks. Tests drive it with a
-fake clock and fake timers, and ask :attr:`Pacing.idle` whether every result was delivered.
+The policy knows nothing of Textual: time and timers are injected (the board gives it the
+session's clock and :func:`clock_timers` on it), and what to do when a batch is ready, the
+view is due or the header is due are callbacks. Tests drive it with a fake clock, and ask
+:attr:`Pacing.idle` whether every result was delivered.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from tenantboard.clock import Clock
 from tenantboard.quietgc import QuietCollector
 
 #: Seconds results are gathered before they are delivered to the widgets as one batch.
@@ -42,6 +45,29 @@ class Timer(Protocol):
 
 #: Starts a one-shot timer: (delay in seconds, callback) -> something that can be stopped.
 StartTimer = Callable[[float, Callable[[], None]], Timer]
+
+
+class ClockTimer:
+    """A one-shot timer on an injected clock: it fires when the clock has moved ``delay``
+    seconds on (real time with the system clock; a test's :meth:`FakeClock.advance`)."""
+
+    def __init__(self, clock: Clock, delay: float, callback: Callable[[], None]) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._fire(clock, delay, callback))
+
+    @staticmethod
+    async def _fire(clock: Clock, delay: float, callback: Callable[[], None]) -> None:
+        await clock.sleep(delay)
+        callback()
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+def clock_timers(clock: Clock, call: Callable[[Callable[[], None]], object]) -> StartTimer:
+    """Timers on ``clock`` whose callbacks are handed to ``call`` (the screen's
+    ``call_later``, so that they run as its messages and their errors are its errors)."""
+    return lambda delay, callback: ClockTimer(clock, delay, lambda: call(callback))
+
 
 Result = TypeVar("Result")
 Notice = TypeVar("Notice")
@@ -137,6 +163,11 @@ class Pacing(Generic[Result, Notice]):
     def idle(self) -> bool:
         """No result is waiting to be delivered to the board."""
         return not self._pending and self._batch_timer is None
+
+    @property
+    def quiet(self) -> bool:
+        """Nothing waits at all: no result, re-sort, header redraw or notice."""
+        return self.idle and not self._timers()
 
     def _timers(self) -> list[Timer]:
         timers = (self._batch_timer, self._view_timer, self._header_timer, self._notice_timer)

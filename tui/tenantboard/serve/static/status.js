@@ -9,7 +9,8 @@
   const RANK = { CRITICAL: 4, UNKNOWN: 3, WARNING: 2, PENDING: 1, OK: 0 };
   const WORDS = [["CRITICAL", "✖", "critical"], ["UNKNOWN", "?", "unknown"],
     ["WARNING", "▲", "warning"], ["OK", "✔", "ok"], ["PENDING", "·", "not checked yet"]];
-  const token = params.get("token");
+  // The token never lives in the page: /?token=… is answered with this address without it
+  // and an HttpOnly cookie, which fetch() sends on its own.
   const tbody = document.querySelector("#tenants tbody");
   const filterBox = document.getElementById("filter");
   const attention = document.getElementById("attention");
@@ -25,6 +26,40 @@
     const shown = none ? "-" : String(value);
     if (el.textContent !== shown) el.textContent = shown;
     if (el.tagName === "TD") el.classList.toggle("none", none);
+  }
+
+  // Times on a 24-hour clock, as everywhere else in tenantboard, in this browser's zone.
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  function clock(date, withSeconds) {
+    return pad(date.getHours()) + ":" + pad(date.getMinutes()) + (withSeconds ? ":" + pad(date.getSeconds()) : "");
+  }
+
+  function when(iso) {
+    const date = new Date(iso);
+    const today = new Date(Date.now() + clockOffset);
+    const sameDay = date.toDateString() === today.toDateString();
+    const day = date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate());
+    return (sameDay ? "" : day + " ") + clock(date, false);
+  }
+
+  // As the board's Up 24h column: floored, never "100%" while anything was down.
+  function uptime(share) {
+    if (share === null || share === undefined) return "";
+    return share >= 1 ? "100%" : (Math.floor(share * 1000) / 10).toFixed(1) + "%";
+  }
+
+  // As the board says it: "muted by ana until 14:30", "acknowledged by bo until its state changes".
+  function markText(marks) {
+    if (!marks) return "";
+    const parts = [];
+    for (const [kind, glyph, word] of [["muted", "⊘", "muted"], ["acknowledged", "✓", "acknowledged"]]) {
+      const mark = marks[kind];
+      if (!mark) continue;
+      const until = mark.until ? "until " + when(mark.until) : "until its state changes";
+      parts.push(glyph + " " + word + " by " + mark.by + " " + until);
+    }
+    return parts.join("; ");
   }
 
   function ago(iso) {
@@ -43,7 +78,7 @@
   function makeRow() {
     const tr = document.createElement("tr");
     const cells = {};
-    for (const name of ["state", "name", "ctx", "env", "run", "host", "ver", "checked", "change", "problem"]) {
+    for (const name of ["state", "name", "ctx", "env", "run", "host", "ver", "up", "checked", "change", "problem", "mark"]) {
       const td = document.createElement("td");
       td.className = "c-" + name;
       tr.appendChild(td);
@@ -73,10 +108,15 @@
     c.run.classList.toggle("mismatch", !!t.running_mismatch);
     text(c.host, t.endpoint_host);
     text(c.ver, t.version);
-    text(c.problem, t.error ? t.error.kind + ": " + t.error.message : "");
+    text(c.up, uptime(t.uptime_24h));
+    // The board's words for the same problems (widgets/table.py: row_cells).
+    text(c.problem, t.error ? t.error.kind + ": " + t.error.message
+      : t.running_mismatch ? "IsRunning disagrees with State" : "");
+    text(c.mark, markText(t.marks));
     entry.search = [t.context_id, t.label, t.env, t.endpoint_host, t.state, t.bucket,
       t.error ? t.error.kind : ""].join(" ").toLowerCase();
-    entry.needsAttention = t.severity !== "OK" && t.severity !== "PENDING" || !!t.running_mismatch;
+    // As the board: muted or acknowledged is someone's already.
+    entry.needsAttention = !t.marks && (t.severity !== "OK" && t.severity !== "PENDING" || !!t.running_mismatch);
   }
 
   function updateTimes() {
@@ -158,20 +198,19 @@
   async function poll() {
     try {
       const headers = { Accept: "application/json" };
-      if (token) headers.Authorization = "Bearer " + token;
       if (etag) headers["If-None-Match"] = etag;
-      const response = await fetch("api/snapshot", { headers, cache: "no-store" });
+      const response = await fetch("api/snapshot", { headers, cache: "no-store", credentials: "same-origin" });
       if (response.status === 200) {
         etag = response.headers.get("ETag");
         const snapshot = await response.json();
         clockOffset = Date.parse(snapshot.generated_at) - Date.now();
         render(snapshot);
       } else if (response.status !== 304) {
-        throw new Error(response.status === 401 ? "the server wants a token (add ?token=… to the address)" : "HTTP " + response.status);
+        throw new Error(response.status === 401 ? "the server asks for a token: open this page as /?token=TOKEN" : "HTTP " + response.status);
       }
       lastGood = Date.now();
       statusLine.classList.remove("stale");
-      text(statusLine, "updated " + new Date().toLocaleTimeString());
+      text(statusLine, "updated " + clock(new Date(), true));
     } catch (error) {
       statusLine.classList.add("stale");
       text(statusLine, "cannot reach the server: " + error.message);

@@ -12,7 +12,6 @@ docs/board.md's key table all come from :data:`BoardScreen.BINDINGS`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +23,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.notifications import Notification
-from textual.timer import Timer
 from textual.widgets import Input
 
 from tenantboard.clock import Clock
@@ -32,10 +30,10 @@ from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
 from tenantboard.history.reader import mark_text
-from tenantboard.humanize import ago
+from tenantboard.humanize import plural
 from tenantboard.releases import VersionSpan
 from tenantboard.remote import AttachedMonitor
-from tenantboard.rows import SORTS, BoardModel, TenantRow, describe_next
+from tenantboard.rows import SORTS, BoardModel, TenantRow, checked_text, describe_next
 from tenantboard.sanitize import clean
 from tenantboard.session import (
     AvailabilityRead,
@@ -59,7 +57,7 @@ from tenantboard.session import (
     VersionHistoryRead,
 )
 from tenantboard.ui.messages import ResultsArrived
-from tenantboard.ui.pacing import Pacing
+from tenantboard.ui.pacing import Pacing, Timer, clock_timers
 from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
 from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
@@ -126,6 +124,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.detail_key: str | None = None
         self._last_toast = -TOAST_GAP
         self._version_timer: Timer | None = None
+        #: Whose availability the pane last asked for, and when (monotonic).
+        self._availability_asked: tuple[str | None, float] = (None, 0.0)
         #: The alert saying the tenant file cannot be used, until it can.
         self._tenant_file_problem: Notification | None = None
         #: The alert saying the file's command hooks are not run, and its text.
@@ -135,9 +135,11 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self._counts_drawn: tuple[tuple, int, Text] | None = None
         self._table_times_slot = 0
         self._unsubscribe: Callable[[], None] | None = None
+        #: One-shot timers on the injected clock (a test moves them with its fake clock).
+        self.start_timer = clock_timers(clock, self.call_later)
         self.pacing: Pacing[CheckResult, LoggedEvent] = Pacing(
-            now=time.monotonic,
-            start_timer=self.set_timer,
+            now=clock.monotonic,
+            start_timer=self.start_timer,
             deliver=lambda batch: self.post_message(ResultsArrived(batch)),
             redo_view=self.apply_view,
             redraw_header=self.update_summary,
@@ -194,7 +196,6 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.update_summary()
         self.update_log()
         self.set_interval(self.config.tick_interval, self.tick)
-        self.set_interval(AVAILABILITY_EVERY, self._availability_of_detail)
         self.table.show_column("uptime", self.remembered.show_uptime)
         self.session.uptime_wanted = self._uptime_wanted()
         self.set_class(self.app.no_color, "-no-color")
@@ -264,8 +265,10 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             case RoleChanged(message=message):
                 self.notify(message, timeout=8, markup=False)
                 self.update_summary()
-            case ServerStatus(message=message, connected=connected):
-                if connected:
+            case ServerStatus(message=message, connected=connected, refused=refused):
+                if refused:
+                    self.server_refused(message)
+                elif connected:
                     self.notify(message, timeout=4, markup=False)
                 else:
                     self.alert(message)
@@ -302,7 +305,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         line.append("   l: event log", "dim")
         self.change_line.show(line)
         self.change_line.display = not self.log_panel.display
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
             return
         if self.app.screen is not self:  # a form or dialog is open: no pop-up over its buttons
@@ -311,6 +314,13 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         for notice in notices(events, MAX_TOASTS):
             severity = "warning" if notice.worse else "information"
             self.notify(notice.message, title=notice.title, severity=severity, markup=False)
+
+    def server_refused(self, message: str) -> None:
+        """--attach: the server refused this board (no token, or not its token). Said in
+        the table instead of the empty list's hint, and as an alert; nothing is retried."""
+        self.table.empty_hint = message
+        self.table.refresh()
+        self.alert(message)
 
     def alert(self, message: str) -> Notification:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
@@ -333,6 +343,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.change_line.show(text)
         self.change_line.display = not self.log_panel.display
         self.update_summary()
+        self.update_log()  # failures it held back are no longer the tenants'
         self.table.refresh()
 
     def _list_changed(self, source: str) -> None:
@@ -390,6 +401,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.table.tick()
         if self.detail_key is not None:
             self.show_detail_of_cursor_row()
+            self._availability_of_detail(only_if_older=AVAILABILITY_EVERY)
 
     # -- what the widgets show ------------------------------------------------------------------
 
@@ -406,11 +418,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
     def describe_times(self, row: TenantRow) -> tuple[str, str]:
         """(checked, next) texts for a row, as of now; called as lines are drawn. A row
         held through the board's own outage says how old its last known state is."""
-        now = self.clock.wall()
-        if row.stale and row.last_success_at is not None:
-            checked = f"stale {ago(row.last_success_at, now).removesuffix(' ago')}"
-        else:
-            checked = ago(row.last.checked_at, now) if row.last else "never"
+        checked = checked_text(row, self.clock.wall(), outage=self.monitor.outage is not None)
         return checked, self.next_check_text(row)[0]
 
     def next_check_text(self, row: TenantRow) -> tuple[str, str]:
@@ -489,7 +497,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         if not self.log_panel.display:
             return
         events = self.event_log.events
-        title = f"Event log: {len(events)} event{_s(len(events))}, newest first"
+        title = f"Event log: {plural(len(events), 'event')}, newest first"
         last_seen = self.session.last_ran
         if last_seen is not None:
             title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
@@ -567,14 +575,14 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         if self._on_the_server("checks"):
             return
         filtered = len(self.model) < self.model.total
-        what = f"the {len(self.model)} shown" if filtered else f"all {len(self.model)}"
-        self._recheck(list(self.model.order), f"{what} tenant{_s(len(self.model))}")
+        shown = plural(len(self.model), "tenant")
+        self._recheck(list(self.model.order), f"the {shown} shown" if filtered else f"all {shown}")
 
     def action_recheck_list(self) -> None:
         if self._on_the_server("checks"):
             return
         total = self.model.total
-        self._recheck(list(self.model.list_order), f"all {total} tenant{_s(total)} in the list")
+        self._recheck(list(self.model.list_order), f"all {plural(total, 'tenant')} in the list")
 
     def _recheck(self, keys: list[str], what: str) -> None:
         if not keys:
@@ -608,7 +616,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
             self.show_detail_of_cursor_row(fetch=False)
             if self._version_timer is not None:
                 self._version_timer.stop()
-            self._version_timer = self.set_timer(VERSION_REST, self._fetch_for_resting_cursor)
+            self._version_timer = self.start_timer(VERSION_REST, self._fetch_for_resting_cursor)
 
     def _fetch_for_resting_cursor(self) -> None:
         self._version_timer = None
@@ -658,9 +666,11 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         key = self.detail_key
         if key is None or self.session.config.history_path is None:
             return
-        age = self.session.availability_age(key)
-        if age is not None and age < only_if_older:
+        now = self.clock.monotonic()
+        asked_key, asked_at = self._availability_asked
+        if key == asked_key and now - asked_at < only_if_older:
             return
+        self._availability_asked = (key, now)
         work = self.session.read_availability([key], with_strip=True)
         self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
         versions = self.session.read_version_history(key)
@@ -819,7 +829,7 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         self.filter_line.display = True
         self._give_keys_to_the_table()
         self.notify(
-            f"showing {len(self.model)} tenant{_s(len(self.model))} ({term}); escape clears",
+            f"showing {plural(len(self.model), 'tenant')} ({term}); escape clears",
             timeout=4,
             markup=False,
         )
@@ -842,11 +852,8 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         return rows
 
 
+
 def _spans_of(session: Session, key: str) -> tuple[VersionSpan, ...] | None:
     """The tenant's versions as last read from the history; None while not read (yet)."""
     spans = session.version_history.get(key)
     return tuple(spans) if spans is not None else None
-
-
-def _s(count: int) -> str:
-    return "" if count == 1 else "s"

@@ -1,6 +1,6 @@
 """Managing the list on the board: add, edit and remove, each saved by the session at once.
 
-A mixin of :class:`~tenantboard.screens.board.BoardScreen`: the forms and the confirmation
+A mixin of :class:`~tenantboard.ui.screens.board.BoardScreen`: the forms and the confirmation
 are the board's; the change itself (saved atomically, refused when someone changed the
 tenant in the file meanwhile) is :meth:`Session.change_list`'s.
 """

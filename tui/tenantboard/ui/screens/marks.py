@@ -1,6 +1,6 @@
 """Mute and acknowledge, on the board: the keys and the choosers.
 
-A mixin of :class:`~tenantboard.screens.board.BoardScreen`. The marks themselves (saved in
+A mixin of :class:`~tenantboard.ui.screens.board.BoardScreen`. The marks themselves (saved in
 the history database, shown on rows, ended when their time is up or the state changes,
 logged) are the session's: :meth:`Session.add_mark`, :meth:`Session.end_marks`.
 """

@@ -18,8 +18,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tenantboard.answers import Severity, VersionInfo
+from tenantboard.history.availability import Availability
 from tenantboard.history.reader import STRIP_DAYS, TenantAvailability
-from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, yes_no
+from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, length, plural, yes_no
 from tenantboard.releases import VersionSpan, compare_releases, shown
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
@@ -231,10 +232,10 @@ def _timing_section(section: Section, row: TenantRow, context: DetailContext) ->
         section.field("Checked", "not yet")
     else:
         took = f", took {last.duration * 1000:.0f} ms" if last.duration else ""
-        plural = "s" if row.checks != 1 else ""
         section.field(
             "Checked",
-            f"{_moment(last.checked_at, context.now)}{took}; {row.checks} check{plural} this session",
+            f"{_moment(last.checked_at, context.now)}{took}; "
+            f"{plural(row.checks, 'check')} this session",
         )
     section.field("Next check", f"{context.next_text}: {context.next_reason}")
     error = row.error
@@ -288,7 +289,7 @@ def _timeline_section(section: Section, row: TenantRow, context: DetailContext) 
     section.field("", f"from {start} to now: ▁ ok ▄ warning ▆ unknown █ critical", "dim")
     if row.checks:
         share = 100 * row.running_checks / row.checks
-        section.field("Running", f"in {share:.0f}% of {row.checks} checks this session")
+        section.field("Running", f"in {share:.0f}% of {plural(row.checks, 'check')} this session")
 
 
 def _marks_section(section: Section, context: DetailContext) -> None:
@@ -332,14 +333,13 @@ def _availability_section(section: Section, context: DetailContext) -> None:
             section.field(f"Up {label}", "not observed")
             continue
         section.field(
-            f"Up {label}",
-            f"{_share(figures.uptime)} up, observed {_share(figures.coverage)} of the window",
+            f"Up {label}", f"{_share(figures.uptime)} up, {observed_text(figures, label)}"
         )
     label, month = found.windows[-1]
     if month.incidents:
         section.field(
             "Incidents",
-            f"{month.incidents} in {label}, longest {duration_text(month.longest_incident)}",
+            f"{month.incidents} in {label}, longest {length(month.longest_incident)}",
         )
     else:
         section.field("Incidents", f"none in {label}")
@@ -374,16 +374,12 @@ def _versions_section(section: Section, row: TenantRow, context: DetailContext) 
         section.field(f"{since:%Y-%m-%d}", text)
 
 
-def duration_text(seconds: float) -> str:
-    """1h 05m, 12m 30s, 45s."""
-    seconds = int(seconds)
-    if seconds >= 86_400:
-        return f"{seconds // 86_400}d {seconds % 86_400 // 3600:02d}h"
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds}s"
+def observed_text(figures: Availability, label: str) -> str:
+    """How much of the window the history saw, as time: "observed 12m of the last 24 h"
+    (a share would read "0.0%" for minutes of data)."""
+    if figures.observed >= figures.window - 0.5:
+        return f"observed all of the last {label}"
+    return f"observed {length(figures.observed)} of the last {label}"
 
 
 def _version_section(section: Section, row: TenantRow, context: DetailContext) -> None:

@@ -225,6 +225,9 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
         self.model = model
         self.describe = describe
         self.hidden_columns: frozenset[str] = OPTIONAL_COLUMNS
+        #: What to say instead of "No tenants yet" while the list is empty (an attached
+        #: board the server refused).
+        self.empty_hint: str | None = None
         self._layout: list[tuple[Column, int]] = layout_columns(80)
         self._layout_width = 80
         # Keyed by (tenant, width): a line stays cached while its tenant moves (filtering,
@@ -335,7 +338,10 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
     def _hint_strip(self, width: int) -> Strip:
         """What to do when no row shows: an empty list, or a filter that matches nothing."""
         if self.model.total == 0:
-            text = "  No tenants yet: press a to add one (or run: tenantboard add Cust12345)."
+            text = "  " + (
+                self.empty_hint
+                or "No tenants yet: press a to add one (or run: tenantboard add Cust12345)."
+            )
         else:
             text = "  No tenant matches: escape clears the filter, ! shows every tenant again."
         style = self.get_component_rich_style("tenant-table--pending")

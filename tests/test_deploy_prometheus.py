@@ -1,0 +1,284 @@
+"""The shipped rules and dashboard against a real Prometheus (the distribution's), scraping
+real `tenantboard serve` processes that check `tenantboard simulate`.
+
+Prometheus is configured from docs/deploy.md's prometheus.yml, with everything made quick:
+a scrape and an evaluation every second, and the rules' `for:` taken out (the promtool unit
+tests in deploy/prometheus/tests hold the durations). Skipped without Prometheus, unless
+TENANTBOARD_REQUIRE_PROMETHEUS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tenantboard.answers import STATE_SEVERITY, Severity, State
+from tests.deploy_helpers import (
+    DASHBOARD,
+    DEPLOY_DOC,
+    RULES,
+    fenced_block,
+    free_port,
+    log_line,
+    process_env,
+    prometheus_tools,
+    start_simulate,
+    stop,
+    wait_for,
+)
+
+TOOLS = prometheus_tools()
+#: Tenants of the simulator (tenantboard/simulator/scenario.py): Cust1001 runs (and is the
+#: one turned Suspended), Cust1002 moves between hosts, Cust1008 is always Suspended,
+#: Cust1017 always fails (404), Cust1020 runs with no version in its answer.
+TENANTS = ("Cust1001", "Cust1002", "Cust1008", "Cust1017", "Cust1020")
+#: Scenario time runs this much faster, so that ValidUntil (300 s for a running tenant)
+#: comes every second and serve asks again at once.
+SPEED = "300"
+
+
+@dataclass
+class Stack:
+    simulator: str
+    #: The serve Prometheus watches throughout, and one the tests may stop.
+    serve: str
+    spare: str
+    spare_process: subprocess.Popen
+    prometheus: str
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{self.prometheus}/api/v1/query", params={"query": expr}, timeout=10)
+        body = answer.json()
+        assert body["status"] == "success", (expr, body)
+        return body["data"]["result"]
+
+    def alerts(self, name: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{self.prometheus}/api/v1/alerts", timeout=10).json()
+        return [alert for alert in answer["data"]["alerts"] if alert["labels"]["alertname"] == name]
+
+    def firing(self, name: str, **labels: str) -> dict[str, Any] | None:
+        for alert in self.alerts(name):
+            if alert["state"] == "firing" and labels.items() <= alert["labels"].items():
+                return alert
+        return None
+
+
+def tenant_file(path: Path) -> Path:
+    lines = ["[settings]", "min_interval = 1", "max_interval = 5", ""]
+    for context_id in TENANTS:
+        lines += ["[[tenants]]", f'context_id = "{context_id}"', ""]
+    # a hook, so that its deliveries are counted (a command that takes the message and exits)
+    lines += ["[[notify]]", 'name = "log"', f'command = ["{sys.executable}", "-c", "pass"]', ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def start_serve(folder: Path, simulator: str) -> tuple[subprocess.Popen, str]:
+    folder.mkdir()
+    log = folder / "serve.log"
+    command = [sys.executable, "-m", "tenantboard", "serve", "--config"]
+    command += [str(tenant_file(folder / "tenants.toml")), "--base-url", simulator]
+    command += ["--listen", "127.0.0.1:0"]
+    env = process_env(folder, TENANTBOARD_DATA_DIR=str(folder / "data"))
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stderr=stderr, env=env)
+    found = wait_for(lambda: log_line(log, r"listening on (http://127\.0\.0\.1:\d+)"), "serve")
+    return process, found.group(1)
+
+
+def quick_rules(path: Path) -> Path:
+    """The shipped rules with no `for:` and every group evaluated each second."""
+    rules = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    for group in rules["groups"]:
+        group["interval"] = "1s"
+        for rule in group["rules"]:
+            rule.pop("for", None)
+    path.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def prometheus_config(folder: Path, targets: list[str]) -> Path:
+    """docs/deploy.md's prometheus.yml, pointed at the test's serves and rules, made quick."""
+    config = yaml.safe_load(fenced_block(DEPLOY_DOC, "# prometheus.yml"))
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(quick_rules(folder / "tenantboard.rules.yml"))]
+    (job,) = config["scrape_configs"]
+    assert job["job_name"] == "tenantboard"  # the rules' TenantboardDown selects it
+    job.update(scrape_interval="1s", scrape_timeout="1s")
+    job["static_configs"] = [{"targets": [target.removeprefix("http://") for target in targets]}]
+    path = folder / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    checked = subprocess.run(
+        [TOOLS["promtool"], "check", "config", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    return path
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("stack")
+    processes: list[subprocess.Popen] = []
+    try:
+        simulate, simulator = start_simulate(folder, "--speed", SPEED)
+        processes.append(simulate)
+        serve, serve_url = start_serve(folder / "a", simulator)
+        spare, spare_url = start_serve(folder / "b", simulator)
+        processes += [serve, spare]
+        listen = f"127.0.0.1:{free_port()}"
+        with (folder / "prometheus.log").open("wb") as log:
+            prometheus = subprocess.Popen(
+                [
+                    TOOLS["prometheus"],
+                    f"--config.file={prometheus_config(folder, [serve_url, spare_url])}",
+                    f"--storage.tsdb.path={folder / 'data'}",
+                    f"--web.listen-address={listen}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=process_env(folder),
+            )
+        processes.append(prometheus)
+        running = Stack(simulator, serve_url, spare_url, spare, f"http://{listen}")
+        wait_for(lambda: _ready(running.prometheus), "Prometheus ready")
+        # both scraped, rates have two samples, and the availability rules have run
+        for expr in (
+            'sum(up{job="tenantboard"}) == 2',
+            "rate(tenantboard_checks_total[30s]) > 0",
+            "tenantboard:availability:ratio_30d",
+        ):
+            wait_for(lambda expr=expr: running.query(expr), expr)
+        yield running
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/-/ready", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_suspended_tenant_brings_its_alert_to_firing_and_back(stack: Stack) -> None:
+    labels = {"context_id": "Cust1001", "instance": stack.serve.removeprefix("http://")}
+    # Cust1008 is Suspended throughout: its alert comes with the first evaluations
+    wait_for(lambda: stack.firing("TenantboardTenantCritical", context_id="Cust1008"), "1008")
+    assert stack.firing("TenantboardTenantCritical", **labels) is None
+    control = f"{stack.simulator}/_simulator/state/Cust1001"
+    assert httpx.put(f"{control}/Suspended").status_code == 204
+    alert = wait_for(lambda: stack.firing("TenantboardTenantCritical", **labels), "Cust1001 firing")
+    assert alert["labels"]["severity"] == "critical"
+    assert alert["annotations"]["summary"] == "Tenant Cust1001 (online) is Suspended"
+    assert httpx.delete(control).status_code == 204
+    wait_for(
+        lambda: stack.firing("TenantboardTenantCritical", **labels) is None, "Cust1001 resolved"
+    )
+    assert stack.firing("TenantboardTenantCritical", context_id="Cust1008")
+
+
+def test_a_stopped_serve_brings_tenantboard_down_to_firing(stack: Stack) -> None:
+    instance = stack.spare.removeprefix("http://")
+    assert stack.firing("TenantboardDown") is None
+    assert stop(stack.spare_process) == 0
+    alert = wait_for(lambda: stack.firing("TenantboardDown", instance=instance), "down")
+    assert alert["labels"]["severity"] == "critical"
+    assert stack.firing("TenantboardDown", instance=stack.serve.removeprefix("http://")) is None
+
+
+# -- the dashboard ------------------------------------------------------------------------------
+
+
+def dashboard() -> dict[str, Any]:
+    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+
+
+def panels(board: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for panel in board["panels"]:
+        found.append(panel)
+        found.extend(panel.get("panels", []))  # a collapsed row holds its own
+    return found
+
+
+def test_the_dashboard_is_importable_and_asks_for_its_data_source() -> None:
+    board = dashboard()
+    variables = {variable["name"]: variable for variable in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    assert board.get("id") is None and board["uid"] and board["title"]
+    ids = [panel["id"] for panel in panels(board)]
+    assert len(ids) == len(set(ids))
+    source = {"type": "prometheus", "uid": "${datasource}"}
+    for panel in panels(board):
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == source, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == source and target["expr"], panel["title"]
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert variable["datasource"] == source
+
+
+def test_the_state_colours_are_the_boards_severities() -> None:
+    colours = {
+        Severity.OK: "green",
+        Severity.WARNING: "orange",
+        Severity.CRITICAL: "red",
+        Severity.UNKNOWN: "purple",
+    }
+    timeline = next(panel for panel in panels(dashboard()) if panel["type"] == "state-timeline")
+    (mapping,) = timeline["fieldConfig"]["defaults"]["mappings"]
+    shown = {
+        int(code): (entry["text"], entry["color"]) for code, entry in mapping["options"].items()
+    }
+    expected = {int(state): (state.name, colours[STATE_SEVERITY[state]]) for state in State}
+    assert shown == expected | {-1: ("undocumented state", colours[Severity.UNKNOWN])}
+
+
+def concrete(expr: str, stack: Stack) -> str:
+    """A panel's query as Grafana sends it, for every tenant of this stack's serve."""
+    return (
+        expr.replace("$__rate_interval", "30s")
+        .replace("$job", "tenantboard")
+        .replace("$instance", ".*")
+        .replace("$tenant", ".*")
+    )
+
+
+def test_every_panel_query_returns_data_from_serve(stack: Stack) -> None:
+    """Each query runs against the Prometheus scraping serve: none may fail, none may come
+    back empty, and every series it names is one serve exports or the rules record."""
+    known = set(httpx.get(f"{stack.prometheus}/api/v1/label/__name__/values").json()["data"])
+    board = dashboard()
+    queries = [
+        (panel["title"], t["expr"]) for panel in panels(board) for t in panel.get("targets", [])
+    ]
+    queries += [
+        (variable["name"], variable["query"]["query"])
+        for variable in board["templating"]["list"]
+        if variable["type"] == "query"
+    ]
+    for title, expr in queries:
+        names = set(re.findall(r"\b(up|tenantboard[a-z0-9_:]*)\b(?=[{\[(),\s]|$)", expr))
+        assert names and names <= known, (title, names - known)
+        variable = re.fullmatch(r"label_values\((.*), (\w+)\)", expr)
+        if variable:  # a variable's values: the series must exist and carry the label
+            series = stack.query(concrete(variable.group(1), stack))
+            assert series and all(variable.group(2) in s["metric"] for s in series), title
+        else:
+            assert stack.query(concrete(expr, stack)), f"{title}: {expr} returned nothing"

@@ -1,0 +1,26 @@
+"""What counts as a loopback address (the bottom layer: imports nothing of ours).
+
+One answer for every place that lets something through only on this machine: ``serve``
+without a token (``--listen``), plain http to ``--base-url``, to a webhook and to
+``--attach`` with a token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 (also as ``[::1]`` or an IPv4-mapped ``::ffff:127.x``)
+    and the literal name ``localhost``. Any other name is False even if it resolves to
+    loopback today: what a name resolves to can change under us (DNS rebinding)."""
+    host = host.strip().removeprefix("[").removesuffix("]").lower()
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
