@@ -1218,7 +1218,6 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
     )
 
 
-
 def _state_change_options(args: argparse.Namespace) -> Any:
     """serve's --state-change-* options (None when neither is given); a certificate that
     cannot be used is a usage error now, not a refused call later."""

@@ -852,7 +852,6 @@ class BoardScreen(ListActions, MarkActions, FrameTimerScreen):
         return rows
 
 
-
 def _spans_of(session: Session, key: str) -> tuple[VersionSpan, ...] | None:
     """The tenant's versions as last read from the history; None while not read (yet)."""
     spans = session.version_history.get(key)
