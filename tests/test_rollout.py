@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tenantboard.cli import main, parse_arguments, rollout_of
+from tenantboard.history.db import HistoryDB, VersionSeen
 from tenantboard.history.reader import read_version_history
 from tenantboard.session import Session, SessionConfig
 from tenantboard.simulator import Rollout, Simulator, SimulatorTransport
@@ -101,3 +103,40 @@ def test_simulate_takes_a_rollout() -> None:
 def test_a_rollout_day_without_a_rollout_is_a_usage_error(capsys: pytest.CaptureFixture) -> None:
     assert main(["simulate", "--rollout-day", "120", "--port", "0"]) == 64
     assert "--rollout-day goes with --rollout" in capsys.readouterr().err
+
+
+async def test_an_upgrade_while_nothing_ran_is_told_at_the_first_answer(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    """The history says Cust1 ran 11.9 when the last session ended; its first answer now
+    names 11.10: that is an upgrade, logged once, and the history goes on from it."""
+    history = tmp_path / "history.sqlite3"
+    seen_before = clock.wall() - timedelta(days=3)
+    with HistoryDB.open(history) as db:
+        db.write(steps=[VersionSeen("online:Cust1", seen_before, ROLLOUT.old, None)])
+    simulator = Simulator(now=lambda: clock.epoch, slow_delay=0)  # Cust1 answers 11.10
+    config = SessionConfig(
+        tenants=[TENANTS[0]],
+        transport=SimulatorTransport(simulator),
+        history_path=history,
+        rng=random.Random(7),
+    )
+    session = Session(config, clock=clock)
+    running = asyncio.create_task(session.run())
+    try:
+        await run_for(session, clock, 60)
+        for _ in range(200):
+            if session.history_loaded:
+                break
+            await asyncio.sleep(0.005)
+        await run_for(session, clock, 60)
+        upgrades = [event.text for event in session.event_log.events if event.kind == "version"]
+        assert upgrades == [f"upgraded {ROLLOUT.old} → {ROLLOUT.new}"]
+        assert session.first_seen.at[ROLLOUT.old] == seen_before  # the history's sighting
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    assert [span.version for span in read_version_history(history, "online:Cust1")] == [
+        ROLLOUT.new,
+        ROLLOUT.old,
+    ]
