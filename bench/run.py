@@ -343,8 +343,15 @@ class TerminalBoard:
     """`tenantboard` in a pseudo-terminal of a fixed size, its output drained in a thread."""
 
     def __init__(
-        self, args: list[str], size: tuple[int, int] = (200, 50), home: Path | None = None
+        self,
+        args: list[str],
+        size: tuple[int, int] = (200, 50),
+        home: Path | None = None,
+        command: list[str] | None = None,
     ) -> None:
+        """``command`` runs the board (``python -m tenantboard`` unless given); ``args``
+        follow it."""
+        command = command or [sys.executable, "-m", "tenantboard"]
         self.output = bytearray()
         self.lock = threading.Lock()
         pid, fd = pty.fork()
@@ -353,7 +360,7 @@ class TerminalBoard:
             if home is not None:  # its history and remembered choices, not the user's
                 for name in ("XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_HOME"):
                     env[name] = str(home / name.lower())
-            os.execvpe(sys.executable, [sys.executable, "-m", "tenantboard", *args], env)
+            os.execvpe(command[0], [*command, *args], env)
         self.pid, self.fd = pid, fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
         self.started = time.perf_counter()

@@ -9,6 +9,7 @@ import pytest
 from tenantboard.answers import State
 from tenantboard.cli import main
 from tenantboard.remote import AttachTarget, server_events
+from tenantboard.session import ServerStatus
 from tenantboard.tenant import Tenant
 
 from .conftest import make_board, until
@@ -73,11 +74,17 @@ async def test_the_attached_board_shows_the_servers_tenants_and_follows_its_chec
 
 
 async def test_an_attached_board_says_when_it_loses_the_server(clock) -> None:
+    """Lost is a standing problem on the change line, there until the server is back."""
     target = AttachTarget.parse("http://127.0.0.1:9")  # nothing listens there
     app = make_board(clock, [], attach=target, transport=httpx.AsyncHTTPTransport())
     async with app.run_test(size=(120, 30)) as pilot:
-        await until(pilot, lambda: said(app, "lost http://127.0.0.1:9"), tries=500)
+        line = app.board.change_line
+        await until(pilot, lambda: "lost http://127.0.0.1:9" in line.render().plain, tries=500)
+        assert line.display
         assert app.is_running  # it says so and keeps trying; it does not stop
+        app.board.session_changed(ServerStatus("connected to http://127.0.0.1:9", True))
+        await until(pilot, lambda: said(app, "connected to"))
+        assert "lost" not in line.render().plain
 
 
 class Counting(httpx.AsyncBaseTransport):

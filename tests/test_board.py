@@ -260,3 +260,46 @@ async def test_columns_fit_the_screen(clock: FakeClock, width: int, hidden: str 
             assert hidden not in header
         else:
             assert "Endpoint host" in header and "Version" in header
+
+
+async def test_the_header_leads_with_the_counts_and_cuts_the_rest_from_the_right(
+    clock: FakeClock, tmp_path
+) -> None:
+    """At 80 columns, a paused demo board showing only what needs attention, with a
+    history note, has more to say than fits: the counts by state come first and stay
+    whole; what does not fit goes from the right."""
+    from .test_snapshots import write_history
+
+    history = write_history(tmp_path / "data")
+    app = make_board(clock, demo=True, data_dir=tmp_path / "data", history_path=history)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("p", "exclamation_mark")
+        await pilot.pause()
+        header = app.board.summary.render().plain
+        assert header.startswith(" ✖3 ?4 ▲3 ✔12   PAUSED    DEMO   22 tenants (showing 11, ")
+        assert len(header) == 80 and header.endswith("…")
+    history = write_history(tmp_path / "wide")
+    app = make_board(clock, demo=True, data_dir=tmp_path / "wide", history_path=history)
+    async with app.run_test(size=(200, 24)) as pilot:  # room for all: the time at the right
+        await settle_board(pilot, app)
+        await until(pilot, lambda: "not checked" not in app.board.summary.render().plain)
+        header = app.board.summary.render().plain
+        assert header.startswith(" ✖3 ?4 ▲3 ✔12   DEMO   22 tenants  ") and header.endswith(
+            "  ⟳ 0 in flight  09:30 "
+        )
+
+
+def test_the_header_names_each_state_where_it_all_fits() -> None:
+    from rich.text import Text
+
+    from tenantboard.ui.widgets.summary import header_line
+
+    counts = (Text("✖ 1 Suspended  ✔ 2 Running"), Text("✖1 ✔2"))
+    status, activity = Text("3 tenants"), Text("⟳ 0 in flight  09:30")
+    wide = header_line(counts, status, activity, 70).plain
+    assert wide == " ✖ 1 Suspended  ✔ 2 Running  3 tenants" + " " * 11 + "⟳ 0 in flight  09:30 "
+    assert header_line(counts, status, activity, 40).plain == (
+        " ✖1 ✔2  3 tenants" + " " * 2 + "⟳ 0 in flight  09:30 "
+    )
+    assert header_line(counts, status, activity, 20).plain == " ✖1 ✔2  3 tenants  …"

@@ -394,7 +394,7 @@ async def test_the_boards_own_outage_sends_no_alert(clock, tmp_path) -> None:
     assert not sent.exists()
 
 
-async def test_the_board_alerts_while_command_hooks_are_refused(clock, tmp_path) -> None:
+async def test_the_board_says_while_command_hooks_are_refused(clock, tmp_path) -> None:
     """A tenant file others can change: its command hooks are not run, the board says so
     (an alert that stays), and `chmod go-w` brings them back."""
     from tenantboard.tenant_file import TenantStore
@@ -415,19 +415,17 @@ async def test_the_board_alerts_while_command_hooks_are_refused(clock, tmp_path)
         commands_refused=loaded.commands_refused,
     )
 
-    def alerts() -> list[str]:
-        return [str(n.message) for n in app._notifications if n.severity == "error"]
-
     async with app.run_test(size=(140, 40)) as pilot:
         await settle_board(pilot, app)
+        line = app.board.change_line
         assert app.session.notifier.runners == []
-        [alert] = alerts()
-        assert alert.startswith("[[notify]] command hooks not run (pager): other users can")
-        assert alert.endswith(f"fix: chmod go-w {path}")
+        problem = line.problems.get("hooks", "")  # leads the change line while it lasts
+        assert problem.startswith("[[notify]] command hooks not run (pager): other users can")
+        assert problem.endswith(f"fix: chmod go-w {path}") and line.display
         path.chmod(0o644)
         await app.session.look_at_file()
         assert [runner.hook.name for runner in app.session.notifier.runners] == ["pager"]
-        assert alerts() == []
+        assert "hooks" not in line.problems
 
 
 # -- serve: the watcher records into the same file; mutes silence its hooks -----------------------

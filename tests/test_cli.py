@@ -626,6 +626,7 @@ def test_every_setting_in_the_file_reaches_the_board(capsys, tmp_path: Path, mon
     config.write_text(SETTINGS_FILE)
     opened = []
     monkeypatch.setattr("tenantboard.ui.app.run_board", lambda config: opened.append(config) or 0)
+    monkeypatch.setattr("tenantboard.cli.not_a_terminal", lambda: "")  # as in a terminal
     assert run_cli(capsys, "--config", str(config))[0] == 0
     (board,) = opened
     assert Session(board.session).settings == Settings(

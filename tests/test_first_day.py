@@ -154,6 +154,8 @@ async def test_the_version_column_is_the_state_answers_release(clock) -> None:
 
 async def test_scrolling_with_the_pane_open_fetches_only_where_the_cursor_rests(clock) -> None:
     from tenantboard.simulator import Simulator, SimulatorTransport
+    from tenantboard.simulator.scenario import profile_for, steady
+    from tenantboard.ui.screens.board import VERSION_REST
 
     fetched: list[str] = []
 
@@ -163,17 +165,21 @@ async def test_scrolling_with_the_pane_open_fetches_only_where_the_cursor_rests(
                 fetched.append(request.url.path)
             return await super().handle_async_request(request)
 
-    tenants = [Tenant(f"Cust{n}") for n in range(1, 40)]
-    sim = Simulator(now=lambda: clock.epoch, slow_delay=0, tenant_count=100)
+    # Every row running, so each row the cursor passes has a version that could be fetched.
+    running = [n for n in range(1, 200) if profile_for(n) is steady][:40]
+    tenants = [Tenant(f"Cust{n}") for n in running]
+    sim = Simulator(now=lambda: clock.epoch, slow_delay=0, tenant_count=200)
     app = make_board(clock, tenants, transport=Counting(sim))
     async with app.run_test(size=(160, 40)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("enter")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: fetched == [f"/Cust{running[0]}/api"])
         fetched.clear()
-        await type_fast(app, "j" * 16)  # j held down
-        await pilot.pause(0.6)
-        assert len(fetched) <= 1, fetched
+        await type_fast(app, "j" * 16)  # j held down: the cursor passes 16 rows, rests on the 17th
+        await until(pilot, lambda: fetched)
+        await pilot.pause(2 * VERSION_REST)  # time for any fetch of a row passed to start
+        assert app.board.table.cursor_key == f"online:Cust{running[16]}"
+        assert fetched == [f"/Cust{running[16]}/api"]
 
 
 # -- 6. event-log columns line up for wide characters ----------------------------------------
@@ -238,23 +244,29 @@ async def test_one_tenant_is_one_tenant_in_the_header(clock) -> None:
         assert " 1 tenant " in app.board.summary.render().plain
 
 
-async def test_a_broken_file_that_becomes_readable_again_is_said_and_the_alert_goes(
+async def test_a_broken_file_is_on_the_change_line_until_it_is_readable_again(
     clock, tmp_path
 ) -> None:
+    """What stays true until it is not is state, not a notice: it leads the change line
+    (the event log open or not) and goes when the file can be read again."""
     path = tmp_path / "tenants.toml"
     path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n')
     store = TenantStore(path)
     app = make_board(clock, store.load().tenants, store=store)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
+        await pilot.press("l")  # the event log open: the change line steps aside for it
+        line = app.query_one(ChangeLine)
         path.write_text("[[tenants]\n")
         await app.session.look_at_file()
-        await until(pilot, lambda: said(app, "cannot be used"))
+        await until(pilot, lambda: "cannot be used" in line.render().plain)
+        assert line.display
         path.write_text(
             '[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1002"\n'
         )
         await app.session.look_at_file()
         await until(pilot, lambda: said(app, "can be read again"))
+        assert "cannot be used" not in line.render().plain and not line.display
         assert not said(app, "cannot be used")
 
 
@@ -369,12 +381,14 @@ async def test_a_deleted_tenant_file_keeps_the_list_and_its_history(clock, tmp_p
         text = path.read_text()
         path.unlink()
         await app.session.look_at_file()
-        await until(pilot, lambda: said(app, "gone"))
+        line = app.board.change_line
+        await until(pilot, lambda: "gone" in line.render().plain)
         assert app.board.model.total == 2
         path.write_text(text)
         await app.session.look_at_file()
         await settle_board(pilot, app)
         assert app.board.model.rows["online:Cust1001"] is row and row.checks == checks
+        assert not line.problems
 
 
 # -- 17. one event log and one set of choices per tenant file -----------------------------------

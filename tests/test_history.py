@@ -12,7 +12,6 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -877,25 +876,23 @@ def test_a_history_file_from_an_earlier_version_is_made_private(db_path: Path) -
     assert db_path.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_file_from_before_groups_and_incidents_is_read_as_having_none_then_upgraded(
+def test_a_file_from_before_host_incidents_is_read_as_having_none_then_upgraded(
     db_path: Path,
 ) -> None:
-    """Schema 3 (before host incidents and the tenants' hosts and versions): read as it
-    is, read-only; the writer adds the tables, and what was recorded stays."""
+    """Schema 4 (before host incidents): read as it is, read-only; the writer adds the
+    tables, and what was recorded stays."""
     with HistoryDB.open(db_path) as db:
         db.record([seen(0)])
     with contextlib.closing(sqlite3.connect(db_path)) as raw:
-        for table in ("host_incident_tenants", "host_incidents", "tenant_versions"):
+        for table in ("host_incident_tenants", "host_incidents"):
             raw.execute(f"DROP TABLE {table}")
         raw.execute(f"PRAGMA user_version = {FLEET_SCHEMA - 1}")
         raw.commit()
     with HistoryDB.open(db_path, read_only=True) as db:
-        assert db.schema == 3 and db.incidents() == [] and db.tenant_versions([KEY]) == {}
+        assert db.schema == FLEET_SCHEMA - 1 and db.incidents() == []
         assert len(db.intervals(seen(0).key)) == 1
     with HistoryDB.open(db_path) as db:
         assert db.schema == SCHEMA_VERSION
-        db.record([replace(seen(5), version="Release_11.10")])
-        assert db.tenant_versions([KEY]) == {KEY: "Release_11.10"}
-        assert db.incidents() == []
+        assert db.incidents() == [] and len(db.intervals(seen(0).key)) == 1
     with contextlib.closing(sqlite3.connect(db_path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -15,6 +15,7 @@ from tenantboard.eventlog import LoggedEvent
 from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.paths import history_path
 from tenantboard.tenant_file import StoreError, TenantStore
+from tests.conftest import FIXED_NOW
 
 DAY = datetime(2026, 3, 1, tzinfo=UTC)
 STEP = 10  # minutes between checks
@@ -426,26 +427,32 @@ def test_report_by_host_env_and_tag(
     assert run(capsys, "report", "--by", "colour", *window)[0] == 64
 
 
-def test_report_by_version_uses_the_version_the_answers_named(
-    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_report_by_version_uses_the_version_each_tenant_was_last_recorded_on(
+    config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = history_path(config)
-    at = DAY + timedelta(hours=1)
-    with HistoryDB.open(path) as db:
-        db.record(
-            [
-                Observation("online:Cust1", at, "Running", 2, True, "online3.x", version="R_11"),
-                Observation("sod:Cust2", at, "Running", 2, True, "sod2.x", version="Release_10"),
-            ]
-        )
-        db.record([Observation("online:Cust1", at + timedelta(minutes=5), "Unknown", 0, False)])
+    """The history's versions (releases.py records them): an answer that names none, as in
+    maintenance, keeps the tenant on its version. By host: its last interval's host."""
+    from tenantboard.answers import State
+    from tenantboard.history.db import HistoryWriter
+    from tenantboard.tenant import Tenant
+    from tests.serve_helpers import ok
+
+    one, two = Tenant("Cust1"), Tenant("Cust2", "sod")
+    base = (DAY + timedelta(hours=1) - FIXED_NOW).total_seconds()
+    writer = HistoryWriter(history_path(config))
+    writer.start()
+    writer.add_results(
+        [
+            ok(one, version="Release_11.10", host="online3.x", at=base),
+            ok(two, version="Release_10", host="sod2.x", at=base),
+            ok(one, State.OfflineMaintenance, version=None, host="online3.x", at=base + 300),
+        ]
+    )
+    writer.close()
     window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
     code, out, _ = run(capsys, "report", "--by", "version", "--json", *window)
     groups = {g["group"]: g["context_ids"] for g in json.loads(out)["groups"]}
-    assert code == 0 and groups == {
-        "10": ["Cust2"],
-        "R_11": ["Cust1"],
-    }  # kept when an answer names none
+    assert code == 0 and groups == {"10": ["Cust2"], "11.10": ["Cust1"]}
     _, out, _ = run(capsys, "report", "--by", "host", "--json", *window)
     groups = {g["group"]: g["context_ids"] for g in json.loads(out)["groups"]}
     assert groups == {"online3.x": ["Cust1"], "sod2.x": ["Cust2"]}

@@ -76,12 +76,23 @@ def test_add_tenant_form(snap_compare, clock: FakeClock) -> None:
     )
 
 
-def test_help_screen(snap_compare, clock: FakeClock) -> None:
+@pytest.mark.parametrize("size", [(200, 50), (80, 24)], ids=["200x50", "80x24"])
+def test_help_screen(snap_compare, clock: FakeClock, size: tuple[int, int]) -> None:
+    """Wide: the keys in two columns and both legends, no scrolling. Narrow: one column."""
     assert snap_compare(
         make_board(clock),
-        terminal_size=(100, 50),
+        terminal_size=size,
         run_before=settled("textual-dark", ("question_mark",)),
     )
+
+
+def test_header_at_80x24(snap_compare, clock: FakeClock, tmp_path) -> None:
+    """More to say than fits in 80 columns (paused, demo, a view note, the history note):
+    the counts by state lead and stay whole, the rest is cut from the right."""
+    history = write_history(tmp_path / "data")
+    app = make_board(clock, demo=True, data_dir=tmp_path / "data", history_path=history)
+    keys = ("p", "exclamation_mark")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=settled("textual-dark", keys))
 
 
 def test_event_log(snap_compare, clock: FakeClock, tmp_path) -> None:

@@ -41,42 +41,91 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def board_environment(
+    home: Path,
+    tenant_file: str = '[[tenants]]\ncontext_id = "Cust1001"\n',
+    base_url: str | None = None,
+) -> dict[str, str]:
+    """The environment of a board on ``tenant_file`` asking ``base_url`` (by default a
+    port where nobody listens)."""
+    config = home / "tenants.toml"
+    config.write_text(tenant_file)
+    return dict(
+        os.environ,
+        TERM="xterm-256color",
+        TENANTBOARD_CONFIG=str(config),
+        TENANTBOARD_BASE_URL=base_url or f"http://127.0.0.1:{closed_port()}",
+    )
+
+
+def sized_pty(rows: int = 30, columns: int = 100) -> tuple[int, int]:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    return master, slave
+
+
+#: The board as `tenantboard` starts it.
+BOARD = [sys.executable, "-m", "tenantboard"]
+#: The board with a bug that keeps its event loop busy forever a second after it starts:
+#: nothing the loop would run (a signal handler added with ``loop.add_signal_handler``,
+#: the orderly exit) runs again. A resize storm did that to a board whose output was piped.
+STUCK_BOARD = [
+    sys.executable,
+    "-c",
+    "import sys\n"
+    "from tenantboard.cli import main\n"
+    "from tenantboard.ui.screens.board import BoardScreen\n"
+    "def spin():\n"
+    "    sys.__stderr__.write('STUCK')\n"
+    "    sys.__stderr__.flush()\n"
+    "    while True:\n"
+    "        pass\n"
+    "mounted = BoardScreen.on_mount\n"
+    "def on_mount(self):\n"
+    "    mounted(self)\n"
+    "    self.set_timer(1.0, spin)\n"
+    "BoardScreen.on_mount = on_mount\n"
+    "sys.exit(main([]))\n",
+]
+
+
 class BoardInPty:
-    """``tenantboard`` (the command line, the board) in a pseudo-terminal, on the tenant
-    file ``tenant_file``, asking ``base_url`` (by default a port where nobody listens)."""
+    """The board in a pseudo-terminal on the tenant file ``tenant_file``, asking
+    ``base_url`` (by default a port where nobody listens); with ``output_pty``, its output
+    goes to a second one (so that the output can go away while its keyboard stays)."""
 
     def __init__(
         self,
         home: Path,
+        command: list[str] = BOARD,
+        output_pty: bool = False,
         tenant_file: str = '[[tenants]]\ncontext_id = "Cust1001"\n',
         base_url: str | None = None,
     ) -> None:
-        config = home / "tenants.toml"
-        config.write_text(tenant_file)
-        self.master, self.slave = pty.openpty()
-        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        env = dict(
-            os.environ,
-            TERM="xterm-256color",
-            TENANTBOARD_CONFIG=str(config),
-            TENANTBOARD_BASE_URL=base_url or f"http://127.0.0.1:{closed_port()}",
-        )
+        self.master, self.slave = sized_pty()
+        self.output_master, self.output_slave = sized_pty() if output_pty else (None, None)
+        out = self.output_slave if output_pty else self.slave
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tenantboard"],
+            command,
             stdin=self.slave,
-            stdout=self.slave,
-            stderr=self.slave,
-            env=env,
+            stdout=out,
+            stderr=out,
+            env=board_environment(home, tenant_file, base_url),
             start_new_session=True,
         )
         self.output = b""
 
+    @property
+    def screen(self) -> int:
+        """The descriptor the board's drawing is read from."""
+        return self.master if self.output_master is None else self.output_master
+
     def read_until(self, text: bytes, timeout: float = 30) -> None:
         end = time.monotonic() + timeout
         while text not in self.output and time.monotonic() < end:
-            ready, _, _ = select.select([self.master], [], [], 0.2)
+            ready, _, _ = select.select([self.screen], [], [], 0.2)
             if ready:
-                self.output += os.read(self.master, 65536)
+                self.output += os.read(self.screen, 65536)
         assert text in self.output, f"never drew {text!r}"
 
     def read_for(self, seconds: float) -> bytes:
@@ -93,11 +142,11 @@ class BoardInPty:
         """What the board writes until it stops writing (or closes the terminal)."""
         written = b""
         while True:
-            ready, _, _ = select.select([self.master], [], [], 1.0)
+            ready, _, _ = select.select([self.screen], [], [], 1.0)
             if not ready:
                 return written
             try:
-                chunk = os.read(self.master, 65536)
+                chunk = os.read(self.screen, 65536)
             except OSError:
                 return written
             if not chunk:
@@ -122,9 +171,10 @@ class BoardInPty:
         raise AssertionError(f"the board still ran {timeout} s later")
 
     def close(self) -> None:
-        for fd in (self.master, self.slave):
-            with contextlib.suppress(OSError):  # closed by the test already
-                os.close(fd)
+        for fd in (self.master, self.slave, self.output_master, self.output_slave):
+            if fd is not None:
+                with contextlib.suppress(OSError):  # closed by the test already
+                    os.close(fd)
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
@@ -135,6 +185,20 @@ def board(hermetic_environment: Path):
     running = BoardInPty(hermetic_environment)
     yield running
     running.close()
+
+
+@pytest.fixture
+def start_board(hermetic_environment: Path):
+    """Starts a board as the test says; each is closed (and killed if it still runs) after."""
+    started: list[BoardInPty] = []
+
+    def start(**kwargs) -> BoardInPty:
+        started.append(BoardInPty(hermetic_environment, **kwargs))
+        return started[-1]
+
+    yield start
+    for running in started:
+        running.close()
 
 
 def test_a_board_whose_terminal_goes_away_exits_and_does_not_spin(board, hermetic_environment):
@@ -156,13 +220,103 @@ def test_a_board_whose_terminal_goes_away_exits_and_does_not_spin(board, hermeti
 )
 def test_a_signal_ends_the_board_and_leaves_the_terminal_sane(board, number, code) -> None:
     board.read_until(b"Cust1001")
+    cpu_before = board.cpu_seconds()
     os.kill(board.process.pid, number)
     written = board.drain()
-    exit_code, _ = board.wait(timeout=10)
+    exit_code, cpu_total = board.wait(timeout=10)
     assert exit_code == code
+    assert cpu_total - cpu_before < 2.0
     assert LEAVE_ALTERNATE_SCREEN in written and SHOW_CURSOR in written and MOUSE_OFF in written
     mode = termios.tcgetattr(board.slave)[3]
     assert mode & termios.ICANON and mode & termios.ECHO  # cooked again, as the shell left it
+
+
+def test_a_board_whose_screen_goes_away_exits_and_does_not_spin(start_board) -> None:
+    """The keyboard stays but the terminal it draws on is gone: the next frame finds out,
+    and the board ends as after a hang-up instead of checking on, unseen, for days."""
+    board = start_board(output_pty=True)
+    board.read_until(b"Cust1001")
+    cpu_before = board.cpu_seconds()
+    os.close(board.output_master)
+    os.close(board.output_slave)
+    board.output_master = board.output_slave = None
+    os.write(board.master, b"j")  # a key: the board draws its answer, to nobody
+    code, cpu_total = board.wait(timeout=10)
+    assert code == 129
+    assert cpu_total - cpu_before < 2.0
+
+
+@pytest.mark.parametrize(
+    ("ending", "code"),
+    [("SIGTERM", 143), ("terminal closed", 129)],  # SIGHUP takes SIGTERM's way
+)
+def test_a_board_whose_event_loop_is_stuck_still_ends(start_board, ending, code) -> None:
+    """A bug that keeps the event loop busy must not make the board immortal: what the loop
+    would run (the orderly exit) never runs, so the board gives the loop a few seconds,
+    then restores the terminal and ends anyway."""
+    board = start_board(command=STUCK_BOARD)
+    board.read_until(b"STUCK")
+    if ending == "terminal closed":
+        os.close(board.master)
+        os.close(board.slave)
+        board.master = board.slave = None
+        exit_code, _ = board.wait(timeout=20)
+    else:
+        os.kill(board.process.pid, getattr(signal, ending))
+        exit_code, _ = board.wait(timeout=20)
+        written = board.drain()
+        assert LEAVE_ALTERNATE_SCREEN in written and SHOW_CURSOR in written
+        mode = termios.tcgetattr(board.slave)[3]
+        assert mode & termios.ICANON and mode & termios.ECHO
+    assert exit_code == code
+
+
+#: Standard input, output and error: a pseudo-terminal, except the one the case names.
+NOT_A_TERMINAL = ["input", "output", "error"]
+
+
+@pytest.mark.parametrize("stream", NOT_A_TERMINAL)
+def test_the_board_refuses_to_start_without_a_terminal(hermetic_environment, stream) -> None:
+    """`make demo 2>&1 | tee demo.log`: a board whose output was piped spun at 93% of a core
+    and ignored SIGTERM. It now says why it cannot run and what to use instead, at once."""
+    master, slave = sized_pty()
+    pipe_read, pipe_write = os.pipe()
+    streams = {name: slave for name in NOT_A_TERMINAL}
+    streams[stream] = subprocess.DEVNULL if stream == "input" else pipe_write
+    try:
+        process = subprocess.run(
+            BOARD,
+            stdin=streams["input"],
+            stdout=streams["output"],
+            stderr=streams["error"],
+            env=board_environment(hermetic_environment),
+            timeout=20,
+        )
+    finally:
+        os.close(pipe_write)
+        os.close(slave)
+    with os.fdopen(pipe_read, "rb") as piped:
+        said = piped.read() + read_all(master)
+    os.close(master)
+    assert process.returncode == 64
+    message = said.decode().replace("\r\n", "\n")
+    assert f"standard {stream} is not a terminal" in message
+    assert "tenantboard check" in message
+    assert "\x1b[" not in message  # nothing was drawn
+
+
+def read_all(master: int) -> bytes:
+    """What was written to a pseudo-terminal whose other side is closed."""
+    written = b""
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: everything was read
+            break
+        if not chunk:
+            break
+        written += chunk
+    return written
 
 
 #: select(2) and pselect6(2) on x86-64, pselect6 on arm64: where Textual's input thread waits.
@@ -243,7 +397,9 @@ def test_the_bell_setting_rings_the_terminal_when_a_tenant_gets_worse(
     not for a tenant the operator muted."""
     server, now = incident_server
     board = BoardInPty(
-        hermetic_environment, tenant_file_with(f"bell = {str(bell).lower()}"), server.url
+        hermetic_environment,
+        tenant_file=tenant_file_with(f"bell = {str(bell).lower()}"),
+        base_url=server.url,
     )
     try:
         board.read_until("✔ 1 Running".encode())  # the header counts its first result

@@ -200,9 +200,10 @@ async def test_a_corrupt_file_appearing_while_the_board_runs_is_reported_and_lef
         broken = HAND_WRITTEN + "\n[[tenants]\ncontext_id = 'oops'\n"
         store.path.write_text(broken)
         await let_time_pass(pilot, clock, 3)
-        await until(pilot, lambda: bool(app._notifications))
-        messages = [n.message for n in app._notifications]
-        assert any(str(store.path) in m and "cannot be used" in m for m in messages)
+        line = app.board.change_line
+        await until(pilot, lambda: bool(line.problems))
+        problem = line.problems.get("tenant file", "")
+        assert str(store.path) in problem and "cannot be used" in problem
         assert len(app.board.model) == 2  # the board keeps the list it had
         await pilot.press("a")
         await type_into(pilot, "#context-id", "Cust77")
@@ -411,6 +412,20 @@ async def test_help_lists_every_key_and_the_legend(clock) -> None:
             assert action_key in keys
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize(("size", "scrolls"), [((200, 50), False), ((80, 24), True)])
+async def test_help_uses_the_width_so_the_legend_needs_no_scrolling(clock, size, scrolls) -> None:
+    """At 200x50 the keys stand in two columns and every key and both legends show at once;
+    at 80x24 it is one column to scroll through."""
+    app = make_board(clock)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        box = app.screen.query_one("#help")
+        assert (box.max_scroll_y > 0) is scrolls
+        if not scrolls:
+            assert box.outer_size.width > 150
 
 
 async def test_pause_stops_refreshing_and_says_so(clock) -> None:

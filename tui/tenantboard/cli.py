@@ -116,6 +116,7 @@ _SHOWN_AS = {BOARD: "the board", DEMO: "the board with --demo", ATTACH: "the boa
 #: The commands that read the tenant file, that check tenants, and that keep checking.
 _READ_THE_FILE = frozenset(
     {BOARD, "check", "add", "remove", "list", "paths", "import", "report", "history"}
+    | {"versions"}
     | {"serve", "notify-test", "maintenance"}
 )
 _CHECK = frozenset({BOARD, DEMO, "check", "serve"})
@@ -420,6 +421,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(Europe/Oslo), or with `now` a two-hour night starting now; most tenants go "
         "OfflineMaintenance for a while, a few stay down past the window's end",
     )
+    simulate.add_argument(
+        "--rollout",
+        action="store_true",
+        help="act out a release rolling out: Release_11.9 to Release_11.10, one host a "
+        "simulated day, each tenant offline a few minutes in its host's upgrade night",
+    )
+    simulate.add_argument(
+        "--rollout-day",
+        type=_seconds,
+        default=86_400.0,
+        metavar="SECONDS",
+        help="how long one simulated day of the rollout lasts, in the scenario's seconds "
+        "(default %(default)g; 120 shows a whole rollout in about five minutes)",
+    )
     _add_serve_commands(add_command)
     return parser
 
@@ -468,6 +483,21 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         metavar="N",
         help="connections held at once, event streams included (default %(default)s); past "
         "it new ones are closed at once",
+    )
+    serving.add_argument(
+        "--state-change-certificate",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="SuperOffice's signing certificate or public key (PEM or DER; repeat for "
+        "several) to check its pushed changes on POST /superoffice/state-change "
+        "(default: the tenant file's [state_change] certificate)",
+    )
+    serving.add_argument(
+        "--state-change-client-id",
+        metavar="ID",
+        help="your application's client id: the audience of SuperOffice's tokens "
+        "(default: the tenant file's [state_change] client_id)",
     )
     serving.add_argument(
         "--log-format",
@@ -649,7 +679,11 @@ def _tenants_from_args(
 def cmd_board(args: argparse.Namespace) -> int:
     from tenantboard.ui.app import run_board
 
-    return run_board(board_config(args))
+    config = board_config(args)
+    refusal = not_a_terminal()
+    if refusal:
+        raise UsageError(refusal)
+    return run_board(config)
 
 
 def board_config(args: argparse.Namespace) -> BoardConfig:
@@ -697,6 +731,27 @@ def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
         commands_refused=tenant_list.commands_refused,
         maintenance=tenant_list.maintenance,
         incidents=tenant_list.incidents,
+        state_change=tenant_list.state_change,
+    )
+
+
+def not_a_terminal() -> str:
+    """Why the board cannot run here ("" when it can). It reads keys from standard input,
+    takes the screen's size from standard output and draws on standard error (Textual's
+    way): with any of them piped or redirected it would draw into a file, or take a size
+    that is not the terminal's and redraw without end (a piped board spun at 93% of a core
+    and ignored SIGTERM)."""
+    streams = (("input", sys.stdin), ("output", sys.stdout), ("error", sys.stderr))
+    missing = [name for name, stream in streams if stream is None or not stream.isatty()]
+    if not missing:
+        return ""
+    names = ", ".join(missing[:-1]) + " and " if len(missing) > 1 else ""
+    verb = "is not a terminal" if len(missing) == 1 else "are not terminals"
+    return (
+        f"the board runs in a terminal, and standard {names}{missing[-1]} {verb} "
+        "(piped or redirected). "
+        "For scripts and logs use `tenantboard check` (a table; --json for machines). "
+        "The board needs standard input, output and error on the terminal."
     )
 
 
@@ -933,13 +988,32 @@ def _maintenance_night(which: str | None, seed: int) -> Any:
     return MaintenanceNight(rules=(night,), seed=seed)
 
 
+def rollout_of(args: argparse.Namespace) -> Any:
+    """The rollout `simulate` acts out, or None; --rollout-day alone is a usage error."""
+    from tenantboard.simulator import Rollout
+
+    if not args.rollout:
+        if args.rollout_day != 86_400.0:
+            raise UsageError("--rollout-day goes with --rollout")
+        return None
+    return Rollout(day=args.rollout_day)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tenantboard.simulator import Simulator, serve
     from tenantboard.simulator.scenario import Chaos
     from tenantboard.simulator.server import serve_with_outages
 
+    rollout = rollout_of(args)
+
     def announce(port: int) -> None:
         print(f"simulating the state API on http://127.0.0.1:{port}", flush=True)
+        if rollout is not None:
+            print(
+                f"rolling {rollout.old} out to {rollout.new}: one host every "
+                f"{rollout.day:g} scenario seconds",
+                flush=True,
+            )
         print(
             f"try: tenantboard check --base-url http://127.0.0.1:{port} Cust1001 Cust1008",
             flush=True,
@@ -952,6 +1026,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             speed=args.speed,
             chaos=Chaos(seed=args.seed) if args.chaos else None,
             maintenance=_maintenance_night(args.maintenance_night, args.seed),
+            rollout=rollout,
             host_failure=_host_failure(args),
         )
         if args.chaos:
@@ -1019,6 +1094,16 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
     )
     _add_window_options(history, HISTORY_SPAN)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    versions = add_command(
+        "versions",
+        help="each version the tenants run, newest first: tenants, hosts, first seen",
+        description="Who runs what, from the history the board and serve recorded: each "
+        "version the listed tenants were last seen on, newest release first, with how many "
+        "tenants run it, on which hosts, and when it was first seen on any tenant.",
+    )
+    versions.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
+    versions.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _add_maintenance_command(add_command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -1141,7 +1226,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     outages = db.outages(start, end) if db else []
     windows = db.windows(start, end) if db else []
     incidents = db.incidents(since=start, until=end) if db else []
-    versions = db.tenant_versions(keys) if db and args.by == "version" else {}
+    versions = db.last_versions(keys) if db and args.by == "version" else {}
     if db is not None:
         db.close()
     rows = []
@@ -1169,17 +1254,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _report_group_values(
-    dimension: str, versions: dict[str, str], found: dict[str, list]
+    dimension: str, versions: dict[str, Any], found: dict[str, list]
 ) -> Callable[[Any], tuple[str, ...]]:
     """A report row's groups: the host of its last interval in the period with one, the
-    version its answers last named (the history keeps it), its environment and its tags in
-    the tenant file."""
+    version it was last recorded on (the history's versions), its environment and its
+    tags in the tenant file."""
     from tenantboard.groups import group_values, version_label
 
     def values_of(row: Any) -> tuple[str, ...]:
         tenant = row.tenant
         host = next((i.host for i in reversed(found.get(tenant.key, [])) if i.host), "")
-        return group_values(dimension, tenant, host, version_label(versions.get(tenant.key)))
+        span = versions.get(tenant.key)
+        version = version_label(span.version) if span is not None else None
+        return group_values(dimension, tenant, host, version)
 
     return values_of
 
@@ -1403,6 +1490,29 @@ def _list_windows(
     return 0
 
 
+def cmd_versions(args: argparse.Namespace) -> int:
+    from tenantboard.history.report_output import versions_json, versions_report, versions_table
+
+    tenants = store_for(args).load().tenants
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_HISTORY
+    last_versions, last_recorded, first_seen = {}, {}, {}
+    with db if db is not None else contextlib.nullcontext():
+        if not tenants and db is not None:
+            tenants = [_tenant_of_key(key) for key in db.tenant_keys()]
+        keys = [tenant.key for tenant in tenants if args.env in (None, tenant.env)]
+        if db is not None:
+            last_versions = db.last_versions(keys)
+            last_recorded = db.last_recorded(keys)
+            first_seen = db.versions_first_seen()
+    report = versions_report(keys, last_versions, last_recorded, first_seen, datetime.now(UTC))
+    write_out(versions_json(report) if args.json else versions_table(report))
+    return 0
+
+
 def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
@@ -1522,7 +1632,26 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
         token=token,
         allowed_hosts=tuple(args.allow_host),
         limits=Limits(max_connections=args.max_connections),
+        state_change=_state_change_options(args),
     )
+
+
+def _state_change_options(args: argparse.Namespace) -> Any:
+    """serve's --state-change-* options (None when neither is given); a certificate that
+    cannot be used is a usage error now, not a refused call later."""
+    from tenantboard.pushed import load_keys
+    from tenantboard.tenant_file import StateChangeConfig
+
+    paths = tuple(path.expanduser().absolute() for path in args.state_change_certificate or ())
+    client_id = args.state_change_client_id or ""
+    if not paths and not client_id:
+        return None
+    if paths:
+        try:
+            load_keys(paths)
+        except ValueError as exc:
+            raise UsageError(f"--state-change-certificate: {exc}") from None
+    return StateChangeConfig(certificates=paths, client_id=client_id)
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
@@ -1574,6 +1703,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "report": cmd_report,
     "history": cmd_history,
+    "versions": cmd_versions,
     "serve": cmd_serve,
     "notify-test": cmd_notify_test,
     "maintenance": cmd_maintenance,

@@ -3,8 +3,8 @@
 Pure and UI-free. A tenant belongs to one group of each dimension, except ``tag``, where it
 belongs to one group per tag (and to "no tag" without any). The board groups its rows by
 one dimension (:mod:`tenantboard.rows`), the filter line narrows to groups
-(``host:online3 tag:acme``, :func:`parse_filter`), ``report --by`` adds availability up per
-group, and ``serve``'s ``/metrics`` counts tenants per group and severity
+(``host:online3 tag:acme``: ``rows.FIELD_FILTERS``), ``report --by`` adds availability
+up per group, and ``serve``'s ``/metrics`` counts tenants per group and severity
 (:class:`GroupTally`).
 
 - **host**: the host of the last Endpoint a state answer named (kept while later answers
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
@@ -51,11 +50,18 @@ def group_values(dimension: str, tenant: Tenant, host: str, version: str | None)
     raise ValueError(f"not a group dimension: {dimension!r}")
 
 
-def memberships(tenant: Tenant, host: str, version: str | None) -> tuple[tuple[str, str], ...]:
-    """Every (dimension, group) a tenant is in."""
+#: The dimensions ``serve`` counts per group for /metrics (per version is releases.py's
+#: ``tenantboard_version_tenants``).
+TALLIED: tuple[str, ...] = ("host", "env", "tag")
+
+
+def memberships(
+    tenant: Tenant, host: str, version: str | None, dimensions: tuple[str, ...] = DIMENSIONS
+) -> tuple[tuple[str, str], ...]:
+    """Every (dimension, group) a tenant is in, of ``dimensions``."""
     return tuple(
         (dimension, value)
-        for dimension in DIMENSIONS
+        for dimension in dimensions
         for value in group_values(dimension, tenant, host, version)
     )
 
@@ -76,49 +82,6 @@ def group_title(dimension: str, value: str) -> str:
 def group_sort_key(value: str) -> tuple[bool, str]:
     """Groups by name, the empty group ("no host") last."""
     return (value == NO_GROUP, value.casefold())
-
-
-# -- the filter line ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FilterQuery:
-    """The filter line read: free text, and the groups asked for (``host:online3``).
-
-    A tenant shows when its search text holds the free text and, for each dimension asked
-    for, one of its groups there starts with one of the values given (``host:online3``
-    finds ``online3.superoffice.com``; ``host:online2 host:online3`` finds either)."""
-
-    text: str = ""
-    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        return not self.text and not self.groups
-
-    def matches_groups(self, tenant: Tenant, host: str, version: str | None) -> bool:
-        for dimension, wanted in self.groups:
-            values = group_values(dimension, tenant, host, version)
-            if not any(value.casefold().startswith(w) for value in values for w in wanted):
-                return False
-        return True
-
-
-def parse_filter(text: str) -> FilterQuery:
-    """``host:online3 tag:acme offline`` as a :class:`FilterQuery`. A word ``NAME:VALUE``
-    with a dimension's name is a group; every other word is free text. ``host:`` with
-    nothing after it yet (typing) asks for nothing."""
-    words: list[str] = []
-    wanted: dict[str, list[str]] = {}
-    for word in text.split():
-        name, colon, value = word.partition(":")
-        if colon and name.casefold() in DIMENSIONS:
-            if value:
-                wanted.setdefault(name.casefold(), []).append(value.casefold())
-            continue
-        words.append(word)
-    groups = tuple((dimension, tuple(values)) for dimension, values in wanted.items())
-    return FilterQuery(" ".join(words).casefold(), groups)
 
 
 # -- counts for /metrics ------------------------------------------------------------------

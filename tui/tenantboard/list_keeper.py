@@ -44,6 +44,8 @@ class ListKeeper:
         #: Why the file's command hooks are not run, as it was last read (None: they are).
         self.commands_refused = commands_refused
         self._fingerprint = store.fingerprint() if store else None
+        #: The file's last change could not be read (True until a change that can be).
+        self.unreadable = False
 
     @property
     def saves_to_file(self) -> bool:
@@ -69,6 +71,7 @@ class ListKeeper:
             tenants = await asyncio.to_thread(store.remove, [tenant.key], expected=[tenant])
         if store is not None:
             self._fingerprint = store.fingerprint()
+            self.unreadable = False
         self.tenants = tenants
         return tenants
 
@@ -76,7 +79,9 @@ class ListKeeper:
         """The tenant file as it now is, when it changed since it was last read or saved
         here; else None. Blocking (call it in a thread).
 
-        Raises StoreError (once per change of the file) when the file cannot be used."""
+        Raises StoreError (once per change of the file) when the file cannot be read;
+        :attr:`unreadable` says so until a change that can be read.
+        """
         store = self.store
         if store is None:
             return None
@@ -84,11 +89,13 @@ class ListKeeper:
         if fingerprint == self._fingerprint:
             return None
         self._fingerprint = fingerprint
+        self.unreadable = True
         if fingerprint is None:
             # Deleted or moved away (often for a moment, by an editor or a sync tool): the
             # list is kept, and when the file is back its tenants keep their history.
             raise StoreError(store.path, "the tenant file is gone (deleted or moved away)")
         tenant_list = store.load()
+        self.unreadable = False
         self.hooks = tuple(tenant_list.notify)
         self.commands_refused = tenant_list.commands_refused
         self.tenants = list(tenant_list.tenants)

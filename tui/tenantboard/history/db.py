@@ -28,6 +28,7 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.events(key=None, since=None, limit=2000)       # newest first, as LoggedEvents
     db.marks(keys, now, current)   # active mutes / acknowledgements
     db.outages(since, until)       # our own outages (connectivity.Outage), oldest first
+    db.version_spans(key), db.last_versions(keys), db.versions_first_seen()   # releases
     db.incidents(host=, key=, since=, until=)  # host incidents (IncidentRecord), oldest first
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
@@ -41,6 +42,10 @@ Availability (pure, :mod:`tenantboard.availability`)::
     found = db.window_intervals(keys, now - timedelta(days=30), now)
     availability(found[key], start, now)   # uptime, coverage, incidents, maintenance, ...
     daily_strip(found[key], now, days=30)  # worst Severity per day, None for no data
+
+Versions (schema 3): the writer also records the release each answer names
+(:class:`VersionSeen`), one row per tenant per change of version, with when it was first
+seen; an older file is read as it is (no versions) and upgraded by the next writer.
 
 Mutes and acknowledgements: ``add_mark(key, "mute"|"ack", outcome_label, now, until=...)``
 (through ``writer.call``), ``expire_marks(now, {key: label})`` now and then (returns the
@@ -108,6 +113,7 @@ from tenantboard.history.availability import Interval, outcome_label
 from tenantboard.humanize import host_of, time_range
 from tenantboard.maintenance import Scope, Window, scope_text
 from tenantboard.paths import history_path
+from tenantboard.releases import VersionSpan
 from tenantboard.sanitize import clean
 from tenantboard.tenant_file import Settings
 
@@ -115,7 +121,7 @@ if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
 #: For rows that do not say when the next check was planned (written before schema 2):
@@ -217,16 +223,22 @@ CREATE UNIQUE INDEX IF NOT EXISTS maintenance_once ON maintenance_windows(source
     WHERE source != 'adhoc';
 CREATE INDEX IF NOT EXISTS maintenance_by_end ON maintenance_windows(end_at);
 """
-#: 4: groups and host incidents (groups.py, incidents.py): the version each tenant's
-#: answers last named (``report --by version``; its host is in its intervals); one row per
-#: host incident, keyed by its host and when it began (so the writer updates it without
-#: knowing its id), and its members.
-_SCHEMA_FLEET = """
-CREATE TABLE IF NOT EXISTS tenant_versions (
-    tenant INTEGER PRIMARY KEY REFERENCES tenants(id),
+#: Each schema version's statements, in order: a file at version N runs those after it.
+#: 4 (releases): each version a tenant was seen on, from when (a new row when the version
+#: an answer names differs from the tenant's last row's).
+_SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    tenant INTEGER NOT NULL REFERENCES tenants(id),
     version TEXT NOT NULL,
-    seen_at INTEGER NOT NULL
+    host TEXT,
+    first_seen INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS versions_by_tenant ON versions(tenant, first_seen);
+"""
+#: 5: host incidents (incidents.py): one row per incident, keyed by its host and when it
+#: began (so the writer updates it without knowing its id), and its member tenants.
+_SCHEMA_FLEET = """
 CREATE TABLE IF NOT EXISTS host_incidents (
     id INTEGER PRIMARY KEY,
     host TEXT NOT NULL,
@@ -247,11 +259,10 @@ CREATE TABLE IF NOT EXISTS host_incident_tenants (
 );
 CREATE INDEX IF NOT EXISTS host_incident_tenants_by_tenant ON host_incident_tenants(tenant);
 """
-#: Each schema version's statements, in order: a file at version N runs those after it.
-_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _MAINTENANCE_SCHEMA, _SCHEMA_FLEET)
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _MAINTENANCE_SCHEMA, _SCHEMA_V4, _SCHEMA_FLEET)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
-#: The first schema with groups and host incidents: an older file has none (reads as such).
-FLEET_SCHEMA = 4
+#: The first schema with host incidents: an older file has none (reads as such).
+FLEET_SCHEMA = 5
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -374,8 +385,6 @@ class Observation:
     error: str | None = None
     #: When the monitor planned the next check of this tenant (None: not known).
     next_at: datetime | None = None
-    #: The release the answer named (not part of the outcome: kept as the tenant's group).
-    version: str | None = None
 
     @classmethod
     def from_result(cls, result: CheckResult) -> Observation:
@@ -393,7 +402,6 @@ class Observation:
             running=state.is_running,
             host=host_of(state.endpoint) or None,
             next_at=next_at,
-            version=clean(state.version, 200) if state.version else None,
         )
 
     @property
@@ -429,9 +437,27 @@ class Observation:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class VersionSeen:
+    """The version one check's answer named (recorded only when it changes)."""
+
+    key: str
+    at: datetime
+    version: str
+    host: str | None
+
+    @classmethod
+    def from_result(cls, result: CheckResult) -> VersionSeen | None:
+        state = result.state
+        if result.error is not None or state is None or not state.version:
+            return None
+        host = host_of(state.endpoint) or None
+        return cls(result.tenant.key, result.checked_at, state.version, host)
+
+
 if TYPE_CHECKING:
     #: What the writer queues in order: results, log events, and our own outages.
-    Step = Observation | LoggedEvent | Outage
+    Step = Observation | LoggedEvent | Outage | VersionSeen
 
 
 def allowed_silence(interval: Interval, gap: float = DEFAULT_GAP) -> float:
@@ -640,11 +666,13 @@ class HistoryDB:
         self.connection = connection
         self.path = path
         self.read_only = read_only
-        #: The version each tenant was last written with by this connection.
-        self._versions_written: dict[str, str] = {}
         #: The file's schema version (a read-only open reads older ones as they are).
         self.schema = SCHEMA_VERSION
         self._tenant_ids: dict[str, int] = {}
+        #: key -> (version, first seen) of its last versions row, as this connection
+        #: wrote or read it; forgotten when another connection has written the file.
+        self._last_versions: dict[str, tuple[str, int]] = {}
+        self._data_version: int | None = None
 
     @classmethod
     def open(
@@ -743,7 +771,7 @@ class HistoryDB:
             with contextlib.suppress(sqlite3.Error):
                 self.connection.execute("ROLLBACK")
             self._tenant_ids.clear()  # ids inserted by this transaction are gone again
-            self._versions_written.clear()
+            self._last_versions.clear()  # and so are the versions rows it added
             if isinstance(exc, sqlite3.Error | OSError):
                 raise classify(exc, self.path) from None
             raise
@@ -790,9 +818,7 @@ class HistoryDB:
         ends = [row[2] for row in lasts.values() if row is not None]
         outages = self._outages_after(min(ends)) if ends else []
         for key, items in by_key.items():
-            items.sort(key=lambda o: o.at)
-            self._record_one(key, items, gap, lasts[key], outages)
-            self._note_version(key, items)
+            self._record_one(key, sorted(items, key=lambda o: o.at), gap, lasts[key], outages)
 
     def _record_one(
         self,
@@ -862,20 +888,6 @@ class HistoryDB:
                     (_epoch(now or datetime.now(UTC)), run_id),
                 )
 
-    def _note_version(self, key: str, items: Sequence[Observation]) -> None:
-        """The version the tenant's newest answer that names one named (an answer that
-        names none keeps it), written when it changes."""
-        version = next((item.version for item in reversed(items) if item.version), None)
-        if version is None or self._versions_written.get(key) == version:
-            return
-        self.connection.execute(
-            "INSERT INTO tenant_versions(tenant, version, seen_at) VALUES (?, ?, ?) "
-            "ON CONFLICT(tenant) DO UPDATE SET version = excluded.version, "
-            "seen_at = excluded.seen_at",
-            (self._tenant_id(key), version, _epoch(items[-1].at)),
-        )
-        self._versions_written[key] = version
-
     def _write_steps(self, steps: Sequence[Step], gap: float, run_id: int | None) -> None:
         """Runs of observations folded together, events added, outages applied, in order."""
         for _, group in groupby(steps, key=type):
@@ -890,8 +902,40 @@ class HistoryDB:
             elif outages:
                 for outage in outages:
                     self._outage_step(outage, run_id)
+            elif isinstance(items[0], VersionSeen):
+                self._record_versions(items)  # type: ignore[arg-type]
             else:
                 self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
+
+    def _record_versions(self, seen: Sequence[VersionSeen]) -> None:
+        """A row for each version change (inside the write's transaction). Each tenant's
+        last row is read once and then remembered, so a batch of unchanged versions costs
+        a dictionary lookup each; what another process wrote (``PRAGMA data_version``)
+        makes this connection read again."""
+        run = self.connection.execute
+        data_version = run("PRAGMA data_version").fetchone()[0]
+        if data_version != self._data_version:
+            self._last_versions.clear()
+            self._data_version = data_version
+        for item in sorted(seen, key=lambda item: item.at):
+            at = _epoch(item.at)
+            last = self._last_versions.get(item.key)
+            if last is None:
+                row = run(
+                    "SELECT v.version, v.first_seen FROM versions v JOIN tenants t "
+                    "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC "
+                    "LIMIT 1",
+                    (item.key,),
+                ).fetchone()
+                last = (str(row[0]), int(row[1])) if row else ("", -1)
+            if item.version == last[0] or at < last[1]:
+                self._last_versions[item.key] = last  # the same, or older than what is there
+                continue
+            run(
+                "INSERT INTO versions(tenant, version, host, first_seen) VALUES (?, ?, ?, ?)",
+                (self._tenant_id(item.key), item.version, item.host, at),
+            )
+            self._last_versions[item.key] = (item.version, at)
 
     # -- our own outages -------------------------------------------------------------------
 
@@ -1114,6 +1158,11 @@ class HistoryDB:
             "AND ended_at < ? ORDER BY id LIMIT ?)",
             "DELETE FROM maintenance_windows WHERE id IN (SELECT id FROM maintenance_windows "
             "WHERE end_at < ? ORDER BY id LIMIT ?)",
+            # A version row goes once the next one began before the cutoff: the version a
+            # tenant still runs is kept, however long ago it came, with its first sighting.
+            "DELETE FROM versions WHERE id IN (SELECT v.id FROM versions v WHERE EXISTS ("
+            "SELECT 1 FROM versions w WHERE w.tenant = v.tenant AND w.first_seen > v.first_seen "
+            "AND w.first_seen < ?1) ORDER BY v.id LIMIT ?2)",
         )
         deleted = 0
         with self.transaction() as connection:
@@ -1254,16 +1303,6 @@ class HistoryDB:
             for found_host, started, opened, resolved, state, tenants, members, peak, back in rows
         ]
 
-    def tenant_versions(self, keys: Iterable[str]) -> dict[str, str]:
-        """The version each tenant's answers last named, where any did."""
-        if self.schema < FLEET_SCHEMA:
-            return {}
-        wanted = set(keys)
-        rows = self._query(
-            "SELECT t.key, v.version FROM tenant_versions v JOIN tenants t ON t.id = v.tenant"
-        )
-        return {str(key): clean(str(version), 200) for key, version in rows if key in wanted}
-
     def tenant_keys(self) -> list[str]:
         """Every tenant recorded (``env:CustN``): not the key "" that events about no one
         tenant (our own outage, a host incident) are filed under."""
@@ -1319,6 +1358,40 @@ class HistoryDB:
             (-1 if excluding is None else excluding,),
         )
         return _moment(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def version_spans(self, key: str, limit: int = 50) -> list[VersionSpan]:
+        """One tenant's versions, newest first: each from when it was first seen until
+        the next was (the newest: None, still running it as far as recorded)."""
+        if self.schema < 4:
+            return []  # a file from before versions were kept, read as it is
+        rows = self._query(
+            "SELECT v.version, v.host, v.first_seen FROM versions v JOIN tenants t "
+            "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC LIMIT ?",
+            (key, limit),
+        )
+        spans: list[VersionSpan] = []
+        until = None
+        for version, host, first_seen in rows:
+            since = _moment(first_seen)
+            spans.append(VersionSpan(_version_text(version), _host_text(host), since, until))
+            until = since
+        return spans
+
+    def last_versions(self, keys: Iterable[str]) -> dict[str, VersionSpan]:
+        """The version each of ``keys`` was last recorded on (those with one)."""
+        found: dict[str, VersionSpan] = {}
+        for key in keys if self.schema >= 4 else ():
+            spans = self.version_spans(key, limit=1)
+            if spans:
+                found[key] = spans[0]
+        return found
+
+    def versions_first_seen(self) -> dict[str, datetime]:
+        """When each version was first recorded on any tenant."""
+        if self.schema < 4:
+            return {}
+        rows = self._query("SELECT version, MIN(first_seen) FROM versions GROUP BY version")
+        return {_version_text(version): _moment(first) for version, first in rows}
 
     def events(
         self, key: str | None = None, since: datetime | None = None, limit: int = 2000
@@ -1383,6 +1456,14 @@ class HistoryDB:
             if now is None or mark.active(now, (current or {}).get(mark.key)):
                 found.append(mark)
         return found
+
+
+def _version_text(value: Any) -> str:
+    return clean(str(value), 200)  # the file is not ours alone to trust
+
+
+def _host_text(value: Any) -> str | None:
+    return None if value is None else clean(str(value), 60)
 
 
 def _bound(moment: datetime | None, default: int) -> int:
@@ -1649,6 +1730,8 @@ class HistoryWriter:
             observed = [Observation.from_result(r) for r in results if not self._outages(r)]
             self._release(len(results) - len(observed))  # our outage's: a gap, not data
             self._pending.extend(observed)
+            seen = (VersionSeen.from_result(result) for result in results)
+            self._pending.extend(version for version in seen if version is not None)
         elif item[0] in ("observations", "events"):
             self._pending.extend(item[1])
         elif item[0] == "outage":
@@ -1776,10 +1859,11 @@ class HistoryWriter:
 
 
 def _counts(steps: Sequence[Step]) -> tuple[int, int]:
-    """How many observations and how many events ``steps`` holds."""
+    """How many observations and how many events ``steps`` holds (versions seen come with
+    the results, and are not admitted apart)."""
     results = sum(isinstance(step, Observation) for step in steps)
-    outages = sum(isinstance(step, Outage) for step in steps)
-    return results, len(steps) - results - outages
+    others = sum(isinstance(step, Outage | VersionSeen) for step in steps)
+    return results, len(steps) - results - others
 
 
 # -- `check`: mutes from the database, read-only ------------------------------------------------
@@ -1857,6 +1941,7 @@ __all__ = [
     "Mark",
     "Observation",
     "Reason",
+    "VersionSeen",
     "allowed_silence",
     "changed_while_closed",
     "dumps_interval",

@@ -33,12 +33,19 @@ Maintenance: per open window (labels ``window``, ``source``)
 each tenant a window covers now (present only then: join with ``unless on(context_id,
 env)`` to leave planned work out of an alert).
 
+Per version (releases.py; at most :data:`MAX_VERSION_SERIES` versions, the rest as
+``version="other"``; ``version=""`` for answers that name none):
+``tenantboard_version_tenants{version}`` and
+``tenantboard_version_first_seen_timestamp_seconds{version}``. SuperOffice's pushed
+changes: ``tenantboard_pushed_changes_total{result}`` (state_change.py's results).
+
 Per group (groups.py): ``tenantboard_group_tenants{group_by,group,severity}``, tenants by
-endpoint host, environment, version and tag, and severity (every severity of a group is
-there, 0 included; tenants with none in a dimension are the group ``none``). Label values
-stay bounded: at most :data:`GROUP_LIMITS` groups per dimension, the largest, the rest
-added up as ``other``. Hosts and versions come from SuperOffice's answers and are few;
-tags come from the tenant file, a tenant counting under each of its tags.
+endpoint host, environment and tag, and severity (every severity of a group is there, 0
+included; tenants with none in a dimension are the group ``none``; per version is
+``tenantboard_version_tenants`` above). Label values stay bounded: at most
+:data:`GROUP_LIMITS` groups per dimension, the largest, the rest added up as ``other``.
+Hosts come from SuperOffice's answers and are few; tags come from the tenant file, a
+tenant counting under each of its tags.
 
 Host incidents (incidents.py): ``tenantboard_host_incidents_open``,
 ``tenantboard_host_incidents_total`` (opened since `serve` started) and, per open
@@ -70,15 +77,22 @@ from tenantboard.errors import ErrorKind
 from tenantboard.groups import capped
 from tenantboard.humanize import SEVERITY_WORDS, host_of
 from tenantboard.maintenance import Window
+from tenantboard.releases import VersionSummary
+from tenantboard.serve.state_change import RESULTS as PUSHED_RESULTS
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
 
 TENANT_LABELS = ("context_id", "env", "label")
+#: Versions given their own series; past it the versions with the fewest tenants are
+#: summed as ``version="other"`` (answers are untrusted: a made-up version per answer must
+#: not make a series each).
+MAX_VERSION_SERIES = 50
+OTHER_VERSIONS = "other"
 #: Every value of checks_total's ``result`` label, present from the first scrape at 0 so
 #: that rate() and absent() work before the first failure of a kind.
 CHECK_RESULTS: tuple[str, ...] = (RESULT_OK, *(str(kind) for kind in ErrorKind))
 #: The most groups per dimension ``tenantboard_group_tenants`` shows (the rest: ``other``).
-GROUP_LIMITS = {"host": 100, "env": 10, "version": 50, "tag": 50}
+GROUP_LIMITS = {"host": 100, "env": 10, "tag": 50}
 OTHER_GROUP, NO_GROUP_LABEL = "other", "none"
 STATE_HELP = (
     "The tenant's state as its documented number, from the last answer (Unknown 0, "
@@ -122,6 +136,9 @@ class MetricsSnapshot:
     windows: tuple[tuple[Window, int], ...] = ()
     #: The tenants a window covers now.
     in_window: tuple[Tenant, ...] = ()
+    #: (version label, tenants, first seen as Unix time or None), bounded.
+    versions: tuple[tuple[str, int, float | None], ...] = ()
+    pushed: dict[str, int] = field(default_factory=dict)
     #: (dimension, group, severity word) -> tenants, capped (:data:`GROUP_LIMITS`).
     groups: dict[tuple[str, str, str], int] = field(default_factory=dict)
     #: Each open host incident's host and tenants still bad.
@@ -134,9 +151,11 @@ def take_snapshot(
     exposition: Exposition,
     accept: str | None = None,
     notifications: Counter[tuple[str, str]] | None = None,
+    pushed: Counter[str] | None = None,
 ) -> MetricsSnapshot:
     """Copy what the scrape needs: the list, and the rows changed since the exposition
-    last formatted them. Runs on the event loop, so it only compares revisions."""
+    last formatted them. Runs on the event loop, so it compares revisions, and counts
+    tenants per version (a pass over the rows: about a millisecond per 5,000)."""
     _, content_type = choose_encoder(accept or "")
     rows = watcher.model.rows
     keys = list(watcher.model.list_order)
@@ -168,12 +187,30 @@ def take_snapshot(
         notifications=dict(notifications or {}),
         file_valid=watcher.file_error is None,
         outage=watcher.session.monitor.outage is not None,
+        versions=version_series(watcher.session.version_summaries()),
+        pushed=dict(pushed or {}),
         groups=capped(watcher.session.groups.snapshot(), GROUP_LIMITS, OTHER_GROUP),
         incidents_open=tuple(
             (incident.host, incident.bad) for incident in watcher.session.incidents.open.values()
         ),
         incidents_opened=watcher.session.incidents.opened_total,
     )
+
+
+def version_series(
+    summaries: list[VersionSummary], limit: int = MAX_VERSION_SERIES
+) -> tuple[tuple[str, int, float | None], ...]:
+    """(version label, tenants, first seen) per version, at most ``limit`` of them: those
+    with the most tenants; the others summed as :data:`OTHER_VERSIONS`."""
+    ranked = sorted(summaries, key=lambda item: -item.tenants)
+    kept, rest = ranked[:limit], ranked[limit:]
+    series = [
+        (item.version or "", item.tenants, item.first_seen.timestamp() if item.first_seen else None)
+        for item in kept
+    ]
+    if rest:
+        series.append((OTHER_VERSIONS, sum(item.tenants for item in rest), None))
+    return tuple(series)
 
 
 # -- per tenant ------------------------------------------------------------------------------
@@ -357,6 +394,7 @@ class OverallCollector(Collector):
             value=1 if snap.outage else 0,
         )
         yield from self._maintenance_families(snap)
+        yield from self._version_families(snap)
         yield from self._group_families(snap)
 
     @staticmethod
@@ -395,8 +433,8 @@ class OverallCollector(Collector):
     def _group_families(snap: MetricsSnapshot) -> Iterator[Metric]:
         groups = GaugeMetricFamily(
             "tenantboard_group_tenants",
-            "Tenants by group (group_by: host, env, version or tag) and severity; at most "
-            "a bounded number of groups per group_by, the rest as group other.",
+            "Tenants by group (group_by: host, env or tag) and severity; at most a bounded "
+            "number of groups per group_by, the rest as group other.",
             labels=["group_by", "group", "severity"],
         )
         present = sorted({(dimension, value) for dimension, value, _ in snap.groups})
@@ -423,6 +461,36 @@ class OverallCollector(Collector):
         for host, bad in sorted(snap.incidents_open):
             members.add_metric([host], bad)
         yield members
+
+    @staticmethod
+    def _version_families(snap: MetricsSnapshot) -> Iterator[Metric]:
+        tenants = GaugeMetricFamily(
+            "tenantboard_version_tenants",
+            'Tenants whose last answer names this version ("": none named; "other": the '
+            "versions past the first 50, summed).",
+            labels=["version"],
+        )
+        first_seen = GaugeMetricFamily(
+            "tenantboard_version_first_seen_timestamp_seconds",
+            "When this version was first seen on any tenant (the history's record), Unix time.",
+            labels=["version"],
+        )
+        for version, count, seen in snap.versions:
+            tenants.add_metric([version], count)
+            if seen is not None:
+                first_seen.add_metric([version], seen)
+        yield tenants
+        yield first_seen
+        pushed = CounterMetricFamily(
+            "tenantboard_pushed_changes",
+            "Calls from SuperOffice's pushed changes by result: accepted (the tenant is "
+            "re-checked), not_listed, malformed, refused (the token), replayed, unavailable "
+            "(not set up, or cannot be checked).",
+            labels=["result"],
+        )
+        for result in sorted(set(PUSHED_RESULTS) | set(snap.pushed)):
+            pushed.add_metric([result], snap.pushed.get(result, 0))
+        yield pushed
 
     @staticmethod
     def _duration_family(snap: MetricsSnapshot) -> HistogramMetricFamily:

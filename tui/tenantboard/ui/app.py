@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from collections.abc import Iterable
 from functools import partial
@@ -31,13 +30,10 @@ from tenantboard.remote import AttachedMonitor
 from tenantboard.session import Session
 from tenantboard.ui.palette import TenantCommands
 from tenantboard.ui.screens.board import BoardConfig, BoardScreen
-from tenantboard.ui.textual_overrides import HangupAwareDriver
+from tenantboard.ui.textual_overrides import EXIT_ON_SIGNAL, HangupAwareDriver
 from tenantboard.ui_state import read_ui_state, save_ui_state
 
 __all__ = ["BoardConfig", "TenantBoardApp", "binding_ids", "run_board"]
-
-#: Exit codes after a signal, as a shell reports a process killed by it (128 + number).
-EXIT_ON_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class TenantBoardApp(App[int]):
@@ -77,10 +73,6 @@ class TenantBoardApp(App[int]):
             return HangupAwareDriver
         return super().get_driver_class()
 
-    def terminal_gone(self) -> None:
-        """The terminal went away (end of input): save what the board keeps, and exit."""
-        self.exit(return_code=EXIT_ON_SIGNAL[signal.SIGHUP])
-
     def apply_keymap(self) -> None:
         """Remap keys by binding id ([keys] in the tenant file; again whenever it changes);
         an id nobody knows is said and left out, never a reason not to start (list, check
@@ -102,7 +94,8 @@ class TenantBoardApp(App[int]):
 
     def _exit_on_signals(self) -> None:
         """SIGTERM, SIGHUP and SIGINT end the board the orderly way: what it keeps is saved
-        and the terminal is restored (alternate screen, mouse, cursor, cooked mode)."""
+        and the terminal is restored (alternate screen, mouse, cursor, cooked mode). The
+        hang-up aware driver (Linux) does this itself, even with the event loop stuck."""
         loop = asyncio.get_running_loop()
         for number, code in EXIT_ON_SIGNAL.items():
             loop.add_signal_handler(number, partial(self.exit, return_code=code))
@@ -118,7 +111,7 @@ class TenantBoardApp(App[int]):
         if self._ui_state_report:
             self.notify(self._ui_state_report, severity="warning", timeout=30, markup=False)
         self.set_interval(60, self.remember_choices)
-        if not self.is_headless:
+        if not self.is_headless and not issubclass(self.get_driver_class(), HangupAwareDriver):
             self._exit_on_signals()
 
     def _run_session(self) -> None:

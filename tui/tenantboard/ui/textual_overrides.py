@@ -6,23 +6,17 @@ check that it is still there in the shape we expect; ``tests/test_textual_overri
 runs every check and fails naming the hook when an upgrade removes or changes one. When
 upgrading Textual: run those tests, re-measure with ``make bench``, then move the pin.
 
-What is here, and why:
+What is here, and why (each measured on its own with ``python bench/overrides.py``; the
+figures are in docs/performance.md). Only what is correctness or a measured gain stays:
 
+- :class:`HangupAwareDriver`: Textual's Linux driver busy-loops at 100% CPU when its
+  terminal goes away (end of input, EIO: a closed SSH session, ``tmux kill-session``;
+  upstream Textualize/textual PR 6690, still open). This one ends the board when its input
+  ends or its output fails; SIGHUP, SIGTERM and SIGINT end it even with the event loop
+  stuck (:class:`ExitDeadline`); its input thread sleeps until a key instead of polling.
 - :class:`FrameTimer` / :class:`FrameTimerScreen`: the screen's update timer ticks only
   after the rest of a frame interval, not one interval late (answers keys sooner).
-- :class:`BandedCompositor`: a screen update redraws the bands of lines that changed, not
-  every line between the topmost and the bottommost change (the header's clock and one row
-  halfway down redrew half the screen, every second).
-- :class:`LineScrollBar` / :class:`LineScrollBarMixin`: a vertical scrollbar drawn line by
-  line from cached strips, and a way to change a widget's scrollable size without a layout
-  of the whole screen.
-- :func:`notify_until_dismissed` / :func:`dismiss`: a notification the board can take back
-  when what it said stops being true (the tenant file is readable again); Textual's
-  ``notify`` returns nothing to dismiss, and ``App._unnotify`` is private.
-- :class:`HangupAwareDriver`: Textual's Linux driver busy-loops at 100% CPU when its
-  terminal goes away (end of input, EIO: a closed SSH session, ``tmux kill-session``; upstream
-  Textualize/textual PR 6690). This one tells the app the terminal is gone, and its writer
-  drops output to a dead terminal instead of dying and blocking the exit.
+- :func:`own_bindings`: a widget's own bindings for a key, for the key bar.
 """
 
 from __future__ import annotations
@@ -31,33 +25,27 @@ import contextlib
 import inspect
 import os
 import selectors
+import signal
 import threading
+import time
 from codecs import getincrementaldecoder
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from math import ceil
+from typing import IO
 
 import textual
-from rich.color import Color
-from rich.style import Style
 from textual import _time
-from textual._compositor import ChopsUpdate, Compositor
 from textual._loop import loop_last
 from textual._parser import ParseError
 from textual._xterm_parser import XTermParser
-from textual.app import App
 from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 from textual.driver import Driver
 from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
-from textual.geometry import Region, Size
 from textual.message_pump import MessagePump
-from textual.notifications import Notification, Notify, SeverityLevel
 from textual.reactive import Reactive
 from textual.screen import UPDATE_PERIOD, Screen
-from textual.scrollbar import ScrollBar, ScrollBarRender
-from textual.strip import Strip
 from textual.timer import EventTargetGone, Timer, TimerCallback
 from textual.widget import Widget
 
@@ -73,7 +61,9 @@ VERIFIED_TEXTUAL = "8.2.8"
 # in ``Timer._run``): a refresh asked for just after a frame waits up to two intervals (33 ms)
 # instead of the rest of one. On a busy board a frame has nearly always just been drawn, so
 # that wait lands on most keys; measured during a 10,000-tenant pass, opening the detail pane
-# took 37 ms at the median with Textual's timer and 21-25 ms with this one.
+# took 37 ms at the median with Textual's timer and 21-25 ms with this one; measured again on
+# its own (bench/overrides.py keys), it opened later without this timer in every round
+# (1.07-2.12x the round's median, docs/performance.md).
 
 
 class FrameTimer(Timer):
@@ -117,13 +107,11 @@ class FrameTimer(Timer):
 
 
 class FrameTimerScreen(Screen):
-    """A Screen whose update timer is a :class:`FrameTimer` and whose compositor is a
-    :class:`BandedCompositor`."""
+    """A Screen whose update timer is a :class:`FrameTimer`."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._frame_timer: FrameTimer | None = None
-        self._compositor = BandedCompositor()
 
     @property
     def _update_timer(self) -> Timer:
@@ -139,189 +127,29 @@ class FrameTimerScreen(Screen):
         return self._frame_timer
 
 
-# -- the banded compositor --------------------------------------------------------------------
-#
-# Textual's ``Compositor.render_partial_update`` crops a screen update to the smallest region
-# that holds every changed region, and then every widget that overlaps that region renders
-# all of its lines (from its line cache where it can, but each line still filtered and cut
-# into the screen's chops): the screen and its containers, the table and its scrollbar, 50
-# lines each, for one changed row and the header's clock. An idle board did that every
-# second, 5 ms a frame at 200x50 and most of its idle CPU; a board taking results did it on
-# every frame. This one renders each band of nearby changed lines on its own, and asks each
-# widget for the lines of the band only, as Textual already does for a widget that is
-# scrolled partly out of view. What reaches the terminal is the same.
-
-#: Changed lines this close together are drawn as one band (fewer passes over the widgets).
-BAND_GAP = 2
-
-
-def dirty_bands(regions: Iterable[Region], gap: int = BAND_GAP) -> list[Region]:
-    """The regions merged into bands: each band holds the regions whose lines overlap it or
-    come within ``gap`` lines of it; bands do not share lines."""
-    bands: list[Region] = []
-    for region in sorted(regions, key=lambda region: region.y):
-        if bands and region.y <= bands[-1].bottom + gap:
-            bands[-1] = bands[-1].union(region)
-        else:
-            bands.append(region)
-    return bands
-
-
-class BandedCompositor(Compositor):
-    """Renders a partial update band by band, each widget only for the band's lines.
-
-    Overrides the private ``Compositor.render_partial_update`` and ``_get_renders``; uses
-    ``_dirty_regions``, ``_regions_to_spans``, ``_render_chops``, ``cuts`` and
-    ``visible_widgets``.
-    """
-
-    def _get_renders(
-        self, crop: Region | None = None
-    ) -> Iterable[tuple[Region, Region, list[Strip]]]:
-        if not crop:
-            yield from super()._get_renders(crop)
-            return
-        rows = Region(0, crop.y, self.size.width, crop.height)
-        for widget, (region, clip) in self.visible_widgets.items():
-            if not crop.overlaps(clip):
-                continue
-            band_clip = clip.intersection(rows)
-            x, y, width, height = region.intersection(band_clip)
-            if width and height:
-                lines = Region(x - region.x, y - region.y, width, height)
-                yield region, band_clip, widget.render_lines(lines)
-
-    def render_partial_update(self) -> ChopsUpdate | None:
-        update_regions = self._dirty_regions.copy()
-        self._dirty_regions.clear()
-        if not update_regions:
-            return None
-        screen_region = self.size.region
-        spans = list(self._regions_to_spans(update_regions))
-        is_rendered_line = {y for y, _, _ in spans}.__contains__
-        chops: list[Mapping[int, Strip | None]] | None = None
-        for band in dirty_bands(update_regions):
-            crop = band.intersection(screen_region)
-            if not crop:
-                continue
-            band_chops = self._render_chops(crop, is_rendered_line)
-            if chops is None:
-                chops = list(band_chops)
-            else:
-                for y in crop.line_range:
-                    chops[y] = band_chops[y]
-        if chops is None:  # nothing on screen changed
-            chops = list(self._render_chops(Region(), is_rendered_line))
-        return ChopsUpdate(chops, spans, [cut_set[1:] for cut_set in self.cuts])
-
-
-# -- the line scrollbar -----------------------------------------------------------------------
-#
-# Textual's ScrollBar renders itself as a Rich renderable: every redraw (each scroll step,
-# each layout) goes through the console, splits the result into lines and builds a Strip per
-# line, paid again on every cursor move that scrolls the table. This one computes the same
-# segments with Textual's own ``ScrollBarRender.render_bar`` (same look, same mouse actions)
-# once per position and hands the compositor one ready Strip per line.
-
-_DEFAULT_BACK = Color.parse("#555555")
-_DEFAULT_BAR = Color.parse("bright_magenta")
-
-
-class LineScrollBar(ScrollBar):
-    """A vertical ScrollBar whose lines come from a cache keyed by what they show."""
-
-    def __init__(self, *, thickness: int = 1) -> None:
-        super().__init__(vertical=True, name="vertical", thickness=thickness)
-        self._key: tuple[object, ...] | None = None
-        self._strips: list[Strip] = []
-
-    def _bar_strips(self) -> list[Strip]:
-        renderable = self.render()
-        assert isinstance(renderable, ScrollBarRender)
-        width, height = self.size
-        style = renderable.style
-        assert isinstance(style, Style)
-        key = (
-            width,
-            height,
-            renderable.virtual_size,
-            renderable.window_size,
-            renderable.position,
-            style,
-        )
-        if key != self._key:
-            back = style.bgcolor or _DEFAULT_BACK
-            bar = style.color or _DEFAULT_BAR
-            segments = ScrollBarRender.render_bar(
-                size=height,
-                virtual_size=renderable.virtual_size,
-                window_size=renderable.window_size,
-                position=renderable.position,
-                thickness=width,
-                vertical=True,
-                back_color=back,
-                bar_color=bar,
-            )
-            # A vertical bar is one segment per line.
-            self._strips = [Strip([segment], width) for segment in segments.segments]
-            self._key = key
-        return self._strips
-
-    def render_line(self, y: int) -> Strip:
-        strips = self._bar_strips()
-        if 0 <= y < len(strips):
-            return strips[y]
-        return Strip.blank(self.size.width)
-
-
-class LineScrollBarMixin:
-    """For a Widget: make its vertical scrollbar a :class:`LineScrollBar`, and change its
-    scrollable size without a layout of the whole screen.
-
-    Textual creates the scrollbar lazily in the ``vertical_scrollbar`` property; this
-    creates ours the same way (hidden until the widget's content overflows).
-    """
-
-    _vertical_scrollbar: ScrollBar | None
-
-    def set_virtual_size(self, size: Size) -> None:
-        """Change the scrollable size (a filter changed the row count, new content).
-
-        Assigning ``virtual_size`` asks for a layout of the whole screen and then redraws
-        every widget on it, tens of milliseconds with a big table. The widget's own region
-        does not change with its content, so this updates the scrollbar the way Textual
-        does after a layout (``_scroll_update``) and redraws this widget only; if the
-        scrollbar appears or disappears, setting its visibility asks for the layout that
-        is then needed.
-        """
-        assert isinstance(self, Widget)
-        if size == self.virtual_size:
-            return
-        if self.size.area == 0:  # not laid out yet: the first layout is to come anyway
-            self.virtual_size = size
-            return
-        self.set_reactive(Widget.virtual_size, size)
-        self._scroll_update(size)
-        self.refresh()
-
-    @property
-    def vertical_scrollbar(self) -> ScrollBar:
-        assert isinstance(self, Widget)
-        if self._vertical_scrollbar is None:
-            bar = LineScrollBar(thickness=ceil(self.scrollbar_size_vertical))
-            bar.display = False
-            self._vertical_scrollbar = bar
-            self.app._start_widget(self, bar)
-        return self._vertical_scrollbar
-
-
 # -- the terminal going away -----------------------------------------------------------------
+
+#: Signals that end the board, and the exit code a shell reports for each (128 + number).
+EXIT_ON_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
+#: The exit code when the terminal goes away without a signal (end of input, EIO): a hang-up.
+EXIT_TERMINAL_GONE = EXIT_ON_SIGNAL[signal.SIGHUP]
+#: Seconds the event loop has to start the orderly exit once the board is asked to end; a
+#: loop that has not started it by then is stuck, and the process ends anyway.
+LOOP_GRACE = 5.0
+#: Seconds the orderly exit (remembered choices, the history's last writes, alert hooks
+#: finishing) may take once started, before the process ends anyway.
+EXIT_GRACE = 30.0
 
 
 class DeadTerminalSafeWriter(WriterThread):
     """Textual's writer thread, but a write to a terminal that is gone (EIO, EPIPE) is
     dropped and the thread keeps draining its queue: otherwise it dies, its bounded queue
-    fills, and the next write (restoring the terminal on exit) blocks forever."""
+    fills, and the next write (restoring the terminal on exit) blocks forever. The first
+    failed write calls ``on_gone`` (from this thread)."""
+
+    def __init__(self, file: IO[str], on_gone: Callable[[], None]) -> None:
+        super().__init__(file)
+        self._on_gone = on_gone
 
     def run(self) -> None:
         get = self._queue.get
@@ -338,24 +166,76 @@ class DeadTerminalSafeWriter(WriterThread):
                     self._file.flush()
             except (OSError, ValueError):
                 alive = False
+                self._on_gone()
         if alive:
             with contextlib.suppress(OSError, ValueError):
                 self._file.flush()
 
 
+class ExitDeadline:
+    """Ends the process if the orderly exit does not: the last resort when the event loop
+    is stuck (a bug, a storm of messages) and cannot run it.
+
+    :meth:`ask` may be called from any thread or a signal handler (it only sets an event);
+    :meth:`began` is called on the event loop when the orderly exit begins. Without it
+    within ``loop_grace`` seconds, or if the exit has not finished ``exit_grace`` seconds
+    after it began, ``give_up`` runs (in the deadline's thread) with the exit code asked for.
+    """
+
+    def __init__(
+        self,
+        give_up: Callable[[int], None],
+        loop_grace: float = LOOP_GRACE,
+        exit_grace: float = EXIT_GRACE,
+    ) -> None:
+        self._give_up = give_up
+        self._grace = (loop_grace, exit_grace)
+        self._asked = threading.Event()
+        self._began = threading.Event()
+        self.code = 0
+        self._thread = threading.Thread(target=self._wait, name="exit-deadline", daemon=True)
+
+    def start(self) -> None:
+        """Start waiting (a thread asleep until asked: starting one in a signal handler
+        could deadlock on the interpreter's thread locks)."""
+        if not self._thread.is_alive():
+            self._thread.start()
+
+    def ask(self, code: int) -> None:
+        if not self._asked.is_set():
+            self.code = code
+            self._asked.set()
+
+    def began(self) -> None:
+        self._began.set()
+
+    def _wait(self) -> None:
+        self._asked.wait()
+        loop_grace, exit_grace = self._grace
+        if self._began.wait(loop_grace):
+            time.sleep(exit_grace)
+        self._give_up(self.code)
+
+
 class HangupAwareDriver(LinuxDriver):
-    """Textual's Linux driver that notices its terminal going away.
+    """Textual's Linux driver that notices its terminal going away, and ends the board
+    even when the event loop cannot.
 
     At end of input (or EIO, what a pseudo-terminal whose other side closed answers),
     Textual's input thread keeps selecting a readable descriptor and reading nothing, a busy
-    loop that outlives the terminal. Here the thread stops and calls
-    ``app.terminal_gone()`` on the app's loop; output to the dead terminal is dropped.
+    loop that outlives the terminal. Here the thread stops, as does the writer when the
+    output is gone, and the app is asked to exit as after a hang-up (129). SIGHUP, SIGTERM
+    and SIGINT ask the same (129, 143, 130); their handlers are Python's own, which run
+    even when the event loop is stuck (``loop.add_signal_handler`` runs them on the loop).
+    An :class:`ExitDeadline` ends the process if the orderly exit does not happen.
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.terminal_gone = False
         self.exit_event: WakingEvent = WakingEvent()
+        self.deadline = ExitDeadline(self._give_up)
+        self._signal_handlers: dict[int, object] = {}
 
     def start_application_mode(self) -> None:
         super().start_application_mode()
@@ -363,20 +243,59 @@ class HangupAwareDriver(LinuxDriver):
         # first (stop() waits), so nothing is written out of order.
         assert self._writer_thread is not None
         self._writer_thread.stop()
-        self._writer_thread = DeadTerminalSafeWriter(self._file)
+        self._writer_thread = DeadTerminalSafeWriter(self._file, self._output_ended)
         self._writer_thread.start()
+        self.deadline.start()
+        for number in EXIT_ON_SIGNAL:
+            self._signal_handlers[number] = signal.signal(number, self._signalled)
+
+    def stop_application_mode(self) -> None:
+        for number, handler in self._signal_handlers.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+        self._signal_handlers.clear()
+        super().stop_application_mode()
 
     def write(self, data: str) -> None:
         if not self.terminal_gone:
             super().write(data)
 
+    def end(self, code: int) -> None:
+        """Ask the app to exit with ``code``, the orderly way (what it keeps is saved, the
+        terminal restored); from any thread or a signal handler."""
+        self.deadline.ask(code)
+        self._loop.call_soon_threadsafe(self._exit, code)
+
+    def _exit(self, code: int) -> None:
+        self.deadline.began()
+        self._app.exit(return_code=code)
+
+    def _signalled(self, number: int, _frame: object) -> None:
+        self.end(EXIT_ON_SIGNAL[signal.Signals(number)])
+
     def _input_ended(self) -> None:
+        self._terminal_lost()
+
+    def _output_ended(self) -> None:
+        self._terminal_lost()
+
+    def _terminal_lost(self) -> None:
         if self.terminal_gone:
             return
         self.terminal_gone = True
-        on_gone = getattr(self._app, "terminal_gone", None)
-        if on_gone is not None:
-            self._loop.call_soon_threadsafe(on_gone)
+        self.end(EXIT_TERMINAL_GONE)
+
+    def _give_up(self, code: int) -> None:
+        """The orderly exit did not happen: restore the terminal (a second at most: it may
+        be gone, or the loop may hold what restoring needs) and end the process."""
+        restoring = threading.Thread(target=self._restore_terminal, daemon=True)
+        restoring.start()
+        restoring.join(timeout=1.0)
+        os._exit(code)
+
+    def _restore_terminal(self) -> None:
+        with contextlib.suppress(Exception):  # signal handlers are left: not the main thread
+            super().stop_application_mode()
+            self.close()
 
     def run_input_thread(self) -> None:
         """Textual's input loop (``LinuxDriver.run_input_thread``), ending at end of input.
@@ -464,24 +383,6 @@ def own_bindings(widget: Widget, key: str) -> list[Binding]:
     return list(widget._bindings.key_to_bindings.get(key, []))
 
 
-# -- notifications that can be taken back ------------------------------------------------------
-
-
-def notify_until_dismissed(
-    app: App, message: str, *, severity: SeverityLevel, timeout: float
-) -> Notification:
-    """What ``App.notify`` does (markup off), returning the notification for :func:`dismiss`."""
-    notification = Notification(message, "", severity, timeout, markup=False)
-    app.post_message(Notify(notification))
-    return notification
-
-
-def dismiss(app: App, notification: Notification) -> None:
-    """Take a notification off the screen if it is still there."""
-    if notification in app._notifications:
-        app._unnotify(notification)
-
-
 # -- the registry of hooks --------------------------------------------------------------------
 
 
@@ -511,25 +412,6 @@ def _init_sets(owner: type, attribute: str) -> bool:
 
 
 HOOKS: tuple[Hook, ...] = (
-    Hook("Screen._compositor", "FrameTimerScreen", lambda: _init_sets(Screen, "_compositor")),
-    Hook(
-        "Compositor.render_partial_update/_get_renders/_render_chops/_regions_to_spans",
-        "BandedCompositor",
-        lambda: (
-            callable(Compositor.render_partial_update)
-            and _has_params(Compositor._render_chops, "crop", "is_rendered_line")
-            and callable(Compositor._regions_to_spans)
-            and _is_property(Compositor, "cuts")
-            and _init_sets(Compositor, "_dirty_regions")
-            and _has_params(Compositor._get_renders, "crop")
-            and _is_property(Compositor, "visible_widgets")
-        ),
-    ),
-    Hook(
-        "ChopsUpdate(chops, spans, chop_ends)",
-        "BandedCompositor",
-        lambda: _has_params(ChopsUpdate, "chops", "spans", "chop_ends"),
-    ),
     Hook("Screen._update_timer", "FrameTimerScreen", lambda: _is_property(Screen, "_update_timer")),
     Hook("Screen._on_timer_update", "FrameTimerScreen", lambda: callable(Screen._on_timer_update)),
     Hook("MessagePump._timers", "FrameTimerScreen", lambda: _init_sets(MessagePump, "_timers")),
@@ -548,43 +430,8 @@ HOOKS: tuple[Hook, ...] = (
         lambda: callable(_time.get_time) and callable(_time.sleep),
     ),
     Hook(
-        "Widget._vertical_scrollbar",
-        "LineScrollBarMixin",
-        lambda: _init_sets(Widget, "_vertical_scrollbar"),
-    ),
-    Hook(
-        "Widget.vertical_scrollbar",
-        "LineScrollBarMixin",
-        lambda: _is_property(Widget, "vertical_scrollbar"),
-    ),
-    Hook(
-        "App._start_widget",
-        "LineScrollBarMixin",
-        lambda: _has_params(App._start_widget, "parent", "widget"),
-    ),
-    Hook(
-        "Widget._scroll_update",
-        "LineScrollBarMixin",
-        lambda: _has_params(Widget._scroll_update, "virtual_size"),
-    ),
-    Hook(
-        "ScrollBarRender.render_bar",
-        "LineScrollBar",
-        lambda: _has_params(
-            ScrollBarRender.render_bar,
-            "size",
-            "virtual_size",
-            "window_size",
-            "position",
-            "thickness",
-            "vertical",
-            "back_color",
-            "bar_color",
-        ),
-    ),
-    Hook(
-        "Widget.virtual_size lays out",
-        "LineScrollBarMixin, FilterLine",
+        "Reactive._layout (Widget.virtual_size lays out)",
+        "FilterLine",
         lambda: isinstance(Widget.virtual_size, Reactive) and Widget.virtual_size._layout,
     ),
     Hook(
@@ -596,16 +443,22 @@ HOOKS: tuple[Hook, ...] = (
         ),
     ),
     Hook(
-        "LinuxDriver._writer_thread",
+        "LinuxDriver._writer_thread/_file",
         "HangupAwareDriver",
         lambda: "self._writer_thread = WriterThread(self._file)" in inspect.getsource(LinuxDriver),
     ),
     Hook(
-        "WriterThread._queue/_file",
+        "textual.drivers._writer_thread.WriterThread._queue/_file",
         "DeadTerminalSafeWriter",
         lambda: _init_sets(WriterThread, "_queue") and _init_sets(WriterThread, "_file"),
     ),
     Hook("Driver._loop", "HangupAwareDriver", lambda: _init_sets(Driver, "_loop")),
+    Hook("Driver._app", "HangupAwareDriver", lambda: _init_sets(Driver, "_app")),
+    Hook(
+        "Driver._debug (XTermParser(debug))",
+        "HangupAwareDriver",
+        lambda: _init_sets(Driver, "_debug") and _has_params(XTermParser, "debug"),
+    ),
     Hook(
         "LinuxDriver.exit_event (set, then the input thread joined)",
         "HangupAwareDriver, WakingEvent",
@@ -620,25 +473,21 @@ HOOKS: tuple[Hook, ...] = (
         lambda: _init_sets(XTermParser.__mro__[1], "_timeout_time"),
     ),
     Hook(
-        "App._notifications/_unnotify",
-        "dismiss",
-        lambda: _init_sets(App, "_notifications") and _has_params(App._unnotify, "notification"),
-    ),
-    Hook(
-        "Notification(message, title, severity, timeout, markup)",
-        "notify_until_dismissed",
-        lambda: _has_params(Notification, "message", "title", "severity", "timeout", "markup"),
-    ),
-    Hook(
         "DOMNode._bindings.key_to_bindings",
         "own_bindings (KeyBar)",
         lambda: _init_sets(DOMNode, "_bindings") and hasattr(BindingsMap(), "key_to_bindings"),
     ),
     Hook(
-        "XTermParser.feed/tick",
+        "textual._xterm_parser.XTermParser.feed/tick",
         "HangupAwareDriver",
         lambda: callable(XTermParser.feed) and callable(XTermParser.tick),
     ),
+    Hook(
+        "textual._parser.ParseError",
+        "HangupAwareDriver",
+        lambda: issubclass(ParseError, Exception),
+    ),
+    Hook("textual._loop.loop_last", "HangupAwareDriver", lambda: callable(loop_last)),
 )
 
 

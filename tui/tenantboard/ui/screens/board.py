@@ -22,7 +22,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
-from textual.notifications import Notification
 from textual.widgets import Input
 
 from tenantboard.clock import Clock
@@ -34,6 +33,7 @@ from tenantboard.history.reader import mark_text
 from tenantboard.humanize import plural
 from tenantboard.incidents import HostIncident
 from tenantboard.maintenance import header_text
+from tenantboard.releases import VersionSpan
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import (
     SORTS,
@@ -66,6 +66,7 @@ from tenantboard.session import (
     SessionConfig,
     SettingsChanged,
     VersionFetched,
+    VersionHistoryRead,
 )
 from tenantboard.ui.messages import ResultsArrived
 from tenantboard.ui.pacing import Pacing, Timer, clock_timers
@@ -74,13 +75,14 @@ from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
 from tenantboard.ui.screens.maintenance import MaintenanceActions
 from tenantboard.ui.screens.marks import MarkActions
-from tenantboard.ui.textual_overrides import FrameTimerScreen, dismiss, notify_until_dismissed
+from tenantboard.ui.screens.versions import VersionsScreen
+from tenantboard.ui.textual_overrides import FrameTimerScreen
 from tenantboard.ui.widgets.change_line import ChangeLine, IncidentLine
 from tenantboard.ui.widgets.detail import DetailContext, DetailPane
 from tenantboard.ui.widgets.event_log import EventLogPanel
 from tenantboard.ui.widgets.filter_line import FilterLine
 from tenantboard.ui.widgets.keybar import KeyBar
-from tenantboard.ui.widgets.summary import SummaryBar, activity_text, counts_text
+from tenantboard.ui.widgets.summary import SummaryBar, activity_text, counts_text, status_text
 from tenantboard.ui.widgets.table import TenantTable
 from tenantboard.ui_state import UiState
 
@@ -139,13 +141,9 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         self._version_timer: Timer | None = None
         #: Whose availability the pane last asked for, and when (monotonic).
         self._availability_asked: tuple[str | None, float] = (None, 0.0)
-        #: The alert saying the tenant file cannot be used, until it can.
-        self._tenant_file_problem: Notification | None = None
-        #: The alert saying the file's command hooks are not run, and its text.
-        self._commands_refused_alert: tuple[str, Notification] | None = None
         #: The header's counts as last drawn, and what they were drawn from (once a second
         #: the clock changes and the counts, mostly, do not).
-        self._counts_drawn: tuple[tuple, int, Text] | None = None
+        self._counts_drawn: tuple[tuple, tuple[Text, Text]] | None = None
         self._table_times_slot = 0
         self._unsubscribe: Callable[[], None] | None = None
         #: One-shot timers on the injected clock (a test moves them with its fake clock).
@@ -281,6 +279,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
                 self._redraw_key(key)
                 if key == self.detail_key:
                     self.show_detail_of_cursor_row(fetch=False)
+            case VersionHistoryRead(key=key) if key == self.detail_key:
+                self.show_detail_of_cursor_row(fetch=False)
             case RoleChanged(message=message):
                 self.notify(message, timeout=8, markup=False)
                 self.update_summary()
@@ -291,8 +291,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
                     self.server_refused(message)
                 elif connected:
                     self.notify(message, timeout=4, markup=False)
-                else:
-                    self.alert(message)
+                self.standing_problem("server", "" if connected else message)
 
     def _rows_changed(self, rows: tuple[TenantRow, ...]) -> None:
         model = self.model
@@ -332,7 +331,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         line.append(f"{newest.name}: {newest.text}{more}")
         line.append("   l: event log", "dim")
         self.change_line.show(line)
-        self.change_line.display = not self.log_panel.display
+        self._show_change_line()
         now = self.clock.monotonic()
         if not self.remembered.notify_changes or now - self._last_toast < TOAST_GAP:
             return
@@ -350,11 +349,20 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         self.table.refresh()
         self.alert(message)
 
-    def alert(self, message: str) -> Notification:
+    def alert(self, message: str) -> None:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
-        return notify_until_dismissed(
-            self.app, message, severity="error", timeout=NEEDS_OPERATOR_SECONDS
-        )
+        self.notify(message, severity="error", timeout=NEEDS_OPERATOR_SECONDS, markup=False)
+
+    def standing_problem(self, kind: str, text: str) -> None:
+        """A problem true until it is not (the tenant file cannot be used, the server an
+        attached board follows is gone) leads the change line while it lasts, the log open
+        or not; "" ends it."""
+        self.change_line.set_problem(kind, text)
+        self._show_change_line()
+
+    def _show_change_line(self) -> None:
+        line = self.change_line
+        line.display = bool(line.problems) or (bool(line.text) and not self.log_panel.display)
 
     def _outage_changed(self, outage: Outage) -> None:
         """The board's own network trouble: one alarm in the header while it lasts; the
@@ -369,7 +377,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
                 markup=False,
             )
         self.change_line.show(text)
-        self.change_line.display = not self.log_panel.display
+        self._show_change_line()
         self.update_summary()
         self.update_log()  # failures it held back are no longer the tenants'
         self.table.refresh()
@@ -421,26 +429,15 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
 
     def _file_status(self, problem: str | None, message: str) -> None:
-        if self._tenant_file_problem is not None:
-            dismiss(self.app, self._tenant_file_problem)
-            self._tenant_file_problem = None
-        if problem is not None:
-            self._tenant_file_problem = self.alert(message)
-        else:
+        self.standing_problem("tenant file", message if problem is not None else "")
+        if problem is None:
             self.notify(message, timeout=5, markup=False)
 
     def _say_commands_refused(self) -> None:
-        """An alert while the tenant file's command hooks are refused (it goes when the
-        file is fixed: its mode and owner are part of what the session watches)."""
-        text = self.session.commands_refused
-        shown = self._commands_refused_alert
-        if shown is not None and shown[0] == text:
-            return
-        if shown is not None:
-            dismiss(self.app, shown[1])
-            self._commands_refused_alert = None
-        if text:
-            self._commands_refused_alert = (text, self.alert(text))
+        """While the tenant file's command hooks are refused, the change line says why (it
+        goes when the file is fixed: its mode and owner are part of what the session
+        watches)."""
+        self.standing_problem("hooks", self.session.commands_refused or "")
 
     def _marks_changed(self, keys: frozenset[str]) -> None:
         for key in keys:
@@ -531,33 +528,22 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         activity = activity_text(
             in_flight=monitor.in_flight,
             now=self.clock.wall(),
-            paused=monitor.paused,
             history=history,
             history_problem=problem,
         )
-        note = self._view_note()
-        total = self.model.total
-        demo = self.config.demo
-        alarm = monitor.outage.headline if monitor.outage is not None else ""
-        planned = header_text(self.session.maintenance.open, self.clock.wall())
-        key = (tuple(self.model.counts.items()), total, demo, note, alarm, planned)
-        room = self.size.width - activity.cell_len
-        if self._counts_drawn is None or self._counts_drawn[:2] != (key, room):
-            counts = counts_text(
-                self.model.counts, total=total, demo=demo, note=note, alarm=alarm, planned=planned
-            )
-            if counts.cell_len > room:
-                counts = counts_text(
-                    self.model.counts,
-                    total=total,
-                    demo=demo,
-                    compact=True,
-                    note=note,
-                    alarm=alarm,
-                    planned=planned,
-                )
-            self._counts_drawn = (key, room, counts)
-        self.summary.show(self._counts_drawn[2], activity)
+        counts = self.model.counts
+        key = tuple(counts.items())
+        if self._counts_drawn is None or self._counts_drawn[0] != key:
+            self._counts_drawn = (key, (counts_text(counts), counts_text(counts, compact=True)))
+        status = status_text(
+            total=self.model.total,
+            demo=self.config.demo,
+            note=self._view_note(),
+            alarm=monitor.outage.headline if monitor.outage is not None else "",
+            paused=monitor.paused,
+            planned=header_text(self.session.maintenance.open, self.clock.wall()),
+        )
+        self.summary.show(self._counts_drawn[1], status, activity)
 
     def _view_note(self) -> str:
         view = self.model.view
@@ -604,7 +590,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         key = row.tenant.key
         session = self.session
         if session.attached:
-            note = "availability is kept by the server"
+            note = "the history is kept by the server"
         elif session.config.history_path is None:
             note = "no history database (demo): history is kept in memory only"
         else:
@@ -616,6 +602,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             fetching_version=key in session.fetching_versions,
             availability=session.availability.get(key),
             availability_note=note,
+            versions=_spans_of(session, key),
             marks=(
                 *(mark_text(mark) for mark in session.marks.of(key)),
                 *self._window_note(row),
@@ -786,6 +773,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         self._availability_asked = (key, now)
         work = self.session.read_availability([key], with_strip=True)
         self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
+        versions = self.session.read_version_history(key)
+        self.run_worker(versions, group="version-history", exclusive=True, exit_on_error=False)
 
     def _give_keys_to_the_table(self) -> None:
         """Focus the table now, not after a turn of the loop (``Widget.focus``): a key queued
@@ -908,6 +897,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
 
     def action_toggle_log(self) -> None:
         self.log_panel.display = not self.log_panel.display
+        self._show_change_line()
         self.update_log()
         self.app.remember_choices()
 
@@ -966,6 +956,25 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             self.table.move_cursor_to(index)
             self.table.focus()
 
+    # -- actions: versions ----------------------------------------------------------------------
+
+    def action_versions(self) -> None:
+        """The versions view (live while open); the version chosen filters the board."""
+        screen = VersionsScreen(self.session.version_summaries, self.clock.wall)
+        self.app.push_screen(screen, self._show_version)
+
+    def _show_version(self, term: str | None) -> None:
+        if term is None:
+            return
+        self.filter_line.value = term  # filters at once (FilterLine.watch_value)
+        self.filter_line.display = True
+        self._give_keys_to_the_table()
+        self.notify(
+            f"showing {plural(len(self.model), 'tenant')} ({term}); escape clears",
+            timeout=4,
+            markup=False,
+        )
+
     # -- actions: help --------------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -982,3 +991,9 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             rows.append((shown, binding.tooltip or binding.description))
         rows.append(PALETTE_KEY)
         return rows
+
+
+def _spans_of(session: Session, key: str) -> tuple[VersionSpan, ...] | None:
+    """The tenant's versions as last read from the history; None while not read (yet)."""
+    spans = session.version_history.get(key)
+    return tuple(spans) if spans is not None else None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 from textual import events
@@ -18,6 +18,46 @@ from tenantboard.answers import STATE_SEVERITY, Severity
 from tenantboard.humanize import GLYPHS
 from tenantboard.rows import MARK_GLYPHS
 
+#: From this width (inside the box) the keys stand in two columns side by side, and so do
+#: the two legends: at 200x50 everything fits without scrolling.
+TWO_COLUMNS_FROM = 140
+
+
+def _states(severity: Severity) -> list[str]:
+    return [state.name for state, level in STATE_SEVERITY.items() if level is severity]
+
+
+#: What a row's glyph says.
+LEGEND = [
+    (f"{GLYPHS[Severity.OK]} ok", "running: " + ", ".join(_states(Severity.OK))),
+    (f"{GLYPHS[Severity.WARNING]} warning", ", ".join(_states(Severity.WARNING))),
+    (f"{GLYPHS[Severity.CRITICAL]} critical", ", ".join(_states(Severity.CRITICAL))),
+    (
+        f"{GLYPHS[Severity.UNKNOWN]} unknown",
+        "the last check failed, or the state is not documented",
+    ),
+    (f"{GLYPHS[None]} pending", "not checked yet"),
+]
+#: The marks and words a row, the event log and the detail pane may show.
+MARKS = [
+    ("no!", "IsRunning disagrees with State"),
+    ("host ↻", "the endpoint moved to another host since the previous check"),
+    ("State?", "a state the API documentation does not list, shown as sent"),
+    ("backoff 2m", "the last checks failed: waiting longer each time"),
+    ("retry 45s", "the server asked to wait (Retry-After)"),
+    ("↓ (event log)", "a change for the worse"),
+    ("▁▄▆█ (timeline)", "ok, warning, unknown, critical over the session"),
+    (f"{MARK_GLYPHS['mute']} name", "muted (m): no pop-up, bell or alert hook until it ends"),
+    (f"{MARK_GLYPHS['ack']} name", "acknowledged (A): silenced until its state changes"),
+    (
+        f"{MARK_GLYPHS['maintenance']} name",
+        "in a maintenance window (w, W): its changes are planned, no pop-up, bell or hook",
+    ),
+    ("▁▄▆█· (30 days)", "availability strip: each day's worst severity, · for no data"),
+    ("▾ group / ▸ group", "a group's header line (b groups), unfolded / folded (space)"),
+    ("✖ host incident", "many of a host's tenants bad together: one incident, one alert"),
+]
+
 
 def _grid(rows: Iterable[tuple[str, str]]) -> Table:
     grid = Table.grid(padding=(0, 2))
@@ -28,56 +68,59 @@ def _grid(rows: Iterable[tuple[str, str]]) -> Table:
     return grid
 
 
-def help_renderable(bindings: Iterable[tuple[str, str]]) -> Group:
-    """Every key and what it does, and what each glyph and mark means."""
-    legend = [
-        (f"{GLYPHS[Severity.OK]} ok", "running: " + ", ".join(_states(Severity.OK))),
-        (f"{GLYPHS[Severity.WARNING]} warning", ", ".join(_states(Severity.WARNING))),
-        (f"{GLYPHS[Severity.CRITICAL]} critical", ", ".join(_states(Severity.CRITICAL))),
-        (
-            f"{GLYPHS[Severity.UNKNOWN]} unknown",
-            "the last check failed, or the state is not documented",
-        ),
-        (f"{GLYPHS[None]} pending", "not checked yet"),
-    ]
-    marks = [
-        ("no!", "IsRunning disagrees with State"),
-        ("host ↻", "the endpoint moved to another host since the previous check"),
-        ("State?", "a state the API documentation does not list, shown as sent"),
-        ("backoff 2m", "the last checks failed: waiting longer each time"),
-        ("retry 45s", "the server asked to wait (Retry-After)"),
-        ("↓ (event log)", "a change for the worse"),
-        ("▁▄▆█ (timeline)", "ok, warning, unknown, critical over the session"),
-        (f"{MARK_GLYPHS['mute']} name", "muted (m): no pop-up, bell or alert hook until it ends"),
-        (f"{MARK_GLYPHS['ack']} name", "acknowledged (k): silenced until its state changes"),
-        (
-            f"{MARK_GLYPHS['maintenance']} name",
-            "in a maintenance window (w, W): its changes are planned, no pop-up, bell or hook",
-        ),
-        ("▁▄▆█· (30 days)", "availability strip: each day's worst severity, · for no data"),
-        ("▾ group / ▸ group", "a group's header line (b groups), unfolded / folded (space)"),
-        ("✖ host incident", "many of a host's tenants bad together: one incident, one alert"),
-    ]
-    return Group(
-        Text("Keys", "bold underline"),
-        _grid(bindings),
-        Text(),
-        Text("Rows", "bold underline"),
-        _grid(legend),
-        Text(),
-        Text("Marks", "bold underline"),
-        _grid(marks),
-        Text(),
-        Text(
+def _side_by_side(left: RenderableType, right: RenderableType) -> Table:
+    table = Table.grid(padding=(0, 4), expand=True)
+    table.add_column(ratio=1)
+    table.add_column(ratio=1)
+    table.add_row(left, right)
+    return table
+
+
+def _titled(title: str, body: RenderableType) -> Group:
+    # Styled as a span, not as the whole Text: a table pads a cell with the Text's style.
+    return Group(Text.assemble((title, "bold underline")), body)
+
+
+def _halves(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The rows split where about half of their text is on each side (a long description
+    wraps to more lines), the first half at least as long."""
+    weights = [len(key) + len(description) + 20 for key, description in rows]
+    total, running = sum(weights), 0
+    for index, weight in enumerate(weights):
+        running += weight
+        if running * 2 >= total:
+            return rows[: index + 1], rows[index + 1 :]
+    return rows, []
+
+
+class HelpText:
+    """Every key and what it does, and what each glyph and mark means, laid out for the
+    width it is drawn in: on a wide screen the keys in two columns side by side, and the
+    two legends side by side below them."""
+
+    def __init__(self, bindings: Sequence[tuple[str, str]]) -> None:
+        self.bindings = list(bindings)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows, marks = _titled("Rows", _grid(LEGEND)), _titled("Marks", _grid(MARKS))
+        if options.max_width >= TWO_COLUMNS_FROM:
+            first, second = _halves(self.bindings)
+            keys = _side_by_side(_grid(first), _grid(second))
+            yield _titled("Keys", keys)
+            yield Text()
+            yield _side_by_side(rows, marks)
+        else:
+            yield _titled("Keys", _grid(self.bindings))
+            yield Text()
+            yield rows
+            yield Text()
+            yield marks
+        yield Text()
+        yield Text(
             "Colours follow the theme; glyphs and names carry the same meaning without colour. "
             "Keys can be remapped in the tenant file's [keys] table by the ids in docs/board.md.",
             "italic",
-        ),
-    )
-
-
-def _states(severity: Severity) -> list[str]:
-    return [state.name for state, level in STATE_SEVERITY.items() if level is severity]
+        )
 
 
 class HelpScreen(ModalScreen[None]):
@@ -99,9 +142,8 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(Text("tenantboard help", "bold"), markup=False)
-            yield Static(help_renderable(self.bindings), markup=False)
-            yield Static(Text("escape closes this help", "dim"), markup=False)
+            yield Static(Text("tenantboard help  (escape closes it)", "bold"), markup=False)
+            yield Static(HelpText(self.bindings), markup=False)
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

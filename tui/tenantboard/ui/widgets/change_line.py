@@ -1,8 +1,12 @@
-"""One-line notices: the change line (the newest state change) and the incident line.
+"""One-line notices: the change line and the incident line.
 
+The change line: a problem that stands (while it lasts), then the newest state change.
 State changes at fleet scale arrive every few seconds; as toasts they bury the board. They
-are told on the change line, above the key bar, and kept in the event log (``l``). Open
-host incidents are told on the incident line, under the header, while they last.
+are told here, on one line above the key bar, and kept in the event log (``l``). A problem
+that is true until it is not (the tenant file cannot be read, the server a board follows is
+gone) is state, not a notice: it leads the line while it lasts and goes when it ends.
+
+The incident line: the open host incidents, under the header, while there are any.
 """
 
 from __future__ import annotations
@@ -22,15 +26,39 @@ class TextLine(Widget):
         self.text = text
         self.refresh()
 
+    def lead(self) -> Text:
+        """What goes before the text (nothing, unless a kind of line says otherwise)."""
+        return Text(no_wrap=True)
+
     def render(self) -> Text:
-        shown = self.text.copy()
+        shown = self.lead()
+        shown.append_text(self.text)
         shown.truncate(max(0, self.size.width), overflow="ellipsis")
-        shown.no_wrap = True
         return shown
 
 
 class ChangeLine(TextLine):
-    """The newest state change, and how many came with it."""
+    """Standing problems first, then the newest state change and how many came with it."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        #: Standing problems by kind ("tenant file", "server"), in the order they began.
+        self.problems: dict[str, str] = {}
+
+    def set_problem(self, kind: str, text: str) -> None:
+        """``text`` leads the line until the problem of this kind is set to ""."""
+        if text:
+            self.problems[kind] = text
+        else:
+            self.problems.pop(kind, None)
+        self.refresh()
+
+    def lead(self) -> Text:
+        shown = Text(no_wrap=True)
+        for problem in self.problems.values():
+            shown.append(f" {problem} ", "bold reverse")
+            shown.append(" ")
+        return shown
 
 
 class IncidentLine(TextLine):

@@ -21,9 +21,9 @@ from tenantboard.answers import Severity, VersionInfo
 from tenantboard.history.availability import Availability
 from tenantboard.history.reader import STRIP_DAYS, TenantAvailability
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, length, plural, yes_no
+from tenantboard.releases import VersionSpan, compare_releases, shown
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
-from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 LABEL_WIDTH = 12
 
@@ -42,6 +42,8 @@ class DetailContext:
     availability_note: str = ""
     #: Active mutes and acknowledgements, as sentences ("muted by ana at 09:30, until 10:30").
     marks: tuple[str, ...] = ()
+    #: The tenant's versions from the history, newest first; None while not read (yet).
+    versions: tuple[VersionSpan, ...] | None = None
     #: The host incident the tenant is (or was) part of, as a sentence; "" when none.
     incident: str = ""
 
@@ -172,6 +174,8 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
         state.field("Incident", context.incident, "bold")
     available = Section("Availability", "from the history database")
     _availability_section(available, context)
+    releases = Section("Versions", "from the history database, newest first")
+    _versions_section(releases, row, context)
     _version_section(version, row, context)
     if not row.history:
         history.line("nothing yet")
@@ -186,6 +190,8 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
         *state.entries,
         blank,
         *available.entries,
+        blank,
+        *releases.entries,
         blank,
         *version.entries,
         blank,
@@ -349,6 +355,30 @@ def _availability_section(section: Section, context: DetailContext) -> None:
         )
 
 
+def _versions_section(section: Section, row: TenantRow, context: DetailContext) -> None:
+    """Each version the history saw the tenant on: since when, where, and how it came."""
+    spans = context.versions
+    if spans is None:
+        section.line(context.availability_note or "reading the history…")
+        return
+    if not spans:
+        now = f": {shown(row.last_version)} now" if row.last_version else ""
+        section.line(f"none recorded yet{now}")
+        return
+    for index, span in enumerate(spans):
+        since = span.since.astimezone()
+        text = f"{since:%H:%M}  {shown(span.version)}"
+        if span.host:
+            text += f" on {span.host}"
+        older = spans[index + 1] if index + 1 < len(spans) else None
+        if older is not None:
+            order = compare_releases(older.version, span.version)
+            text += ", " + {1: "upgraded", -1: "downgraded"}.get(order or 0, "changed")
+        if span.until is None:
+            text += ", still"
+        section.field(f"{since:%Y-%m-%d}", text)
+
+
 def observed_text(figures: Availability, label: str) -> str:
     """How much of the window the history saw, as time: "observed 12m of the last 24 h"
     (a share would read "0.0%" for minutes of data)."""
@@ -410,7 +440,7 @@ def _version_fields(section: Section, info: VersionInfo) -> None:
         section.field(clean(key, 40), value)
 
 
-class DetailPane(LineScrollBarMixin, ScrollView, can_focus=False):
+class DetailPane(ScrollView, can_focus=False):
     """Shows one tenant. Lines are wrapped once per content or width change and drawn
     from that list, so opening the pane or scrolling it costs next to nothing."""
 
@@ -442,7 +472,7 @@ class DetailPane(LineScrollBarMixin, ScrollView, can_focus=False):
             return
         self._lines = wrap_entries(self._entries, width)
         self._wrapped_for = width
-        self.set_virtual_size(Size(width, len(self._lines)))
+        self.virtual_size = Size(width, len(self._lines))
 
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)

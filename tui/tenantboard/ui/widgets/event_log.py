@@ -15,7 +15,6 @@ from tenantboard.answers import Severity
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS
 from tenantboard.sanitize import clean
-from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 _GLYPH_BY_WORD = {
     "ok": GLYPHS[Severity.OK],
@@ -47,7 +46,7 @@ def fit_line(text: str, width: int) -> str:
     return set_cell_size(text, width)
 
 
-class EventLogPanel(LineScrollBarMixin, ScrollView, can_focus=True):
+class EventLogPanel(ScrollView, can_focus=True):
     """Newest first. Drawn line by line from the log, so thousands of events cost nothing."""
 
     COMPONENT_CLASSES = {
@@ -67,7 +66,7 @@ class EventLogPanel(LineScrollBarMixin, ScrollView, can_focus=True):
     def show(self, events: Sequence[LoggedEvent], title: str, now: datetime) -> None:
         self.events, self.title, self.now = events, title, now
         # No width: lines are cut to the panel's width, never scrolled sideways.
-        self.set_virtual_size(Size(0, len(events) + 1))
+        self.virtual_size = Size(0, len(events) + 1)
         self.refresh()
 
     def render_line(self, y: int) -> Strip:

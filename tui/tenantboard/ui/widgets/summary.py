@@ -1,4 +1,5 @@
-"""The header line: counts per state (and errors), checks in flight, and the time."""
+"""The header line: counts per state (and errors) first, then what the board shows and does,
+checks in flight, and the time."""
 
 from __future__ import annotations
 
@@ -6,13 +7,12 @@ from collections import Counter
 from datetime import datetime
 
 from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
 from tenantboard.answers import Severity
-from tenantboard.humanize import GLYPHS, clock_time
+from tenantboard.humanize import GLYPHS
 from tenantboard.rows import ERROR_BUCKET, MARK_GLYPHS, bucket_severity
 
 
@@ -21,67 +21,101 @@ def _order(bucket: str) -> tuple[int, str]:
     return (-(int(severity) if severity is not None else -1), bucket)
 
 
-def counts_text(
-    counts: Counter[str],
-    *,
-    total: int,
-    demo: bool,
-    compact: bool = False,
-    note: str = "",
-    alarm: str = "",
-    planned: str = "",
-) -> Text:
-    """Left part: the app's name, DEMO when simulated, our own outage (``alarm``), the
-    maintenance windows open (``planned``), and the count per state.
+#: Between the header's parts.
+GAP = "  "
+#: The header's clock: to the minute. To the second, the header was a frame a second on an
+#: idle board, half its idle CPU at 10,000 tenants (docs/performance.md).
+CLOCK_FORMAT = "%H:%M"
 
-    ``compact`` (narrow screens) counts per severity instead of per state name.
-    """
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(" tenantboard ", "bold reverse")
-    if demo:
-        text.append(" DEMO " if compact else " DEMO: simulated tenants ", "bold reverse")
-    if alarm:  # the board's own trouble (cannot reach SuperOffice): first, unmissable
-        text.append(f" {alarm} ", "bold reverse")
-    if planned:
-        text.append(f" {MARK_GLYPHS['maintenance']} {planned} ", "bold")
-    text.append(f" {total} ")
-    text.append("tenant " if total == 1 else "tenants ")
-    if note:
-        text.append(f"({note}) ", "italic")
+
+def _joined(parts: list[Text]) -> Text:
+    return Text(GAP).join(part for part in parts if part)
+
+
+def counts_text(counts: Counter[str], *, compact: bool = False) -> Text:
+    """The count per state, worst first (errors and pending among them): what the header
+    leads with. ``compact`` (narrow screens) counts per severity instead of per state."""
     if compact:
         per_severity: Counter[Severity | None] = Counter()
         for bucket, number in counts.items():
             per_severity[bucket_severity(bucket)] += number
-        for severity in (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING, Severity.OK, None):
-            if per_severity[severity] > 0:
-                text.append(f" {GLYPHS[severity]}{per_severity[severity]}")
-        return text
+        order = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING, Severity.OK, None)
+        shown = [f"{GLYPHS[severity]}{per_severity[severity]}" for severity in order]
+        return Text(
+            " ".join(
+                text
+                for text, severity in zip(shown, order, strict=True)
+                if per_severity[severity] > 0
+            )
+        )
+    parts = []
     for bucket in sorted((b for b, n in counts.items() if n > 0), key=_order):
         severity = bucket_severity(bucket)
         name = "errors" if bucket == ERROR_BUCKET else bucket
-        text.append(f" {GLYPHS[severity]} {counts[bucket]} {name} ")
-    return text
+        parts.append(Text(f"{GLYPHS[severity]} {counts[bucket]} {name}"))
+    return _joined(parts)
+
+
+def status_text(
+    *,
+    total: int,
+    demo: bool,
+    note: str = "",
+    alarm: str = "",
+    paused: bool = False,
+    planned: str = "",
+) -> Text:
+    """What the board shows and does, after the counts: the board's own trouble (cannot
+    reach SuperOffice), the maintenance windows open (``planned``), PAUSED, DEMO when
+    simulated, the number of tenants and the view."""
+    parts = [
+        Text(f" {alarm} ", "bold reverse") if alarm else Text(),
+        Text(f"{MARK_GLYPHS['maintenance']} {planned}", "bold") if planned else Text(),
+        Text(" PAUSED ", "bold reverse") if paused else Text(),
+        Text(" DEMO ", "bold reverse") if demo else Text(),
+        Text.assemble(
+            f"{total} tenant" if total == 1 else f"{total} tenants",
+            (f" ({note})" if note else "", "italic"),
+        ),
+    ]
+    return _joined(parts)
 
 
 def activity_text(
-    *, in_flight: int, now: datetime, paused: bool, history: str = "", history_problem: bool = False
+    *, in_flight: int, now: datetime, history: str = "", history_problem: bool = False
 ) -> Text:
-    """Right part: checks in flight, PAUSED, the history note ("last ran 18:02", or
-    "history: not saved (…)"), and the time; never cut off."""
-    text = Text(no_wrap=True)
-    if paused:
-        text.append(" PAUSED ", "bold reverse")
-    if history:
-        text.append(f" {history} ", "bold reverse" if history_problem else "dim")
-    text.append(f" ⟳ {in_flight} in flight  {clock_time(now)} ")
-    return text
+    """The history note ("last ran 18:02", or "history: not saved (…)"), the checks in
+    flight and the time (:data:`CLOCK_FORMAT`)."""
+    parts = [
+        Text(f" {history} ", "bold reverse") if history_problem else Text(history, "dim"),
+        Text(f"⟳ {in_flight} in flight"),
+        Text(now.astimezone().strftime(CLOCK_FORMAT)),
+    ]
+    return _joined(parts)
+
+
+def header_line(counts: tuple[Text, Text], status: Text, activity: Text, width: int) -> Text:
+    """The header for ``width`` cells: the counts first (by state when everything fits that
+    way, else the compact ``counts[1]``), then the status, and the activity at the right
+    edge. Without room for all of it, everything runs on in that order from the left and
+    is cut from the right: the counts are the last thing to go."""
+    full, compact = counts
+    for shown in (full, compact):
+        left = Text.assemble(" ", _joined([shown, status]), GAP)
+        right = Text.assemble(activity, " ")
+        room = width - left.cell_len - right.cell_len
+        if room >= 0:
+            return Text.assemble(left, " " * room, right, no_wrap=True, end="")
+    line = Text.assemble(" ", _joined([compact, status, activity]), no_wrap=True, end="")
+    line.truncate(width, overflow="ellipsis", pad=True)
+    return line
 
 
 class SummaryBar(Widget):
-    """The header line: counts on the left, activity on the right.
+    """The header line (:func:`header_line`).
 
-    One widget that draws both parts itself, so an update is a repaint of one line and
-    never a layout pass of the whole screen (results can arrive hundreds a second).
+    One widget that draws it itself, so an update is a repaint of one line and never a
+    layout pass of the whole screen (results can arrive hundreds a second).
     """
 
     DEFAULT_CSS = """
@@ -90,24 +124,20 @@ class SummaryBar(Widget):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._counts = Text()
-        self._activity = Text()
-        self._drawn: tuple[tuple[Text, Text, int, Style], Strip] | None = None
+        self._parts: tuple[tuple[Text, Text], Text, Text] = ((Text(), Text()), Text(), Text())
+        self._drawn: tuple[tuple[object, ...], Strip] | None = None
 
-    def show(self, counts: Text, activity: Text) -> None:
-        if counts == self._counts and activity == self._activity:
+    def show(self, counts: tuple[Text, Text], status: Text, activity: Text) -> None:
+        """``counts``: by state and compact (:func:`counts_text`)."""
+        parts = (counts, status, activity)
+        if parts == self._parts:
             return
-        self._counts, self._activity = counts, activity
+        self._parts = parts
         self.refresh()
 
     def render(self) -> Text:
         """The whole line as text (what :meth:`render_line` draws)."""
-        width = self.size.width
-        right = self._activity
-        left = self._counts.copy()
-        room = max(0, width - right.cell_len)
-        left.truncate(room, overflow="ellipsis", pad=True)
-        return Text.assemble(left, right, no_wrap=True, end="")
+        return header_line(*self._parts, self.size.width)
 
     def render_line(self, y: int) -> Strip:
         """The line as segments straight from Rich: Textual's way from ``render`` (its
@@ -116,7 +146,7 @@ class SummaryBar(Widget):
         width, base = self.size.width, self.rich_style
         if y != 0:
             return Strip.blank(width, base)
-        key = (self._counts, self._activity, width, base)
+        key = (self._parts, width, base)
         if self._drawn is None or self._drawn[0] != key:
             segments = Segment.apply_style(self.render().render(self.app.console), base)
             self._drawn = (key, Strip(segments).adjust_cell_length(width, base))

@@ -29,7 +29,6 @@ from tenantboard.groups import group_title
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of, yes_no
 from tenantboard.rows import MARK_GLYPHS, BoardModel, GroupLine, TenantRow, bucket_severity
 from tenantboard.sanitize import clean
-from tenantboard.ui.textual_overrides import LineScrollBarMixin
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +209,7 @@ def measured_segments(pieces: list[str], width: int, style: Style) -> list[Segme
     return segments
 
 
-class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
+class TenantTable(ScrollView, can_focus=True):
     """One line per tenant, coloured by severity, with a sticky header line."""
 
     COMPONENT_CLASSES = {
@@ -294,7 +293,7 @@ class TenantTable(LineScrollBarMixin, ScrollView, can_focus=True):
 
     def rows_changed(self) -> None:
         """The list itself changed (added, removed, reordered): redraw everything."""
-        self.set_virtual_size(self._virtual_size())
+        self.virtual_size = self._virtual_size()
         self.cursor = min(self.cursor, max(0, len(self.model) - 1))
         self.refresh()
 
