@@ -450,3 +450,27 @@ def test_the_rules_are_read_again_when_the_tenant_file_changes(tmp_path: Path) -
         await session.aclose()
 
     asyncio.run(main())
+
+
+def test_planned_work_in_a_maintenance_window_is_never_a_host_incident() -> None:
+    """A window over online3 (the operator's): its tenants going down is planned work,
+    not an incident; online2's tenants are outside it and still make one."""
+    from tests.conftest import FakeClock
+
+    text = (
+        '[[maintenance]]\nname = "online3 work"\nstart = 2026-03-02T09:00:00\n'
+        'end = 2026-03-02T11:00:00\ntime_zone = "UTC"\nhosts = ["online3"]\n'
+    )
+    plan = parse_tenant_text(text, Path("t.toml")).maintenance
+    many2 = [Tenant(f"Cust{number}", "online", "Two") for number in range(20, 30)]
+    watcher = idle_watcher(ON3 + many2, maintenance=plan, clock=FakeClock())
+    for tenant in ON3:
+        watcher.record(ok(tenant, host=ONLINE3))
+    for tenant in many2:
+        watcher.record(ok(tenant, host=ONLINE2))
+    assert all(watcher.model.rows[t.key].window is not None for t in ON3)
+    turn(watcher, ON3, State.Unknown, at=60)
+    assert watcher.session.incidents.open == {}
+    for index, tenant in enumerate(many2):
+        watcher.record(ok(tenant, State.Unknown, at=70 + index, host=ONLINE2))
+    assert list(watcher.session.incidents.open) == [ONLINE2]
