@@ -432,3 +432,35 @@ def test_a_servers_row_is_checked_before_the_board_believes_it() -> None:
     for bad in ({"source": "adhoc"}, {**window.as_json(), "end": "2027-01-01T00:00:00Z"}, []):
         assert server_row({**row, "maintenance": bad}, TENANTS[0]).window is None
     assert server_row({"marks": "muted"}, TENANTS[0]).marks == ()
+
+
+async def test_uptimes_from_the_server_resort_the_board_at_most_once_a_second(clock) -> None:
+    """Sorted by Up 24h, a burst of rows whose uptime moved (each check the server sends
+    brings it) redoes the view once, not once a row: at fleet scale that is every check."""
+    watcher = idle_watcher(TENANTS, clock=clock)
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    with ThreadedServer(watcher) as server:
+        app = make_board(
+            clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+        )
+        async with app.run_test(size=(160, 40)) as pilot:
+            await attached(pilot, app)
+            app.board.model.view.sort = "uptime"
+            app.board.apply_view()
+            redone = []
+            recompute = app.board.model.recompute_view
+            app.board.model.recompute_view = lambda *a: (redone.append(1), recompute(*a))[1]
+            row = app.board.model.rows["online:Cust1001"]
+
+            def burst() -> None:
+                for second in range(1, 21):
+                    watcher.model.rows[TENANTS[0].key].uptime_24h = 1 - second / 100
+                    watcher.record(ok(TENANTS[0], at=second))
+
+            server.call(burst)
+            await until(pilot, lambda: row.uptime_24h == 0.8, tries=500)
+            await pilot.pause()
+            assert len(redone) <= 2
+            clock.advance(1.0)  # the view is redone within the second
+            await until(pilot, lambda: len(redone) >= 1, tries=200)

@@ -383,8 +383,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             self.apply_view()
 
     def _availability_read(self, keys: tuple[str, ...]) -> None:
-        if self.model.view.sort == "uptime":
-            self.apply_view()
+        if self.model.view.sort == "uptime":  # at most once a second (an attached board's
+            self.pacing.view_soon()  # uptimes come with each row the server sends)
         else:
             self.table.refresh()
         if self.detail_key in keys:
