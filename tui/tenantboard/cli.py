@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
+    from tenantboard.netaddr import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 
     serving = add_command(
         "serve",
