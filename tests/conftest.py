@@ -35,7 +35,8 @@ def hermetic_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("HOME", str(home))
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(name, str(home / name.lower()))
-    # Every option's variable (TENANTBOARD_CONFIG, _LISTEN, ...; not CI's TENANTBOARD_REQUIRE_*).
+    # Every option's variable (TENANTBOARD_CONFIG, _LISTEN, ...; not CI's TENANTBOARD_REQUIRE_*)
+    # and a shell's completion request.
     ours = [
         name
         for name in os.environ
@@ -43,6 +44,7 @@ def hermetic_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     ]
     for name in (
         *ours,
+        "_ARGCOMPLETE",
         "STATE_DIRECTORY",
         "NOTIFY_SOCKET",
         "WATCHDOG_USEC",

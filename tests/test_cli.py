@@ -541,6 +541,7 @@ USES = {
         ]
     },
     ("simulate",): set(),
+    ("completion", "bash"): set(),
 }
 
 

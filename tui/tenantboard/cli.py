@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tenantboard import __version__
+from tenantboard import __version__, completion
 from tenantboard.errors import CheckError
 from tenantboard.humanize import plural
 from tenantboard.paths import board_data_dir, history_path, resolve_config_path
@@ -142,6 +142,8 @@ def _env(text: str) -> str:
 
 
 ENV_METAVAR = "ENV"
+#: Arguments shown as CTX are saved tenants' context ids (TAB completes them).
+CTX_METAVAR = "CTX"
 #: What the file's [settings] are when it has none: the defaults the help text names.
 DEFAULT_SETTINGS = Settings()
 
@@ -449,7 +451,7 @@ def build_parser() -> argparse.ArgumentParser:
         "1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when it cannot check: bad options, a "
         "broken tenant file); the worst tenant decides.",
     )
-    check.add_argument("context_ids", nargs="*", metavar="CTX")
+    check.add_argument("context_ids", nargs="*", metavar=CTX_METAVAR)
     check.add_argument(
         "--env",
         type=_env,
@@ -469,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add = add_command("add", help="add tenants to the list")
-    add.add_argument("context_ids", nargs="+", metavar="CTX")
+    new_ids = add.add_argument("context_ids", nargs="+", metavar=CTX_METAVAR)
+    new_ids.completer = completion.no_candidates  # type: ignore[attr-defined]
     add.add_argument(
         "--env",
         type=_env,
@@ -480,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--label", default="", help="a name to show instead of the context id")
 
     remove = add_command("remove", help="remove tenants from the list")
-    remove.add_argument("context_ids", nargs="+", metavar="CTX")
+    remove.add_argument("context_ids", nargs="+", metavar=CTX_METAVAR)
     remove.add_argument(
         "--env",
         type=_env,
@@ -560,6 +563,15 @@ def build_parser() -> argparse.ArgumentParser:
         "OfflineMaintenance for a while, a few stay down past the window's end",
     )
     _add_serve_commands(add_command)
+    completing = add_command(
+        "completion",
+        help="print the code that makes bash or zsh complete tenantboard's command lines",
+        description="Print the code that makes the shell complete tenantboard's commands, "
+        'options, environments and saved context ids. Bash: add `eval "$(tenantboard '
+        'completion bash)"` to ~/.bashrc; zsh: `eval "$(tenantboard completion zsh)"` '
+        "to ~/.zshrc, after compinit.",
+    )
+    completing.add_argument("shell", choices=completion.SHELLS, help="the shell")
     return parser
 
 
@@ -570,6 +582,38 @@ def _parsers_in(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentPa
         if isinstance(action.choices, dict):  # a command's parsers by name
             for command in action.choices.values():
                 yield from _parsers_in(command)
+
+
+def _attach_completers(parser: argparse.ArgumentParser) -> None:
+    """What TAB offers for an argument with neither choices nor a completer of its own:
+    an environment's names for every ENV option, the saved context ids for every CTX
+    argument (a command added later gets both by using ``_env`` and CTX_METAVAR)."""
+    for command in _parsers_in(parser):
+        for action in command._actions:
+            if hasattr(action, "completer") or action.choices is not None:
+                continue
+            if action.type is _env:
+                action.completer = completion.environment_names  # type: ignore[attr-defined]
+            elif action.metavar == CTX_METAVAR and not action.option_strings:
+                action.completer = _complete_saved_ids  # type: ignore[attr-defined]
+
+
+def _complete_saved_ids(parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """The saved context ids in the tenant file the line names (--config, else its
+    variable, else the default), in its --env when given, but those already on the line."""
+    given = getattr(parsed_args, "config", None) or variable_text(variable_name("--config"))
+    typed = getattr(parsed_args, "context_ids", None) or []
+    env = getattr(parsed_args, "env", None)
+    return completion.saved_context_ids(resolve_config_path(given), env, typed)
+
+
+def complete_command_line(**answer_to: Any) -> int:
+    """Answer the shell's TAB from the parser with its completers (completion.py), to
+    the shell (or ``output_stream``), and end (or call ``exit_method``)."""
+    parser = build_parser()
+    _attach_completers(parser)
+    completion.complete(parser, **answer_to)
+    return 0
 
 
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -660,6 +704,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and completion.requested():  # the shell asks what may come next
+        return complete_command_line()
     argv = list(sys.argv[1:] if argv is None else argv)
     code = 0
     args = None
@@ -1153,7 +1199,7 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
         description="Uptime, downtime, incidents, longest outage, maintenance time, last seen "
         "running and observed coverage per tenant, from the history the board recorded.",
     )
-    report.add_argument("context_ids", nargs="*", metavar="CTX")
+    report.add_argument("context_ids", nargs="*", metavar=CTX_METAVAR)
     report.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
     _add_window_options(report, REPORT_SPAN)
     output = report.add_mutually_exclusive_group()
@@ -1161,7 +1207,7 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
     output.add_argument("--csv", action="store_true", help="print CSV instead of a table")
 
     history = add_command("history", help="one tenant's recorded states, events and mutes")
-    history.add_argument("context_id", metavar="CTX")
+    history.add_argument("context_id", metavar=CTX_METAVAR)
     history.add_argument(
         "--env",
         type=_env,
@@ -1185,7 +1231,7 @@ def _add_maintenance_command(add_command: Callable[..., argparse.ArgumentParser]
     )
     start = actions.add_parser("start", help="a window from now, for a while")
     _add_global_options(start, "maintenance")
-    start.add_argument("context_ids", nargs="*", metavar="CTX", help="these tenants")
+    start.add_argument("context_ids", nargs="*", metavar=CTX_METAVAR, help="these tenants")
     start.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="tenants in this environment")
     start.add_argument("--host", metavar="HOST", help="tenants on this endpoint host (online3)")
     start.add_argument("--tag", metavar="TAG", help="tenants with this tag")
@@ -1612,6 +1658,11 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
     )
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    write_out(completion.shell_script(args.shell))
+    return 0
+
+
 def cmd_notify_test(args: argparse.Namespace) -> int:
     import asyncio
     import logging
@@ -1664,4 +1715,5 @@ COMMANDS = {
     "serve": cmd_serve,
     "notify-test": cmd_notify_test,
     "maintenance": cmd_maintenance,
+    "completion": cmd_completion,
 }
