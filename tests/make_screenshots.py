@@ -57,6 +57,28 @@ def write_readme_keys() -> None:
     print("wrote docs/board.md's key table")
 
 
+async def shoot_versions() -> None:
+    """The versions view halfway through a rollout: 60 tenants, two of three hosts done."""
+    from tenantboard.simulator import Rollout, Simulator, SimulatorTransport
+    from tenantboard.tenant import Tenant
+    from tests.conftest import let_time_pass, until
+
+    clock = FakeClock()
+    simulator = Simulator(now=lambda: clock.epoch, slow_delay=0, rollout=Rollout(day=600))
+    tenants = [Tenant(f"Cust{number}", "online", f"Customer {number}") for number in range(1, 61)]
+    app = make_board(clock, tenants, transport=SimulatorTransport(simulator))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await settle_board(pilot, app)
+        await let_time_pass(pilot, clock, 1290)  # the third host's night has begun
+        await pilot.press("v")
+        await until(pilot, lambda: app.screen.id != "board")
+        for _ in range(5):
+            await pilot.pause()
+        svg = app.export_screenshot(title="tenantboard — versions")
+    (OUT / "versions.svg").write_text(svg, encoding="utf-8")
+    print("wrote screenshots/versions.svg")
+
+
 def shoot_status_page() -> None:
     """`serve`'s status page on the demo scenario, in the distribution's headless Chromium."""
     from tenantboard.client import TenantClient
@@ -114,6 +136,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         write_history(Path(folder), closed_change=True)
         await shoot("event-log", (140, 36), "textual-dark", ("l",), data_dir=Path(folder))
+    await shoot_versions()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,12 @@ SERVE_VARIABLES = {
         ["status.example.com", "tb.example.com"],
     ),
     "--max-connections": ("TENANTBOARD_MAX_CONNECTIONS", "7", 7),
+    "--state-change-certificate": (
+        "TENANTBOARD_STATE_CHANGE_CERTIFICATE",
+        "/etc/so/a.pem,/etc/so/b.pem",
+        [Path("/etc/so/a.pem"), Path("/etc/so/b.pem")],
+    ),
+    "--state-change-client-id": ("TENANTBOARD_STATE_CHANGE_CLIENT_ID", "app1", "app1"),
     "--log-format": ("TENANTBOARD_LOG_FORMAT", "json", "json"),
 }
 #: Another good value for each, given on the command line; what it becomes.
@@ -49,6 +55,8 @@ COMMAND_LINE = {
     "--insecure-public": (None, True),
     "--allow-host": ("other.example", ["other.example"]),
     "--max-connections": ("70", 70),
+    "--state-change-certificate": ("c.pem", [Path("c.pem")]),
+    "--state-change-client-id": ("app2", "app2"),
     "--log-format": ("plain", "plain"),
 }
 

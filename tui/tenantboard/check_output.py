@@ -104,6 +104,7 @@ def unknown_json(kind: str, message: str, where: Mapping[str, Any] | None = None
             "endpoint": None,
             "api": None,
             "valid_until": None,
+            "release": None,
             "severity": Severity.UNKNOWN.name,
             "checked_at": None,
             "error": {
@@ -132,6 +133,7 @@ def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
         "endpoint": state.endpoint if state else None,
         "api": state.api if state else None,
         "valid_until": _iso(state.valid_until) if state and state.valid_until else None,
+        "release": state.version if state else None,
         "severity": severity_of(result).name,
         "checked_at": _iso(result.checked_at),
         "error": error.as_json() if error else None,

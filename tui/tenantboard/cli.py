@@ -153,6 +153,7 @@ _SHOWN_AS = {BOARD: "the board", DEMO: "the board with --demo", ATTACH: "the boa
 #: The commands that read the tenant file, that check tenants, and that keep checking.
 _READ_THE_FILE = frozenset(
     {BOARD, "check", "add", "remove", "list", "paths", "import", "report", "history"}
+    | {"versions"}
     | {"serve", "notify-test", "maintenance"}
 )
 _CHECK = frozenset({BOARD, DEMO, "check", "serve"})
@@ -562,6 +563,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(Europe/Oslo), or with `now` a two-hour night starting now; most tenants go "
         "OfflineMaintenance for a while, a few stay down past the window's end",
     )
+    simulate.add_argument(
+        "--rollout",
+        action="store_true",
+        help="act out a release rolling out: Release_11.9 to Release_11.10, one host a "
+        "simulated day, each tenant offline a few minutes in its host's upgrade night",
+    )
+    simulate.add_argument(
+        "--rollout-day",
+        type=_seconds,
+        default=86_400.0,
+        metavar="SECONDS",
+        help="how long one simulated day of the rollout lasts, in the scenario's seconds "
+        "(default %(default)g; 120 shows a whole rollout in about five minutes)",
+    )
     _add_serve_commands(add_command)
     completing = add_command(
         "completion",
@@ -663,6 +678,21 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         metavar="N",
         help="connections held at once, event streams included (default %(default)s); past "
         "it new ones are closed at once",
+    )
+    serving.add_argument(
+        "--state-change-certificate",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="SuperOffice's signing certificate or public key (PEM or DER; repeat for "
+        "several) to check its pushed changes on POST /superoffice/state-change "
+        "(default: the tenant file's [state_change] certificate)",
+    )
+    serving.add_argument(
+        "--state-change-client-id",
+        metavar="ID",
+        help="your application's client id: the audience of SuperOffice's tokens "
+        "(default: the tenant file's [state_change] client_id)",
     )
     serving.add_argument(
         "--log-format",
@@ -909,6 +939,7 @@ def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
         kind=kind,
         commands_refused=tenant_list.commands_refused,
         maintenance=tenant_list.maintenance,
+        state_change=tenant_list.state_change,
     )
 
 
@@ -1146,13 +1177,32 @@ def _maintenance_night(which: str | None, seed: int) -> Any:
     return MaintenanceNight(rules=(night,), seed=seed)
 
 
+def rollout_of(args: argparse.Namespace) -> Any:
+    """The rollout `simulate` acts out, or None; --rollout-day alone is a usage error."""
+    from tenantboard.simulator import Rollout
+
+    if not args.rollout:
+        if args.rollout_day != 86_400.0:
+            raise UsageError("--rollout-day goes with --rollout")
+        return None
+    return Rollout(day=args.rollout_day)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tenantboard.simulator import Simulator, serve
     from tenantboard.simulator.scenario import Chaos
     from tenantboard.simulator.server import serve_with_outages
 
+    rollout = rollout_of(args)
+
     def announce(port: int) -> None:
         print(f"simulating the state API on http://127.0.0.1:{port}", flush=True)
+        if rollout is not None:
+            print(
+                f"rolling {rollout.old} out to {rollout.new}: one host every "
+                f"{rollout.day:g} scenario seconds",
+                flush=True,
+            )
         print(
             f"try: tenantboard check --base-url http://127.0.0.1:{port} Cust1001 Cust1008",
             flush=True,
@@ -1165,6 +1215,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             speed=args.speed,
             chaos=Chaos(seed=args.seed) if args.chaos else None,
             maintenance=_maintenance_night(args.maintenance_night, args.seed),
+            rollout=rollout,
         )
         if args.chaos:
             await serve_with_outages(args.port, simulator=simulator, on_ready=announce)
@@ -1216,6 +1267,16 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
     )
     _add_window_options(history, HISTORY_SPAN)
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    versions = add_command(
+        "versions",
+        help="each version the tenants run, newest first: tenants, hosts, first seen",
+        description="Who runs what, from the history the board and serve recorded: each "
+        "version the listed tenants were last seen on, newest release first, with how many "
+        "tenants run it, on which hosts, and when it was first seen on any tenant.",
+    )
+    versions.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
+    versions.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _add_maintenance_command(add_command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -1536,6 +1597,29 @@ def _list_windows(
     return 0
 
 
+def cmd_versions(args: argparse.Namespace) -> int:
+    from tenantboard.history.report_output import versions_json, versions_report, versions_table
+
+    tenants = store_for(args).load().tenants
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        print(f"tenantboard: {exc}", file=sys.stderr)
+        return EXIT_HISTORY
+    last_versions, last_recorded, first_seen = {}, {}, {}
+    with db if db is not None else contextlib.nullcontext():
+        if not tenants and db is not None:
+            tenants = [_tenant_of_key(key) for key in db.tenant_keys()]
+        keys = [tenant.key for tenant in tenants if args.env in (None, tenant.env)]
+        if db is not None:
+            last_versions = db.last_versions(keys)
+            last_recorded = db.last_recorded(keys)
+            first_seen = db.versions_first_seen()
+    report = versions_report(keys, last_versions, last_recorded, first_seen, datetime.now(UTC))
+    write_out(versions_json(report) if args.json else versions_table(report))
+    return 0
+
+
 def _check_marks(history: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
@@ -1655,7 +1739,26 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
         token=token,
         allowed_hosts=tuple(args.allow_host),
         limits=Limits(max_connections=args.max_connections),
+        state_change=_state_change_options(args),
     )
+
+
+def _state_change_options(args: argparse.Namespace) -> Any:
+    """serve's --state-change-* options (None when neither is given); a certificate that
+    cannot be used is a usage error now, not a refused call later."""
+    from tenantboard.pushed import load_keys
+    from tenantboard.tenant_file import StateChangeConfig
+
+    paths = tuple(path.expanduser().absolute() for path in args.state_change_certificate or ())
+    client_id = args.state_change_client_id or ""
+    if not paths and not client_id:
+        return None
+    if paths:
+        try:
+            load_keys(paths)
+        except ValueError as exc:
+            raise UsageError(f"--state-change-certificate: {exc}") from None
+    return StateChangeConfig(certificates=paths, client_id=client_id)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -1712,6 +1815,7 @@ COMMANDS = {
     "simulate": cmd_simulate,
     "report": cmd_report,
     "history": cmd_history,
+    "versions": cmd_versions,
     "serve": cmd_serve,
     "notify-test": cmd_notify_test,
     "maintenance": cmd_maintenance,

@@ -1,4 +1,5 @@
-"""The event log: state changes, endpoint moves, first failures and recoveries.
+"""The event log: state changes, endpoint moves, version changes, changes SuperOffice
+pushed, first failures and recoveries.
 
 Kept in the history database (``events`` table), so that after a restart the board shows
 what happened before; the ``events.jsonl`` file of earlier versions is imported into it
@@ -21,7 +22,6 @@ from tenantboard.rows import Change
 from tenantboard.sanitize import clean
 
 DEFAULT_LIMIT = 2000
-KINDS = ("state", "endpoint", "failure", "recovery", "outage", "mark", "maintenance")
 #: What a tenant's own checks tell (a maintenance window makes these planned).
 TENANT_KINDS = frozenset({"state", "endpoint", "failure", "recovery"})
 

@@ -130,7 +130,10 @@ def result_from_row(row: dict[str, Any], tenant: Tenant) -> CheckResult | None:
         return None
     checked_at = _time(result.get("checked_at")) or datetime.now(UTC)
     error = _error(result.get("error"))
-    state = None if error is not None else _state(result, row.get("version"), tenant)
+    # The answer's whole release label ("release"); a server from before it was sent
+    # gave only the row's shortened "version".
+    version = result.get("release", row.get("version"))
+    state = None if error is not None else _state(result, version, tenant)
     if error is None and state is None:
         error = CheckError(ErrorKind.BAD_ANSWER, "the server sent a row without a state")
     return CheckResult(tenant=tenant, state=state, error=error, checked_at=checked_at, duration=0.0)

@@ -11,7 +11,7 @@ import itertools
 import math
 import sys
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,8 @@ from tenantboard.answers import Severity, TenantState, VersionAnswer
 from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError
-from tenantboard.humanize import ago, duration, until
+from tenantboard.humanize import ago, duration, host_of, until
+from tenantboard.releases import describe_change, version_matches
 from tenantboard.tenant import Tenant
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ PENDING_BUCKET = "not checked yet"
 @dataclass(frozen=True, slots=True)
 class Event:
     at: datetime
-    kind: str  # "state", "endpoint", "failure", "recovery"
+    kind: str  # "state", "endpoint", "version", "failure", "recovery"
     text: str
 
     def __post_init__(self) -> None:
@@ -81,6 +82,12 @@ class TenantRow:
     #: The last endpoint an answer named: a move is logged from it to the next one named,
     #: even across states that name none (maintenance, provisioning).
     last_endpoint: str | None = None
+    #: The last version an answer named: a change is logged from it to the next one named,
+    #: even across answers that name none (seeded from the history at start).
+    last_version: str | None = None
+    #: (version, endpoint host) of the last answer, None before one: what the versions
+    #: view and /metrics count (:attr:`BoardModel.versions`).
+    running_on: tuple[str | None, str | None] | None = None
     #: True while a "check failed" event stands unanswered: only then is the recovery
     #: worth an event (failures during the board's own outage log neither).
     failure_logged: bool = False
@@ -162,14 +169,14 @@ class TenantRow:
 
     @property
     def search_text(self) -> str:
-        """What the filter matches: context id, label, environment, host and state.
+        """What the filter matches: context id, label, environment, host, state, version.
 
         Cached per revision: filtering 10,000 rows runs on every keystroke."""
         if self._search_revision != self.revision:
             state = self.state
             parts = [self.tenant.context_id, self.tenant.label, self.tenant.env, self.bucket]
             if state is not None:
-                parts += [state.endpoint or "", state.state_name]
+                parts += [state.endpoint or "", state.state_name, state.version or ""]
             self._search = " ".join(parts).casefold()
             self._search_revision = self.revision
         return self._search
@@ -183,6 +190,33 @@ class TenantRow:
             return True
         outdated = entry.endpoint != self.state.endpoint or entry.error is not None
         return outdated and entry.check_number < self.checks
+
+
+#: Events that never count as a change for the worse, whatever the state did meanwhile.
+NEVER_WORSE = frozenset({"endpoint", "version"})
+
+
+def _version_is(row: TenantRow, wanted: str) -> bool:
+    return row.state is not None and version_matches(row.state.version, wanted)
+
+
+#: The filter's ``name:value`` terms: each name and what a row must be to match it.
+FIELD_FILTERS: dict[str, Callable[[TenantRow, str], bool]] = {"version": _version_is}
+
+
+def filter_terms(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The filter's free text (matched against :attr:`TenantRow.search_text`) and its
+    field terms, e.g. ``version:Release_11.10_2026.02.24-02`` (one word each). A word
+    whose name is not in :data:`FIELD_FILTERS` (``online:Cust1001``) is free text."""
+    words: list[str] = []
+    terms: list[tuple[str, str]] = []
+    for word in text.split():
+        name, colon, value = word.partition(":")
+        if colon and value and name.casefold() in FIELD_FILTERS:
+            terms.append((name.casefold(), value))
+        else:
+            words.append(word)
+    return " ".join(words).casefold(), terms
 
 
 #: Shown beside a muted or acknowledged tenant's name, or one in a maintenance window.
@@ -222,6 +256,9 @@ class BoardModel:
         self.order: list[str] = []
         self._position: dict[str, int] = {}
         self.counts: Counter[str] = Counter()
+        #: Tenants per (version, endpoint host) of their last answer, kept as results come,
+        #: so that counting 10,000 tenants by version costs nothing at a scrape.
+        self.versions: Counter[tuple[str | None, str | None]] = Counter()
         self.view = ViewOptions()
         self.changes: list[Change] = []
         #: Our latest outage as last told (:meth:`outage_changed`).
@@ -257,6 +294,7 @@ class BoardModel:
         self.rows = rows
         self.list_order = list(rows)
         self.counts = Counter(row.bucket for row in rows.values())
+        self.versions = Counter(row.running_on for row in rows.values() if row.running_on)
         self.recompute_view()
 
     def recompute_view(self, due_at: Callable[[str], float | None] | None = None) -> None:
@@ -264,12 +302,13 @@ class BoardModel:
         view = self.view
         keys = self.list_order
         if view.filter_text or view.attention_only:
-            needle = view.filter_text.casefold().strip()
+            needle, terms = filter_terms(view.filter_text)
             keys = [
                 key
                 for key in keys
                 if (not view.attention_only or self.rows[key].needs_attention)
                 and (not needle or needle in self.rows[key].search_text)
+                and all(FIELD_FILTERS[name](self.rows[key], value) for name, value in terms)
             ]
         if view.sort != "list":
             position = {key: index for index, key in enumerate(self.list_order)}
@@ -321,6 +360,7 @@ class BoardModel:
         if result.error is None and result.state is not None:
             row.state = result.state
             row.last_success_at = result.checked_at
+            self._count_version(row, previous_state, result.state)
             row.failure_logged = False
             if result.state.is_running:
                 row.running_checks += 1
@@ -340,8 +380,26 @@ class BoardModel:
             if row.history.maxlen and len(row.history) == row.history.maxlen:
                 row.history_trimmed = True
             if previous_state is not None or event.kind != "state":
-                self.changes.append(Change(row, event, worse and event.kind != "endpoint"))
+                self.changes.append(Change(row, event, worse and event.kind not in NEVER_WORSE))
         return row
+
+    def _count_version(
+        self, row: TenantRow, before: TenantState | None, state: TenantState
+    ) -> None:
+        if before is not None and (before.version, before.endpoint) == (
+            state.version,
+            state.endpoint,
+        ):
+            return  # most answers: nothing to recount
+        running_on = (state.version or None, host_of(state.endpoint) or None)
+        if running_on == row.running_on:
+            return
+        if row.running_on is not None:
+            self.versions[row.running_on] -= 1
+            if not self.versions[row.running_on]:
+                del self.versions[row.running_on]
+        self.versions[running_on] += 1
+        row.running_on = running_on
 
     def take_changes(self) -> list[Change]:
         changes, self.changes = self.changes, []
@@ -420,7 +478,34 @@ class BoardModel:
                 events.append(
                     Event(at, "endpoint", f"endpoint {previous_endpoint} → {after.endpoint}")
                 )
+        # Likewise a version: an answer that names none (maintenance) changes nothing.
+        previous_version = row.last_version
+        if after.version:
+            row.last_version = after.version
+            if previous_version and previous_version != after.version:
+                events.append(
+                    Event(at, "version", describe_change(previous_version, after.version))
+                )
         return events
+
+    def seed_versions(self, recorded: Mapping[str, str], at: datetime) -> list[Change]:
+        """Each tenant's last recorded version (from the history, read as the session
+        starts), so that the first answer naming another one is a change. A tenant whose
+        answer already came, naming another version, changed while nothing watched it:
+        that is returned as a change (at ``at``), to be told."""
+        changes = []
+        for key, version in recorded.items():
+            row = self.rows.get(key)
+            if row is None or not version or row.last_version == version:
+                continue
+            if row.last_version is None:
+                row.last_version = version
+                continue
+            event = Event(at, "version", describe_change(version, row.last_version))
+            row.history.append(event)
+            row.bump()
+            changes.append(Change(row, event, False))
+        return changes
 
     def set_version(
         self,

@@ -59,18 +59,28 @@ from tenantboard.history.reader import (
     mark_text,
     read_availability,
     read_start,
+    read_version_history,
 )
 from tenantboard.humanize import SEVERITY_WORDS, plural
 from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.maintenance import MaintenancePlan, MaintenanceWatch, Scope, Window, tenant_host
 from tenantboard.notify import Notifier, state_text
+from tenantboard.pushed import PushedChange
+from tenantboard.releases import FirstSeen, VersionSpan, VersionSummary, summarize
 from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
 from tenantboard.rows import BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
 from tenantboard.tenant import Tenant
-from tenantboard.tenant_file import NotifyHook, Settings, StoreError, TenantList, TenantStore
+from tenantboard.tenant_file import (
+    NotifyHook,
+    Settings,
+    StateChangeConfig,
+    StoreError,
+    TenantList,
+    TenantStore,
+)
 
 if TYPE_CHECKING:  # the transport is injected
     import httpx
@@ -199,6 +209,13 @@ class VersionFetched:
 
 
 @dataclass(frozen=True, slots=True)
+class VersionHistoryRead:
+    """A tenant's versions were read from the history (:attr:`Session.version_history`)."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class RoleChanged:
     """This session became the poller (``polling``), or another process is."""
 
@@ -231,6 +248,7 @@ SessionChange = (
     | HistoryProblem
     | AvailabilityRead
     | VersionFetched
+    | VersionHistoryRead
     | RoleChanged
     | ServerStatus
 )
@@ -277,6 +295,8 @@ class SessionConfig:
     commands_refused: str | None = None
     #: SuperOffice's maintenance windows and the file's ``[[maintenance]]``.
     maintenance: MaintenancePlan = field(default_factory=MaintenancePlan)
+    #: The file's ``[state_change]``: checking what SuperOffice pushes (`serve`).
+    state_change: StateChangeConfig | None = None
 
 
 def with_overrides(settings: Settings, overrides: dict[str, Any]) -> Settings:
@@ -321,6 +341,12 @@ class Session:
         #: Set by a face that shows every tenant's 24-hour uptime.
         self.uptime_wanted = False
         self.fetching_versions: set[str] = set()
+        #: When each version was first seen on a tenant (the history's, then this session's).
+        self.first_seen = FirstSeen()
+        #: Each tenant's versions as last read from the history (the detail pane's).
+        self.version_history: dict[str, list[VersionSpan]] = {}
+        #: The tenant file's ``[state_change]`` as last read.
+        self.state_change = config.state_change
         #: Why the tenant file cannot be used now, or None.
         self.file_problem: str | None = None
         #: When a process last recorded into this history (before this session).
@@ -551,6 +577,8 @@ class Session:
                 continue  # no longer listed
             applied.append(result)
             rows.append(row)
+            if result.state is not None:
+                self.first_seen.saw(result.state.version, result.checked_at)
             key = row.tenant.key
             if self.closed.is_first(key):
                 firsts.append(result)
@@ -619,6 +647,32 @@ class Session:
     def recheck(self, keys: Iterable[str]) -> None:
         for key in keys:
             self.monitor.recheck(key)
+
+    def pushed(self, change: PushedChange) -> list[str]:
+        """SuperOffice says a tenant changed (a call `serve` checked): check it now, and
+        log what was said. It never sets the state: the next answer does. Returns the keys
+        re-checked (none when the tenant is not in the list)."""
+        keys = [
+            key
+            for key in self.model.list_order
+            if change.names(self.model.rows[key].tenant.context_id, self.model.rows[key].tenant.env)
+        ]
+        self.recheck(keys)
+        events = []
+        for key in keys:
+            row = self.model.rows[key]
+            events.append(
+                LoggedEvent(
+                    at=self.clock.wall(),
+                    key=key,
+                    name=row.tenant.display_name,
+                    kind="pushed",
+                    text=f"{change.describe()}; checking now",
+                    severity=SEVERITY_WORDS[row.severity],
+                )
+            )
+        self.tell(events)
+        return keys
 
     def pause(self) -> None:
         self.monitor.pause()
@@ -716,6 +770,11 @@ class Session:
         return self.keeper.commands_refused
 
     def _adopt_file(self, loaded: TenantList, refused_before: str | None) -> None:
+        if loaded.state_change != self.state_change:
+            self.state_change = loaded.state_change
+            message = "[state_change] applied from the tenant file"
+            log.info("%s", message)
+            self._emit(SettingsChanged(("[state_change]",), message))
         if loaded.commands_refused != refused_before:
             if loaded.commands_refused:
                 log.error("%s", loaded.commands_refused)
@@ -1098,6 +1157,9 @@ class Session:
         self.end_expired_marks()
         self.history_loaded = True
         self._compare_firsts(self.closed.loaded(found.last_recorded))
+        self.first_seen.adopt(found.versions_first_seen)
+        changed = self.model.seed_versions(found.last_versions, self.clock.wall())
+        self.tell(logged_events(changed))
         if found.error is not None:
             log.error("history not read: %s; working from memory", found.error)
         self._emit(HistoryRead(found.error))
@@ -1183,6 +1245,27 @@ class Session:
         self._emit(AvailabilityRead(tuple(keys)))
         return found
 
+    async def read_version_history(self, key: str) -> list[VersionSpan]:
+        """One tenant's versions from the history, read in a thread (after the writer has
+        written what it holds); kept in :attr:`version_history`. A failure keeps the last."""
+        path = self.config.history_path
+        if path is None or self.writer is None:
+            return []
+        try:
+            await asyncio.to_thread(self.writer.flush, 2.0)
+            spans = await asyncio.to_thread(read_version_history, path, key)
+        except HistoryError as exc:
+            self.history_read_error = exc
+            return self.version_history.get(key, [])
+        self.version_history[key] = spans
+        self._emit(VersionHistoryRead(key))
+        return spans
+
+    def version_summaries(self) -> list[VersionSummary]:
+        """Each version the tenants answered with, newest first: how many run it, on which
+        hosts, and when it was first seen (the versions view, `/metrics`)."""
+        return summarize(self.model.versions, self.first_seen.at)
+
     def refresh_uptime(self) -> None:
         """Every tenant's 24-hour uptime, read in the background."""
         keys = list(self.model.list_order)
@@ -1231,5 +1314,6 @@ __all__ = [
     "SessionConfig",
     "SettingsChanged",
     "VersionFetched",
+    "VersionHistoryRead",
     "with_overrides",
 ]

@@ -132,6 +132,75 @@ class NotifyHook:
         return f"webhook {parts.scheme}://{parts.netloc}/…"
 
 
+#: The issuers of SuperOffice's tokens, one per environment (its OpenID Connect metadata,
+#: https://{environment}.superoffice.com/login/.well-known/openid-configuration), and the
+#: environment each one's tenants are in.
+STATE_CHANGE_ISSUERS: dict[str, str] = {
+    "https://sod.superoffice.com": "sod",
+    "https://qaonline.superoffice.com": "stage",
+    "https://online.superoffice.com": "online",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StateChangeConfig:
+    """``[state_change]``: how `serve` checks the calls SuperOffice pushes when a tenant
+    changes (see pushed.py). Empty fields are not given (serve's options fill them in)."""
+
+    #: PEM or DER files with SuperOffice's signing certificate(s) or public key(s).
+    certificates: tuple[Path, ...] = ()
+    #: The application's client id (app id) from the developer portal: the token's audience.
+    client_id: str = ""
+    #: The issuers accepted; none given: every environment's (:data:`STATE_CHANGE_ISSUERS`).
+    issuers: tuple[str, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        """True when calls can be checked: a key to check them with and an audience."""
+        return bool(self.certificates and self.client_id)
+
+    @property
+    def accepted_issuers(self) -> tuple[str, ...]:
+        return self.issuers or tuple(STATE_CHANGE_ISSUERS)
+
+    def merged(self, over: StateChangeConfig | None) -> StateChangeConfig:
+        """These values with ``over``'s given ones in their place."""
+        if over is None:
+            return self
+        return StateChangeConfig(
+            certificates=over.certificates or self.certificates,
+            client_id=over.client_id or self.client_id,
+            issuers=over.issuers or self.issuers,
+        )
+
+
+def parse_state_change(raw: Any, folder: Path) -> StateChangeConfig:
+    """``[state_change]``'s values (certificate paths relative to ``folder``: the tenant
+    file's); ValueError says what is wrong."""
+    if not isinstance(raw, dict):
+        raise ValueError("must be a table")
+    unknown = set(raw) - {"certificate", "client_id", "issuers"}
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {sorted(unknown)} (known: certificate, client_id, issuers)"
+        )
+    certificate = raw.get("certificate", [])
+    paths = [certificate] if isinstance(certificate, str) else certificate
+    if not (isinstance(paths, list) and all(isinstance(p, str) and p.strip() for p in paths)):
+        raise ValueError('certificate is a file (or a list of files): certificate = "so.crt"')
+    client_id = raw.get("client_id", "")
+    if not isinstance(client_id, str) or not re.fullmatch(r"[A-Za-z0-9_.:-]{0,200}", client_id):
+        raise ValueError("client_id is your application's client id from the developer portal")
+    issuers = raw.get("issuers", [])
+    if not (isinstance(issuers, list) and all(isinstance(i, str) and i for i in issuers)):
+        raise ValueError('issuers is a list of strings, e.g. ["https://online.superoffice.com"]')
+    return StateChangeConfig(
+        certificates=tuple(folder / Path(path).expanduser() for path in paths),
+        client_id=client_id,
+        issuers=tuple(issuers),
+    )
+
+
 @dataclass(slots=True)
 class TenantList:
     tenants: list[Tenant] = field(default_factory=list)
@@ -145,6 +214,8 @@ class TenantList:
     commands_refused: str | None = None
     #: [superoffice_maintenance] and [[maintenance]]: the windows of planned maintenance.
     maintenance: MaintenancePlan = field(default_factory=MaintenancePlan)
+    #: [state_change]: checking the changes SuperOffice pushes (`serve`), or None.
+    state_change: StateChangeConfig | None = None
 
 
 _TABLE_HEADER = re.compile(r"^\s*\[\[\s*tenants\s*\]\]", re.MULTILINE)
@@ -163,8 +234,14 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
             path, f"not valid TOML: {exc}", int(found.group(1)) if found else None
         ) from None
     unknown = set(data) - {
-        "tenants", "settings", "keys", "notify", "maintenance", "superoffice_maintenance"
-    }  # fmt: skip
+        "tenants",
+        "settings",
+        "keys",
+        "notify",
+        "maintenance",
+        "superoffice_maintenance",
+        "state_change",
+    }
     if unknown:
         what = plural(len(unknown), "unknown top-level key")
         raise StoreError(path, f"{what}: {', '.join(sorted(unknown))}")
@@ -177,7 +254,22 @@ def parse_tenant_text(text: str, path: Path) -> TenantList:
             _parse_superoffice_windows(data, text, path),
             _parse_maintenance(data.get("maintenance", []), text, path),
         ),
+        state_change=_parse_state_change(data, text, path),
     )
+
+
+_STATE_CHANGE_HEADER = re.compile(r"^[ \t]*\[[ \t]*state_change[ \t]*\]", re.MULTILINE)
+
+
+def _parse_state_change(data: dict[str, Any], text: str, path: Path) -> StateChangeConfig | None:
+    if "state_change" not in data:
+        return None
+    try:
+        return parse_state_change(data["state_change"], path.parent)
+    except ValueError as exc:
+        raise StoreError(
+            path, f"[state_change]: {exc}", _header_line(_STATE_CHANGE_HEADER, text, 0)
+        ) from None
 
 
 _MAINTENANCE_HEADER = re.compile(r"^[ \t]*\[\[[ \t]*maintenance[ \t]*\]\]", re.MULTILINE)

@@ -28,6 +28,7 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.events(key=None, since=None, limit=2000)       # newest first, as LoggedEvents
     db.marks(keys, now, current)   # active mutes / acknowledgements
     db.outages(since, until)       # our own outages (connectivity.Outage), oldest first
+    db.version_spans(key), db.last_versions(keys), db.versions_first_seen()   # releases
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
 At start the board reads ``last_recorded`` and ``last_run_end`` before its writer starts,
@@ -40,6 +41,10 @@ Availability (pure, :mod:`tenantboard.availability`)::
     found = db.window_intervals(keys, now - timedelta(days=30), now)
     availability(found[key], start, now)   # uptime, coverage, incidents, maintenance, ...
     daily_strip(found[key], now, days=30)  # worst Severity per day, None for no data
+
+Versions (schema 3): the writer also records the release each answer names
+(:class:`VersionSeen`), one row per tenant per change of version, with when it was first
+seen; an older file is read as it is (no versions) and upgraded by the next writer.
 
 Mutes and acknowledgements: ``add_mark(key, "mute"|"ack", outcome_label, now, until=...)``
 (through ``writer.call``), ``expire_marks(now, {key: label})`` now and then (returns the
@@ -107,6 +112,7 @@ from tenantboard.history.availability import Interval, outcome_label
 from tenantboard.humanize import host_of, time_range
 from tenantboard.maintenance import Scope, Window, scope_text
 from tenantboard.paths import history_path
+from tenantboard.releases import VersionSpan
 from tenantboard.sanitize import clean
 from tenantboard.tenant_file import Settings
 
@@ -114,7 +120,7 @@ if TYPE_CHECKING:
     from tenantboard.engine import CheckResult
     from tenantboard.eventlog import LoggedEvent
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: How long one statement waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
 #: For rows that do not say when the next check was planned (written before schema 2):
@@ -217,7 +223,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS maintenance_once ON maintenance_windows(source
 CREATE INDEX IF NOT EXISTS maintenance_by_end ON maintenance_windows(end_at);
 """
 #: Each schema version's statements, in order: a file at version N runs those after it.
-_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _MAINTENANCE_SCHEMA)
+#: 4 (releases): each version a tenant was seen on, from when (a new row when the version
+#: an answer names differs from the tenant's last row's).
+_SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS versions (
+    id INTEGER PRIMARY KEY,
+    tenant INTEGER NOT NULL REFERENCES tenants(id),
+    version TEXT NOT NULL,
+    host TEXT,
+    first_seen INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS versions_by_tenant ON versions(tenant, first_seen);
+"""
+_MIGRATIONS = (_SCHEMA_V1, _SCHEMA_V2, _MAINTENANCE_SCHEMA, _SCHEMA_V4)
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -393,9 +411,27 @@ class Observation:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class VersionSeen:
+    """The version one check's answer named (recorded only when it changes)."""
+
+    key: str
+    at: datetime
+    version: str
+    host: str | None
+
+    @classmethod
+    def from_result(cls, result: CheckResult) -> VersionSeen | None:
+        state = result.state
+        if result.error is not None or state is None or not state.version:
+            return None
+        host = host_of(state.endpoint) or None
+        return cls(result.tenant.key, result.checked_at, state.version, host)
+
+
 if TYPE_CHECKING:
     #: What the writer queues in order: results, log events, and our own outages.
-    Step = Observation | LoggedEvent | Outage
+    Step = Observation | LoggedEvent | Outage | VersionSeen
 
 
 def allowed_silence(interval: Interval, gap: float = DEFAULT_GAP) -> float:
@@ -568,6 +604,10 @@ class HistoryDB:
         #: The file's schema version (a read-only open reads older ones as they are).
         self.schema = SCHEMA_VERSION
         self._tenant_ids: dict[str, int] = {}
+        #: key -> (version, first seen) of its last versions row, as this connection
+        #: wrote or read it; forgotten when another connection has written the file.
+        self._last_versions: dict[str, tuple[str, int]] = {}
+        self._data_version: int | None = None
 
     @classmethod
     def open(
@@ -666,6 +706,7 @@ class HistoryDB:
             with contextlib.suppress(sqlite3.Error):
                 self.connection.execute("ROLLBACK")
             self._tenant_ids.clear()  # ids inserted by this transaction are gone again
+            self._last_versions.clear()  # and so are the versions rows it added
             if isinstance(exc, sqlite3.Error | OSError):
                 raise classify(exc, self.path) from None
             raise
@@ -796,8 +837,40 @@ class HistoryDB:
             elif outages:
                 for outage in outages:
                     self._outage_step(outage, run_id)
+            elif isinstance(items[0], VersionSeen):
+                self._record_versions(items)  # type: ignore[arg-type]
             else:
                 self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
+
+    def _record_versions(self, seen: Sequence[VersionSeen]) -> None:
+        """A row for each version change (inside the write's transaction). Each tenant's
+        last row is read once and then remembered, so a batch of unchanged versions costs
+        a dictionary lookup each; what another process wrote (``PRAGMA data_version``)
+        makes this connection read again."""
+        run = self.connection.execute
+        data_version = run("PRAGMA data_version").fetchone()[0]
+        if data_version != self._data_version:
+            self._last_versions.clear()
+            self._data_version = data_version
+        for item in sorted(seen, key=lambda item: item.at):
+            at = _epoch(item.at)
+            last = self._last_versions.get(item.key)
+            if last is None:
+                row = run(
+                    "SELECT v.version, v.first_seen FROM versions v JOIN tenants t "
+                    "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC "
+                    "LIMIT 1",
+                    (item.key,),
+                ).fetchone()
+                last = (str(row[0]), int(row[1])) if row else ("", -1)
+            if item.version == last[0] or at < last[1]:
+                self._last_versions[item.key] = last  # the same, or older than what is there
+                continue
+            run(
+                "INSERT INTO versions(tenant, version, host, first_seen) VALUES (?, ?, ?, ?)",
+                (self._tenant_id(item.key), item.version, item.host, at),
+            )
+            self._last_versions[item.key] = (item.version, at)
 
     # -- our own outages -------------------------------------------------------------------
 
@@ -985,6 +1058,11 @@ class HistoryDB:
             "AND ended_at < ? ORDER BY id LIMIT ?)",
             "DELETE FROM maintenance_windows WHERE id IN (SELECT id FROM maintenance_windows "
             "WHERE end_at < ? ORDER BY id LIMIT ?)",
+            # A version row goes once the next one began before the cutoff: the version a
+            # tenant still runs is kept, however long ago it came, with its first sighting.
+            "DELETE FROM versions WHERE id IN (SELECT v.id FROM versions v WHERE EXISTS ("
+            "SELECT 1 FROM versions w WHERE w.tenant = v.tenant AND w.first_seen > v.first_seen "
+            "AND w.first_seen < ?1) ORDER BY v.id LIMIT ?2)",
         )
         deleted = 0
         with self.transaction() as connection:
@@ -1133,6 +1211,40 @@ class HistoryDB:
         )
         return _moment(rows[0][0]) if rows and rows[0][0] is not None else None
 
+    def version_spans(self, key: str, limit: int = 50) -> list[VersionSpan]:
+        """One tenant's versions, newest first: each from when it was first seen until
+        the next was (the newest: None, still running it as far as recorded)."""
+        if self.schema < 4:
+            return []  # a file from before versions were kept, read as it is
+        rows = self._query(
+            "SELECT v.version, v.host, v.first_seen FROM versions v JOIN tenants t "
+            "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC LIMIT ?",
+            (key, limit),
+        )
+        spans: list[VersionSpan] = []
+        until = None
+        for version, host, first_seen in rows:
+            since = _moment(first_seen)
+            spans.append(VersionSpan(_version_text(version), _host_text(host), since, until))
+            until = since
+        return spans
+
+    def last_versions(self, keys: Iterable[str]) -> dict[str, VersionSpan]:
+        """The version each of ``keys`` was last recorded on (those with one)."""
+        found: dict[str, VersionSpan] = {}
+        for key in keys if self.schema >= 4 else ():
+            spans = self.version_spans(key, limit=1)
+            if spans:
+                found[key] = spans[0]
+        return found
+
+    def versions_first_seen(self) -> dict[str, datetime]:
+        """When each version was first recorded on any tenant."""
+        if self.schema < 4:
+            return {}
+        rows = self._query("SELECT version, MIN(first_seen) FROM versions GROUP BY version")
+        return {_version_text(version): _moment(first) for version, first in rows}
+
     def events(
         self, key: str | None = None, since: datetime | None = None, limit: int = 2000
     ) -> list[LoggedEvent]:
@@ -1196,6 +1308,14 @@ class HistoryDB:
             if now is None or mark.active(now, (current or {}).get(mark.key)):
                 found.append(mark)
         return found
+
+
+def _version_text(value: Any) -> str:
+    return clean(str(value), 200)  # the file is not ours alone to trust
+
+
+def _host_text(value: Any) -> str | None:
+    return None if value is None else clean(str(value), 60)
 
 
 def _bound(moment: datetime | None, default: int) -> int:
@@ -1462,6 +1582,8 @@ class HistoryWriter:
             observed = [Observation.from_result(r) for r in results if not self._outages(r)]
             self._release(len(results) - len(observed))  # our outage's: a gap, not data
             self._pending.extend(observed)
+            seen = (VersionSeen.from_result(result) for result in results)
+            self._pending.extend(version for version in seen if version is not None)
         elif item[0] in ("observations", "events"):
             self._pending.extend(item[1])
         elif item[0] == "outage":
@@ -1589,10 +1711,11 @@ class HistoryWriter:
 
 
 def _counts(steps: Sequence[Step]) -> tuple[int, int]:
-    """How many observations and how many events ``steps`` holds."""
+    """How many observations and how many events ``steps`` holds (versions seen come with
+    the results, and are not admitted apart)."""
     results = sum(isinstance(step, Observation) for step in steps)
-    outages = sum(isinstance(step, Outage) for step in steps)
-    return results, len(steps) - results - outages
+    others = sum(isinstance(step, Outage | VersionSeen) for step in steps)
+    return results, len(steps) - results - others
 
 
 # -- `check`: mutes from the database, read-only ------------------------------------------------
@@ -1669,6 +1792,7 @@ __all__ = [
     "Mark",
     "Observation",
     "Reason",
+    "VersionSeen",
     "allowed_silence",
     "changed_while_closed",
     "dumps_interval",

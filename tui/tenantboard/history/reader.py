@@ -8,6 +8,7 @@ reads from the file is read here, in a thread, never on the event loop:
   and acknowledgements (and an old ``events.jsonl`` imported first, once).
 - :func:`read_availability` when the detail pane opens (and each minute while it is open),
   or for every tenant while the "Up 24h" column or its sort is on.
+- :func:`read_version_history` when the detail pane opens: the tenant's versions.
 
 :class:`ClosedWatch` turns each tenant's first result of the session into a change "while
 closed", and :class:`MarkBook` answers "is this tenant muted or acknowledged?" from memory.
@@ -35,6 +36,7 @@ from tenantboard.history.db import (
     changed_while_closed,
     import_event_log,
 )
+from tenantboard.releases import VersionSpan
 
 #: The availability windows the detail pane shows: (label, length).
 WINDOWS: tuple[tuple[str, timedelta], ...] = (
@@ -54,6 +56,9 @@ class StartHistory:
     #: Newest first, as the event log shows them.
     events: list[LoggedEvent] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
+    #: The version each tenant was last recorded on, and when each version was first seen.
+    last_versions: dict[str, str] = field(default_factory=dict)
+    versions_first_seen: dict[str, datetime] = field(default_factory=dict)
     imported: int = 0
     error: HistoryError | None = None
 
@@ -79,6 +84,10 @@ def read_start(
                 [*db.events(limit=limit), *outages], key=lambda event: event.at, reverse=True
             )[:limit]
             found.marks = db.marks()
+            found.last_versions = {
+                key: span.version for key, span in db.last_versions(keys).items()
+            }
+            found.versions_first_seen = db.versions_first_seen()
     except HistoryError as exc:
         if not (exc.reason is Reason.UNAVAILABLE and "no history" in exc.detail):
             found.error = exc
@@ -121,6 +130,15 @@ def read_availability(
         strip = tuple(daily_strip(spans, now, days=STRIP_DAYS)) if with_strip else ()
         result[key] = TenantAvailability(windows, strip, now)
     return result
+
+
+def read_version_history(path: Path, key: str, limit: int = 20) -> list[VersionSpan]:
+    """One tenant's versions, newest first (blocking: call it in a thread). An absent
+    file is no data; other failures raise HistoryError."""
+    if not path.exists():
+        return []
+    with HistoryDB.open(path, read_only=True) as db:
+        return db.version_spans(key, limit)
 
 
 class ClosedWatch:
@@ -242,4 +260,5 @@ __all__ = [
     "mark_text",
     "read_availability",
     "read_start",
+    "read_version_history",
 ]

@@ -1,4 +1,4 @@
-"""`report`'s and `history`'s output: plain aligned tables, JSON and CSV (UI-free).
+"""`report`'s, `history`'s and `versions`' output: plain aligned tables, JSON and CSV (UI-free).
 
 Everything read from the history database is untrusted text: cleaned of control
 characters and escape sequences for the terminal, and a CSV cell that a spreadsheet would
@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from tenantboard.history.db import Mark, dumps_interval, dumps_outage
 from tenantboard.history.planned import UNPLANNED_ONLY, Planned, planned_down_by_window
 from tenantboard.humanize import length, time_range, yes_no
 from tenantboard.maintenance import Window
+from tenantboard.releases import VersionSpan, VersionSummary, summarize
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant
 
@@ -370,6 +372,71 @@ def windows_table(windows: Sequence[Window], now: datetime) -> str:
 def windows_json(windows: Sequence[Window], now: datetime) -> str:
     return json.dumps(
         [{**window.as_json(), "open": window.open_at(now)} for window in windows],
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+# -- `versions` ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VersionsReport:
+    """Who runs what, from the history: each version's tenants (the listed tenants' last
+    recorded version), hosts and first sighting; and the tenants with nothing recorded."""
+
+    versions: list[VersionSummary]
+    listed: int
+    not_recorded: int
+    generated_at: datetime
+
+
+def versions_report(
+    keys: Sequence[str],
+    last_versions: dict[str, VersionSpan],
+    last_recorded: dict[str, Interval],
+    first_seen: dict[str, datetime],
+    now: datetime,
+) -> VersionsReport:
+    """The report for the tenants ``keys`` from what the history holds of them: each one's
+    last recorded version (None: its answers named none) on its last recorded host."""
+    running: Counter[tuple[str | None, str | None]] = Counter()
+    not_recorded = 0
+    for key in keys:
+        span, interval = last_versions.get(key), last_recorded.get(key)
+        if span is None and interval is None:
+            not_recorded += 1
+            continue
+        host = (interval.host if interval else None) or (span.host if span else None)
+        running[span.version if span else None, host] += 1
+    return VersionsReport(summarize(running, first_seen), len(keys), not_recorded, now)
+
+
+def versions_table(report: VersionsReport) -> str:
+    answered = sum(item.tenants for item in report.versions)
+    rows = []
+    for item in report.versions:
+        hosts = ", ".join(f"{host.removesuffix('.superoffice.com')} {n}" for host, n in item.hosts)
+        share = _percent(item.tenants / answered if answered else None, 0)
+        rows.append([item.text, str(item.tenants), share, _local(item.first_seen), hosts or "-"])
+    table = _aligned(["VERSION", "TENANTS", "SHARE", "FIRST SEEN", "HOSTS"], rows)
+    notes = []
+    if not report.versions:
+        notes.append("no version recorded yet: the history has no answer naming one")
+    if report.not_recorded:
+        plural = "s" if report.not_recorded != 1 else ""
+        notes.append(f"{report.not_recorded} tenant{plural} of the list not recorded yet")
+    return "\n".join([table, *notes]) if rows else "\n".join(notes)
+
+
+def versions_json(report: VersionsReport) -> str:
+    return json.dumps(
+        {
+            "generated_at": _iso(report.generated_at),
+            "tenants": report.listed,
+            "not_recorded": report.not_recorded,
+            "versions": [item.as_json() for item in report.versions],
+        },
         indent=2,
         ensure_ascii=False,
     )

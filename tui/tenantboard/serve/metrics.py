@@ -32,6 +32,12 @@ Maintenance: per open window (labels ``window``, ``source``)
 ``..._tenants`` (how many it covers); and ``tenantboard_tenant_in_maintenance`` (1) for
 each tenant a window covers now (present only then: join with ``unless on(context_id,
 env)`` to leave planned work out of an alert).
+
+Per version (releases.py; at most :data:`MAX_VERSION_SERIES` versions, the rest as
+``version="other"``; ``version=""`` for answers that name none):
+``tenantboard_version_tenants{version}`` and
+``tenantboard_version_first_seen_timestamp_seconds{version}``. SuperOffice's pushed
+changes: ``tenantboard_pushed_changes_total{result}`` (state_change.py's results).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from prometheus_client.core import (
@@ -58,10 +64,17 @@ from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
 from tenantboard.humanize import SEVERITY_WORDS, host_of
 from tenantboard.maintenance import Window
+from tenantboard.releases import VersionSummary
+from tenantboard.serve.state_change import RESULTS as PUSHED_RESULTS
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
 
 TENANT_LABELS = ("context_id", "env", "label")
+#: Versions given their own series; past it the versions with the fewest tenants are
+#: summed as ``version="other"`` (answers are untrusted: a made-up version per answer must
+#: not make a series each).
+MAX_VERSION_SERIES = 50
+OTHER_VERSIONS = "other"
 #: Every value of checks_total's ``result`` label, present from the first scrape at 0 so
 #: that rate() and absent() work before the first failure of a kind.
 CHECK_RESULTS: tuple[str, ...] = (RESULT_OK, *(str(kind) for kind in ErrorKind))
@@ -107,6 +120,9 @@ class MetricsSnapshot:
     windows: tuple[tuple[Window, int], ...] = ()
     #: The tenants a window covers now.
     in_window: tuple[Tenant, ...] = ()
+    #: (version label, tenants, first seen as Unix time or None), bounded.
+    versions: tuple[tuple[str, int, float | None], ...] = ()
+    pushed: dict[str, int] = field(default_factory=dict)
 
 
 def take_snapshot(
@@ -114,9 +130,11 @@ def take_snapshot(
     exposition: Exposition,
     accept: str | None = None,
     notifications: Counter[tuple[str, str]] | None = None,
+    pushed: Counter[str] | None = None,
 ) -> MetricsSnapshot:
     """Copy what the scrape needs: the list, and the rows changed since the exposition
-    last formatted them. Runs on the event loop, so it only compares revisions."""
+    last formatted them. Runs on the event loop, so it compares revisions, and counts
+    tenants per version (a pass over the rows: about a millisecond per 5,000)."""
     _, content_type = choose_encoder(accept or "")
     rows = watcher.model.rows
     keys = list(watcher.model.list_order)
@@ -148,7 +166,25 @@ def take_snapshot(
         notifications=dict(notifications or {}),
         file_valid=watcher.file_error is None,
         outage=watcher.session.monitor.outage is not None,
+        versions=version_series(watcher.session.version_summaries()),
+        pushed=dict(pushed or {}),
     )
+
+
+def version_series(
+    summaries: list[VersionSummary], limit: int = MAX_VERSION_SERIES
+) -> tuple[tuple[str, int, float | None], ...]:
+    """(version label, tenants, first seen) per version, at most ``limit`` of them: those
+    with the most tenants; the others summed as :data:`OTHER_VERSIONS`."""
+    ranked = sorted(summaries, key=lambda item: -item.tenants)
+    kept, rest = ranked[:limit], ranked[limit:]
+    series = [
+        (item.version or "", item.tenants, item.first_seen.timestamp() if item.first_seen else None)
+        for item in kept
+    ]
+    if rest:
+        series.append((OTHER_VERSIONS, sum(item.tenants for item in rest), None))
+    return tuple(series)
 
 
 # -- per tenant ------------------------------------------------------------------------------
@@ -332,6 +368,7 @@ class OverallCollector(Collector):
             value=1 if snap.outage else 0,
         )
         yield from self._maintenance_families(snap)
+        yield from self._version_families(snap)
 
     @staticmethod
     def _maintenance_families(snap: MetricsSnapshot) -> Iterator[Metric]:
@@ -364,6 +401,36 @@ class OverallCollector(Collector):
         for tenant in snap.in_window:
             covered.add_metric([tenant.context_id, tenant.env, tenant.label], 1)
         yield from (open_now, ends, tenants, covered)
+
+    @staticmethod
+    def _version_families(snap: MetricsSnapshot) -> Iterator[Metric]:
+        tenants = GaugeMetricFamily(
+            "tenantboard_version_tenants",
+            'Tenants whose last answer names this version ("": none named; "other": the '
+            "versions past the first 50, summed).",
+            labels=["version"],
+        )
+        first_seen = GaugeMetricFamily(
+            "tenantboard_version_first_seen_timestamp_seconds",
+            "When this version was first seen on any tenant (the history's record), Unix time.",
+            labels=["version"],
+        )
+        for version, count, seen in snap.versions:
+            tenants.add_metric([version], count)
+            if seen is not None:
+                first_seen.add_metric([version], seen)
+        yield tenants
+        yield first_seen
+        pushed = CounterMetricFamily(
+            "tenantboard_pushed_changes",
+            "Calls from SuperOffice's pushed changes by result: accepted (the tenant is "
+            "re-checked), not_listed, malformed, refused (the token), replayed, unavailable "
+            "(not set up, or cannot be checked).",
+            labels=["result"],
+        )
+        for result in sorted(set(PUSHED_RESULTS) | set(snap.pushed)):
+            pushed.add_metric([result], snap.pushed.get(result, 0))
+        yield pushed
 
     @staticmethod
     def _duration_family(snap: MetricsSnapshot) -> HistogramMetricFamily:

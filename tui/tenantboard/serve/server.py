@@ -1,6 +1,7 @@
-"""`tenantboard serve`: the watcher over HTTP (aiohttp), read-only.
+"""`tenantboard serve`: the watcher over HTTP (aiohttp), read-only but for SuperOffice's calls.
 
-Endpoints (GET and HEAD only; any other method is 405, nothing changes anything):
+Endpoints (GET and HEAD only, but for the one SuperOffice calls; any other method is 405,
+nothing changes anything):
 
 ``/healthz``
     ``ok`` while the server runs; never asks for the token (for probes).
@@ -52,7 +53,8 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
 
     ``result``  a check finished: the tenant's ``row`` as in the snapshot.
     ``change``  something worth telling: ``{"key", "kind": "state" | "endpoint" |
-                "failure" | "recovery", "text", "worse", "at", "severity"}``.
+                "version" | "pushed" | "failure" | "recovery" | ..., "text", "worse",
+                "at", "severity"}``.
     ``reset``   ``{"reason", "seq"}``: the list changed, or this client fell behind or
                 asked for events no longer kept. Fetch ``/api/snapshot`` again and apply
                 only events whose id is greater than its ``seq``.
@@ -60,6 +62,9 @@ Endpoints (GET and HEAD only; any other method is 405, nothing changes anything)
     A comment line is sent every 15 s to keep proxies from closing the stream. To follow
     without gaps: fetch the snapshot, then connect with ``Last-Event-ID: <its seq>`` (or
     ``?last_event_id=``); events after it are replayed (the newest 4,096 are kept).
+``POST /superoffice/state-change``
+    SuperOffice's pushed changes (state_change.py): a call whose JWT checks out re-checks
+    that tenant at once and is logged; it takes no serve token (the JWT proves the call).
 
 Security (docs/security.md): the server listens on loopback unless told otherwise.
 Listening on any other address needs ``--token-file`` or ``--insecure-public``; a token file
@@ -106,9 +111,11 @@ from tenantboard.sanitize import clean
 from tenantboard.serve.connections import CappedSite, ConnectionCap
 from tenantboard.serve.metrics import Exposition, take_snapshot
 from tenantboard.serve.sdnotify import SystemdNotifier
+from tenantboard.serve.state_change import STATE_CHANGE_PATH, StateChangeReceiver
 from tenantboard.serve.status_page import status_page
 from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
+from tenantboard.tenant_file import StateChangeConfig
 
 log = logging.getLogger("tenantboard.serve")
 
@@ -129,6 +136,7 @@ EXIT_SIGINT = 130
 WATCHER = web.AppKey("watcher", Watcher)
 TOKEN = web.AppKey("token", str)
 EXPOSITION = web.AppKey("exposition", Exposition)
+STATE_CHANGE = web.AppKey("state_change", StateChangeReceiver)
 
 
 class ServeError(ValueError):
@@ -380,7 +388,9 @@ def _open_page(request: web.Request, token: str) -> web.HTTPException:
 
 @web.middleware
 async def _guard(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
-    if request.method not in ("GET", "HEAD"):
+    # SuperOffice's calls: POSTed, and proven by their JWT, not by serve's token.
+    pushed = request.path == STATE_CHANGE_PATH
+    if request.method not in ("GET", "HEAD") and not (pushed and request.method == "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"], text="read-only\n")
     if request.path == "/healthz":  # for probes: any Host, no token; it says only "ok"
         return await handler(request)
@@ -391,7 +401,7 @@ async def _guard(request: web.Request, handler: Callable[..., Any]) -> web.Strea
             "(serve --allow-host NAME adds a name)\n"
         )
     token = request.app.get(TOKEN)
-    if token is not None:
+    if token is not None and not pushed:
         if request.path == "/" and "token" in request.query:
             raise _open_page(request, token)
         if not _authorized(request, token):
@@ -433,7 +443,8 @@ async def metrics(request: web.Request) -> web.Response:
     watcher = request.app[WATCHER]
     exposition = request.app[EXPOSITION]
     counts = watcher.session.notifier.counts
-    snapshot = take_snapshot(watcher, exposition, request.headers.get("Accept"), counts)
+    pushed = request.app[STATE_CHANGE].counts
+    snapshot = take_snapshot(watcher, exposition, request.headers.get("Accept"), counts, pushed)
     body, content_type = await asyncio.to_thread(exposition.render, snapshot)
     response = web.Response(body=body, headers={"Content-Type": content_type})
     if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -503,14 +514,21 @@ async def api_events(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(
-    watcher: Watcher, *, token: str | None = None, hosts: AllowedHosts | None = None
+    watcher: Watcher,
+    *,
+    token: str | None = None,
+    hosts: AllowedHosts | None = None,
+    state_change: StateChangeConfig | None = None,
 ) -> web.Application:
     """The application; ``hosts``: the Host names it answers (default: those of the
-    default listen address, 127.0.0.1)."""
+    default listen address, 127.0.0.1); ``state_change``: serve's options for SuperOffice's
+    calls (they win over the tenant file's ``[state_change]``)."""
     app = web.Application(middlewares=[_guard], client_max_size=1024)
     app[WATCHER] = watcher
     app[HOSTS] = hosts or AllowedHosts.for_listen(parse_listen(DEFAULT_LISTEN)[0])
     app[EXPOSITION] = Exposition()
+    receiver = StateChangeReceiver(watcher.session, state_change)
+    app[STATE_CHANGE] = receiver
     if token is not None:
         app[TOKEN] = token
     app.on_response_prepare.append(_security_headers)
@@ -520,6 +538,7 @@ def build_app(
     app.router.add_get("/api/tenants", api_tenants)
     app.router.add_get("/api/snapshot", api_snapshot)
     app.router.add_get("/api/events", api_events)
+    app.router.add_post(STATE_CHANGE_PATH, receiver.handle)
     return app
 
 
@@ -565,6 +584,8 @@ class ServeConfig:
     #: The tenant file, its history and how to check: what the session watches.
     session: SessionConfig
     token: str | None = None
+    #: ``--state-change-certificate`` and ``--state-change-client-id``, or None.
+    state_change: StateChangeConfig | None = None
     #: Host names to answer besides the listen address's (--allow-host).
     allowed_hosts: tuple[str, ...] = ()
     limits: Limits = Limits()
@@ -596,7 +617,7 @@ async def serve(config: ServeConfig) -> int:
     session = Session(config.session)
     watcher = Watcher(session)
     hosts = AllowedHosts.for_listen(config.host, config.allowed_hosts)
-    app = build_app(watcher, token=config.token, hosts=hosts)
+    app = build_app(watcher, token=config.token, hosts=hosts, state_change=config.state_change)
     watching: asyncio.Task[None] | None = None
     runner: web.AppRunner | None = None
     heartbeat: asyncio.Task[None] | None = None
@@ -614,6 +635,9 @@ async def serve(config: ServeConfig) -> int:
                 watcher.path or "memory",
                 plural(len(config.session.hooks), "alert hook"),
             )
+        pushed = app[STATE_CHANGE].describe()
+        if pushed is not None:
+            log.info("%s", pushed)
         if not config.session.tenants:
             log.warning(
                 "no tenants in the tenant file yet: add some (tenantboard add CTX) and they "

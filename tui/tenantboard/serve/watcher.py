@@ -177,7 +177,7 @@ def iso(moment: datetime | None) -> str | None:
 def last_change_at(row: TenantRow) -> datetime | None:
     """When the tenant's state (or whether checks succeed) last changed, as far as known."""
     for event in reversed(row.history):
-        if event.kind != "endpoint":
+        if event.kind in ("state", "failure", "recovery"):
             return event.at
     return None
 

@@ -4,12 +4,19 @@
 httpx in-process, :mod:`.server` serves it over HTTP on loopback.
 """
 
-from tenantboard.simulator.scenario import DEMO_PROFILES, SimResponse, Simulator, demo_tenants
+from tenantboard.simulator.scenario import (
+    DEMO_PROFILES,
+    Rollout,
+    SimResponse,
+    Simulator,
+    demo_tenants,
+)
 from tenantboard.simulator.server import serve
 from tenantboard.simulator.transport import SimulatorTransport
 
 __all__ = [
     "DEMO_PROFILES",
+    "Rollout",
     "SimResponse",
     "Simulator",
     "SimulatorTransport",

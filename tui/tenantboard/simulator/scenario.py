@@ -32,6 +32,7 @@ from functools import lru_cache
 
 from tenantboard.answers import State
 from tenantboard.maintenance import Rule, SuperOfficeWindows, Window, scheduled
+from tenantboard.releases import parse_release
 from tenantboard.tenant import DISCOVERY_HOSTS, ENV_HOSTS, Tenant
 
 WRONG_SUBDOMAIN = "Wrong subdomain used to access tenant"
@@ -64,9 +65,14 @@ class Answer:
     api_host: str | None = None
     fault: str | None = None
     retry_after: int | None = None
+    #: The release the answer names (``Version``); None: the scenario's default.
+    version: str | None = None
 
 
 Profile = Callable[[int, float, str], Answer]
+#: What the tenants answer as their Version when no rollout is acted out (odd numbers only:
+#: the field is optional, and the board must cope with answers that leave it out).
+DEFAULT_VERSION = "Release_11.10_2026.02.24-02"
 
 
 def _numbered(env: str, number: int, shift: int = 0) -> str:
@@ -222,7 +228,8 @@ def profile_for(number: int) -> Profile:
 
 
 HOUR = 3600.0
-YEAR = 365 * 86400.0
+DAY = 86400.0
+YEAR = 365 * DAY
 
 
 def _roll(seed: int, *parts: object) -> float:
@@ -374,6 +381,46 @@ class MaintenanceNight:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """SuperOffice rolling a release out over days, host by host (``simulate --rollout``).
+
+    Each environment's numbered hosts (``online2``, ``online3``, ``online4``) take their
+    turn, one a simulated day, and hosts without a number (``app.superoffice.com``) the
+    day after; a tenant's turn is its home host's (where it lives when it does not move).
+    On its host's day each tenant is upgraded at its own moment inside the night's upgrade
+    window (20:00-05:00, the first ``window`` of the day): ``OfflineMaintenance`` for a few
+    minutes, then running on the new release. Before, it answers the old one. A pure
+    function of (tenant, scenario time), like the rest of the scenario.
+    """
+
+    old: str = "Release_11.9_2026.01.20-01"
+    new: str = DEFAULT_VERSION
+    #: Scenario seconds in one simulated day (``simulate --rollout-day``).
+    day: float = DAY
+    #: The share of a day the upgrades of one host spread over (9 hours of 24).
+    window: float = 9 / 24
+    #: Seconds each tenant is offline while upgraded (at most a 48th of a day).
+    offline: float = 600.0
+
+    def wave(self, host: str | None) -> int:
+        """The day (from 0) the host is upgraded on."""
+        name = (host or "").split(".", 1)[0]
+        digits = name[len(name.rstrip("0123456789")) :]
+        return int(digits) - 2 if digits and 2 <= int(digits) <= 4 else 3
+
+    def upgraded_at(self, number: int, host: str | None) -> float:
+        """Scenario seconds at which the tenant goes offline to be upgraded."""
+        return (self.wave(host) + self.window * _roll(0, "rollout", number)) * self.day
+
+    def at(self, number: int, host: str | None, elapsed: float) -> tuple[str, bool]:
+        """The release the tenant runs at ``elapsed``, and whether it is offline for it."""
+        start = self.upgraded_at(number, host)
+        if elapsed < start:
+            return self.old, False
+        return self.new, elapsed < start + min(self.offline, self.day / 48)
+
+
 def format_valid_until(moment: datetime) -> str:
     """The API's own format: 7 fractional digits and Z."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
@@ -422,6 +469,8 @@ class Simulator:
     overrides: dict[int, str] = field(default_factory=dict)
     #: SuperOffice's maintenance windows acted out (``simulate --maintenance-night``).
     maintenance: MaintenanceNight | None = None
+    #: A release rolling out (``simulate --rollout``), or None: the default version.
+    rollout: Rollout | None = None
 
     def __post_init__(self) -> None:
         if not self.started:
@@ -439,9 +488,21 @@ class Simulator:
             answer = replace(answer, host=_moved(env, answer.host), api_host=None)
         if self.maintenance is not None and self.maintenance.down(number, self.now()):
             answer = Answer("OfflineMaintenance", False, answer.host, min(answer.valid_for, 60))
+        if self.rollout is not None:
+            answer = self._rolled_out(answer, number, env, elapsed)
         if self.speed != 1.0:
             answer = replace(answer, valid_for=answer.valid_for / self.speed)
         return answer
+
+    def _rolled_out(self, answer: Answer, number: int, env: str, elapsed: float) -> Answer:
+        """The answer as the rollout has it: its release, offline while upgraded, and
+        asked again soon enough to see the rollout move (an eighth of its day at most)."""
+        assert self.rollout is not None
+        version, offline = self.rollout.at(number, _numbered(env, number), elapsed)
+        valid_for = min(answer.valid_for, self.rollout.day / 8)
+        if offline:
+            return Answer("OfflineMaintenance", False, None, min(valid_for, 60.0), version=version)
+        return replace(answer, version=version, valid_for=valid_for)
 
     def elapsed(self) -> float:
         """Scenario seconds since the start."""
@@ -529,8 +590,9 @@ class Simulator:
             "ValidUntil": _valid_until(now + answer.valid_for),
             "Api": f"https://{api_host}/{ctx}/api" if api_host else None,
         }
-        if number % 2:
-            payload["Version"] = "Release_11.10_2026.02.24-02"
+        version = answer.version or (DEFAULT_VERSION if number % 2 else None)
+        if version:
+            payload["Version"] = version
         delay = self.slow_delay if answer.fault == "slow" else 0.0
         ok = SimResponse(200, json.dumps(payload).encode(), headers=headers, delay=delay)
         if self.chaos is not None and chaos_fault is not None:
@@ -548,7 +610,8 @@ class Simulator:
             return _text(503, "Service Unavailable")
         if answer.host != host:
             return _text(421, WRONG_SUBDOMAIN)
-        return SimResponse(200, json.dumps(version_document(number, host)).encode())
+        document = version_document(number, host, answer.version)
+        return SimResponse(200, json.dumps(document).encode())
 
 
 def _overridden(answer: Answer, state: str, number: int, env: str) -> Answer:
@@ -560,9 +623,10 @@ def _overridden(answer: Answer, state: str, number: int, env: str) -> Answer:
     return Answer(state, running, host, answer.valid_for)
 
 
-def version_document(number: int, host: str) -> dict[str, str]:
+def version_document(number: int, host: str, release: str | None = None) -> dict[str, str]:
+    """The document behind ``Api``; with ``release`` (a rollout), that release's label."""
     ctx = f"Cust{number}"
-    if number % 5 == 0:  # an older release, with the extra ServicesNN keys of its time
+    if number % 5 == 0 and release is None:  # an older release, with the ServicesNN keys
         return {
             "v1": f"https://{host}:443/{ctx}/api/v1/",
             "NetServerVersion": "9.1.7583.012",
@@ -575,7 +639,7 @@ def version_document(number: int, host: str) -> dict[str, str]:
             "Services80": "https://" + host + f"/{ctx}/Remote/Services80/",
             "Version": "v1",
         }
-    return {
+    document = {
         "v1": f"https://{host}:443/{ctx}/api/v1/",
         "NetServerVersion": "11.10.721.0",
         "NetServerAssembly": "11.10.0.0",
@@ -587,6 +651,16 @@ def version_document(number: int, host: str) -> dict[str, str]:
         "Version": "v1",
         "Documentation": "https://docs.superoffice.com/",
     }
+    label = parse_release(release)
+    if release is not None and label is not None:
+        major, minor = label.numbers[:2]
+        document["NetServerLabel"] = release
+        document["NetServer"] = f"SuperOffice {major}.{minor} NetServer (Build: {release})"
+        document["NetServerVersion"] = f"{major}.{minor}.721.0"
+        document["NetServerAssembly"] = f"{major}.{minor}.0.0"
+        if label.date is not None:
+            document["NetServerDate"] = "{:04d}-{:02d}-{:02d}".format(*label.date)
+    return document
 
 
 def _number(context_id: str) -> int | None:

@@ -31,6 +31,7 @@ from tenantboard.eventlog import EventLog, LoggedEvent, notices
 from tenantboard.history.reader import mark_text
 from tenantboard.humanize import plural
 from tenantboard.maintenance import header_text
+from tenantboard.releases import VersionSpan
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import SORTS, BoardModel, TenantRow, checked_text, describe_next
 from tenantboard.sanitize import clean
@@ -54,6 +55,7 @@ from tenantboard.session import (
     SessionConfig,
     SettingsChanged,
     VersionFetched,
+    VersionHistoryRead,
 )
 from tenantboard.ui.messages import ResultsArrived
 from tenantboard.ui.pacing import Pacing, Timer, clock_timers
@@ -62,6 +64,7 @@ from tenantboard.ui.screens.help import HelpScreen
 from tenantboard.ui.screens.list_actions import ListActions
 from tenantboard.ui.screens.maintenance import MaintenanceActions
 from tenantboard.ui.screens.marks import MarkActions
+from tenantboard.ui.screens.versions import VersionsScreen
 from tenantboard.ui.textual_overrides import FrameTimerScreen
 from tenantboard.ui.widgets.change_line import ChangeLine
 from tenantboard.ui.widgets.detail import DetailContext, DetailPane
@@ -256,6 +259,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
                 self._redraw_key(key)
                 if key == self.detail_key:
                     self.show_detail_of_cursor_row(fetch=False)
+            case VersionHistoryRead(key=key) if key == self.detail_key:
+                self.show_detail_of_cursor_row(fetch=False)
             case RoleChanged(message=message):
                 self.notify(message, timeout=8, markup=False)
                 self.update_summary()
@@ -509,7 +514,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         key = row.tenant.key
         session = self.session
         if session.attached:
-            note = "availability is kept by the server"
+            note = "the history is kept by the server"
         elif session.config.history_path is None:
             note = "no history database (demo): history is kept in memory only"
         else:
@@ -521,6 +526,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             fetching_version=key in session.fetching_versions,
             availability=session.availability.get(key),
             availability_note=note,
+            versions=_spans_of(session, key),
             marks=(
                 *(mark_text(mark) for mark in session.marks.of(key)),
                 *self._window_note(row),
@@ -675,6 +681,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         self._availability_asked = (key, now)
         work = self.session.read_availability([key], with_strip=True)
         self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
+        versions = self.session.read_version_history(key)
+        self.run_worker(versions, group="version-history", exclusive=True, exit_on_error=False)
 
     def _give_keys_to_the_table(self) -> None:
         """Focus the table now, not after a turn of the loop (``Widget.focus``): a key queued
@@ -816,6 +824,25 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             self.table.move_cursor_to(index)
             self.table.focus()
 
+    # -- actions: versions ----------------------------------------------------------------------
+
+    def action_versions(self) -> None:
+        """The versions view (live while open); the version chosen filters the board."""
+        screen = VersionsScreen(self.session.version_summaries, self.clock.wall)
+        self.app.push_screen(screen, self._show_version)
+
+    def _show_version(self, term: str | None) -> None:
+        if term is None:
+            return
+        self.filter_line.value = term  # filters at once (FilterLine.watch_value)
+        self.filter_line.display = True
+        self._give_keys_to_the_table()
+        self.notify(
+            f"showing {plural(len(self.model), 'tenant')} ({term}); escape clears",
+            timeout=4,
+            markup=False,
+        )
+
     # -- actions: help --------------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -832,3 +859,9 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             rows.append((shown, binding.tooltip or binding.description))
         rows.append(PALETTE_KEY)
         return rows
+
+
+def _spans_of(session: Session, key: str) -> tuple[VersionSpan, ...] | None:
+    """The tenant's versions as last read from the history; None while not read (yet)."""
+    spans = session.version_history.get(key)
+    return tuple(spans) if spans is not None else None

@@ -149,6 +149,15 @@ BOARD_BINDINGS: list[Binding] = [
         tooltip="list the maintenance windows open now; choose an ad hoc one to end it",
     ),
     Binding(
+        "v",
+        "versions",
+        "Versions",
+        id="versions",
+        show=False,
+        tooltip="versions: each release the tenants run, newest first, with its tenants, hosts "
+        "and when it was first seen (a rollout as it goes); choose one to show only its tenants",
+    ),
+    Binding(
         "U",
         "toggle_uptime",
         "Up 24h column",

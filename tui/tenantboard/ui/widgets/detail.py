@@ -21,6 +21,7 @@ from tenantboard.answers import Severity, VersionInfo
 from tenantboard.history.availability import Availability
 from tenantboard.history.reader import STRIP_DAYS, TenantAvailability
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, length, plural, yes_no
+from tenantboard.releases import VersionSpan, compare_releases, shown
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
 
@@ -41,6 +42,8 @@ class DetailContext:
     availability_note: str = ""
     #: Active mutes and acknowledgements, as sentences ("muted by ana at 09:30, until 10:30").
     marks: tuple[str, ...] = ()
+    #: The tenant's versions from the history, newest first; None while not read (yet).
+    versions: tuple[VersionSpan, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +168,8 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
     _marks_section(state, context)
     available = Section("Availability", "from the history database")
     _availability_section(available, context)
+    releases = Section("Versions", "from the history database, newest first")
+    _versions_section(releases, row, context)
     _version_section(version, row, context)
     if not row.history:
         history.line("nothing yet")
@@ -179,6 +184,8 @@ def detail_entries(row: TenantRow, context: DetailContext) -> list[Entry]:
         *state.entries,
         blank,
         *available.entries,
+        blank,
+        *releases.entries,
         blank,
         *version.entries,
         blank,
@@ -340,6 +347,30 @@ def _availability_section(section: Section, context: DetailContext) -> None:
         section.field(
             "", "a day each, today last: ▁ ok ▄ warning ▆ unknown █ critical · none", "dim"
         )
+
+
+def _versions_section(section: Section, row: TenantRow, context: DetailContext) -> None:
+    """Each version the history saw the tenant on: since when, where, and how it came."""
+    spans = context.versions
+    if spans is None:
+        section.line(context.availability_note or "reading the history…")
+        return
+    if not spans:
+        now = f": {shown(row.last_version)} now" if row.last_version else ""
+        section.line(f"none recorded yet{now}")
+        return
+    for index, span in enumerate(spans):
+        since = span.since.astimezone()
+        text = f"{since:%H:%M}  {shown(span.version)}"
+        if span.host:
+            text += f" on {span.host}"
+        older = spans[index + 1] if index + 1 < len(spans) else None
+        if older is not None:
+            order = compare_releases(older.version, span.version)
+            text += ", " + {1: "upgraded", -1: "downgraded"}.get(order or 0, "changed")
+        if span.until is None:
+            text += ", still"
+        section.field(f"{since:%Y-%m-%d}", text)
 
 
 def observed_text(figures: Availability, label: str) -> str:
