@@ -61,7 +61,9 @@ class _Parser(argparse.ArgumentParser):
 
     Options may also come from environment variables (:func:`variables_of`): the parser
     notes which of its options the command line gave (argparse reads every argument's
-    values through ``_get_values``), and reads the others' variables after parsing."""
+    values through ``_get_values``), and reads the others' variables after parsing. That
+    hook and ``_actions`` are argparse's own parts (argcomplete uses them too); the tests
+    of tests/test_cli_environment.py fail if a Python changes them."""
 
     def __init__(self, *args: Any, options_from_environment: bool = False, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -359,7 +361,7 @@ def value_of_variable(action: argparse.Action, variable: str, text: str) -> Any:
         if word not in _YES + _NO:
             raise bad(f"{text!r} is neither yes nor no ({'/'.join(_YES)} or {'/'.join(_NO)})")
         return action.const if word in _YES else action.default
-    if isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+"):
+    if isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+"):  # repeatable
         return [one(item.strip()) for item in text.split(LIST_SEPARATOR) if item.strip()]
     return one(text.strip())
 
