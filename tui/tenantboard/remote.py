@@ -41,15 +41,6 @@ from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant, make_tenant
 
-#: Where ``tenantboard serve`` listens unless told (9464: the port Prometheus exporters
-#: use), here rather than in serve.py so that the CLI can name it without importing the
-#: server (aiohttp's web part and prometheus-client: half a second before the board's
-#: first paint).
-DEFAULT_LISTEN = "127.0.0.1:9464"
-#: How many connections ``serve`` holds at once unless told (--max-connections), here for
-#: the same reason.
-DEFAULT_MAX_CONNECTIONS = 256
-
 #: Reconnect after a broken stream: from this many seconds, doubling, to the maximum.
 RETRY_FIRST = 1.0
 RETRY_MAX = 30.0

@@ -120,8 +120,7 @@ from aiohttp.http import HttpProcessingError
 
 from tenantboard import __version__
 from tenantboard.humanize import plural
-from tenantboard.netaddr import is_loopback
-from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
+from tenantboard.netaddr import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.serve.connections import CappedSite, ConnectionCap
 from tenantboard.serve.metrics import Exposition, take_snapshot
