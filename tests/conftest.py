@@ -35,10 +35,16 @@ def hermetic_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     monkeypatch.setenv("HOME", str(home))
     for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
         monkeypatch.setenv(name, str(home / name.lower()))
+    # Every option's variable (TENANTBOARD_CONFIG, _LISTEN, ...; not CI's TENANTBOARD_REQUIRE_*)
+    # and a shell's completion request.
+    ours = [
+        name
+        for name in os.environ
+        if name.startswith("TENANTBOARD_") and not name.startswith("TENANTBOARD_REQUIRE_")
+    ]
     for name in (
-        "TENANTBOARD_CONFIG",
-        "TENANTBOARD_BASE_URL",
-        "TENANTBOARD_DATA_DIR",
+        *ours,
+        "_ARGCOMPLETE",
         "STATE_DIRECTORY",
         "NOTIFY_SOCKET",
         "WATCHDOG_USEC",

@@ -8,11 +8,11 @@ import pytest
 
 from tenantboard.answers import State
 from tenantboard.cli import main
-from tenantboard.remote import AttachTarget, server_events
+from tenantboard.remote import AttachTarget, server_events, server_row
 from tenantboard.session import ServerStatus
 from tenantboard.tenant import Tenant
 
-from .conftest import make_board, until
+from .conftest import FIXED_NOW, make_board, until
 from .serve_helpers import ThreadedServer, failed, idle_watcher, ok
 from .test_first_day import said
 
@@ -147,3 +147,320 @@ def test_attach_options_are_checked(capsys) -> None:
     assert "http(s) URL" in capsys.readouterr().err
     assert main(["--attach-token-file", "x"]) == 64
     assert main(["--attach", "http://127.0.0.1:9464", "--demo"]) == 64
+
+
+# -- marks, availability and windows: the server's, on the attached board ---------------------
+
+
+@pytest.fixture
+def history_server(clock, tmp_path):
+    """A serve with a history database (a bad day recorded for Cust1001), on the test's
+    clock, its alert hooks delivered to a recorder; both tenants checked once."""
+    from tenantboard.notify import Notifier
+
+    from .serve_helpers import with_notifier
+    from .test_board_history import a_bad_day, seed
+    from .test_notify import Recorder, hook
+
+    history = tmp_path / "history.sqlite3"
+    seed(history, a_bad_day(TENANTS[0].key))
+    watcher = idle_watcher(TENANTS, history_path=history, clock=clock)
+    session = watcher.session
+    recorder = Recorder()
+    with_notifier(
+        watcher,
+        Notifier([hook()], deliverer=recorder, is_silenced=session.is_silenced),
+    )
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    try:
+        with ThreadedServer(watcher) as running:
+            running.run(session.read_availability(list(session.model.list_order), with_strip=False))
+            running.recorder = recorder
+            yield running
+    finally:
+        session.writer.close()
+
+
+def recorded_marks(server, *, include_ended: bool = False):
+    from tenantboard.history.db import HistoryDB
+
+    assert server.watcher.session.writer.flush()
+    with HistoryDB.open(server.watcher.session.config.history_path, read_only=True) as db:
+        return db.marks(include_ended=include_ended)
+
+
+async def attached(pilot, app) -> None:
+    await until(pilot, lambda: state_of(app, "online:Cust1001") == "Running", tries=500)
+    await until(pilot, lambda: state_of(app, "online:Cust1008") == "Suspended", tries=500)
+
+
+async def test_a_mute_on_the_attached_board_is_the_servers(clock, history_server) -> None:
+    """m on an attached board: the server records it (with who muted), tells every face,
+    and its alert hooks stay silent for that tenant; M clears it on the server."""
+    from tenantboard.history.db import current_user
+    from tenantboard.ui.screens.chooser import ChooserScreen
+
+    from .test_notify import drained
+
+    server = history_server
+    session = server.watcher.session
+    key = "online:Cust1001"
+    app = make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        await attached(pilot, app)
+        app.board.jump_to(key)
+        await pilot.press("m")
+        assert isinstance(app.screen, ChooserScreen)
+        await pilot.press("enter")  # for 1 hour
+        await until(pilot, lambda: said(app, "muted by"), tries=500)
+        assert session.is_silenced(key)  # the server's session: its hooks
+        (mark,) = recorded_marks(server)
+        assert (mark.key, mark.kind, mark.by) == (key, "mute", current_user())
+        row = app.board.model.rows[key]
+        assert row.mark == "mute" and app.session.marks.of(key)[0].id == mark.id
+
+        # The server's hooks: a change for the worse of the muted tenant is not sent.
+        server.run(_record(server.watcher, ok(TENANTS[0], State.Suspended, at=60)))
+        server.run(drained(session.notifier))
+        assert server.recorder.payloads == []
+        assert session.notifier.counts[("test", "silenced")] == 1
+
+        await pilot.press("M")
+        await until(pilot, lambda: isinstance(app.screen, ChooserScreen), tries=400)
+        await pilot.press("enter")
+        await until(pilot, lambda: row.mark is None, tries=500)
+        assert not session.is_silenced(key)
+        (ended,) = recorded_marks(server, include_ended=True)
+        assert ended.ended_at is not None
+        assert any(
+            event.text.startswith(f"mute cleared by {current_user()}")
+            for event in session.event_log.events
+        )
+
+
+async def _record(watcher, result) -> None:
+    watcher.record(result)
+
+
+async def test_a_mark_made_on_the_server_shows_on_the_attached_board(clock, history_server):
+    """Another board (or the server) acknowledges: the attached board's row has the mark,
+    its pane says who and until when; when it ends there, it ends here. A row the server
+    sends again for a mark is not another check."""
+    from datetime import timedelta
+
+    from .test_board import detail_text
+
+    server = history_server
+    session = server.watcher.session
+    key = "online:Cust1008"
+    app = make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        await attached(pilot, app)
+        row = app.board.model.rows[key]
+        checks = row.checks
+        server.run(session.add_mark(key, "ack", None, by="bo"))
+        await until(pilot, lambda: row.mark == "ack", tries=500)
+        assert app.session.is_silenced(key)
+        app.board.jump_to(key)
+        app.board.toggle_detail()
+        assert "acknowledged by bo at 09:30, until its state changes (from Suspended)" in (
+            detail_text(app)
+        )
+        # The same check, sent again with its mark, is not another check: a real one of
+        # the other tenant, sent after it, arrives; this row's count has not moved.
+        other = app.board.model.rows["online:Cust1001"]
+        other_checks = other.checks
+        server.call(server.watcher.record, ok(TENANTS[0], at=30))
+        await until(pilot, lambda: other.checks > other_checks, tries=500)
+        assert row.checks == checks
+
+        until_noon = clock.wall() + timedelta(hours=2, minutes=30)
+        server.run(session.add_mark(key, "mute", until_noon, by="cy"))
+        await until(pilot, lambda: row.mark == "mute", tries=500)
+        assert "muted by cy at 09:30, until 12:00" in detail_text(app)
+
+        server.call(session.end_marks, session.marks.of(key), "cleared")
+        await until(pilot, lambda: row.mark is None, tries=500)
+        assert not app.session.is_silenced(key)
+
+
+async def test_availability_on_the_attached_board_is_the_servers(clock, history_server) -> None:
+    """The Up 24h column from the server's rows; the pane's figures and 30-day strip from
+    its history (not "no history database")."""
+    from .test_board import detail_text
+
+    server = history_server
+    app = make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+    )
+    async with app.run_test(size=(160, 50)) as pilot:
+        await attached(pilot, app)
+        row = app.board.model.rows["online:Cust1001"]
+        await until(pilot, lambda: row.uptime_24h is not None, tries=500)
+        await pilot.press("U")
+        await pilot.pause()
+        assert "91.6%" in app.board.table.render_line(1).text
+        app.board.jump_to("online:Cust1001")
+        await pilot.press("enter")
+        await until(pilot, lambda: "online:Cust1001" in app.session.availability, tries=500)
+        text = detail_text(app)
+        assert "Up 24 h     91.6% up, observed all of the last 24 h" in text
+        assert "Incidents   1 in 30 d, longest 2h 00m" in text
+        assert "30 days" in text
+        assert "no history database" not in text
+
+
+async def test_a_maintenance_window_on_the_server_shows_on_the_attached_board(
+    clock, history_server
+) -> None:
+    """A window the server has open covers the row (⚒, out of "needs attention") and
+    leads the header, as on a local board; when it ends there, it ends here."""
+    from datetime import timedelta
+
+    from tenantboard.maintenance import Scope
+
+    server = history_server
+    session = server.watcher.session
+    key = "online:Cust1008"
+    app = make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        await attached(pilot, app)
+        row = app.board.model.rows[key]
+        window, _ = server.run(
+            session.start_window(Scope(keys=frozenset({key})), timedelta(minutes=30), "db move")
+        )
+        await until(pilot, lambda: row.window is not None, tries=500)
+        assert row.window.name == "db move"
+        assert app.board.model.rows["online:Cust1001"].window is None
+        await until(pilot, lambda: "maintenance: db move until 10:00" in header(app), tries=200)
+        line = app.board.table.render_line(app.board.model.index_of(key) + 1).text
+        assert "⚒ " in line
+        server.run(session.end_window(window))
+        await until(pilot, lambda: row.window is None, tries=500)
+        await until(pilot, lambda: "maintenance:" not in header(app), tries=200)
+
+
+def header(app) -> str:
+    app.board.update_summary()
+    return app.board.summary.render().plain
+
+
+async def test_a_mark_the_server_cannot_take_is_said_and_not_kept(clock) -> None:
+    """The server gone: m says why it was not saved; no mark only this board knows."""
+    watcher = idle_watcher(TENANTS, clock=clock)
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    server = ThreadedServer(watcher).__enter__()
+    running = True
+    try:
+        target = AttachTarget.parse(server.url)
+        app = make_board(clock, [], attach=target, transport=httpx.AsyncHTTPTransport())
+        async with app.run_test(size=(160, 40)) as pilot:
+            await attached(pilot, app)
+            server.__exit__(None, None, None)  # the server stops
+            running = False
+            key = "online:Cust1008"
+            app.board.add_mark(key, "ack", None)
+            await until(pilot, lambda: said(app, "not saved:"), tries=500)
+            assert said(app, f"{server.url}: cannot connect")
+            assert app.board.model.rows[key].mark is None and not app.session.marks.of(key)
+    finally:
+        if running:
+            server.__exit__(None, None, None)
+
+
+async def test_a_window_open_when_the_board_attaches_ends_without_false_alarms(
+    clock, history_server
+) -> None:
+    """A tenant already Suspended when the window began is not "still Suspended after it
+    ended": the attached board compares with the state the server sent with the window,
+    not with "not checked yet" (its checks are on their way when the window arrives)."""
+    from datetime import timedelta
+
+    from tenantboard.maintenance import EVERYTHING
+
+    server = history_server
+    session = server.watcher.session
+    window, _ = server.run(session.start_window(EVERYTHING, timedelta(minutes=30), "db move"))
+    app = make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        await attached(pilot, app)
+        row = app.board.model.rows["online:Cust1008"]
+        await until(pilot, lambda: row.window is not None, tries=500)
+        server.run(session.end_window(window))
+        await until(pilot, lambda: row.window is None, tries=500)
+        await until(pilot, lambda: said_in_log(app, "maintenance window closed: db move"))
+        assert not said_in_log(app, "after db move ended")
+
+
+def said_in_log(app, text: str) -> bool:
+    return any(text in event.text for event in app.session.event_log.events)
+
+
+def test_a_servers_row_is_checked_before_the_board_believes_it() -> None:
+    """Marks, uptime and the window come from another process: what does not check out
+    is left out, texts are cleaned."""
+    from datetime import timedelta
+
+    from tenantboard.maintenance import EVERYTHING, Window
+
+    window = Window("adhoc", "db move", FIXED_NOW, FIXED_NOW + timedelta(hours=1), EVERYTHING, 7)
+    good_mark = {"id": 3, "by": "ana\x1b[2J", "created_at": "2026-03-02T09:30:00Z"}
+    row = {
+        "marks": {
+            "muted": {**good_mark, "until": "2026-03-02T10:30:00Z", "state": "Running"},
+            "acknowledged": {"id": "x", "by": "bo", "created_at": "2026-03-02T09:30:00Z"},
+        },
+        "uptime_24h": 0.5,
+        "maintenance": window.as_json(),
+    }
+    found = server_row(row, TENANTS[0])
+    (mark,) = found.marks
+    assert (mark.id, mark.kind, mark.by, mark.key) == (3, "mute", "ana", TENANTS[0].key)
+    assert found.uptime_24h == 0.5 and found.window == window
+    for uptime in (1.5, -0.1, "0.5", True, float("nan")):
+        assert server_row({**row, "uptime_24h": uptime}, TENANTS[0]).uptime_24h is None
+    for bad in ({"source": "adhoc"}, {**window.as_json(), "end": "2027-01-01T00:00:00Z"}, []):
+        assert server_row({**row, "maintenance": bad}, TENANTS[0]).window is None
+    assert server_row({"marks": "muted"}, TENANTS[0]).marks == ()
+
+
+async def test_uptimes_from_the_server_resort_the_board_at_most_once_a_second(clock) -> None:
+    """Sorted by Up 24h, a burst of rows whose uptime moved (each check the server sends
+    brings it) redoes the view once, not once a row: at fleet scale that is every check."""
+    watcher = idle_watcher(TENANTS, clock=clock)
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    with ThreadedServer(watcher) as server:
+        app = make_board(
+            clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+        )
+        async with app.run_test(size=(160, 40)) as pilot:
+            await attached(pilot, app)
+            app.board.model.view.sort = "uptime"
+            app.board.apply_view()
+            redone = []
+            recompute = app.board.model.recompute_view
+            app.board.model.recompute_view = lambda *a: (redone.append(1), recompute(*a))[1]
+            row = app.board.model.rows["online:Cust1001"]
+
+            def burst() -> None:
+                for second in range(1, 21):
+                    watcher.model.rows[TENANTS[0].key].uptime_24h = 1 - second / 100
+                    watcher.record(ok(TENANTS[0], at=second))
+
+            server.call(burst)
+            await until(pilot, lambda: row.uptime_24h == 0.8, tries=500)
+            await pilot.pause()
+            assert len(redone) <= 2
+            clock.advance(1.0)  # the view is redone within the second
+            await until(pilot, lambda: len(redone) >= 1, tries=200)

@@ -513,6 +513,7 @@ def test_a_label_that_is_not_utf8_is_refused_before_anything_is_written(
 #: A value for each option that may go before the command, and what it becomes.
 OPTION_VALUES = {
     "--config": ("t.toml", "t.toml"),
+    "--data-dir": ("data", Path("data")),
     "--base-url": ("http://127.0.0.1:1", "http://127.0.0.1:1"),
     "--concurrency": ("3", 3),
     "--timeout": ("4", 4.0),
@@ -521,13 +522,13 @@ OPTION_VALUES = {
     "--attach": ("http://127.0.0.1:9464", "http://127.0.0.1:9464"),
     "--attach-token-file": ("token", Path("token")),
 }
-CHECKING = {"--config", "--base-url", "--concurrency", "--timeout"}
+CHECKING = {"--config", "--data-dir", "--base-url", "--concurrency", "--timeout"}
 #: Each command (with the arguments it needs) and the options it uses: the spec.
 USES = {
     ("check", "Cust1"): CHECKING,
     ("serve",): CHECKING | {"--min-interval", "--max-interval"},
     **{
-        command: {"--config"}
+        command: {"--config", "--data-dir"}
         for command in [
             ("add", "Cust1"),
             ("remove", "Cust1"),
@@ -540,6 +541,7 @@ USES = {
         ]
     },
     ("simulate",): set(),
+    ("completion", "bash"): set(),
 }
 
 

@@ -6,6 +6,7 @@ the notifications (READY, STATUS, WATCHDOG, STOPPING) read from a real datagram 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tenantboard.cli import main
+from tenantboard.cli import command_variables, main, parse_arguments, serve_config
 from tenantboard.serve.sdnotify import SystemdNotifier, socket_address, watchdog_seconds
 from tests.deploy_helpers import (
     DEPLOY_DOC,
@@ -48,6 +49,18 @@ def unit_settings() -> dict[str, list[str]]:
     return settings
 
 
+def unit_environment() -> dict[str, str]:
+    """The variables the unit's ``Environment=`` lines set (one assignment a line)."""
+    return dict(value.split("=", 1) for value in unit_settings()["Environment"])
+
+
+def environment_file(text: str) -> dict[str, str]:
+    """The variables of an ``EnvironmentFile=`` (``NAME=value`` lines, # comments)."""
+    return dict(
+        line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#")
+    )
+
+
 def test_the_docs_show_the_unit_as_shipped() -> None:
     assert fenced_block(DEPLOY_DOC, f"# {UNIT_PATH}") == UNIT.read_text(encoding="utf-8")
 
@@ -58,7 +71,7 @@ def test_the_unit_keeps_the_history_writable_and_everything_else_shut() -> None:
     # the history: the state folder is the one place it may write, and serve finds it there
     assert one["ProtectSystem"] == "strict" and one["StateDirectory"] == "tenantboard"
     assert one["ConfigurationDirectory"] == "tenantboard"
-    assert "--config /etc/tenantboard/tenants.toml" in one["ExecStart"]
+    assert unit_environment()["TENANTBOARD_CONFIG"] == "/etc/tenantboard/tenants.toml"
     assert one["DynamicUser"] == "yes"
     # systemd hears from serve
     assert one["Type"] == "notify" and int(one["WatchdogSec"]) > 0
@@ -123,6 +136,70 @@ def test_systemd_analyze_rates_the_unit_safe(checkable_unit: Path) -> None:
     rating = re.search(r"Overall exposure level for \S+: ([\d.]+)", done.stdout)
     assert rating is not None, done.stdout + done.stderr
     assert done.returncode == 0, f"exposure {rating.group(1)}"
+
+
+# -- its options from the environment ---------------------------------------------------------------
+
+ENVIRONMENT_FILE = "/etc/default/tenantboard"
+
+
+def test_the_unit_gives_serve_its_options_as_variables_and_reads_an_environment_file() -> None:
+    """Its settings are variables, so that /etc/default/tenantboard can change any of them:
+    on the command line an option would win over the file."""
+    settings = unit_settings()
+    assert settings["ExecStart"][0] == "/usr/local/bin/tenantboard serve"
+    assert settings["EnvironmentFile"] == [f"-{ENVIRONMENT_FILE}"]  # "-": if there is one
+    serve_reads = set(command_variables("serve").values())
+    assert set(unit_environment()) <= serve_reads
+    example = environment_file(fenced_block(DEPLOY_DOC, f"# {ENVIRONMENT_FILE}"))
+    assert example and set(example) <= serve_reads
+
+
+def test_serve_runs_on_the_units_variables_and_the_docs_environment_file(
+    tmp_path, monkeypatch
+) -> None:
+    """The unit's variables, the documented /etc/default/tenantboard's over them: a serve
+    configuration (here with the tenant file in a temporary folder)."""
+    example = environment_file(fenced_block(DEPLOY_DOC, f"# {ENVIRONMENT_FILE}"))
+    for name, value in {**unit_environment(), **example}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TENANTBOARD_CONFIG", str(tmp_path / "tenants.toml"))
+    args = parse_arguments(["serve"])
+    config = serve_config(args)
+    assert args.log_format == "json"
+    assert f"{config.host}:{config.port}" == example.get("TENANTBOARD_LISTEN", "127.0.0.1:9464")
+
+
+def test_serve_takes_every_setting_from_the_environment(tmp_path: Path, simulator: str) -> None:
+    """`tenantboard serve` with no option at all, as the unit starts it: the tenant file,
+    the address, the server it asks and the log format from variables."""
+    config = tmp_path / "tenants.toml"
+    config.write_text('[[tenants]]\ncontext_id = "Cust1001"\n', encoding="utf-8")
+    log = tmp_path / "serve.log"
+    env = process_env(
+        tmp_path,
+        TENANTBOARD_CONFIG=str(config),
+        TENANTBOARD_LISTEN="127.0.0.1:0",
+        TENANTBOARD_BASE_URL=simulator,
+        TENANTBOARD_LOG_FORMAT="json",
+        TENANTBOARD_DATA_DIR=str(tmp_path / "data"),
+    )
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tenantboard", "serve"], stderr=stderr, env=env
+        )
+    try:
+        url = wait_for(lambda: log_line(log, r"http://127\.0\.0\.1:\d+"), "address").group(0)
+        first = log.read_text(encoding="utf-8").splitlines()[0]
+        assert json.loads(first)["message"]  # a JSON line: TENANTBOARD_LOG_FORMAT=json
+        tenants = wait_for(
+            lambda: "Running" in (text := httpx.get(f"{url}/api/tenants").text) and text,
+            "the tenant checked against the simulator",
+        )
+        assert "Cust1001" in tenants
+    finally:
+        assert stop(process) == 0
+    assert list((tmp_path / "data").glob("boards/tenants-*/history.sqlite3"))
 
 
 # -- the state folder -----------------------------------------------------------------------------

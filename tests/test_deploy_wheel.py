@@ -115,3 +115,4 @@ def test_the_installed_command_checks_and_serves(installed: Path, tmp_path: Path
     assert done.returncode == 2, done.stderr  # Nagios CRITICAL: Cust1008 is Suspended
     assert "Cust1001" in done.stdout and "Suspended" in done.stdout
     assert "--listen" in run(command, "serve", "--help", env=env).stdout
+    assert "_python_argcomplete" in run(command, "completion", "bash", env=env).stdout

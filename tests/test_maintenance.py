@@ -23,6 +23,8 @@ from tenantboard.maintenance import (
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import StoreError, parse_tenant_text
 
+from .conftest import FIXED_NOW
+
 OSLO = ZoneInfo("Europe/Oslo")
 
 
@@ -249,3 +251,22 @@ def test_tenants_carry_their_tags_from_the_file() -> None:
     assert tenant.tags == ("acme", "team-a")
     with pytest.raises(StoreError, match="tag"):
         parse_tenant_text('[[tenants]]\ncontext_id = "Cust1"\ntags = ["a b"]\n', Path("t.toml"))
+
+
+def test_a_window_read_back_is_the_same_window() -> None:
+    """As an attached board reads what its server sends."""
+    scoped = Scope(envs=frozenset({"online"}), hosts=frozenset({"online3"}))
+    for window in (
+        Window("file", "nightly", FIXED_NOW, FIXED_NOW + timedelta(hours=2), scoped),
+        Window(
+            "adhoc",
+            "ad hoc, by ana",
+            FIXED_NOW,
+            FIXED_NOW + timedelta(hours=2),
+            EVERYTHING,
+            id=4,
+            by="ana",
+            ended_at=FIXED_NOW + timedelta(hours=1),
+        ),
+    ):
+        assert Window.from_json(window.as_json()) == window

@@ -373,6 +373,7 @@ async def test_snapshot_rows_carry_uptime_and_marks_from_the_history(tmp_path) -
     assert b["uptime_24h"] is None  # nothing recorded for it
     assert b["marks"] == {
         "muted": {
+            "id": mute.id,
             "by": "ana",
             "created_at": "2026-03-02T09:30:00Z",
             "until": "2026-03-02T10:30:00Z",

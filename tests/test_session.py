@@ -63,8 +63,10 @@ def session_on(
     return session, told
 
 
-async def until(condition, tries: int = 400) -> None:
-    for _ in range(tries):
+async def until(condition, seconds: float = 20.0) -> None:
+    """Let the session's tasks (and its threads) run until ``condition`` holds: quickly as
+    a rule, but a machine busy with other work may take seconds."""
+    for _ in range(round(seconds / 0.005)):
         if condition():
             return
         await asyncio.sleep(0.005)

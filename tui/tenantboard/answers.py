@@ -208,6 +208,15 @@ def parse_timestamp(text: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def time_from_json(value: Any, what: str) -> datetime:
+    """A time in JSON another process wrote (ISO 8601, UTC when no offset is given);
+    ValueError naming ``what`` for anything else."""
+    moment = parse_timestamp(value) if isinstance(value, str) else None
+    if moment is None:
+        raise ValueError(f"{what} is not a time: {clean(repr(value), 60)}")
+    return moment
+
+
 def parse_state(payload: Any, expected_context_id: str) -> TenantState:
     """Turn a decoded JSON state answer into a :class:`TenantState`.
 

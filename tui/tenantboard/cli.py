@@ -11,15 +11,16 @@ import contextlib
 import json
 import math
 import os
+import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tenantboard import __version__
+from tenantboard import __version__, completion
 from tenantboard.errors import CheckError
 from tenantboard.groups import DIMENSIONS
 from tenantboard.humanize import plural
@@ -57,12 +58,49 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     """Bad arguments print the usage and raise :class:`UsageError`, so that `main` decides
-    how to end: 64 for most commands, an UNKNOWN status line for `check`."""
+    how to end: 64 for most commands, an UNKNOWN status line for `check`.
+
+    Options may also come from environment variables (:func:`variables_of`): the parser
+    notes which of its options the command line gave (argparse reads every argument's
+    values through ``_get_values``), and reads the others' variables after parsing. That
+    hook and ``_actions`` are argparse's own parts (argcomplete uses them too); the tests
+    of tests/test_cli_environment.py fail if a Python changes them."""
+
+    def __init__(self, *args: Any, options_from_environment: bool = False, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        #: Whether this command's own options are read from variables too (`serve`'s,
+        #: for systemd's EnvironmentFile= and containers); the global ones always are.
+        self.options_from_environment = options_from_environment
+        #: The dests of the arguments the command line gave this parser.
+        self.given: set[str] = set()
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        command = self.prog.removeprefix("tenantboard").strip()
-        raise UsageError(f"{command}: {message}" if command else message)
+        raise UsageError(f"{self.command}: {message}" if self.command else message)
+
+    @property
+    def command(self) -> str:
+        return self.prog.removeprefix("tenantboard").strip()
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        self.given.add(action.dest)
+        return super()._get_values(action, arg_strings)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.given = set()
+        namespace, rest = super().parse_known_args(args, namespace)
+        for action, variable in variables_of(self).items():
+            # The global options are read once the command is known (_settle_global_options).
+            if action.dest not in self.given and action.dest not in GLOBAL_DESTS:
+                _read_variable(namespace, action, variable, self.command)
+        return namespace, rest
+
+    def format_help(self) -> str:
+        for action, variable in variables_of(self).items():
+            shown = f"[env: {variable}]"
+            if action.help not in (None, argparse.SUPPRESS) and shown not in action.help:
+                action.help = f"{action.help} {shown}"
+        return super().format_help()
 
 
 def number_type(
@@ -107,6 +145,8 @@ def _env(text: str) -> str:
 
 
 ENV_METAVAR = "ENV"
+#: Arguments shown as CTX are saved tenants' context ids (TAB completes them).
+CTX_METAVAR = "CTX"
 #: What the file's [settings] are when it has none: the defaults the help text names.
 DEFAULT_SETTINGS = Settings()
 
@@ -126,11 +166,14 @@ _KEEP_CHECKING = frozenset({BOARD, DEMO, "serve"})
 @dataclass(frozen=True)
 class GlobalOption:
     """An option that may go before the command, and after it for the commands that use
-    it (``used_by``); given to any other command, it is an error, never ignored."""
+    it (``used_by``); given to any other command, it is an error, never ignored. Unless
+    ``from_environment`` is False, the commands that use it read it from its variable when
+    the command line does not give it (:func:`variable_name`)."""
 
     flag: str
     used_by: frozenset[str]
     settings: dict[str, Any]
+    from_environment: bool = True
 
     @property
     def dest(self) -> str:
@@ -147,9 +190,16 @@ GLOBAL_OPTIONS = (
     GlobalOption(
         "--config",
         _READ_THE_FILE,
+        {"metavar": "PATH", "help": "tenant file (default: the platform's config folder)"},
+    ),
+    GlobalOption(
+        "--data-dir",
+        _READ_THE_FILE,
         {
             "metavar": "PATH",
-            "help": "tenant file (default: $TENANTBOARD_CONFIG, else the platform's config folder)",
+            "type": Path,
+            "help": "where to keep the history, event log and remembered choices (default: "
+            "the state folder systemd gives a service, else the platform's data folder)",
         },
     ),
     GlobalOption(
@@ -208,6 +258,7 @@ GLOBAL_OPTIONS = (
             "help": "open the board on the built-in simulator with a demo list (your file is "
             "not touched)",
         },
+        from_environment=False,  # how the board opens is said on the command line
     ),
     GlobalOption(
         "--attach",
@@ -217,6 +268,7 @@ GLOBAL_OPTIONS = (
             "help": "open the board on a running `tenantboard serve` (its list and checks; "
             "nothing is asked of SuperOffice from here)",
         },
+        from_environment=False,
     ),
     GlobalOption(
         "--attach-token-file",
@@ -224,6 +276,122 @@ GLOBAL_OPTIONS = (
         {"metavar": "PATH", "type": Path, "help": "the token that server asks for (with --attach)"},
     ),
 )
+
+
+GLOBAL_DESTS = frozenset(option.dest for option in GLOBAL_OPTIONS)
+_GLOBALS_FROM_ENVIRONMENT = frozenset(o.dest for o in GLOBAL_OPTIONS if o.from_environment)
+
+
+# -- options from environment variables ---------------------------------------------------------
+
+#: An option's variable is its long name in capitals after this prefix.
+VARIABLE_PREFIX = "TENANTBOARD_"
+#: What separates the values of a repeatable option in its variable (host names hold none).
+LIST_SEPARATOR = ","
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+#: Where the namespace notes which options came from variables: {flag: variable}.
+_FROM_VARIABLES = "options_from_variables"
+
+
+def variable_name(flag: str) -> str:
+    """``--max-connections`` is read from ``TENANTBOARD_MAX_CONNECTIONS``."""
+    return VARIABLE_PREFIX + flag.removeprefix("--").upper().replace("-", "_")
+
+
+def _long_flag(action: argparse.Action) -> str | None:
+    return next((flag for flag in action.option_strings if flag.startswith("--")), None)
+
+
+def variables_of(parser: _Parser) -> dict[argparse.Action, str]:
+    """The options of ``parser`` that have a variable, and its name: the global options
+    (but the board's modes), and every option of a command read from the environment."""
+    found = {}
+    for action in parser._actions:
+        flag = _long_flag(action)
+        if flag is None or action.dest in ("help", "version"):
+            continue
+        if action.dest in GLOBAL_DESTS:
+            if action.dest in _GLOBALS_FROM_ENVIRONMENT:
+                found[action] = variable_name(flag)
+        elif parser.options_from_environment:
+            found[action] = variable_name(flag)
+    return found
+
+
+def command_variables(command: str) -> dict[str, str]:
+    """The variable of each option ``command`` reads from one (as its --help shows), by
+    flag: what an EnvironmentFile= for it may set."""
+    for parser in _parsers_in(build_parser()):
+        if isinstance(parser, _Parser) and parser.command == command:
+            return {
+                flag: variable
+                for action, variable in variables_of(parser).items()
+                if action.help != argparse.SUPPRESS and (flag := _long_flag(action))
+            }
+    raise KeyError(command)
+
+
+def variable_text(variable: str) -> str | None:
+    """The variable's value; None when it is unset or empty (an EnvironmentFile's
+    ``NAME=`` line sets nothing)."""
+    text = os.environ.get(variable, "")
+    return text if text.strip() else None
+
+
+def value_of_variable(action: argparse.Action, variable: str, text: str) -> Any:
+    """What ``text``, ``variable``'s value, gives the option, read as the command line's
+    value would be (its type and choices; a switch from yes or no; a repeatable option's
+    values separated by commas); UsageError naming the variable when it is not good."""
+
+    def bad(reason: str) -> UsageError:
+        return UsageError(f"{variable}={text.strip()!r} in the environment: {reason}")
+
+    def one(item: str) -> Any:
+        try:
+            value = action.type(item) if callable(action.type) else item
+        except argparse.ArgumentTypeError as exc:
+            raise bad(str(exc)) from None
+        except (TypeError, ValueError):
+            raise bad(f"{item!r} is not a valid value") from None
+        if action.choices is not None and value not in action.choices:
+            raise bad(f"{item!r} is not one of {', '.join(map(str, action.choices))}")
+        return value
+
+    if action.nargs == 0:  # a switch
+        word = text.strip().lower()
+        if word not in _YES + _NO:
+            raise bad(f"{text!r} is neither yes nor no ({'/'.join(_YES)} or {'/'.join(_NO)})")
+        return action.const if word in _YES else action.default
+    if isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+"):  # repeatable
+        return [one(item.strip()) for item in text.split(LIST_SEPARATOR) if item.strip()]
+    return one(text.strip())
+
+
+def _read_variable(
+    namespace: argparse.Namespace, action: argparse.Action, variable: str, command: str
+) -> None:
+    """Set the option from its variable when that is set; note that it came from there."""
+    text = variable_text(variable)
+    if text is None:
+        return
+    try:
+        setattr(namespace, action.dest, value_of_variable(action, variable, text))
+    except UsageError as exc:
+        raise UsageError(f"{command}: {exc}" if command else str(exc)) from None
+    noted = getattr(namespace, _FROM_VARIABLES, None) or {}
+    setattr(namespace, _FROM_VARIABLES, {**noted, _long_flag(action): variable})
+
+
+def name_the_variables(exc: UsageError, args: argparse.Namespace) -> UsageError:
+    """A usage error about an option that came from its variable says so (a bad
+    TENANTBOARD_LISTEN is found after parsing, by what reads --listen)."""
+    message = str(exc)
+    named = [
+        f"{flag} is {variable} in the environment"
+        for flag, variable in (getattr(args, _FROM_VARIABLES, None) or {}).items()
+        if re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", message)
+    ]
+    return UsageError(f"{message} ({'; '.join(named)})") if named else exc
 
 
 def _add_global_options(parser: argparse.ArgumentParser, command: str) -> None:
@@ -235,8 +403,9 @@ def _add_global_options(parser: argparse.ArgumentParser, command: str) -> None:
         option.add_to(group, hidden=option not in used)
 
 
-def _refuse_unused_options(args: argparse.Namespace) -> None:
-    """Every global option given must be one ``args.command`` uses."""
+def _settle_global_options(args: argparse.Namespace, parser: _Parser) -> None:
+    """Every global option given must be one ``args.command`` uses; those it uses and the
+    command line does not give are read from their variables."""
     command = args.command
     if command == BOARD:
         if hasattr(args, "attach") and hasattr(args, "demo"):
@@ -249,9 +418,13 @@ def _refuse_unused_options(args: argparse.Namespace) -> None:
             raise UsageError(
                 f"{option.flag} is not an option of {_SHOWN_AS.get(command, command)}{only}"
             )
+    actions = {action.dest: action for action in variables_of(parser)}
     for option in GLOBAL_OPTIONS:  # from here on, every option is there: None if not given
-        if not hasattr(args, option.dest):
-            setattr(args, option.dest, False if option.flag == "--demo" else None)
+        if hasattr(args, option.dest):
+            continue
+        setattr(args, option.dest, False if option.flag == "--demo" else None)
+        if option.dest in actions and command in option.used_by:
+            _read_variable(args, actions[option.dest], variable_name(option.flag), "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -264,8 +437,14 @@ def build_parser() -> argparse.ArgumentParser:
         option.add_to(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def add_command(name: str, **settings: Any) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, **settings)
+    def add_command(
+        name: str, *, options_from_environment: bool = False, **settings: Any
+    ) -> argparse.ArgumentParser:
+        """A command; with ``options_from_environment`` each of its options is read from
+        its variable too (`serve`'s: a service's EnvironmentFile=, a container)."""
+        command = commands.add_parser(
+            name, options_from_environment=options_from_environment, **settings
+        )
         _add_global_options(command, name)
         return command
 
@@ -276,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         "1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when it cannot check: bad options, a "
         "broken tenant file); the worst tenant decides.",
     )
-    check.add_argument("context_ids", nargs="*", metavar="CTX")
+    check.add_argument("context_ids", nargs="*", metavar=CTX_METAVAR)
     check.add_argument(
         "--env",
         type=_env,
@@ -296,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add = add_command("add", help="add tenants to the list")
-    add.add_argument("context_ids", nargs="+", metavar="CTX")
+    new_ids = add.add_argument("context_ids", nargs="+", metavar=CTX_METAVAR)
+    new_ids.completer = completion.no_candidates  # type: ignore[attr-defined]
     add.add_argument(
         "--env",
         type=_env,
@@ -315,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     remove = add_command("remove", help="remove tenants from the list")
-    remove.add_argument("context_ids", nargs="+", metavar="CTX")
+    remove.add_argument("context_ids", nargs="+", metavar=CTX_METAVAR)
     remove.add_argument(
         "--env",
         type=_env,
@@ -436,19 +616,72 @@ def build_parser() -> argparse.ArgumentParser:
         "(default %(default)g; 120 shows a whole rollout in about five minutes)",
     )
     _add_serve_commands(add_command)
+    completing = add_command(
+        "completion",
+        help="print the code that makes bash or zsh complete tenantboard's command lines",
+        description="Print the code that makes the shell complete tenantboard's commands, "
+        'options, environments and saved context ids. Bash: add `eval "$(tenantboard '
+        'completion bash)"` to ~/.bashrc; zsh: `eval "$(tenantboard completion zsh)"` '
+        "to ~/.zshrc, after compinit.",
+    )
+    completing.add_argument("shell", choices=completion.SHELLS, help="the shell")
     return parser
 
 
+def _parsers_in(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and its commands' parsers, and theirs."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action.choices, dict):  # a command's parsers by name
+            for command in action.choices.values():
+                yield from _parsers_in(command)
+
+
+def _attach_completers(parser: argparse.ArgumentParser) -> None:
+    """What TAB offers for an argument with neither choices nor a completer of its own:
+    an environment's names for every ENV option, the saved context ids for every CTX
+    argument (a command added later gets both by using ``_env`` and CTX_METAVAR)."""
+    for command in _parsers_in(parser):
+        for action in command._actions:
+            if hasattr(action, "completer") or action.choices is not None:
+                continue
+            if action.type is _env:
+                action.completer = completion.environment_names  # type: ignore[attr-defined]
+            elif action.metavar == CTX_METAVAR and not action.option_strings:
+                action.completer = _complete_saved_ids  # type: ignore[attr-defined]
+
+
+def _complete_saved_ids(parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """The saved context ids in the tenant file the line names (--config, else its
+    variable, else the default), in its --env when given, but those already on the line."""
+    given = getattr(parsed_args, "config", None) or variable_text(variable_name("--config"))
+    typed = getattr(parsed_args, "context_ids", None) or []
+    env = getattr(parsed_args, "env", None)
+    return completion.saved_context_ids(resolve_config_path(given), env, typed)
+
+
+def complete_command_line(**answer_to: Any) -> int:
+    """Answer the shell's TAB from the parser with its completers (completion.py), to
+    the shell (or ``output_stream``), and end (or call ``exit_method``)."""
+    parser = build_parser()
+    _attach_completers(parser)
+    completion.complete(parser, **answer_to)
+    return 0
+
+
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
+    from tenantboard.netaddr import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
 
     serving = add_command(
         "serve",
+        options_from_environment=True,
         help="watch the tenant file's tenants without a screen: metrics, alerts, status page",
         description="Check every tenant in the tenant file on its schedule and serve "
         "Prometheus metrics (/metrics), a status page (/), JSON (/api/tenants, "
         "/api/snapshot) and an event stream (/api/events); run the [[notify]] alert hooks. "
-        "Stops on SIGTERM (exit 0) or SIGINT (exit 130).",
+        "Stops on SIGTERM (exit 0) or SIGINT (exit 130). Each option may also be set by "
+        "the environment variable shown with it (a list separated by commas; a switch by "
+        "1 or 0); the command line wins.",
     )
     serving.add_argument(
         "--listen",
@@ -478,7 +711,7 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
     )
     serving.add_argument(
         "--max-connections",
-        type=int,
+        type=_positive_int,
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="N",
         help="connections held at once, event streams included (default %(default)s); past "
@@ -531,15 +764,19 @@ def command_in(argv: Sequence[str]) -> str:
 def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     """The command line as the commands read it: ``command`` (BOARD for the board), every
     global option (None or False when not given); UsageError when it is wrong."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.command = args.command or BOARD
-    _refuse_unused_options(args)
+    _settle_global_options(args, parser)
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and completion.requested():  # the shell asks what may come next
+        return complete_command_line()
     argv = list(sys.argv[1:] if argv is None else argv)
     code = 0
+    args = None
     try:
         args = parse_arguments(argv)
         code = COMMANDS[args.command](args)
@@ -548,6 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return code
     except (Exception, KeyboardInterrupt) as exc:
+        if isinstance(exc, UsageError) and args is not None:
+            exc = name_the_variables(exc, args)
         if command_in(argv) == "check":
             return _check_failed(exc, json_output="--json" in argv)
         return _failed(exc)
@@ -628,14 +867,23 @@ def store_for(args: argparse.Namespace) -> TenantStore:
     return TenantStore(resolve_config_path(args.config))
 
 
+def data_dir_for(args: argparse.Namespace, tenant_file: Path) -> Path:
+    """The folder for what is kept about ``tenant_file``, under --data-dir when given."""
+    return board_data_dir(tenant_file, args.data_dir)
+
+
+def history_for(args: argparse.Namespace, tenant_file: Path) -> Path:
+    """``tenant_file``'s history database, under --data-dir when given."""
+    return history_path(tenant_file, data_root=args.data_dir)
+
+
 def base_url_for(args: argparse.Namespace) -> BaseUrl | None:
     from tenantboard.client import BaseUrl
 
-    text = args.base_url or os.environ.get("TENANTBOARD_BASE_URL")
-    if not text:
+    if not args.base_url:
         return None
     try:
-        return BaseUrl.parse(text)
+        return BaseUrl.parse(args.base_url)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -724,8 +972,8 @@ def _file_session(args: argparse.Namespace, *, kind: str) -> SessionConfig:
         store=store,
         hooks=list(tenant_list.notify),
         keys=tenant_list.keys,
-        history_path=history_path(store.path),
-        data_dir=board_data_dir(store.path),
+        history_path=history_for(args, store.path),
+        data_dir=data_dir_for(args, store.path),
         base_url=base_url_for(args),
         kind=kind,
         commands_refused=tenant_list.commands_refused,
@@ -790,8 +1038,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     store = store_for(args)
     tenants, settings = _tenants_to_check(args, store)
     results = asyncio.run(_check(args, tenants, settings, clock))
-    marks = _check_marks(store.path, results)
-    windows = _check_windows(store, results, clock.wall())
+    history = history_for(args, store.path)
+    marks = _check_marks(history, results)
+    windows = _check_windows(store, history, results, clock.wall())
     if args.json:
         write_out(_check_json(results, marks, windows, versions=args.versions))
     else:
@@ -921,11 +1170,11 @@ def cmd_paths(args: argparse.Namespace) -> int:
     from tenantboard.paths import default_config_path
 
     tenant_file = resolve_config_path(args.config)
-    data_dir = board_data_dir(tenant_file)
+    data_dir = data_dir_for(args, tenant_file)
     write_out(f"tenant file:  {tenant_file}")
     write_out(f"default:      {default_config_path()}")
     write_out(f"remembered:   {data_dir / 'ui-state.json'}")
-    write_out(f"history:      {history_path(tenant_file)}  (results, event log, mutes)")
+    write_out(f"history:      {history_for(args, tenant_file)}  (results, event log, mutes)")
     return 0
 
 
@@ -1062,7 +1311,7 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
         description="Uptime, downtime, incidents, longest outage, maintenance time, last seen "
         "running and observed coverage per tenant, from the history the board recorded.",
     )
-    report.add_argument("context_ids", nargs="*", metavar="CTX")
+    report.add_argument("context_ids", nargs="*", metavar=CTX_METAVAR)
     report.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="only this environment")
     report.add_argument(
         "--by",
@@ -1079,7 +1328,7 @@ def _add_history_commands(add_command: Callable[..., argparse.ArgumentParser]) -
         "history",
         help="one tenant's recorded states, events and mutes; or a host's incidents",
     )
-    history.add_argument("context_id", metavar="CTX", nargs="?")
+    history.add_argument("context_id", metavar=CTX_METAVAR, nargs="?")
     history.add_argument(
         "--host",
         metavar="NAME",
@@ -1119,7 +1368,7 @@ def _add_maintenance_command(add_command: Callable[..., argparse.ArgumentParser]
     )
     start = actions.add_parser("start", help="a window from now, for a while")
     _add_global_options(start, "maintenance")
-    start.add_argument("context_ids", nargs="*", metavar="CTX", help="these tenants")
+    start.add_argument("context_ids", nargs="*", metavar=CTX_METAVAR, help="these tenants")
     start.add_argument("--env", type=_env, metavar=ENV_METAVAR, help="tenants in this environment")
     start.add_argument("--host", metavar="HOST", help="tenants on this endpoint host (online3)")
     start.add_argument("--tag", metavar="TAG", help="tenants with this tag")
@@ -1178,7 +1427,7 @@ def _open_history(args: argparse.Namespace) -> Any:
     none yet. A damaged or newer file ends the command with EXIT_HISTORY."""
     from tenantboard.history.db import HistoryDB, HistoryError
 
-    path = history_path(resolve_config_path(args.config))
+    path = history_for(args, resolve_config_path(args.config))
     if not path.exists():
         print(f"tenantboard: no history recorded yet ({path})", file=sys.stderr)
         return None
@@ -1377,7 +1626,7 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
     store = store_for(args)
     tenant_list = store.load()
-    path = history_path(store.path)
+    path = history_for(args, store.path)
     now = datetime.now(UTC).replace(microsecond=0)
     if args.action == "list":
         return _list_windows(args, tenant_list, path, now)
@@ -1513,19 +1762,21 @@ def cmd_versions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_marks(config_path: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
+def _check_marks(history: Path, results: Sequence[Any]) -> dict[str, dict[str, Any]]:
     """Active mutes and acknowledgements per tenant key, read-only from the history
     database when there is one; a database that cannot be read is a warning, not a failure."""
     from tenantboard.history.db import Mark, marks_for
 
     current = {r.tenant.key: Mark.compared_label(r) for r in results}
-    marks, error = marks_for(history_path(config_path), current, datetime.now(UTC))
+    marks, error = marks_for(history, current, datetime.now(UTC))
     if error is not None:
         print(f"tenantboard: mutes not read: {error}", file=sys.stderr)
     return marks
 
 
-def _check_windows(store: TenantStore, results: Sequence[Any], now: datetime) -> dict[str, Any]:
+def _check_windows(
+    store: TenantStore, history: Path, results: Sequence[Any], now: datetime
+) -> dict[str, Any]:
     """The maintenance window covering each tenant now, by key: SuperOffice's and the
     tenant file's (as it reads; the defaults when it cannot be read), and the ad hoc ones
     in the history database (read-only; one that cannot be read is a warning)."""
@@ -1535,7 +1786,7 @@ def _check_windows(store: TenantStore, results: Sequence[Any], now: datetime) ->
     plan = MaintenancePlan()
     with contextlib.suppress(StoreError):
         plan = store.load().maintenance
-    adhoc, error = recorded_windows(history_path(store.path), now, source="adhoc")
+    adhoc, error = recorded_windows(history, now, source="adhoc")
     if error is not None:
         print(f"tenantboard: ad hoc maintenance windows not read: {error}", file=sys.stderr)
     watch = MaintenanceWatch(plan.rules())
@@ -1621,8 +1872,6 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
         host, port = parse_listen(args.listen)
         token = token_rule(host, args.token_file, args.insecure_public)
         AllowedHosts.for_listen(host, args.allow_host)  # a bad name is a usage error now
-        if args.max_connections < 1:
-            raise ServeError("--max-connections must be at least 1")
     except ServeError as exc:
         raise UsageError(str(exc)) from None
     return ServeConfig(
@@ -1652,6 +1901,11 @@ def _state_change_options(args: argparse.Namespace) -> Any:
         except ValueError as exc:
             raise UsageError(f"--state-change-certificate: {exc}") from None
     return StateChangeConfig(certificates=paths, client_id=client_id)
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    write_out(completion.shell_script(args.shell))
+    return 0
 
 
 def cmd_notify_test(args: argparse.Namespace) -> int:
@@ -1707,4 +1961,5 @@ COMMANDS = {
     "serve": cmd_serve,
     "notify-test": cmd_notify_test,
     "maintenance": cmd_maintenance,
+    "completion": cmd_completion,
 }

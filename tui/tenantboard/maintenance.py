@@ -36,6 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tenantboard.answers import time_from_json
 from tenantboard.errors import CheckError
 from tenantboard.humanize import host_of, parse_span
 from tenantboard.sanitize import clean
@@ -241,6 +242,36 @@ class Window:
             "covers": self.scope.as_json(),
             "by": self.by or None,
         }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Window:
+        """A window as :meth:`as_json` wrote it, from another process (a ``serve``): its
+        texts cleaned; ValueError for anything that is not one."""
+        if not isinstance(data, dict) or data.get("source") not in SOURCES:
+            raise ValueError("that is not a maintenance window")
+        name = clean(data["name"], 120) if isinstance(data.get("name"), str) else ""
+        if not name.strip():
+            raise ValueError("a maintenance window needs a name")
+        window_id = data.get("id")
+        if window_id is not None and (
+            not isinstance(window_id, int) or isinstance(window_id, bool)
+        ):
+            raise ValueError("a maintenance window's id must be a whole number")
+        start = time_from_json(data.get("start"), "start")
+        end = time_from_json(data.get("planned_end", data.get("end")), "planned_end")
+        closes = time_from_json(data.get("end"), "end")
+        if not start < end or closes > end:
+            raise ValueError("a maintenance window must end after it starts")
+        return cls(
+            source=data["source"],
+            name=name,
+            start=start,
+            end=end,
+            scope=Scope.from_json(data.get("covers")),
+            id=window_id,
+            by=clean(str(data.get("by") or ""), 60),
+            ended_at=closes if data.get("ended_early") is True else None,
+        )
 
 
 def iso(moment: datetime) -> str:

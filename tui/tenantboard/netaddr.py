@@ -1,4 +1,5 @@
-"""What counts as a loopback address (the bottom layer: imports nothing of ours).
+"""What counts as a loopback address, and where ``serve`` listens unless told (the bottom
+layer: imports nothing of ours).
 
 One answer for every place that lets something through only on this machine: ``serve``
 without a token (``--listen``), plain http to ``--base-url``, to a webhook and to
@@ -8,6 +9,15 @@ without a token (``--listen``), plain http to ``--base-url``, to a webhook and t
 from __future__ import annotations
 
 import ipaddress
+
+#: Where ``tenantboard serve`` listens unless told (9464: the port Prometheus exporters
+#: use), here rather than in serve/ so that the command line names it without importing
+#: the server (aiohttp's web part and prometheus-client: half a second) or anything that
+#: speaks HTTP (httpx and asyncio: 80 ms before `tenantboard list`, or a TAB, answers).
+DEFAULT_LISTEN = "127.0.0.1:9464"
+#: How many connections ``serve`` holds at once unless told (--max-connections), here for
+#: the same reason.
+DEFAULT_MAX_CONNECTIONS = 256
 
 
 def is_loopback(host: str) -> bool:

@@ -4,21 +4,29 @@ Many operators, one poller: the attached board asks SuperOffice nothing. It read
 server's ``/api/snapshot``, then follows ``/api/events`` (server-sent events) from the
 snapshot's ``seq`` on, turning each tenant's last check back into a
 :class:`~tenantboard.engine.CheckResult` so that the board's rows, counts, event log and
-detail pane work exactly as they do on a local monitor. When the stream breaks it says so
-and reconnects with a backoff; a ``reset`` event (the list changed, or the board fell
-behind) fetches the snapshot again. Everything from the server is untrusted data: every
-text is cleaned, every tenant validated.
+detail pane work exactly as they do on a local monitor; what the server knows besides
+(each tenant's mutes and acknowledgements, 24-hour uptime and covering maintenance window,
+and the windows open now) comes with the rows as a :class:`ServerRow`. When the stream
+breaks it says so and reconnects with a backoff; a ``reset`` event (the list changed, or
+the board fell behind) fetches the snapshot again.
+
+Marks go the other way: :meth:`ServerFeed.add_mark` and :meth:`ServerFeed.clear_mark`
+POST them to the server, which records them for everyone; :meth:`ServerFeed.availability`
+reads one tenant's figures for the detail pane. Everything from the server is untrusted
+data: every text is cleaned, every tenant, mark, window and figure validated.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -26,24 +34,22 @@ from tenantboard import __version__
 from tenantboard.answers import State, TenantState, parse_timestamp
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
+from tenantboard.history.db import Mark
+from tenantboard.history.reader import TenantAvailability
+from tenantboard.maintenance import Window, iso
 from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant, make_tenant
-
-#: Where ``tenantboard serve`` listens unless told (9464: the port Prometheus exporters
-#: use), here rather than in serve.py so that the CLI can name it without importing the
-#: server (aiohttp's web part and prometheus-client: half a second before the board's
-#: first paint).
-DEFAULT_LISTEN = "127.0.0.1:9464"
-#: How many connections ``serve`` holds at once unless told (--max-connections), here for
-#: the same reason.
-DEFAULT_MAX_CONNECTIONS = 256
 
 #: Reconnect after a broken stream: from this many seconds, doubling, to the maximum.
 RETRY_FIRST = 1.0
 RETRY_MAX = 30.0
 #: The server sends a comment every 15 s; silence for longer than this means it is gone.
 STREAM_SILENCE = 45.0
+#: Seconds a mark or an availability read may take before the board says it failed.
+REQUEST_TIMEOUT = 10.0
+#: The kinds of mark, by the name of their slot in a row's ``marks``.
+MARK_SLOTS = (("muted", "mute"), ("acknowledged", "ack"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +158,47 @@ def result_from_row(row: dict[str, Any], tenant: Tenant) -> CheckResult | None:
     return CheckResult(tenant=tenant, state=state, error=error, checked_at=checked_at, duration=0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class ServerRow:
+    """What the server knows of a tenant besides its last check."""
+
+    key: str
+    #: Its mutes and acknowledgements in force (the server's ids).
+    marks: tuple[Mark, ...]
+    #: The share of the last 24 hours it was up (0 to 1), None when not known.
+    uptime_24h: float | None
+    #: The maintenance window covering it now, or None.
+    window: Window | None
+
+
+def server_row(row: dict[str, Any], tenant: Tenant) -> ServerRow:
+    """The row's marks, uptime and window; what does not check out is left out."""
+    marks = []
+    found = row.get("marks")
+    for slot, kind in MARK_SLOTS:
+        data = found.get(slot) if isinstance(found, dict) else None
+        if data is not None:
+            with contextlib.suppress(ValueError):  # a mark that does not check out
+                marks.append(Mark.from_json(data, tenant.key, kind))
+    uptime = row.get("uptime_24h")
+    if isinstance(uptime, bool) or not isinstance(uptime, int | float) or not 0 <= uptime <= 1:
+        uptime = None
+    return ServerRow(tenant.key, tuple(marks), uptime, _window(row.get("maintenance")))
+
+
+def _window(data: Any) -> Window | None:
+    try:
+        return Window.from_json(data) if data is not None else None
+    except ValueError:
+        return None
+
+
+def open_windows(data: Any) -> list[Window]:
+    """The snapshot's (or a ``maintenance`` event's) windows open now."""
+    found = [_window(item) for item in data] if isinstance(data, list) else []
+    return [window for window in found if window is not None]
+
+
 # -- following the server ------------------------------------------------------------------------
 
 
@@ -193,6 +240,15 @@ class Refused(Exception):
     """The server refused us (401, 403): asking again the same way cannot help."""
 
 
+class NotDone(Exception):
+    """The server did not take a mark, or did not answer a read; the message says why,
+    ``status`` is the HTTP status when the server answered."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class ServerFeed:
     """Keeps an attached board up to date from the server; run it as a worker. It stops
     (after ``on_refused``) when the server refuses it; any other failure is retried."""
@@ -205,6 +261,8 @@ class ServerFeed:
         on_result: Callable[[CheckResult], None],
         on_status: Callable[[str, bool], None],
         on_refused: Callable[[str], None] | None = None,
+        on_rows: Callable[[list[ServerRow]], None] | None = None,
+        on_windows: Callable[[list[Window]], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         rng: random.Random | None = None,
@@ -214,6 +272,8 @@ class ServerFeed:
         self._on_result = on_result
         self._on_status = on_status
         self._on_refused = on_refused or (lambda message: on_status(message, False))
+        self._on_rows = on_rows or (lambda rows: None)
+        self._on_windows = on_windows or (lambda windows: None)
         self._http = httpx.AsyncClient(
             transport=transport,
             headers=target.headers,
@@ -221,6 +281,9 @@ class ServerFeed:
             follow_redirects=False,
         )
         self._tenants: dict[str, Tenant] = {}
+        #: Per tenant, the ``checked_at`` of the last check handed on: the server sends a
+        #: row again when a mark or a window changes, and that is not another check.
+        self._checked: dict[str, str] = {}
         self._rng = rng or random.Random()
         self.connected = False
         self.seq = 0
@@ -258,14 +321,8 @@ class ServerFeed:
             retry = min(RETRY_MAX, retry * 2)
 
     def _check_allowed(self, response: httpx.Response) -> None:
-        if response.status_code not in (401, 403):
-            return
-        url = self.target.url
-        if self.target.token is None:
-            raise Refused(
-                f"the server at {url} asks for a token: give it with --attach-token-file FILE"
-            )
-        raise Refused(f"the server at {url} refused the token from --attach-token-file")
+        if response.status_code in (401, 403):
+            raise Refused(_refusal(self.target))
 
     async def _get_json(self, path: str) -> Any:
         response = await self._http.get(self.target.url + path)
@@ -284,19 +341,26 @@ class ServerFeed:
             if tenant is not None:
                 tenants[tenant.key] = tenant
         self._tenants = tenants
+        self._checked = {key: at for key, at in self._checked.items() if key in tenants}
         self._on_tenants(list(tenants.values()))
-        for row in rows:
-            self._apply(row)
+        known = [found for found in map(self._apply, rows) if found is not None]
+        self._on_rows(known)
+        self._on_windows(open_windows(snapshot.get("maintenance")))
         seq = snapshot.get("seq")
         self.seq = seq if isinstance(seq, int) else 0
 
-    def _apply(self, row: dict[str, Any]) -> None:
+    def _apply(self, row: dict[str, Any]) -> ServerRow | None:
+        """Hand on the row's check (when it is a new one); returns the rest of the row."""
         tenant = self._tenants.get(str(row.get("key")))
         if tenant is None:
-            return
+            return None
         result = result_from_row(row, tenant)
-        if result is not None:
+        checked = row["result"].get("checked_at") if result is not None else None
+        if result is not None and (checked is None or self._checked.get(tenant.key) != checked):
+            if isinstance(checked, str):
+                self._checked[tenant.key] = checked
             self._on_result(result)
+        return server_row(row, tenant)
 
     async def _follow(self) -> None:
         headers = {"Accept": "text/event-stream", "Last-Event-ID": str(self.seq)}
@@ -308,9 +372,80 @@ class ServerFeed:
                 if event.id is not None:
                     self.seq = event.id
                 if event.kind == "result" and isinstance(event.data, dict):
-                    self._apply(event.data)
+                    known = self._apply(event.data)
+                    if known is not None:
+                        self._on_rows([known])
+                elif event.kind == "maintenance" and isinstance(event.data, dict):
+                    self._on_windows(open_windows(event.data.get("open")))
                 elif event.kind == "reset":
                     await self._load_snapshot()
+
+    # -- asking the server to change something, or for more ---------------------------------
+
+    async def add_mark(self, key: str, kind: str, until: datetime | None, by: str) -> Mark:
+        """Mute or acknowledge a tenant on the server, as ``by``; the mark it made."""
+        body = {"key": key, "kind": kind, "until": iso(until) if until else None, "by": by}
+        answer = await self._ask("POST", "/api/marks", body)
+        try:
+            return Mark.from_json(
+                answer.get("mark") if isinstance(answer, dict) else None, key, kind
+            )
+        except ValueError as exc:
+            raise NotDone(f"the server's answer is not a mark: {exc}") from None
+
+    async def clear_mark(self, mark_id: int, by: str) -> None:
+        """End one of the server's marks, as ``by``."""
+        await self._ask("POST", f"/api/marks/{mark_id}/clear", {"by": by})
+
+    async def availability(self, key: str) -> TenantAvailability:
+        """One tenant's availability from the server's history, with its 30-day strip."""
+        answer = await self._ask("GET", f"/api/availability/{quote(key, safe='')}")
+        try:
+            return TenantAvailability.from_json(answer)
+        except ValueError as exc:
+            raise NotDone(f"the server's answer is not availability: {exc}") from None
+
+    async def _ask(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One request; its JSON answer, or NotDone saying why not in the board's words."""
+        try:
+            response = await self._http.request(
+                method, self.target.url + path, json=body, timeout=REQUEST_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            raise NotDone(f"{self.target.url}: {_reason(exc)}") from None
+        status = response.status_code
+        if status == 401:
+            raise NotDone(_refusal(self.target), status)
+        if status == 405:
+            raise NotDone(
+                f"the server at {self.target.url} takes no changes (an older serve)", status
+            )
+        if status >= 400:
+            said = _said(response)
+            raise NotDone(f"the server said: {said}" if said else f"HTTP {status}", status)
+        try:
+            return response.json()
+        except ValueError:
+            raise NotDone("the server's answer is not JSON") from None
+
+
+def _refusal(target: AttachTarget) -> str:
+    """What to do about a server that refuses this board's token (or its lack of one)."""
+    if target.token is None:
+        return f"the server at {target.url} asks for a token: give it with --attach-token-file FILE"
+    return f"the server at {target.url} refused the token from --attach-token-file"
+
+
+def _said(response: httpx.Response) -> str:
+    """The server's reason for an error: its JSON ``error``, or its text's first line."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    text = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(text, str):
+        text = response.text.strip().splitlines()[0] if response.text.strip() else ""
+    return clean(text, 200)
 
 
 def _reason(exc: Exception) -> str:

@@ -71,7 +71,7 @@ from tenantboard.maintenance import MaintenancePlan, MaintenanceWatch, Scope, Wi
 from tenantboard.notify import Notifier, state_text
 from tenantboard.pushed import PushedChange
 from tenantboard.releases import FirstSeen, VersionSpan, VersionSummary, summarize
-from tenantboard.remote import AttachedMonitor, AttachTarget, ServerFeed
+from tenantboard.remote import AttachedMonitor, AttachTarget, NotDone, ServerFeed, ServerRow
 from tenantboard.rows import BoardModel, TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.schedule import RefreshPolicy
@@ -179,6 +179,13 @@ class MarksChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkNotCleared:
+    """An attached board's server did not clear a mark; ``message`` says which and why."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class MaintenanceChanged:
     """Maintenance windows opened or closed (or were started, ended or changed in the
     file); ``keys``: the tenants a window began or stopped covering."""
@@ -255,6 +262,7 @@ SessionChange = (
     | HooksChanged
     | CommandsRefused
     | MarksChanged
+    | MarkNotCleared
     | MaintenanceChanged
     | HistoryRead
     | HistoryProblem
@@ -270,6 +278,11 @@ Listener = Callable[[SessionChange], None]
 
 class MarkRefused(ValueError):
     """A mute or acknowledgement that makes no sense now; the message says why."""
+
+
+class MarkNotSaved(MarkRefused):
+    """An attached board's server did not take a mark (refused, or not reached); the
+    message says why. Nothing is kept: a mark only this board knew would silence nothing."""
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -353,6 +366,10 @@ class Session:
         self.closed = ClosedWatch()
         #: Availability per tenant as last read with its strip (the detail pane's).
         self.availability: dict[str, TenantAvailability] = {}
+        #: Per tenant, why an attached board's server gave no availability at the last ask.
+        self.availability_problems: dict[str, str] = {}
+        #: An attached board's: the window the server says covers each tenant.
+        self._server_windows: dict[str, Window] = {}
         #: Set by a face that shows every tenant's 24-hour uptime.
         self.uptime_wanted = False
         self.fetching_versions: set[str] = set()
@@ -426,6 +443,8 @@ class Session:
                 on_result=self._result_arrived,
                 on_status=lambda text, up: self._emit(ServerStatus(text, up)),
                 on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
+                on_rows=self._server_rows,
+                on_windows=self._server_windows_open,
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)
@@ -608,6 +627,10 @@ class Session:
             self.end_expired_marks()  # an outcome changed: marks "until it changes" end
         if self.maintenance.needs_host:  # a tenant that moved may enter or leave a window
             self._windows_of(rows, announce=True)
+        if self.feed is not None:  # the server's window came before the check it was sent with
+            for row in rows:
+                if row.window is not None and row.severity is not None:
+                    self._window_baseline.setdefault(row.tenant.key, row.severity)
         self._tally(rows)
         incident_changes = self.incidents.observe(zip(applied, rows, strict=True))
         for change in incident_changes:
@@ -923,36 +946,54 @@ class Session:
     def is_silenced(self, key: str) -> bool:
         return self.marks.is_silenced(key)
 
-    async def add_mark(self, key: str, kind: str, until: datetime | None) -> tuple[Mark, bool]:
-        """Mute (``kind`` "mute") or acknowledge ("ack") a tenant; written to the history
-        database (kept in memory when there is none or it cannot be written). Returns the
-        mark and whether it was saved. Raises MarkRefused when there is nothing to mark."""
+    async def add_mark(
+        self, key: str, kind: str, until: datetime | None, *, by: str | None = None
+    ) -> tuple[Mark, bool]:
+        """Mute (``kind`` "mute") or acknowledge ("ack") a tenant, as ``by`` (default: who
+        runs this process); written to the history database (kept in memory when there is
+        none or it cannot be written), or, attached, made by the server. Returns the mark
+        and whether it was saved. Raises MarkRefused when there is nothing to mark, and
+        MarkNotSaved when the server did not take it."""
         row = self.model.rows.get(key)
         if row is None or row.last is None:
             raise MarkRefused("not checked yet: nothing to silence")
-        label = _state_label(row)
-        now = self.clock.wall()
-        saved = False
-        mark = self._memory_mark(key, kind, label, now, until)
-        if self.writer is not None:
-            try:
-                mark = await asyncio.wrap_future(
-                    self.writer.call(lambda db: db.add_mark(key, kind, label, now, until=until))
-                )
-                saved = True
-            except HistoryError as exc:
-                log.warning("mark not saved: %s; kept until this session ends", exc)
-        self.marks.add(mark)
+        if self.feed is not None:
+            mark, saved = await self._mark_on_server(key, kind, until), True
+        else:
+            mark, saved = await self._mark_here(row, kind, until, by or current_user())
+        if mark.id not in {known.id for known in self.marks.of(key)}:
+            self.marks.add(mark)  # (the server's row may have brought it already)
         self._show_mark_of(key)
         self.tell([self._mark_event(mark, mark_text(mark))])
         self._emit(MarksChanged(frozenset({key})))
         return mark, saved
 
-    def _memory_mark(
-        self, key: str, kind: str, label: str, now: datetime, until: datetime | None
-    ) -> Mark:
+    async def _mark_here(
+        self, row: TenantRow, kind: str, until: datetime | None, by: str
+    ) -> tuple[Mark, bool]:
+        key, label, now = row.tenant.key, _state_label(row), self.clock.wall()
+        if self.writer is not None:
+            try:
+                mark = await asyncio.wrap_future(
+                    self.writer.call(
+                        lambda db: db.add_mark(key, kind, label, now, until=until, by=by)
+                    )
+                )
+                return mark, True
+            except HistoryError as exc:
+                log.warning("mark not saved: %s; kept until this session ends", exc)
         self._local_mark_ids -= 1
-        return Mark(self._local_mark_ids, key, kind, now, until, current_user(), label)
+        return Mark(self._local_mark_ids, key, kind, now, until, by, label), False
+
+    async def _mark_on_server(self, key: str, kind: str, until: datetime | None) -> Mark:
+        """An attached board's mark, made by its server (which tells every board)."""
+        assert self.feed is not None
+        try:
+            return await self.feed.add_mark(key, kind, until, current_user())
+        except NotDone as exc:
+            what = "mute" if kind == "mute" else "acknowledgement"
+            log.warning("%s of %s not saved on the server: %s", what, key, exc)
+            raise MarkNotSaved(f"not saved: {exc}") from None
 
     def _mark_event(self, mark: Mark, text: str) -> LoggedEvent:
         row = self.model.rows.get(mark.key)
@@ -966,14 +1007,44 @@ class Session:
         )
 
     def end_marks(self, ended: list[Mark], why: str) -> None:
-        """End marks (``why``: "ended", "cleared"), in memory, the database and the log."""
+        """End marks (``why``: "ended", "cleared", "cleared by ana"), in memory, the
+        database and the log; attached, the server ends them (in the background: a failure
+        is told as :class:`MarkNotCleared`)."""
         if not ended:
             return
+        if self.feed is not None:
+            ids = ",".join(str(mark.id) for mark in ended)
+            self._spawn(f"clear-{ids}", self._clear_on_server(ended, why))
+            return
         now = self.clock.wall()
-        self.marks.remove(mark.id for mark in ended)
         saved = [mark.id for mark in ended if mark.id > 0]
         if self.writer is not None and saved:
             self.writer.call(lambda db: [db.end_mark(mark_id, now) for mark_id in saved])
+        self._marks_gone(ended, why)
+
+    async def _clear_on_server(self, marks: list[Mark], why: str) -> None:
+        assert self.feed is not None
+        cleared = []
+        for mark in marks:
+            try:
+                await self.feed.clear_mark(mark.id, current_user())
+            except NotDone as exc:
+                if exc.status != 404:  # not found: it has ended there already
+                    row = self.model.rows.get(mark.key)
+                    name = row.tenant.display_name if row else mark.key
+                    what = "mute" if mark.kind == "mute" else "acknowledgement"
+                    message = f"the {what} of {name} was not cleared: {exc}"
+                    log.warning("%s", message)
+                    self._emit(MarkNotCleared(message))
+                    continue
+            cleared.append(mark)
+        self._marks_gone(cleared, why)
+
+    def _marks_gone(self, ended: list[Mark], why: str) -> None:
+        """Marks no longer in force: out of memory, off the rows, into the log."""
+        if not ended:
+            return
+        self.marks.remove(mark.id for mark in ended)
         events = []
         for mark in ended:
             self._show_mark_of(mark.key)
@@ -983,8 +1054,9 @@ class Session:
         self._emit(MarksChanged(frozenset(mark.key for mark in ended)))
 
     def end_expired_marks(self) -> None:
-        """Marks whose time is up, or whose tenant's outcome changed, end (logged)."""
-        if not self.marks.by_key:
+        """Marks whose time is up, or whose tenant's outcome changed, end (logged). An
+        attached board's marks are the server's: it ends them, and the rows say so."""
+        if not self.marks.by_key or self.feed is not None:
             return
         labels = {}
         for key in self.marks.by_key:
@@ -1017,6 +1089,18 @@ class Session:
             self._emit(MarksChanged(frozenset(changed)))
         self.end_expired_marks()
 
+    def _mirror_marks(self, key: str, marks: Iterable[Mark]) -> bool:
+        """An attached board: the tenant's marks are the server's; True when they changed."""
+        marks = set(marks)
+        known = set(self.marks.of(key))
+        if marks == known:
+            return False
+        self.marks.remove(mark.id for mark in known)
+        for mark in marks:
+            self.marks.add(mark)
+        self._show_mark_of(key)
+        return True
+
     def _show_mark_of(self, key: str) -> None:
         """The row's mark follows the marks in force."""
         row = self.model.rows.get(key)
@@ -1037,6 +1121,44 @@ class Session:
                 found.setdefault(mark.key, {})[mark.kind] = mark
         return found
 
+    # -- an attached board's server -----------------------------------------------------------
+
+    def _server_rows(self, known: list[ServerRow]) -> None:
+        """What the server knows of these tenants besides their checks: their marks,
+        24-hour uptime and covering window, shown as a local board shows its own."""
+        rows, marked, uptime = [], set(), []
+        for item in known:
+            row = self.model.rows.get(item.key)
+            if row is None:
+                continue
+            rows.append(row)
+            if self._mirror_marks(item.key, item.marks):
+                marked.add(item.key)
+            if row.uptime_24h != item.uptime_24h:
+                row.uptime_24h = item.uptime_24h
+                row.bump()
+                uptime.append(item.key)
+            if item.window is not None:
+                self._server_windows[item.key] = item.window
+            else:
+                self._server_windows.pop(item.key, None)
+        self._windows_of(rows, announce=True)
+        if marked:
+            self._emit(MarksChanged(frozenset(marked)))
+        if uptime:
+            self._emit(AvailabilityRead(tuple(uptime)))
+
+    def _server_windows_open(self, windows: list[Window]) -> None:
+        """The maintenance windows open on the server now (the header's); openings and
+        closings are logged as a local board logs its own."""
+        now_open = tuple(sorted(windows, key=lambda window: window.closes, reverse=True))
+        before = self.maintenance.open
+        self.maintenance.open = now_open
+        opened = [window for window in now_open if window not in before]
+        closed = [window for window in before if window not in now_open]
+        if opened or closed:
+            self._windows_changed(opened, closed)
+
     # -- maintenance windows ----------------------------------------------------------------
 
     def window_name(self, key: str) -> str | None:
@@ -1046,7 +1168,10 @@ class Session:
 
     def look_at_windows(self) -> None:
         """Open and close windows as their times come (cheap between those times): the
-        rows follow, openings and closings are logged, scheduled windows recorded."""
+        rows follow, openings and closings are logged, scheduled windows recorded. An
+        attached board's windows are the server's (:meth:`_server_windows_open`)."""
+        if self.feed is not None:
+            return
         opened, closed = self.maintenance.look(self.clock.wall())
         if opened or closed:
             self._windows_changed(opened, closed)
@@ -1099,27 +1224,32 @@ class Session:
         """Follow which window covers each of ``rows``; returns the keys that changed. A
         tenant a window stops covering is compared with how it was when the window began:
         one still worse is reported (here, or by the caller when ``announce`` is False)."""
-        watch = self.maintenance
         changed: set[str] = set()
         for row in rows:
             key = row.tenant.key
-            window = None
-            if watch.open:
-                window = watch.covering(row.tenant, tenant_host(row.last_endpoint))
+            window = self._covering(row)
             before = row.window
             if window == before:
                 continue
             row.window = window
             row.bump()
             changed.add(key)
-            if before is None:
+            if before is None and (row.last is not None or self.feed is None):
                 self._window_baseline[key] = row.severity or Severity.OK
+            # (attached, a row's check may still be on its way: apply() takes the baseline)
             elif window is None:
                 self._left_window[key] = before
         if announce and changed:
             self._report_not_back(changed)
             self._emit(MaintenanceChanged((), (), frozenset(changed)))
         return changed
+
+    def _covering(self, row: TenantRow) -> Window | None:
+        """The open window that covers the row's tenant: the server's say, attached."""
+        if self.feed is not None:
+            return self._server_windows.get(row.tenant.key)
+        watch = self.maintenance
+        return watch.covering(row.tenant, tenant_host(row.last_endpoint)) if watch.open else None
 
     def _report_not_back(self, keys: Iterable[str]) -> None:
         """Tenants no window covers any more that are worse than when their window began:
@@ -1295,22 +1425,32 @@ class Session:
                 log.error("%s; working from memory", error)
             self._emit(HistoryProblem(error))
 
+    @property
+    def keeps_availability(self) -> bool:
+        """True when there is availability to read: a history database, or the server's."""
+        return self.writer is not None or self.feed is not None
+
+    def availability_note(self, key: str) -> str:
+        """Why there are no figures for a tenant (yet), for the detail pane."""
+        if self.feed is not None:
+            problem = self.availability_problems.get(key)
+            return f"not read from the server: {problem}" if problem else "asking the server…"
+        if self.config.history_path is None:
+            return "no history database (demo): history is kept in memory only"
+        return "reading the history…"
+
     async def read_availability(
         self, keys: list[str], *, with_strip: bool
     ) -> dict[str, TenantAvailability]:
-        """Read availability in a thread (after the writer has written what it holds);
-        the rows' 24-hour uptime follows. A failure leaves the figures as they were."""
-        path = self.config.history_path
-        if path is None or self.writer is None:
-            return {}
-        now = self.clock.wall()
-        try:
-            await asyncio.to_thread(self.writer.flush, 2.0)
-            found = await asyncio.to_thread(
-                read_availability, path, keys, now, with_strip=with_strip
-            )
-        except HistoryError as exc:
-            self.history_read_error = exc
+        """Read availability in a thread (after the writer has written what it holds), or,
+        attached, from the server (with the strip only: the rows bring the uptime); the
+        rows' 24-hour uptime follows. A failure leaves the figures as they were."""
+        if self.feed is not None:
+            found = await self._server_availability(keys) if with_strip else None
+            keys = list(found or ())  # a tenant the server did not answer for keeps its figures
+        else:
+            found = await self._recorded_availability(keys, with_strip)
+        if found is None:
             return {}
         for key in keys:
             figures = found.get(key)
@@ -1322,6 +1462,35 @@ class Session:
                 row.uptime_24h = uptime
                 row.bump()
         self._emit(AvailabilityRead(tuple(keys)))
+        return found
+
+    async def _recorded_availability(
+        self, keys: list[str], with_strip: bool
+    ) -> dict[str, TenantAvailability] | None:
+        path = self.config.history_path
+        if path is None or self.writer is None:
+            return None
+        now = self.clock.wall()
+        try:
+            await asyncio.to_thread(self.writer.flush, 2.0)
+            return await asyncio.to_thread(
+                read_availability, path, keys, now, with_strip=with_strip
+            )
+        except HistoryError as exc:
+            self.history_read_error = exc
+            return None
+
+    async def _server_availability(self, keys: list[str]) -> dict[str, TenantAvailability]:
+        assert self.feed is not None
+        found = {}
+        for key in keys:
+            try:
+                found[key] = await self.feed.availability(key)
+            except NotDone as exc:
+                self.availability_problems[key] = str(exc)
+                self._emit(AvailabilityRead((key,)))
+                continue
+            self.availability_problems.pop(key, None)
         return found
 
     async def read_version_history(self, key: str) -> list[VersionSpan]:
@@ -1346,7 +1515,10 @@ class Session:
         return summarize(self.model.versions, self.first_seen.at)
 
     def refresh_uptime(self) -> None:
-        """Every tenant's 24-hour uptime, read in the background."""
+        """Every tenant's 24-hour uptime, read in the background (attached: the server's
+        rows bring it)."""
+        if self.feed is not None:
+            return
         keys = list(self.model.list_order)
         self._spawn("uptime", self.read_availability(keys, with_strip=False))
 
@@ -1399,6 +1571,8 @@ __all__ = [
     "HooksChanged",
     "IncidentChanged",
     "ListChanged",
+    "MarkNotCleared",
+    "MarkNotSaved",
     "MarkRefused",
     "MarksChanged",
     "OutageChanged",

@@ -30,8 +30,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
-from tenantboard.answers import Severity, State
+from tenantboard.answers import Severity, State, time_from_json
+from tenantboard.maintenance import iso
 
 MAINTENANCE_STATES = ("OnlineMaintenance", "OfflineMaintenance")
 _PLANNED_STATE = "OfflineMaintenance"
@@ -126,6 +128,66 @@ class Availability:
     def coverage(self) -> float:
         """Share of the window that was observed."""
         return self.observed / self.window if self.window > 0 else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures as ``report --json`` names them (the window itself is the caller's)."""
+        return {
+            "uptime": self.uptime,
+            "coverage": self.coverage,
+            "observed_seconds": self.observed,
+            "up_seconds": self.up,
+            "down_seconds": self.down,
+            "failed_seconds": self.failed,
+            "incidents": self.incidents,
+            "longest_incident_seconds": self.longest_incident,
+            "maintenance_seconds": {
+                name: self.maintenance.get(name, 0.0) for name in MAINTENANCE_STATES
+            },
+            "last_seen_running": iso(self.last_seen_running) if self.last_seen_running else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, start: datetime, end: datetime) -> Availability:
+        """The figures :meth:`as_json` wrote for the window [start, end), as another
+        process sent them: ValueError for anything that is not such figures."""
+        if not isinstance(data, dict):
+            raise ValueError("availability figures must be an object")
+        window = (end - start).total_seconds()
+        observed = _seconds(data, "observed_seconds", window)
+        up = _seconds(data, "up_seconds", observed)
+        maintenance = data.get("maintenance_seconds") or {}
+        if not isinstance(maintenance, dict):
+            raise ValueError("maintenance_seconds must be an object")
+        incidents = data.get("incidents")
+        if not isinstance(incidents, int) or isinstance(incidents, bool) or incidents < 0:
+            raise ValueError("incidents must be a count")
+        running = data.get("last_seen_running")
+        return cls(
+            window_start=start,
+            window_end=end,
+            observed=observed,
+            up=up,
+            failed=_seconds(data, "failed_seconds", observed),
+            incidents=incidents,
+            longest_incident=_seconds(data, "longest_incident_seconds", window),
+            maintenance={
+                name: _seconds(maintenance, name, observed)
+                for name in MAINTENANCE_STATES
+                if name in maintenance
+            },
+            last_seen_running=None
+            if running is None
+            else time_from_json(running, "last_seen_running"),
+        )
+
+
+def _seconds(data: dict[str, Any], name: str, most: float) -> float:
+    """A number of seconds from JSON: finite, from 0 to ``most`` (a little over it is
+    rounding, and is cut)."""
+    value = data.get(name, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e12:
+        raise ValueError(f"{name} must be a number of seconds")
+    return min(float(value), most)
 
 
 def _clip(start: float, end: float, lo: float, hi: float) -> float:

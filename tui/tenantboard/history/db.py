@@ -100,6 +100,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from tenantboard.answers import time_from_json
 from tenantboard.connectivity import NETWORK_KINDS, Outage
 from tenantboard.files import (
     PRIVATE_FILE,
@@ -563,6 +564,10 @@ def changed_while_closed(last: Interval | None, first: Observation) -> ClosedCha
     return ClosedChange(first.key, last, first)
 
 
+#: The longest name a mark keeps of who made it.
+MAX_BY = 60
+
+
 @dataclass(frozen=True, slots=True)
 class Mark:
     """A mute or an acknowledgement of one tenant."""
@@ -596,12 +601,34 @@ class Mark:
         return current is None or current == self.state
 
     def as_json(self) -> dict[str, Any]:
+        """``id``: what ``serve`` clears it by (negative: kept in one process's memory)."""
         return {
+            "id": self.id,
             "by": self.by,
             "created_at": _iso(self.created_at),
             "until": _iso(self.until) if self.until else None,
             "state": self.state,
         }
+
+    @classmethod
+    def from_json(cls, data: Any, key: str, kind: str) -> Mark:
+        """A mark as :meth:`as_json` wrote it, from another process (a ``serve``): its
+        texts cleaned; ValueError for anything that is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("a mark must be an object")
+        mark_id = data.get("id")
+        if not isinstance(mark_id, int) or isinstance(mark_id, bool) or abs(mark_id) > 2**62:
+            raise ValueError("a mark's id must be a whole number")
+        until = data.get("until")
+        return cls(
+            id=mark_id,
+            key=key,
+            kind=kind,
+            created_at=time_from_json(data.get("created_at"), "created_at"),
+            until=None if until is None else time_from_json(until, "until"),
+            by=clean(str(data.get("by") or "unknown"), MAX_BY),
+            state=clean(str(data.get("state") or ""), 120),
+        )
 
 
 def _iso(moment: datetime) -> str:
@@ -649,7 +676,7 @@ class IncidentRecord:
 
 def current_user() -> str:
     try:
-        return clean(getpass.getuser(), 60) or "unknown"
+        return clean(getpass.getuser(), MAX_BY) or "unknown"
     except (OSError, KeyError, ImportError):
         return "unknown"
 

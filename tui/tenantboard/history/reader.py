@@ -20,8 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from tenantboard.answers import Severity
+from tenantboard.answers import Severity, time_from_json
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent, outage_event
 from tenantboard.history.availability import Availability, availability, daily_strip
@@ -36,7 +37,9 @@ from tenantboard.history.db import (
     changed_while_closed,
     import_event_log,
 )
+from tenantboard.maintenance import iso
 from tenantboard.releases import VersionSpan
+from tenantboard.sanitize import clean
 
 #: The availability windows the detail pane shows: (label, length).
 WINDOWS: tuple[tuple[str, timedelta], ...] = (
@@ -106,6 +109,53 @@ class TenantAvailability:
     @property
     def uptime_24h(self) -> float | None:
         return self.windows[0][1].uptime
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``serve``'s ``/api/availability/KEY`` sends it (docs/serve.md)."""
+        return {
+            "read_at": iso(self.read_at),
+            "windows": [
+                {
+                    "label": label,
+                    "from": iso(figures.window_start),
+                    "to": iso(figures.window_end),
+                    **figures.as_json(),
+                }
+                for label, figures in self.windows
+            ],
+            "strip_days": len(self.strip),
+            "strip": [severity.name if severity is not None else None for severity in self.strip],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> TenantAvailability:
+        """What :meth:`as_json` wrote, as a server sent it: only the windows the pane
+        shows (:data:`WINDOWS`), and a strip of at most :data:`STRIP_DAYS` days;
+        ValueError for anything else."""
+        if not isinstance(data, dict) or not isinstance(data.get("windows"), list):
+            raise ValueError("that is not a tenant's availability")
+        read_at = time_from_json(data.get("read_at"), "read_at")
+        known = {label: length for label, length in WINDOWS}
+        windows = []
+        for entry in data["windows"]:
+            label = entry.get("label") if isinstance(entry, dict) else None
+            if label not in known or any(label == seen for seen, _ in windows):
+                raise ValueError(f"unknown availability window: {clean(repr(label), 40)}")
+            start = time_from_json(entry.get("from"), "from")
+            end = time_from_json(entry.get("to"), "to")
+            if not timedelta(0) <= end - start <= known[label] + timedelta(minutes=1):
+                raise ValueError(f"the {label} window is not {label} long")
+            windows.append((label, Availability.from_json(entry, start, end)))
+        if not windows or windows[0][0] != WINDOWS[0][0]:
+            raise ValueError("the availability has no 24-hour window")
+        strip = data.get("strip") or []
+        if not isinstance(strip, list) or len(strip) > STRIP_DAYS:
+            raise ValueError(f"the strip must be a list of at most {STRIP_DAYS} days")
+        try:
+            cells = tuple(None if cell is None else Severity[cell] for cell in strip)
+        except (KeyError, TypeError):
+            raise ValueError("a day of the strip is not a severity") from None
+        return cls(tuple(windows), cells, read_at)
 
 
 def read_availability(

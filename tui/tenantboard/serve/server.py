@@ -1,7 +1,8 @@
-"""`tenantboard serve`: the watcher over HTTP (aiohttp), read-only but for SuperOffice's calls.
+"""`tenantboard serve`: the watcher over HTTP (aiohttp), read-only but for marks and
+SuperOffice's calls.
 
-Endpoints (GET and HEAD only, but for the one SuperOffice calls; any other method is 405,
-nothing changes anything):
+Endpoints (GET and HEAD only, but for the two POSTs that mark tenants and the one
+SuperOffice calls; any other method is 405):
 
 ``/healthz``
     ``ok`` while the server runs; never asks for the token (for probes).
@@ -24,6 +25,7 @@ nothing changes anything):
                                     "unknown": N, "pending": N},
          "counts": {state name or "error" or "not checked yet": N},
          "tenant_file_error": null or why the file cannot be used (the list is kept),
+         "maintenance": [window, ...],   # the windows open now, the last to close first
          "tenants": [row, ...]}   # in the list's order
 
     where each ``row`` is::
@@ -41,9 +43,10 @@ nothing changes anything):
          "uptime_24h": null or the share of the last 24 hours it was up (0 to 1),
                        from the history database, read each minute,
          "marks": null or {"muted": mark or null, "acknowledged": mark or null}, each
-                  mark {"by", "created_at", "until" (null: until the state changes),
-                  "state"}; the session's (the history database's, read every
-                  30 s, so those made by boards on the same file too),
+                  mark {"id", "by", "created_at", "until" (null: until the state
+                  changes), "state"}; the session's (the history database's, read
+                  every 30 s, so those made by boards on the same file too),
+         "maintenance": null or the window covering it now (maintenance.Window.as_json),
          "rev": N}                  # changes whenever anything in the row changes
 
     The response has an ``ETag``; ``If-None-Match`` gets 304 while nothing changed.
@@ -70,12 +73,15 @@ nothing changes anything):
     Server-sent events (``text/event-stream``), each with an ``id`` (the ``seq``) and one
     of these types, ``data`` being JSON:
 
-    ``result``  a check finished: the tenant's ``row`` as in the snapshot.
+    ``result``  a check finished, or a mark or a window of the tenant began or ended:
+                the tenant's ``row`` as in the snapshot.
     ``change``  something worth telling: ``{"key", "name", "kind": "state" | "endpoint" |
                 "version" | "pushed" | "failure" | "recovery" | "incident" | ..., "text",
                 "worse", "at", "severity"}`` (``name``: the tenant's label or context id;
                 a host incident's and our own outage's have key "" and name the host, or
                 SuperOffice).
+    ``maintenance``  ``{"open": [window, ...]}``: windows opened or closed (the rows
+                they cover come first, as ``result``).
     ``incident`` a host incident opened, grew or was resolved: the incident as
                 ``/api/incidents`` shows it, with ``"change": "opened" | "grew" |
                 "resolved"``.
@@ -86,6 +92,14 @@ nothing changes anything):
     A comment line is sent every 15 s to keep proxies from closing the stream. To follow
     without gaps: fetch the snapshot, then connect with ``Last-Event-ID: <its seq>`` (or
     ``?last_event_id=``); events after it are replayed (the newest 4,096 are kept).
+``/api/availability/KEY``
+    One tenant's availability over 24 h, 7 d and 30 d with its 30-day strip, as the
+    board's detail pane shows it (``history.reader.TenantAvailability.as_json``).
+``POST /api/marks``, ``POST /api/marks/ID/clear``
+    Mute or acknowledge a tenant, clear a mark (tenant_api.py; docs/serve.md has the
+    shapes). Taken only as JSON, with the token in the ``Authorization`` header when there
+    is one (never the cookie alone), without one only on loopback, and never from a page
+    of another site (``Origin``, ``Sec-Fetch-Site``): see :func:`_may_change`.
 ``POST /superoffice/state-change``
     SuperOffice's pushed changes (state_change.py): a call whose JWT checks out re-checks
     that tenant at once and is logged; it takes no serve token (the JWT proves the call).
@@ -130,14 +144,14 @@ from aiohttp.http import HttpProcessingError
 
 from tenantboard import __version__
 from tenantboard.humanize import plural
-from tenantboard.netaddr import is_loopback
-from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
+from tenantboard.netaddr import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.serve.connections import CappedSite, ConnectionCap
 from tenantboard.serve.metrics import Exposition, take_snapshot
 from tenantboard.serve.sdnotify import SystemdNotifier
 from tenantboard.serve.state_change import STATE_CHANGE_PATH, StateChangeReceiver
 from tenantboard.serve.status_page import status_page
+from tenantboard.serve.tenant_api import LET_IN, TenantAPI
 from tenantboard.serve.watcher import Watcher
 from tenantboard.session import Session, SessionConfig
 from tenantboard.tenant_file import StateChangeConfig
@@ -223,19 +237,39 @@ def host_name(text: str) -> str | None:
     """The host of a ``Host`` header or a ``--allow-host`` value: no port, no brackets,
     lower case, no final dot; an IP address in its usual spelling. None when it is not
     ``HOST``, ``HOST:PORT``, ``[IPv6]`` or ``[IPv6]:PORT``."""
+    found = host_and_port(text)
+    return found[0] if found is not None else None
+
+
+def host_and_port(text: str) -> tuple[str, int | None] | None:
+    """:func:`host_name`, and the port when one is written."""
     match = _HOST_PORT.fullmatch(text.strip().lower())
     if match is None:
         return None
     name = (match["bracketed"] or match["plain"]).rstrip(".")
+    port = int(match["port"]) if match["port"] else None
     try:
-        return str(ipaddress.ip_address(name))
+        return str(ipaddress.ip_address(name)), port
     except ValueError:
-        return name if match["plain"] else None  # brackets hold an IPv6 address only
+        return (name, port) if match["plain"] else None  # brackets hold an IPv6 address only
 
 
 _HOST_PORT = re.compile(
-    r"(?:\[(?P<bracketed>[^\]]+)\]|(?P<plain>[^:\[\]]+|[0-9a-f:.]+))(?::\d{1,5})?"
+    r"(?:\[(?P<bracketed>[^\]]+)\]|(?P<plain>[^:\[\]]+|[0-9a-f:.]+))(?::(?P<port>\d{1,5}))?"
 )
+
+
+def same_origin(origin: str, host: str | None) -> bool:
+    """True when a browser's ``Origin`` is the address the request was sent to (its
+    ``Host``): the same name and port (a scheme's default port when none is written)."""
+    scheme, sep, rest = origin.strip().lower().partition("://")
+    if scheme not in ("http", "https") or not sep or not host:
+        return False
+    theirs, ours = host_and_port(rest), host_and_port(host)
+    if theirs is None or ours is None:
+        return False
+    default = 443 if scheme == "https" else 80
+    return theirs[0] == ours[0] and (theirs[1] or default) == (ours[1] or default)
 
 
 def _is_address(name: str) -> bool:
@@ -257,6 +291,9 @@ class AllowedHosts:
     names: frozenset[str]
     #: Listening on every address (0.0.0.0, ::): any IP address is one of this server's.
     any_address: bool = False
+    #: Listening on a loopback address: only this machine reaches it (changes without a
+    #: token are taken only then).
+    loopback: bool = False
 
     @classmethod
     def for_listen(cls, host: str, extra: Iterable[str] = ()) -> AllowedHosts:
@@ -269,7 +306,7 @@ class AllowedHosts:
         if listen == "localhost":
             names.update(("127.0.0.1", "::1"))
         wildcard = _is_address(listen) and ipaddress.ip_address(listen).is_unspecified
-        return cls(frozenset(names), any_address=wildcard)
+        return cls(frozenset(names), any_address=wildcard, loopback=is_loopback(host))
 
     def allows(self, header: str | None) -> bool:
         name = host_name(header) if header else None
@@ -411,11 +448,64 @@ def _open_page(request: web.Request, token: str) -> web.HTTPException:
     return opened
 
 
+#: The only requests that change something: POSTs to these paths (tenant_api.py).
+CHANGE_PATHS = re.compile(r"/api/marks(?:/-?[0-9]{1,18}/clear)?")
+#: Where a browser says a request comes from (Sec-Fetch-Site) that may change something.
+SAME_SITE_FETCHES = ("same-origin", "none")
+
+
+def _may_change(request: web.Request, token: str | None) -> None:
+    """A change (a mark) is taken only with the token in the ``Authorization`` header when
+    there is one (never the status page's cookie alone), without one only on loopback,
+    never from a page of another site (``Origin``, ``Sec-Fetch-Site``), and only as JSON
+    (a form cannot send it). Raises the refusal, logged."""
+    refused: web.HTTPException | None = None
+    bearer = _bearer(request)
+    if token is not None and (bearer is None or not _same(bearer, token)):
+        refused = _unauthorized(
+            "a change needs Authorization: Bearer TOKEN (the status page's cookie is not enough)"
+        )
+    elif token is None and not request.app[HOSTS].loopback:
+        refused = web.HTTPForbidden(
+            text="this server has no token (--insecure-public): it takes no changes; "
+            "give it --token-file\n"
+        )
+    elif not _from_this_site(request):
+        refused = web.HTTPForbidden(text="a change cannot come from a page of another site\n")
+    elif request.content_type != "application/json":
+        refused = web.HTTPUnsupportedMediaType(
+            text="send the change as JSON (Content-Type: application/json)\n"
+        )
+    if refused is not None:
+        log.info(
+            "%s %s from %s refused (%d): %s",
+            request.method,
+            request.path,
+            request.remote,
+            refused.status,
+            refused.text.strip() if refused.text else refused.reason,
+        )
+        raise refused
+    request[LET_IN] = "with the token" if token is not None else "no token (loopback)"
+
+
+def _from_this_site(request: web.Request) -> bool:
+    """False for a browser's request made by a page of another site; a client that is
+    not a browser (an attached board, curl) sends neither header."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site.lower() not in SAME_SITE_FETCHES:
+        return False
+    origin = request.headers.get("Origin")
+    return origin is None or same_origin(origin, request.headers.get("Host"))
+
+
 @web.middleware
 async def _guard(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+    change = request.method == "POST" and CHANGE_PATHS.fullmatch(request.path) is not None
     # SuperOffice's calls: POSTed, and proven by their JWT, not by serve's token.
     pushed = request.path == STATE_CHANGE_PATH
-    if request.method not in ("GET", "HEAD") and not (pushed and request.method == "POST"):
+    posted = change or (pushed and request.method == "POST")
+    if request.method not in ("GET", "HEAD") and not posted:
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"], text="read-only\n")
     if request.path == "/healthz":  # for probes: any Host, no token; it says only "ok"
         return await handler(request)
@@ -426,7 +516,9 @@ async def _guard(request: web.Request, handler: Callable[..., Any]) -> web.Strea
             "(serve --allow-host NAME adds a name)\n"
         )
     token = request.app.get(TOKEN)
-    if token is not None and not pushed:
+    if change:
+        _may_change(request, token)
+    elif token is not None and not pushed:
         if request.path == "/" and "token" in request.query:
             raise _open_page(request, token)
         if not _authorized(request, token):
@@ -569,6 +661,7 @@ def build_app(
     app.router.add_get("/api/incidents", api_incidents)
     app.router.add_get("/api/events", api_events)
     app.router.add_post(STATE_CHANGE_PATH, receiver.handle)
+    TenantAPI(watcher).add_routes(app.router)
     return app
 
 

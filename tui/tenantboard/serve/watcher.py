@@ -296,6 +296,7 @@ class Watcher:
                     row = self.model.rows.get(key)
                     if row is not None:
                         row.bump()
+                        self.hub.publish("result", self.row_text(row))  # attached boards
                 self.revision += 1
             case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
                 self.revision += 1

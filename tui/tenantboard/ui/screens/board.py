@@ -56,6 +56,7 @@ from tenantboard.session import (
     IncidentChanged,
     ListChanged,
     MaintenanceChanged,
+    MarkNotCleared,
     MarksChanged,
     OutageChanged,
     ResultsApplied,
@@ -259,6 +260,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             case MarksChanged(keys=keys) | MaintenanceChanged(keys=keys):
                 self._marks_changed(keys)
                 self.update_summary()
+            case MarkNotCleared(message=message):
+                self.notify(message, severity="error", timeout=10, markup=False)
             case HistoryRead(error=error):
                 if error is not None:
                     self.alert(f"history not read: {error}. The board keeps working from memory.")
@@ -448,8 +451,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             self.apply_view()
 
     def _availability_read(self, keys: tuple[str, ...]) -> None:
-        if self.model.view.sort == "uptime":
-            self.apply_view()
+        if self.model.view.sort == "uptime":  # at most once a second (an attached board's
+            self.pacing.view_soon()  # uptimes come with each row the server sends)
         else:
             self.model.refresh_group_uptime()
             self.table.refresh()
@@ -589,20 +592,15 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         text, reason = self.next_check_text(row)
         key = row.tenant.key
         session = self.session
-        if session.attached:
-            note = "the history is kept by the server"
-        elif session.config.history_path is None:
-            note = "no history database (demo): history is kept in memory only"
-        else:
-            note = "reading the history…"
         return DetailContext(
             now=self.clock.wall(),
             next_text=text,
             next_reason=reason,
             fetching_version=key in session.fetching_versions,
             availability=session.availability.get(key),
-            availability_note=note,
+            availability_note=session.availability_note(key),
             versions=_spans_of(session, key),
+            versions_note="the history is kept by the server" if session.attached else "",
             marks=(
                 *(mark_text(mark) for mark in session.marks.of(key)),
                 *self._window_note(row),
@@ -764,7 +762,7 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
     def _availability_of_detail(self, only_if_older: float = 0.0) -> None:
         """The open pane's figures, read in the background (each minute while it is open)."""
         key = self.detail_key
-        if key is None or self.session.config.history_path is None:
+        if key is None or not self.session.keeps_availability:
             return
         now = self.clock.monotonic()
         asked_key, asked_at = self._availability_asked

@@ -12,7 +12,7 @@ from typing import Any
 
 from tenantboard.history.reader import mark_text
 from tenantboard.rows import TenantRow
-from tenantboard.session import MarkRefused
+from tenantboard.session import MarkNotSaved, MarkRefused
 from tenantboard.ui.screens.chooser import ChooserScreen
 
 #: How long ``m`` can mute for: (choice id, text, hours; None: until the state changes).
@@ -74,6 +74,9 @@ class MarkActions:
     async def _add_mark(self, key: str, kind: str, until: datetime | None) -> None:
         try:
             mark, saved = await self.session.add_mark(key, kind, until)
+        except MarkNotSaved as exc:  # an attached board's server did not take it
+            self.notify(str(exc), severity="error", timeout=10, markup=False)
+            return
         except MarkRefused as exc:
             self.notify(str(exc), timeout=3, markup=False)
             return

@@ -40,6 +40,8 @@ class DetailContext:
     availability: TenantAvailability | None = None
     #: Why there are no figures: "reading the history…", "demo: history kept in memory", …
     availability_note: str = ""
+    #: Why there is no version history, when not for the same reason as availability.
+    versions_note: str = ""
     #: Active mutes and acknowledgements, as sentences ("muted by ana at 09:30, until 10:30").
     marks: tuple[str, ...] = ()
     #: The tenant's versions from the history, newest first; None while not read (yet).
@@ -359,7 +361,7 @@ def _versions_section(section: Section, row: TenantRow, context: DetailContext) 
     """Each version the history saw the tenant on: since when, where, and how it came."""
     spans = context.versions
     if spans is None:
-        section.line(context.availability_note or "reading the history…")
+        section.line(context.versions_note or context.availability_note or "reading the history…")
         return
     if not spans:
         now = f": {shown(row.last_version)} now" if row.last_version else ""
