@@ -284,3 +284,31 @@ def test_an_idle_session_needs_no_event_loop_to_be_built(tmp_path) -> None:
     """Faces build their session before the loop runs (the app's constructor)."""
     session = Session(SessionConfig(tenants=[Tenant("Cust1")]))
     assert session.model.total == 1 and session.polling
+
+
+async def test_results_that_came_before_the_start_up_read_was_done_are_still_written(
+    clock, tmp_path, monkeypatch
+) -> None:
+    """Closed in its first moments (the history's start-up read still in its thread): the
+    results already applied are written all the same, never lost with the writer unstarted."""
+    import threading
+
+    import tenantboard.session as session_module
+
+    release = threading.Event()
+    real_read_start = session_module.read_start
+
+    def slow_read_start(*args, **kwargs):
+        release.wait(10)
+        return real_read_start(*args, **kwargs)
+
+    monkeypatch.setattr(session_module, "read_start", slow_read_start)
+    store = a_file(tmp_path)
+    session, _ = session_on(store, clock, tmp_path)
+    running = asyncio.create_task(session.run())
+    await until(lambda: session.model.pending() == 0)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    release.set()
+    with HistoryDB.open(tmp_path / "history.sqlite3", read_only=True) as db:
+        assert [i.label for i in db.intervals("online:Cust1008")] == ["Suspended"]

@@ -1713,6 +1713,10 @@ class HistoryWriter:
         return done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued and stop. A writer never started (its session closed while
+        the history's start-up read was still going) starts now, so nothing queued is lost."""
+        if self._thread.ident is None:
+            self._thread.start()
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join(timeout)
