@@ -560,10 +560,10 @@ def test_a_read_only_disk_is_a_read_only_error_and_reading_still_works(tmp_path:
 
 
 def test_the_history_file_is_named_after_the_tenant_files_path(tmp_path: Path) -> None:
-    first = history_path(tmp_path / "a" / ".." / "tenants.toml", tmp_path)
-    assert first == history_path(tmp_path / "tenants.toml", tmp_path)
-    assert first != history_path(tmp_path / "other.toml", tmp_path)
-    assert first.name.startswith("history-") and first.suffix == ".sqlite3"
+    first = history_path(tmp_path / "a" / ".." / "tenants.toml", data_root=tmp_path)
+    assert first == history_path(tmp_path / "tenants.toml", data_root=tmp_path)
+    assert first != history_path(tmp_path / "other.toml", data_root=tmp_path)
+    assert first.is_relative_to(tmp_path) and first.name == "history.sqlite3"
 
 
 def test_a_check_result_becomes_an_observation() -> None:

@@ -50,9 +50,9 @@ from tenantboard.tenant import (
     normalize_context_id,
     normalize_env,
 )
+from tenantboard.tenant_file import Settings
 
 MAX_BODY_BYTES = 1 << 20
-DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"tenantboard/{__version__} (SuperOffice tenant status board)"
 
 
@@ -176,7 +176,7 @@ class TenantClient:
         self,
         *,
         base_url: BaseUrl | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = Settings().timeout,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 32,
         max_body: int = MAX_BODY_BYTES,

@@ -48,14 +48,8 @@ def resolve_config_path(given: str | None) -> Path:
     return default_config_path()
 
 
-def history_path(
-    config_path: Path, data_dir: Path | None = None, *, data_root: Path | None = None
-) -> Path:
+def history_path(config_path: Path, *, data_root: Path | None = None) -> Path:
     """The history database of one tenant file, in that file's own data folder (under
-    ``data_root`` when given; or, given ``data_dir``, named there after the file's resolved
-    path): two tenant files never share one, and a file always finds its own."""
-    if data_dir is None:
-        return board_data_dir(Path(config_path), data_root) / "history.sqlite3"
-    resolved = str(Path(config_path).expanduser().resolve())
-    digest = hashlib.sha1(resolved.encode("utf-8")).hexdigest()[:12]
-    return data_dir / f"history-{digest}.sqlite3"
+    ``data_root`` when given): two tenant files never share one, and a file always finds
+    its own."""
+    return board_data_dir(Path(config_path), data_root) / "history.sqlite3"
