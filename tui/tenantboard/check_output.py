@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tenantboard.answers import Severity
+from tenantboard.clock import utc_iso
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, short_reason
 from tenantboard.engine import CheckResult
 from tenantboard.files import FileError
@@ -132,10 +133,10 @@ def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
         "running_mismatch": state.running_mismatch if state else False,
         "endpoint": state.endpoint if state else None,
         "api": state.api if state else None,
-        "valid_until": _iso(state.valid_until) if state and state.valid_until else None,
+        "valid_until": utc_iso(state.valid_until) if state and state.valid_until else None,
         "release": state.version if state else None,
         "severity": severity_of(result).name,
-        "checked_at": _iso(result.checked_at),
+        "checked_at": utc_iso(result.checked_at),
         "error": error.as_json() if error else None,
     }
     if versions:
@@ -170,10 +171,6 @@ def marks_json(marks: Mapping[str, Any] | None) -> dict[str, Any]:
         "muted": marks["mute"].as_json() if "mute" in marks else None,
         "acknowledged": marks["ack"].as_json() if "ack" in marks else None,
     }
-
-
-def _iso(moment: Any) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _row(result: CheckResult, versions: bool) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, overload
 
 
 class Clock(Protocol):
@@ -35,3 +35,19 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
+
+
+@overload
+def utc_iso(moment: datetime) -> str: ...
+
+
+@overload
+def utc_iso(moment: None) -> None: ...
+
+
+def utc_iso(moment: datetime | None) -> str | None:
+    """A moment in UTC as ISO 8601 with a Z (``2026-03-02T09:30:00Z``), as every JSON of
+    ours writes it; None stays None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tenantboard.answers import Severity
+from tenantboard.clock import utc_iso
 from tenantboard.connectivity import is_network_failure
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
@@ -135,17 +136,14 @@ class HostIncident:
         return LoggedEvent(self.resolved_at, "", self.host, "incident", self._resolved(), "ok")
 
     def as_json(self) -> dict[str, object]:
-        def iso(moment: datetime | None) -> str | None:
-            return moment.isoformat().replace("+00:00", "Z") if moment else None
-
         return {
             "id": self.id,
             "host": self.host,
             "status": "open" if self.is_open else "resolved",
             "state": self.state,
-            "since": iso(self.since),
-            "opened_at": iso(self.opened_at),
-            "resolved_at": iso(self.resolved_at),
+            "since": utc_iso(self.since),
+            "opened_at": utc_iso(self.opened_at),
+            "resolved_at": utc_iso(self.resolved_at),
             "tenants_on_host": self.tenants,
             "members": len(self.members),
             "bad": self.bad,

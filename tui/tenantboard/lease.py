@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tenantboard.clock import utc_iso
 from tenantboard.sanitize import clean
 
 try:  # Unix; elsewhere every process polls, as before there was a lease
@@ -61,7 +62,7 @@ class Holder:
             "pid": self.pid,
             "kind": self.kind,
             "host": self.host,
-            "since": self.since.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "since": utc_iso(self.since),
             "url": self.url,
         }
 

@@ -37,6 +37,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tenantboard.answers import time_from_json
+from tenantboard.clock import utc_iso
 from tenantboard.errors import CheckError
 from tenantboard.humanize import host_of, parse_span
 from tenantboard.sanitize import clean
@@ -235,9 +236,9 @@ class Window:
             "id": self.id,
             "source": self.source,
             "name": self.name,
-            "start": iso(self.start),
-            "end": iso(self.closes),
-            "planned_end": iso(self.end),
+            "start": utc_iso(self.start),
+            "end": utc_iso(self.closes),
+            "planned_end": utc_iso(self.end),
             "ended_early": self.ended_at is not None and self.ended_at < self.end,
             "covers": self.scope.as_json(),
             "by": self.by or None,
@@ -272,10 +273,6 @@ class Window:
             by=clean(str(data.get("by") or ""), 60),
             ended_at=closes if data.get("ended_early") is True else None,
         )
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def scope_text(scope: Scope) -> str:

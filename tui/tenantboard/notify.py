@@ -78,6 +78,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tenantboard.answers import Severity
+from tenantboard.clock import utc_iso
 from tenantboard.connectivity import Outage, is_network_failure
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import TenantRow
@@ -144,7 +145,7 @@ class AlertEvent:
             "to_severity": self.to_severity,
             "endpoint_host": self.endpoint_host,
             "error": self.error,
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": utc_iso(self.at),
             "planned": self.planned,
             "window": self.window,
         }
@@ -242,7 +243,7 @@ def build_payload(
         "host": socket.gethostname(),
         "hook": hook_name,
         "test": test,
-        "sent_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "sent_at": utc_iso(datetime.now(UTC)),
         "counts": {kind: counts[kind] for kind in KINDS},
         "events": [event.as_json() for event in events],
     }

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from tenantboard.clock import utc_iso
 from tenantboard.sanitize import clean
 
 #: Longest label kept or shown (the answer's Version is cut at 200 already).
@@ -194,7 +195,7 @@ class VersionSummary:
             "release": _release_json(self.version),
             "tenants": self.tenants,
             "hosts": [{"host": host, "tenants": count} for host, count in self.hosts],
-            "first_seen": _iso(self.first_seen),
+            "first_seen": utc_iso(self.first_seen),
         }
 
 
@@ -210,10 +211,6 @@ def _release_json(version: str | None) -> dict[str, object] | None:
         "date": "{:04d}-{:02d}-{:02d}".format(*label.date) if label.date else None,
         "build": label.build,
     }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 def summarize(

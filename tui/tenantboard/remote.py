@@ -32,11 +32,12 @@ import httpx
 
 from tenantboard import __version__
 from tenantboard.answers import State, TenantState, parse_timestamp
+from tenantboard.clock import utc_iso
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.history.db import Mark
 from tenantboard.history.reader import TenantAvailability
-from tenantboard.maintenance import Window, iso
+from tenantboard.maintenance import Window
 from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant, make_tenant
@@ -384,7 +385,7 @@ class ServerFeed:
 
     async def add_mark(self, key: str, kind: str, until: datetime | None, by: str) -> Mark:
         """Mute or acknowledge a tenant on the server, as ``by``; the mark it made."""
-        body = {"key": key, "kind": kind, "until": iso(until) if until else None, "by": by}
+        body = {"key": key, "kind": kind, "until": utc_iso(until) if until else None, "by": by}
         answer = await self._ask("POST", "/api/marks", body)
         try:
             return Mark.from_json(

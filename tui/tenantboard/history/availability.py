@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from tenantboard.answers import Severity, State, time_from_json
-from tenantboard.maintenance import iso
+from tenantboard.clock import utc_iso
 
 MAINTENANCE_STATES = ("OnlineMaintenance", "OfflineMaintenance")
 _PLANNED_STATE = "OfflineMaintenance"
@@ -143,7 +143,9 @@ class Availability:
             "maintenance_seconds": {
                 name: self.maintenance.get(name, 0.0) for name in MAINTENANCE_STATES
             },
-            "last_seen_running": iso(self.last_seen_running) if self.last_seen_running else None,
+            "last_seen_running": utc_iso(self.last_seen_running)
+            if self.last_seen_running
+            else None,
         }
 
     @classmethod

@@ -101,6 +101,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenantboard.answers import time_from_json
+from tenantboard.clock import utc_iso
 from tenantboard.connectivity import NETWORK_KINDS, Outage
 from tenantboard.files import (
     PRIVATE_FILE,
@@ -605,8 +606,8 @@ class Mark:
         return {
             "id": self.id,
             "by": self.by,
-            "created_at": _iso(self.created_at),
-            "until": _iso(self.until) if self.until else None,
+            "created_at": utc_iso(self.created_at),
+            "until": utc_iso(self.until) if self.until else None,
             "state": self.state,
         }
 
@@ -629,10 +630,6 @@ class Mark:
             by=clean(str(data.get("by") or "unknown"), MAX_BY),
             state=clean(str(data.get("state") or ""), 120),
         )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -662,9 +659,9 @@ class IncidentRecord:
     def as_json(self) -> dict[str, Any]:
         return {
             "host": self.host,
-            "since": _iso(self.since),
-            "opened_at": _iso(self.opened_at),
-            "resolved_at": _iso(self.resolved_at) if self.resolved_at else None,
+            "since": utc_iso(self.since),
+            "opened_at": utc_iso(self.opened_at),
+            "resolved_at": utc_iso(self.resolved_at) if self.resolved_at else None,
             "seconds": self.seconds,
             "state": self.state,
             "tenants_on_host": self.tenants,
@@ -1937,23 +1934,23 @@ def recorded_windows(
 
 def dumps_interval(interval: Interval) -> dict[str, Any]:
     return {
-        "start": _iso(interval.start),
-        "end": _iso(interval.end),
+        "start": utc_iso(interval.start),
+        "end": utc_iso(interval.end),
         "seconds": interval.seconds,
         "state": interval.state,
         "state_code": interval.code,
         "is_running": interval.running,
         "host": interval.host,
         "error": interval.error,
-        "next_check_planned": _iso(interval.next_at) if interval.next_at else None,
+        "next_check_planned": utc_iso(interval.next_at) if interval.next_at else None,
     }
 
 
 def dumps_outage(outage: Outage) -> dict[str, Any]:
     """Our own outage for JSON: a period in which nothing was observed."""
     return {
-        "start": _iso(outage.since),
-        "end": _iso(outage.ended) if outage.ended else None,
+        "start": utc_iso(outage.since),
+        "end": utc_iso(outage.ended) if outage.ended else None,
         "reason": outage.reason,
         "probes": outage.probes,
         "tenants": outage.tenants,

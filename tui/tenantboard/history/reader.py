@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantboard.answers import Severity, time_from_json
+from tenantboard.clock import utc_iso
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent, outage_event
 from tenantboard.history.availability import Availability, availability, daily_strip
@@ -37,7 +38,6 @@ from tenantboard.history.db import (
     changed_while_closed,
     import_event_log,
 )
-from tenantboard.maintenance import iso
 from tenantboard.releases import VersionSpan
 from tenantboard.sanitize import clean
 
@@ -113,12 +113,12 @@ class TenantAvailability:
     def as_json(self) -> dict[str, Any]:
         """As ``serve``'s ``/api/availability/KEY`` sends it (docs/serve.md)."""
         return {
-            "read_at": iso(self.read_at),
+            "read_at": utc_iso(self.read_at),
             "windows": [
                 {
                     "label": label,
-                    "from": iso(figures.window_start),
-                    "to": iso(figures.window_end),
+                    "from": utc_iso(figures.window_start),
+                    "to": utc_iso(figures.window_end),
                     **figures.as_json(),
                 }
                 for label, figures in self.windows

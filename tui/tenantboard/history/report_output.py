@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tenantboard.clock import utc_iso
 from tenantboard.connectivity import Outage
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.groups import DIMENSION_NAMES, group_sort_key, group_title
@@ -63,10 +64,6 @@ def _percent(share: float | None, digits: int = 2) -> str:
 
 def _local(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "-"
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
 
 
 def _aligned(header: list[str], rows: list[list[str]]) -> str:
@@ -288,8 +285,8 @@ def groups_json(
 ) -> str:
     return json.dumps(
         {
-            "from": _iso(start),
-            "to": _iso(end),
+            "from": utc_iso(start),
+            "to": utc_iso(end),
             "by": dimension,
             "groups": [_group_record(group) for group in groups],
             "host_incidents": [incident.as_json() for incident in incidents],
@@ -378,7 +375,7 @@ def _report_record(row: ReportRow) -> dict[str, Any]:
         "maintenance_seconds": {
             name: figures.maintenance.get(name, 0.0) for name in MAINTENANCE_STATES
         },
-        "last_seen_running": _iso(figures.last_seen_running),
+        "last_seen_running": utc_iso(figures.last_seen_running),
     }
 
 
@@ -391,8 +388,8 @@ def report_json(
 ) -> str:
     return json.dumps(
         {
-            "from": _iso(start),
-            "to": _iso(end),
+            "from": utc_iso(start),
+            "to": utc_iso(end),
             "tenants": [_report_record(row) for row in rows],
             "outages": [dumps_outage(outage) for outage in outages],
             "host_incidents": [incident.as_json() for incident in incidents],
@@ -565,7 +562,7 @@ def history_json(
             "intervals": [dumps_interval(item) for item in intervals],
             "events": [
                 {
-                    "at": _iso(event.at),
+                    "at": utc_iso(event.at),
                     "kind": event.kind,
                     "text": event.text,
                     "severity": event.severity,
@@ -574,7 +571,7 @@ def history_json(
                 for event in reversed(events)
             ],
             "marks": [
-                {**mark.as_json(), "kind": mark.kind, "ended_at": _iso(mark.ended_at)}
+                {**mark.as_json(), "kind": mark.kind, "ended_at": utc_iso(mark.ended_at)}
                 for mark in marks
             ],
             "outages": [dumps_outage(outage) for outage in outages],
@@ -673,7 +670,7 @@ def versions_table(report: VersionsReport) -> str:
 def versions_json(report: VersionsReport) -> str:
     return json.dumps(
         {
-            "generated_at": _iso(report.generated_at),
+            "generated_at": utc_iso(report.generated_at),
             "tenants": report.listed,
             "not_recorded": report.not_recorded,
             "versions": [item.as_json() for item in report.versions],

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenantboard import __version__
 from tenantboard.check_output import check_record, marks_json, result_json
+from tenantboard.clock import utc_iso
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
@@ -170,10 +171,6 @@ class EventHub:
 # -- JSON views ------------------------------------------------------------------------------
 
 
-def iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
-
-
 def last_change_at(row: TenantRow) -> datetime | None:
     """When the tenant's state (or whether checks succeed) last changed, as far as known."""
     for event in reversed(row.history):
@@ -203,8 +200,8 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
         "running_mismatch": bool(state and state.running_mismatch),
         "endpoint_host": host_of(state.endpoint) if state else None,
         "version": row.version_label,
-        "checked_at": iso(last.checked_at) if last else None,
-        "last_change": iso(last_change_at(row)),
+        "checked_at": utc_iso(last.checked_at) if last else None,
+        "last_change": utc_iso(last_change_at(row)),
         "checks": row.checks,
         "error": last.error.as_json() if last and last.error else None,
         "result": result_json(last, versions=False) if last else None,
@@ -222,7 +219,7 @@ def change_json(event: LoggedEvent) -> dict[str, Any]:
         "kind": event.kind,
         "text": event.text,
         "worse": event.worse,
-        "at": iso(event.at),
+        "at": utc_iso(event.at),
         "severity": event.severity,
     }
 
@@ -342,8 +339,8 @@ class Watcher:
         """Everything known, as JSON (see serve.py for the shape)."""
         head = json.dumps(
             {
-                "generated_at": iso(self.clock.wall()),
-                "started_at": iso(self.started_at),
+                "generated_at": utc_iso(self.clock.wall()),
+                "started_at": utc_iso(self.started_at),
                 "version": __version__,
                 "seq": self.hub.seq,
                 "total": len(self.model.list_order),
@@ -367,7 +364,7 @@ class Watcher:
         incidents = self.session.incidents
         return json.dumps(
             {
-                "generated_at": iso(self.clock.wall()),
+                "generated_at": utc_iso(self.clock.wall()),
                 "open": len(incidents.open),
                 "incidents": [incident.as_json() for incident in incidents.all()],
             },
