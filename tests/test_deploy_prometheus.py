@@ -2,9 +2,10 @@
 real `tenantboard serve` processes that check `tenantboard simulate`.
 
 Prometheus is configured from docs/deploy.md's prometheus.yml, with everything made quick:
-a scrape and an evaluation every second, and the rules' `for:` taken out (the promtool unit
-tests in deploy/prometheus/tests hold the durations). Skipped without Prometheus, unless
-TENANTBOARD_REQUIRE_PROMETHEUS=1.
+a scrape and an evaluation every second, and every `for:` of the rules made 5 seconds (the
+promtool unit tests in deploy/prometheus/tests hold the real durations). The simulator acts
+out a host failure (online3) and a release rolling out; the tenant file has a maintenance
+window. Skipped without Prometheus, unless TENANTBOARD_REQUIRE_PROMETHEUS=1.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import pytest
 import yaml
 
 from tenantboard.answers import STATE_SEVERITY, Severity, State
+from tenantboard.simulator.scenario import HostFailure, Simulator, profile_for, steady
 from tests.deploy_helpers import (
     DASHBOARD,
     DEPLOY_DOC,
@@ -38,13 +42,30 @@ from tests.deploy_helpers import (
 )
 
 TOOLS = prometheus_tools()
-#: Tenants of the simulator (tenantboard/simulator/scenario.py): Cust1001 runs (and is the
-#: one turned Suspended), Cust1002 moves between hosts, Cust1008 is always Suspended,
-#: Cust1017 always fails (404), Cust1020 runs with no version in its answer.
-TENANTS = ("Cust1001", "Cust1002", "Cust1008", "Cust1017", "Cust1020")
 #: Scenario time runs this much faster, so that ValidUntil (300 s for a running tenant)
 #: comes every second and serve asks again at once.
-SPEED = "300"
+SPEED = 300
+#: The host the simulator fails, this many real seconds after it starts (serve has seen
+#: its tenants Running by then: a tenant's first answer is where it stands, not a change),
+#: for longer than the tests last.
+FAILING_HOST = "online3.superoffice.com"
+FAILS_AFTER = 10.0
+FAILURE = HostFailure(FAILING_HOST, start=FAILS_AFTER * SPEED, duration=300.0 * SPEED)
+#: Six running tenants on that host that its failure turns Unknown: one host incident.
+ON_FAILING_HOST = tuple(
+    f"Cust{number}"
+    for number in range(2000, 2100)
+    if profile_for(number) is steady
+    and Simulator(now=time.time).answer(number, "online").host == FAILING_HOST
+    and FAILURE.hits(number)
+)[:6]
+assert len(ON_FAILING_HOST) == 6, ON_FAILING_HOST
+#: Tenants of the simulator (tenantboard/simulator/scenario.py): Cust1001 runs (and is the
+#: one turned Suspended), Cust1002 moves between hosts, Cust1008 is always Suspended,
+#: Cust1017 always fails (404), Cust1020 runs with no version in its answer, Cust1021 is
+#: always Deleted (and in the tenant file's maintenance window); and the failing host's.
+TENANTS = ("Cust1001", "Cust1002", "Cust1008", "Cust1017", "Cust1020", "Cust1021")
+IN_WINDOW = "Cust1021"
 
 
 @dataclass
@@ -75,8 +96,14 @@ class Stack:
 
 def tenant_file(path: Path) -> Path:
     lines = ["[settings]", "min_interval = 1", "max_interval = 5", ""]
-    for context_id in TENANTS:
+    for context_id in TENANTS + ON_FAILING_HOST:
         lines += ["[[tenants]]", f'context_id = "{context_id}"', ""]
+    # SuperOffice's own windows cover every tenant at set hours (its nightly recycle):
+    # off, so that the alerts do not depend on when the test runs; one window of our own.
+    began = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines += ["[superoffice_maintenance]", "windows = []", ""]
+    lines += ["[[maintenance]]", 'name = "Lucerne move"', f"start = {began}"]
+    lines += ['duration = "1d"', f'context_ids = ["{IN_WINDOW}"]', ""]
     # a hook, so that its deliveries are counted (a command that takes the message and exits)
     lines += ["[[notify]]", 'name = "log"', f'command = ["{sys.executable}", "-c", "pass"]', ""]
     path.write_text("\n".join(lines), encoding="utf-8")
@@ -96,13 +123,20 @@ def start_serve(folder: Path, simulator: str) -> tuple[subprocess.Popen, str]:
     return process, found.group(1)
 
 
+#: Every `for:` of the rules, here: long enough for serve to open a host incident before its
+#: tenants' own alerts would fire, as the real minutes are.
+QUICK_FOR = "5s"
+
+
 def quick_rules(path: Path) -> Path:
-    """The shipped rules with no `for:` and every group evaluated each second."""
+    """The shipped rules with every `for:` made :data:`QUICK_FOR` and every group
+    evaluated each second."""
     rules = yaml.safe_load(RULES.read_text(encoding="utf-8"))
     for group in rules["groups"]:
         group["interval"] = "1s"
         for rule in group["rules"]:
-            rule.pop("for", None)
+            if "for" in rule:
+                rule["for"] = QUICK_FOR
     path.write_text(yaml.safe_dump(rules, sort_keys=False), encoding="utf-8")
     return path
 
@@ -130,7 +164,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     folder = tmp_path_factory.mktemp("stack")
     processes: list[subprocess.Popen] = []
     try:
-        simulate, simulator = start_simulate(folder, "--speed", SPEED)
+        fails_at = time.monotonic() + FAILS_AFTER  # before the simulator starts: never late
+        simulate, simulator = start_simulate(
+            folder,
+            *("--speed", str(SPEED), "--host-failure", FAILING_HOST),
+            *(
+                "--host-failure-at",
+                f"{FAILURE.start:g}",
+                "--host-failure-for",
+                f"{FAILURE.duration:g}",
+            ),
+            # a whole rollout in the first seconds (a host every 2 s, offline for 0.04 s)
+            *("--rollout", "--rollout-day", "600"),
+        )
         processes.append(simulate)
         serve, serve_url = start_serve(folder / "a", simulator)
         spare, spare_url = start_serve(folder / "b", simulator)
@@ -159,6 +205,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "tenantboard:availability:ratio_30d",
         ):
             wait_for(lambda expr=expr: running.query(expr), expr)
+        running_before = (
+            f'count(tenantboard_tenant_state{{context_id=~"{"|".join(ON_FAILING_HOST)}"}} == 2)'
+        )
+        wait_for(
+            lambda: running.query(f"{running_before} == {2 * len(ON_FAILING_HOST)}"),
+            f"both serves see {FAILING_HOST}'s tenants Running before it fails",
+            timeout=fails_at - time.monotonic(),
+        )
         yield running
     finally:
         for process in reversed(processes):
@@ -187,6 +241,36 @@ def test_a_suspended_tenant_brings_its_alert_to_firing_and_back(stack: Stack) ->
         lambda: stack.firing("TenantboardTenantCritical", **labels) is None, "Cust1001 resolved"
     )
     assert stack.firing("TenantboardTenantCritical", context_id="Cust1008")
+
+
+def test_a_tenant_in_a_maintenance_window_starts_no_alert(stack: Stack) -> None:
+    """Cust1021 is Deleted throughout, as Cust1008 is Suspended; a window covers it."""
+    wait_for(lambda: stack.firing("TenantboardTenantCritical", context_id="Cust1008"), "1008")
+    assert stack.query(f'tenantboard_tenant_state{{context_id="{IN_WINDOW}"}} == 3')
+    assert stack.query(f'tenantboard_tenant_in_maintenance{{context_id="{IN_WINDOW}"}}')
+    assert stack.alerts("TenantboardTenantCritical")  # Cust1008's: the rule is evaluated
+    assert not [
+        alert
+        for alert in stack.alerts("TenantboardTenantCritical")
+        if alert["labels"]["context_id"] == IN_WINDOW
+    ]
+
+
+def test_a_failing_host_is_one_alert_and_its_tenants_own_stay_quiet(stack: Stack) -> None:
+    """The simulator fails online3: serve opens one host incident, which fires as one
+    alert per serve; its tenants, Unknown all along, never fire their own."""
+    labels = {"host": FAILING_HOST, "instance": stack.serve.removeprefix("http://")}
+    alert = wait_for(lambda: stack.firing("TenantboardHostIncident", **labels), "incident")
+    assert alert["labels"]["severity"] == "critical"
+    assert alert["annotations"]["summary"].startswith(f"Host incident on {FAILING_HOST}: ")
+    members = "|".join(ON_FAILING_HOST)
+    unknown = stack.query(f'tenantboard_tenant_state{{context_id=~"{members}"}} == 0')
+    assert {s["metric"]["context_id"] for s in unknown} == set(ON_FAILING_HOST)
+    in_incident = stack.query(f'tenantboard_tenant_in_host_incident{{host="{FAILING_HOST}"}}')
+    assert {s["metric"]["context_id"] for s in in_incident} >= set(ON_FAILING_HOST)
+    # Unknown longer than the alert's 5 s by now: quiet all along, not just at this moment.
+    fired = f'ALERTS{{alertname="TenantboardTenantCritical", alertstate="firing", context_id=~"{members}"}}'
+    assert stack.query(f"count_over_time({fired}[5m])") == []
 
 
 def test_a_stopped_serve_brings_tenantboard_down_to_firing(stack: Stack) -> None:
@@ -262,7 +346,9 @@ def concrete(expr: str, stack: Stack) -> str:
 
 def test_every_panel_query_returns_data_from_serve(stack: Stack) -> None:
     """Each query runs against the Prometheus scraping serve: none may fail, none may come
-    back empty, and every series it names is one serve exports or the rules record."""
+    back empty, and every series it names is one serve exports or the rules record. The
+    host incident and the maintenance window give the fleet's panels their data."""
+    wait_for(lambda: stack.query("tenantboard_tenant_in_host_incident"), "a host incident")
     known = set(httpx.get(f"{stack.prometheus}/api/v1/label/__name__/values").json()["data"])
     board = dashboard()
     queries = [

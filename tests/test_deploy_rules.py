@@ -12,7 +12,7 @@ import yaml
 
 from tenantboard.answers import STATE_SEVERITY, Severity, State
 from tenantboard.serve.metrics import SAMPLE_NAMES
-from tests.deploy_helpers import RULE_TESTS, RULES, RUNBOOK, prometheus_tools
+from tests.deploy_helpers import ROOT, RULE_TESTS, RULES, RUNBOOK, prometheus_tools
 from tests.test_docs import anchors, slug
 
 TOOLS = prometheus_tools()
@@ -141,6 +141,9 @@ def test_the_states_in_the_rules_are_the_boards_severities() -> None:
         int(State.MigrationPending)
     }
     assert state_codes(alert("TenantboardTenantStateUndocumented")["expr"]) == {-1}
+    # what a maintenance window holds a tenant in, after it closed
+    overrun = alert("TenantboardMaintenanceOverrun")["expr"]
+    assert state_codes(overrun) == {int(State.OfflineMaintenance)}
     for rule in (critical, warning):
         codes = state_codes(rule["expr"])
         for text in (rule["annotations"]["summary"], rule["annotations"]["description"]):
@@ -149,3 +152,52 @@ def test_the_states_in_the_rules_are_the_boards_severities() -> None:
             assert {code: State(code).name for code in names} == names
             (left,) = codes - set(names)  # the one the template's {{ else }} names
             assert State(left).name == fallback
+
+
+def per_tenant_alerts() -> list[dict[str, Any]]:
+    """The alerts with one alert per tenant (a per-tenant series, not counted by)."""
+    return [
+        rule
+        for rule in rules("alert")
+        if any(name in rule["expr"] for name in SAMPLE_NAMES) and " by (" not in rule["expr"]
+    ]
+
+
+def test_every_tenant_alert_leaves_out_planned_work_and_host_incidents() -> None:
+    """As the board and the hooks do: a tenant a maintenance window covers starts no alert
+    (one already firing keeps firing: its own ALERTS), nor does a tenant of an open host
+    incident (TenantboardHostIncident speaks for it). The promtool tests show each."""
+    tenant = "on (job, instance, context_id, env)"
+    found = per_tenant_alerts()
+    assert {rule["alert"] for rule in found} >= {
+        "TenantboardTenantCritical",
+        "TenantboardTenantWarningTooLong",
+        "TenantboardTenantStateUndocumented",
+        "TenantboardTenantChecksFailing",
+    }
+    for rule in found:
+        expr = " ".join(rule["expr"].split())
+        name = rule["alert"]
+        assert (
+            f"unless {tenant} ( tenantboard_tenant_in_maintenance unless {tenant} "
+            f'ALERTS{{alertname="{name}", alertstate="firing"}} )'
+        ) in expr, name
+        assert f"unless {tenant} tenantboard_tenant_in_host_incident" in expr, name
+
+
+def documented_series() -> set[str]:
+    """The series docs/serve.md's metrics table names."""
+    text = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| `(tenantboard_\w+)` \|", text, re.MULTILINE))
+
+
+def test_every_series_the_rules_read_is_one_serve_documents() -> None:
+    """A misspelt series is never there: its alert would never fire, and the promtool
+    tests, written with the same spelling, would not notice."""
+    documented = documented_series()
+    assert "tenantboard_tenant_in_host_incident" in documented
+    histograms = {f"{name}_bucket" for name in documented}
+    for rule in rules("alert") + rules("record"):
+        read = set(re.findall(r"\b(tenantboard_\w+)", rule["expr"]))
+        missing = read - documented - histograms
+        assert not missing, (rule.get("alert") or rule["record"], missing)

@@ -429,6 +429,37 @@ async def test_serve_lists_incidents_tells_them_on_the_event_stream_and_counts_t
         await client.close()
 
 
+def test_metrics_name_each_tenant_of_an_open_incident_until_it_resolves() -> None:
+    """``tenantboard_tenant_in_host_incident``: each member of an open incident (those the
+    session holds back, back or not), which the shipped rules leave out of the tenants' own
+    alerts; another host's bad tenant is on its own. Parsed back by prometheus_client in
+    both formats."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    from tenantboard.serve.metrics import render
+    from tests.test_metrics import scrape, tenant_labels
+
+    watcher, _ = fleet()
+    assert "tenantboard_tenant_in_host_incident" not in scrape(watcher)
+    turn(watcher, ON3[:5], State.Unknown, at=60)
+    turn(watcher, ON3[5:6], State.Suspended, at=400)  # joins it
+    turn(watcher, ON3[:1], None, at=420)  # back, still a member while it is open
+    turn(watcher, ON2[:1], State.Unknown, at=420)  # online2's own trouble
+    members = {tenant_labels(tenant, host=ONLINE3): 1.0 for tenant in ON3[:6]}
+    assert all(watcher.session.incidents.holds(tenant.key) for tenant in ON3[:6])
+    assert scrape(watcher)["tenantboard_tenant_in_host_incident"] == members
+    body, _ = render(watcher, "application/openmetrics-text; version=1.0.0")
+    [family] = [
+        family
+        for family in text_string_to_metric_families(body.decode())
+        if family.name == "tenantboard_tenant_in_host_incident"
+    ]
+    assert {tuple(sorted(s.labels.items())): s.value for s in family.samples} == members
+    turn(watcher, ON3[:6], None, at=600)
+    assert watcher.session.incidents.open == {}
+    assert "tenantboard_tenant_in_host_incident" not in scrape(watcher)
+
+
 def test_the_rules_are_read_again_when_the_tenant_file_changes(tmp_path: Path) -> None:
     import asyncio
 

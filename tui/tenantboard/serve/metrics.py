@@ -49,7 +49,10 @@ tenant counting under each of its tags.
 
 Host incidents (incidents.py): ``tenantboard_host_incidents_open``,
 ``tenantboard_host_incidents_total`` (opened since `serve` started) and, per open
-incident, ``tenantboard_host_incident_tenants{host}`` (its tenants still bad).
+incident, ``tenantboard_host_incident_tenants{host}`` (its tenants still bad); and
+``tenantboard_tenant_in_host_incident{host}`` (1) for each tenant that is part of an open
+incident (present only then: join with ``unless on(context_id, env)`` to leave its
+tenants out of their own alerts, as the session holds back their own messages).
 """
 
 from __future__ import annotations
@@ -144,6 +147,8 @@ class MetricsSnapshot:
     #: Each open host incident's host and tenants still bad.
     incidents_open: tuple[tuple[str, int], ...] = ()
     incidents_opened: int = 0
+    #: The tenants that are part of an open host incident, each with the incident's host.
+    in_incident: tuple[tuple[Tenant, str], ...] = ()
 
 
 def take_snapshot(
@@ -194,6 +199,19 @@ def take_snapshot(
             (incident.host, incident.bad) for incident in watcher.session.incidents.open.values()
         ),
         incidents_opened=watcher.session.incidents.opened_total,
+        in_incident=incident_members(watcher),
+    )
+
+
+def incident_members(watcher: Watcher) -> tuple[tuple[Tenant, str], ...]:
+    """Each tenant of an open host incident (whose own messages the session holds back:
+    :meth:`~tenantboard.incidents.IncidentDetector.holds`) with the incident's host."""
+    rows = watcher.model.rows
+    return tuple(
+        (rows[key].tenant, incident.host)
+        for incident in watcher.session.incidents.open.values()
+        for key in sorted(incident.members)
+        if key in rows
     )
 
 
@@ -211,6 +229,18 @@ def version_series(
     if rest:
         series.append((OTHER_VERSIONS, sum(item.tenants for item in rest), None))
     return tuple(series)
+
+
+def _in_incident_family(snap: MetricsSnapshot) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        "tenantboard_tenant_in_host_incident",
+        "1 for each tenant that is part of an open host incident (by the incident's host): "
+        "its own alerts are the incident's.",
+        labels=[*TENANT_LABELS, "host"],
+    )
+    for tenant, host in snap.in_incident:
+        family.add_metric([tenant.context_id, tenant.env, tenant.label, host], 1)
+    return family
 
 
 # -- per tenant ------------------------------------------------------------------------------
@@ -461,6 +491,7 @@ class OverallCollector(Collector):
         for host, bad in sorted(snap.incidents_open):
             members.add_metric([host], bad)
         yield members
+        yield _in_incident_family(snap)
 
     @staticmethod
     def _version_families(snap: MetricsSnapshot) -> Iterator[Metric]:
