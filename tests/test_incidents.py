@@ -505,3 +505,28 @@ def test_planned_work_in_a_maintenance_window_is_never_a_host_incident() -> None
     for index, tenant in enumerate(many2):
         watcher.record(ok(tenant, State.Unknown, at=70 + index, host=ONLINE2))
     assert list(watcher.session.incidents.open) == [ONLINE2]
+
+
+def test_members_a_maintenance_window_takes_over_let_the_incident_resolve() -> None:
+    """online3 fails; an operator's window then opens over the host: the members still
+    down are planned work from then on, so the incident resolves and says so, and its alert
+    (tenantboard_host_incident_tenants) stops."""
+    from tests.conftest import FakeClock
+
+    text = (
+        '[[maintenance]]\nname = "online3 repair"\nstart = 2026-03-02T09:40:00\n'
+        'end = 2026-03-02T11:00:00\ntime_zone = "UTC"\nhosts = ["online3"]\n'
+    )
+    plan = parse_tenant_text(text, Path("t.toml")).maintenance
+    clock = FakeClock()  # 09:30
+    watcher = idle_watcher(FLEET, maintenance=plan, clock=clock)
+    for tenant in FLEET:
+        watcher.record(ok(tenant, host=host_of(tenant)))
+    turn(watcher, ON3[:6], State.Unknown, at=60)
+    assert ONLINE3 in watcher.session.incidents.open
+    clock.advance(660)  # 09:41: the window is open over online3
+    turn(watcher, ON3[:6], State.Unknown, at=700)  # still down: planned now
+    assert watcher.session.incidents.open == {}
+    resolved, _ = incident_events(watcher)  # newest first
+    # most of its tenants (5 of 6, at the 80% it takes) are planned work now
+    assert resolved.text.startswith("resolved, 0 of 6 tenants back, 5 in a maintenance window")

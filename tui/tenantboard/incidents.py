@@ -86,6 +86,9 @@ class HostIncident:
     history_id: int | None = None
     #: The members as they were first written to the history (the writer adds the rest).
     recorded: set[str] = field(default_factory=set)
+    #: Members a maintenance window took over while it was open: planned work now, not this
+    #: incident's (counted as no longer bad, but not as back).
+    planned: set[str] = field(default_factory=set)
 
     @property
     def bad(self) -> int:
@@ -119,9 +122,10 @@ class HostIncident:
     def _resolved(self) -> str:
         end = self.resolved_at or self.since
         length = duration((end - self.since).total_seconds())
+        handed = f", {len(self.planned)} in a maintenance window" if self.planned else ""
         return (
-            f"resolved, {self.back} of {len(self.members)} tenants back "
-            f"({_local_time(self.since)}-{_local_time(end)}, {length})"
+            f"resolved, {self.back - len(self.planned)} of {len(self.members)} tenants back"
+            f"{handed} ({_local_time(self.since)}-{_local_time(end)}, {length})"
         )
 
     def event(self) -> LoggedEvent:
@@ -235,9 +239,15 @@ class IncidentDetector:
         newest: datetime | None = None
         for result, row in pairs:
             result = row.last or result  # as the model took it (our outage's, found late)
-            if not says_something_about_the_host(result) or row.window is not None:
-                continue  # our outage's, or planned work in a maintenance window
+            if not says_something_about_the_host(result):
+                continue  # our outage's
             key = row.tenant.key
+            if row.window is not None:  # planned work in a maintenance window
+                handed = self._hand_over(key)
+                if handed:
+                    touched.add(handed)
+                    newest = result.checked_at if newest is None else max(newest, result.checked_at)
+                continue
             host = self._follow_host(key, row.host)
             if not host:
                 continue
@@ -264,6 +274,20 @@ class IncidentDetector:
             if change is not None:
                 changes.append(change)
         return changes
+
+    def _hand_over(self, key: str) -> str | None:
+        """A member of an open incident that a maintenance window now covers is planned
+        work, no longer the incident's (so the incident can resolve while the window holds
+        its tenants down); returns its host when it was such a member."""
+        host = self._host_of.get(key)
+        incident = self.open.get(host or "")
+        if host is None or incident is None or not incident.members.get(key):
+            return None
+        incident.members[key] = False
+        incident.planned.add(key)
+        self._bad[key] = False
+        self._hosts[host].turned_bad.pop(key, None)
+        return host
 
     def _follow_host(self, key: str, host: str) -> str:
         """The tenant's host now; a tenant that moved leaves its old host (as if back)."""
