@@ -19,7 +19,6 @@ from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.widgets import Input
@@ -29,11 +28,9 @@ from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.eventlog import EventLog, LoggedEvent, notices
 from tenantboard.groups import DIMENSION_NAMES, DIMENSIONS
-from tenantboard.history.reader import mark_text
 from tenantboard.humanize import plural
 from tenantboard.incidents import HostIncident
 from tenantboard.maintenance import header_text
-from tenantboard.releases import VersionSpan
 from tenantboard.remote import AttachedMonitor
 from tenantboard.rows import (
     SORTS,
@@ -71,15 +68,16 @@ from tenantboard.session import (
 )
 from tenantboard.ui.messages import ResultsArrived
 from tenantboard.ui.pacing import Pacing, Timer, clock_timers
-from tenantboard.ui.screens.board_keys import BOARD_BINDINGS, MOVE_KEYS, PALETTE_KEY
-from tenantboard.ui.screens.help import HelpScreen
+from tenantboard.ui.screens.board_keys import BOARD_BINDINGS
+from tenantboard.ui.screens.check_actions import CheckActions
+from tenantboard.ui.screens.detail_actions import AVAILABILITY_EVERY, VERSION_REST, DetailActions
 from tenantboard.ui.screens.list_actions import ListActions
 from tenantboard.ui.screens.maintenance import MaintenanceActions
 from tenantboard.ui.screens.marks import MarkActions
-from tenantboard.ui.screens.versions import VersionsScreen
+from tenantboard.ui.screens.view_actions import ViewActions
 from tenantboard.ui.textual_overrides import FrameTimerScreen
 from tenantboard.ui.widgets.change_line import ChangeLine, IncidentLine
-from tenantboard.ui.widgets.detail import DetailContext, DetailPane
+from tenantboard.ui.widgets.detail import DetailPane
 from tenantboard.ui.widgets.event_log import EventLogPanel
 from tenantboard.ui.widgets.filter_line import FilterLine
 from tenantboard.ui.widgets.keybar import KeyBar
@@ -96,10 +94,6 @@ MAX_TOASTS = 3
 TOAST_GAP = 10.0
 #: Seconds a message that needs the operator (a change not saved, a broken file) stays up.
 NEEDS_OPERATOR_SECONDS = 600
-#: Seconds the cursor rests on a row before the detail pane fetches its version document.
-VERSION_REST = 0.3
-#: Seconds between reads of the open detail pane's availability.
-AVAILABILITY_EVERY = 60.0
 #: Seconds between redraws of the table's relative times ("10s ago", "in 4m"), on the
 #: wall clock's 5-second marks so that rows whose texts change in the same few seconds are
 #: drawn in one frame (an idle board at 10,000 tenants drew a frame a second for them).
@@ -121,7 +115,15 @@ class BoardConfig:
     group_by: str | None = None
 
 
-class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen):
+class BoardScreen(
+    DetailActions,
+    ViewActions,
+    CheckActions,
+    ListActions,
+    MarkActions,
+    MaintenanceActions,
+    FrameTimerScreen,
+):
     """Every tenant as a row, a detail pane, the event log, the filter line and the key bar."""
 
     BINDINGS = BOARD_BINDINGS
@@ -576,131 +578,12 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
             title += f"; board last seen running {last_seen.astimezone():%Y-%m-%d %H:%M}"
         self.log_panel.show(events, title, self.clock.wall())
 
-    def show_detail_of_cursor_row(self, *, fetch: bool = True) -> None:
-        """Redraw the detail pane for :attr:`detail_key` (and fetch its version if stale)."""
-        key = self.detail_key
-        row = self.model.rows.get(key) if key else None
-        if row is None:
-            self.detail.show(None, None)
-            return
-        self.detail.show(row, self.detail_context(row))
-        if fetch:
-            # After the pane is on screen: starting the worker is not what the operator waits for.
-            self.call_after_refresh(self._fetch_version, row.tenant.key)
-
-    def detail_context(self, row: TenantRow) -> DetailContext:
-        text, reason = self.next_check_text(row)
-        key = row.tenant.key
-        session = self.session
-        return DetailContext(
-            now=self.clock.wall(),
-            next_text=text,
-            next_reason=reason,
-            fetching_version=key in session.fetching_versions,
-            availability=session.availability.get(key),
-            availability_note=session.availability_note(key),
-            versions=_spans_of(session, key),
-            versions_note="the history is kept by the server" if session.attached else "",
-            marks=(
-                *(mark_text(mark) for mark in session.marks.of(key)),
-                *self._window_note(row),
-            ),
-            incident=self._incident_text(key),
-        )
-
-    def _window_note(self, row: TenantRow) -> tuple[str, ...]:
-        """The detail pane's line about the maintenance window covering the tenant."""
-        window = row.window
-        if window is None:
-            return ()
-        now = self.clock.wall()
-        return (
-            f"in maintenance: {window.describe(now)}, covering {window.scope.describe()}; "
-            "its changes are planned",
-        )
-
-    def _incident_text(self, key: str) -> str:
-        """What the detail pane says of the host incident a tenant is (or was) part of."""
-        incident = self.session.incidents.incident_of(key)
-        if incident is None:
-            return ""
-        if incident.is_open:
-            return f"part of the host incident {incident.headline()}"
-        return f"was part of the host incident on {incident.resolved_text()}"
-
-    def _fetch_version(self, key: str) -> None:
-        self.run_worker(self.session.fetch_version(key), group="versions", exit_on_error=False)
-
     def _redraw_key(self, key: str) -> None:
         index = self.model.index_of(key)
         if index is not None:
             self.call_later(self.table.row_updated, index)
 
-    # -- actions: checking ----------------------------------------------------------------------
-
-    def _on_the_server(self, what: str) -> bool:
-        """True (and said) when the board is attached: the server owns the list and checks."""
-        target = self.session.config.attach
-        if target is None:
-            return False
-        if what == "list":
-            message = f"the list lives on the server ({target.url}): change its tenant file there"
-        else:
-            message = f"checks run on the server ({target.url}): it keeps the schedule"
-        self.notify(message, severity="warning", timeout=6, markup=False)
-        return True
-
-    def action_recheck(self) -> None:
-        if self._on_the_server("checks"):
-            return
-        key = self.table.cursor_key
-        if key:
-            self.session.recheck([key])
-            self._redraw_key(key)
-            if self.monitor.paused:
-                self.notify(
-                    "refreshing this tenant (paused: no automatic checks)", timeout=3, markup=False
-                )
-
-    def action_recheck_shown(self) -> None:
-        """Re-check the tenants shown: a filtered board re-checks what it shows."""
-        if self._on_the_server("checks"):
-            return
-        shown = self.model.shown
-        filtered = shown < self.model.total
-        tenants = plural(shown, "tenant")
-        self._recheck(
-            list(self.model.order), f"the {tenants} shown" if filtered else f"all {tenants}"
-        )
-
-    def action_recheck_list(self) -> None:
-        if self._on_the_server("checks"):
-            return
-        total = self.model.total
-        self._recheck(list(self.model.list_order), f"all {plural(total, 'tenant')} in the list")
-
-    def _recheck(self, keys: list[str], what: str) -> None:
-        if not keys:
-            self.notify("no tenant to refresh", timeout=3, markup=False)
-            return
-        self.session.recheck(keys)
-        self.table.refresh()
-        paused = " (paused: no automatic checks after these)" if self.monitor.paused else ""
-        self.notify(f"refreshing {what}{paused}", timeout=3, markup=False)
-
-    def action_toggle_pause(self) -> None:
-        if self._on_the_server("checks"):
-            return
-        if self.monitor.paused:
-            self.session.resume()
-            self.notify("refreshing resumed", timeout=3, markup=False)
-        else:
-            self.session.pause()
-            self.notify("refreshing paused: press p to resume", timeout=3, markup=False)
-        self.update_summary()
-        self.table.refresh()
-
-    # -- actions: the detail pane ---------------------------------------------------------------
+    # -- the widgets' messages and the focus ------------------------------------------------------
 
     @on(TenantTable.Highlighted)
     def _follow_cursor(self, message: TenantTable.Highlighted) -> None:
@@ -713,13 +596,6 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
                 self._version_timer.stop()
             self._version_timer = self.start_timer(VERSION_REST, self._fetch_for_resting_cursor)
 
-    def _fetch_for_resting_cursor(self) -> None:
-        self._version_timer = None
-        key = self.detail_key
-        if key is not None and key in self.model.rows:
-            self._fetch_version(key)
-            self._availability_of_detail(only_if_older=AVAILABILITY_EVERY)
-
     @on(TenantTable.Chosen)
     def _chosen(self, message: TenantTable.Chosen) -> None:
         self.toggle_detail()
@@ -730,86 +606,11 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         if self.app.screen is not self or isinstance(self.focused, Input):
             raise SkipAction()
 
-    def action_toggle_detail(self) -> None:
-        self._leave_key_to_a_widget_that_types()
-        self.toggle_detail()
-
-    def toggle_detail(self) -> None:
-        if self.table.cursor_header is not None:  # on a group's header line: fold it
-            self.action_toggle_group()
-            return
-        if self.detail_key is None:
-            key = self.table.cursor_key
-            if key is None:
-                return
-            self.detail_key = key
-            self.show_detail_of_cursor_row()
-            self._show_detail(True)
-            self._availability_of_detail(only_if_older=AVAILABILITY_EVERY)
-        else:
-            self.action_close_detail()
-
-    def action_close_detail(self) -> None:
-        """escape: close the detail pane, or else clear a filter that was kept with enter."""
-        self._leave_key_to_a_widget_that_types()
-        if self.detail_key is None and self.filter_line.value:
-            self._filter_cleared()
-            return
-        self.detail_key = None
-        self._show_detail(False)
-        self._give_keys_to_the_table()
-
-    def _availability_of_detail(self, only_if_older: float = 0.0) -> None:
-        """The open pane's figures, read in the background (each minute while it is open)."""
-        key = self.detail_key
-        if key is None or not self.session.keeps_availability:
-            return
-        now = self.clock.monotonic()
-        asked_key, asked_at = self._availability_asked
-        if key == asked_key and now - asked_at < only_if_older:
-            return
-        self._availability_asked = (key, now)
-        work = self.session.read_availability([key], with_strip=True)
-        self.run_worker(work, group="availability", exclusive=True, exit_on_error=False)
-        versions = self.session.read_version_history(key)
-        self.run_worker(versions, group="version-history", exclusive=True, exit_on_error=False)
-
     def _give_keys_to_the_table(self) -> None:
         """Focus the table now, not after a turn of the loop (``Widget.focus``): a key queued
         right behind this one (escape, then /) must find the focus where this one left it,
         or the table takes it back from the filter line the slash has just opened."""
         self.set_focus(self.table)
-
-    def _show_detail(self, shown: bool) -> None:
-        """Show or hide the pane by toggling display, not classes: a class on the screen
-        would restyle every widget, and the pane should open at once. The pane is a drawer
-        over the table: once it is laid out, the table's columns fit what it leaves."""
-        # The table stays displayed (and focused) even where the pane covers it all: the
-        # cursor keys keep moving the selection, and the pane follows.
-        self.detail.display = shown
-        if shown:
-            self.call_after_refresh(self._table_beside_pane)
-        else:
-            self.table.set_covered(0)
-            self.call_after_refresh(self.table.refresh)
-
-    def _table_beside_pane(self) -> None:
-        if self.detail.display:
-            self.table.set_covered(self.detail.outer_size.width)
-
-    # -- actions: finding and ordering ----------------------------------------------------------
-
-    def action_filter(self) -> None:
-        self._leave_key_to_a_widget_that_types()
-        self.filter_line.display = True
-        # Focus now, not after a turn of the loop (Widget.focus): the keys typed right after
-        # the slash are already queued, and must reach the filter line, not the board.
-        self.set_focus(self.filter_line)
-
-    def _filter_changed(self, text: str) -> None:
-        if text != self.model.view.filter_text:
-            self.model.view.filter_text = text
-            self.apply_view()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
@@ -821,177 +622,3 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         self.filter_line.value = ""
         self.filter_line.display = False
         self._give_keys_to_the_table()
-
-    def action_attention(self) -> None:
-        view = self.model.view
-        view.attention_only = not view.attention_only
-        self.apply_view()
-        self.app.remember_choices()
-        shown = "only tenants that need attention" if view.attention_only else "every tenant"
-        self.notify(f"showing {shown}", timeout=3, markup=False)
-
-    def action_cycle_sort(self) -> None:
-        names = list(SORTS)
-        view = self.model.view
-        view.sort = names[(names.index(view.sort) + 1) % len(names)]
-        self.apply_view()
-        self._want_uptime()
-        self.app.remember_choices()
-        self.notify(f"sorted by {SORTS[view.sort]}", timeout=3, markup=False)
-
-    def action_group_by(self, dimension: str | None = None) -> None:
-        """Group the rows by a dimension; without one, the next (host, environment,
-        version, tag, none)."""
-        view = self.model.view
-        if dimension is None:
-            cycle = [*DIMENSIONS, None]
-            dimension = cycle[(cycle.index(view.group_by) + 1) % len(cycle)]
-        elif dimension not in DIMENSIONS:
-            dimension = None
-        view.group_by = dimension
-        self.apply_view()
-        self._want_uptime()
-        self.app.remember_choices()
-        shown = f"grouped by {DIMENSION_NAMES[dimension]}" if dimension else "not grouped"
-        self.notify(shown, timeout=3, markup=False)
-
-    def action_toggle_group(self) -> None:
-        """Fold the group under the cursor to its header line, or unfold it."""
-        model = self.model
-        header = self.table.cursor_header
-        if header is None:
-            groups = model.groups_of.get(self.table.cursor_key or "")
-            if not groups:
-                if model.view.group_by is None:
-                    self.notify("not grouped: press b to group the rows", timeout=3, markup=False)
-                return
-            header = groups[0]
-        model.toggle_group(header)
-        line_id = header.line_id
-        self.apply_view()
-        index = model.index_of(line_id)
-        if index is not None:
-            self.table.move_cursor_to(index)
-
-    def action_toggle_uptime(self) -> None:
-        shown = not self.remembered.show_uptime
-        self.remembered.show_uptime = shown
-        self.table.show_column("uptime", shown)
-        self.app.remember_choices()
-        self._want_uptime()
-        where = "" if self.size.width >= 100 or not shown else " (where the screen is wide enough)"
-        self.notify(f"Up 24h column {'on' if shown else 'off'}{where}", timeout=3, markup=False)
-
-    def _uptime_wanted(self) -> bool:
-        view = self.model.view
-        return self.remembered.show_uptime or view.sort == "uptime" or view.group_by is not None
-
-    def _want_uptime(self) -> None:
-        """Every tenant's 24-hour uptime is read (now, then each minute) while it is shown."""
-        wanted = self._uptime_wanted()
-        if wanted and not self.session.uptime_wanted:
-            self.session.refresh_uptime()
-        self.session.uptime_wanted = wanted
-
-    def action_toggle_log(self) -> None:
-        self.log_panel.display = not self.log_panel.display
-        self._show_change_line()
-        self.update_log()
-        self.app.remember_choices()
-
-    def action_toggle_notices(self) -> None:
-        self.remembered.notify_changes = not self.remembered.notify_changes
-        self.app.remember_choices()
-        state = "on" if self.remembered.notify_changes else "off (the change line still tells)"
-        self.notify(f"state-change pop-ups {state}", timeout=3, markup=False)
-
-    def action_copy_context(self) -> None:
-        tenant = self._selected_tenant()
-        if tenant is not None:
-            self._copy(tenant.context_id, f"context id {tenant.context_id}")
-
-    def action_copy_endpoint(self) -> None:
-        url = self._selected_endpoint()
-        if url is not None:
-            self._copy(url, "endpoint URL")
-
-    def action_open_endpoint(self) -> None:
-        url = self._selected_endpoint()
-        if url is not None:
-            self.app.open_url(url)
-            self.notify(f"opening {url}", timeout=4, markup=False)
-
-    def _copy(self, text: str, what: str) -> None:
-        """To the clipboard through the terminal (OSC 52): works over SSH where the terminal
-        allows it."""
-        self.app.copy_to_clipboard(text)
-        self.notify(f"copied the {what} to the clipboard", timeout=3, markup=False)
-
-    def _selected_endpoint(self) -> str | None:
-        row = self.model.rows.get(self.table.cursor_key or "")
-        if row is None:
-            return None
-        if row.state is None or not row.state.endpoint:
-            self.notify("no endpoint known for this tenant yet", timeout=3, markup=False)
-            return None
-        return row.state.endpoint
-
-    def jump_to(self, key: str) -> None:
-        """Put the cursor on a tenant, clearing a filter that hides it and unfolding the
-        group it is in."""
-        for header in self.model.groups_of.get(key, ()):
-            if header.collapsed:
-                self.model.toggle_group(header)
-                self.apply_view()
-        if self.model.index_of(key) is None:
-            self.model.view.filter_text = ""
-            self.model.view.attention_only = False
-            self.filter_line.value = ""
-            self.filter_line.display = False
-            self.apply_view()
-        index = self.model.index_of(key)
-        if index is not None:
-            self.table.move_cursor_to(index)
-            self.table.focus()
-
-    # -- actions: versions ----------------------------------------------------------------------
-
-    def action_versions(self) -> None:
-        """The versions view (live while open); the version chosen filters the board."""
-        screen = VersionsScreen(self.session.version_summaries, self.clock.wall)
-        self.app.push_screen(screen, self._show_version)
-
-    def _show_version(self, term: str | None) -> None:
-        if term is None:
-            return
-        self.filter_line.value = term  # filters at once (FilterLine.watch_value)
-        self.filter_line.display = True
-        self._give_keys_to_the_table()
-        self.notify(
-            f"showing {plural(len(self.model), 'tenant')} ({term}); escape clears",
-            timeout=4,
-            markup=False,
-        )
-
-    # -- actions: help --------------------------------------------------------------------------
-
-    def action_help(self) -> None:
-        help_keys = self.session.keys.get("help", "question_mark,f1")
-        self.app.push_screen(HelpScreen(self.key_help(), close_keys=help_keys))
-
-    def key_help(self) -> list[tuple[str, str]]:
-        """(keys, description) for every binding, with the operator's remapped keys."""
-        rows = [MOVE_KEYS]
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            keys = self.session.keys.get(binding.id or "", binding.key)
-            shown = ", ".join(self.app.get_key_display(Binding(key, "")) for key in keys.split(","))
-            rows.append((shown, binding.tooltip or binding.description))
-        rows.append(PALETTE_KEY)
-        return rows
-
-
-def _spans_of(session: Session, key: str) -> tuple[VersionSpan, ...] | None:
-    """The tenant's versions as last read from the history; None while not read (yet)."""
-    spans = session.version_history.get(key)
-    return tuple(spans) if spans is not None else None
