@@ -155,7 +155,7 @@ async def test_the_version_column_is_the_state_answers_release(clock) -> None:
 async def test_scrolling_with_the_pane_open_fetches_only_where_the_cursor_rests(clock) -> None:
     from tenantboard.simulator import Simulator, SimulatorTransport
     from tenantboard.simulator.scenario import profile_for, steady
-    from tenantboard.ui.screens.board import VERSION_REST
+    from tenantboard.ui.screens.detail_actions import VERSION_REST
 
     fetched: list[str] = []
 
