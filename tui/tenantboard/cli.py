@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
-    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
+    from tenantboard.remote import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, TENANT_SERIES
 
     serving = add_command(
         "serve",
@@ -432,6 +432,15 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         metavar="N",
         help="connections held at once, event streams included (default %(default)s); past "
         "it new ones are closed at once",
+    )
+    serving.add_argument(
+        "--tenant-series",
+        choices=TENANT_SERIES,
+        default=TENANT_SERIES[0],
+        help="which tenants have their own series in /metrics: every tenant checked "
+        "(default), or only those that need attention (not OK, or past their planned "
+        "check): a few hundred series, not seven per tenant, for a large fleet "
+        "(docs/serve.md#how-many-series)",
     )
     serving.add_argument(
         "--log-format",
@@ -1408,6 +1417,7 @@ def serve_config(args: argparse.Namespace) -> ServeConfig:
         token=token,
         allowed_hosts=tuple(args.allow_host),
         limits=Limits(max_connections=args.max_connections),
+        tenant_series=args.tenant_series,
     )
 
 

@@ -38,6 +38,9 @@ DEFAULT_LISTEN = "127.0.0.1:9464"
 #: How many connections ``serve`` holds at once unless told (--max-connections), here for
 #: the same reason.
 DEFAULT_MAX_CONNECTIONS = 256
+#: `serve --tenant-series`: every checked tenant's series in /metrics (the default), or
+#: only those of the tenants that need attention or are past their planned check.
+TENANT_SERIES = ("all", "attention")
 
 #: Reconnect after a broken stream: from this many seconds, doubling, to the maximum.
 RETRY_FIRST = 1.0

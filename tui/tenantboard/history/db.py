@@ -1403,6 +1403,12 @@ class HistoryWriter:
         return future
 
     @property
+    def waiting(self) -> int:
+        """Results admitted and not yet written or dropped: what :data:`MAX_PENDING`
+        bounds (a moment's reading from another thread)."""
+        return self._waiting
+
+    @property
     def backlog(self) -> int:
         """What waits to be written: calls queued, plus observations and events taken from
         the queue but not written yet. 0 right after :meth:`flush`; read from another
