@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import math
 import os
@@ -1074,6 +1075,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tenantboard.history.planned import planned_figures
     from tenantboard.history.report_output import ReportRow, report_csv, report_json, report_table
 
+    # A report of 100,000 tenants makes millions of objects that all live until it is
+    # printed: hunting for cycles among them took a tenth of its time, and finds none.
+    gc.disable()
     start, end = _window(args)
     saved = store_for(args).load().tenants
     tenants = _named_tenants(args.context_ids, args.env, saved) if args.context_ids else saved

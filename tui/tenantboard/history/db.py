@@ -79,6 +79,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import getpass
 import json
 import os
@@ -127,6 +128,9 @@ PLANNED_SLACK = 1.5
 PLANNED_MARGIN = 120.0
 #: Rows deleted per retention transaction: short enough that nobody waits for it.
 PRUNE_CHUNK = 500
+#: Tenants from which :meth:`HistoryDB.window_intervals` reads the whole table in one pass
+#: rather than two queries per tenant.
+BULK_READ = 2000
 #: Results (and, apart, events) that may wait to be written: more arrive than the file
 #: takes (a slow or locked disk), and the newest are dropped, counted in ``dropped``.
 MAX_PENDING = 200_000
@@ -1099,7 +1103,11 @@ class HistoryDB:
         self, keys: Iterable[str], since: datetime, until: datetime
     ) -> dict[str, list[Interval]]:
         """Per tenant, the intervals overlapping the window plus the one just before it
-        (so availability sees a transition at the window's start)."""
+        (so availability sees a transition at the window's start). For many tenants the
+        table is read in one pass (:meth:`_all_window_intervals`)."""
+        keys = list(keys)
+        if len(keys) >= BULK_READ:
+            return self._all_window_intervals(keys, since, until)
         found: dict[str, list[Interval]] = {}
         for key in keys:
             before = self._query(
@@ -1109,6 +1117,31 @@ class HistoryDB:
                 (key, _epoch(since)),
             )
             found[key] = [_interval(key, row) for row in before] + self.intervals(key, since, until)
+        return found
+
+    def _all_window_intervals(
+        self, keys: list[str], since: datetime, until: datetime
+    ) -> dict[str, list[Interval]]:
+        """:meth:`window_intervals` in two queries over every tenant instead of two per
+        tenant (a report of 100,000 tenants: 200,000 queries, 2 s of them)."""
+        names = dict(self._query("SELECT id, key FROM tenants"))
+        found: dict[str, list[Interval]] = {key: [] for key in keys}
+        before = self._query(
+            f"SELECT i.tenant, {self._columns} FROM intervals i WHERE i.id IN ("
+            " SELECT (SELECT j.id FROM intervals j WHERE j.tenant = t.id AND j.end_at < ?"
+            "  ORDER BY j.start_at DESC LIMIT 1) FROM tenants t)",
+            (_epoch(since),),
+        )
+        inside = self._query(
+            f"SELECT i.tenant, {self._columns} FROM intervals i "
+            "WHERE i.end_at >= ? AND i.start_at < ? ORDER BY i.tenant, i.start_at, i.id",
+            (_epoch(since), _epoch(until)),
+        )
+        for row in (*before, *inside):
+            key = names.get(row[0])
+            spans = found.get(key) if key is not None else None
+            if spans is not None:
+                spans.append(_interval(key, row[1:]))  # type: ignore[arg-type]
         return found
 
     def last_recorded(self, keys: Iterable[str]) -> dict[str, Interval]:
@@ -1209,16 +1242,26 @@ def _epoch_or_none(moment: datetime | None) -> int | None:
 def _interval(key: str, row: Sequence[Any]) -> Interval:
     start, end, state, code, running, host, error, next_at = row
     return Interval(
-        key=key,
-        start=_moment(start),
-        end=_moment(end),
-        state=None if state is None else clean(str(state), 60),
-        code=None if code is None else int(code),
-        running=None if running is None else bool(running),
-        host=None if host is None else clean(str(host), 60),
-        error=None if error is None else clean(str(error), 40),
-        next_at=None if next_at is None else _moment(next_at),
+        key,
+        _from_epoch(start, UTC),
+        _from_epoch(end, UTC),
+        None if state is None else _text(state, 60),
+        None if code is None else int(code),
+        None if running is None else bool(running),
+        None if host is None else _text(host, 60),
+        None if error is None else _text(error, 40),
+        None if next_at is None else _from_epoch(next_at, UTC),
     )
+
+
+_from_epoch = datetime.fromtimestamp
+
+
+@functools.lru_cache(maxsize=4096)
+def _text(value: Any, limit: int) -> str:
+    """A text column as shown (states, hosts and error kinds repeat: a report of 100,000
+    tenants reads a million intervals holding a few hundred distinct ones)."""
+    return clean(str(value), limit)
 
 
 def _interval_row(item: Interval) -> tuple[Any, ...]:
