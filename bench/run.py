@@ -7,6 +7,7 @@ makes a slow run, not a failure.
     python bench/run.py            # the full run (about fourteen minutes)
     python bench/run.py --quick    # shorter idle and soak windows (about six minutes)
     python bench/run.py --chaos    # only the chaos soak: 3,000 tenants, a day of faults
+    python bench/run.py --fleet    # serve at 100,000 tenants (bench/fleet.py; --quick too)
 """
 
 from __future__ import annotations
@@ -59,8 +60,14 @@ class Figure:
 # -- the simulator, in its own process ---------------------------------------------------------
 
 
+class SimulatorUrl(str):
+    """The simulator's address, and the process serving it (its CPU is a figure)."""
+
+    pid: int
+
+
 @contextlib.contextmanager
-def simulator(tenants: int, speed: float = 1.0) -> Iterator[str]:
+def simulator(tenants: int, speed: float = 1.0) -> Iterator[SimulatorUrl]:
     command = [
         sys.executable,
         "-m",
@@ -82,7 +89,9 @@ def simulator(tenants: int, speed: float = 1.0) -> Iterator[str]:
         match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         if not match:
             raise RuntimeError(f"the simulator did not start: {line!r}")
-        yield f"http://127.0.0.1:{match.group(1)}"
+        url = SimulatorUrl(f"http://127.0.0.1:{match.group(1)}")
+        url.pid = process.pid
+        yield url
     finally:
         process.terminate()
         process.wait(10)
@@ -674,7 +683,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="30 s idle windows, 40 s steady window, 5 soak passes"
     )
-    parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument("--tenants", type=int, help="10,000 (100,000 with --fleet)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--chaos", action="store_true", help="only the chaos soak (bench/chaos_soak.py)"
@@ -682,7 +691,16 @@ def main() -> None:
     parser.add_argument(
         "--chaos-hours", type=float, default=24.0, help="scenario hours of the chaos soak"
     )
+    parser.add_argument(
+        "--fleet", action="store_true", help="serve at 100,000 tenants (bench/fleet.py)"
+    )
     args = parser.parse_args()
+    if args.fleet:
+        from fleet import main as fleet  # bench/ is on the path: this script lives there
+
+        fleet(["--tenants", str(args.tenants or 100_000), *(["--quick"] if args.quick else [])])
+        return
+    args.tenants = args.tenants or 10_000
     if args.chaos:
         print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         chaos(args.chaos_hours)
