@@ -240,3 +240,38 @@ async def test_a_check_that_failed_keeps_no_reference_cycle(fleet) -> None:
         assert found() is None  # freed by reference counting alone
     finally:
         gc.enable()
+
+
+# -- the history writer --------------------------------------------------------------------------
+
+
+def test_results_wait_for_the_writers_next_write_without_waking_it(tmp_path) -> None:
+    """serve applies each check as it comes: a queue that woke the writer thread for each
+    one cost a handoff of the interpreter lock per check. Results wait for the next write
+    (every flush_interval); a flush still writes them at once."""
+    import threading
+    import time
+
+    from tenantboard.history.db import HistoryDB, HistoryWriter, _Inbox
+
+    inbox = _Inbox()
+    taken: list[list[object]] = []
+    thread = threading.Thread(target=lambda: taken.append(inbox.take(30)))
+    thread.start()
+    for number in range(100):
+        inbox.put(("results", [number]))
+    time.sleep(0.2)
+    assert taken == [] and inbox.qsize() == 100  # still asleep
+    inbox.put("flush", urgent=True)
+    thread.join(5)
+    assert len(taken[0]) == 101 and taken[0][-1] == "flush" and inbox.qsize() == 0
+
+    writer = HistoryWriter(tmp_path / "history.sqlite3", flush_interval=60)
+    writer.start()
+    try:
+        writer.add_results([ok(TENANTS[0])])
+        assert writer.flush(5)
+    finally:
+        writer.close()
+    with HistoryDB.open(tmp_path / "history.sqlite3", read_only=True) as db:
+        assert [i.label for i in db.intervals(TENANTS[0].key)] == ["Running"]

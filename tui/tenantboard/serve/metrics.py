@@ -508,14 +508,20 @@ class TenantLines(NamedTuple):
     attention: bool
     #: When its next check is planned (Unix time), or None.
     next_check_at: float | None
+    #: What to format the lines from when they are wanted, for a tenant whose lines are
+    #: not made yet (``--tenant-series attention``: a tenant that is fine is formatted only
+    #: once it is past its planned check); None once they are.
+    facts: TenantFacts | None = None
 
     @classmethod
-    def of(cls, facts: TenantFacts) -> TenantLines:
-        lines = tenant_lines(facts)
-        families = sum(1 << index for index, line in enumerate(lines) if line)
+    def of(cls, facts: TenantFacts, *, formatted: bool = True) -> TenantLines:
         last = facts.last
         planned = last.next_check if last is not None else None
         next_at = last.checked_at.timestamp() + planned.delay if last and planned else None
+        if not formatted:
+            return cls(facts.revision, "", 0, facts.attention, next_at, facts)
+        lines = tenant_lines(facts)
+        families = sum(1 << index for index, line in enumerate(lines) if line)
         return cls(facts.revision, "".join(lines), families, facts.attention, next_at)
 
 
@@ -601,7 +607,8 @@ class Exposition:
             # Two scrapes may overlap: a snapshot taken earlier but rendered later must
             # not put back older lines (revisions only grow).
             if revisions.get(facts.key, -1) < facts.revision:
-                lines[facts.key] = TenantLines.of(facts)
+                wanted = self.complete or facts.attention
+                lines[facts.key] = TenantLines.of(facts, formatted=wanted)
                 revisions[facts.key] = facts.revision
         if len(lines) > len(snapshot.keys):
             listed = set(snapshot.keys)
@@ -611,17 +618,22 @@ class Exposition:
 
     def _shown(self, snapshot: MetricsSnapshot) -> list[TenantLines]:
         lines = self._lines
-        present = [lines[key] for key in snapshot.keys if key in lines]
         if self.complete:
-            return present
-        # Past its planned check: shown, so that the stale-results alert sees it. Not in
-        # our own outage, when every tenant is (and tenantboard_outage says why).
+            return [lines[key] for key in snapshot.keys if key in lines]
+        # Past its planned check: shown, so that the stale-results alert sees it (its lines
+        # made now). Not in our own outage, when every tenant is (tenantboard_outage says).
         due = 0.0 if snapshot.outage else snapshot.now
-        return [
-            entry
-            for entry in present
-            if entry.attention or (entry.next_check_at is not None and entry.next_check_at < due)
-        ]
+        shown = []
+        for key in snapshot.keys:
+            entry = lines.get(key)
+            if entry is None:
+                continue
+            late = entry.next_check_at is not None and entry.next_check_at < due
+            if entry.attention or late:
+                if entry.facts is not None:
+                    entry = lines[key] = TenantLines.of(entry.facts)
+                shown.append(entry)
+        return shown
 
 
 def _encode(encoder: Callable[[CollectorRegistry], bytes], collector: Collector) -> str:

@@ -240,8 +240,13 @@ class RowText(NamedTuple):
         return cls(row.revision, dumps(data)[:-1], dumps(record) if record is not None else None)
 
     @property
+    def parts(self) -> tuple[bytes, ...]:
+        """The row's JSON in the pieces it is kept in (joined by whoever sends it)."""
+        return (self.head, b', "result": ', self.record or b"null", b"}")
+
+    @property
     def row(self) -> bytes:
-        return b'%s, "result": %s}' % (self.head, self.record or b"null")
+        return b"".join(self.parts)
 
 
 def change_json(event: LoggedEvent) -> dict[str, Any]:
@@ -381,9 +386,9 @@ class Watcher:
         yield from slices(list(self.model.list_order), self._row_piece)
         yield b"]}"
 
-    def _row_piece(self, key: str) -> bytes | None:
+    def _row_piece(self, key: str) -> tuple[bytes, ...] | None:
         row = self.model.rows.get(key)
-        return self.row_bytes(row) if row is not None else None
+        return self._texts_of(row).parts if row is not None else None
 
     def snapshot_text(self) -> str:
         """The snapshot in one string (tests; the server streams :meth:`snapshot_pieces`)."""
@@ -400,13 +405,14 @@ class Watcher:
         row changes); only a marked tenant's is made here, its marks read as of now."""
         marks = self.session.marks_by_kind()
 
-        def entry(key: str) -> bytes | None:
+        def entry(key: str) -> tuple[bytes, ...] | None:
             row = self.model.rows.get(key)
             if row is None or row.last is None:
                 return None
             if key in marks:
-                return dumps(check_record(row.last, marks[key], window=row.window))
-            return self._texts_of(row).record
+                return (dumps(check_record(row.last, marks[key], window=row.window)),)
+            record = self._texts_of(row).record
+            return (record,) if record is not None else None
 
         yield b"["
         yield from slices(list(self.model.list_order), entry)
@@ -423,25 +429,30 @@ PIECE_ROWS = 2000
 PIECE_SECONDS = 0.005
 
 
-def slices(keys: list[str], encode: Callable[[str], bytes | None]) -> Iterator[bytes]:
-    """The JSON texts ``encode`` makes of ``keys`` (None: left out), comma-separated, in
-    pieces of at most :data:`PIECE_ROWS` texts or :data:`PIECE_SECONDS` of work."""
+def slices(keys: list[str], encode: Callable[[str], tuple[bytes, ...] | None]) -> Iterator[bytes]:
+    """The JSON texts ``encode`` makes of ``keys`` (each in parts; None: left out),
+    comma-separated, in pieces of at most :data:`PIECE_ROWS` texts or :data:`PIECE_SECONDS`
+    of work. The parts are joined once, into the piece: no bytes object per row."""
     parts: list[bytes] = []
+    count = 0
     first = True
     started = time.perf_counter()
     for key in keys:
         text = encode(key)
         if text is None:
             continue
-        parts.append(text)
-        if len(parts) >= PIECE_ROWS or (
-            len(parts) % 64 == 0 and time.perf_counter() - started > PIECE_SECONDS
+        if count or not first:
+            parts.append(b", ")
+        parts.extend(text)
+        count += 1
+        if count >= PIECE_ROWS or (
+            count % 64 == 0 and time.perf_counter() - started > PIECE_SECONDS
         ):
-            yield (b"" if first else b", ") + b", ".join(parts)
-            first, parts = False, []
+            yield b"".join(parts)
+            first, parts, count = False, [], 0
             started = time.perf_counter()
     if parts:
-        yield (b"" if first else b", ") + b", ".join(parts)
+        yield b"".join(parts)
 
 
 #: The model counts rows by bucket (state name, errors, not checked yet); a name that is
