@@ -275,3 +275,16 @@ def test_results_wait_for_the_writers_next_write_without_waking_it(tmp_path) -> 
         writer.close()
     with HistoryDB.open(tmp_path / "history.sqlite3", read_only=True) as db:
         assert [i.label for i in db.intervals(TENANTS[0].key)] == ["Running"]
+
+
+def test_the_exposition_is_made_a_piece_at_a_time_as_it_is_sent(fleet, monkeypatch) -> None:
+    """80 MB of exposition made at once, every scrape, grew serve by tens of megabytes a
+    scrape: the pieces are made one at a time, as the server asks for the next."""
+    monkeypatch.setattr(metrics, "PIECE_TENANTS", 50)
+    exposition = metrics.Exposition()
+    pieces, _ = exposition.render(metrics.take_snapshot(fleet, exposition))
+    first = next(pieces)
+    assert first.startswith(b"# HELP tenantboard_tenant_state")
+    made = [first, *pieces]
+    assert len(made) > 7 * len(TENANTS) // 50  # every family, 50 tenants a piece
+    assert b"".join(made) == metrics.render(fleet)[0]

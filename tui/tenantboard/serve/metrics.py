@@ -525,9 +525,13 @@ class TenantLines(NamedTuple):
         return cls(facts.revision, "".join(lines), families, facts.attention, next_at)
 
 
-#: For each value of :attr:`TenantLines.families`: the families it has lines in, in order.
-_FAMILIES_OF = tuple(
-    tuple(index for index in range(len(SAMPLE_NAMES)) if mask & (1 << index))
+#: For each value of :attr:`TenantLines.families` and each family: where the family's line
+#: is among the tenant's lines (-1: it has none).
+_RANKS = tuple(
+    tuple(
+        bin(mask & ((1 << index) - 1)).count("1") if mask & (1 << index) else -1
+        for index in range(len(SAMPLE_NAMES))
+    )
     for mask in range(1 << len(SAMPLE_NAMES))
 )
 #: Tenants per piece of a streamed exposition.
@@ -568,9 +572,12 @@ class Exposition:
     def revisions(self) -> dict[str, int]:
         return self._revisions
 
-    def render(self, snapshot: MetricsSnapshot) -> tuple[list[bytes], str]:
-        """The exposition (text format, or OpenMetrics) in pieces of a few megabytes at
-        most, for the server to stream, and its content type."""
+    def render(self, snapshot: MetricsSnapshot) -> tuple[Iterator[bytes], str]:
+        """The exposition (text format, or OpenMetrics) and its content type. The lines are
+        brought up to date here; the exposition itself comes as pieces made one at a time
+        while it is sent (each in a worker thread, see server.py): 80 MB made at once,
+        every scrape, grew the process by tens of megabytes a scrape (the allocator keeps
+        what large short-lived buffers leave)."""
         content_type = snapshot.content_type
         encoder = _ENCODERS[content_type]
         with self._lock:
@@ -579,27 +586,29 @@ class Exposition:
                 headers = _headers(_encode(encoder, TenantCollector([])))
                 self._headers[content_type] = headers
             self._update(snapshot)
-            shown = self._shown(snapshot)
-            # Tenant-major in, family-major out: each slice of tenants is split into its
-            # families once, and each family's piece of that slice joined.
-            pieces: list[list[bytes]] = [[] for _ in SAMPLE_NAMES]
+            shown = self._shown(snapshot)  # immutable entries: read on without the lock
+        return self._pieces(headers, shown, snapshot, encoder), content_type
+
+    def _pieces(
+        self,
+        headers: list[str],
+        shown: list[TenantLines],
+        snapshot: MetricsSnapshot,
+        encoder: Callable[[CollectorRegistry], bytes],
+    ) -> Iterator[bytes]:
+        """Family by family, :data:`PIECE_TENANTS` tenants' lines a piece."""
+        for index, header in enumerate(headers):
+            yield header.encode()
             for start in range(0, len(shown), PIECE_TENANTS):
-                families: list[list[str]] = [[] for _ in SAMPLE_NAMES]
-                for entry in shown[start : start + PIECE_TENANTS]:
-                    for index, line in zip(
-                        _FAMILIES_OF[entry.families], entry.text.split("\n"), strict=False
-                    ):
-                        families[index].append(line)
-                for index, lines in enumerate(families):
-                    if lines:
-                        lines.append("")
-                        pieces[index].append("\n".join(lines).encode())
-        out = []
-        for header, family in zip(headers, pieces, strict=True):
-            out.append(header.encode())
-            out.extend(family)
-        out.append(_encode(encoder, OverallCollector(snapshot, complete=self.complete)).encode())
-        return out, content_type
+                lines = [
+                    entry.text.split("\n", rank + 1)[rank]
+                    for entry in shown[start : start + PIECE_TENANTS]
+                    if (rank := _RANKS[entry.families][index]) >= 0
+                ]
+                if lines:
+                    lines.append("")
+                    yield "\n".join(lines).encode()
+        yield _encode(encoder, OverallCollector(snapshot, complete=self.complete)).encode()
 
     def _update(self, snapshot: MetricsSnapshot) -> None:
         lines, revisions = self._lines, self._revisions
