@@ -131,6 +131,7 @@ async def test_metrics_compares_rows_a_slice_at_a_time_and_streams_the_expositio
     finally:
         await client.close()
     assert response.headers.get("Transfer-Encoding") == "chunked"
+    assert response.headers.get("Content-Encoding") == "gzip"  # aiohttp's client asks for it
     firsts = seen[::50]
     assert all(later > earlier for earlier, later in itertools.pairwise(firsts))
     assert text.count("tenantboard_tenant_state{") == len(TENANTS)

@@ -26,9 +26,9 @@ MIN_YOUNG_COLLECTIONS = 10
 QUIET_SECONDS = 1.5
 MIN_INTERVAL = 10.0
 #: `serve` collects what survived since its last round after this many generation-1
-#: collections: about 30,000 objects, a round of 10 to 20 ms (measured at 100,000 tenants;
-#: 10 made rounds of 30 to 80 ms on a busy machine).
-STEADY_YOUNG_COLLECTIONS = 4
+#: collections: some 15,000 objects at most (at 100,000 tenants, 10 made rounds of 30 to
+#: 80 ms on a busy machine, 4 rounds of 20 to 80 ms under a load average of 4 to 6).
+STEADY_YOUNG_COLLECTIONS = 2
 _NEVER = 1_000_000_000
 
 
