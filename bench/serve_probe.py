@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from chaos_soak import history_bytes  # bench/ is on the path: this script lives there
 from tenantboard import cli
 from tenantboard.history.db import MAX_PENDING
 from tenantboard.rows import PENDING_BUCKET
@@ -130,12 +131,12 @@ def find_frozen_garbage(path: Path) -> None:
     """SIGUSR1 (the bench, at the end of its compressed hour): a full collection of
     everything, frozen included; how many unreachable objects it found goes to the probe.
     serve's collector (quietgc.SteadyCollector) never collects a cycle it froze alive."""
+    held = history_bytes(watchers[0].model.rows.values()) if watchers else 0
     gc.unfreeze()
     found = gc.collect()
+    line = {"t": time.time(), "garbage": found, "history_mb": held / 1e6, "lag": 0, "gc": [0, 0, 0]}
     with path.open("a") as out:
-        out.write(
-            json.dumps({"t": time.time(), "garbage": found, "lag": 0, "gc": [0, 0, 0]}) + "\n"
-        )
+        out.write(json.dumps(line) + "\n")
 
 
 async def main(probe_file: Path, argv: list[str]) -> int:
