@@ -9,6 +9,7 @@ makes a slow run, not a failure.
     python bench/run.py --chaos    # only the chaos soak: 3,000 tenants, a day of faults
     python bench/run.py --keys     # only the keys during a pass, rows not grouped and
                                    # grouped by host, 5 rounds of each (about 2 minutes)
+    python bench/run.py --fleet    # serve at 100,000 tenants (bench/fleet.py; --quick too)
 """
 
 from __future__ import annotations
@@ -61,8 +62,14 @@ class Figure:
 # -- the simulator, in its own process ---------------------------------------------------------
 
 
+class SimulatorUrl(str):
+    """The simulator's address, and the process serving it (its CPU is a figure)."""
+
+    pid: int
+
+
 @contextlib.contextmanager
-def simulator(tenants: int, speed: float = 1.0) -> Iterator[str]:
+def simulator(tenants: int, speed: float = 1.0) -> Iterator[SimulatorUrl]:
     command = [
         sys.executable,
         "-m",
@@ -84,7 +91,9 @@ def simulator(tenants: int, speed: float = 1.0) -> Iterator[str]:
         match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
         if not match:
             raise RuntimeError(f"the simulator did not start: {line!r}")
-        yield f"http://127.0.0.1:{match.group(1)}"
+        url = SimulatorUrl(f"http://127.0.0.1:{match.group(1)}")
+        url.pid = process.pid
+        yield url
     finally:
         process.terminate()
         process.wait(10)
@@ -716,7 +725,7 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="30 s idle windows, 40 s steady window, 5 soak passes"
     )
-    parser.add_argument("--tenants", type=int, default=10_000)
+    parser.add_argument("--tenants", type=int, help="10,000 (100,000 with --fleet)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--chaos", action="store_true", help="only the chaos soak (bench/chaos_soak.py)"
@@ -732,7 +741,16 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=5, help="with --keys: passes of each kind, pooled"
     )
+    parser.add_argument(
+        "--fleet", action="store_true", help="serve at 100,000 tenants (bench/fleet.py)"
+    )
     args = parser.parse_args()
+    if args.fleet:
+        from fleet import main as fleet  # bench/ is on the path: this script lives there
+
+        fleet(["--tenants", str(args.tenants or 100_000), *(["--quick"] if args.quick else [])])
+        return
+    args.tenants = args.tenants or 10_000
     if args.keys:
         print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         print_table(keys_only(args))

@@ -138,3 +138,15 @@ def test_ordered_intervals_never_overlap(raw: list[tuple[int, int, str | None]])
         assert interval.start <= interval.end
     for before, after in itertools.pairwise(result):
         assert before.end <= after.start
+
+
+@settings(max_examples=300, deadline=None)
+@given(intervals, st.randoms(use_true_random=False))
+def test_intervals_already_in_order_are_taken_as_they_are(
+    raw: list[tuple[int, int, str | None]], shuffle
+) -> None:
+    """What the database gives (sorted, disjoint) skips the sort: the same list either way."""
+    made = ordered(build(raw))
+    mixed = list(made)
+    shuffle.shuffle(mixed)
+    assert ordered(made) == made == ordered(mixed)

@@ -71,7 +71,8 @@ IN_WINDOW = "Cust1021"
 @dataclass
 class Stack:
     simulator: str
-    #: The serve Prometheus watches throughout, and one the tests may stop.
+    #: The serve Prometheus watches throughout, and one the tests may stop (it shows only
+    #: the tenants that need attention: --tenant-series attention).
     serve: str
     spare: str
     spare_process: subprocess.Popen
@@ -110,12 +111,12 @@ def tenant_file(path: Path) -> Path:
     return path
 
 
-def start_serve(folder: Path, simulator: str) -> tuple[subprocess.Popen, str]:
+def start_serve(folder: Path, simulator: str, *options: str) -> tuple[subprocess.Popen, str]:
     folder.mkdir()
     log = folder / "serve.log"
     command = [sys.executable, "-m", "tenantboard", "serve", "--config"]
     command += [str(tenant_file(folder / "tenants.toml")), "--base-url", simulator]
-    command += ["--listen", "127.0.0.1:0"]
+    command += ["--listen", "127.0.0.1:0", *options]
     env = process_env(folder, TENANTBOARD_DATA_DIR=str(folder / "data"))
     with log.open("wb") as stderr:
         process = subprocess.Popen(command, stderr=stderr, env=env)
@@ -179,7 +180,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         processes.append(simulate)
         serve, serve_url = start_serve(folder / "a", simulator)
-        spare, spare_url = start_serve(folder / "b", simulator)
+        spare, spare_url = start_serve(folder / "b", simulator, "--tenant-series", "attention")
         processes += [serve, spare]
         listen = f"127.0.0.1:{free_port()}"
         with (folder / "prometheus.log").open("wb") as log:
@@ -271,6 +272,32 @@ def test_a_failing_host_is_one_alert_and_its_tenants_own_stay_quiet(stack: Stack
     # Unknown longer than the alert's 5 s by now: quiet all along, not just at this moment.
     fired = f'ALERTS{{alertname="TenantboardTenantCritical", alertstate="firing", context_id=~"{members}"}}'
     assert stack.query(f"count_over_time({fired}[5m])") == []
+
+
+def test_a_serve_showing_only_the_tenants_that_need_attention_still_alerts(stack: Stack) -> None:
+    """``--tenant-series attention``: the running tenants have no series of their own,
+    the failing and critical ones alert as from a serve that shows them all, and the
+    fleet's availability is recorded for both; per-tenant availability only where every
+    tenant has its series."""
+    spare, full = (url.removeprefix("http://") for url in (stack.spare, stack.serve))
+    critical = {"context_id": "Cust1008", "instance": spare}
+    wait_for(lambda: stack.firing("TenantboardTenantCritical", **critical), "1008 on spare")
+    failing = {"context_id": "Cust1017", "instance": spare}
+    wait_for(lambda: stack.firing("TenantboardTenantChecksFailing", **failing), "1017 on spare")
+
+    def shown() -> set[str]:
+        series = stack.query(f'tenantboard_tenant_state{{instance="{spare}"}}')
+        return {s["metric"]["context_id"] for s in series}
+
+    # Cust1001 runs (the test before turned it Suspended for a moment: gone once it runs)
+    wait_for(lambda: "Cust1001" not in shown(), "Cust1001 gone from the spare")
+    assert "Cust1008" in shown()
+    assert stack.query(f'tenantboard_tenant_state{{instance="{full}", context_id="Cust1001"}}')
+    assert stack.query(f'tenantboard_tenant_series_complete{{instance="{spare}"}} == 0')
+    fleet = {s["metric"]["instance"] for s in stack.query("tenantboard:availability:ratio_30d")}
+    assert fleet == {spare, full}
+    per_tenant = {s["metric"]["instance"] for s in stack.query("tenantboard:tenant_up")}
+    assert per_tenant == {full}
 
 
 def test_a_stopped_serve_brings_tenantboard_down_to_firing(stack: Stack) -> None:

@@ -35,7 +35,7 @@ from tenantboard.history.db import (
 )
 from tenantboard.paths import history_path
 
-from .conftest import REQUIRE_ROOT, skip_unless_required
+from .conftest import FIXED_NOW, REQUIRE_ROOT, skip_unless_required
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 KEY = "online:Cust1"
@@ -896,3 +896,34 @@ def test_a_file_from_before_host_incidents_is_read_as_having_none_then_upgraded(
         assert db.incidents() == [] and len(db.intervals(seen(0).key)) == 1
     with contextlib.closing(sqlite3.connect(db_path)) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_many_tenants_read_at_once_are_read_as_one_at_a_time(tmp_path, monkeypatch) -> None:
+    """A report of every tenant reads the table in one pass (two queries, not two per
+    tenant): each tenant's intervals in the window, and the one just before it, as the
+    query per tenant finds them."""
+    from tenantboard.history import db as history_db
+
+    path = tmp_path / "history.sqlite3"
+    start = FIXED_NOW - timedelta(days=2)
+    observations = []
+    for number in range(1, 8):
+        key = f"online:Cust{number}"
+        for step in range(0, 48 * 4, number):  # a check every 15 min * number, for 2 days
+            at = start + timedelta(minutes=15 * step)
+            running = (step // (5 * number)) % 2 == 0
+            state, code = ("Running", 2) if running else ("OfflineMaintenance", 6)
+            observations.append(
+                Observation(key, at, state, code, running, "online3.superoffice.com")
+            )
+    with HistoryDB.open(path) as db:
+        db.record(observations, gap=3600)
+    keys = [f"online:Cust{number}" for number in range(0, 9)]  # two never recorded
+    window = (FIXED_NOW - timedelta(days=1), FIXED_NOW - timedelta(hours=3))
+    with HistoryDB.open(path, read_only=True) as db:
+        monkeypatch.setattr(history_db, "BULK_READ", 10**9)
+        one_at_a_time = db.window_intervals(keys, *window)
+        monkeypatch.setattr(history_db, "BULK_READ", 1)
+        at_once = db.window_intervals(keys, *window)
+    assert at_once == one_at_a_time
+    assert sum(map(len, at_once.values())) > 20 and at_once["online:Cust0"] == []

@@ -205,7 +205,7 @@ async def test_a_mark_is_recorded_told_and_cleared_with_who_made_it(served, capl
         assert "through the API from 127.0.0.1, with the token" in caplog.text
         assert "muted by ana at 09:30, until 10:30" in caplog.text
         last = served.hub.recent[-1]
-        assert last.kind == "result" and '"by": "ana"' in last.data  # to attached boards
+        assert last.kind == "result" and b'"by": "ana"' in last.data  # to attached boards
 
         response = await client.post(
             f"/api/marks/{mark['id']}/clear", json={"by": "bo"}, headers=bearer()

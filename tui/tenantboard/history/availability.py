@@ -27,6 +27,7 @@ Definitions (docs/history.md repeats them for users):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
@@ -199,8 +200,14 @@ def _clip(start: float, end: float, lo: float, hi: float) -> float:
 def ordered(intervals: Iterable[Interval]) -> list[Interval]:
     """Sorted by start and made disjoint: a later interval starts no earlier than the one
     before it ends (the store never writes overlaps; this guards the sums anyway)."""
+    items = list(intervals)
+    if all(
+        earlier.end <= later.start and earlier.start < later.start
+        for earlier, later in itertools.pairwise(items)
+    ):
+        return items  # as the database gives them: a report of 100,000 tenants sorts none
     result: list[Interval] = []
-    for interval in sorted(intervals, key=lambda item: (item.start, item.end)):
+    for interval in sorted(items, key=lambda item: (item.start, item.end)):
         if result and interval.start < result[-1].end:
             if interval.end <= result[-1].end:
                 continue
@@ -246,11 +253,12 @@ def availability(intervals: Iterable[Interval], start: datetime, end: datetime) 
     maintenance = dict.fromkeys(MAINTENANCE_STATES, 0.0)
     last_running: datetime | None = None
     for interval in spans:
-        seconds = _clip(interval.start.timestamp(), interval.end.timestamp(), lo, hi)
+        begins = interval.start.timestamp()
+        seconds = _clip(begins, interval.end.timestamp(), lo, hi)
         observed += seconds
         if interval.up:
             up += seconds
-            if interval.start.timestamp() < hi:
+            if begins < hi:
                 last_running = min(interval.end, end)
         elif interval.error is not None or interval.state is None:
             failed += seconds

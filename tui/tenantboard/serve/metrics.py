@@ -57,9 +57,10 @@ tenants out of their own alerts, as the session holds back their own messages).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -74,13 +75,15 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from tenantboard.answers import TenantState
+from tenantboard.answers import Severity, TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
 from tenantboard.groups import capped
 from tenantboard.humanize import SEVERITY_WORDS, host_of
 from tenantboard.maintenance import Window
 from tenantboard.releases import VersionSummary
+from tenantboard.remote import TENANT_SERIES
+from tenantboard.rows import TenantRow
 from tenantboard.serve.state_change import RESULTS as PUSHED_RESULTS
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
 from tenantboard.tenant import Tenant
@@ -118,6 +121,87 @@ class TenantFacts(NamedTuple):
     state: TenantState | None
     last: CheckResult | None
     version: str | None
+    #: The tenant needs attention (:func:`needs_attention`): its series are shown with
+    #: ``--tenant-series attention`` too.
+    attention: bool = False
+
+
+def needs_attention(row: TenantRow) -> bool:
+    """Not OK: a warning, critical or unknown state, a check that failed (not in our own
+    outage: then every tenant's does, and one series says so), or IsRunning disagreeing
+    with the state."""
+    severity = row.severity
+    if severity is None:
+        return False
+    return severity is not Severity.OK or bool(row.state and row.state.running_mismatch)
+
+
+@dataclass(slots=True)
+class TenantPart:
+    """The per-tenant part of a snapshot."""
+
+    #: Every tenant's key, in the list's order.
+    keys: list[str]
+    #: The tenants whose lines the exposition does not have yet (or has for an older
+    #: revision).
+    changed: list[TenantFacts]
+    #: Tenants whose last check got an answer that says IsRunning (up, as the history and
+    #: the availability rules count it).
+    up: int
+
+
+#: Rows compared per slice of :func:`tenant_part_slices`: about a millisecond.
+SLICE_ROWS = 5000
+
+
+def tenant_part_slices(
+    watcher: Watcher, exposition: Exposition
+) -> Generator[None, None, TenantPart]:
+    """Compare every row with the lines the exposition has, a slice of rows at a time
+    (it yields between slices, where the server lets the event loop run: 100,000 rows
+    take 20 to 50 ms). Rows replace what they hold, never change it, so a row read in a
+    later slice is as consistent as one read in the first."""
+    rows = watcher.model.rows
+    listed = list(watcher.model.list_order)
+    known = exposition.revisions()
+    keys: list[str] = []
+    changed: list[TenantFacts] = []
+    up = 0
+    for start in range(0, len(listed), SLICE_ROWS):
+        for key in listed[start : start + SLICE_ROWS]:
+            row = rows.get(key)
+            if row is None:
+                continue  # removed since the slice before
+            keys.append(key)
+            last, state = row.last, row.state
+            if last is not None and last.error is None and state is not None and state.is_running:
+                up += 1
+            if known.get(key) != row.revision:
+                facts = TenantFacts(key, row.revision, row.tenant, state, last, row.version_label)
+                changed.append(facts._replace(attention=needs_attention(row)))
+        yield
+    return TenantPart(keys, changed, up)
+
+
+def tenant_part(watcher: Watcher, exposition: Exposition) -> TenantPart:
+    """:func:`tenant_part_slices` in one go (tests, :func:`render`)."""
+    slices = tenant_part_slices(watcher, exposition)
+    while True:
+        try:
+            next(slices)
+        except StopIteration as done:
+            return done.value
+
+
+async def gather_tenant_part(watcher: Watcher, exposition: Exposition) -> TenantPart:
+    """:func:`tenant_part_slices`, letting the event loop run between slices."""
+    slices = tenant_part_slices(watcher, exposition)
+    while True:
+        try:
+            next(slices)
+        except StopIteration as done:
+            return done.value
+        await asyncio.sleep(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +233,11 @@ class MetricsSnapshot:
     incidents_opened: int = 0
     #: The tenants that are part of an open host incident, each with the incident's host.
     in_incident: tuple[tuple[Tenant, str], ...] = ()
+    #: See :attr:`TenantPart.up`.
+    tenants_up: int = 0
+    #: Unix time of the snapshot: a tenant past its planned check by then is shown with
+    #: ``--tenant-series attention`` too.
+    now: float = 0.0
 
 
 def take_snapshot(
@@ -157,28 +246,26 @@ def take_snapshot(
     accept: str | None = None,
     notifications: Counter[tuple[str, str]] | None = None,
     pushed: Counter[str] | None = None,
+    tenants: TenantPart | None = None,
 ) -> MetricsSnapshot:
     """Copy what the scrape needs: the list, and the rows changed since the exposition
-    last formatted them. Runs on the event loop, so it compares revisions, and counts
-    tenants per version (a pass over the rows: about a millisecond per 5,000)."""
+    last formatted them (``tenants``, gathered beforehand a slice at a time by the
+    server; here in one go when not given). Runs on the event loop, so it compares
+    revisions and counts tenants per version (a pass over the rows: about a millisecond
+    per 5,000)."""
     _, content_type = choose_encoder(accept or "")
     rows = watcher.model.rows
-    keys = list(watcher.model.list_order)
-    known = exposition.revisions()
-    changed = [
-        TenantFacts(key, row.revision, row.tenant, row.state, row.last, row.version_label)
-        for key, row in ((key, rows[key]) for key in keys)
-        if known.get(key) != row.revision
-    ]
+    if tenants is None:
+        tenants = tenant_part(watcher, exposition)
+    keys, changed = tenants.keys, tenants.changed
     open_windows = watcher.session.maintenance.open
     in_window: list[Tenant] = []
     covered: Counter[Window] = Counter()
     if open_windows:
-        for key in keys:
-            window = rows[key].window
-            if window is not None:
-                in_window.append(rows[key].tenant)
-                covered[window] += 1
+        for row in rows.values():
+            if row.window is not None:
+                in_window.append(row.tenant)
+                covered[row.window] += 1
     return MetricsSnapshot(
         windows=tuple((window, covered[window]) for window in open_windows),
         in_window=tuple(in_window),
@@ -200,6 +287,8 @@ def take_snapshot(
         ),
         incidents_opened=watcher.session.incidents.opened_total,
         in_incident=incident_members(watcher),
+        tenants_up=tenants.up,
+        now=watcher.clock.wall().timestamp(),
     )
 
 
@@ -381,8 +470,10 @@ class TenantCollector(Collector):
 class OverallCollector(Collector):
     """The families that are not per tenant."""
 
-    def __init__(self, snapshot: MetricsSnapshot) -> None:
+    def __init__(self, snapshot: MetricsSnapshot, *, complete: bool = True) -> None:
         self.snapshot = snapshot
+        #: Every checked tenant's series are in the exposition (``--tenant-series all``).
+        self.complete = complete
 
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot
@@ -403,6 +494,18 @@ class OverallCollector(Collector):
         for severity in SEVERITY_WORDS.values():
             tenants.add_metric([severity], snap.severities.get(severity, 0))
         yield tenants
+        yield GaugeMetricFamily(
+            "tenantboard_tenants_up",
+            "Tenants whose last check got an answer that says IsRunning: up, as the history "
+            "counts it (the fleet's availability, whichever tenant series are shown).",
+            value=snap.tenants_up,
+        )
+        yield GaugeMetricFamily(
+            "tenantboard_tenant_series_complete",
+            "1 when every checked tenant has its per-tenant series (--tenant-series all); 0 "
+            "when only the tenants that need attention or are past their planned check do.",
+            value=1 if self.complete else 0,
+        )
         notifications = CounterMetricFamily(
             "tenantboard_notifications",
             "Alert hook messages by result: sent, failed (after retries), dropped (queue "
@@ -551,56 +654,153 @@ def _headers(text: str) -> list[str]:
     return headers
 
 
+class TenantLines(NamedTuple):
+    """One tenant's formatted lines, kept until its row changes."""
+
+    revision: int
+    #: Its line in each family it has a line in, in the families' order, joined (one
+    #: string, not seven: 40 MB less at 100,000 tenants).
+    text: str
+    #: Bit i set: it has a line in family i.
+    families: int
+    attention: bool
+    #: When its next check is planned (Unix time), or None.
+    next_check_at: float | None
+    #: What to format the lines from when they are wanted, for a tenant whose lines are
+    #: not made yet (``--tenant-series attention``: a tenant that is fine is formatted only
+    #: once it is past its planned check); None once they are.
+    facts: TenantFacts | None = None
+
+    @classmethod
+    def of(cls, facts: TenantFacts, *, formatted: bool = True) -> TenantLines:
+        last = facts.last
+        planned = last.next_check if last is not None else None
+        next_at = last.checked_at.timestamp() + planned.delay if last and planned else None
+        if not formatted:
+            return cls(facts.revision, "", 0, facts.attention, next_at, facts)
+        lines = tenant_lines(facts)
+        families = sum(1 << index for index, line in enumerate(lines) if line)
+        return cls(facts.revision, "".join(lines), families, facts.attention, next_at)
+
+
+#: For each value of :attr:`TenantLines.families` and each family: where the family's line
+#: is among the tenant's lines (-1: it has none).
+_RANKS = tuple(
+    tuple(
+        bin(mask & ((1 << index) - 1)).count("1") if mask & (1 << index) else -1
+        for index in range(len(SAMPLE_NAMES))
+    )
+    for mask in range(1 << len(SAMPLE_NAMES))
+)
+#: Tenants per piece of a streamed exposition.
+PIECE_TENANTS = 5000
+
+
 class Exposition:
-    """Formats snapshots, keeping each tenant's lines (:func:`tenant_lines`) until its row
+    """Formats snapshots, keeping each tenant's lines (:class:`TenantLines`) until its row
     changes: between two scrapes only the tenants checked since are formatted again, so a
-    scrape of 10,000 tenants stays cheap. The families' headers and the overall families
+    scrape of 100,000 tenants stays cheap. The families' headers and the overall families
     are prometheus_client's.
+
+    ``tenant_series``: "all" shows every checked tenant's series; "attention" only those
+    of the tenants that need attention (:func:`needs_attention`) or are past their planned
+    check (unless our own outage holds every check back): the alert rules work either way
+    (docs/serve.md, deploy/prometheus/tests).
 
     :meth:`render` runs in a worker thread; :meth:`revisions` is read on the event loop.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tenant_series: str = "all") -> None:
+        if tenant_series not in TENANT_SERIES:
+            raise ValueError(f"tenant_series must be one of {', '.join(TENANT_SERIES)}")
+        self.tenant_series = tenant_series
         self._lock = threading.Lock()
-        #: tenant key -> its line in each per-tenant family (the same in both formats).
-        self._lines: dict[str, tuple[str, ...]] = {}
+        #: tenant key -> its lines.
+        self._lines: dict[str, TenantLines] = {}
         #: tenant key -> the row revision those lines show.
         self._revisions: dict[str, int] = {}
         #: content type -> the per-tenant families' HELP and TYPE lines.
         self._headers: dict[str, list[str]] = {}
 
+    @property
+    def complete(self) -> bool:
+        """Every checked tenant's series are shown."""
+        return self.tenant_series == "all"
+
     def revisions(self) -> dict[str, int]:
         return self._revisions
 
-    def render(self, snapshot: MetricsSnapshot) -> tuple[bytes, str]:
-        """The exposition (text format, or OpenMetrics) and its content type."""
+    def render(self, snapshot: MetricsSnapshot) -> tuple[Iterator[bytes], str]:
+        """The exposition (text format, or OpenMetrics) and its content type. The lines are
+        brought up to date here; the exposition itself comes as pieces made one at a time
+        while it is sent (each in a worker thread, see server.py): 80 MB made at once,
+        every scrape, grew the process by tens of megabytes a scrape (the allocator keeps
+        what large short-lived buffers leave)."""
         content_type = snapshot.content_type
         encoder = _ENCODERS[content_type]
         with self._lock:
-            lines = self._lines
-            revisions = self._revisions
             headers = self._headers.get(content_type)
             if headers is None:
                 headers = _headers(_encode(encoder, TenantCollector([])))
                 self._headers[content_type] = headers
-            for facts in snapshot.changed:
-                # Two scrapes may overlap: a snapshot taken earlier but rendered later must
-                # not put back older lines (revisions only grow).
-                if revisions.get(facts.key, -1) < facts.revision:
-                    lines[facts.key] = tenant_lines(facts)
-                    revisions[facts.key] = facts.revision
-            if len(lines) > len(snapshot.keys):
-                listed = set(snapshot.keys)
-                for key in [key for key in lines if key not in listed]:
-                    del lines[key]
-                    revisions.pop(key, None)
-            parts: list[str] = []
-            present = [lines[key] for key in snapshot.keys if key in lines]
-            for index, header in enumerate(headers):
-                parts.append(header)
-                parts.extend(mine[index] for mine in present)
-        parts.append(_encode(encoder, OverallCollector(snapshot)))
-        return "".join(parts).encode(), content_type
+            self._update(snapshot)
+            shown = self._shown(snapshot)  # immutable entries: read on without the lock
+        return self._pieces(headers, shown, snapshot, encoder), content_type
+
+    def _pieces(
+        self,
+        headers: list[str],
+        shown: list[TenantLines],
+        snapshot: MetricsSnapshot,
+        encoder: Callable[[CollectorRegistry], bytes],
+    ) -> Iterator[bytes]:
+        """Family by family, :data:`PIECE_TENANTS` tenants' lines a piece."""
+        for index, header in enumerate(headers):
+            yield header.encode()
+            for start in range(0, len(shown), PIECE_TENANTS):
+                lines = [
+                    entry.text.split("\n", rank + 1)[rank]
+                    for entry in shown[start : start + PIECE_TENANTS]
+                    if (rank := _RANKS[entry.families][index]) >= 0
+                ]
+                if lines:
+                    lines.append("")
+                    yield "\n".join(lines).encode()
+        yield _encode(encoder, OverallCollector(snapshot, complete=self.complete)).encode()
+
+    def _update(self, snapshot: MetricsSnapshot) -> None:
+        lines, revisions = self._lines, self._revisions
+        for facts in snapshot.changed:
+            # Two scrapes may overlap: a snapshot taken earlier but rendered later must
+            # not put back older lines (revisions only grow).
+            if revisions.get(facts.key, -1) < facts.revision:
+                wanted = self.complete or facts.attention
+                lines[facts.key] = TenantLines.of(facts, formatted=wanted)
+                revisions[facts.key] = facts.revision
+        if len(lines) > len(snapshot.keys):
+            listed = set(snapshot.keys)
+            for key in [key for key in lines if key not in listed]:
+                del lines[key]
+                revisions.pop(key, None)
+
+    def _shown(self, snapshot: MetricsSnapshot) -> list[TenantLines]:
+        lines = self._lines
+        if self.complete:
+            return [lines[key] for key in snapshot.keys if key in lines]
+        # Past its planned check: shown, so that the stale-results alert sees it (its lines
+        # made now). Not in our own outage, when every tenant is (tenantboard_outage says).
+        due = 0.0 if snapshot.outage else snapshot.now
+        shown = []
+        for key in snapshot.keys:
+            entry = lines.get(key)
+            if entry is None:
+                continue
+            late = entry.next_check_at is not None and entry.next_check_at < due
+            if entry.attention or late:
+                if entry.facts is not None:
+                    entry = lines[key] = TenantLines.of(entry.facts)
+                shown.append(entry)
+        return shown
 
 
 def _encode(encoder: Callable[[CollectorRegistry], bytes], collector: Collector) -> str:
@@ -617,8 +817,15 @@ _ENCODERS = {
 
 
 def render(
-    watcher: Watcher, accept: str | None = None, notifications: Any = None
+    watcher: Watcher,
+    accept: str | None = None,
+    notifications: Any = None,
+    tenant_series: str = "all",
 ) -> tuple[bytes, str]:
-    """One exposition with nothing kept (tests; the server keeps an :class:`Exposition`)."""
-    exposition = Exposition()
-    return exposition.render(take_snapshot(watcher, exposition, accept, notifications))
+    """One exposition with nothing kept, in one piece (tests; the server keeps an
+    :class:`Exposition` and streams its pieces)."""
+    exposition = Exposition(tenant_series)
+    pieces, content_type = exposition.render(
+        take_snapshot(watcher, exposition, accept, notifications)
+    )
+    return b"".join(pieces), content_type

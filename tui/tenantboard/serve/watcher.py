@@ -13,14 +13,15 @@ import asyncio
 import bisect
 import json
 import logging
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tenantboard import __version__
-from tenantboard.check_output import check_record, marks_json, result_json
+from tenantboard.check_output import check_record, marks_json
 from tenantboard.clock import utc_iso
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
@@ -42,7 +43,7 @@ from tenantboard.session import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from tenantboard.history.db import Mark
 
@@ -80,11 +81,11 @@ class CheckStats:
 class HubEvent:
     seq: int
     kind: str
-    #: The event's JSON text, made once however many listeners there are.
-    data: str
+    #: The event's JSON (UTF-8), made once however many listeners there are.
+    data: bytes
 
     def sse(self) -> bytes:
-        return f"id: {self.seq}\nevent: {self.kind}\ndata: {self.data}\n\n".encode()
+        return b"id: %d\nevent: %s\ndata: %s\n\n" % (self.seq, self.kind.encode(), self.data)
 
 
 class Subscription:
@@ -136,17 +137,17 @@ class EventHub:
         self.subscribers: set[Subscription] = set()
         self.listener_limit = listener_limit
 
-    def publish(self, kind: str, payload: dict[str, Any] | str) -> None:
-        """One event; ``payload`` is JSON already or made JSON here."""
+    def publish(self, kind: str, payload: dict[str, Any] | bytes) -> None:
+        """One event; ``payload`` is JSON already (UTF-8) or made JSON here."""
         self.seq += 1
-        data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+        data = payload if isinstance(payload, bytes) else dumps(payload)
         event = HubEvent(self.seq, kind, data)
         self.recent.append(event)
         for subscription in self.subscribers:
             subscription.push(event)
 
     def reset_event(self, reason: str, seq: int | None = None) -> HubEvent:
-        data = json.dumps({"reason": reason, "seq": self.seq if seq is None else seq})
+        data = dumps({"reason": reason, "seq": self.seq if seq is None else seq})
         return HubEvent(self.seq if seq is None else seq, "reset", data)
 
     def subscribe(self, last_event_id: int | None = None) -> Subscription:
@@ -171,6 +172,12 @@ class EventHub:
 # -- JSON views ------------------------------------------------------------------------------
 
 
+def dumps(data: Any) -> bytes:
+    """JSON as UTF-8: what goes on the wire, and half the memory of a ``str`` holding a
+    glyph (a string with one character past Latin-1 takes two bytes per character)."""
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
 def last_change_at(row: TenantRow) -> datetime | None:
     """When the tenant's state (or whether checks succeed) last changed, as far as known."""
     for event in reversed(row.history):
@@ -180,8 +187,9 @@ def last_change_at(row: TenantRow) -> datetime | None:
 
 
 def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[str, Any]:
-    """One tenant as the snapshot and the event stream show it (see serve.py); ``marks``:
-    its mute and acknowledgement in force, by kind."""
+    """One tenant as the snapshot and the event stream show it (see server.py); ``marks``:
+    its mute and acknowledgement in force, by kind. Its ``result`` is its last check as
+    ``/api/tenants`` shows it (marks and window included), and comes last."""
     state = row.state
     last = row.last
     severity = row.severity
@@ -204,12 +212,39 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
         "last_change": utc_iso(last_change_at(row)),
         "checks": row.checks,
         "error": last.error.as_json() if last and last.error else None,
-        "result": result_json(last, versions=False) if last else None,
         "uptime_24h": row.uptime_24h,
         "marks": marks_json(marks) if marks else None,
         "maintenance": row.window.as_json() if row.window is not None else None,
         "rev": row.revision,
+        "result": check_record(last, marks, window=row.window) if last else None,
     }
+
+
+class RowText(NamedTuple):
+    """One row's JSON, kept until the row changes: the snapshot of 100,000 tenants is then
+    a join, not 100,000 encodings. Kept in two parts so that ``/api/tenants`` (the check
+    records) and the snapshot (the rows, each holding its record) share the record's bytes."""
+
+    revision: int
+    #: The row without its ``result`` and without the closing brace.
+    head: bytes
+    #: Its ``result``: the last check as ``/api/tenants`` shows it (None: not checked yet).
+    record: bytes | None
+
+    @classmethod
+    def of(cls, row: TenantRow, marks: Mapping[str, Mark] | None) -> RowText:
+        data = row_json(row, marks)
+        record = data.pop("result")
+        return cls(row.revision, dumps(data)[:-1], dumps(record) if record is not None else None)
+
+    @property
+    def parts(self) -> tuple[bytes, ...]:
+        """The row's JSON in the pieces it is kept in (joined by whoever sends it)."""
+        return (self.head, b', "result": ', self.record or b"null", b"}")
+
+    @property
+    def row(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def change_json(event: LoggedEvent) -> dict[str, Any]:
@@ -238,10 +273,8 @@ class Watcher:
         #: Changes on every change the snapshot shows (its ETag).
         self.revision = 0
         self.started_at = self.clock.wall()
-        #: key -> (row revision, the row as JSON, its ``check --json`` entry with no marks):
-        #: made once per change, so that the snapshot of 10,000 tenants is a join, not
-        #: 10,000 encodings.
-        self._texts: dict[str, tuple[int, str, str | None]] = {}
+        #: key -> the row's JSON as of its revision (made once per change of the row).
+        self._texts: dict[str, RowText] = {}
         session.subscribe(self._session_changed)
         session.uptime_wanted = True  # every row of the snapshot has its 24-hour uptime
 
@@ -268,7 +301,7 @@ class Watcher:
             case ResultsApplied(results=results, rows=rows):
                 for result, row in zip(results, rows, strict=True):
                     self.stats.record(result)
-                    self.hub.publish("result", self.row_text(row))
+                    self.hub.publish("result", self.row_bytes(row))
                 self.revision += 1
             case EventsLogged(events=events):
                 for event in events:
@@ -286,14 +319,14 @@ class Watcher:
                 self.hub.publish("incident", {**incident.as_json(), "change": what})
             case OutageChanged(held=held):
                 for row in held:  # failed in it before it was told: stale, not an error
-                    self.hub.publish("result", self.row_text(row))
+                    self.hub.publish("result", self.row_bytes(row))
                 self.revision += 1
             case MarksChanged(keys=keys):
                 for key in keys:  # who and until when show in the row, not only the kind
                     row = self.model.rows.get(key)
                     if row is not None:
                         row.bump()
-                        self.hub.publish("result", self.row_text(row))  # attached boards
+                        self.hub.publish("result", self.row_bytes(row))  # attached boards
                 self.revision += 1
             case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
                 self.revision += 1
@@ -302,7 +335,7 @@ class Watcher:
                 for key in keys:
                     row = self.model.rows.get(key)
                     if row is not None:
-                        self.hub.publish("result", self.row_text(row))
+                        self.hub.publish("result", self.row_bytes(row))
                 self.hub.publish("maintenance", {"open": self.open_windows_json()})
 
     async def run(self) -> None:
@@ -321,23 +354,25 @@ class Watcher:
             counts[SEVERITY_WORDS[bucket_severity(bucket)]] += count
         return counts
 
-    def _texts_of(self, row: TenantRow) -> tuple[int, str, str | None]:
+    def _texts_of(self, row: TenantRow) -> RowText:
         texts = self._texts.get(row.tenant.key)
-        if texts is None or texts[0] != row.revision:
+        if texts is None or texts.revision != row.revision:
             marks = {mark.kind: mark for mark in self.session.marks.of(row.tenant.key)}
-            data = row_json(row, marks)
-            record = json.dumps(check_record(row.last), ensure_ascii=False) if row.last else None
-            texts = (row.revision, json.dumps(data, ensure_ascii=False), record)
+            texts = RowText.of(row, marks)
             self._texts[row.tenant.key] = texts
         return texts
 
-    def row_text(self, row: TenantRow) -> str:
+    def row_bytes(self, row: TenantRow) -> bytes:
         """The row as :func:`row_json`, encoded (once per change of the row)."""
-        return self._texts_of(row)[1]
+        return self._texts_of(row).row
 
-    def snapshot_text(self) -> str:
-        """Everything known, as JSON (see serve.py for the shape)."""
-        head = json.dumps(
+    def snapshot_pieces(self) -> Iterator[bytes]:
+        """Everything known, as JSON (see server.py for the shape), in pieces: the head,
+        then a slice of the rows at a time (:func:`slices`). The server writes each piece
+        as it comes and lets the event loop run before the next, so 100,000 rows never
+        hold up the checks; rows that change meanwhile are sent as they are by then
+        (never older than ``seq``), and a tenant removed meanwhile is left out."""
+        head = dumps(
             {
                 "generated_at": utc_iso(self.clock.wall()),
                 "started_at": utc_iso(self.started_at),
@@ -348,11 +383,19 @@ class Watcher:
                 "counts": dict(self.model.counts),
                 "tenant_file_error": self.file_error,
                 "maintenance": self.open_windows_json(),
-            },
-            ensure_ascii=False,
+            }
         )
-        rows = (self.row_text(self.model.rows[key]) for key in self.model.list_order)
-        return f'{head[:-1]}, "tenants": [{", ".join(rows)}]}}'
+        yield head[:-1] + b', "tenants": ['
+        yield from slices(list(self.model.list_order), self._row_piece)
+        yield b"]}"
+
+    def _row_piece(self, key: str) -> tuple[bytes, ...] | None:
+        row = self.model.rows.get(key)
+        return self._texts_of(row).parts if row is not None else None
+
+    def snapshot_text(self) -> str:
+        """The snapshot in one string (tests; the server streams :meth:`snapshot_pieces`)."""
+        return b"".join(self.snapshot_pieces()).decode()
 
     def open_windows_json(self) -> list[dict[str, Any]]:
         """The maintenance windows open now, the one that closes last first."""
@@ -371,23 +414,61 @@ class Watcher:
             ensure_ascii=False,
         )
 
-    def tenants_text(self) -> str:
+    def tenants_pieces(self) -> Iterator[bytes]:
         """What `check --json` prints, for every tenant checked so far, in list order, with
-        the session's mutes and acknowledgements and the window covering each (few: only
-        those tenants' entries are encoded here, the rest are kept from their change)."""
+        the session's mutes and acknowledgements in force and the window covering each,
+        in pieces as :meth:`snapshot_pieces`. The entries are the rows' own (kept until the
+        row changes); only a marked tenant's is made here, its marks read as of now."""
         marks = self.session.marks_by_kind()
-        rows = self.model.rows
-        texts = []
-        for key in self.model.list_order:
-            row = rows[key]
-            if (key in marks or row.window is not None) and row.last is not None:
-                record = check_record(row.last, marks.get(key), window=row.window)
-                texts.append(json.dumps(record, ensure_ascii=False))
-            else:
-                text = self._texts_of(row)[2]
-                if text is not None:
-                    texts.append(text)
-        return f"[{', '.join(texts)}]"
+
+        def entry(key: str) -> tuple[bytes, ...] | None:
+            row = self.model.rows.get(key)
+            if row is None or row.last is None:
+                return None
+            if key in marks:
+                return (dumps(check_record(row.last, marks[key], window=row.window)),)
+            record = self._texts_of(row).record
+            return (record,) if record is not None else None
+
+        yield b"["
+        yield from slices(list(self.model.list_order), entry)
+        yield b"]"
+
+    def tenants_text(self) -> str:
+        """``/api/tenants`` in one string (tests; the server streams :meth:`tenants_pieces`)."""
+        return b"".join(self.tenants_pieces()).decode()
+
+
+#: A streamed answer's piece holds at most this many rows, and is cut sooner once making it
+#: took this long: between pieces the event loop runs (checks, other requests).
+PIECE_ROWS = 2000
+PIECE_SECONDS = 0.005
+
+
+def slices(keys: list[str], encode: Callable[[str], tuple[bytes, ...] | None]) -> Iterator[bytes]:
+    """The JSON texts ``encode`` makes of ``keys`` (each in parts; None: left out),
+    comma-separated, in pieces of at most :data:`PIECE_ROWS` texts or :data:`PIECE_SECONDS`
+    of work. The parts are joined once, into the piece: no bytes object per row."""
+    parts: list[bytes] = []
+    count = 0
+    first = True
+    started = time.perf_counter()
+    for key in keys:
+        text = encode(key)
+        if text is None:
+            continue
+        if count or not first:
+            parts.append(b", ")
+        parts.extend(text)
+        count += 1
+        if count >= PIECE_ROWS or (
+            count % 64 == 0 and time.perf_counter() - started > PIECE_SECONDS
+        ):
+            yield b"".join(parts)
+            first, parts, count = False, [], 0
+            started = time.perf_counter()
+    if parts:
+        yield b"".join(parts)
 
 
 def _log_event(event: LoggedEvent) -> None:
