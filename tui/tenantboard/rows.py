@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -45,6 +45,31 @@ def bucket_severity(bucket: str) -> Severity | None:
     """The severity of what the header counts a row as (a state name not documented is
     an unknown state; not checked yet is None)."""
     return _BUCKET_SEVERITY.get(bucket, Severity.UNKNOWN)
+
+
+class Bounded(list):  # type: ignore[type-arg]
+    """A list that keeps only its newest ``maxlen`` items, as ``deque(maxlen=...)`` does.
+
+    A tenant's row keeps two of these from its first check on: an empty deque costs 760
+    bytes (it allocates a block of 64 slots), a list of one item about 100, which is
+    130 MB less at 100,000 tenants."""
+
+    __slots__ = ("maxlen",)
+
+    def __init__(self, maxlen: int, items: Iterable[Any] = ()) -> None:
+        super().__init__()
+        self.maxlen = maxlen
+        self.extend(items)
+
+    def append(self, item: Any) -> None:
+        super().append(item)
+        if len(self) > self.maxlen:
+            del self[0]
+
+    def extend(self, items: Iterable[Any]) -> None:
+        super().extend(items)
+        if len(self) > self.maxlen:
+            del self[: len(self) - self.maxlen]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +129,10 @@ class TenantRow:
     #: True while a "check failed" event stands unanswered: only then is the recovery
     #: worth an event (failures during the board's own outage log neither).
     failure_logged: bool = False
-    history: deque[Event] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+    history: Bounded = field(default_factory=lambda: Bounded(HISTORY_LIMIT))
     version: VersionEntry | None = None
     #: (when, severity) each time the severity changed this session: the timeline.
-    severity_changes: deque[tuple[datetime, Severity | None]] = field(
-        default_factory=lambda: deque(maxlen=TIMELINE_LIMIT)
-    )
+    severity_changes: Bounded = field(default_factory=lambda: Bounded(TIMELINE_LIMIT))
     #: True once older events fell out of :attr:`history`.
     history_trimmed: bool = False
     #: "mute" or "ack" while the tenant is muted or acknowledged (history marks), else None.
