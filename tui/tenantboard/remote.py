@@ -19,9 +19,11 @@ data: every text is cleaned, every tenant, mark, window and figure validated.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import random
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,7 +132,7 @@ def _state(result: dict[str, Any], version: Any, tenant: Tenant) -> TenantState 
     return TenantState(
         context_id=tenant.context_id,
         state=state,
-        state_raw=clean(name, 120),
+        state_raw=sys.intern(clean(name, 120)),  # a few states, 100,000 rows: one string each
         is_running=running if isinstance(running, bool) else None,
         endpoint=clean(result["endpoint"], 2048)
         if isinstance(result.get("endpoint"), str)
@@ -138,7 +140,7 @@ def _state(result: dict[str, Any], version: Any, tenant: Tenant) -> TenantState 
         api=clean(result["api"], 2048) if isinstance(result.get("api"), str) else None,
         valid_until=_time(valid_raw),
         valid_until_raw=clean(valid_raw, 80) if isinstance(valid_raw, str) else None,
-        version=clean(version, 200) if isinstance(version, str) and version else None,
+        version=sys.intern(clean(version, 200)) if isinstance(version, str) and version else None,
     )
 
 
@@ -199,6 +201,142 @@ def open_windows(data: Any) -> list[Window]:
     return [window for window in found if window is not None]
 
 
+# -- the snapshot, read as it arrives ---------------------------------------------------------
+
+#: A snapshot's single value (a row, the list of open windows) may be at most this long:
+#: anything longer is not a tenantboard serve's, and would be scanned again with each piece.
+MAX_VALUE_CHARS = 4 * 1024 * 1024
+_SPACE = " \t\n\r"
+
+
+class SnapshotReader:
+    """Reads ``/api/snapshot`` as its bytes arrive: each row of ``tenants`` as soon as it is
+    complete (:meth:`feed`), everything else once the document ends (:meth:`finish`).
+
+    A snapshot of 100,000 tenants is about 90 MB: decoded in one piece it would hold up the
+    board's event loop for a second or more (the JSON decoder does not let go of the
+    interpreter, so a thread would not help) and hold the whole text and every decoded row
+    at once. Here the decoding is done a piece at a time, each row by the standard
+    library's decoder, and nothing but the rows not yet handed on is kept. Anything that is
+    not a JSON object raises ValueError."""
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._json = json.JSONDecoder()
+        self._text = ""
+        self._at = 0
+        #: What comes next: "open" ({), "key" (a name or }), "colon", "value", "rows"
+        #: (a row or ]), "after-row" (, or ]), "after-value" (, or }), "done".
+        self._expect = "open"
+        self._key = ""
+        self._ended = False
+        #: The document's members but ``tenants``, as far as read.
+        self.head: dict[str, Any] = {}
+        self.rows_seen = False
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """The rows completed by ``chunk`` (each as decoded: the caller checks them)."""
+        self._text = self._text[self._at :] + self._utf8.decode(chunk)
+        self._at = 0
+        rows: list[Any] = []
+        while self._step(rows):
+            pass
+        if len(self._text) - self._at > MAX_VALUE_CHARS:
+            raise ValueError("that is not a tenantboard serve snapshot (a value too long)")
+        return rows
+
+    def finish(self) -> tuple[dict[str, Any], list[Any]]:
+        """The document has ended: its other members, and the rows not yet handed on."""
+        self._text = self._text[self._at :] + self._utf8.decode(b"", final=True)
+        self._at = 0
+        self._ended = True
+        rows: list[Any] = []
+        while self._step(rows):
+            pass
+        if self._expect != "done" or self._text[self._at :].strip(_SPACE):
+            raise ValueError("that is not a tenantboard serve snapshot (it ends early)")
+        if not self.rows_seen:
+            raise ValueError("that is not a tenantboard serve snapshot (no tenants)")
+        return self.head, rows
+
+    def _skip_space(self) -> str | None:
+        """The next character that is not white space (not taken), or None for now."""
+        text, at = self._text, self._at
+        while at < len(text) and text[at] in _SPACE:
+            at += 1
+        self._at = at
+        return text[at] if at < len(text) else None
+
+    def _value(self) -> tuple[bool, Any]:
+        """(True, the value) when a whole value is here; (False, None) to wait for more. A
+        value must be followed by something (a number might go on) unless the text ended."""
+        try:
+            value, end = self._json.raw_decode(self._text, self._at)
+        except json.JSONDecodeError:
+            if self._ended:
+                raise ValueError("that is not a tenantboard serve snapshot (bad JSON)") from None
+            return False, None
+        if end >= len(self._text) and not self._ended:
+            return False, None
+        self._at = end
+        return True, value
+
+    def _step(self, rows: list[Any]) -> bool:
+        """Take one token or value; False when more text is needed (or the end is reached)."""
+        char = self._skip_space()
+        if char is None or self._expect == "done":
+            return False
+        expect = self._expect
+        if expect == "open":
+            self._take("{", "key")
+        elif expect in ("key", "after-value"):
+            if char == "}":
+                self._at += 1
+                self._expect = "done"
+                return False
+            if expect == "after-value":
+                self._take(",", "key")
+                return True
+            done, key = self._value()
+            if not done:
+                return False
+            if not isinstance(key, str):
+                raise ValueError("that is not a tenantboard serve snapshot (not an object)")
+            self._key, self._expect = key, "colon"
+        elif expect == "colon":
+            self._take(":", "value")
+        elif expect == "value":
+            if self._key == "tenants" and char == "[":
+                self._at += 1
+                self._expect, self.rows_seen = "rows", True
+                return True
+            done, value = self._value()
+            if not done:
+                return False
+            self.head[self._key] = value
+            self._expect = "after-value"
+        elif expect in ("rows", "after-row"):
+            if char == "]":
+                self._at += 1
+                self._expect = "after-value"
+                return True
+            if expect == "after-row":
+                self._take(",", "rows")
+                return True
+            done, row = self._value()
+            if not done:
+                return False
+            rows.append(row)
+            self._expect = "after-row"
+        return True
+
+    def _take(self, char: str, then: str) -> None:
+        if self._text[self._at] != char:
+            raise ValueError(f"that is not a tenantboard serve snapshot (expected {char!r})")
+        self._at += 1
+        self._expect = then
+
+
 # -- following the server ------------------------------------------------------------------------
 
 
@@ -249,6 +387,58 @@ class NotDone(Exception):
         self.status = status
 
 
+#: A snapshot's rows are applied this many at a time, with a turn of the event loop
+#: between: a few milliseconds each.
+SLICE_ROWS = 200
+
+
+class _ListLoad:
+    """The tenants of a snapshot being read, each row turned into what the board keeps as
+    it is read (the decoded JSON is not kept), and when the list has grown enough to be
+    handed on again: at once, then each time it has doubled (the board redoes its view
+    each time, so the whole list costs about two views, not one a piece)."""
+
+    def __init__(self, known: dict[str, Tenant]) -> None:
+        self._known = known
+        self._read: dict[str, Tenant] = {}
+        self._rows: list[_Row] = []
+        self._handed_on = 0
+
+    def read(self, rows: list[Any]) -> None:
+        for row in rows:
+            tenant = tenant_from_row(row) if isinstance(row, dict) else None
+            if tenant is not None:
+                self._read[tenant.key] = tenant
+                self._rows.append(_read_row(row, tenant))
+
+    def grown(self) -> bool:
+        return len(self._read) > 0 and len(self._read) >= 2 * self._handed_on
+
+    def tenants(self, *, complete: bool) -> dict[str, Tenant]:
+        """The list so far: those read, then (unless ``complete``) those known before and
+        not read yet, so that nothing is dropped and taken back while the list comes in."""
+        self._handed_on = len(self._read)
+        if complete:
+            return dict(self._read)
+        rest = {key: tenant for key, tenant in self._known.items() if key not in self._read}
+        return {**self._read, **rest}
+
+    def take_rows(self) -> list[_Row]:
+        rows, self._rows = self._rows, []
+        return rows
+
+
+#: A server's row as the board takes it: its check (None before the first), whether the
+#: server said when that check was made, and the rest.
+_Row = tuple[CheckResult | None, bool, ServerRow]
+
+
+def _read_row(row: dict[str, Any], tenant: Tenant) -> _Row:
+    result = result_from_row(row, tenant)
+    stamped = result is not None and isinstance(row["result"].get("checked_at"), str)
+    return result, stamped, server_row(row, tenant)
+
+
 class ServerFeed:
     """Keeps an attached board up to date from the server; run it as a worker. It stops
     (after ``on_refused``) when the server refuses it; any other failure is retried."""
@@ -259,6 +449,7 @@ class ServerFeed:
         *,
         on_tenants: Callable[[list[Tenant]], None],
         on_result: Callable[[CheckResult], None],
+        on_results: Callable[[list[CheckResult]], None] | None = None,
         on_status: Callable[[str, bool], None],
         on_refused: Callable[[str], None] | None = None,
         on_rows: Callable[[list[ServerRow]], None] | None = None,
@@ -270,6 +461,8 @@ class ServerFeed:
         self.target = target
         self._on_tenants = on_tenants
         self._on_result = on_result
+        #: Where a snapshot's checks go, a slice at a time: applied at once, not gathered.
+        self._on_results = on_results or (lambda results: [on_result(r) for r in results])
         self._on_status = on_status
         self._on_refused = on_refused or (lambda message: on_status(message, False))
         self._on_rows = on_rows or (lambda rows: None)
@@ -281,9 +474,9 @@ class ServerFeed:
             follow_redirects=False,
         )
         self._tenants: dict[str, Tenant] = {}
-        #: Per tenant, the ``checked_at`` of the last check handed on: the server sends a
-        #: row again when a mark or a window changes, and that is not another check.
-        self._checked: dict[str, str] = {}
+        #: Per tenant, when the last check handed on was made: the server sends a row
+        #: again when a mark or a window changes, and that is not another check.
+        self._checked: dict[str, datetime] = {}
         self._rng = rng or random.Random()
         self.connected = False
         self.seq = 0
@@ -324,43 +517,70 @@ class ServerFeed:
         if response.status_code in (401, 403):
             raise Refused(_refusal(self.target))
 
-    async def _get_json(self, path: str) -> Any:
-        response = await self._http.get(self.target.url + path)
-        self._check_allowed(response)
-        response.raise_for_status()
-        return response.json()
-
     async def _load_snapshot(self) -> None:
-        snapshot = await self._get_json("/api/snapshot")
-        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("tenants"), list):
-            raise ValueError("that is not a tenantboard serve snapshot")
-        rows = [row for row in snapshot["tenants"] if isinstance(row, dict)]
-        tenants: dict[str, Tenant] = {}
-        for row in rows:
-            tenant = tenant_from_row(row)
-            if tenant is not None:
-                tenants[tenant.key] = tenant
-        self._tenants = tenants
-        self._checked = {key: at for key, at in self._checked.items() if key in tenants}
-        self._on_tenants(list(tenants.values()))
-        known = [found for found in map(self._apply, rows) if found is not None]
-        self._on_rows(known)
-        self._on_windows(open_windows(snapshot.get("maintenance")))
-        seq = snapshot.get("seq")
-        self.seq = seq if isinstance(seq, int) else 0
+        """Read the snapshot as it arrives (:class:`SnapshotReader`) and hand it on in
+        pieces, letting the board draw and take keys between them: the list as it grows
+        (first as soon as its first rows are in, then each time it has doubled, then
+        whole), and the rows' checks and marks a slice at a time. Tenants the board knew
+        stay listed until the whole list is in."""
+        reader = SnapshotReader()
+        loading = _ListLoad(self._tenants)
+        async with self._http.stream("GET", self.target.url + "/api/snapshot") as response:
+            self._check_allowed(response)
+            response.raise_for_status()
+            async for chunk in response.aiter_bytes():
+                loading.read(reader.feed(chunk))
+                if loading.grown():
+                    await self._hand_on(loading, complete=False)
+                await asyncio.sleep(0)
+        head, rows = reader.finish()
+        loading.read(rows)
+        await self._hand_on(loading, complete=True)
+        self._on_windows(open_windows(head.get("maintenance")))
+        seq = head.get("seq")
+        self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+
+    async def _hand_on(self, loading: _ListLoad, *, complete: bool) -> None:
+        """The list as read so far (whole, with ``complete``), then the checks and the rest
+        of each row read since the last time, :data:`SLICE_ROWS` at a time, applied at once
+        (``on_results``) with a turn of the event loop between slices: keys and frames come
+        between them, and what waits is never more than the rows read."""
+        self._tenants = loading.tenants(complete=complete)
+        self._checked = {key: at for key, at in self._checked.items() if key in self._tenants}
+        self._on_tenants(list(self._tenants.values()))
+        rows = loading.take_rows()
+        for start in range(0, len(rows), SLICE_ROWS):
+            if start:
+                await asyncio.sleep(0)
+            results = []
+            known = []
+            for result, stamped, rest in rows[start : start + SLICE_ROWS]:
+                if result is not None and self._is_new(result, stamped):
+                    results.append(result)
+                known.append(rest)
+            self._on_rows(known)
+            self._on_results(results)
+
+    def _is_new(self, result: CheckResult, stamped: bool) -> bool:
+        """True unless the server already sent this check (it sends a row again when a
+        mark or a window changes, and that is not another check)."""
+        if not stamped:
+            return True
+        key = result.tenant.key
+        if self._checked.get(key) == result.checked_at:
+            return False
+        self._checked[key] = result.checked_at
+        return True
 
     def _apply(self, row: dict[str, Any]) -> ServerRow | None:
-        """Hand on the row's check (when it is a new one); returns the rest of the row."""
+        """An event's row: hand on its check (when it is a new one); returns the rest."""
         tenant = self._tenants.get(str(row.get("key")))
         if tenant is None:
             return None
-        result = result_from_row(row, tenant)
-        checked = row["result"].get("checked_at") if result is not None else None
-        if result is not None and (checked is None or self._checked.get(tenant.key) != checked):
-            if isinstance(checked, str):
-                self._checked[tenant.key] = checked
+        result, stamped, rest = _read_row(row, tenant)
+        if result is not None and self._is_new(result, stamped):
             self._on_result(result)
-        return server_row(row, tenant)
+        return rest
 
     async def _follow(self) -> None:
         headers = {"Accept": "text/event-stream", "Last-Event-ID": str(self.seq)}

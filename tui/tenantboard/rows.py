@@ -431,6 +431,33 @@ class BoardModel:
 
     def set_tenants(self, tenants: Iterable[Tenant]) -> None:
         """Adopt the list's order; rows of tenants still listed keep what they know."""
+        tenants = list(tenants)
+        if not self._extend(tenants):
+            self._replace(tenants)
+        self.recompute_view()
+
+    def _extend(self, tenants: list[Tenant]) -> bool:
+        """When ``tenants`` is the list as it is with new tenants at its end (an attached
+        board's list arriving piece by piece), add their rows and return True: the rows
+        already there are left as they are, counts and all. Otherwise change nothing."""
+        rows, order = self.rows, self.list_order
+        if len(tenants) < len(order):
+            return False
+        for tenant, key in zip(tenants, order, strict=False):
+            if tenant.key != key or (rows[key].tenant is not tenant and rows[key].tenant != tenant):
+                return False
+        added = tenants[len(order) :]
+        if len({tenant.key for tenant in added} | rows.keys()) != len(rows) + len(added):
+            return False  # a tenant listed twice: the whole list decides
+        for tenant in added:
+            rows[tenant.key] = TenantRow(tenant)
+            order.append(tenant.key)
+        self.counts[PENDING_BUCKET] += len(added)
+        if not self.counts[PENDING_BUCKET]:
+            del self.counts[PENDING_BUCKET]
+        return True
+
+    def _replace(self, tenants: list[Tenant]) -> None:
         rows: dict[str, TenantRow] = {}
         for tenant in tenants:
             row = self.rows.get(tenant.key)
@@ -444,7 +471,6 @@ class BoardModel:
         self.list_order = list(rows)
         self.counts = Counter(row.bucket for row in rows.values())
         self.versions = Counter(row.running_on for row in rows.values() if row.running_on)
-        self.recompute_view()
 
     def recompute_view(self, due_at: Callable[[str], float | None] | None = None) -> None:
         """Recompute which rows show and their order from the view options (and, grouped,

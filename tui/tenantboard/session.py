@@ -443,6 +443,7 @@ class Session:
                 target,
                 on_tenants=lambda tenants: self.adopt_tenants(tenants, source="server"),
                 on_result=self._result_arrived,
+                on_results=self.apply,  # a snapshot's, a slice at a time
                 on_status=lambda text, up: self._emit(ServerStatus(text, up)),
                 on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
                 on_rows=self._server_rows,

@@ -18,6 +18,7 @@ ENV_HOSTS: dict[str, str] = {
     "online": "online.superoffice.com",
 }
 ENVIRONMENTS: tuple[str, ...] = tuple(ENV_HOSTS)
+_CANONICAL_ENVS = {env: env for env in ENVIRONMENTS}
 #: Other names of an environment: SuperOffice's newer docs call stage `qaonline`.
 ENV_ALIASES: dict[str, str] = {"qaonline": "stage"}
 #: The hosts that answer "where does this tenant live"; a tenant's API is elsewhere.
@@ -50,13 +51,13 @@ def normalize_context_id(text: str) -> str:
 def normalize_env(text: str) -> str:
     """The environment's canonical name (``qaonline`` is ``stage``), or raise CheckError."""
     env = text.strip().lower()
-    env = ENV_ALIASES.get(env, env)
-    if env not in ENV_HOSTS:
+    canonical = _CANONICAL_ENVS.get(ENV_ALIASES.get(env, env))
+    if canonical is None:
         raise CheckError(
             ErrorKind.INVALID_CONTEXT,
             f"{clean(text, 20)!r} is not an environment (one of {env_names()})",
         )
-    return env
+    return canonical  # the one string of that name, not one per tenant
 
 
 def env_names() -> str:

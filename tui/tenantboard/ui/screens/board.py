@@ -299,10 +299,10 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
     def _rows_changed(self, rows: tuple[TenantRow, ...]) -> None:
         model = self.model
         headers: set[str] = set()
+        lines: list[int] = []
         for row in rows:
             key = row.tenant.key
-            for index in model.indexes_of(key):
-                self.table.row_updated(index)
+            lines += model.indexes_of(key)
             if key == self.detail_key:
                 self.show_detail_of_cursor_row()
             for header in model.groups_of.get(key, ()):
@@ -310,7 +310,8 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
         for line_id in headers:  # the groups' counts changed with their rows
             index = model.index_of(line_id)
             if index is not None:
-                self.table.row_updated(index)
+                lines.append(index)
+        self.table.rows_updated(lines)
         if model.view.depends_on_results or model.regroup_needed:
             self.pacing.view_soon()
         self.pacing.header_soon()
