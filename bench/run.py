@@ -9,6 +9,8 @@ makes a slow run, not a failure.
     python bench/run.py --chaos    # only the chaos soak: 3,000 tenants, a day of faults
     python bench/run.py --keys     # only the keys during a pass, rows not grouped and
                                    # grouped by host, 5 rounds of each (about 2 minutes)
+    python bench/run.py --board-fleet  # the board at 30,000 tenants and attached to a
+                                   # serve of 100,000 (bench/board_fleet.py; --quick too)
 """
 
 from __future__ import annotations
@@ -257,8 +259,6 @@ async def board_pass(
     and the time until the screen shows each answer is recorded. With ``group_by``, the
     rows are grouped (a header line per group): every first answer names a host, so the
     groups are remade while the pass runs."""
-    from textual import events
-
     from tenantboard.ui.app import TenantBoardApp
 
     settings = Settings(concurrency=concurrency, min_interval=900, max_interval=1800)
@@ -267,30 +267,35 @@ async def board_pass(
     started = time.perf_counter()
     async with app.run_test(size=(200, 50)):
         probe = RenderProbe(app)
-        # An operator's pace: a cursor move every 0.1 s; every fifth step the detail pane
-        # opened and closed, then a one-character filter typed and cleared.
         steps = 0
         while app.board.model.pending() > 0 or app.monitor.in_flight:
             if not operator:
                 await asyncio.sleep(0.05)
                 continue
-            target = app.board.table.cursor + 1
-            latencies["cursor"].append(
-                await answer_time(
-                    app, "down", lambda t0, i=target: probe.cursor_drawn.get(i, 0) > t0
-                )
-            )
             steps += 1
-            if steps % 5 == 0:
-                latencies["detail"].append(
-                    await answer_time(app, "enter", lambda t0: probe.detail_drawn > t0)
-                )
-                await asyncio.sleep(0.1)
-                app.post_message(events.Key("escape", None))
-                latencies["filter"].append(await filter_answer_time(app, probe))
-            await asyncio.sleep(0.1)
+            await operator_step(app, probe, latencies, steps)
         elapsed = time.perf_counter() - started
     return elapsed, latencies
+
+
+async def operator_step(app, probe: RenderProbe, latencies: dict[str, list[float]], step: int):  # type: ignore[no-untyped-def]
+    """An operator's pace: a cursor move every 0.1 s; every fifth step the detail pane
+    opened and closed, then a one-character filter typed and cleared. Each answer's time
+    is added to ``latencies``."""
+    from textual import events
+
+    target = app.board.table.cursor + 1
+    latencies["cursor"].append(
+        await answer_time(app, "down", lambda t0, i=target: probe.cursor_drawn.get(i, 0) > t0)
+    )
+    if step % 5 == 0:
+        latencies["detail"].append(
+            await answer_time(app, "enter", lambda t0: probe.detail_drawn > t0)
+        )
+        await asyncio.sleep(0.1)
+        app.post_message(events.Key("escape", None))
+        latencies["filter"].append(await filter_answer_time(app, probe))
+    await asyncio.sleep(0.1)
 
 
 async def board_steady_cost(
@@ -732,7 +737,17 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=5, help="with --keys: passes of each kind, pooled"
     )
+    parser.add_argument(
+        "--board-fleet",
+        action="store_true",
+        help="the board at 30,000 tenants and attached to 100,000 (bench/board_fleet.py)",
+    )
     args = parser.parse_args()
+    if args.board_fleet:
+        from board_fleet import main as board_fleet  # bench/ is on the path, as run.py
+
+        board_fleet(["--quick"] if args.quick else [])
+        return
     if args.keys:
         print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
         print_table(keys_only(args))
