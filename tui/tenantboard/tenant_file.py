@@ -13,12 +13,12 @@ import json
 import os
 import re
 import stat
-import tomli
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli
 import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
