@@ -390,42 +390,47 @@ class NotDone(Exception):
 #: A snapshot's rows are applied this many at a time, with a turn of the event loop
 #: between: a few milliseconds each.
 SLICE_ROWS = 200
+#: A snapshot's list is handed on with at most this many new tenants at a time.
+LIST_STEP = 4000
 
 
 class _ListLoad:
     """The tenants of a snapshot being read, each row turned into what the board keeps as
-    it is read (the decoded JSON is not kept), and when the list has grown enough to be
-    handed on again: at once, then each time it has doubled (the board redoes its view
-    each time, so the whole list costs about two views, not one a piece)."""
+    it is read (the decoded JSON is not kept), and handed on in steps: the first rows at
+    once, then whenever as many again have been read, but never more than
+    :data:`LIST_STEP` new tenants at a time (each step redoes the board's view and makes
+    the new tenants' rows, so the whole list costs a few views, none of them long)."""
 
     def __init__(self, known: dict[str, Tenant]) -> None:
         self._known = known
-        self._read: dict[str, Tenant] = {}
-        self._rows: list[_Row] = []
-        self._handed_on = 0
+        self._handed: dict[str, Tenant] = {}
+        self._waiting: list[tuple[Tenant, _Row]] = []
 
     def read(self, rows: list[Any]) -> None:
         for row in rows:
             tenant = tenant_from_row(row) if isinstance(row, dict) else None
             if tenant is not None:
-                self._read[tenant.key] = tenant
-                self._rows.append(_read_row(row, tenant))
+                self._waiting.append((tenant, _read_row(row, tenant)))
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
 
     def grown(self) -> bool:
-        return len(self._read) > 0 and len(self._read) >= 2 * self._handed_on
+        """True when enough has been read since the last step for another."""
+        return len(self._waiting) >= min(max(len(self._handed), 1), LIST_STEP)
 
-    def tenants(self, *, complete: bool) -> dict[str, Tenant]:
-        """The list so far: those read, then (unless ``complete``) those known before and
-        not read yet, so that nothing is dropped and taken back while the list comes in."""
-        self._handed_on = len(self._read)
-        if complete:
-            return dict(self._read)
-        rest = {key: tenant for key, tenant in self._known.items() if key not in self._read}
-        return {**self._read, **rest}
-
-    def take_rows(self) -> list[_Row]:
-        rows, self._rows = self._rows, []
-        return rows
+    def step(self, *, complete: bool) -> tuple[dict[str, Tenant], list[_Row]]:
+        """The list with up to :data:`LIST_STEP` more tenants, and their rows. The list is
+        those read, then (until the last step of a ``complete`` snapshot) those known
+        before and not read yet: nothing is dropped and taken back while the list comes."""
+        taken, self._waiting = self._waiting[:LIST_STEP], self._waiting[LIST_STEP:]
+        for tenant, _ in taken:
+            self._handed[tenant.key] = tenant
+        if complete and not self._waiting:
+            return dict(self._handed), [row for _, row in taken]
+        rest = {key: tenant for key, tenant in self._known.items() if key not in self._handed}
+        return {**self._handed, **rest}, [row for _, row in taken]
 
 
 #: A server's row as the board takes it: its check (None before the first), whether the
@@ -520,9 +525,9 @@ class ServerFeed:
     async def _load_snapshot(self) -> None:
         """Read the snapshot as it arrives (:class:`SnapshotReader`) and hand it on in
         pieces, letting the board draw and take keys between them: the list as it grows
-        (first as soon as its first rows are in, then each time it has doubled, then
-        whole), and the rows' checks and marks a slice at a time. Tenants the board knew
-        stay listed until the whole list is in."""
+        (first as soon as its first rows are in, then in steps, :class:`_ListLoad`), and
+        the rows' checks and marks a slice at a time. Tenants the board knew stay listed
+        until the whole list is in."""
         reader = SnapshotReader()
         loading = _ListLoad(self._tenants)
         async with self._http.stream("GET", self.target.url + "/api/snapshot") as response:
@@ -530,28 +535,29 @@ class ServerFeed:
             response.raise_for_status()
             async for chunk in response.aiter_bytes():
                 loading.read(reader.feed(chunk))
-                if loading.grown():
+                while loading.grown():
                     await self._hand_on(loading, complete=False)
                 await asyncio.sleep(0)
         head, rows = reader.finish()
         loading.read(rows)
         await self._hand_on(loading, complete=True)
+        while loading.waiting:
+            await self._hand_on(loading, complete=True)
         self._on_windows(open_windows(head.get("maintenance")))
         seq = head.get("seq")
         self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
     async def _hand_on(self, loading: _ListLoad, *, complete: bool) -> None:
-        """The list as read so far (whole, with ``complete``), then the checks and the rest
-        of each row read since the last time, :data:`SLICE_ROWS` at a time, applied at once
+        """One step of the list (:meth:`_ListLoad.step`), then the checks and the rest of
+        each row it added, :data:`SLICE_ROWS` at a time, applied at once
         (``on_results``) with a turn of the event loop between slices: keys and frames come
         between them, and what waits is never more than the rows read."""
-        self._tenants = loading.tenants(complete=complete)
-        self._checked = {key: at for key, at in self._checked.items() if key in self._tenants}
+        self._tenants, rows = loading.step(complete=complete)
+        if complete and not loading.waiting:  # the whole list: forget those gone
+            self._checked = {key: at for key, at in self._checked.items() if key in self._tenants}
         self._on_tenants(list(self._tenants.values()))
-        rows = loading.take_rows()
         for start in range(0, len(rows), SLICE_ROWS):
-            if start:
-                await asyncio.sleep(0)
+            await asyncio.sleep(0)
             results = []
             known = []
             for result, stamped, rest in rows[start : start + SLICE_ROWS]:
