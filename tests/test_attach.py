@@ -3,6 +3,9 @@ snapshot and event stream, and it asks SuperOffice nothing."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+
 import httpx
 import pytest
 
@@ -594,3 +597,45 @@ async def test_reading_the_snapshot_again_keeps_every_row_it_has(clock, fleet_se
         await until(pilot, lambda: added.key in app.board.model.rows, tries=1000)
         assert removed == []
         assert all(app.board.model.rows[key] is row for key, row in rows.items())
+
+
+class BusyServer(NoSuperOffice):
+    """A busy server: checks finish between the board's requests (before each request for
+    the event stream), more than the server keeps for a late listener. Counts snapshots."""
+
+    def __init__(self, server, checks: int) -> None:
+        super().__init__(server.url)
+        self.serving, self.checks, self.snapshots, self.round = server, checks, 0, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/snapshot":
+            self.snapshots += 1
+        elif request.url.path == "/api/events" and self.round < 5:
+            self.round += 1
+            await asyncio.to_thread(self.serving.run, self._checks_finish(self.round))
+        return await super().handle_async_request(request)
+
+    async def _checks_finish(self, round_: int) -> None:
+        for second in range(self.checks):
+            self.serving.watcher.record(
+                ok(FLEET[second], State.Suspended, at=round_ * 100 + second)
+            )
+
+
+async def test_a_busy_server_is_followed_without_reading_its_snapshot_again(
+    clock, fleet_server
+) -> None:
+    """The checks that finish while the board reads the snapshot reach it, and it reads the
+    snapshot once: had it asked for the stream only after the snapshot, the server would
+    no longer have had those events (it keeps the newest few), answered ``reset``, and
+    the board would have read the snapshot again, and again, never catching up."""
+    server = fleet_server
+    server.watcher.hub.recent = deque(maxlen=8)  # a busy server keeps few events
+    transport = BusyServer(server, checks=20)
+    app = make_board(clock, [], attach=AttachTarget.parse(server.url), transport=transport)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: state_of(app, FLEET[19].key) == "Suspended", tries=1000)
+        await until(pilot, lambda: state_of(app, FLEET[-1].key) == "Running", tries=1000)
+        await pilot.pause(0.3)
+        assert transport.snapshots == 1
+        assert app.session.feed is not None and app.session.feed.connected

@@ -490,17 +490,20 @@ class ServerFeed:
         await self._http.aclose()
 
     async def run(self) -> None:
-        """Until cancelled or refused: snapshot, then the event stream; reconnect when
-        either breaks."""
+        """Until cancelled or refused: the event stream and the snapshot (:meth:`_follow`);
+        reconnect when either breaks."""
         retry = RETRY_FIRST
+
+        def attached() -> None:
+            nonlocal retry
+            retry = RETRY_FIRST
+            if not self.connected:
+                self.connected = True
+                self._on_status(f"attached to {self.target.url}", True)
+
         while True:
             try:
-                await self._load_snapshot()
-                if not self.connected:
-                    self.connected = True
-                    self._on_status(f"attached to {self.target.url}", True)
-                retry = RETRY_FIRST
-                await self._follow()
+                await self._follow(attached)
                 reason = "the server closed the event stream"
             except Refused as exc:
                 self.connected = False
@@ -588,23 +591,44 @@ class ServerFeed:
             self._on_result(result)
         return rest
 
-    async def _follow(self) -> None:
-        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(self.seq)}
+    async def _follow(self, attached: Callable[[], None]) -> None:
+        """Listen to the event stream from now on, read the snapshot meanwhile (``attached``
+        once it is in), then take the events that came after it, and every event after
+        those. Events are gathered while a snapshot is read, so that reading a big one
+        (seconds, at 100,000 tenants) never loses the events of those seconds: asking for
+        them afterwards (``Last-Event-ID``) finds them gone from a busy server, which
+        answers ``reset``, and the snapshot would be read again, and again."""
         url = self.target.url + "/api/events"
-        async with self._http.stream("GET", url, headers=headers) as response:
+        async with self._http.stream(
+            "GET", url, headers={"Accept": "text/event-stream"}
+        ) as response:
             self._check_allowed(response)
             response.raise_for_status()
-            async for event in server_events(response.aiter_lines()):
-                if event.id is not None:
-                    self.seq = event.id
-                if event.kind == "result" and isinstance(event.data, dict):
-                    known = self._apply(event.data)
-                    if known is not None:
-                        self._on_rows([known])
-                elif event.kind == "maintenance" and isinstance(event.data, dict):
-                    self._on_windows(open_windows(event.data.get("open")))
-                elif event.kind == "reset":
-                    await self._load_snapshot()
+            waiting: asyncio.Queue[ServerEvent | None] = asyncio.Queue()
+            listening = asyncio.create_task(_gather_events(response, waiting))
+            try:
+                await self._load_snapshot()
+                attached()
+                while (event := await _next_event(waiting, listening)) is not None:
+                    await self._take(event)
+            finally:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
+
+    async def _take(self, event: ServerEvent) -> None:
+        """One event of the stream; those the snapshot read already (``seq``) are skipped."""
+        if event.id is not None:
+            if event.id <= self.seq:
+                return
+            self.seq = event.id
+        if event.kind == "result" and isinstance(event.data, dict):
+            known = self._apply(event.data)
+            if known is not None:
+                self._on_rows([known])
+        elif event.kind == "maintenance" and isinstance(event.data, dict):
+            self._on_windows(open_windows(event.data.get("open")))
+        elif event.kind == "reset":
+            await self._load_snapshot()
 
     # -- asking the server to change something, or for more ---------------------------------
 
@@ -653,6 +677,36 @@ class ServerFeed:
             return response.json()
         except ValueError:
             raise NotDone("the server's answer is not JSON") from None
+
+
+#: Events gathered while a snapshot is read, at most: a board this far behind reads the
+#: snapshot again rather than hold more (at 2,000 results a second, 25 s of them).
+MAX_WAITING_EVENTS = 50_000
+
+
+async def _gather_events(response: httpx.Response, waiting: asyncio.Queue[ServerEvent | None]):
+    """Put the stream's events in ``waiting`` as they come, and None once it ends (or
+    breaks); when more wait than :data:`MAX_WAITING_EVENTS`, they are dropped for one
+    ``reset``."""
+    try:
+        async for event in server_events(response.aiter_lines()):
+            if waiting.qsize() >= MAX_WAITING_EVENTS:
+                while not waiting.empty():
+                    waiting.get_nowait()
+                event = ServerEvent(None, "reset", {"reason": "the board fell behind"})
+            waiting.put_nowait(event)
+    finally:
+        waiting.put_nowait(None)
+
+
+async def _next_event(
+    waiting: asyncio.Queue[ServerEvent | None], listening: asyncio.Task[None]
+) -> ServerEvent | None:
+    """The next event; None once the stream has ended (a stream that broke raises)."""
+    event = await waiting.get()
+    if event is None:
+        await listening  # the stream's error, if it broke
+    return event
 
 
 def _refusal(target: AttachTarget) -> str:
