@@ -427,10 +427,11 @@ class _ListLoad:
         taken, self._waiting = self._waiting[:LIST_STEP], self._waiting[LIST_STEP:]
         for tenant, _ in taken:
             self._handed[tenant.key] = tenant
-        if complete and not self._waiting:
-            return dict(self._handed), [row for _, row in taken]
+        rows = [row for _, row in taken]
         rest = {key: tenant for key, tenant in self._known.items() if key not in self._handed}
-        return {**self._handed, **rest}, [row for _, row in taken]
+        if not rest or (complete and not self._waiting):
+            return self._handed, rows  # (this load's own: no copy of 100,000 each step)
+        return {**self._handed, **rest}, rows
 
 
 #: A server's row as the board takes it: its check (None before the first), whether the
@@ -609,8 +610,12 @@ class ServerFeed:
             try:
                 await self._load_snapshot()
                 attached()
+                taken = 0
                 while (event := await _next_event(waiting, listening)) is not None:
                     await self._take(event)
+                    taken += 1
+                    if taken % EVENTS_PER_TURN == 0:  # those gathered meanwhile: in slices
+                        await asyncio.sleep(0)
             finally:
                 listening.cancel()
                 await asyncio.gather(listening, return_exceptions=True)
@@ -679,6 +684,9 @@ class ServerFeed:
             raise NotDone("the server's answer is not JSON") from None
 
 
+#: Events taken between two turns of the event loop (a queue that holds some hands them
+#: out without one).
+EVENTS_PER_TURN = 100
 #: Events gathered while a snapshot is read, at most: a board this far behind reads the
 #: snapshot again rather than hold more (at 2,000 results a second, 25 s of them).
 MAX_WAITING_EVENTS = 50_000

@@ -428,7 +428,10 @@ class BoardScreen(ListActions, MarkActions, MaintenanceActions, FrameTimerScreen
     def _list_changed(self, source: str) -> None:
         if self.detail_key is not None and self.detail_key not in self.model.rows:
             self.action_close_detail()
-        self.apply_view()
+        if source == "server":  # a big server's list comes in steps: the view once a second
+            self.pacing.view_soon()
+        else:
+            self.apply_view()
         if source == "file":
             self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
 
