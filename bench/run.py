@@ -10,6 +10,8 @@ makes a slow run, not a failure.
     python bench/run.py --keys     # only the keys during a pass, rows not grouped and
                                    # grouped by host, 5 rounds of each (about 2 minutes)
     python bench/run.py --fleet    # serve at 100,000 tenants (bench/fleet.py; --quick too)
+    python bench/run.py --board-fleet  # the board at 30,000 tenants and attached to a
+                                   # serve of 100,000 (bench/board_fleet.py; --quick too)
 """
 
 from __future__ import annotations
@@ -266,8 +268,6 @@ async def board_pass(
     and the time until the screen shows each answer is recorded. With ``group_by``, the
     rows are grouped (a header line per group): every first answer names a host, so the
     groups are remade while the pass runs."""
-    from textual import events
-
     from tenantboard.ui.app import TenantBoardApp
 
     settings = Settings(concurrency=concurrency, min_interval=900, max_interval=1800)
@@ -276,30 +276,35 @@ async def board_pass(
     started = time.perf_counter()
     async with app.run_test(size=(200, 50)):
         probe = RenderProbe(app)
-        # An operator's pace: a cursor move every 0.1 s; every fifth step the detail pane
-        # opened and closed, then a one-character filter typed and cleared.
         steps = 0
         while app.board.model.pending() > 0 or app.monitor.in_flight:
             if not operator:
                 await asyncio.sleep(0.05)
                 continue
-            target = app.board.table.cursor + 1
-            latencies["cursor"].append(
-                await answer_time(
-                    app, "down", lambda t0, i=target: probe.cursor_drawn.get(i, 0) > t0
-                )
-            )
             steps += 1
-            if steps % 5 == 0:
-                latencies["detail"].append(
-                    await answer_time(app, "enter", lambda t0: probe.detail_drawn > t0)
-                )
-                await asyncio.sleep(0.1)
-                app.post_message(events.Key("escape", None))
-                latencies["filter"].append(await filter_answer_time(app, probe))
-            await asyncio.sleep(0.1)
+            await operator_step(app, probe, latencies, steps)
         elapsed = time.perf_counter() - started
     return elapsed, latencies
+
+
+async def operator_step(app, probe: RenderProbe, latencies: dict[str, list[float]], step: int):  # type: ignore[no-untyped-def]
+    """An operator's pace: a cursor move every 0.1 s; every fifth step the detail pane
+    opened and closed, then a one-character filter typed and cleared. Each answer's time
+    is added to ``latencies``."""
+    from textual import events
+
+    target = app.board.table.cursor + 1
+    latencies["cursor"].append(
+        await answer_time(app, "down", lambda t0, i=target: probe.cursor_drawn.get(i, 0) > t0)
+    )
+    if step % 5 == 0:
+        latencies["detail"].append(
+            await answer_time(app, "enter", lambda t0: probe.detail_drawn > t0)
+        )
+        await asyncio.sleep(0.1)
+        app.post_message(events.Key("escape", None))
+        latencies["filter"].append(await filter_answer_time(app, probe))
+    await asyncio.sleep(0.1)
 
 
 async def board_steady_cost(
@@ -744,11 +749,21 @@ def main() -> None:
     parser.add_argument(
         "--fleet", action="store_true", help="serve at 100,000 tenants (bench/fleet.py)"
     )
+    parser.add_argument(
+        "--board-fleet",
+        action="store_true",
+        help="the board at 30,000 tenants and attached to 100,000 (bench/board_fleet.py)",
+    )
     args = parser.parse_args()
     if args.fleet:
         from fleet import main as fleet  # bench/ is on the path: this script lives there
 
         fleet(["--tenants", str(args.tenants or 100_000), *(["--quick"] if args.quick else [])])
+        return
+    if args.board_fleet:
+        from board_fleet import main as board_fleet  # bench/ is on the path, as run.py
+
+        board_fleet(["--quick"] if args.quick else [])
         return
     args.tenants = args.tenants or 10_000
     if args.keys:

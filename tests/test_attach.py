@@ -3,13 +3,16 @@ snapshot and event stream, and it asks SuperOffice nothing."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+
 import httpx
 import pytest
 
 from tenantboard.answers import State
 from tenantboard.cli import main
-from tenantboard.remote import AttachTarget, server_events, server_row
-from tenantboard.session import ServerStatus
+from tenantboard.remote import AttachTarget, SnapshotReader, server_events, server_row
+from tenantboard.session import ListChanged, ResultsApplied, ServerStatus
 from tenantboard.tenant import Tenant
 
 from .conftest import FIXED_NOW, make_board, until
@@ -464,3 +467,175 @@ async def test_uptimes_from_the_server_resort_the_board_at_most_once_a_second(cl
             assert len(redone) <= 2
             clock.advance(1.0)  # the view is redone within the second
             await until(pilot, lambda: len(redone) >= 1, tries=200)
+
+
+# -- a fleet's snapshot ----------------------------------------------------------------------
+
+
+def test_the_snapshot_is_read_as_it_arrives_whatever_the_pieces() -> None:
+    """Rows are handed on as soon as each is complete, however the bytes are cut (a
+    piece may end inside a row, a number, a multi-byte character); the other members
+    come at the end, and what is not a serve's snapshot is refused."""
+    import json
+
+    snapshot = {
+        "seq": 12345,
+        "maintenance": [{"name": "db move"}],
+        "tenants": [{"key": "online:Cust1", "label": "Nørd ]}"}, {"key": "online:Cust2"}],
+        "total": 2,
+    }
+    text = json.dumps(snapshot, ensure_ascii=False).encode()
+    for size in (1, 2, 5, 64, len(text)):
+        reader, rows = SnapshotReader(), []
+        for start in range(0, len(text), size):
+            rows += reader.feed(text[start : start + size])
+            if size == 64 and start == 64:
+                assert rows == snapshot["tenants"][:1]  # before the document ends
+        head, rest = reader.finish()
+        assert rows + rest == snapshot["tenants"]
+        assert head == {"seq": 12345, "maintenance": [{"name": "db move"}], "total": 2}
+    for bad in (b"[]", b'{"seq": 1}', b'{"tenants": [{"key": 1}', b'{"tenants": []} {}', b"<html>"):
+        with pytest.raises(ValueError, match="not a tenantboard serve snapshot"):
+            reader = SnapshotReader()
+            reader.feed(bad)
+            reader.finish()
+
+
+FLEET = [Tenant(f"Cust{number}", "online", f"Fleet tenant {number}") for number in range(1, 1201)]
+
+
+class Trickle(NoSuperOffice):
+    """The server's answers as a slow network brings them: a few kilobytes at a time."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+
+        async def pieces():
+            async for chunk in response.aiter_raw():
+                for start in range(0, len(chunk), 2048):
+                    yield chunk[start : start + 2048]
+
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=_Stream(pieces(), response)
+        )
+
+
+class _Stream(httpx.AsyncByteStream):
+    def __init__(self, pieces, response: httpx.Response) -> None:
+        self.pieces, self.response = pieces, response
+
+    async def __aiter__(self):
+        async for piece in self.pieces:
+            yield piece
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
+@pytest.fixture
+def fleet_server():
+    watcher = idle_watcher(FLEET)
+    watcher.session.apply(ok(tenant, State.Running) for tenant in FLEET)
+    with ThreadedServer(watcher) as running:
+        yield running
+
+
+async def test_a_big_snapshot_is_shown_as_it_comes_and_keys_are_answered_meanwhile(
+    clock, fleet_server
+) -> None:
+    """An attached board on a server with many tenants does not wait for the whole
+    snapshot: the first rows show while the rest is read, the list grows in the server's
+    order, and the rows' checks are applied a slice at a time with the screen's turn in
+    between, so a key pressed while they are applied is answered before they are all in."""
+    from textual import events
+
+    server = fleet_server
+    app = make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=Trickle(server.url)
+    )
+    lists: list[int] = []
+    applied: list[tuple[int, int]] = []  # (checks applied so far, the cursor then)
+
+    def listen(change) -> None:
+        if isinstance(change, ListChanged):
+            lists.append(len(change.tenants))
+        elif isinstance(change, ResultsApplied):
+            done = (applied[-1][0] if applied else 0) + len(change.results)
+            if not applied:
+                app.post_message(events.Key("down", None))  # pressed as the checks come
+            applied.append((done, app.board.table.cursor))
+
+    app.session.subscribe(listen)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: app.board.model.total == len(FLEET), tries=1000)
+        await until(pilot, lambda: applied and applied[-1][0] == len(FLEET), tries=1000)
+        assert lists[0] < len(FLEET) and lists[-1] == len(FLEET)  # shown before all read
+        assert lists == sorted(lists)
+        assert app.board.model.list_order == [tenant.key for tenant in FLEET]
+        answered = [done for done, cursor in applied if cursor == 1]
+        assert answered and answered[0] < len(FLEET)  # the key, before the last slice
+        assert state_of(app, FLEET[-1].key) == "Running"
+
+
+async def test_reading_the_snapshot_again_keeps_every_row_it_has(clock, fleet_server) -> None:
+    """The server's list changed (a reset): the board reads the snapshot again, and the
+    tenants it already shows keep their rows (and what they know) throughout; none is
+    dropped and taken back while the new list comes in."""
+    server = fleet_server
+    app = make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+    )
+    removed: list[str] = []
+    app.session.subscribe(
+        lambda change: removed.extend(change.removed) if isinstance(change, ListChanged) else None
+    )
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: state_of(app, FLEET[-1].key) == "Running", tries=1000)
+        rows = dict(app.board.model.rows)
+        added = Tenant("Cust99999", "online", "New one")
+        server.call(lambda: server.watcher.session.adopt_tenants([*FLEET, added], source="file"))
+        await until(pilot, lambda: added.key in app.board.model.rows, tries=1000)
+        assert removed == []
+        assert all(app.board.model.rows[key] is row for key, row in rows.items())
+
+
+class BusyServer(NoSuperOffice):
+    """A busy server: checks finish between the board's requests (before each request for
+    the event stream), more than the server keeps for a late listener. Counts snapshots."""
+
+    def __init__(self, server, checks: int) -> None:
+        super().__init__(server.url)
+        self.serving, self.checks, self.snapshots, self.round = server, checks, 0, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/snapshot":
+            self.snapshots += 1
+        elif request.url.path == "/api/events" and self.round < 5:
+            self.round += 1
+            await asyncio.to_thread(self.serving.run, self._checks_finish(self.round))
+        return await super().handle_async_request(request)
+
+    async def _checks_finish(self, round_: int) -> None:
+        for second in range(self.checks):
+            self.serving.watcher.record(
+                ok(FLEET[second], State.Suspended, at=round_ * 100 + second)
+            )
+
+
+async def test_a_busy_server_is_followed_without_reading_its_snapshot_again(
+    clock, fleet_server
+) -> None:
+    """The checks that finish while the board reads the snapshot reach it, and it reads the
+    snapshot once: had it asked for the stream only after the snapshot, the server would
+    no longer have had those events (it keeps the newest few), answered ``reset``, and
+    the board would have read the snapshot again, and again, never catching up."""
+    server = fleet_server
+    server.watcher.hub.recent = deque(maxlen=8)  # a busy server keeps few events
+    transport = BusyServer(server, checks=20)
+    app = make_board(clock, [], attach=AttachTarget.parse(server.url), transport=transport)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: state_of(app, FLEET[19].key) == "Suspended", tries=1000)
+        await until(pilot, lambda: state_of(app, FLEET[-1].key) == "Running", tries=1000)
+        await pilot.pause(0.3)
+        assert transport.snapshots == 1
+        assert app.session.feed is not None and app.session.feed.connected

@@ -9,6 +9,7 @@ import pytest
 from tenantboard.ui.pacing import (
     BATCH_DELAY,
     INPUT_PRIORITY,
+    MAX_BATCH,
     MAX_DEFER,
     NOTICE_DELAY,
     SUMMARY_DELAY,
@@ -99,6 +100,19 @@ def test_results_finishing_together_are_one_batch(pacing, timers, board) -> None
     assert board.batches == [] and not pacing.idle
     timers.advance(BATCH_DELAY)
     assert board.batches == [[1, 2, 3]]
+    assert pacing.idle
+
+
+def test_a_flood_of_results_is_delivered_a_slice_at_a_time(pacing, timers, board) -> None:
+    """An attached board hands on a snapshot's rows by the thousand: the board draws them
+    in slices, each at its own turn of the event loop (keys and frames come between),
+    all of them, in the order they came."""
+    flood = list(range(2 * MAX_BATCH + 7))
+    for result in flood:
+        pacing.add(result)
+    timers.advance(BATCH_DELAY)
+    assert [len(batch) for batch in board.batches] == [MAX_BATCH, MAX_BATCH, 7]
+    assert [result for batch in board.batches for result in batch] == flood
     assert pacing.idle
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from datetime import datetime, timedelta
 
 from tenantboard.answers import Severity
@@ -70,7 +71,7 @@ def host_of(url: str | None) -> str:
         return ""
     rest = url.split("://", 1)[-1]
     host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return clean(host, 60)
+    return sys.intern(clean(host, 60))  # a few hosts, kept for every row: one string each
 
 
 def length(seconds: float) -> str:

@@ -298,7 +298,10 @@ class IncidentDetector:
             self._leave(key, before)
         if host:
             self._host_of[key] = host
-            self._hosts.setdefault(host, _Host()).tenants.add(key)
+            place = self._hosts.get(host)
+            if place is None:  # not setdefault: a _Host made for every result costs
+                place = self._hosts[host] = _Host()
+            place.tenants.add(key)
         return host
 
     def _leave(self, key: str, host: str) -> None:

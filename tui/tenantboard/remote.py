@@ -19,9 +19,11 @@ data: every text is cleaned, every tenant, mark, window and figure validated.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import random
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,7 +137,7 @@ def _state(result: dict[str, Any], version: Any, tenant: Tenant) -> TenantState 
     return TenantState(
         context_id=tenant.context_id,
         state=state,
-        state_raw=clean(name, 120),
+        state_raw=sys.intern(clean(name, 120)),  # a few states, 100,000 rows: one string each
         is_running=running if isinstance(running, bool) else None,
         endpoint=clean(result["endpoint"], 2048)
         if isinstance(result.get("endpoint"), str)
@@ -143,7 +145,7 @@ def _state(result: dict[str, Any], version: Any, tenant: Tenant) -> TenantState 
         api=clean(result["api"], 2048) if isinstance(result.get("api"), str) else None,
         valid_until=_time(valid_raw),
         valid_until_raw=clean(valid_raw, 80) if isinstance(valid_raw, str) else None,
-        version=clean(version, 200) if isinstance(version, str) and version else None,
+        version=sys.intern(clean(version, 200)) if isinstance(version, str) and version else None,
     )
 
 
@@ -204,6 +206,142 @@ def open_windows(data: Any) -> list[Window]:
     return [window for window in found if window is not None]
 
 
+# -- the snapshot, read as it arrives ---------------------------------------------------------
+
+#: A snapshot's single value (a row, the list of open windows) may be at most this long:
+#: anything longer is not a tenantboard serve's, and would be scanned again with each piece.
+MAX_VALUE_CHARS = 4 * 1024 * 1024
+_SPACE = " \t\n\r"
+
+
+class SnapshotReader:
+    """Reads ``/api/snapshot`` as its bytes arrive: each row of ``tenants`` as soon as it is
+    complete (:meth:`feed`), everything else once the document ends (:meth:`finish`).
+
+    A snapshot of 100,000 tenants is about 90 MB: decoded in one piece it would hold up the
+    board's event loop for a second or more (the JSON decoder does not let go of the
+    interpreter, so a thread would not help) and hold the whole text and every decoded row
+    at once. Here the decoding is done a piece at a time, each row by the standard
+    library's decoder, and nothing but the rows not yet handed on is kept. Anything that is
+    not a JSON object raises ValueError."""
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self._json = json.JSONDecoder()
+        self._text = ""
+        self._at = 0
+        #: What comes next: "open" ({), "key" (a name or }), "colon", "value", "rows"
+        #: (a row or ]), "after-row" (, or ]), "after-value" (, or }), "done".
+        self._expect = "open"
+        self._key = ""
+        self._ended = False
+        #: The document's members but ``tenants``, as far as read.
+        self.head: dict[str, Any] = {}
+        self.rows_seen = False
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """The rows completed by ``chunk`` (each as decoded: the caller checks them)."""
+        self._text = self._text[self._at :] + self._utf8.decode(chunk)
+        self._at = 0
+        rows: list[Any] = []
+        while self._step(rows):
+            pass
+        if len(self._text) - self._at > MAX_VALUE_CHARS:
+            raise ValueError("that is not a tenantboard serve snapshot (a value too long)")
+        return rows
+
+    def finish(self) -> tuple[dict[str, Any], list[Any]]:
+        """The document has ended: its other members, and the rows not yet handed on."""
+        self._text = self._text[self._at :] + self._utf8.decode(b"", final=True)
+        self._at = 0
+        self._ended = True
+        rows: list[Any] = []
+        while self._step(rows):
+            pass
+        if self._expect != "done" or self._text[self._at :].strip(_SPACE):
+            raise ValueError("that is not a tenantboard serve snapshot (it ends early)")
+        if not self.rows_seen:
+            raise ValueError("that is not a tenantboard serve snapshot (no tenants)")
+        return self.head, rows
+
+    def _skip_space(self) -> str | None:
+        """The next character that is not white space (not taken), or None for now."""
+        text, at = self._text, self._at
+        while at < len(text) and text[at] in _SPACE:
+            at += 1
+        self._at = at
+        return text[at] if at < len(text) else None
+
+    def _value(self) -> tuple[bool, Any]:
+        """(True, the value) when a whole value is here; (False, None) to wait for more. A
+        value must be followed by something (a number might go on) unless the text ended."""
+        try:
+            value, end = self._json.raw_decode(self._text, self._at)
+        except json.JSONDecodeError:
+            if self._ended:
+                raise ValueError("that is not a tenantboard serve snapshot (bad JSON)") from None
+            return False, None
+        if end >= len(self._text) and not self._ended:
+            return False, None
+        self._at = end
+        return True, value
+
+    def _step(self, rows: list[Any]) -> bool:
+        """Take one token or value; False when more text is needed (or the end is reached)."""
+        char = self._skip_space()
+        if char is None or self._expect == "done":
+            return False
+        expect = self._expect
+        if expect == "open":
+            self._take("{", "key")
+        elif expect in ("key", "after-value"):
+            if char == "}":
+                self._at += 1
+                self._expect = "done"
+                return False
+            if expect == "after-value":
+                self._take(",", "key")
+                return True
+            done, key = self._value()
+            if not done:
+                return False
+            if not isinstance(key, str):
+                raise ValueError("that is not a tenantboard serve snapshot (not an object)")
+            self._key, self._expect = key, "colon"
+        elif expect == "colon":
+            self._take(":", "value")
+        elif expect == "value":
+            if self._key == "tenants" and char == "[":
+                self._at += 1
+                self._expect, self.rows_seen = "rows", True
+                return True
+            done, value = self._value()
+            if not done:
+                return False
+            self.head[self._key] = value
+            self._expect = "after-value"
+        elif expect in ("rows", "after-row"):
+            if char == "]":
+                self._at += 1
+                self._expect = "after-value"
+                return True
+            if expect == "after-row":
+                self._take(",", "rows")
+                return True
+            done, row = self._value()
+            if not done:
+                return False
+            rows.append(row)
+            self._expect = "after-row"
+        return True
+
+    def _take(self, char: str, then: str) -> None:
+        if self._text[self._at] != char:
+            raise ValueError(f"that is not a tenantboard serve snapshot (expected {char!r})")
+        self._at += 1
+        self._expect = then
+
+
 # -- following the server ------------------------------------------------------------------------
 
 
@@ -254,6 +392,64 @@ class NotDone(Exception):
         self.status = status
 
 
+#: A snapshot's rows are applied this many at a time, with a turn of the event loop
+#: between: a few milliseconds each.
+SLICE_ROWS = 200
+#: A snapshot's list is handed on with at most this many new tenants at a time.
+LIST_STEP = 4000
+
+
+class _ListLoad:
+    """The tenants of a snapshot being read, each row turned into what the board keeps as
+    it is read (the decoded JSON is not kept), and handed on in steps: the first rows at
+    once, then whenever as many again have been read, but never more than
+    :data:`LIST_STEP` new tenants at a time (each step redoes the board's view and makes
+    the new tenants' rows, so the whole list costs a few views, none of them long)."""
+
+    def __init__(self, known: dict[str, Tenant]) -> None:
+        self._known = known
+        self._handed: dict[str, Tenant] = {}
+        self._waiting: list[tuple[Tenant, _Row]] = []
+
+    def read(self, rows: list[Any]) -> None:
+        for row in rows:
+            tenant = tenant_from_row(row) if isinstance(row, dict) else None
+            if tenant is not None:
+                self._waiting.append((tenant, _read_row(row, tenant)))
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def grown(self) -> bool:
+        """True when enough has been read since the last step for another."""
+        return len(self._waiting) >= min(max(len(self._handed), 1), LIST_STEP)
+
+    def step(self, *, complete: bool) -> tuple[dict[str, Tenant], list[_Row]]:
+        """The list with up to :data:`LIST_STEP` more tenants, and their rows. The list is
+        those read, then (until the last step of a ``complete`` snapshot) those known
+        before and not read yet: nothing is dropped and taken back while the list comes."""
+        taken, self._waiting = self._waiting[:LIST_STEP], self._waiting[LIST_STEP:]
+        for tenant, _ in taken:
+            self._handed[tenant.key] = tenant
+        rows = [row for _, row in taken]
+        rest = {key: tenant for key, tenant in self._known.items() if key not in self._handed}
+        if not rest or (complete and not self._waiting):
+            return self._handed, rows  # (this load's own: no copy of 100,000 each step)
+        return {**self._handed, **rest}, rows
+
+
+#: A server's row as the board takes it: its check (None before the first), whether the
+#: server said when that check was made, and the rest.
+_Row = tuple[CheckResult | None, bool, ServerRow]
+
+
+def _read_row(row: dict[str, Any], tenant: Tenant) -> _Row:
+    result = result_from_row(row, tenant)
+    stamped = result is not None and isinstance(row["result"].get("checked_at"), str)
+    return result, stamped, server_row(row, tenant)
+
+
 class ServerFeed:
     """Keeps an attached board up to date from the server; run it as a worker. It stops
     (after ``on_refused``) when the server refuses it; any other failure is retried."""
@@ -264,6 +460,7 @@ class ServerFeed:
         *,
         on_tenants: Callable[[list[Tenant]], None],
         on_result: Callable[[CheckResult], None],
+        on_results: Callable[[list[CheckResult]], None] | None = None,
         on_status: Callable[[str, bool], None],
         on_refused: Callable[[str], None] | None = None,
         on_rows: Callable[[list[ServerRow]], None] | None = None,
@@ -275,6 +472,8 @@ class ServerFeed:
         self.target = target
         self._on_tenants = on_tenants
         self._on_result = on_result
+        #: Where a snapshot's checks go, a slice at a time: applied at once, not gathered.
+        self._on_results = on_results or (lambda results: [on_result(r) for r in results])
         self._on_status = on_status
         self._on_refused = on_refused or (lambda message: on_status(message, False))
         self._on_rows = on_rows or (lambda rows: None)
@@ -286,9 +485,9 @@ class ServerFeed:
             follow_redirects=False,
         )
         self._tenants: dict[str, Tenant] = {}
-        #: Per tenant, the ``checked_at`` of the last check handed on: the server sends a
-        #: row again when a mark or a window changes, and that is not another check.
-        self._checked: dict[str, str] = {}
+        #: Per tenant, when the last check handed on was made: the server sends a row
+        #: again when a mark or a window changes, and that is not another check.
+        self._checked: dict[str, datetime] = {}
         self._rng = rng or random.Random()
         self.connected = False
         self.seq = 0
@@ -297,17 +496,20 @@ class ServerFeed:
         await self._http.aclose()
 
     async def run(self) -> None:
-        """Until cancelled or refused: snapshot, then the event stream; reconnect when
-        either breaks."""
+        """Until cancelled or refused: the event stream and the snapshot (:meth:`_follow`);
+        reconnect when either breaks."""
         retry = RETRY_FIRST
+
+        def attached() -> None:
+            nonlocal retry
+            retry = RETRY_FIRST
+            if not self.connected:
+                self.connected = True
+                self._on_status(f"attached to {self.target.url}", True)
+
         while True:
             try:
-                await self._load_snapshot()
-                if not self.connected:
-                    self.connected = True
-                    self._on_status(f"attached to {self.target.url}", True)
-                retry = RETRY_FIRST
-                await self._follow()
+                await self._follow(attached)
                 reason = "the server closed the event stream"
             except Refused as exc:
                 self.connected = False
@@ -329,61 +531,114 @@ class ServerFeed:
         if response.status_code in (401, 403):
             raise Refused(_refusal(self.target))
 
-    async def _get_json(self, path: str) -> Any:
-        response = await self._http.get(self.target.url + path)
-        self._check_allowed(response)
-        response.raise_for_status()
-        return response.json()
-
     async def _load_snapshot(self) -> None:
-        snapshot = await self._get_json("/api/snapshot")
-        if not isinstance(snapshot, dict) or not isinstance(snapshot.get("tenants"), list):
-            raise ValueError("that is not a tenantboard serve snapshot")
-        rows = [row for row in snapshot["tenants"] if isinstance(row, dict)]
-        tenants: dict[str, Tenant] = {}
-        for row in rows:
-            tenant = tenant_from_row(row)
-            if tenant is not None:
-                tenants[tenant.key] = tenant
-        self._tenants = tenants
-        self._checked = {key: at for key, at in self._checked.items() if key in tenants}
-        self._on_tenants(list(tenants.values()))
-        known = [found for found in map(self._apply, rows) if found is not None]
-        self._on_rows(known)
-        self._on_windows(open_windows(snapshot.get("maintenance")))
-        seq = snapshot.get("seq")
-        self.seq = seq if isinstance(seq, int) else 0
+        """Read the snapshot as it arrives (:class:`SnapshotReader`) and hand it on in
+        pieces, letting the board draw and take keys between them: the list as it grows
+        (first as soon as its first rows are in, then in steps, :class:`_ListLoad`), and
+        the rows' checks and marks a slice at a time. Tenants the board knew stay listed
+        until the whole list is in."""
+        reader = SnapshotReader()
+        loading = _ListLoad(self._tenants)
+        async with self._http.stream("GET", self.target.url + "/api/snapshot") as response:
+            self._check_allowed(response)
+            response.raise_for_status()
+            async for chunk in response.aiter_bytes():
+                loading.read(reader.feed(chunk))
+                while loading.grown():
+                    await self._hand_on(loading, complete=False)
+                await asyncio.sleep(0)
+        head, rows = reader.finish()
+        loading.read(rows)
+        await self._hand_on(loading, complete=True)
+        while loading.waiting:
+            await self._hand_on(loading, complete=True)
+        self._on_windows(open_windows(head.get("maintenance")))
+        seq = head.get("seq")
+        self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+
+    async def _hand_on(self, loading: _ListLoad, *, complete: bool) -> None:
+        """One step of the list (:meth:`_ListLoad.step`), then the checks and the rest of
+        each row it added, :data:`SLICE_ROWS` at a time, applied at once
+        (``on_results``) with a turn of the event loop between slices: keys and frames come
+        between them, and what waits is never more than the rows read."""
+        self._tenants, rows = loading.step(complete=complete)
+        if complete and not loading.waiting:  # the whole list: forget those gone
+            self._checked = {key: at for key, at in self._checked.items() if key in self._tenants}
+        self._on_tenants(list(self._tenants.values()))
+        for start in range(0, len(rows), SLICE_ROWS):
+            await asyncio.sleep(0)
+            results = []
+            known = []
+            for result, stamped, rest in rows[start : start + SLICE_ROWS]:
+                if result is not None and self._is_new(result, stamped):
+                    results.append(result)
+                known.append(rest)
+            self._on_rows(known)
+            self._on_results(results)
+
+    def _is_new(self, result: CheckResult, stamped: bool) -> bool:
+        """True unless the server already sent this check (it sends a row again when a
+        mark or a window changes, and that is not another check)."""
+        if not stamped:
+            return True
+        key = result.tenant.key
+        if self._checked.get(key) == result.checked_at:
+            return False
+        self._checked[key] = result.checked_at
+        return True
 
     def _apply(self, row: dict[str, Any]) -> ServerRow | None:
-        """Hand on the row's check (when it is a new one); returns the rest of the row."""
+        """An event's row: hand on its check (when it is a new one); returns the rest."""
         tenant = self._tenants.get(str(row.get("key")))
         if tenant is None:
             return None
-        result = result_from_row(row, tenant)
-        checked = row["result"].get("checked_at") if result is not None else None
-        if result is not None and (checked is None or self._checked.get(tenant.key) != checked):
-            if isinstance(checked, str):
-                self._checked[tenant.key] = checked
+        result, stamped, rest = _read_row(row, tenant)
+        if result is not None and self._is_new(result, stamped):
             self._on_result(result)
-        return server_row(row, tenant)
+        return rest
 
-    async def _follow(self) -> None:
-        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(self.seq)}
+    async def _follow(self, attached: Callable[[], None]) -> None:
+        """Listen to the event stream from now on, read the snapshot meanwhile (``attached``
+        once it is in), then take the events that came after it, and every event after
+        those. Events are gathered while a snapshot is read, so that reading a big one
+        (seconds, at 100,000 tenants) never loses the events of those seconds: asking for
+        them afterwards (``Last-Event-ID``) finds them gone from a busy server, which
+        answers ``reset``, and the snapshot would be read again, and again."""
         url = self.target.url + "/api/events"
-        async with self._http.stream("GET", url, headers=headers) as response:
+        async with self._http.stream(
+            "GET", url, headers={"Accept": "text/event-stream"}
+        ) as response:
             self._check_allowed(response)
             response.raise_for_status()
-            async for event in server_events(response.aiter_lines()):
-                if event.id is not None:
-                    self.seq = event.id
-                if event.kind == "result" and isinstance(event.data, dict):
-                    known = self._apply(event.data)
-                    if known is not None:
-                        self._on_rows([known])
-                elif event.kind == "maintenance" and isinstance(event.data, dict):
-                    self._on_windows(open_windows(event.data.get("open")))
-                elif event.kind == "reset":
-                    await self._load_snapshot()
+            waiting: asyncio.Queue[ServerEvent | None] = asyncio.Queue()
+            listening = asyncio.create_task(_gather_events(response, waiting))
+            try:
+                await self._load_snapshot()
+                attached()
+                taken = 0
+                while (event := await _next_event(waiting, listening)) is not None:
+                    await self._take(event)
+                    taken += 1
+                    if taken % EVENTS_PER_TURN == 0:  # those gathered meanwhile: in slices
+                        await asyncio.sleep(0)
+            finally:
+                listening.cancel()
+                await asyncio.gather(listening, return_exceptions=True)
+
+    async def _take(self, event: ServerEvent) -> None:
+        """One event of the stream; those the snapshot read already (``seq``) are skipped."""
+        if event.id is not None:
+            if event.id <= self.seq:
+                return
+            self.seq = event.id
+        if event.kind == "result" and isinstance(event.data, dict):
+            known = self._apply(event.data)
+            if known is not None:
+                self._on_rows([known])
+        elif event.kind == "maintenance" and isinstance(event.data, dict):
+            self._on_windows(open_windows(event.data.get("open")))
+        elif event.kind == "reset":
+            await self._load_snapshot()
 
     # -- asking the server to change something, or for more ---------------------------------
 
@@ -432,6 +687,39 @@ class ServerFeed:
             return response.json()
         except ValueError:
             raise NotDone("the server's answer is not JSON") from None
+
+
+#: Events taken between two turns of the event loop (a queue that holds some hands them
+#: out without one).
+EVENTS_PER_TURN = 100
+#: Events gathered while a snapshot is read, at most: a board this far behind reads the
+#: snapshot again rather than hold more (at 2,000 results a second, 25 s of them).
+MAX_WAITING_EVENTS = 50_000
+
+
+async def _gather_events(response: httpx.Response, waiting: asyncio.Queue[ServerEvent | None]):
+    """Put the stream's events in ``waiting`` as they come, and None once it ends (or
+    breaks); when more wait than :data:`MAX_WAITING_EVENTS`, they are dropped for one
+    ``reset``."""
+    try:
+        async for event in server_events(response.aiter_lines()):
+            if waiting.qsize() >= MAX_WAITING_EVENTS:
+                while not waiting.empty():
+                    waiting.get_nowait()
+                event = ServerEvent(None, "reset", {"reason": "the board fell behind"})
+            waiting.put_nowait(event)
+    finally:
+        waiting.put_nowait(None)
+
+
+async def _next_event(
+    waiting: asyncio.Queue[ServerEvent | None], listening: asyncio.Task[None]
+) -> ServerEvent | None:
+    """The next event; None once the stream has ended (a stream that broke raises)."""
+    event = await waiting.get()
+    if event is None:
+        await listening  # the stream's error, if it broke
+    return event
 
 
 def _refusal(target: AttachTarget) -> str:

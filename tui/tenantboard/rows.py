@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -182,11 +183,12 @@ class TenantRow:
     @property
     def bucket(self) -> str:
         """What the header counts this row as: a state name, errors, or not yet checked."""
-        if self.last is None:
+        last, state = self.last, self.state  # (asked of every row when grouping)
+        if last is None:
             return PENDING_BUCKET
-        if self.state is None or (self.last.error is not None and not self.stale):
-            return ERROR_BUCKET
-        return self.state.state_name
+        if state is None or (last.error is not None and not last.during_outage):
+            return ERROR_BUCKET  # (with a state, failing in our own outage is stale)
+        return state.state_name
 
     @property
     def version_label(self) -> str | None:
@@ -225,7 +227,8 @@ class TenantRow:
 
     def group_values(self, dimension: str) -> tuple[str, ...]:
         """The groups of ``dimension`` this tenant is in (see groups.py)."""
-        return group_values(dimension, self.tenant, self.host, self.version_label)
+        version = self.version_label if dimension == "version" else None
+        return group_values(dimension, self.tenant, self.host, version)
 
     def version_is_stale(self) -> bool:
         """True when version info should be (re)fetched for the current endpoint."""
@@ -379,7 +382,7 @@ class BoardModel:
         #: The grouped view's header lines by line id.
         self.headers: dict[str, GroupLine] = {}
         #: Each tenant's header line(s) (several when grouped by tag).
-        self.groups_of: dict[str, list[GroupLine]] = {}
+        self.groups_of: dict[str, Sequence[GroupLine]] = {}
         #: True when a result moved a tenant to another group: the view is out of date.
         self.regroup_needed = False
         self._position: dict[str, int] = {}
@@ -431,6 +434,33 @@ class BoardModel:
 
     def set_tenants(self, tenants: Iterable[Tenant]) -> None:
         """Adopt the list's order; rows of tenants still listed keep what they know."""
+        tenants = list(tenants)
+        if not self._extend(tenants):
+            self._replace(tenants)
+        self.recompute_view()
+
+    def _extend(self, tenants: list[Tenant]) -> bool:
+        """When ``tenants`` is the list as it is with new tenants at its end (an attached
+        board's list arriving piece by piece), add their rows and return True: the rows
+        already there are left as they are, counts and all. Otherwise change nothing."""
+        rows, order = self.rows, self.list_order
+        if len(tenants) < len(order):
+            return False
+        for tenant, key in zip(tenants, order, strict=False):
+            if tenant.key != key or (rows[key].tenant is not tenant and rows[key].tenant != tenant):
+                return False
+        added = tenants[len(order) :]
+        if len({tenant.key for tenant in added} | rows.keys()) != len(rows) + len(added):
+            return False  # a tenant listed twice: the whole list decides
+        for tenant in added:
+            rows[tenant.key] = TenantRow(tenant)
+            order.append(tenant.key)
+        self.counts[PENDING_BUCKET] += len(added)
+        if not self.counts[PENDING_BUCKET]:
+            del self.counts[PENDING_BUCKET]
+        return True
+
+    def _replace(self, tenants: list[Tenant]) -> None:
         rows: dict[str, TenantRow] = {}
         for tenant in tenants:
             row = self.rows.get(tenant.key)
@@ -444,7 +474,6 @@ class BoardModel:
         self.list_order = list(rows)
         self.counts = Counter(row.bucket for row in rows.values())
         self.versions = Counter(row.running_on for row in rows.values() if row.running_on)
-        self.recompute_view()
 
     def recompute_view(self, due_at: Callable[[str], float | None] | None = None) -> None:
         """Recompute which rows show and their order from the view options (and, grouped,
@@ -489,47 +518,60 @@ class BoardModel:
     def _group(self, keys: list[str], dimension: str) -> None:
         """The lines of the grouped view: each group's header line, then its tenants (in
         the view's order) unless it is folded. Groups go by name, or worst first when the
-        rows are sorted worst first. One pass over the rows for the groups and counts
-        (10,000 rows: about 20 ms), one for the lines."""
+        rows are sorted worst first. It is redone once a second while answers move tenants
+        between groups, so the passes over the rows are kept few and tight: one in Python
+        for the groups, one for the counts; the lines and positions are built in C
+        (30,000 rows by host: about 15 ms)."""
         rows = self.rows
         collapsed = self.view.collapsed.get(dimension, set())
-        found: dict[str, GroupLine] = {}
+        members: dict[str, list[str]] = {}
         for key in keys:
-            row = rows[key]
-            bucket = row.bucket
-            for value in row.group_values(dimension):
-                header = found.get(value)
-                if header is None:
-                    header = found[value] = GroupLine(
-                        dimension, value, [], Counter(), collapsed=value in collapsed
-                    )
-                header.keys.append(key)
-                header.counts[bucket] += 1
-        headers = list(found.values())
-        for header in headers:
-            header.uptime = _mean_uptime(rows, header.keys)
+            for value in rows[key].group_values(dimension):
+                found = members.get(value)
+                if found is None:
+                    members[value] = [key]
+                else:
+                    found.append(key)
+        headers = []
+        for value, group_keys in members.items():
+            group_rows = list(map(rows.__getitem__, group_keys))
+            counts = Counter(map(_BUCKET_OF, group_rows))
+            header = GroupLine(dimension, value, group_keys, counts, value in collapsed)
+            header.uptime = _mean(map(_UPTIME_OF, group_rows))
+            headers.append(header)
         if self.view.sort == "severity":
             headers.sort(key=lambda h: (-_rank(h.worst), group_sort_key(h.value)))
         else:
             headers.sort(key=lambda h: group_sort_key(h.value))
         lines: list[str] = []
-        groups_of: dict[str, list[GroupLine]] = {}
-        position: dict[str, int] = {}
-        more: dict[str, list[int]] = {}
+        groups_of: dict[str, Sequence[GroupLine]] = {}
         order: dict[str, None] = {}
         for header in headers:
-            position[header.line_id] = len(lines)
             lines.append(header.line_id)
-            for key in header.keys:
-                groups_of.setdefault(key, []).append(header)
-                order[key] = None
-                if header.collapsed:
-                    continue
-                if key in position:
-                    more.setdefault(key, []).append(len(lines))
+            if not header.collapsed:
+                lines.extend(header.keys)
+            order.update(dict.fromkeys(header.keys))
+            if dimension != "tag":  # one group each: one shared tuple per group
+                groups_of.update(dict.fromkeys(header.keys, (header,)))
+        more: dict[str, list[int]] = {}
+        if dimension == "tag":  # a tenant under each of its tags
+            tagged: dict[str, list[GroupLine]] = {}
+            for header in headers:
+                for key in header.keys:
+                    found = tagged.get(key)
+                    if found is None:
+                        tagged[key] = [header]
+                    else:
+                        found.append(header)
+            groups_of = dict(tagged)
+            position: dict[str, int] = {}
+            for index, line in enumerate(lines):
+                if line in position:
+                    more.setdefault(line, []).append(index)
                 else:
-                    position[key] = len(lines)
-                lines.append(key)
+                    position[line] = index
+        else:
+            position = {line: index for index, line in enumerate(lines)}
         self.headers = {header.line_id: header for header in headers}
         self.groups_of, self._position, self._more_positions = groups_of, position, more
         self.lines, self.order = lines, list(order)
@@ -782,8 +824,17 @@ class BoardModel:
 
 
 def _mean_uptime(rows: dict[str, TenantRow], keys: Iterable[str]) -> float | None:
-    known = [rows[key].uptime_24h for key in keys if rows[key].uptime_24h is not None]
-    return sum(known) / len(known) if known else None  # type: ignore[arg-type]
+    return _mean(rows[key].uptime_24h for key in keys)
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    """The mean of the values known (None: not known), or None when none is."""
+    known = [value for value in values if value is not None]
+    return sum(known) / len(known) if known else None
+
+
+_BUCKET_OF: Callable[[TenantRow], str] = operator.attrgetter("bucket")
+_UPTIME_OF: Callable[[TenantRow], float | None] = operator.attrgetter("uptime_24h")
 
 
 def _uptime_rank(row: TenantRow) -> float:

@@ -394,9 +394,11 @@ class Session:
         self._closed_down = False
         #: Host incidents: many tenants of one host turning bad together (incidents.py).
         self.incidents = IncidentDetector(config.incidents)
-        #: Tenants per group and severity, over the whole list (serve's /metrics).
+        #: Tenants per group and severity, over the whole list (serve's /metrics), kept
+        #: once a face asks for them (:meth:`keep_group_counts`): a board has no use for
+        #: them, and at 30,000 tenants they cost every result and the start.
         self.groups = GroupTally()
-        self._tally(self.model.rows.values())
+        self._tallying = False
         self.notifier = Notifier(
             config.hooks,
             is_silenced=self.is_silenced,
@@ -441,6 +443,7 @@ class Session:
                 target,
                 on_tenants=lambda tenants: self.adopt_tenants(tenants, source="server"),
                 on_result=self._result_arrived,
+                on_results=self.apply,  # a snapshot's, a slice at a time
                 on_status=lambda text, up: self._emit(ServerStatus(text, up)),
                 on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
                 on_rows=self._server_rows,
@@ -676,8 +679,15 @@ class Session:
 
     # -- groups and host incidents ------------------------------------------------------------
 
+    def keep_group_counts(self) -> None:
+        """Keep :attr:`groups` up to date from now on (serve's /metrics reads it)."""
+        self._tallying = True
+        self._tally(self.model.rows.values())
+
     def _tally(self, rows: Iterable[TenantRow]) -> None:
         """Count the rows in their groups (for /metrics), as they are now."""
+        if not self._tallying:
+            return
         for row in rows:
             groups = memberships(row.tenant, row.host, None, TALLIED)
             self.groups.update(row.tenant.key, groups, SEVERITY_WORDS[row.severity])

@@ -7,7 +7,7 @@ imports nothing of ours but the error type and the text cleaner.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.sanitize import clean
@@ -18,6 +18,7 @@ ENV_HOSTS: dict[str, str] = {
     "online": "online.superoffice.com",
 }
 ENVIRONMENTS: tuple[str, ...] = tuple(ENV_HOSTS)
+_CANONICAL_ENVS = {env: env for env in ENVIRONMENTS}
 #: Other names of an environment: SuperOffice's newer docs call stage `qaonline`.
 ENV_ALIASES: dict[str, str] = {"qaonline": "stage"}
 #: The hosts that answer "where does this tenant live"; a tenant's API is elsewhere.
@@ -28,6 +29,7 @@ MAX_LABEL_LENGTH = 120
 
 _CONTEXT_ID = re.compile(r"cust(\d{1,12})", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def normalize_context_id(text: str) -> str:
@@ -49,13 +51,13 @@ def normalize_context_id(text: str) -> str:
 def normalize_env(text: str) -> str:
     """The environment's canonical name (``qaonline`` is ``stage``), or raise CheckError."""
     env = text.strip().lower()
-    env = ENV_ALIASES.get(env, env)
-    if env not in ENV_HOSTS:
+    canonical = _CANONICAL_ENVS.get(ENV_ALIASES.get(env, env))
+    if canonical is None:
         raise CheckError(
             ErrorKind.INVALID_CONTEXT,
             f"{clean(text, 20)!r} is not an environment (one of {env_names()})",
         )
-    return env
+    return canonical  # the one string of that name, not one per tenant
 
 
 def env_names() -> str:
@@ -74,11 +76,12 @@ class Tenant:
     #: The operator's ``tags = [...]`` (a customer, a team, a partner): maintenance windows
     #: can cover tenants by tag, and the board groups and filters by them (groups.py).
     tags: tuple[str, ...] = ()
+    #: Identity in the list: one context id may be watched in several environments. Made
+    #: once: every dictionary of a session is keyed by it (one string, not one each).
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """Identity in the list: one context id may be watched in several environments."""
-        return f"{self.env}:{self.context_id}"
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.env}:{self.context_id}")
 
     @property
     def display_name(self) -> str:
@@ -102,7 +105,7 @@ def make_tenant(
         raise ValueError(f"label is longer than {MAX_LABEL_LENGTH} characters")
     if _CONTROL.search(text):
         raise ValueError("label contains control characters")
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in text):
+    if not text.isascii() and _SURROGATE.search(text):
         # Bytes that were not UTF-8 (e.g. a Latin-1 argument): the file could not hold them.
         raise ValueError("label is not valid UTF-8 text")
     return Tenant(ctx, environment, text, tuple(check_tag(tag) for tag in tags))

@@ -1,8 +1,8 @@
 """The tenant list: one TOML file the user owns.
 
-Reading uses the standard library's fast ``tomllib``; changes are written so that the
-user's comments and order survive (appending text, or ``tomlkit`` for edits), always
-atomically, and never over a file that did not parse.
+Reading uses ``tomli`` (the standard library's ``tomllib``, compiled); changes are written
+so that the user's comments and order survive (appending text, or ``tomlkit`` for edits),
+always atomically, and never over a file that did not parse.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import json
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomli
 import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
@@ -266,8 +266,8 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 def parse_tenant_text(text: str, path: Path) -> TenantList:
     """Parse and strictly validate the file's text; raises StoreError with a line."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         found = _TOML_LINE.search(str(exc))
         raise StoreError(
             path, f"not valid TOML: {exc}", int(found.group(1)) if found else None

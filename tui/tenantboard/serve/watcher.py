@@ -277,6 +277,7 @@ class Watcher:
         self._texts: dict[str, RowText] = {}
         session.subscribe(self._session_changed)
         session.uptime_wanted = True  # every row of the snapshot has its 24-hour uptime
+        session.keep_group_counts()  # /metrics counts tenants per group
 
     @property
     def model(self) -> BoardModel:

@@ -301,10 +301,10 @@ class BoardScreen(
     def _rows_changed(self, rows: tuple[TenantRow, ...]) -> None:
         model = self.model
         headers: set[str] = set()
+        lines: list[int] = []
         for row in rows:
             key = row.tenant.key
-            for index in model.indexes_of(key):
-                self.table.row_updated(index)
+            lines += model.indexes_of(key)
             if key == self.detail_key:
                 self.show_detail_of_cursor_row()
             for header in model.groups_of.get(key, ()):
@@ -312,7 +312,8 @@ class BoardScreen(
         for line_id in headers:  # the groups' counts changed with their rows
             index = model.index_of(line_id)
             if index is not None:
-                self.table.row_updated(index)
+                lines.append(index)
+        self.table.rows_updated(lines)
         if model.view.depends_on_results or model.regroup_needed:
             self.pacing.view_soon()
         self.pacing.header_soon()
@@ -429,7 +430,10 @@ class BoardScreen(
     def _list_changed(self, source: str) -> None:
         if self.detail_key is not None and self.detail_key not in self.model.rows:
             self.action_close_detail()
-        self.apply_view()
+        if source == "server":  # a big server's list comes in steps: the view once a second
+            self.pacing.view_soon()
+        else:
+            self.apply_view()
         if source == "file":
             self.notify("the tenant file changed on disk: list reloaded", timeout=5, markup=False)
 

@@ -9,7 +9,7 @@ cached line is reused while its row and its relative-time texts are unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -299,8 +299,15 @@ class TenantTable(ScrollView, can_focus=True):
 
     def row_updated(self, index: int) -> None:
         """One row's data changed; redraw its line only if it is on screen."""
-        if self._is_visible(index):
-            self.refresh_line(index + 1)
+        self.rows_updated((index,))
+
+    def rows_updated(self, indexes: Iterable[int]) -> None:
+        """These rows' data changed; redraw the lines of those on screen (which lines are
+        is asked once: a batch of a few hundred results asked it a few hundred times)."""
+        visible = self._visible_rows()
+        for index in indexes:
+            if index in visible:
+                self.refresh_line(index + 1)
 
     def tick(self) -> None:
         """Redraw visible lines whose relative times ("12s ago") read differently now."""
@@ -327,9 +334,6 @@ class TenantTable(ScrollView, can_focus=True):
     def _visible_rows(self) -> range:
         top = int(self.scroll_offset.y)
         return range(top, min(len(self.model), top + max(0, self.size.height - 1)))
-
-    def _is_visible(self, index: int) -> bool:
-        return index in self._visible_rows()
 
     # -- layout and drawing ---------------------------------------------------------------
 
