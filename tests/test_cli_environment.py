@@ -40,6 +40,7 @@ SERVE_VARIABLES = {
     ),
     "--state-change-client-id": ("TENANTBOARD_STATE_CHANGE_CLIENT_ID", "app1", "app1"),
     "--log-format": ("TENANTBOARD_LOG_FORMAT", "json", "json"),
+    "--tenant-series": ("TENANTBOARD_TENANT_SERIES", "attention", "attention"),
 }
 #: Another good value for each, given on the command line; what it becomes.
 COMMAND_LINE = {
@@ -58,6 +59,7 @@ COMMAND_LINE = {
     "--state-change-certificate": ("c.pem", [Path("c.pem")]),
     "--state-change-client-id": ("app2", "app2"),
     "--log-format": ("plain", "plain"),
+    "--tenant-series": ("all", "all"),
 }
 
 

@@ -671,8 +671,7 @@ def complete_command_line(**answer_to: Any) -> int:
 
 
 def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> None:
-    from tenantboard.netaddr import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS
-    from tenantboard.remote import TENANT_SERIES
+    from tenantboard.netaddr import DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, TENANT_SERIES
 
     serving = add_command(
         "serve",

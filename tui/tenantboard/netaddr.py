@@ -1,4 +1,4 @@
-"""What counts as a loopback address, and where ``serve`` listens unless told (the bottom
+"""What counts as a loopback address, and how ``serve`` listens unless told (the bottom
 layer: imports nothing of ours).
 
 One answer for every place that lets something through only on this machine: ``serve``
@@ -18,6 +18,9 @@ DEFAULT_LISTEN = "127.0.0.1:9464"
 #: How many connections ``serve`` holds at once unless told (--max-connections), here for
 #: the same reason.
 DEFAULT_MAX_CONNECTIONS = 256
+#: `serve --tenant-series`: every checked tenant's series in /metrics (the default), or
+#: only those of the tenants that need attention or are past their planned check.
+TENANT_SERIES = ("all", "attention")
 
 
 def is_loopback(host: str) -> bool:

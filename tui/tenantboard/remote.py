@@ -44,10 +44,6 @@ from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant, make_tenant
 
-#: `serve --tenant-series`: every checked tenant's series in /metrics (the default), or
-#: only those of the tenants that need attention or are past their planned check.
-TENANT_SERIES = ("all", "attention")
-
 #: Reconnect after a broken stream: from this many seconds, doubling, to the maximum.
 RETRY_FIRST = 1.0
 RETRY_MAX = 30.0

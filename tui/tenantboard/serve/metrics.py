@@ -81,8 +81,8 @@ from tenantboard.errors import ErrorKind
 from tenantboard.groups import capped
 from tenantboard.humanize import SEVERITY_WORDS, host_of
 from tenantboard.maintenance import Window
+from tenantboard.netaddr import TENANT_SERIES
 from tenantboard.releases import VersionSummary
-from tenantboard.remote import TENANT_SERIES
 from tenantboard.rows import TenantRow
 from tenantboard.serve.state_change import RESULTS as PUSHED_RESULTS
 from tenantboard.serve.watcher import DURATION_BUCKETS, RESULT_OK, Watcher
