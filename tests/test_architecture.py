@@ -9,6 +9,7 @@ ARCHITECTURE.md's "The rules" section, word for word, and a test keeps the two i
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +176,43 @@ def _no_cycles(graph: dict[str, set[str]]) -> Problems:
     return []
 
 
+def picture_bands() -> list[set[str]]:
+    """The picture in ARCHITECTURE.md's "The shape", top band first: the modules (``x.py``)
+    and wings and packages (``x/``) each band names; bands end at lines of only ``|``,
+    ``\\`` and ``/``."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    picture = text.split("## The shape", 1)[1].split("```", 2)[1]
+    bands: list[set[str]] = [set()]
+    for line in picture.splitlines():
+        if line.strip() and not line.strip(" |\\/"):
+            bands.append(set())
+        else:
+            bands[-1].update(re.findall(r"\b(\w+)(?:\.py\b|/)", line))
+    return [band for band in bands if band]
+
+
+def _by_the_picture(graph: dict[str, set[str]]) -> Problems:
+    bands = picture_bands()
+    band_of = {name: depth for depth, band in enumerate(bands) for name in band}
+    modules = set(graph)
+
+    def depth(module: str) -> int | None:
+        return band_of.get(module.split(".")[0])
+
+    problems = [
+        f"{module} is not in the picture"
+        for module in sorted(modules)
+        if module not in ("", "__main__") and depth(module) is None
+    ]
+    for module, imports in graph.items():
+        own = depth(module)
+        for target in ours_in(imports, modules):
+            theirs = depth(target)
+            if own is not None and theirs is not None and theirs < own:
+                problems.append(f"{module} imports {target}, from a band above it")
+    return problems
+
+
 RULES = [
     Rule("Nothing outside `ui/` imports Textual or Rich.", _no_textual_outside_ui),
     Rule(
@@ -201,6 +239,11 @@ RULES = [
         _the_bottom,
     ),
     Rule("There are no import cycles between our modules.", _no_cycles),
+    Rule(
+        "Every module is in the picture above, and imports only from its own band of it or "
+        "the bands below.",
+        _by_the_picture,
+    ),
 ]
 
 
@@ -243,6 +286,7 @@ def test_a_broken_rule_is_caught() -> None:
         RULES[4].text,  # history imports the session
         RULES[5].text,  # the bottom imports cli
         RULES[6].text,  # errors -> cli -> ... -> errors
+        RULES[7].text,  # history below the session, errors below cli
     ]
 
 
