@@ -32,12 +32,11 @@ STEADY_YOUNG_COLLECTIONS = 2
 _NEVER = 1_000_000_000
 
 
-class QuietCollector:
-    def __init__(self) -> None:
-        self._saved: tuple[int, int, int] | None = None
-        self.last_input = 0.0
-        self.last_full = time.monotonic()
-        self.full_collections = 0
+class _HeldBack:
+    """Automatic full collections held back from :meth:`start` to :meth:`stop`, with
+    everything alive at the start frozen out of every collection's sight."""
+
+    _saved: tuple[int, int, int] | None = None
 
     def start(self) -> None:
         self._saved = gc.get_threshold()
@@ -51,6 +50,13 @@ class QuietCollector:
             gc.set_threshold(*self._saved)
             gc.unfreeze()
             self._saved = None
+
+
+class QuietCollector(_HeldBack):
+    def __init__(self) -> None:
+        self.last_input = 0.0
+        self.last_full = time.monotonic()
+        self.full_collections = 0
 
     def touched(self) -> None:
         """The operator pressed a key."""
@@ -71,7 +77,7 @@ class QuietCollector:
         return True
 
 
-class SteadyCollector:
+class SteadyCollector(_HeldBack):
     """Full collections of the young only, for a process that is never quiet (`serve`).
 
     At :meth:`start` everything alive is frozen (moved out of every collection's sight)
@@ -89,21 +95,7 @@ class SteadyCollector:
 
     def __init__(self, young_collections: int = STEADY_YOUNG_COLLECTIONS) -> None:
         self.young_collections = young_collections
-        self._saved: tuple[int, int, int] | None = None
         self.rounds = 0
-
-    def start(self) -> None:
-        self._saved = gc.get_threshold()
-        young, middle, _ = self._saved
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(young, middle, _NEVER)
-
-    def stop(self) -> None:
-        if self._saved is not None:
-            gc.set_threshold(*self._saved)
-            gc.unfreeze()
-            self._saved = None
 
     def maybe_collect(self) -> bool:
         """Collect and freeze what survived since the last round, if enough did; True if
