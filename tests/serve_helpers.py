@@ -68,6 +68,26 @@ def failed(tenant: Tenant, kind: ErrorKind = ErrorKind.TIMEOUT, *, at: float = 0
     )
 
 
+def begin_outage(session: Session, at: float = 30, reason: str = "connection refused"):
+    """The session's monitor finds our own outage, from ``at`` seconds past FIXED_NOW, as
+    the monitor tells it (its ``outage`` set, then the session's ``on_outage``)."""
+    from tenantboard.connectivity import Outage
+
+    outage = Outage(since=FIXED_NOW + timedelta(seconds=at), reason=reason, tenants=3)
+    session.monitor.outage = outage
+    session.monitor._on_outage(outage)
+    return outage
+
+
+def end_outage(session: Session, at: float) -> None:
+    """A probe got through ``at`` seconds past FIXED_NOW: the monitor ends the outage."""
+    outage = session.monitor.outage
+    outage.ended = FIXED_NOW + timedelta(seconds=at)
+    outage.probes += 2
+    session.monitor.outage = None
+    session.monitor._on_outage(outage)
+
+
 def idle_watcher(tenants: list[Tenant], **options) -> Watcher:
     """A watcher fed by hand (``record``): its session never runs, so nothing is checked
     and nothing touches the network. ``options``: SessionConfig's fields, and ``clock``."""

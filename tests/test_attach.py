@@ -639,3 +639,47 @@ async def test_a_busy_server_is_followed_without_reading_its_snapshot_again(
         await pilot.pause(0.3)
         assert transport.snapshots == 1
         assert app.session.feed is not None and app.session.feed.connected
+
+
+async def test_the_servers_own_outage_shows_on_the_attached_board_as_a_local_one(clock) -> None:
+    """serve cannot reach SuperOffice: the attached board says so in its header as a local
+    board says its own, its rows are held (stale, their last known state), nothing is a
+    tenant's failure; when the server reaches SuperOffice again, one event says so."""
+    from dataclasses import replace
+
+    from tenantboard.errors import ErrorKind
+
+    from .serve_helpers import begin_outage, end_outage
+
+    watcher = idle_watcher(TENANTS, clock=clock)
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    session = watcher.session
+    with ThreadedServer(watcher) as server:
+        app = make_board(
+            clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+        )
+        async with app.run_test(size=(160, 40)) as pilot:
+            await attached(pilot, app)
+            board = app.board
+            # One tenant failed before the server could tell; the outage is found after.
+            server.call(watcher.record, failed(TENANTS[0], ErrorKind.CONNECT, at=30))
+            server.call(begin_outage, session, 30)
+            await until(pilot, lambda: board.monitor.outage is not None, tries=500)
+            assert "cannot reach SuperOffice since 09:30:30" in header(app)
+            # A check that fails in it, sent as the server's monitor holds it.
+            held = replace(failed(TENANTS[1], ErrorKind.TIMEOUT, at=60), during_outage=True)
+            server.call(watcher.record, held)
+            rows = board.model.rows
+            await until(pilot, lambda: rows["online:Cust1008"].checks == 2, tries=500)
+            for key, state in (("online:Cust1001", "Running"), ("online:Cust1008", "Suspended")):
+                assert rows[key].stale and rows[key].state.state_name == state
+                assert rows[key].bucket != "error"
+            assert not said_in_log(app, "check failed")
+            assert "cannot reach SuperOffice" in board.change_line.render().plain
+
+            server.call(end_outage, session, 150)
+            await until(pilot, lambda: board.monitor.outage is None, tries=500)
+            assert "cannot reach SuperOffice" not in header(app)
+            await until(pilot, lambda: said_in_log(app, "could not reach SuperOffice from"))
+            assert not said_in_log(app, "check failed")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -834,3 +835,35 @@ def test_state_changes_are_logged_plainly_or_as_json_lines(fmt: str) -> None:
             r"Cust1 \(online\) 'Acme': Running → Suspended",
             line,
         )
+
+
+async def test_serves_own_outage_is_in_the_snapshot_and_the_event_stream(watcher) -> None:
+    """When serve cannot reach SuperOffice, the snapshot says so (since when, why) and the
+    event stream tells when it begins and ends: a follower holds its rows, not fails them."""
+    from tests.serve_helpers import begin_outage, end_outage
+
+    client = await client_for(watcher)
+    try:
+        assert json.loads(watcher.snapshot_text())["outage"] is None
+        response = await client.get("/api/events")
+        begin_outage(watcher.session, at=30)
+        watcher.record(replace(failed(A, ErrorKind.CONNECT, at=40), during_outage=True))
+        (_, kind, began), (_, _, row) = await read_events(response, 2)
+        assert kind == "outage"
+        assert began["since"] == "2026-03-02T09:30:30Z" and began["ended"] is None
+        assert began["reason"] == "connection refused"
+        assert "cannot reach SuperOffice since" in began["headline"]
+        assert row["key"] == A.key and row["during_outage"] is True
+        assert row["severity"] == "OK"  # its last known state stands
+        snapshot = json.loads(await (await client.get("/api/snapshot")).text())
+        assert snapshot["outage"]["since"] == "2026-03-02T09:30:30Z"
+        assert snapshot["outage"]["ended"] is None
+
+        end_outage(watcher.session, at=150)
+        told = {kind: data for _, kind, data in await read_events(response, 2)}
+        assert told["outage"]["ended"] == "2026-03-02T09:32:30Z"
+        assert "could not reach SuperOffice" in told["change"]["text"]
+        assert json.loads(watcher.snapshot_text())["outage"] is None
+        response.close()
+    finally:
+        await client.close()

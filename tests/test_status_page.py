@@ -334,3 +334,39 @@ def test_a_page_of_100000_tenants_draws_scrolls_filters_and_stays_live(
         lambda driver: [row[0] for row in visible_rows(driver)] == ["✖Deleted"]
     )
     assert browser.execute_script("return window.__pwned === undefined")
+
+
+def test_serves_own_outage_is_a_banner_and_the_rows_are_not_failures(server, browser) -> None:
+    """serve cannot reach SuperOffice: a banner says since when and why (as text), the
+    rows keep their last known state instead of reading as failed checks; the banner
+    goes when it ends. A page opened meanwhile shows it from the snapshot."""
+    from dataclasses import replace
+
+    from tests.serve_helpers import begin_outage, end_outage
+
+    session = server.watcher.session
+    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
+    wait_for_rows(browser, len(TENANTS))
+    banner = browser.find_element(By.ID, "outage")
+    assert not banner.is_displayed()
+    server.call(begin_outage, session, 30, "<b>connection refused</b>")
+    held = replace(failed(TENANTS[0], ErrorKind.CONNECT, at=40), during_outage=True)
+    server.call(server.watcher.record, held)
+    WebDriverWait(browser, 20).until(lambda driver: banner.is_displayed())
+    since = (FIXED_NOW + timedelta(seconds=30)).astimezone().strftime("%H:%M")
+    # (the date too: this server's clock is today's, the outage on FIXED_NOW's day)
+    assert banner.text.startswith("The server cannot reach SuperOffice since ")
+    assert f"{since}: <b>connection refused</b>. The rows show what was last" in banner.text
+    assert browser.execute_script("return document.querySelector('#outage b')") is None
+    WebDriverWait(browser, 20).until(
+        lambda driver: any(row[0] == "✔Running (last known)" for row in visible_rows(driver))
+    )
+    row = next(row for row in visible_rows(browser) if row[2] == "Cust1001")
+    assert row[10] == "not checked: the server cannot reach SuperOffice"
+
+    browser.get(f"{server.url}/?refresh=1")  # opened during the outage: the snapshot's
+    wait_for_rows(browser, len(TENANTS))
+    banner = browser.find_element(By.ID, "outage")
+    assert banner.is_displayed() and "cannot reach SuperOffice" in banner.text
+    server.call(end_outage, session, 150)
+    WebDriverWait(browser, 20).until(lambda driver: not banner.is_displayed())

@@ -16,9 +16,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from tenantboard.answers import time_from_json
+from tenantboard.clock import utc_iso
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.humanize import clock_time, length, plural, time_range
+from tenantboard.sanitize import clean
 
 #: Failures that say nothing about the tenant and everything about the path to it: no
 #: answer came back at all. ``NETWORK`` (a reset or a body cut off mid-way) is left out on
@@ -99,6 +103,36 @@ class Outage:
         """One line for the header and the watcher: what is wrong and since when."""
         return f"cannot reach SuperOffice since {clock_time(self.since)}: {self.reason}"
 
+    def as_json(self) -> dict[str, Any]:
+        """The outage as `serve` tells it (the snapshot's ``outage``, the ``outage`` event)."""
+        return {
+            "since": utc_iso(self.since),
+            "ended": utc_iso(self.ended),
+            "reason": self.reason,
+            "tenants": self.tenants,
+            "probes": self.probes,
+            "headline": self.headline if self.ended is None else self.summary(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Outage:
+        """An outage as :meth:`as_json` wrote it, from another process (the `serve` an
+        attached board follows): its text cleaned; ValueError for anything that is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("that is not an outage")
+        since = time_from_json(data.get("since"), "since")
+        ended = time_from_json(data["ended"], "ended") if data.get("ended") is not None else None
+        if ended is not None and ended < since:
+            raise ValueError("an outage must end after it begins")
+        reason = clean(data["reason"], 120) if isinstance(data.get("reason"), str) else ""
+        return cls(
+            since=since,
+            reason=reason or "cannot connect",
+            tenants=_count(data.get("tenants")),
+            probes=_count(data.get("probes")),
+            ended=ended,
+        )
+
     def summary(self, *, dates: bool = False) -> str:
         """The event log's one entry for the whole outage, written when it ends (``dates``:
         with the day, for reports spanning several)."""
@@ -110,6 +144,11 @@ class Outage:
             f"could not reach SuperOffice from {start} to {end} ({took}): {self.reason}; "
             f"{plural(self.probes, 'probe')}"
         )
+
+
+def _count(value: Any) -> int:
+    """A count from JSON another process wrote; anything but a whole number is 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 class ConnectivityDetector:

@@ -35,6 +35,7 @@ import httpx
 from tenantboard import __version__
 from tenantboard.answers import State, TenantState, parse_timestamp
 from tenantboard.clock import utc_iso
+from tenantboard.connectivity import Outage
 from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.history.db import Mark
@@ -158,7 +159,14 @@ def result_from_row(row: dict[str, Any], tenant: Tenant) -> CheckResult | None:
     state = None if error is not None else _state(result, version, tenant)
     if error is None and state is None:
         error = CheckError(ErrorKind.BAD_ANSWER, "the server sent a row without a state")
-    return CheckResult(tenant=tenant, state=state, error=error, checked_at=checked_at, duration=0.0)
+    return CheckResult(
+        tenant=tenant,
+        state=state,
+        error=error,
+        checked_at=checked_at,
+        duration=0.0,
+        during_outage=error is not None and row.get("during_outage") is True,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +200,15 @@ def server_row(row: dict[str, Any], tenant: Tenant) -> ServerRow:
 def _window(data: Any) -> Window | None:
     try:
         return Window.from_json(data) if data is not None else None
+    except ValueError:
+        return None
+
+
+def server_outage(data: Any) -> Outage | None:
+    """The snapshot's (or an ``outage`` event's) outage of the server; None for none (or
+    for anything that is not one)."""
+    try:
+        return Outage.from_json(data) if data is not None else None
     except ValueError:
         return None
 
@@ -461,6 +478,7 @@ class ServerFeed:
         on_refused: Callable[[str], None] | None = None,
         on_rows: Callable[[list[ServerRow]], None] | None = None,
         on_windows: Callable[[list[Window]], None] | None = None,
+        on_outage: Callable[[Outage | None], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         rng: random.Random | None = None,
@@ -474,6 +492,7 @@ class ServerFeed:
         self._on_refused = on_refused or (lambda message: on_status(message, False))
         self._on_rows = on_rows or (lambda rows: None)
         self._on_windows = on_windows or (lambda windows: None)
+        self._on_outage = on_outage or (lambda outage: None)
         self._http = httpx.AsyncClient(
             transport=transport,
             headers=target.headers,
@@ -535,11 +554,15 @@ class ServerFeed:
         until the whole list is in."""
         reader = SnapshotReader()
         loading = _ListLoad(self._tenants)
+        outage_told = False
         async with self._http.stream("GET", self.target.url + "/api/snapshot") as response:
             self._check_allowed(response)
             response.raise_for_status()
             async for chunk in response.aiter_bytes():
                 loading.read(reader.feed(chunk))
+                if not outage_told and "outage" in reader.head:  # (it comes before the rows)
+                    self._on_outage(server_outage(reader.head["outage"]))
+                    outage_told = True
                 while loading.grown():
                     await self._hand_on(loading, complete=False)
                 await asyncio.sleep(0)
@@ -549,6 +572,8 @@ class ServerFeed:
         while loading.waiting:
             await self._hand_on(loading, complete=True)
         self._on_windows(open_windows(head.get("maintenance")))
+        if not outage_told:
+            self._on_outage(server_outage(head.get("outage")))
         seq = head.get("seq")
         self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
@@ -633,6 +658,8 @@ class ServerFeed:
                 self._on_rows([known])
         elif event.kind == "maintenance" and isinstance(event.data, dict):
             self._on_windows(open_windows(event.data.get("open")))
+        elif event.kind == "outage" and isinstance(event.data, dict):
+            self._on_outage(server_outage(event.data))
         elif event.kind == "reset":
             await self._load_snapshot()
 
@@ -752,10 +779,11 @@ class AttachedMonitor:
 
     paused = False
     in_flight = 0
-    outage = None  # the server's outages are the server's: its rows say what it knows
 
     def __init__(self, feed: ServerFeed) -> None:
         self.feed = feed
+        #: The server's own outage while it lasts (its snapshot and ``outage`` events say).
+        self.outage: Outage | None = None
 
     def is_checking(self, key: str) -> bool:
         return False

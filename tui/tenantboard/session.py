@@ -448,6 +448,7 @@ class Session:
                 on_refused=lambda text: self._emit(ServerStatus(text, False, refused=True)),
                 on_rows=self._server_rows,
                 on_windows=self._server_windows_open,
+                on_outage=self._server_outage,
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)
@@ -509,6 +510,11 @@ class Session:
             return
         if self.lease.try_take(self.clock.wall()):
             self._emit(RoleChanged(True, "this board now records the history and sends alerts"))
+
+    @property
+    def outage(self) -> Outage | None:
+        """Our own outage while it lasts (attached: the server's), else None."""
+        return self.monitor.outage
 
     def role_text(self) -> str:
         """For a header: who records, when it is not this session."""
@@ -1168,6 +1174,28 @@ class Session:
         closed = [window for window in before if window not in now_open]
         if opened or closed:
             self._windows_changed(opened, closed)
+
+    def _server_outage(self, outage: Outage | None) -> None:
+        """The server's own outage (it cannot reach SuperOffice), as it says it began or
+        ended (None: it has none now): shown exactly as a local board shows its own (the
+        header, the rows held as stale, one event when it ends)."""
+        assert isinstance(self.monitor, AttachedMonitor)
+        current = self.monitor.outage
+        if outage is not None and outage.ended is None:
+            if current is not None and current.since == outage.since:
+                current.probes = outage.probes
+                return
+            if current is not None:  # another one: the one known ended unseen
+                self._server_outage(None)
+            self.monitor.outage = outage
+            self._outage_changed(outage)
+            return
+        if current is None:
+            return
+        if outage is None or outage.since != current.since:
+            outage = replace(current, ended=max(self.clock.wall(), current.since))
+        self.monitor.outage = None
+        self._outage_changed(outage)
 
     # -- maintenance windows ----------------------------------------------------------------
 

@@ -26,6 +26,8 @@ SuperOffice calls; any other method is 405):
          "counts": {state name or "error" or "not checked yet": N},
          "tenant_file_error": null or why the file cannot be used (the list is kept),
          "maintenance": [window, ...],   # the windows open now, the last to close first
+         "outage": null or our own outage while it lasts (serve cannot reach SuperOffice):
+                   {"since": ISO, "ended": null, "reason", "tenants", "probes", "headline"},
          "tenants": [row, ...]}   # in the list's order
 
     where each ``row`` is::
@@ -38,6 +40,8 @@ SuperOffice calls; any other method is 405):
                                     # later checks fail)
          "checked_at": ISO or null, "last_change": ISO or null (state or check outcome),
          "checks": N, "error": null or {"kind", "message", "status"},
+         "during_outage": true when that error is our own outage's (the row is stale,
+                          its last known state stands), not the tenant's,
          "uptime_24h": null or the share of the last 24 hours it was up (0 to 1),
                        from the history database, read each minute,
          "marks": null or {"muted": mark or null, "acknowledged": mark or null}, each
@@ -84,6 +88,8 @@ SuperOffice calls; any other method is 405):
                 SuperOffice).
     ``maintenance``  ``{"open": [window, ...]}``: windows opened or closed (the rows
                 they cover come first, as ``result``).
+    ``outage``  our own outage began (``"ended": null``) or ended: the snapshot's
+                ``outage`` (the rows it holds follow, as ``result``).
     ``incident`` a host incident opened, grew or was resolved: the incident as
                 ``/api/incidents`` shows it, with ``"change": "opened" | "grew" |
                 "resolved"``.

@@ -212,6 +212,8 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
         "last_change": utc_iso(last_change_at(row)),
         "checks": row.checks,
         "error": last.error.as_json() if last and last.error else None,
+        # The last check failed in our own outage: not the tenant's failure (stale).
+        "during_outage": bool(last and last.during_outage),
         "uptime_24h": row.uptime_24h,
         "marks": marks_json(marks) if marks else None,
         "maintenance": row.window.as_json() if row.window is not None else None,
@@ -318,7 +320,9 @@ class Watcher:
             case IncidentChanged(incident=incident, what=what):
                 self.revision += 1
                 self.hub.publish("incident", {**incident.as_json(), "change": what})
-            case OutageChanged(held=held):
+            case OutageChanged(outage=outage, held=held):
+                # First the outage, so a follower holds the rows that come after it.
+                self.hub.publish("outage", outage.as_json())
                 for row in held:  # failed in it before it was told: stale, not an error
                     self.hub.publish("result", self.row_bytes(row))
                 self.revision += 1
@@ -384,6 +388,7 @@ class Watcher:
                 "counts": dict(self.model.counts),
                 "tenant_file_error": self.file_error,
                 "maintenance": self.open_windows_json(),
+                "outage": self.outage_json(),
             }
         )
         yield head[:-1] + b', "tenants": ['
@@ -397,6 +402,11 @@ class Watcher:
     def snapshot_text(self) -> str:
         """The snapshot in one string (tests; the server streams :meth:`snapshot_pieces`)."""
         return b"".join(self.snapshot_pieces()).decode()
+
+    def outage_json(self) -> dict[str, Any] | None:
+        """Our own outage while it lasts (SuperOffice cannot be reached), else None."""
+        outage = self.session.outage
+        return outage.as_json() if outage is not None else None
 
     def open_windows_json(self) -> list[dict[str, Any]]:
         """The maintenance windows open now, the one that closes last first."""

@@ -115,6 +115,7 @@
     byKey.clear();
     for (const entry of entries) byKey.set(entry.data.key, entry);
     renderFileError(snapshot);
+    renderOutage(snapshot.outage);
     viewDirty = true;
     redraw();
   }
@@ -187,7 +188,8 @@
     text(c.ver, t.version);
     text(c.up, uptime(t.uptime_24h));
     // The board's words for the same problems (widgets/table.py: row_cells).
-    text(c.problem, t.error ? t.error.kind + ": " + t.error.message
+    text(c.problem, t.during_outage ? "not checked: the server cannot reach SuperOffice"
+      : t.error ? t.error.kind + ": " + t.error.message
       : t.running_mismatch ? "IsRunning disagrees with State" : "");
     text(c.mark, markText(t.marks));
     text(c.checked, ago(t.checked_at));
@@ -264,6 +266,16 @@
     text(fileError, snapshot.tenant_file_error ? "The tenant file cannot be used; showing the list it had. " + snapshot.tenant_file_error : "");
   }
 
+  // The server's own outage (it cannot reach SuperOffice): the rows show what was last
+  // known, and failed checks in it are not the tenants' failures.
+  function renderOutage(outage) {
+    const banner = document.getElementById("outage");
+    const open = !!outage && !outage.ended;
+    banner.hidden = !open;
+    text(banner, open ? "The server cannot reach SuperOffice since " + when(outage.since) + ": " +
+      outage.reason + ". The rows show what was last known; failed checks are not the tenants'." : "");
+  }
+
   function updateTimes() {
     for (const row of pool) {
       if (!row.entry) continue;
@@ -316,6 +328,10 @@
     events.addEventListener("result", (event) => {
       heard();
       applyResult(JSON.parse(event.data));
+    });
+    events.addEventListener("outage", (event) => {
+      heard();
+      renderOutage(JSON.parse(event.data));
     });
     events.addEventListener("reset", () => {
       events.close();
