@@ -5,6 +5,7 @@ the history and the report. Results are built by hand on the fake clock's timeli
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tenantboard.paths import history_path
 from tenantboard.session import EventsLogged, IncidentChanged, SessionChange
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import IncidentRules, NotifyHook, StoreError, parse_tenant_text
+from tests.conftest import FIXED_NOW
 from tests.serve_helpers import failed, idle_watcher, ok, with_notifier
 from tests.test_notify import Recorder, drained, hook
 
@@ -530,3 +532,72 @@ def test_members_a_maintenance_window_takes_over_let_the_incident_resolve() -> N
     resolved, _ = incident_events(watcher)  # newest first
     # most of its tenants (5 of 6, at the 80% it takes) are planned work now
     assert resolved.text.startswith("resolved, 0 of 6 tenants back, 5 in a maintenance window")
+
+
+# -- a new poller mid-incident --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("follower_saw_it", [True, False], ids=["seen-by-both", "seen-by-one"])
+async def test_a_poller_that_takes_over_mid_incident_resolves_it_once(
+    config: Path, clock, follower_saw_it: bool
+) -> None:
+    """Two processes on one tenant file: the poller opens an incident and ends mid-way;
+    the other takes over, carries the recorded incident on (tenants that turn bad now
+    join it, no second one opens) and resolves it in the history when most are back:
+    one row, resolved; one alert about it from the new poller (the resolution)."""
+    import asyncio
+
+    from tenantboard.tenant_file import TenantStore
+
+    options = {"store": TenantStore(config), "history_path": history_path(config), "clock": clock}
+    first, _ = fleet(**options)
+    assert first.session.lease.try_take(clock.wall())
+    second, _ = fleet(**options)
+    assert not second.session.lease.try_take(clock.wall())
+    recorder = Recorder()
+    notifier = with_notifier(
+        second, Notifier([hook()], deliverer=recorder, may_send=lambda: second.session.polling)
+    )
+    for tenant in FLEET:
+        notifier.observe(second.model.rows[tenant.key])
+    turn(first, ON3[:6], State.Unknown, at=60, step=2)
+    assert ONLINE3 in first.session.incidents.open
+    if follower_saw_it:  # its own checks come a little later: its incident starts later
+        turn(second, ON3[:6], State.Unknown, at=75, step=2)
+        assert second.session.incidents.open[ONLINE3].since != moment(60)
+    # The poller ends mid-incident (its writer writes what it holds, its lease goes).
+    assert first.session.writer.flush(10)
+    first.session.writer.close()
+    first.session.lease.release()
+
+    second.session.housekeeping()  # the next try for the lease: taken
+    assert second.session.polling
+    for _ in range(2000):  # it reads the open incidents from the history (a thread)
+        adopted = second.session.incidents.open.get(ONLINE3)
+        if adopted is not None and adopted.since == moment(60):
+            break
+        await asyncio.sleep(0.005)
+    turn(second, ON3[6:7], State.Unknown, at=300)  # joins the incident, opens none
+    assert len(second.session.incidents.open) == 1
+    if not follower_saw_it:  # its first answers were where they stood; now they come back
+        turn(second, ON3[:6], State.Unknown, at=320)
+    turn(second, ON3[:7], None, at=900)
+    assert second.session.incidents.open == {}
+    await drained(notifier)
+    writer = second.session.writer
+    assert writer.flush(10)
+    writer.close()
+    second.session.lease.release()
+
+    with HistoryDB.open(history_path(config), read_only=True) as db:
+        [incident] = db.incidents(host=ONLINE3)
+        assert incident.since == moment(60)
+        assert incident.resolved_at == moment(900)
+        assert incident.members == 7 and db.incidents(key=ON3[6].key) == [incident]
+    messages = [p for p in recorder.payloads if "incident" in p]
+    assert [m["incident"]["status"] for m in messages] == ["resolved"]
+
+
+def moment(seconds: float) -> datetime:
+    """``seconds`` after FIXED_NOW, where the tests' results are."""
+    return FIXED_NOW + timedelta(seconds=seconds)

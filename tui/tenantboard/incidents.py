@@ -32,8 +32,8 @@ The rules (``[incidents]`` in the tenant file, :class:`~tenantboard.tenant_file.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tenantboard.answers import Severity
@@ -387,6 +387,46 @@ class IncidentDetector:
             return incident.state or "bad"
         bucket = buckets.most_common(1)[0][0]
         return FAILING_CHECKS if bucket == ERROR_BUCKET else bucket
+
+    # -- taking over from another poller ----------------------------------------------------
+
+    def adopt(
+        self,
+        recorded: HostIncident,
+        rows: Mapping[str, TenantRow],
+    ) -> HostIncident:
+        """An incident the poller before this process opened and recorded, and had not
+        resolved when it ended: carried on from here under its recorded start and opening
+        (so resolving it updates the same history row, and no second one opens for the
+        host). One this detector opened too, from its own checks, becomes that one. Each
+        member is as bad as the detector knows it, else as its row's last result since the
+        incident began, else still bad until it is heard from. Returns the incident kept."""
+        host = recorded.host
+        incident = self.open.get(host)
+        if incident is None:
+            self._numbers += 1
+            incident = replace(recorded, number=self._numbers, members={}, recorded=set())
+            self.open[host] = incident
+        else:
+            incident.since, incident.opened_at = recorded.since, recorded.opened_at
+            incident.peak = max(incident.peak, recorded.peak)
+        for key in recorded.members:
+            if key in incident.members:
+                continue
+            row = rows.get(key)
+            last = row.last if row is not None else None
+            if last is None or last.checked_at < recorded.since:
+                self._bad[key] = True  # not heard from since it began: bad until it is
+            elif key not in self._bad and row is not None:
+                self._bad[key] = is_bad(row.severity)
+                self._bucket[key] = row.bucket
+            if self._host_of.get(key) is None:
+                self._follow_host(key, host)
+            incident.members[key] = self._bad[key] and self._host_of.get(key) == host
+        place = self._hosts.setdefault(host, _Host())
+        incident.tenants = max(len(place.tenants), incident.tenants)
+        incident.state = self._state_of(incident)
+        return incident
 
     # -- the list and the rules -------------------------------------------------------------
 

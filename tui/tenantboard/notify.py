@@ -553,9 +553,10 @@ class HookRunner:
             to_severity=SEVERITY_WORDS[severity],
         )
 
-    def incident_opened(self, incident: HostIncident) -> None:
+    def incident_opened(self, incident: HostIncident, *, announce: bool = True) -> None:
         """One message for the incident; its members' events not sent yet are withdrawn
-        (and their tracks put back to before them), so the incident's message is theirs."""
+        (and their tracks put back to before them), so the incident's message is theirs.
+        ``announce`` False: the incident was told already (by the poller before this one)."""
         since = incident.since - SINCE_SLACK
         members = incident.members
         withdrawn = [e for e in self._pending if e.key in members and e.at >= since]
@@ -568,7 +569,7 @@ class HookRunner:
                 track.state = event.from_state or track.state
                 track.alerted = False
                 track.streak = 0
-        if "worse" in self.hook.on:
+        if announce and "worse" in self.hook.on:
             self._send(incident_payload(self.hook.name, incident), [])
 
     def incident_resolved(self, incident: HostIncident, rows: Iterable[TenantRow]) -> None:
@@ -750,10 +751,11 @@ class Notifier:
     def _held(self, key: str) -> bool:
         return self.holds is not None and self.holds(key)
 
-    def incident_opened(self, incident: HostIncident) -> None:
-        """A host incident: one message through each hook, in place of its members'."""
+    def incident_opened(self, incident: HostIncident, *, announce: bool = True) -> None:
+        """A host incident: one message through each hook, in place of its members'
+        (``announce`` False: told already, by the poller before this process)."""
         for runner in self.runners:
-            runner.incident_opened(incident)
+            runner.incident_opened(incident, announce=announce)
 
     def incident_resolved(self, incident: HostIncident, rows: Iterable[TenantRow]) -> None:
         rows = list(rows)

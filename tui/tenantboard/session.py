@@ -509,6 +509,7 @@ class Session:
         if self.lease is None or self.lease.held:
             return
         if self.lease.try_take(self.clock.wall()):
+            self._spawn("adopt-incidents", self.adopt_open_incidents())
             self._emit(RoleChanged(True, "this board now records the history and sends alerts"))
 
     @property
@@ -716,6 +717,28 @@ class Session:
         if self.writer is not None and self.polling:
             record = _incident_record(incident, change.joined)
             self.writer.call(lambda db: db.save_incident(record))
+
+    async def adopt_open_incidents(self) -> None:
+        """This session has become the poller: the host incidents the poller before it
+        recorded and did not resolve (it ended mid-way) are carried on, so each is
+        resolved in the history when it ends, never opened a second time, and its alert is
+        not sent again."""
+        if self.writer is None or not self.polling:
+            return
+        try:
+            found: list[IncidentRecord] = await asyncio.wrap_future(
+                self.writer.call(lambda db: db.open_incidents())
+            )
+        except HistoryError as exc:
+            log.warning("open host incidents not read: %s", exc)
+            return
+        for record in found:
+            incident = self.incidents.adopt(_recorded_incident(record), self.model.rows)
+            self.notifier.incident_opened(incident, announce=False)
+            saved = _incident_record(incident, incident.members)
+            self.writer.call(lambda db, saved=saved: db.save_incident(saved))
+            log.info("host incident carried on from the poller before: %s", incident.headline())
+            self._emit(IncidentChanged(incident, "grew"))
 
     def _incidents_told(self, changes: list[IncidentChange]) -> None:
         """The one event of an incident opening or resolving, and every change to the faces."""
@@ -1391,6 +1414,7 @@ class Session:
             found = StartHistory(error=classify(exc, path))
         self.writer.start()
         self._history_read(found)
+        await self.adopt_open_incidents()  # one a poller that ended left open
 
     def _history_read(self, found: StartHistory) -> None:
         self.history_read_error = found.error
@@ -1588,6 +1612,20 @@ def _incident_record(incident: HostIncident, joined: Iterable[str]) -> IncidentR
         peak=incident.peak,
         back=incident.back,
         member_keys=tuple(joined),
+    )
+
+
+def _recorded_incident(record: IncidentRecord) -> HostIncident:
+    """An open incident as the history keeps it, for the detector to carry on."""
+    return HostIncident(
+        number=0,
+        host=record.host,
+        since=record.since,
+        opened_at=record.opened_at,
+        members=dict.fromkeys(record.member_keys, True),
+        tenants=record.tenants,
+        state=record.state,
+        peak=record.peak,
     )
 
 

@@ -30,6 +30,7 @@ Reading (the board at start, ``report``, ``history``, ``check``)::
     db.outages(since, until)       # our own outages (connectivity.Outage), oldest first
     db.version_spans(key), db.last_versions(keys), db.versions_first_seen()   # releases
     db.incidents(host=, key=, since=, until=)  # host incidents (IncidentRecord), oldest first
+    db.open_incidents()            # those not resolved, with their members (a new poller's)
     changed_while_closed(last_interval, first_observation) -> ClosedChange | None
 
 At start the board reads ``last_recorded`` and ``last_run_end`` before its writer starts,
@@ -1329,6 +1330,27 @@ class HistoryDB:
                 back=int(back),
             )
             for found_host, started, opened, resolved, state, tenants, members, peak, back in rows
+        ]
+
+    def open_incidents(self) -> list[IncidentRecord]:
+        """Host incidents not resolved yet, each with its members' keys: what a process
+        that takes over as the poller carries on (the one before may have ended mid-way)."""
+        found = [record for record in self.incidents() if record.resolved_at is None]
+        return [
+            replace(
+                record,
+                member_keys=tuple(
+                    clean(str(key), 120)
+                    for (key,) in self._query(
+                        "SELECT t.key FROM host_incident_tenants m "
+                        "JOIN tenants t ON t.id = m.tenant "
+                        "JOIN host_incidents i ON i.id = m.incident "
+                        "WHERE i.host = ? AND i.since = ? ORDER BY t.key",
+                        (record.host, _epoch(record.since)),
+                    )
+                ),
+            )
+            for record in found
         ]
 
     def tenant_keys(self) -> list[str]:
