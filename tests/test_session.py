@@ -312,3 +312,45 @@ async def test_results_that_came_before_the_start_up_read_was_done_are_still_wri
     release.set()
     with HistoryDB.open(tmp_path / "history.sqlite3", read_only=True) as db:
         assert [i.label for i in db.intervals("online:Cust1008")] == ["Suspended"]
+
+
+async def test_serve_says_when_it_polls_or_follows_and_its_metrics_say_so(
+    clock, tmp_path, caplog
+) -> None:
+    """Two `serve`s on one file: the first says it polls, the second which process polls
+    and that it follows its history (not "checking for this screen only"); when the first
+    ends, the second says it polls now; tenantboard_poller is 1 for the poller, else 0."""
+    import logging
+
+    from tenantboard.serve.watcher import Watcher
+    from tests.test_metrics import scrape
+
+    caplog.set_level(logging.INFO, logger="tenantboard.session")
+    store = a_file(tmp_path)
+    first, _ = session_on(store, clock, tmp_path, kind="serve")
+    second, _ = session_on(store, clock, tmp_path, kind="serve")
+    first_watcher, second_watcher = Watcher(first), Watcher(second)
+    one = asyncio.create_task(first.run())
+    await until(lambda: first.polling and first.lease.held)
+    two = asyncio.create_task(second.run())
+    await until(lambda: "following its history" in caplog.text)
+    said = [record.getMessage() for record in caplog.records]
+    assert f"checking the tenants of {store.path} (this process polls" in said[0]
+    assert any(
+        message.startswith("serve (pid ")
+        and f"polls {store.path}; following its history" in message
+        for message in said
+    )
+    assert "for this screen only" not in caplog.text
+    assert scrape(first_watcher)["tenantboard_poller"] == {(): 1.0}
+    assert scrape(second_watcher)["tenantboard_poller"] == {(): 0.0}
+
+    caplog.clear()
+    one.cancel()
+    await asyncio.gather(one, return_exceptions=True)
+    clock.advance(6)  # the next try for the lease
+    await until(lambda: second.polling)
+    assert f"checking the tenants of {store.path} (this process polls" in caplog.text
+    assert scrape(second_watcher)["tenantboard_poller"] == {(): 1.0}
+    two.cancel()
+    await asyncio.gather(two, return_exceptions=True)

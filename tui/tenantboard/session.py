@@ -510,7 +510,19 @@ class Session:
             return
         if self.lease.try_take(self.clock.wall()):
             self._spawn("adopt-incidents", self.adopt_open_incidents())
-            self._emit(RoleChanged(True, "this board now records the history and sends alerts"))
+            message = self.role_message()
+            log.info("%s", message)
+            self._emit(RoleChanged(True, message))
+
+    def role_message(self) -> str:
+        """Who polls this session's tenant file, in a sentence (the log's, a notice's)."""
+        store = self.config.store
+        where = str(store.path) if store is not None else "the tenant list"
+        if self.polling:
+            return f"checking the tenants of {where} (this process polls: it records the history and sends the alerts)"
+        holder = self.poller()
+        who = holder.describe() if holder is not None else "another process"
+        return f"{who} polls {where}; following its history"
 
     @property
     def outage(self) -> Outage | None:
@@ -533,10 +545,7 @@ class Session:
                 log.error("%s", self.commands_refused)
             if self.lease is not None:
                 await asyncio.to_thread(self.lease.try_take, self.clock.wall())
-                if not self.lease.held:
-                    holder = self.poller()
-                    who = holder.describe() if holder else "another process"
-                    log.info("%s records this tenant file: checking for this screen only", who)
+                log.info("%s", self.role_message())
             self._spawn("history", self._start_history())
             self.look_at_windows()
             monitor = asyncio.create_task(self.monitor.run(), name="monitor")

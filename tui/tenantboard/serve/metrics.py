@@ -25,7 +25,8 @@ Overall: ``tenantboard_checks_total{result}`` (``ok`` or an error kind),
 ``tenantboard_check_duration_seconds`` (histogram), ``tenantboard_tenants{severity}``,
 ``tenantboard_notifications_total{hook,result}``, ``tenantboard_tenant_file_valid`` and
 ``tenantboard_outage`` (1 while the watcher cannot reach SuperOffice at all and probes
-instead of checking each tenant: its own outage, not the tenants').
+instead of checking each tenant: its own outage, not the tenants') and
+``tenantboard_poller`` (1 while this process polls the tenant file, 0 while it follows).
 
 Maintenance: per open window (labels ``window``, ``source``)
 ``tenantboard_maintenance_window_open`` (1), ``..._end_timestamp_seconds`` and
@@ -219,6 +220,8 @@ class MetricsSnapshot:
     file_valid: bool
     #: The watcher's own outage (it cannot reach SuperOffice at all) is on.
     outage: bool = False
+    #: This process holds the tenant file's lease: it records the history, sends alerts.
+    polling: bool = True
     #: The maintenance windows open now, each with the number of tenants it covers.
     windows: tuple[tuple[Window, int], ...] = ()
     #: The tenants a window covers now.
@@ -279,6 +282,7 @@ def take_snapshot(
         notifications=dict(notifications or {}),
         file_valid=watcher.file_error is None,
         outage=watcher.session.monitor.outage is not None,
+        polling=watcher.session.polling,
         versions=version_series(watcher.session.version_summaries()),
         pushed=dict(pushed or {}),
         groups=capped(watcher.session.groups.snapshot(), GROUP_LIMITS, OTHER_GROUP),
@@ -525,6 +529,12 @@ class OverallCollector(Collector):
             "1 while tenantboard cannot reach SuperOffice at all (its own outage: it probes "
             "instead of checking each tenant, and keeps each tenant's last state), else 0.",
             value=1 if snap.outage else 0,
+        )
+        yield GaugeMetricFamily(
+            "tenantboard_poller",
+            "1 while this process polls its tenant file (it records the history and sends the "
+            "alerts), 0 while another process does and this one follows its history.",
+            value=1 if snap.polling else 0,
         )
         yield from self._maintenance_families(snap)
         yield from self._version_families(snap)
