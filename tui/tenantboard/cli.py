@@ -1052,24 +1052,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     history = history_for(args, store.path)
     marks = _check_marks(history, results)
     windows = _check_windows(store, history, results, clock.wall())
+    set_aside = _set_aside(results, marks, windows) if args.respect_mutes else None
     if args.json:
         write_out(_check_json(results, marks, windows, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         duration = clock.monotonic() - started
-        write_out(outage_summary_line(results, duration) or summary_line(results, duration))
+        write_out(
+            outage_summary_line(results, duration, set_aside)
+            or summary_line(results, duration, set_aside)
+        )
         write_out(render_table(results, color=color, versions=args.versions))
         _print_marks(results, marks)
         _print_windows(results, windows, clock.wall())
-    if args.respect_mutes:
-        results = [
-            result
-            for result in results
-            if not marks.get(result.tenant.key) and result.tenant.key not in windows
-        ]
-        if not results:
-            return 0
-    return worst_exit_code(results)
+    return worst_exit_code(results, set_aside)
+
+
+def _set_aside(
+    results: Sequence[Any], marks: dict[str, dict[str, Any]], windows: dict[str, Any]
+) -> set[str]:
+    """The keys `--respect-mutes` leaves out of the status: muted, acknowledged or in a
+    maintenance window."""
+    return {r.tenant.key for r in results if marks.get(r.tenant.key) or r.tenant.key in windows}
 
 
 def _tenants_to_check(
