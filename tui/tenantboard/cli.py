@@ -1390,6 +1390,11 @@ def _add_maintenance_command(add_command: Callable[..., argparse.ArgumentParser]
     start.add_argument("--all", action="store_true", help="every tenant")
     start.add_argument("--for", dest="length", required=True, metavar="SPAN", help="e.g. 2h, 90m")
     start.add_argument("--name", default="", help="what it is for (shown on the board)")
+    start.add_argument(
+        "--force",
+        action="store_true",
+        help="start it even when what it covers matches no tenant now (a host not yet seen)",
+    )
     listing = actions.add_parser("list", help="the windows open now and to come")
     _add_global_options(listing, "maintenance")
     listing.add_argument(
@@ -1665,9 +1670,10 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
 
 def _window_scope(args: argparse.Namespace, saved: Sequence[Tenant]) -> Any:
-    """What ``maintenance start`` covers; UsageError when it is nothing or matches no
-    tenant in the list (hosts are known only to a running board or serve)."""
-    from tenantboard.maintenance import EVERYTHING, Scope, check_host
+    """What ``maintenance start`` covers; UsageError when it is nothing, or when a value
+    given matches no tenant in the list (a host: by each one's last known endpoint host,
+    from the history) unless ``--force``."""
+    from tenantboard.maintenance import EVERYTHING, Scope, check_host, scope_misses
 
     given = [args.context_ids, args.env, args.host, args.tag]
     if args.all:
@@ -1686,9 +1692,32 @@ def _window_scope(args: argparse.Namespace, saved: Sequence[Tenant]) -> Any:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not scope.hosts and not any(scope.covers(tenant, None) for tenant in saved):
-        raise UsageError(f"no tenant in the list is {scope.describe()}; nothing started")
+    if args.force:
+        return scope
+    hosts = _last_known_hosts(args, saved) if scope.hosts else {}
+    miss = scope_misses(scope, saved, hosts)
+    if miss is not None:
+        raise UsageError(f"{miss}; nothing started (--force starts it all the same)")
     return scope
+
+
+def _last_known_hosts(args: argparse.Namespace, saved: Sequence[Tenant]) -> dict[str, str | None]:
+    """Each saved tenant's last known endpoint host, by key, from the history (read-only):
+    its last recorded answer's, else the one its last version was seen on."""
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        raise UsageError(f"the hosts are not known: {exc}") from None
+    if db is None:
+        return {}
+    keys = [tenant.key for tenant in saved]
+    with db:
+        recorded, versions = db.last_recorded(keys), db.last_versions(keys)
+    found: dict[str, str | None] = {}
+    for key in keys:
+        interval, version = recorded.get(key), versions.get(key)
+        found[key] = (interval.host if interval else None) or (version.host if version else None)
+    return found
 
 
 def _new_window(args: argparse.Namespace, saved: Sequence[Tenant], now: datetime) -> Any:
