@@ -1095,8 +1095,25 @@ def _tenants_to_check(
         if not tenants and tenant_list.tenants:
             raise UsageError(f"no tenants in {args.env} to check in {store.path}")
     if not tenants:
-        raise UsageError(f"no tenants to check: name some, or add them to {store.path}")
+        raise UsageError(_nothing_to_check(args, store.path))
     return tenants, effective_settings(args, tenant_list.settings)
+
+
+def _nothing_to_check(args: argparse.Namespace, path: Path) -> str:
+    """Why `check` named no tenant has none: which file it looked for, and how to give
+    tenants or a tenant file."""
+    if path.exists():
+        return f"no tenants to check in {path}: name some (check CTX ...) or add them (add CTX)"
+    if args.config:
+        return (
+            f"no tenant file at {path} (--config): name the tenants to check (check CTX ...), "
+            "or give the path of an existing tenant file"
+        )
+    return (
+        f"no tenant file: looked for {path} (the default). Name the tenants to check "
+        "(check CTX ...), give a tenant file with --config PATH or TENANTBOARD_CONFIG, or "
+        "create this one with `tenantboard add CTX`"
+    )
 
 
 async def _check(
