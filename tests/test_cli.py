@@ -121,7 +121,12 @@ def test_usage_errors_exit_64_with_a_message_not_a_traceback(capsys, args) -> No
 # -- check as a Nagios plugin: whatever keeps it from checking is UNKNOWN ----------------------
 
 CANNOT_CHECK = [
-    pytest.param(["check"], "no tenants to check: name some, or add them to ", id="no-file"),
+    pytest.param(
+        ["check"],
+        "missing.toml (--config): name the tenants to check (check CTX ...), or give the path "
+        "of an existing tenant file (--config is TENANTBOARD_CONFIG in the environment)",
+        id="no-file",
+    ),
     pytest.param(["check", "Cust1x"], "'Cust1x' is not a context id", id="bad-id"),
     pytest.param(["check", "--env", "prod", "Cust1"], "not an environment", id="bad-env"),
     pytest.param(
@@ -184,6 +189,25 @@ def test_check_json_that_cannot_check_is_a_document_that_says_why(
     (entry,) = json.loads(out)
     assert entry["severity"] == "UNKNOWN" and entry["context_id"] is None
     assert entry["error"]["kind"] == "usage" and reason in entry["error"]["message"]
+
+
+def test_check_without_a_tenant_file_says_which_it_looked_for_and_how_to_give_one(
+    capsys, tmp_path: Path
+) -> None:
+    code, out, err = run_cli(capsys, "check")
+    default = tmp_path / "home" / "xdg_config_home" / "tenantboard" / "tenants.toml"
+    assert code == 3
+    assert out.startswith(f"TENANTBOARD UNKNOWN - no tenant file: looked for {default} (the ")
+    assert "--config PATH or TENANTBOARD_CONFIG" in out and "tenantboard add CTX" in err
+    missing = tmp_path / "tenants.tmol"
+    code, out, _ = run_cli(capsys, "check", "--config", str(missing))
+    assert code == 3
+    assert out.startswith(f"TENANTBOARD UNKNOWN - no tenant file at {missing} (--config): ")
+    empty = tmp_path / "empty.toml"
+    empty.write_text("# no tenants yet\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, "check", "--config", str(empty))
+    assert code == 3
+    assert out.startswith(f"TENANTBOARD UNKNOWN - no tenants to check in {empty}: name some")
 
 
 @pytest.mark.parametrize(

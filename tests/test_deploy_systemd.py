@@ -323,7 +323,7 @@ def test_serve_tells_systemd_ready_status_watchdog_and_stopping(
         process = subprocess.Popen(command, stderr=stderr, env=env)
     try:
         ready = listener.first("READY", time.monotonic() + 20)
-        assert ready["READY"] == "1" and ready["STATUS"].startswith("1 tenants: ")
+        assert ready["READY"] == "1" and ready["STATUS"].startswith("1 tenant: ")
         # READY comes once it listens: the address in the log answers at once
         url = wait_for(lambda: log_line(log, r"http://127\.0\.0\.1:\d+"), "address").group(0)
         assert httpx.get(f"{url}/healthz").text == "ok\n"
@@ -333,7 +333,7 @@ def test_serve_tells_systemd_ready_status_watchdog_and_stopping(
         # at half the watchdog's timeout (a busy machine may delay one tick, not all)
         assert 0.15 < statistics.median(b - a for a, b in itertools.pairwise(ticks)) < 0.3
         statuses = [fields["STATUS"] for _, fields in listener.messages if "WATCHDOG" in fields]
-        assert statuses[-1] == "1 tenants: 1 ok"  # checked by now: the counts follow
+        assert statuses[-1] == "1 tenant: 1 ok"  # checked by now: the counts follow
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
         listener.receive(time.monotonic() + 0.3)

@@ -51,3 +51,22 @@ def test_the_readme_stays_a_first_read() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.encode()) < 16 * 1024
     assert "make demo" in readme and "make test" in readme
+
+
+def test_no_page_says_settings_changes_need_a_restart() -> None:
+    """A session applies a changed ``[settings]`` at once (tests/test_session.py:
+    test_changed_settings_are_applied_at_once_and_said): no page may send an operator to
+    restart for one."""
+    pages = [*documents(), *sorted((ROOT / "deploy").rglob("*.md"))]
+    said = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for paragraph in re.split(r"\n\s*\n", text):
+            flat = " ".join(paragraph.split())
+            for sentence in re.split(r"(?<=[.;])\s", flat):
+                needs_restart = re.search(r"\brestart", sentence) and not re.search(
+                    r"\bno restart|without a restart", sentence
+                )
+                if "[settings]" in sentence and needs_restart:
+                    said.append(f"{page.relative_to(ROOT)}: {sentence}")
+    assert said == []

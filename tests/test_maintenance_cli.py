@@ -132,8 +132,10 @@ def test_maintenance_start_list_and_end(
     ("arguments", "words"),
     [
         (["--for", "2h"], "say what it covers"),
-        (["Cust9", "--for", "2h"], "no tenant in the list is tenant Cust9"),
-        (["--tag", "nobody", "--for", "2h"], "no tenant in the list is tag nobody"),
+        (["Cust9", "--for", "2h"], "Cust9 matches no tenant (did you mean Cust"),
+        (["Cust1", "Cust9", "--for", "2h"], "Cust9 matches no tenant"),
+        (["--tag", "nobody", "--for", "2h"], "--tag nobody matches no tenant"),
+        (["--env", "sod", "Cust1", "--for", "2h"], "together match no tenant in the list"),
         (["--all", "--env", "sod", "--for", "2h"], "--all covers every tenant"),
         (["--all", "--for", "2 hours"], "--for:"),
         (["--all", "--for", "8d"], "at most 7 days"),
@@ -149,6 +151,37 @@ def test_maintenance_start_refuses_what_covers_nothing_and_starts_nothing(
     code, _, err = run(capsys, "maintenance", "start", *arguments, "--config", str(config))
     assert code == 64 and words in err
     assert not history_path(config).exists()  # nothing was started
+
+
+def test_maintenance_start_on_a_host_no_tenant_has_suggests_the_known_hosts(
+    config: Path,  # noqa: F811
+    history: Path,  # noqa: F811 - Cust1 was last seen on online2.superoffice.com
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    options = ["--for", "1h", "--config", str(config)]
+    code, _, err = run(capsys, "maintenance", "start", "--host", "onlin2", *options)
+    assert code == 64
+    assert "--host onlin2 matches no tenant (did you mean online2?); nothing started" in err
+    assert "--force" in err
+    code, _, err = run(capsys, "maintenance", "start", "--host", "db7.example.org", *options)
+    assert code == 64 and "(last known hosts: online2.superoffice.com)" in err
+    with HistoryDB.open(history, read_only=True) as db:
+        assert db.windows(source="adhoc") == []  # nothing was started
+    for host in ("online2", "ONLINE2.superoffice.com"):
+        code, out, _ = run(capsys, "maintenance", "start", "--host", host, *options)
+        assert code == 0 and "started" in out
+    code, out, _ = run(capsys, "maintenance", "start", "--host", "online7", "--force", *options)
+    assert code == 0 and "for host online7" in out
+
+
+def test_maintenance_start_on_a_host_before_any_check_says_none_is_known(
+    config: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    options = ["--host", "online3", "--for", "1h", "--config", str(config)]
+    code, _, err = run(capsys, "maintenance", "start", *options)
+    assert code == 64 and "no tenant's host is known yet" in err
+    assert run(capsys, "maintenance", "start", "--force", *options)[0] == 0
 
 
 def test_check_json_says_when_a_tenant_is_in_a_window(

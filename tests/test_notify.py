@@ -702,3 +702,24 @@ def test_notify_test_sends_a_sample_through_each_hook(tmp_path: Path, capsys) ->
     assert payload["test"] is True and "notify-test" in payload["text"]
     assert main(["notify-test", "--config", str(config), "--hook", "good"]) == 0
     assert main(["notify-test", "--config", str(config), "--hook", "nope"]) == 64
+
+
+async def test_the_log_says_what_each_message_was_about_in_plain_words(caplog) -> None:
+    """Not "about 1 tenants", nor "about 0 tenants" for a test or a host incident."""
+    caplog.set_level("INFO", logger="tenantboard")
+    notifier = Notifier([NotifyHook(name="cmd", command=(sys.executable, "-c", "pass"))])
+    [runner] = notifier.runners
+    for payload in (
+        {"events": [{"context_id": "Cust1"}]},
+        {"events": [{"context_id": "Cust1"}, {"context_id": "Cust2"}]},
+        {"test": True, "events": []},
+        {"incident": {"host": "online3"}, "events": []},
+    ):
+        assert await runner.deliver(payload, retries=0) is None
+    await notifier.aclose()
+    assert [m for m in caplog.messages if m.startswith("hook cmd: sent")] == [
+        "hook cmd: sent a message about 1 tenant",
+        "hook cmd: sent a message about 2 tenants",
+        "hook cmd: sent the test message",
+        "hook cmd: sent the message on a host incident",
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -249,9 +250,10 @@ def test_history_days_setting_is_validated(tmp_path: Path) -> None:
             TenantStore(path).load()
 
 
-def test_check_reports_mutes_and_respects_them_when_asked(
-    config: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def muted_check(config: Path) -> Iterator[list[str]]:
+    """The simulator on a loopback socket and Cust1008 (Suspended: CRITICAL) muted by bo
+    for an hour; yields `check`'s options for both."""
     import asyncio
     import threading
 
@@ -268,19 +270,43 @@ def test_check_reports_mutes_and_respects_them_when_asked(
             db.add_mark(
                 "online:Cust1008", "mute", "Suspended", now, until=now + timedelta(hours=1), by="bo"
             )
-        base = ["--config", str(config), "--base-url", f"http://127.0.0.1:{port}"]
-        code, out, _ = run(capsys, "check", "--json", *base, "Cust1001", "Cust1008")
-        data = {item["context_id"]: item for item in json.loads(out)}
-        assert code == 2  # the real state still decides
-        assert data["Cust1008"]["muted"]["by"] == "bo" and data["Cust1008"]["acknowledged"] is None
-        assert data["Cust1001"]["muted"] is None
-        code, out, _ = run(capsys, "check", "--respect-mutes", *base, "Cust1001", "Cust1008")
-        assert code == 0
-        assert "Cust1008 (online) muted by bo until" in out
+        yield ["--config", str(config), "--base-url", f"http://127.0.0.1:{port}"]
     finally:
         loop.call_soon_threadsafe(server.close)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+def test_check_reports_mutes_and_respects_them_when_asked(
+    muted_check: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "check", "--json", *muted_check, "Cust1001", "Cust1008")
+    data = {item["context_id"]: item for item in json.loads(out)}
+    assert code == 2  # the real state still decides
+    assert data["Cust1008"]["muted"]["by"] == "bo" and data["Cust1008"]["acknowledged"] is None
+    assert data["Cust1001"]["muted"] is None
+    code, out, _ = run(capsys, "check", "--respect-mutes", *muted_check, "Cust1001", "Cust1008")
+    assert code == 0
+    assert "Cust1008 (online) muted by bo until" in out
+
+
+def test_check_respecting_mutes_says_ok_in_its_status_line_and_perfdata(
+    muted_check: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The status word, the exit code and the performance data agree: the muted critical
+    tenant is counted as muted, not as critical."""
+    code, out, _ = run(capsys, "check", "--respect-mutes", *muted_check, "Cust1001", "Cust1008")
+    status, perfdata = out.splitlines()[0].split(" | ")
+    assert code == 0
+    assert status == "TENANTBOARD OK - 2 tenants: 1 ok, 1 muted"
+    assert perfdata.startswith("ok=1 warning=0 critical=0 unknown=0 muted=1 time=")
+    code, out, _ = run(capsys, "check", "--respect-mutes", *muted_check, "Cust1008")
+    assert code == 0
+    assert out.startswith("TENANTBOARD OK - 1 tenant: 1 muted | ok=0 warning=0 critical=0")
+    code, out, _ = run(capsys, "check", *muted_check, "Cust1001", "Cust1008")
+    assert code == 2  # without --respect-mutes the real state decides, and says so
+    assert out.startswith("TENANTBOARD CRITICAL - 2 tenants: 1 critical, 1 ok | ok=1 warning=0")
+    assert "muted=" not in out.splitlines()[0]
 
 
 def test_report_reads_while_a_board_is_writing(

@@ -828,11 +828,11 @@ def test_state_changes_are_logged_plainly_or_as_json_lines(fmt: str) -> None:
             A.key,
             True,
         )
-        assert entry["message"] == "Cust1 (online) 'Acme': Running → Suspended"
+        assert entry["message"] == 'Cust1 (online) "Acme": Running → Suspended'
     else:
         assert re.fullmatch(
             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ warning tenantboard.watcher: "
-            r"Cust1 \(online\) 'Acme': Running → Suspended",
+            r'Cust1 \(online\) "Acme": Running → Suspended',
             line,
         )
 

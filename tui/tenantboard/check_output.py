@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from tenantboard.answers import Severity
@@ -32,46 +32,81 @@ def severity_of(result: CheckResult) -> Severity:
     return result.state.severity
 
 
-def worst_exit_code(results: Sequence[CheckResult]) -> int:
-    """Nagios: CRITICAL (2) > UNKNOWN (3) > WARNING (1) > OK (0)."""
-    worst = max((severity_of(result) for result in results), default=Severity.UNKNOWN)
-    return worst.exit_code
+def tally(
+    results: Sequence[CheckResult], set_aside: Collection[str] | None = None
+) -> tuple[Counter[Severity], int | None]:
+    """The tenants per severity, leaving out those whose keys are in ``set_aside`` (muted,
+    acknowledged or in maintenance, with ``--respect-mutes``), and how many were left out
+    (None when nothing is set aside: mutes are not respected)."""
+    if set_aside is None:
+        return Counter(severity_of(result) for result in results), None
+    counted = [result for result in results if result.tenant.key not in set_aside]
+    return Counter(severity_of(result) for result in counted), len(results) - len(counted)
 
 
-def summary_line(results: Sequence[CheckResult], duration: float) -> str:
+def worst_of(counts: Mapping[Severity, int], muted: int | None = None) -> Severity:
+    """The status the counts give: the worst counted severity; OK when every tenant was
+    set aside as muted; UNKNOWN when there was nothing at all."""
+    present = [severity for severity, count in counts.items() if count]
+    return max(present, default=Severity.OK if muted else Severity.UNKNOWN)
+
+
+def worst_exit_code(
+    results: Sequence[CheckResult], set_aside: Collection[str] | None = None
+) -> int:
+    """Nagios: CRITICAL (2) > UNKNOWN (3) > WARNING (1) > OK (0), of the tenants not set
+    aside (see :func:`tally`); the status word of :func:`summary_line` says the same."""
+    return worst_of(*tally(results, set_aside)).exit_code
+
+
+def summary_line(
+    results: Sequence[CheckResult], duration: float, set_aside: Collection[str] | None = None
+) -> str:
     """``TENANTBOARD WARNING - 3 tenants: 1 warning, 2 ok | ok=2 warning=1 ...``: the
-    Nagios status line, with performance data after ``|``."""
-    counts = Counter(severity_of(result) for result in results)
-    worst = max(counts, default=Severity.UNKNOWN)
+    Nagios status line, with performance data after ``|``. With ``set_aside`` (the keys of
+    the muted, acknowledged and in-maintenance tenants, for ``--respect-mutes``) those
+    count as ``muted``, not by their severity, so the status word, the exit code and the
+    performance data agree: ``TENANTBOARD OK - 2 tenants: 1 ok, 1 muted | ... muted=1``."""
+    counts, muted = tally(results, set_aside)
+    worst = worst_of(counts, muted)
     parts = [f"{counts[s]} {s.name.lower()}" for s in reversed(Severity) if counts[s]]
+    if muted:
+        parts.append(f"{muted} muted")
     total = len(results)
     return (
         f"TENANTBOARD {worst.name} - {plural(total, 'tenant')}: "
-        f"{', '.join(parts) or 'none'} | {_perfdata(counts, duration)}"
+        f"{', '.join(parts) or 'none'} | {_perfdata(counts, duration, muted)}"
     )
 
 
-def _perfdata(counts: Mapping[Severity, int], duration: float) -> str:
+def _perfdata(counts: Mapping[Severity, int], duration: float, muted: int | None = None) -> str:
     """The tenants per severity and how long the check took, in the Monitoring Plugins'
-    format (``label=value[UOM]``): ``ok=2 warning=1 critical=0 unknown=0 time=1.234s``."""
+    format (``label=value[UOM]``): ``ok=2 warning=1 critical=0 unknown=0 time=1.234s``;
+    with ``--respect-mutes`` also ``muted=N`` (always, so a graph's series stay put)."""
     order = (Severity.OK, Severity.WARNING, Severity.CRITICAL, Severity.UNKNOWN)
-    return " ".join(f"{s.name.lower()}={counts.get(s, 0)}" for s in order) + (
-        f" time={duration:.3f}s"
-    )
+    labels = [f"{s.name.lower()}={counts.get(s, 0)}" for s in order]
+    if muted is not None:
+        labels.append(f"muted={muted}")
+    return " ".join(labels) + f" time={duration:.3f}s"
 
 
-def outage_summary_line(results: Sequence[CheckResult], duration: float) -> str | None:
+def outage_summary_line(
+    results: Sequence[CheckResult], duration: float, set_aside: Collection[str] | None = None
+) -> str | None:
     """One reason instead of N identical failures when we could not reach SuperOffice at
-    all (every check failed the network way, across several tenants); else None."""
-    tenants = {result.tenant.key for result in results}
-    if len(tenants) < OUTAGE_MIN_TENANTS or not all(is_network_failure(r.error) for r in results):
+    all (every counted check failed the network way, across several tenants); else None.
+    Tenants in ``set_aside`` (``--respect-mutes``) count as muted, as in :func:`summary_line`."""
+    counted = [r for r in results if set_aside is None or r.tenant.key not in set_aside]
+    tenants = {result.tenant.key for result in counted}
+    if len(tenants) < OUTAGE_MIN_TENANTS or not all(is_network_failure(r.error) for r in counted):
         return None
-    reasons = Counter(short_reason(r.error) for r in results if r.error is not None)
+    reasons = Counter(short_reason(r.error) for r in counted if r.error is not None)
     reason = reasons.most_common(1)[0][0]
+    muted = None if set_aside is None else len(results) - len(counted)
     return (
         f"TENANTBOARD UNKNOWN - cannot reach SuperOffice: {_status_text(reason)} "
         f"({plural(len(results), 'tenant')} not checked) | "
-        f"{_perfdata({Severity.UNKNOWN: len(results)}, duration)}"
+        f"{_perfdata({Severity.UNKNOWN: len(counted)}, duration, muted)}"
     )
 
 

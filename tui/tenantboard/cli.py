@@ -1051,24 +1051,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     history = history_for(args, store.path)
     marks = _check_marks(history, results)
     windows = _check_windows(store, history, results, clock.wall())
+    set_aside = _set_aside(results, marks, windows) if args.respect_mutes else None
     if args.json:
         write_out(_check_json(results, marks, windows, versions=args.versions))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
         duration = clock.monotonic() - started
-        write_out(outage_summary_line(results, duration) or summary_line(results, duration))
+        write_out(
+            outage_summary_line(results, duration, set_aside)
+            or summary_line(results, duration, set_aside)
+        )
         write_out(render_table(results, color=color, versions=args.versions))
         _print_marks(results, marks)
         _print_windows(results, windows, clock.wall())
-    if args.respect_mutes:
-        results = [
-            result
-            for result in results
-            if not marks.get(result.tenant.key) and result.tenant.key not in windows
-        ]
-        if not results:
-            return 0
-    return worst_exit_code(results)
+    return worst_exit_code(results, set_aside)
+
+
+def _set_aside(
+    results: Sequence[Any], marks: dict[str, dict[str, Any]], windows: dict[str, Any]
+) -> set[str]:
+    """The keys `--respect-mutes` leaves out of the status: muted, acknowledged or in a
+    maintenance window."""
+    return {r.tenant.key for r in results if marks.get(r.tenant.key) or r.tenant.key in windows}
 
 
 def _tenants_to_check(
@@ -1090,8 +1094,25 @@ def _tenants_to_check(
         if not tenants and tenant_list.tenants:
             raise UsageError(f"no tenants in {args.env} to check in {store.path}")
     if not tenants:
-        raise UsageError(f"no tenants to check: name some, or add them to {store.path}")
+        raise UsageError(_nothing_to_check(args, store.path))
     return tenants, effective_settings(args, tenant_list.settings)
+
+
+def _nothing_to_check(args: argparse.Namespace, path: Path) -> str:
+    """Why `check` named no tenant has none: which file it looked for, and how to give
+    tenants or a tenant file."""
+    if path.exists():
+        return f"no tenants to check in {path}: name some (check CTX ...) or add them (add CTX)"
+    if args.config:
+        return (
+            f"no tenant file at {path} (--config): name the tenants to check (check CTX ...), "
+            "or give the path of an existing tenant file"
+        )
+    return (
+        f"no tenant file: looked for {path} (the default). Name the tenants to check "
+        "(check CTX ...), give a tenant file with --config PATH or TENANTBOARD_CONFIG, or "
+        "create this one with `tenantboard add CTX`"
+    )
 
 
 async def _check(
@@ -1385,6 +1406,11 @@ def _add_maintenance_command(add_command: Callable[..., argparse.ArgumentParser]
     start.add_argument("--all", action="store_true", help="every tenant")
     start.add_argument("--for", dest="length", required=True, metavar="SPAN", help="e.g. 2h, 90m")
     start.add_argument("--name", default="", help="what it is for (shown on the board)")
+    start.add_argument(
+        "--force",
+        action="store_true",
+        help="start it even when what it covers matches no tenant now (a host not yet seen)",
+    )
     listing = actions.add_parser("list", help="the windows open now and to come")
     _add_global_options(listing, "maintenance")
     listing.add_argument(
@@ -1660,9 +1686,10 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 
 
 def _window_scope(args: argparse.Namespace, saved: Sequence[Tenant]) -> Any:
-    """What ``maintenance start`` covers; UsageError when it is nothing or matches no
-    tenant in the list (hosts are known only to a running board or serve)."""
-    from tenantboard.maintenance import EVERYTHING, Scope, check_host
+    """What ``maintenance start`` covers; UsageError when it is nothing, or when a value
+    given matches no tenant in the list (a host: by each one's last known endpoint host,
+    from the history) unless ``--force``."""
+    from tenantboard.maintenance import EVERYTHING, Scope, check_host, scope_misses
 
     given = [args.context_ids, args.env, args.host, args.tag]
     if args.all:
@@ -1681,9 +1708,32 @@ def _window_scope(args: argparse.Namespace, saved: Sequence[Tenant]) -> Any:
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if not scope.hosts and not any(scope.covers(tenant, None) for tenant in saved):
-        raise UsageError(f"no tenant in the list is {scope.describe()}; nothing started")
+    if args.force:
+        return scope
+    hosts = _last_known_hosts(args, saved) if scope.hosts else {}
+    miss = scope_misses(scope, saved, hosts)
+    if miss is not None:
+        raise UsageError(f"{miss}; nothing started (--force starts it all the same)")
     return scope
+
+
+def _last_known_hosts(args: argparse.Namespace, saved: Sequence[Tenant]) -> dict[str, str | None]:
+    """Each saved tenant's last known endpoint host, by key, from the history (read-only):
+    its last recorded answer's, else the one its last version was seen on."""
+    try:
+        db = _open_history(args)
+    except _HistoryUnreadable as exc:
+        raise UsageError(f"the hosts are not known: {exc}") from None
+    if db is None:
+        return {}
+    keys = [tenant.key for tenant in saved]
+    with db:
+        recorded, versions = db.last_recorded(keys), db.last_versions(keys)
+    found: dict[str, str | None] = {}
+    for key in keys:
+        interval, version = recorded.get(key), versions.get(key)
+        found[key] = (interval.host if interval else None) or (version.host if version else None)
+    return found
 
 
 def _new_window(args: argparse.Namespace, saved: Sequence[Tenant], now: datetime) -> Any:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from tenantboard.answers import Severity
@@ -118,6 +120,20 @@ def time_range(start: datetime, end: datetime, *, dates: bool = False) -> tuple[
 def plural(count: int, noun: str, many: str | None = None) -> str:
     """``1 tenant``, ``3 tenants``, ``0 tenants``; ``many`` for irregular nouns."""
     return f"{count} {noun if count == 1 else (many or noun + 's')}"
+
+
+def did_you_mean(given: str, known: Iterable[str], what: str, *, listed: int = 5) -> str:
+    """What to suggest for a name that matches nothing: its close matches among ``known``
+    (``did you mean online3?``), else ``known`` named as ``what`` (``known hosts: online2,
+    online4``, the first ``listed``); "" when nothing is known."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(given, names, n=3, cutoff=0.6)
+    if close:
+        return f"did you mean {' or '.join(close)}?"
+    if not names:
+        return ""
+    more = f" and {len(names) - listed} more" if len(names) > listed else ""
+    return f"{what}: {', '.join(names[:listed])}{more}"
 
 
 _SPAN = re.compile(r"(\d{1,6})\s*([smhdw])", re.IGNORECASE)

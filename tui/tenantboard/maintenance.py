@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tenantboard.answers import time_from_json
 from tenantboard.clock import utc_iso
 from tenantboard.errors import CheckError
-from tenantboard.humanize import host_of, parse_span
+from tenantboard.humanize import did_you_mean, host_of, parse_span
 from tenantboard.sanitize import clean
 from tenantboard.tenant import ENVIRONMENTS, Tenant, check_tag, normalize_context_id, normalize_env
 
@@ -162,6 +162,45 @@ class Scope:
 
 
 EVERYTHING = Scope(everything=True)
+
+
+def scope_misses(
+    scope: Scope, tenants: Sequence[Tenant], hosts: Mapping[str, str | None]
+) -> str | None:
+    """Why ``scope`` covers none of ``tenants`` (``hosts``: each one's last known endpoint
+    host, by key), for ``maintenance start``: each value given that matches no tenant, with
+    the close matches among those that exist (a typo in ``--host`` would otherwise start a
+    window that covers nothing); None when every value matches a tenant and the scope as a
+    whole covers one."""
+    known_hosts = {host.lower() for host in hosts.values() if host}
+    kinds = (
+        ("--env", scope.envs, {tenant.env for tenant in tenants}, "environments in the list"),
+        ("--tag", scope.tags, {tag for t in tenants for tag in t.tags}, "tags in the list"),
+        ("", scope.context_ids, {tenant.context_id for tenant in tenants}, "tenants in the list"),
+    )
+    misses = [
+        _miss(f"{option} {value}".strip(), did_you_mean(value, known, what))
+        for option, values, known, what in kinds
+        for value in sorted(values)
+        if value not in known
+    ]
+    for host in sorted(scope.hosts):
+        if not any(host_matches(known, {host}) for known in known_hosts):
+            names = known_hosts if "." in host else {name.split(".")[0] for name in known_hosts}
+            hint = did_you_mean(host, names, "last known hosts")
+            misses.append(
+                _miss(f"--host {host}", hint or "no tenant's host is known yet: none was checked")
+            )
+    if misses:
+        return "; ".join(misses)
+    if scope.everything or any(scope.covers(t, hosts.get(t.key)) for t in tenants):
+        return None
+    return f"{scope.describe()} together match no tenant in the list"
+
+
+def _miss(given: str, hint: str) -> str:
+    """``--host onlin3 matches no tenant (did you mean online3?)``."""
+    return f"{given} matches no tenant" + (f" ({hint})" if hint else "")
 
 
 def host_matches(host: str | None, hosts: Iterable[str]) -> bool:

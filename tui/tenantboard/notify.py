@@ -80,7 +80,7 @@ from typing import TYPE_CHECKING, Any
 from tenantboard.answers import Severity
 from tenantboard.clock import utc_iso
 from tenantboard.connectivity import Outage, is_network_failure
-from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
+from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of, plural
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
 from tenantboard.tenant_file import NotifyHook
@@ -264,11 +264,20 @@ def incident_payload(hook_name: str, incident: HostIncident) -> dict[str, Any]:
     return payload
 
 
+def what_it_says(payload: dict[str, Any]) -> str:
+    """A message to a hook, for the log: ``a message about 1 tenant``, ``the test message``,
+    ``the message on a host incident``."""
+    if payload.get("test"):
+        return "the test message"
+    if "incident" in payload:
+        return "the message on a host incident"
+    return f"a message about {plural(len(payload.get('events', [])), 'tenant')}"
+
+
 def correction_head(tenants: int, outage: Outage) -> str:
     since = outage.since.astimezone().strftime("%H:%M")
-    which = "1 tenant" if tenants == 1 else f"{tenants} tenants"
     return (
-        f"tenantboard: correction: the failures reported for {which} since {since} were "
+        f"tenantboard: correction: the failures reported for {plural(tenants, 'tenant')} since {since} were "
         "tenantboard's own loss of the network, not the tenants'"
     )
 
@@ -607,10 +616,10 @@ class HookRunner:
         except asyncio.QueueFull:
             self._counts[(self.hook.name, "dropped")] += 1
             log.error(
-                "hook %s: %d messages are waiting already; dropped one about %d tenants",
+                "hook %s: %s waiting already; dropped %s",
                 self.hook.name,
-                self._queue.qsize(),
-                len(events),
+                plural(self._queue.qsize(), "message is", "messages are"),
+                what_it_says(payload),
             )
             return
         if self._worker is None or self._worker.done():
@@ -642,7 +651,7 @@ class HookRunner:
                 )
                 continue
             self._counts[(hook.name, "sent")] += 1
-            log.info("hook %s: sent a message about %d tenants", hook.name, len(payload["events"]))
+            log.info("hook %s: sent %s", hook.name, what_it_says(payload))
             return None
         self._counts[(hook.name, "failed")] += 1
         log.error("hook %s (%s): gave up: %s", hook.name, hook.target, error)

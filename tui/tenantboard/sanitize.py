@@ -40,3 +40,10 @@ def clean(text: str, limit: int = 500) -> str:
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` as a message names what was given or found: cleaned, in double quotes
+    (``"Cust1x" is not a context id``). Not Python's repr, whose quotes change with the
+    text and which doubles backslashes and shows ``None`` for nothing."""
+    return f'"{clean(str(text), limit)}"'

@@ -23,7 +23,7 @@ from tenantboard.groups import DIMENSION_NAMES, group_sort_key, group_title
 from tenantboard.history.availability import MAINTENANCE_STATES, Availability, Interval
 from tenantboard.history.db import IncidentRecord, Mark, dumps_interval, dumps_outage
 from tenantboard.history.planned import UNPLANNED_ONLY, Planned, planned_down_by_window
-from tenantboard.humanize import length, time_range, yes_no
+from tenantboard.humanize import length, plural, time_range, yes_no
 from tenantboard.maintenance import Window
 from tenantboard.releases import VersionSpan, VersionSummary, summarize
 from tenantboard.sanitize import clean
@@ -662,8 +662,7 @@ def versions_table(report: VersionsReport) -> str:
     if not report.versions:
         notes.append("no version recorded yet: the history has no answer naming one")
     if report.not_recorded:
-        plural = "s" if report.not_recorded != 1 else ""
-        notes.append(f"{report.not_recorded} tenant{plural} of the list not recorded yet")
+        notes.append(f"{plural(report.not_recorded, 'tenant')} of the list not recorded yet")
     return "\n".join([table, *notes]) if rows else "\n".join(notes)
 
 

@@ -803,7 +803,7 @@ def systemd_status(watcher: Watcher) -> str:
     """What ``systemctl status`` shows: the tenants by severity, and our own outage."""
     counts = ", ".join(f"{n} {word}" for word, n in watcher.severity_counts().items() if n)
     outage = watcher.session.monitor.outage
-    return f"{len(watcher.model.list_order)} tenants: {counts or 'none'}" + (
+    return f"{plural(len(watcher.model.list_order), 'tenant')}: {counts or 'none'}" + (
         f"; {outage.headline}" if outage else ""
     )
 

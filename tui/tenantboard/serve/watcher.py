@@ -27,7 +27,7 @@ from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import BoardModel, TenantRow, bucket_severity
-from tenantboard.sanitize import clean
+from tenantboard.sanitize import clean, quoted
 from tenantboard.session import (
     AvailabilityRead,
     EventsLogged,
@@ -487,7 +487,7 @@ def _log_event(event: LoggedEvent) -> None:
     env, _, context_id = event.key.partition(":")
     if context_id:
         name = f"{context_id} ({env})"
-        label = f" {clean(event.name, 60)!r}" if event.name != context_id else ""
+        label = f" {quoted(event.name)}" if event.name != context_id else ""
     else:
         name, label = clean(event.name, 60), ""
     log.log(
