@@ -262,6 +262,48 @@ async def test_columns_fit_the_screen(clock: FakeClock, width: int, hidden: str 
             assert "Endpoint host" in header and "Version" in header
 
 
+def test_every_checked_text_fits_its_column_at_80_columns() -> None:
+    """Whatever age a row's Checked cell says, checked or stale in our own outage, it shows
+    whole in the column as laid out for an 80-column screen ("stale 10m" read "stale 1…")."""
+    from datetime import timedelta
+
+    from tenantboard.engine import CheckResult
+    from tenantboard.rows import TenantRow, checked_text
+    from tenantboard.ui.widgets.table import fit, layout_columns
+
+    from .conftest import FIXED_NOW
+
+    widths = {column.key: width for column, width in layout_columns(78)}
+    assert "state" in widths  # the state stays at 80 columns
+    row = TenantRow(Tenant("Cust1"))
+    ages = [*range(0, 3600, 5), *range(3600, 3 * 86400, 60), *range(3 * 86400, 10**8, 86400)]
+    for seconds in ages:
+        checked_at = FIXED_NOW - timedelta(seconds=seconds)
+        row.last = CheckResult(Tenant("Cust1"), None, None, checked_at, 0.0)
+        row.last_success_at = checked_at
+        for outage in (False, True):
+            text = checked_text(row, FIXED_NOW, outage=outage)
+            assert fit(text, widths["checked"]).rstrip() == text, (seconds, text)
+
+
+async def test_stale_rows_say_how_old_their_state_is_at_80_columns(clock: FakeClock) -> None:
+    """Our own outage, ten minutes on, on an 80x24 screen: every row reads "stale 10m",
+    whole, beside its last known state."""
+    from .test_outage import Network
+
+    network = Network(clock)
+    tenants = [Tenant(f"Cust{number}") for number in range(1, 6)]
+    app = make_board(clock, tenants, transport=httpx.MockTransport(network.handle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        network.down = httpx.ConnectError
+        app.board.action_recheck_list()
+        await until(pilot, lambda: app.monitor.outage is not None, tries=500)
+        clock.advance(600)
+        lines = screen_text(app).splitlines()[1:6]
+        assert all("Running" in line and "stale 10m " in line for line in lines), lines
+
+
 async def test_the_header_leads_with_the_counts_and_cuts_the_rest_from_the_right(
     clock: FakeClock, tmp_path
 ) -> None:
