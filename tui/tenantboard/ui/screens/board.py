@@ -482,17 +482,32 @@ class BoardScreen(
     def apply_view(self) -> None:
         """Recompute the rows shown (filter, attention, sort, groups); keep the cursor on
         its tenant (on a group's header line, on the same line: groups come and go as
-        answers name their hosts)."""
+        answers name their hosts). A tenant that left the view (marked in the attention
+        view) leaves the cursor on the line that took its place, not on the first."""
         key = self.table.cursor_key
         on_line = self.table.cursor
+        lines_before = self.model.lines
         self.pacing.view_done()
         self.model.recompute_view(self.monitor.due_at)
         self.table.rows_changed()
         index = self.model.index_of(key) if key else on_line if key is None else None
         if index is None and key in self.model.groups_of:  # its group was folded
             index = self.model.index_of(self.model.groups_of[key][0].line_id)
-        self.table.move_cursor_to(index if index is not None else 0)
+        if index is None:
+            index = self._line_in_its_place(lines_before, on_line)
+        self.table.move_cursor_to(index)
         self.update_summary()
+
+    def _line_in_its_place(self, lines_before: list[str], gone: int) -> int:
+        """Where the cursor goes when the line it was on (``gone`` in ``lines_before``)
+        is no longer shown: the first line after it still shown, else the last before it."""
+        model = self.model
+        after, before = lines_before[gone + 1 :], reversed(lines_before[:gone])
+        for line in (*after, *before):
+            index = model.index_of(line)
+            if index is not None:
+                return index
+        return 0
 
     def describe_times(self, row: TenantRow) -> tuple[str, str]:
         """(checked, next) texts for a row, as of now; called as lines are drawn. A row
