@@ -345,3 +345,50 @@ def test_the_header_names_each_state_where_it_all_fits() -> None:
         " ✖1 ✔2  3 tenants" + " " * 2 + "⟳ 0 in flight  09:30 "
     )
     assert header_line(counts, status, activity, 20).plain == " ✖1 ✔2  3 tenants  …"
+
+
+# -- pop-ups ----------------------------------------------------------------------------------
+
+
+def visible_toasts(screen) -> list:
+    from textual.widgets._toast import Toast
+
+    return [toast for toast in screen.query(Toast) if toast.visible]
+
+
+async def test_x_dismisses_every_pop_up_and_a_click_dismisses_one(clock: FakeClock) -> None:
+    """An alert stays ten minutes unless dismissed: x takes every pop-up away, a click one."""
+    app = make_board(clock, [Tenant("Cust1001")])
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle_board(pilot, app)
+        app.board.alert("the tenant file cannot be used: see the change line")
+        app.notify("saved", timeout=30)
+        await until(pilot, lambda: len(visible_toasts(app.board)) == 2)
+        await pilot.click(visible_toasts(app.board)[0])
+        await until(pilot, lambda: len(app._notifications) == 1)
+        await pilot.press("x")
+        await until(pilot, lambda: not visible_toasts(app.board))
+        assert not app._notifications
+
+
+@pytest.mark.parametrize("key", ["a", "w", "m", "delete"])
+async def test_pop_ups_wait_while_a_dialog_is_open(clock: FakeClock, key: str) -> None:
+    """The add form, a chooser or a confirmation at 80x24: no pop-up covers its fields and
+    buttons, neither one raised before it opened nor one raised while it is open; those
+    still current show again on the board once it closes."""
+    from textual.screen import ModalScreen
+
+    app = make_board(clock, [Tenant("Cust1001"), Tenant("Cust1002")])
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle_board(pilot, app)
+        app.board.alert("before: an alert that stays ten minutes")
+        await until(pilot, lambda: bool(visible_toasts(app.board)))
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(app.screen, ModalScreen))
+        app.board.alert("during: another alert")
+        await until(pilot, lambda: len(app._notifications) == 2)
+        await pilot.pause(0.1)
+        assert not visible_toasts(app.screen)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.board)
+        await until(pilot, lambda: len(visible_toasts(app.board)) == 2)
