@@ -130,9 +130,14 @@ async def test_an_add_the_file_refuses_keeps_the_form_and_what_was_typed(
     )
 
 
-async def test_an_add_to_a_file_that_cannot_be_read_keeps_the_form(store, clock, tmp_path) -> None:
+async def test_an_add_to_a_file_that_cannot_be_read_keeps_the_form(clock, tmp_path) -> None:
     """The file broke under the board: saving says why it cannot, in the form, and keeps
-    what was typed; the file is left as it is."""
+    what was typed; the file is left as it is. A long reason scrolls in the form at 80x24
+    rather than push its buttons off the screen."""
+    folder = tmp_path / "a folder with a long name, as synced folders have" / "tenantboard"
+    folder.mkdir(parents=True)
+    (folder / "tenants.toml").write_text(HAND_WRITTEN)
+    store = TenantStore(folder / "tenants.toml")
     app = board_on(store, clock, tmp_path, watch_interval=3600)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle_board(pilot, app)
@@ -145,6 +150,11 @@ async def test_an_add_to_a_file_that_cannot_be_read_keeps_the_form(store, clock,
         await until(pilot, lambda: error().startswith("not saved: "))
         assert str(store.path) in error()
         assert form(app).query_one("#context-id").value == "Cust77"
+        box = form(app).query_one("#form")
+        assert box.region.y >= 0 and box.region.bottom <= 24  # scrolls, never cut off
+        box.scroll_end(animate=False)
+        await pilot.pause()
+        assert form(app).query_one("#save").region.bottom <= 24
     assert store.path.read_text() == broken
 
 
