@@ -136,6 +136,20 @@ async def test_a_cut_event_log_line_ends_in_an_ellipsis(clock, tmp_path) -> None
         assert app.query_one(EventLogPanel).render_line(1).text.rstrip().endswith("…")
 
 
+async def test_the_event_log_shows_what_happened_whole_at_80_columns(clock) -> None:
+    """At 80 columns a failure's reason ("answer is not JSON (text/html)") shows whole: the
+    line leaves out the kind of event, which what happened says too."""
+    app = make_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("l")
+        await pilot.pause()
+        panel = app.query_one(EventLogPanel)
+        lines = [panel.render_line(y).text.rstrip() for y in range(1, panel.size.height)]
+        failed = [line for line in lines if "check failed" in line]
+        assert " Broken proxy (HTM… check failed: answer is not JSON (text/html)" in failed[1]
+
+
 # -- 5. one meaning for the Version column; versions fetched where the cursor rests ------------
 
 
