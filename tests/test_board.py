@@ -319,7 +319,9 @@ async def test_the_header_leads_with_the_counts_and_cuts_the_rest_from_the_right
         await pilot.press("p", "exclamation_mark")
         await pilot.pause()
         header = app.board.summary.render().plain
-        assert header.startswith(" ✖3 ?4 ▲3 ✔12   PAUSED    DEMO   22 tenants (showing 11, ")
+        assert header.startswith(
+            " ✖3 ?4 ▲3 ✔12   PAUSED    DEMO   22 tenants (11 needing attention)  "
+        )  # the view in fewer words, whole
         assert len(header) == 80 and header.endswith("…")
     history = write_history(tmp_path / "wide")
     app = make_board(clock, demo=True, data_dir=tmp_path / "wide", history_path=history)
@@ -338,13 +340,32 @@ def test_the_header_names_each_state_where_it_all_fits() -> None:
     from tenantboard.ui.widgets.summary import header_line
 
     counts = (Text("✖ 1 Suspended  ✔ 2 Running"), Text("✖1 ✔2"))
-    status, activity = Text("3 tenants"), Text("⟳ 0 in flight  09:30")
+    status, activity = (Text("3 tenants"), Text("3 tenants")), Text("⟳ 0 in flight  09:30")
     wide = header_line(counts, status, activity, 70).plain
     assert wide == " ✖ 1 Suspended  ✔ 2 Running  3 tenants" + " " * 11 + "⟳ 0 in flight  09:30 "
     assert header_line(counts, status, activity, 40).plain == (
         " ✖1 ✔2  3 tenants" + " " * 2 + "⟳ 0 in flight  09:30 "
     )
     assert header_line(counts, status, activity, 20).plain == " ✖1 ✔2  3 tenants  …"
+
+
+def test_the_header_says_the_view_in_fewer_words_where_that_makes_it_fit() -> None:
+    from rich.text import Text
+
+    from tenantboard.ui.widgets.summary import header_line
+
+    counts = (Text("✖ 1 Suspended  ✔ 2 Running"), Text("✖1 ✔2"))
+    status = (Text("3 tenants (grouped by endpoint host)"), Text("3 tenants (by host)"))
+    activity = Text("⟳ 0 in flight  09:30")
+    assert header_line(counts, status, activity, 90).plain.startswith(
+        " ✖ 1 Suspended  ✔ 2 Running  3 tenants (grouped by endpoint host)  "
+    )
+    assert header_line(counts, status, activity, 70).plain.startswith(
+        " ✖1 ✔2  3 tenants (grouped by endpoint host)  "
+    )
+    assert header_line(counts, status, activity, 60).plain == (
+        " ✖1 ✔2  3 tenants (by host)" + " " * 12 + "⟳ 0 in flight  09:30 "
+    )
 
 
 # -- pop-ups ----------------------------------------------------------------------------------

@@ -559,32 +559,41 @@ class BoardScreen(
         key = tuple(counts.items())
         if self._counts_drawn is None or self._counts_drawn[0] != key:
             self._counts_drawn = (key, (counts_text(counts), counts_text(counts, compact=True)))
-        status = status_text(
-            total=self.model.total,
-            demo=self.config.demo,
-            note=self._view_note(),
-            alarm=monitor.outage.headline if monitor.outage is not None else "",
-            paused=monitor.paused,
-            planned=header_text(self.session.maintenance.open, self.clock.wall()),
+        statuses = tuple(
+            status_text(
+                total=self.model.total,
+                demo=self.config.demo,
+                note=self._view_note(compact=compact),
+                alarm=monitor.outage.headline if monitor.outage is not None else "",
+                paused=monitor.paused,
+                planned=header_text(self.session.maintenance.open, self.clock.wall()),
+            )
+            for compact in (False, True)
         )
-        self.summary.show(self._counts_drawn[1], status, activity)
+        self.summary.show(self._counts_drawn[1], statuses, activity)
 
-    def _view_note(self) -> str:
+    def _view_note(self, *, compact: bool = False) -> str:
+        """What the view shows, for the header; ``compact`` says it in fewer words (80
+        columns: "by host, 11 needing attention")."""
         view = self.model.view
         notes = []
         target = self.session.config.attach
         if target is not None:
-            notes.append(f"attached to {clean(target.url, 60)}")
+            notes.append("attached" if compact else f"attached to {clean(target.url, 60)}")
         if view.group_by is not None:
-            notes.append(f"grouped by {DIMENSION_NAMES[view.group_by]}")
-        if view.filter_text or view.attention_only:
-            notes.append(f"showing {self.model.shown}")
+            grouped = view.group_by if compact else DIMENSION_NAMES[view.group_by]
+            notes.append(f"{'' if compact else 'grouped '}by {grouped}")
+        shown = self.model.shown
         if view.attention_only:
-            notes.append("needing attention")
+            notes.append(f"{shown} needing attention" if compact else f"showing {shown}")
+            if not compact:
+                notes.append("needing attention")
+        elif view.filter_text:
+            notes.append(f"{shown} shown" if compact else f"showing {shown}")
         if view.filter_text:
-            notes.append(f"matching {clean(view.filter_text, 30)!r}")
+            notes.append(f"matching {clean(view.filter_text, 20 if compact else 30)!r}")
         if view.sort != "list":
-            notes.append(f"sorted by {SORTS[view.sort]}")
+            notes.append(SORTS[view.sort] if compact else f"sorted by {SORTS[view.sort]}")
         return ", ".join(notes)
 
     def update_log(self) -> None:
