@@ -413,3 +413,27 @@ async def test_pop_ups_wait_while_a_dialog_is_open(clock: FakeClock, key: str) -
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is app.board)
         await until(pilot, lambda: len(visible_toasts(app.board)) == 2)
+
+
+async def test_a_choosers_long_choice_wraps_whole_at_80_columns(clock: FakeClock) -> None:
+    """A mark's description is longer than a chooser is wide at 80 columns: it wraps, and
+    every word of it shows inside the box."""
+    from textual.widgets import OptionList
+
+    from tenantboard.ui.screens.chooser import ChooserScreen
+
+    choice = (
+        "Litware (unpaid): acknowledged by root at 19:36, until its state changes (from Suspended)"
+    )
+    app = make_board(clock, [Tenant("Cust1001")])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        title = "Maintenance window: every tenant on its host, " + "x" * 30 + ".superoffice.com"
+        app.push_screen(ChooserScreen(title, [("1", choice)]))
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        box = app.screen.query_one("Vertical")
+        assert options.region.right <= box.content_region.right
+        assert app.screen.query_one("Label").region.right <= box.content_region.right
+        shown = [options.render_line(y).text.strip() for y in range(options.size.height)]
+        assert " ".join(shown).split() == choice.split(), shown
