@@ -262,6 +262,48 @@ async def test_columns_fit_the_screen(clock: FakeClock, width: int, hidden: str 
             assert "Endpoint host" in header and "Version" in header
 
 
+def test_every_checked_text_fits_its_column_at_80_columns() -> None:
+    """Whatever age a row's Checked cell says, checked or stale in our own outage, it shows
+    whole in the column as laid out for an 80-column screen ("stale 10m" read "stale 1…")."""
+    from datetime import timedelta
+
+    from tenantboard.engine import CheckResult
+    from tenantboard.rows import TenantRow, checked_text
+    from tenantboard.ui.widgets.table import fit, layout_columns
+
+    from .conftest import FIXED_NOW
+
+    widths = {column.key: width for column, width in layout_columns(78)}
+    assert "state" in widths  # the state stays at 80 columns
+    row = TenantRow(Tenant("Cust1"))
+    ages = [*range(0, 3600, 5), *range(3600, 3 * 86400, 60), *range(3 * 86400, 10**8, 86400)]
+    for seconds in ages:
+        checked_at = FIXED_NOW - timedelta(seconds=seconds)
+        row.last = CheckResult(Tenant("Cust1"), None, None, checked_at, 0.0)
+        row.last_success_at = checked_at
+        for outage in (False, True):
+            text = checked_text(row, FIXED_NOW, outage=outage)
+            assert fit(text, widths["checked"]).rstrip() == text, (seconds, text)
+
+
+async def test_stale_rows_say_how_old_their_state_is_at_80_columns(clock: FakeClock) -> None:
+    """Our own outage, ten minutes on, on an 80x24 screen: every row reads "stale 10m",
+    whole, beside its last known state."""
+    from .test_outage import Network
+
+    network = Network(clock)
+    tenants = [Tenant(f"Cust{number}") for number in range(1, 6)]
+    app = make_board(clock, tenants, transport=httpx.MockTransport(network.handle))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        network.down = httpx.ConnectError
+        app.board.action_recheck_list()
+        await until(pilot, lambda: app.monitor.outage is not None, tries=500)
+        clock.advance(600)
+        lines = screen_text(app).splitlines()[1:6]
+        assert all("Running" in line and "stale 10m " in line for line in lines), lines
+
+
 async def test_the_header_leads_with_the_counts_and_cuts_the_rest_from_the_right(
     clock: FakeClock, tmp_path
 ) -> None:
@@ -277,7 +319,9 @@ async def test_the_header_leads_with_the_counts_and_cuts_the_rest_from_the_right
         await pilot.press("p", "exclamation_mark")
         await pilot.pause()
         header = app.board.summary.render().plain
-        assert header.startswith(" ✖3 ?4 ▲3 ✔12   PAUSED    DEMO   22 tenants (showing 11, ")
+        assert header.startswith(
+            " ✖3 ?4 ▲3 ✔12   PAUSED    DEMO   22 tenants (11 needing attention)  "
+        )  # the view in fewer words, whole
         assert len(header) == 80 and header.endswith("…")
     history = write_history(tmp_path / "wide")
     app = make_board(clock, demo=True, data_dir=tmp_path / "wide", history_path=history)
@@ -296,10 +340,100 @@ def test_the_header_names_each_state_where_it_all_fits() -> None:
     from tenantboard.ui.widgets.summary import header_line
 
     counts = (Text("✖ 1 Suspended  ✔ 2 Running"), Text("✖1 ✔2"))
-    status, activity = Text("3 tenants"), Text("⟳ 0 in flight  09:30")
+    status, activity = (Text("3 tenants"), Text("3 tenants")), Text("⟳ 0 in flight  09:30")
     wide = header_line(counts, status, activity, 70).plain
     assert wide == " ✖ 1 Suspended  ✔ 2 Running  3 tenants" + " " * 11 + "⟳ 0 in flight  09:30 "
     assert header_line(counts, status, activity, 40).plain == (
         " ✖1 ✔2  3 tenants" + " " * 2 + "⟳ 0 in flight  09:30 "
     )
     assert header_line(counts, status, activity, 20).plain == " ✖1 ✔2  3 tenants  …"
+
+
+def test_the_header_says_the_view_in_fewer_words_where_that_makes_it_fit() -> None:
+    from rich.text import Text
+
+    from tenantboard.ui.widgets.summary import header_line
+
+    counts = (Text("✖ 1 Suspended  ✔ 2 Running"), Text("✖1 ✔2"))
+    status = (Text("3 tenants (grouped by endpoint host)"), Text("3 tenants (by host)"))
+    activity = Text("⟳ 0 in flight  09:30")
+    assert header_line(counts, status, activity, 90).plain.startswith(
+        " ✖ 1 Suspended  ✔ 2 Running  3 tenants (grouped by endpoint host)  "
+    )
+    assert header_line(counts, status, activity, 70).plain.startswith(
+        " ✖1 ✔2  3 tenants (grouped by endpoint host)  "
+    )
+    assert header_line(counts, status, activity, 60).plain == (
+        " ✖1 ✔2  3 tenants (by host)" + " " * 12 + "⟳ 0 in flight  09:30 "
+    )
+
+
+# -- pop-ups ----------------------------------------------------------------------------------
+
+
+def visible_toasts(screen) -> list:
+    from textual.widgets._toast import Toast
+
+    return [toast for toast in screen.query(Toast) if toast.visible]
+
+
+async def test_x_dismisses_every_pop_up_and_a_click_dismisses_one(clock: FakeClock) -> None:
+    """An alert stays ten minutes unless dismissed: x takes every pop-up away, a click one."""
+    app = make_board(clock, [Tenant("Cust1001")])
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle_board(pilot, app)
+        app.board.alert("the tenant file cannot be used: see the change line")
+        app.notify("saved", timeout=30)
+        await until(pilot, lambda: len(visible_toasts(app.board)) == 2)
+        await pilot.click(visible_toasts(app.board)[0])
+        await until(pilot, lambda: len(app._notifications) == 1)
+        await pilot.press("x")
+        await until(pilot, lambda: not visible_toasts(app.board))
+        assert not app._notifications
+
+
+@pytest.mark.parametrize("key", ["a", "w", "m", "delete"])
+async def test_pop_ups_wait_while_a_dialog_is_open(clock: FakeClock, key: str) -> None:
+    """The add form, a chooser or a confirmation at 80x24: no pop-up covers its fields and
+    buttons, neither one raised before it opened nor one raised while it is open; those
+    still current show again on the board once it closes."""
+    from textual.screen import ModalScreen
+
+    app = make_board(clock, [Tenant("Cust1001"), Tenant("Cust1002")])
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle_board(pilot, app)
+        app.board.alert("before: an alert that stays ten minutes")
+        await until(pilot, lambda: bool(visible_toasts(app.board)))
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(app.screen, ModalScreen))
+        app.board.alert("during: another alert")
+        await until(pilot, lambda: len(app._notifications) == 2)
+        await pilot.pause(0.1)
+        assert not visible_toasts(app.screen)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is app.board)
+        await until(pilot, lambda: len(visible_toasts(app.board)) == 2)
+
+
+async def test_a_choosers_long_choice_wraps_whole_at_80_columns(clock: FakeClock) -> None:
+    """A mark's description is longer than a chooser is wide at 80 columns: it wraps, and
+    every word of it shows inside the box."""
+    from textual.widgets import OptionList
+
+    from tenantboard.ui.screens.chooser import ChooserScreen
+
+    choice = (
+        "Litware (unpaid): acknowledged by root at 19:36, until its state changes (from Suspended)"
+    )
+    app = make_board(clock, [Tenant("Cust1001")])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        title = "Maintenance window: every tenant on its host, " + "x" * 30 + ".superoffice.com"
+        app.push_screen(ChooserScreen(title, [("1", choice)]))
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        box = app.screen.query_one("Vertical")
+        assert options.region.right <= box.content_region.right
+        assert app.screen.query_one("Label").region.right <= box.content_region.right
+        shown = [options.render_line(y).text.strip() for y in range(options.size.height)]
+        assert " ".join(shown).split() == choice.split(), shown

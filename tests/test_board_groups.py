@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tenantboard.rows import group_line_id
+from tenantboard.ui.screens.chooser import ChooserScreen
 from tenantboard.ui.widgets.change_line import IncidentLine
 from tenantboard.ui.widgets.table import TenantTable
 
@@ -115,3 +116,20 @@ async def test_a_failing_host_is_one_incident_on_the_board(clock: FakeClock) -> 
         await settle_board(pilot, app)
         await until(pilot, lambda: not line.display)
         assert "was part of the host incident on" in detail_text(app)
+
+
+async def test_the_maintenance_chooser_counts_the_tenants_shown_not_the_lines(
+    clock: FakeClock,
+) -> None:
+    """Grouped and showing only what needs attention, ``w`` offers "the N tenants shown"
+    with N the tenants, not the tenants and the groups' header lines."""
+    app = fleet_board(clock)
+    async with app.run_test(size=(160, 60)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("b", "exclamation_mark")
+        model = app.board.model
+        assert model.headers and 0 < model.shown < len(model)
+        await pilot.press("w")
+        assert isinstance(app.screen, ChooserScreen)
+        texts = [text for _, text in app.screen.choices]
+        assert f"the {model.shown} tenants shown" in texts, texts

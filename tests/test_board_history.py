@@ -8,6 +8,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.history.db import HistoryDB, Observation
 from tenantboard.tenant import Tenant
@@ -167,6 +169,28 @@ async def test_one_event_is_one_event(clock, tmp_path) -> None:
 
 def a_problem(app) -> str:
     return next(key for key, row in app.board.model.rows.items() if row.needs_attention)
+
+
+@pytest.mark.parametrize("keys", [("m", "enter"), ("A",)], ids=["mute", "acknowledge"])
+async def test_a_mark_in_the_attention_view_leaves_the_cursor_on_the_next_row(
+    clock, keys: tuple[str, ...]
+) -> None:
+    """Muted or acknowledged, a tenant leaves the attention view: the cursor goes to the
+    row that took its place, not to the top; on the last row, to the row before it."""
+    app = make_board(clock)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("exclamation_mark")
+        assert len(app.board.model.order) >= 4
+        for place, after in ((2, 3), (-1, -2)):
+            order = list(app.board.model.order)
+            marked, expected = order[place], order[after]
+            app.board.jump_to(marked)
+            await pilot.press(*keys)
+            row = app.board.model.rows[marked]
+            await until(pilot, lambda row=row: row.mark is not None, tries=400)
+            await until(pilot, lambda marked=marked: marked not in app.board.model.order)
+            assert app.board.table.cursor_key == expected
 
 
 async def test_a_mute_silences_leaves_the_attention_filter_and_ends_by_itself(

@@ -6,6 +6,7 @@ The command-line items have their tests beside the CLI's; these are the board's.
 from __future__ import annotations
 
 import httpx
+from rich.text import Text
 from textual import events
 
 from tenantboard.engine import check_once
@@ -133,6 +134,20 @@ async def test_a_cut_event_log_line_ends_in_an_ellipsis(clock, tmp_path) -> None
         app.board.update_log()
         await pilot.pause()
         assert app.query_one(EventLogPanel).render_line(1).text.rstrip().endswith("…")
+
+
+async def test_the_event_log_shows_what_happened_whole_at_80_columns(clock) -> None:
+    """At 80 columns a failure's reason ("answer is not JSON (text/html)") shows whole: the
+    line leaves out the kind of event, which what happened says too."""
+    app = make_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("l")
+        await pilot.pause()
+        panel = app.query_one(EventLogPanel)
+        lines = [panel.render_line(y).text.rstrip() for y in range(1, panel.size.height)]
+        failed = [line for line in lines if "check failed" in line]
+        assert " Broken proxy (HTM… check failed: answer is not JSON (text/html)" in failed[1]
 
 
 # -- 5. one meaning for the Version column; versions fetched where the cursor rests ------------
@@ -268,6 +283,29 @@ async def test_a_broken_file_is_on_the_change_line_until_it_is_readable_again(
         await until(pilot, lambda: said(app, "can be read again"))
         assert "cannot be used" not in line.render().plain and not line.display
         assert not said(app, "cannot be used")
+
+
+async def test_a_broken_files_reason_is_read_whole_at_80_columns(clock, tmp_path) -> None:
+    """Why the file cannot be read (its line and what is wrong there) is what the operator
+    needs to fix it: at 80x24 the change line wraps it, whole, above the newest change."""
+    path = tmp_path / "tenants.toml"
+    path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n')
+    store = TenantStore(path)
+    app = make_board(clock, store.load().tenants, store=store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        line = app.query_one(ChangeLine)
+        line.show(Text("09:30:00 Cust1001: Running → Unknown"))
+        path.write_text('[[tenants]]\ncontext_id = "Cust1001"\nlabel = "unterminated\n')
+        await app.session.look_at_file()
+        await until(pilot, lambda: bool(line.problems))
+        await pilot.pause()
+        problem = line.problems["tenant file"]
+        assert "line 3" in problem and problem.endswith("the file was left as it is.")
+        shown = [line.render_line(y).text.strip() for y in range(line.size.height)]
+        assert " ".join(shown[:-1]).split() == problem.split(), shown
+        assert shown[-1] == "09:30:00 Cust1001: Running → Unknown"
+        assert app.board.table.size.height >= 24 - 2 - len(shown) - 1
 
 
 # -- 9 and 10. R re-checks what is shown; manual re-checks run while paused --------------------

@@ -97,6 +97,67 @@ async def test_add_validates_as_you_type_saves_at_once_and_checks_the_new_tenant
     assert TenantStore(store.path).load().tenants[-1] == Tenant("Cust1008", "sod", "Litware (dev)")
 
 
+async def test_an_add_the_file_refuses_keeps_the_form_and_what_was_typed(
+    store, clock, tmp_path
+) -> None:
+    """Someone adds the same tenant to the file while the form is open: saving is refused,
+    the form stays with everything typed, the context id marked and the reason under the
+    fields; changed, it saves."""
+    app = board_on(store, clock, tmp_path, watch_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("a")
+        await type_into(pilot, "#context-id", "Cust77")
+        await type_into(pilot, "#label", "Acme test")
+        await type_into(pilot, "#tags", "acme")
+        store.path.write_text(HAND_WRITTEN + '\n[[tenants]]\ncontext_id = "Cust77"\n')
+        await pilot.press("enter")
+        error = lambda: str(form(app).query_one("#form-error").render())  # noqa: E731
+        await until(pilot, lambda: "already in the list" in error())
+        assert error().startswith("not saved: Cust77 (online) is already in the list")
+        values = [form(app).query_one(f"#{name}").value for name in ("context-id", "label", "tags")]
+        assert values == ["Cust77", "Acme test", "acme"]
+        context = form(app).query_one("#context-id")
+        assert context.has_class("-invalid") and context.has_focus
+        assert form(app).query_one("#save").disabled
+        await pilot.press("end", "8")  # Cust778
+        assert error() == "" and not form(app).query_one("#save").disabled
+        await pilot.press("enter")
+        await until(pilot, lambda: "online:Cust778" in app.board.model.rows)
+        assert not isinstance(app.screen, TenantForm)
+    assert TenantStore(store.path).load().tenants[-1] == Tenant(
+        "Cust778", "online", "Acme test", ("acme",)
+    )
+
+
+async def test_an_add_to_a_file_that_cannot_be_read_keeps_the_form(clock, tmp_path) -> None:
+    """The file broke under the board: saving says why it cannot, in the form, and keeps
+    what was typed; the file is left as it is. A long reason scrolls in the form at 80x24
+    rather than push its buttons off the screen."""
+    folder = tmp_path / "a folder with a long name, as synced folders have" / "tenantboard"
+    folder.mkdir(parents=True)
+    (folder / "tenants.toml").write_text(HAND_WRITTEN)
+    store = TenantStore(folder / "tenants.toml")
+    app = board_on(store, clock, tmp_path, watch_interval=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("a")
+        await type_into(pilot, "#context-id", "Cust77")
+        broken = HAND_WRITTEN + "\n[[tenants]\n"
+        store.path.write_text(broken)
+        await pilot.press("enter")
+        error = lambda: str(form(app).query_one("#form-error").render())  # noqa: E731
+        await until(pilot, lambda: error().startswith("not saved: "))
+        assert str(store.path) in error()
+        assert form(app).query_one("#context-id").value == "Cust77"
+        box = form(app).query_one("#form")
+        assert box.region.y >= 0 and box.region.bottom <= 24  # scrolls, never cut off
+        box.scroll_end(animate=False)
+        await pilot.pause()
+        assert form(app).query_one("#save").region.bottom <= 24
+    assert store.path.read_text() == broken
+
+
 async def test_a_bad_label_is_refused_in_the_form(store, clock, tmp_path) -> None:
     app = board_on(store, clock, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -158,9 +219,13 @@ async def test_an_edit_that_would_overwrite_a_newer_change_on_disk_is_refused(
         await type_into(pilot, "#label", "Mine")
         await pilot.press("enter")
         await settle_board(pilot, app)
-        await pilot.pause()
-        assert any("was changed in" in n.message for n in app._notifications)
-        assert app.board.model.rows["online:Cust1001"].tenant.label == "Theirs"  # reloaded
+        await until(
+            pilot, lambda: "was changed in" in str(form(app).query_one("#form-error").render())
+        )
+        assert form(app).query_one("#label").value == "Mine"  # refused, the form keeps it
+        assert form(app).query_one("#save").disabled
+        await until(pilot, lambda: app.board.model.rows["online:Cust1001"].tenant.label == "Theirs")
+        await pilot.press("escape")
     assert 'label = "Theirs"' in store.path.read_text()
     assert "Mine" not in store.path.read_text()
 

@@ -849,6 +849,11 @@ def _severity_rank(row: TenantRow) -> int:
     return _rank(row.severity)
 
 
+#: The widest text :func:`checked_text` makes ("stale 23h59m"; "23h59m ago" is 10): the
+#: table's Checked column is this wide, and a gutter.
+CHECKED_TEXT_WIDTH = len("stale 23h59m")
+
+
 def checked_text(row: TenantRow, now: datetime, *, outage: bool = False) -> str:
     """The Checked cell: how long ago the row was checked; while our own outage lasts
     (``outage``), or when its last check failed in it, how old its last known state is

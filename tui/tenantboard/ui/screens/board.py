@@ -482,17 +482,32 @@ class BoardScreen(
     def apply_view(self) -> None:
         """Recompute the rows shown (filter, attention, sort, groups); keep the cursor on
         its tenant (on a group's header line, on the same line: groups come and go as
-        answers name their hosts)."""
+        answers name their hosts). A tenant that left the view (marked in the attention
+        view) leaves the cursor on the line that took its place, not on the first."""
         key = self.table.cursor_key
         on_line = self.table.cursor
+        lines_before = self.model.lines
         self.pacing.view_done()
         self.model.recompute_view(self.monitor.due_at)
         self.table.rows_changed()
         index = self.model.index_of(key) if key else on_line if key is None else None
         if index is None and key in self.model.groups_of:  # its group was folded
             index = self.model.index_of(self.model.groups_of[key][0].line_id)
-        self.table.move_cursor_to(index if index is not None else 0)
+        if index is None:
+            index = self._line_in_its_place(lines_before, on_line)
+        self.table.move_cursor_to(index)
         self.update_summary()
+
+    def _line_in_its_place(self, lines_before: list[str], gone: int) -> int:
+        """Where the cursor goes when the line it was on (``gone`` in ``lines_before``)
+        is no longer shown: the first line after it still shown, else the last before it."""
+        model = self.model
+        after, before = lines_before[gone + 1 :], reversed(lines_before[:gone])
+        for line in (*after, *before):
+            index = model.index_of(line)
+            if index is not None:
+                return index
+        return 0
 
     def describe_times(self, row: TenantRow) -> tuple[str, str]:
         """(checked, next) texts for a row, as of now; called as lines are drawn. A row
@@ -544,32 +559,41 @@ class BoardScreen(
         key = tuple(counts.items())
         if self._counts_drawn is None or self._counts_drawn[0] != key:
             self._counts_drawn = (key, (counts_text(counts), counts_text(counts, compact=True)))
-        status = status_text(
-            total=self.model.total,
-            demo=self.config.demo,
-            note=self._view_note(),
-            alarm=monitor.outage.headline if monitor.outage is not None else "",
-            paused=monitor.paused,
-            planned=header_text(self.session.maintenance.open, self.clock.wall()),
+        statuses = tuple(
+            status_text(
+                total=self.model.total,
+                demo=self.config.demo,
+                note=self._view_note(compact=compact),
+                alarm=monitor.outage.headline if monitor.outage is not None else "",
+                paused=monitor.paused,
+                planned=header_text(self.session.maintenance.open, self.clock.wall()),
+            )
+            for compact in (False, True)
         )
-        self.summary.show(self._counts_drawn[1], status, activity)
+        self.summary.show(self._counts_drawn[1], statuses, activity)
 
-    def _view_note(self) -> str:
+    def _view_note(self, *, compact: bool = False) -> str:
+        """What the view shows, for the header; ``compact`` says it in fewer words (80
+        columns: "by host, 11 needing attention")."""
         view = self.model.view
         notes = []
         target = self.session.config.attach
         if target is not None:
-            notes.append(f"attached to {clean(target.url, 60)}")
+            notes.append("attached" if compact else f"attached to {clean(target.url, 60)}")
         if view.group_by is not None:
-            notes.append(f"grouped by {DIMENSION_NAMES[view.group_by]}")
-        if view.filter_text or view.attention_only:
-            notes.append(f"showing {self.model.shown}")
+            grouped = view.group_by if compact else DIMENSION_NAMES[view.group_by]
+            notes.append(f"{'' if compact else 'grouped '}by {grouped}")
+        shown = self.model.shown
         if view.attention_only:
-            notes.append("needing attention")
+            notes.append(f"{shown} needing attention" if compact else f"showing {shown}")
+            if not compact:
+                notes.append("needing attention")
+        elif view.filter_text:
+            notes.append(f"{shown} shown" if compact else f"showing {shown}")
         if view.filter_text:
-            notes.append(f"matching {clean(view.filter_text, 30)!r}")
+            notes.append(f"matching {clean(view.filter_text, 20 if compact else 30)!r}")
         if view.sort != "list":
-            notes.append(f"sorted by {SORTS[view.sort]}")
+            notes.append(SORTS[view.sort] if compact else f"sorted by {SORTS[view.sort]}")
         return ", ".join(notes)
 
     def update_log(self) -> None:

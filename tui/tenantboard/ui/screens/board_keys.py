@@ -192,6 +192,14 @@ BOARD_BINDINGS: list[Binding] = [
         tooltip="state-change pop-ups on or off (remembered; the change line always tells)",
     ),
     Binding(
+        "x",
+        "dismiss_notices",
+        "Dismiss pop-ups",
+        id="dismiss_notices",
+        show=False,
+        tooltip="dismiss the pop-up notifications, alerts too (a click dismisses one)",
+    ),
+    Binding(
         "c",
         "copy_context",
         "Copy id",

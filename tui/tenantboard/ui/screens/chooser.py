@@ -22,9 +22,9 @@ class ChooserScreen(ModalScreen[str | None]):
         width: auto; max-width: 90%; height: auto; max-height: 80%;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    ChooserScreen Label { width: auto; margin-bottom: 1; }
+    ChooserScreen Label { width: auto; max-width: 100%; margin-bottom: 1; }
     ChooserScreen OptionList, ChooserScreen OptionList:focus {
-        width: auto; height: auto; max-height: 20; border: none; padding: 0;
+        width: auto; max-width: 100%; height: auto; max-height: 20; border: none; padding: 0;
     }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel", show=False)]

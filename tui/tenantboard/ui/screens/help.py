@@ -81,16 +81,31 @@ def _titled(title: str, body: RenderableType) -> Group:
     return Group(Text.assemble((title, "bold underline")), body)
 
 
-def _halves(rows: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """The rows split where about half of their text is on each side (a long description
-    wraps to more lines), the first half at least as long."""
+Rows = list[tuple[str, str]]
+
+
+def _halves(rows: Rows, console: Console, options: ConsoleOptions) -> tuple[Rows, Rows]:
+    """The rows split in two columns side by side as short as can be: near where about
+    half of their text is on each side, where the taller side wraps to the fewest lines
+    (a column with a wide key wraps its descriptions more)."""
     weights = [len(key) + len(description) + 20 for key, description in rows]
-    total, running = sum(weights), 0
+    total, running, middle = sum(weights), 0, len(rows)
     for index, weight in enumerate(weights):
         running += weight
         if running * 2 >= total:
-            return rows[: index + 1], rows[index + 1 :]
-    return rows, []
+            middle = index + 1
+            break
+    # No height: measured as a whole, never cut or padded to the box (Textual renders with
+    # the box's height), so every pass picks the same split.
+    half = options.update(width=max(1, (options.max_width - 4) // 2), height=None)
+
+    def height(split: int) -> int:
+        sides = (rows[:split], rows[split:])
+        return max(len(console.render_lines(_grid(side), half)) for side in sides if side)
+
+    splits = range(max(1, middle - 3), min(len(rows), middle + 3) + 1)
+    best = min(splits, key=lambda split: (height(split), abs(split - middle)))
+    return rows[:best], rows[best:]
 
 
 class HelpText:
@@ -104,7 +119,7 @@ class HelpText:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         rows, marks = _titled("Rows", _grid(LEGEND)), _titled("Marks", _grid(MARKS))
         if options.max_width >= TWO_COLUMNS_FROM:
-            first, second = _halves(self.bindings)
+            first, second = _halves(self.bindings, console, options)
             keys = _side_by_side(_grid(first), _grid(second))
             yield _titled("Keys", keys)
             yield Text()

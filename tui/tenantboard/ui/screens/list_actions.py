@@ -34,11 +34,15 @@ class ListActions:
     def action_add_tenant(self) -> None:
         if self._on_the_server("list"):
             return
-        self.app.push_screen(TenantForm(is_taken=self._is_taken), self._added)
 
-    def _added(self, tenant: Tenant | None) -> None:
-        if tenant is not None:
-            self.run_worker(self._change_list("add", tenant), group="list")
+        async def save(tenant: Tenant) -> None:
+            await self.session.change_list("add", tenant)
+
+        def added(tenant: Tenant | None) -> None:
+            if tenant is not None:
+                self._changed_list("add", tenant)
+
+        self.app.push_screen(TenantForm(is_taken=self._is_taken, save=save), added)
 
     def action_edit_tenant(self) -> None:
         if self._on_the_server("list"):
@@ -47,11 +51,15 @@ class ListActions:
         if tenant is None:
             return
 
-        def edited(new: Tenant | None) -> None:
-            if new is not None and new != tenant:
-                self.run_worker(self._change_list("edit", new, tenant), group="list")
+        async def save(new: Tenant) -> None:
+            await self.session.change_list("edit", new, tenant)
 
-        self.app.push_screen(TenantForm(is_taken=self._is_taken, tenant=tenant), edited)
+        def edited(new: Tenant | None) -> None:
+            if new is not None:
+                self._changed_list("edit", new)
+
+        form = TenantForm(is_taken=self._is_taken, save=save, tenant=tenant)
+        self.app.push_screen(form, edited)
 
     def action_remove_tenant(self) -> None:
         if self._on_the_server("list"):
@@ -62,22 +70,25 @@ class ListActions:
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._change_list("remove", tenant), group="list")
+                self.run_worker(self._remove(tenant), group="list")
 
         question = (
             f"Remove {tenant.display_name} ({tenant.context_id}, {tenant.env}) from the list?"
         )
         self.app.push_screen(ConfirmScreen(question), confirmed)
 
-    async def _change_list(
-        self, change: ChangeKind, tenant: Tenant, old: Tenant | None = None
-    ) -> None:
-        """Save one change at once (the session does, off the event loop), then show it."""
+    async def _remove(self, tenant: Tenant) -> None:
+        """Remove at once (the session saves, off the event loop), then say so. (The form
+        saves an add or an edit itself: refused, it stays open with what was typed.)"""
         try:
-            await self.session.change_list(change, tenant, old)
+            await self.session.change_list("remove", tenant)
         except (ValueError, StoreError) as exc:
             self.alert(f"not saved: {exc}")
             return
+        self._changed_list("remove", tenant)
+
+    def _changed_list(self, change: ChangeKind, tenant: Tenant) -> None:
+        """A change saved: the cursor on the tenant (added or edited), and a word."""
         if change != "remove":
             self.jump_to(tenant.key)
         verb = {"add": "added", "edit": "saved", "remove": "removed"}[change]

@@ -59,8 +59,8 @@ class MaintenanceActions:
         if row is not None:
             choices.append(("tenant", f"this tenant: {row.tenant.display_name}"))
             scopes["tenant"] = Scope(keys=frozenset({row.tenant.key}))
-        if 0 < len(model) < model.total:
-            choices.append(("shown", f"the {len(model)} tenants shown"))
+        if 0 < model.shown < model.total:  # tenants, not lines: grouped, headers are lines
+            choices.append(("shown", f"the {model.shown} tenants shown"))
             scopes["shown"] = Scope(keys=frozenset(model.order))
         host = tenant_host(row.last_endpoint) if row is not None else None
         if host:

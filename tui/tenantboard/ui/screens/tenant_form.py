@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -13,6 +13,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Button, Input, Label, Select, Static
 
 from tenantboard.tenant import ENVIRONMENTS, Tenant, make_tenant
+from tenantboard.tenant_file import StoreError
 
 
 class ContextIdValidator(Validator):
@@ -50,14 +51,27 @@ class TagsValidator(Validator):
 
 
 class TenantForm(ModalScreen[Tenant | None]):
-    """Add a tenant, or edit one; returns the tenant, or None when cancelled."""
+    """Add a tenant, or edit one; returns the tenant saved, or None when cancelled.
+
+    The form saves before it closes (``save`` raises ValueError when the change is refused,
+    StoreError when the file cannot be written): refused, it stays open with what was typed,
+    the field at fault marked and focused and the reason under the fields."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel", priority=True)]
 
-    def __init__(self, *, is_taken: Callable[[Tenant], bool], tenant: Tenant | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        is_taken: Callable[[Tenant], bool],
+        save: Callable[[Tenant], Awaitable[None]],
+        tenant: Tenant | None = None,
+    ) -> None:
         super().__init__()
         self.original = tenant
         self.is_taken = is_taken
+        self.save = save
+        #: Why the last save was refused, shown until a field changes.
+        self.refused = ""
 
     def compose(self) -> ComposeResult:
         tenant = self.original
@@ -129,28 +143,57 @@ class TenantForm(ModalScreen[Tenant | None]):
             tenant = make_tenant(context_id, str(env), label, tags)
         except ValueError as exc:
             return None, str(exc)
-        unchanged_key = self.original is not None and tenant.key == self.original.key
-        if not unchanged_key and self.is_taken(tenant):
+        if self._is_new_key(tenant) and self.is_taken(tenant):
             return None, f"{tenant.context_id} ({tenant.env}) is already in the list"
         return tenant, ""
 
+    def _is_new_key(self, tenant: Tenant) -> bool:
+        return self.original is None or tenant.key != self.original.key
+
     def _check(self) -> Tenant | None:
         tenant, problem = self._candidate()
-        self.query_one("#form-error", Static).update(problem)
-        self.query_one("#save", Button).disabled = tenant is None
+        self.query_one("#form-error", Static).update(self.refused or problem)
+        self.query_one("#save", Button).disabled = tenant is None or bool(self.refused)
         return tenant
 
     @on(Input.Changed)
     @on(Select.Changed)
     def _changed(self) -> None:
+        if self.refused:  # the operator is fixing what was refused
+            self.refused = ""
+            self.query_one("#context-id", Input).remove_class("-invalid")
         self._check()
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#save")
     def _save(self) -> None:
         tenant = self._check()
-        if tenant is not None:
+        if tenant is None or self.refused:
+            return
+        if tenant == self.original:
+            self.dismiss(None)  # nothing changed: nothing to save
+            return
+        self.query_one("#save", Button).disabled = True
+        self.run_worker(self._save_tenant(tenant), group="save", exclusive=True)
+
+    async def _save_tenant(self, tenant: Tenant) -> None:
+        try:
+            await self.save(tenant)
+        except StoreError as exc:
+            self._refuse(f"not saved: {exc}", None)
+        except ValueError as exc:  # refused: listed meanwhile, or changed in the file
+            taken = self._is_new_key(tenant) and "already in the list" in str(exc)
+            self._refuse(f"not saved: {exc}", "#context-id" if taken else None)
+        else:
             self.dismiss(tenant)
+
+    def _refuse(self, reason: str, field: str | None) -> None:
+        """Keep what was typed; say why under the fields, and mark the field at fault."""
+        self.refused = reason
+        self._check()
+        if field is not None:
+            self.query_one(field, Input).add_class("-invalid")
+            self.query_one(field, Input).focus()
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

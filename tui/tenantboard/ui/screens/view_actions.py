@@ -129,6 +129,11 @@ class ViewActions:
         state = "on" if self.remembered.notify_changes else "off (the change line still tells)"
         self.notify(f"state-change pop-ups {state}", timeout=3, markup=False)
 
+    def action_dismiss_notices(self) -> None:
+        """Every pop-up goes, alerts that would stay ten minutes too (what they said is in
+        the event log or on the change line; a click dismisses one)."""
+        self.app.clear_notifications()
+
     def action_copy_context(self) -> None:
         tenant = self._selected_tenant()
         if tenant is not None:

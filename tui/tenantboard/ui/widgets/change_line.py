@@ -1,6 +1,7 @@
 """One-line notices: the change line and the incident line.
 
-The change line: a problem that stands (while it lasts), then the newest state change.
+The change line: a problem that stands (while it lasts, wrapped to be read whole), then the
+newest state change.
 State changes at fleet scale arrive every few seconds; as toasts they bury the board. They
 are told here, on one line above the key bar, and kept in the event log (``l``). A problem
 that is true until it is not (the tenant file cannot be read, the server a board follows is
@@ -26,13 +27,9 @@ class TextLine(Widget):
         self.text = text
         self.refresh()
 
-    def lead(self) -> Text:
-        """What goes before the text (nothing, unless a kind of line says otherwise)."""
-        return Text(no_wrap=True)
-
     def render(self) -> Text:
-        shown = self.lead()
-        shown.append_text(self.text)
+        shown = self.text.copy()
+        shown.no_wrap = True
         shown.truncate(max(0, self.size.width), overflow="ellipsis")
         return shown
 
@@ -51,13 +48,24 @@ class ChangeLine(TextLine):
             self.problems[kind] = text
         else:
             self.problems.pop(kind, None)
-        self.refresh()
+        self.refresh(layout=True)  # a problem wraps to as many lines as it needs
 
-    def lead(self) -> Text:
-        shown = Text(no_wrap=True)
-        for problem in self.problems.values():
-            shown.append(f" {problem} ", "bold reverse")
-            shown.append(" ")
+    def show(self, text: Text) -> None:
+        super().show(text)
+        if self.problems:  # below the problems, the change may take a line or give one back
+            self.refresh(layout=True)
+
+    def render(self) -> Text:
+        """Each standing problem whole, wrapped to the width (the reason a file cannot be
+        read is what the operator needs to fix it), then the newest change on one line."""
+        if not self.problems:
+            return super().render()
+        shown = Text("\n").join(
+            Text(f" {problem} ", "bold reverse") for problem in self.problems.values()
+        )
+        if self.text:
+            shown.append("\n")
+            shown.append_text(super().render())
         return shown
 
 

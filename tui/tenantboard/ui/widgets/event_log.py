@@ -24,8 +24,14 @@ _GLYPH_BY_WORD = {
 }
 
 
-def event_line(event: LoggedEvent, now: datetime) -> str:
-    """One event as text: when, how it stands, which tenant, what happened."""
+#: Narrower than this, a line leaves out the kind of event (what happened says it: "check
+#: failed: …", "Running → Unknown") and gives the name less room, so that what happened
+#: shows whole at 80 columns.
+COMPACT_BELOW = 100
+
+
+def event_line(event: LoggedEvent, now: datetime, width: int = COMPACT_BELOW) -> str:
+    """One event as text: when, how it stands, which tenant, (kind,) what happened."""
     local = event.at.astimezone()
     when = (
         local.strftime("%H:%M:%S")
@@ -34,9 +40,11 @@ def event_line(event: LoggedEvent, now: datetime) -> str:
     )
     glyph = _GLYPH_BY_WORD.get(event.severity, "?")
     worse = "↓" if event.worse else " "
+    compact = width < COMPACT_BELOW
     # Padded by terminal cells, not characters: wide characters (CJK, emoji) take two.
-    name = set_cell_size(clean(event.name, 40), 24)
-    return f" {when}  {glyph}{worse} {name} {event.kind:<9} {event.text}"
+    name = fit_line(clean(event.name, 40), 18 if compact else 24)
+    kind = "" if compact else f"{event.kind:<9} "
+    return f" {when}  {glyph}{worse} {name} {kind}{event.text}"
 
 
 def fit_line(text: str, width: int) -> str:
@@ -83,5 +91,5 @@ class EventLogPanel(ScrollView, can_focus=True):
         event = self.events[index]
         name = event.severity if event.severity in _GLYPH_BY_WORD else "unknown"
         style = self.get_component_rich_style(f"event-log--{name}")
-        text = fit_line(event_line(event, self.now), width)
+        text = fit_line(event_line(event, self.now, width), width)
         return Strip([Segment(text, style)], width)

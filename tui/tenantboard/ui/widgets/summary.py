@@ -94,19 +94,24 @@ def activity_text(
     return _joined(parts)
 
 
-def header_line(counts: tuple[Text, Text], status: Text, activity: Text, width: int) -> Text:
+def header_line(
+    counts: tuple[Text, Text], status: tuple[Text, Text], activity: Text, width: int
+) -> Text:
     """The header for ``width`` cells: the counts first (by state when everything fits that
-    way, else the compact ``counts[1]``), then the status, and the activity at the right
-    edge. Without room for all of it, everything runs on in that order from the left and
-    is cut from the right: the counts are the last thing to go."""
+    way, else the compact ``counts[1]``), then the status (in fewer words, ``status[1]``,
+    when that makes it fit), and the activity at the right edge. Without room for all of
+    it, everything runs on in that order from the left, the compact ways, and is cut from
+    the right: the counts are the last thing to go."""
     full, compact = counts
-    for shown in (full, compact):
-        left = Text.assemble(" ", _joined([shown, status]), GAP)
+    full_status, compact_status = status
+    tries = ((full, full_status), (compact, full_status), (compact, compact_status))
+    for shown, said in tries:
+        left = Text.assemble(" ", _joined([shown, said]), GAP)
         right = Text.assemble(activity, " ")
         room = width - left.cell_len - right.cell_len
         if room >= 0:
             return Text.assemble(left, " " * room, right, no_wrap=True, end="")
-    line = Text.assemble(" ", _joined([compact, status, activity]), no_wrap=True, end="")
+    line = Text.assemble(" ", _joined([compact, compact_status, activity]), no_wrap=True, end="")
     line.truncate(width, overflow="ellipsis", pad=True)
     return line
 
@@ -124,11 +129,16 @@ class SummaryBar(Widget):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._parts: tuple[tuple[Text, Text], Text, Text] = ((Text(), Text()), Text(), Text())
+        self._parts: tuple[tuple[Text, Text], tuple[Text, Text], Text] = (
+            (Text(), Text()),
+            (Text(), Text()),
+            Text(),
+        )
         self._drawn: tuple[tuple[object, ...], Strip] | None = None
 
-    def show(self, counts: tuple[Text, Text], status: Text, activity: Text) -> None:
-        """``counts``: by state and compact (:func:`counts_text`)."""
+    def show(self, counts: tuple[Text, Text], status: tuple[Text, Text], activity: Text) -> None:
+        """``counts``: by state and compact (:func:`counts_text`); ``status``: in full and
+        in fewer words (:func:`status_text`)."""
         parts = (counts, status, activity)
         if parts == self._parts:
             return

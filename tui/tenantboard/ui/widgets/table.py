@@ -27,7 +27,14 @@ from textual.strip import Strip
 from tenantboard.answers import Severity
 from tenantboard.groups import group_title
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of, yes_no
-from tenantboard.rows import MARK_GLYPHS, BoardModel, GroupLine, TenantRow, bucket_severity
+from tenantboard.rows import (
+    CHECKED_TEXT_WIDTH,
+    MARK_GLYPHS,
+    BoardModel,
+    GroupLine,
+    TenantRow,
+    bucket_severity,
+)
 from tenantboard.sanitize import clean
 
 
@@ -52,7 +59,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("running", "Run", 4, 7),
     Column("host", "Endpoint host", 26, 6),
     Column("version", "Version", 20, 8),
-    Column("checked", "Checked", 9, 3),
+    Column("checked", "Checked", CHECKED_TEXT_WIDTH + 1, 3),
     Column("next", "Next check", 14, 4),
     Column("uptime", "Up 24h", 7, 4),
     Column("problem", "Problem", 16, 2, flex=True),
