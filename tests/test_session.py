@@ -137,6 +137,36 @@ async def test_one_tenant_file_has_one_poller_and_the_other_takes_over(clock, tm
     await asyncio.gather(two, return_exceptions=True)
 
 
+async def test_changes_recorded_by_the_poller_are_not_changes_while_closed(clock, tmp_path) -> None:
+    """A board opened beside a running poller (serve) compares nothing with the history:
+    the poller recorded every change meanwhile, none was missed "while closed"."""
+    store = a_file(tmp_path)
+    first, _ = session_on(store, clock, tmp_path)
+    second, second_told = session_on(store, clock, tmp_path)
+    one = asyncio.create_task(first.run())
+    await until(lambda: first.model.pending() == 0 and first.history_loaded)
+    row = first.model.rows["online:Cust1001"]
+    first.apply([_as_suspended(row.last)])  # the poller records Suspended ...
+    assert await asyncio.to_thread(first.writer.flush)
+    clock.advance(60)
+    two = asyncio.create_task(second.run())  # ... and the board's first answer is Running
+    await until(lambda: second.model.pending() == 0 and second.history_loaded)
+    assert not second.polling
+    await until(
+        lambda: all(
+            task.done()
+            for task in second._tasks.values()
+            if task.get_name().startswith("session closed-")
+        )
+    )
+    logged = [e.text for c in second_told if isinstance(c, EventsLogged) for e in c.events]
+    assert not [text for text in logged if "while closed" in text], logged
+    assert not [e for e in second.event_log.events if "while closed" in e.text]
+    for task in (two, one):
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 def _as_suspended(result):
     from dataclasses import replace
 

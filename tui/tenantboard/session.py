@@ -639,7 +639,9 @@ class Session:
             if result.state is not None:
                 self.first_seen.saw(result.state.version, result.checked_at)
             key = row.tenant.key
-            if self.closed.is_first(key):
+            if self.closed.is_first(key) and self.polling:
+                # Only the poller compares: while another process polls, it records
+                # every change; none was missed "while closed".
                 firsts.append(result)
             marked = marked or key in self.marks.by_key
         if marked:
