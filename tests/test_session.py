@@ -167,6 +167,27 @@ async def test_changes_recorded_by_the_poller_are_not_changes_while_closed(clock
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_reload_reads_the_tenant_file_now_even_if_it_looks_unchanged(
+    clock, tmp_path
+) -> None:
+    """serve's SIGHUP: the file is read at once, whatever its time stamp says (a copy
+    that kept the old one, a clock set back), while the checks carry on."""
+    store = a_file(tmp_path, TWO.replace("Cust1008", "Cust1009"))
+    session, _ = session_on(store, clock, tmp_path)
+    running = asyncio.create_task(session.run())
+    await until(lambda: session.model.pending() == 0)
+    before = store.path.stat()
+    store.path.write_text(TWO, encoding="utf-8")  # the same size, and the old time stamp:
+    os.utime(store.path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    await session.look_at_file()  # the watch sees no change
+    assert "online:Cust1008" not in session.model.rows
+    said = await session.reload()
+    assert said == f"re-read {store.path}: 2 tenants, 0 alert hooks"
+    assert session.model.list_order == ["online:Cust1001", "online:Cust1008"]
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+
+
 def _as_suspended(result):
     from dataclasses import replace
 
