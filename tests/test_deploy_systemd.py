@@ -343,3 +343,58 @@ def test_serve_tells_systemd_ready_status_watchdog_and_stopping(
         listener.socket.close()
     # and the history went to the state folder
     assert list(state.glob("boards/tenants-*/history.sqlite3"))
+
+
+def test_serve_reloads_the_tenant_file_on_sighup_and_keeps_serving(
+    tmp_path: Path, simulator: str
+) -> None:
+    """ExecReload's SIGHUP: the tenant file is re-read at once (one log line), systemd is
+    told RELOADING=1 then READY=1, and serve goes on answering, its event stream included."""
+    listener = NotifyListener(str(tmp_path / "notify"))
+    config = tmp_path / "tenants.toml"
+    config.write_text('[[tenants]]\ncontext_id = "Cust1001"\n', encoding="utf-8")
+    log = tmp_path / "serve.log"
+    env = process_env(tmp_path, NOTIFY_SOCKET=str(tmp_path / "notify"))
+    command = [sys.executable, "-m", "tenantboard", "serve", "--config", str(config)]
+    command += ["--base-url", simulator, "--listen", "127.0.0.1:0"]
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, stderr=stderr, env=env)
+    try:
+        listener.first("READY", time.monotonic() + 20)
+        url = wait_for(lambda: log_line(log, r"http://127\.0\.0\.1:\d+"), "address").group(0)
+        with (
+            httpx.Client(timeout=20) as client,
+            client.stream("GET", f"{url}/api/events") as events,
+        ):
+            lines = events.iter_lines()
+            config.write_text(
+                '[[tenants]]\ncontext_id = "Cust1001"\n\n[[tenants]]\ncontext_id = "Cust1008"\n',
+                encoding="utf-8",
+            )
+            process.send_signal(signal.SIGHUP)
+            line = wait_for(lambda: log_line(log, r"SIGHUP: .*"), "the reload's log line")
+            assert line.group(0) == f"SIGHUP: re-read {config}: 2 tenants, 0 alert hooks"
+            # the stream opened before the reload carries the new tenant's first check
+            assert any('"online:Cust1008"' in text for text in lines)
+        reloading = listener.first("RELOADING", time.monotonic() + 10)
+        assert reloading["MONOTONIC_USEC"].isdigit()
+
+        def told() -> list[dict[str, str]]:
+            return [f for _, f in listener.messages if "RELOADING" in f or "READY" in f]
+
+        deadline = time.monotonic() + 10
+        while len(told()) < 3 and time.monotonic() < deadline:
+            listener.receive(time.monotonic() + 0.2)
+        assert [sorted(fields) for fields in told()] == [
+            ["READY", "STATUS"],  # started
+            ["MONOTONIC_USEC", "RELOADING", "STATUS"],
+            ["READY", "STATUS"],  # reloaded
+        ]
+        assert httpx.get(f"{url}/healthz").text == "ok\n"
+        assert "tenantboard_tenants" in httpx.get(f"{url}/metrics").text
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        stop(process)
+        listener.socket.close()

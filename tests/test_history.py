@@ -256,6 +256,55 @@ def test_last_run_end_says_when_a_board_last_wrote(db_path: Path) -> None:
         assert db.last_run_end(excluding=writer.run_id) is None
 
 
+def closing_at(path: Path, minute: float) -> HistoryWriter:
+    """A writer whose clock says ``minute`` (it closes then)."""
+    return HistoryWriter(path, flush_interval=3600, now=lambda: T0 + timedelta(minutes=minute))
+
+
+def test_closing_holds_each_tenants_last_outcome_until_the_close(db_path: Path) -> None:
+    """A tenant found down by the last check before the board closed was down until the
+    close, not for zero seconds (which read as 100% uptime)."""
+    quiet = "online:Cust2"
+    writer = closing_at(db_path, 12)
+    writer.start()
+    writer.add_observations(
+        [planned(0, 5), planned(5, 5), planned(10, 5, "Unknown"), planned(0, 1, key=quiet)]
+    )
+    writer.close()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(0, 10, "Running"), (10, 12, "Unknown")]
+        # Its next check was due at 1 and never came (paused, or taken off the list): the
+        # close at 12 is past the allowed silence, so that time stays a gap.
+        assert rows(db, quiet) == [(0, 0, "Running")]
+        [run_end] = db.connection.execute("SELECT last_seen FROM runs").fetchone()
+        assert run_end == round((T0 + timedelta(minutes=12)).timestamp())
+
+
+def test_closing_never_stretches_an_interval_across_our_outage(db_path: Path) -> None:
+    from tenantboard.connectivity import Outage
+
+    since = T0 + timedelta(minutes=10, seconds=30)
+    writer = closing_at(db_path, 12)
+    writer.start()
+    writer.add_observations([planned(0, 5), planned(5, 5), planned(10, 5, "Unknown")])
+    writer.outage_changed(Outage(since, "connection refused", 3))  # still on at the close
+    writer.close()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert [(i.label, i.end) for i in db.intervals(KEY)][-1] == ("Unknown", since)
+
+
+def test_closing_leaves_alone_what_another_writer_recorded_since(db_path: Path) -> None:
+    writer = closing_at(db_path, 12)
+    writer.start()
+    writer.add_observations([planned(0, 5), planned(5, 5)])
+    assert writer.flush()
+    with HistoryDB.open(db_path) as other:
+        other.record([planned(9, 5, "Unknown")])
+    writer.close()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        assert rows(db) == [(0, 9, "Running"), (9, 9, "Unknown")]
+
+
 # -- retention -------------------------------------------------------------------------------
 
 

@@ -414,6 +414,34 @@ def test_report_and_history_show_our_outage_as_not_observed(
     assert "tenantboard could not reach SuperOffice from 2026-03-01 10:00" in out
 
 
+def test_report_counts_a_tenant_down_when_the_board_closed_as_down_until_the_close(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Running all day, then one "Unknown" check at 23:50 and the board closed at 23:56:
+    six minutes of downtime, not 100%."""
+    from tenantboard.history.db import HistoryWriter
+
+    key, every = "online:Cust1", timedelta(minutes=5)
+    closed = DAY + timedelta(hours=23, minutes=56)
+    writer = HistoryWriter(history_path(config), flush_interval=3600, now=lambda: closed)
+    writer.start()
+    at = DAY
+    while at < DAY + timedelta(hours=23, minutes=50):
+        writer.add_observations([Observation(key, at, "Running", 2, True, "h", None, at + every)])
+        at += every
+    writer.add_observations([Observation(key, at, "Unknown", 0, False, "h", None, at + every)])
+    writer.close()
+
+    window = ["--config", str(config), "--from", "2026-03-01", "--to", "2026-03-01"]
+    code, out, _ = run(capsys, "report", "--json", *window, "Cust1")
+    (tenant,) = json.loads(out)["tenants"]
+    assert code == 0 and tenant["down_seconds"] == 6 * 60
+    assert tenant["observed_seconds"] == (closed - DAY).total_seconds()
+    assert tenant["incidents"] == 1
+    code, out, _ = run(capsys, "report", *window, "Cust1")
+    assert out.splitlines()[2].split()[:3] == ["Cust1", "online", "99.582%"]  # 1 - 360 / 86,160
+
+
 # -- report --by: the same figures added up per group ----------------------------------------
 
 

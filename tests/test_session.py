@@ -137,6 +137,57 @@ async def test_one_tenant_file_has_one_poller_and_the_other_takes_over(clock, tm
     await asyncio.gather(two, return_exceptions=True)
 
 
+async def test_changes_recorded_by_the_poller_are_not_changes_while_closed(clock, tmp_path) -> None:
+    """A board opened beside a running poller (serve) compares nothing with the history:
+    the poller recorded every change meanwhile, none was missed "while closed"."""
+    store = a_file(tmp_path)
+    first, _ = session_on(store, clock, tmp_path)
+    second, second_told = session_on(store, clock, tmp_path)
+    one = asyncio.create_task(first.run())
+    await until(lambda: first.model.pending() == 0 and first.history_loaded)
+    row = first.model.rows["online:Cust1001"]
+    first.apply([_as_suspended(row.last)])  # the poller records Suspended ...
+    assert await asyncio.to_thread(first.writer.flush)
+    clock.advance(60)
+    two = asyncio.create_task(second.run())  # ... and the board's first answer is Running
+    await until(lambda: second.model.pending() == 0 and second.history_loaded)
+    assert not second.polling
+    await until(
+        lambda: all(
+            task.done()
+            for task in second._tasks.values()
+            if task.get_name().startswith("session closed-")
+        )
+    )
+    logged = [e.text for c in second_told if isinstance(c, EventsLogged) for e in c.events]
+    assert not [text for text in logged if "while closed" in text], logged
+    assert not [e for e in second.event_log.events if "while closed" in e.text]
+    for task in (two, one):
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_reload_reads_the_tenant_file_now_even_if_it_looks_unchanged(
+    clock, tmp_path
+) -> None:
+    """serve's SIGHUP: the file is read at once, whatever its time stamp says (a copy
+    that kept the old one, a clock set back), while the checks carry on."""
+    store = a_file(tmp_path, TWO.replace("Cust1008", "Cust1009"))
+    session, _ = session_on(store, clock, tmp_path)
+    running = asyncio.create_task(session.run())
+    await until(lambda: session.model.pending() == 0)
+    before = store.path.stat()
+    store.path.write_text(TWO, encoding="utf-8")  # the same size, and the old time stamp:
+    os.utime(store.path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    await session.look_at_file()  # the watch sees no change
+    assert "online:Cust1008" not in session.model.rows
+    said = await session.reload()
+    assert said == f"re-read {store.path}: 2 tenants, 0 alert hooks"
+    assert session.model.list_order == ["online:Cust1001", "online:Cust1008"]
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+
+
 def _as_suspended(result):
     from dataclasses import replace
 

@@ -75,9 +75,10 @@ class ListKeeper:
         self.tenants = tenants
         return tenants
 
-    def reload_if_changed(self) -> TenantList | None:
+    def reload_if_changed(self, *, force: bool = False) -> TenantList | None:
         """The tenant file as it now is, when it changed since it was last read or saved
-        here; else None. Blocking (call it in a thread).
+        here (``force``: in any case, e.g. on serve's SIGHUP); else None. Blocking (call it
+        in a thread).
 
         Raises StoreError (once per change of the file) when the file cannot be read;
         :attr:`unreadable` says so until a change that can be read.
@@ -86,7 +87,7 @@ class ListKeeper:
         if store is None:
             return None
         fingerprint = store.fingerprint()
-        if fingerprint == self._fingerprint:
+        if fingerprint == self._fingerprint and not force:
             return None
         self._fingerprint = fingerprint
         self.unreadable = True

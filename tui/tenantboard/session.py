@@ -639,7 +639,9 @@ class Session:
             if result.state is not None:
                 self.first_seen.saw(result.state.version, result.checked_at)
             key = row.tenant.key
-            if self.closed.is_first(key):
+            if self.closed.is_first(key) and self.polling:
+                # Only the poller compares: while another process polls, it records
+                # every change; none was missed "while closed".
                 firsts.append(result)
             marked = marked or key in self.marks.by_key
         if marked:
@@ -885,13 +887,14 @@ class Session:
             self._show_mark_of(key)
         self._emit(ListChanged(tuple(tenants), removed, source))
 
-    async def look_at_file(self) -> None:
+    async def look_at_file(self, *, force: bool = False) -> None:
         """Pick up what changed in the tenant file (read off the event loop): the list,
-        the settings, the keys and the alert hooks. A file that cannot be used is told
-        once, and the session keeps what it had; when it can be used again, that is told."""
+        the settings, the keys and the alert hooks (``force``: read it even if it looks
+        unchanged). A file that cannot be used is told once, and the session keeps what
+        it had; when it can be used again, that is told."""
         refused_before = self.keeper.commands_refused
         try:
-            loaded = await asyncio.to_thread(self.keeper.reload_if_changed)
+            loaded = await asyncio.to_thread(self.keeper.reload_if_changed, force=force)
         except StoreError as exc:
             self.file_problem = str(exc)
             message = (
@@ -908,6 +911,25 @@ class Session:
             log.info("the tenant file can be used again")
             self._emit(FileStatus(None, "the tenant file can be read again: reloaded"))
         self._adopt_file(loaded, refused_before)
+
+    async def reload(self) -> str:
+        """Read the tenant file and its hooks now, as the watch would when it changes
+        (serve's SIGHUP); the checks, the history's queue and the faces carry on. Returns
+        what came of it, in a sentence for the log."""
+        store = self.config.store
+        if store is None or not self.keeper.saves_to_file:
+            return "no tenant file to re-read"
+        while (watching := self._tasks.get("file")) is not None and not watching.done():
+            await asyncio.wait([watching])  # one read of the file at a time
+        reading = asyncio.create_task(self.look_at_file(force=True), name="session file")
+        self._tasks["file"] = reading
+        reading.add_done_callback(self._task_done)
+        await asyncio.wait([reading])
+        kept = plural(len(self.model.list_order), "tenant")
+        if self.file_problem is not None:
+            return f"{store.path} not re-read ({self.file_problem}); kept {kept}"
+        hooks = plural(len(self.notifier.runners), "alert hook")
+        return f"re-read {store.path}: {kept}, {hooks}"
 
     @property
     def commands_refused(self) -> str | None:

@@ -12,7 +12,8 @@ Writing (the board; one :class:`HistoryWriter` per process, its own thread)::
     writer.outage_changed(outage)      # connectivity.Outage: when our own outage begins/ends
     future = writer.call(lambda db: db.add_mark(key, "mute", state, now, until=...))
     writer.error                       # the last HistoryError, or None: show it in the header
-    writer.close()                     # at exit: writes what is queued, stops the thread
+    writer.close()                     # at exit: writes what is queued, holds each
+                                       # tenant's last outcome until now, stops the thread
 
 The thread writes a batch every ``flush_interval`` seconds (or on :meth:`HistoryWriter.flush`)
 in one short transaction, so a crash or ``kill -9`` loses at most that batch and never
@@ -60,7 +61,10 @@ the check after its last one was planned (``next_at``, from the monitor's schedu
 check that comes later than that plan allows (:func:`allowed_silence`: the planned delay
 + 50 % + 2 minutes) leaves a gap: unobserved time (the board was closed, paused or
 stopped checking), which availability does not count as up. Rows from before the plan was
-kept fall back to ``gap`` (:data:`DEFAULT_GAP`). The fold reads each tenant's last interval
+kept fall back to ``gap`` (:data:`DEFAULT_GAP`). When the writer closes, each tenant it
+recorded is observed up to the close (:func:`held_until`: within the allowed silence,
+never past our own outage's start): the outcome of the last check held until then, so a
+"down" check just before closing is downtime, not an interval of zero seconds. The fold reads each tenant's last interval
 inside the write transaction, so two processes writing one file (WAL, ``busy_timeout``)
 interleave correctly; an observation older than the tenant's recorded end is dropped
 (another writer has already recorded something later).
@@ -539,6 +543,23 @@ def fold(
     return updated, new
 
 
+def held_until(
+    last: Interval, moment: datetime, gap: float = DEFAULT_GAP, outages: Sequence[Outage] = ()
+) -> Interval:
+    """A tenant's last interval when its writer closes at ``moment``: the outcome of its
+    last check held until then, so the interval is observed up to the close (a "down"
+    check just before closing is downtime, not zero seconds). Only within the allowed
+    silence (a close later than the next check was due is no observation: a gap, as
+    :func:`fold` has it), and never past the start of our own outage."""
+    end = _moment(_epoch(moment))
+    cut = outage_in(last.end, end, outages) if outages else None
+    if cut is not None:
+        end = _moment(_epoch(cut))
+    if end <= last.end or (end - last.end).total_seconds() > allowed_silence(last, gap):
+        return last
+    return replace(last, end=end)
+
+
 @dataclass(frozen=True, slots=True)
 class ClosedChange:
     """A tenant whose outcome changed while no board was recording it."""
@@ -840,12 +861,19 @@ class HistoryDB:
             (tenant_id,),
         ).fetchone()
 
+    def _last_rows(
+        self, keys: Iterable[str]
+    ) -> tuple[dict[str, tuple[Any, ...] | None], list[Outage]]:
+        """Inside a transaction: each tenant's last interval row, and our outages since the
+        oldest of those intervals ended (what may cut them)."""
+        lasts = {key: self._last_row(self._tenant_id(key)) for key in keys}
+        ends = [row[2] for row in lasts.values() if row is not None]
+        return lasts, self._outages_after(min(ends)) if ends else []
+
     def _record(self, by_key: Mapping[str, list[Observation]], gap: float) -> None:
         """Fold each tenant's observations onto its last interval, minding our outages
         since the oldest of those intervals."""
-        lasts = {key: self._last_row(self._tenant_id(key)) for key in by_key}
-        ends = [row[2] for row in lasts.values() if row is not None]
-        outages = self._outages_after(min(ends)) if ends else []
+        lasts, outages = self._last_rows(by_key)
         for key, items in by_key.items():
             self._record_one(key, sorted(items, key=lambda o: o.at), gap, lasts[key], outages)
 
@@ -935,6 +963,37 @@ class HistoryDB:
                 self._record_versions(items)  # type: ignore[arg-type]
             else:
                 self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
+
+    def close_run(
+        self,
+        recorded: Mapping[str, int],
+        now: datetime,
+        *,
+        run_id: int | None = None,
+        gap: float = DEFAULT_GAP,
+    ) -> int:
+        """A writer closes at ``now``: each tenant it recorded (``recorded``: key -> the end,
+        epoch seconds, it last wrote for it) is observed up to ``now`` (:func:`held_until`),
+        unless another writer has recorded it since; and the run's last heartbeat is
+        ``now``. One transaction; returns how many intervals were stretched."""
+        stretched = 0
+        with self.transaction() as connection:
+            rows, outages = self._last_rows(recorded)
+            updates = []
+            for key, row in rows.items():
+                if row is None or row[2] != recorded[key]:
+                    continue  # gone (retention), cut back by our outage, or written since
+                last = _interval(key, row[1:])
+                held = held_until(last, now, gap, outages)
+                if held != last:
+                    updates.append((_epoch(held.end), row[0]))
+            connection.executemany("UPDATE intervals SET end_at = ? WHERE id = ?", updates)
+            stretched = len(updates)
+            if run_id is not None:
+                connection.execute(
+                    "UPDATE runs SET last_seen = ? WHERE id = ?", (_epoch(now), run_id)
+                )
+        return stretched
 
     def _record_versions(self, seen: Sequence[VersionSeen]) -> None:
         """A row for each version change (inside the write's transaction). Each tenant's
@@ -1726,6 +1785,9 @@ class HistoryWriter:
         self._outage: Outage | None = None
         #: Observations, events and our outages taken from the queue, in their order.
         self._pending: list[Step] = []
+        #: Per tenant this writer recorded, its newest observation written (epoch
+        #: seconds): at close, what each one's last interval is stretched from.
+        self._recorded: dict[str, int] = {}
         self._db: HistoryDB | None = None
         self._next_prune = 0.0
         self._next_heartbeat = 0.0
@@ -1831,6 +1893,7 @@ class HistoryWriter:
             for item in self._queue.take(wait):
                 if item is _STOP:
                     self._write()
+                    self._close_run()
                     if self._db is not None:
                         self._db.close()
                     return
@@ -1943,11 +2006,28 @@ class HistoryWriter:
             if exc.reason not in _PASSING:
                 self._lose_pending()  # it would fail again: lose this one only
             return  # else kept, and tried again with the next batch
+        recorded = self._recorded
+        for step in self._pending:
+            if isinstance(step, Observation):
+                at = _epoch(step.at)
+                if at > recorded.get(step.key, -1):
+                    recorded[step.key] = at
         self._release(*_counts(self._pending))
         self._pending.clear()
         self._next_heartbeat = time.monotonic() + HEARTBEAT
         if self.error is not None:
             self.error = None
+
+    def _close_run(self) -> None:
+        """At stop, once what was queued is written: each tenant's last outcome held until
+        now (:meth:`HistoryDB.close_run`). Not when a batch could not be written: what the
+        file holds is then older than what this writer saw."""
+        if self._db is None or self._pending:
+            return
+        try:
+            self._db.close_run(self._recorded, self._now(), run_id=self.run_id, gap=self.gap)
+        except HistoryError as exc:
+            self._report(exc)
 
     def _lose_pending(self) -> None:
         results, events = _counts(self._pending)

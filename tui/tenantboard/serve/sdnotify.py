@@ -5,7 +5,8 @@ A unit with ``Type=notify`` (deploy/systemd/tenantboard.service) hands the servi
 sends ``READY=1`` once it listens (so ``systemctl start`` returns when the metrics can be
 scraped), ``STATUS=`` with its counts (``systemctl status`` shows it), ``WATCHDOG=1`` every
 half of ``$WATCHDOG_USEC`` from its event loop (with ``WatchdogSec=``: a loop that stops
-turning for that long is killed and restarted), and ``STOPPING=1`` on the way out.
+turning for that long is killed and restarted), ``RELOADING=1`` then ``READY=1`` around a
+reload (SIGHUP: ``ExecReload=``), and ``STOPPING=1`` on the way out.
 
 With no ``$NOTIFY_SOCKET`` (run by hand, in a container, in tests) nothing is sent. The
 variables are taken out of the environment when read, so that the alert hooks' commands
@@ -18,6 +19,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable, MutableMapping
 
 log = logging.getLogger("tenantboard.systemd")
@@ -94,6 +96,12 @@ class SystemdNotifier:
 
     def ready(self, status: str) -> None:
         self.notify(READY="1", STATUS=status)
+
+    def reloading(self) -> None:
+        """``RELOADING=1`` with ``MONOTONIC_USEC`` (which ``Type=notify-reload`` requires);
+        :meth:`ready` says when the reload is done."""
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.notify(RELOADING="1", MONOTONIC_USEC=str(now), STATUS="reloading the tenant file")
 
     def stopping(self) -> None:
         self.notify(STOPPING="1", STATUS="stopping")

@@ -808,11 +808,27 @@ def systemd_status(watcher: Watcher) -> str:
     )
 
 
+async def reload_on_hangup(
+    hangup: asyncio.Event, watcher: Watcher, systemd: SystemdNotifier
+) -> None:
+    """Until cancelled: on each SIGHUP (``ExecReload=``), re-read the tenant file and its
+    hooks now, say so in one line and tell systemd; connections, checks and the history's
+    queue carry on. SIGHUPs during a reload make one more."""
+    while True:
+        await hangup.wait()
+        hangup.clear()
+        systemd.reloading()
+        log.info("SIGHUP: %s", await watcher.session.reload())
+        systemd.ready(systemd_status(watcher))
+
+
 async def serve(config: ServeConfig) -> int:
-    """Run until SIGTERM (exit 0) or SIGINT (exit 130); everything closed on the way out."""
+    """Run until SIGTERM (exit 0) or SIGINT (exit 130), re-reading the tenant file on
+    SIGHUP; everything closed on the way out."""
     loop = asyncio.get_running_loop()
     systemd = SystemdNotifier.from_environment()
     stopped: asyncio.Future[int] = loop.create_future()
+    hangup = asyncio.Event()  # one that comes while starting is handled once serving
 
     def stop(code: int) -> None:
         if not stopped.done():
@@ -820,6 +836,7 @@ async def serve(config: ServeConfig) -> int:
 
     for signum, code in ((signal.SIGTERM, EXIT_SIGTERM), (signal.SIGINT, EXIT_SIGINT)):
         loop.add_signal_handler(signum, stop, code)
+    loop.add_signal_handler(signal.SIGHUP, hangup.set)
     config.session.kind = "serve"
     config.session.url = f"http://{config.host}:{config.port}"
     session = Session(config.session)
@@ -836,6 +853,7 @@ async def serve(config: ServeConfig) -> int:
     collecting: asyncio.Task[None] | None = None
     runner: web.AppRunner | None = None
     heartbeat: asyncio.Task[None] | None = None
+    reloading: asyncio.Task[None] | None = None
     collector = SteadyCollector()
     collector.start()  # the tenants and their rows frozen: no collection looks at them again
     try:
@@ -864,6 +882,7 @@ async def serve(config: ServeConfig) -> int:
         watching = asyncio.create_task(watcher.run(), name="watcher")
         systemd.ready(systemd_status(watcher))
         heartbeat = asyncio.create_task(systemd.keep_alive(lambda: systemd_status(watcher)))
+        reloading = asyncio.create_task(reload_on_hangup(hangup, watcher, systemd))
         await asyncio.wait({stopped, watching}, return_when=asyncio.FIRST_COMPLETED)
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
@@ -875,7 +894,7 @@ async def serve(config: ServeConfig) -> int:
         watcher.hub.close()
         if runner is not None:
             await runner.cleanup()
-        for task in (heartbeat, collecting):
+        for task in (heartbeat, reloading, collecting):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -885,7 +904,7 @@ async def serve(config: ServeConfig) -> int:
         else:
             await session.aclose()
         collector.stop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         systemd.close()
         log.info("stopped")
