@@ -12,7 +12,7 @@ import pytest
 from tenantboard.answers import State
 from tenantboard.cli import main
 from tenantboard.remote import AttachTarget, SnapshotReader, server_events, server_row
-from tenantboard.session import ListChanged, ResultsApplied, ServerStatus
+from tenantboard.session_changes import ListChanged, ResultsApplied, ServerStatus
 from tenantboard.tenant import Tenant
 
 from .conftest import FIXED_NOW, make_board, until

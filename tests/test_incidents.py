@@ -17,7 +17,7 @@ from tenantboard.eventlog import LoggedEvent
 from tenantboard.history.db import HistoryDB
 from tenantboard.notify import Notifier
 from tenantboard.paths import history_path
-from tenantboard.session import EventsLogged, IncidentChanged, SessionChange
+from tenantboard.session_changes import EventsLogged, IncidentChanged, SessionChange
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import IncidentRules, NotifyHook, StoreError, parse_tenant_text
 from tests.conftest import FIXED_NOW
@@ -465,7 +465,7 @@ def test_metrics_name_each_tenant_of_an_open_incident_until_it_resolves() -> Non
 def test_the_rules_are_read_again_when_the_tenant_file_changes(tmp_path: Path) -> None:
     import asyncio
 
-    from tenantboard.session import SettingsChanged
+    from tenantboard.session_changes import SettingsChanged
     from tests.test_session import a_file, session_on
 
     async def main() -> None:

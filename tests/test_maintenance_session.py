@@ -11,7 +11,8 @@ from tenantboard.answers import Severity
 from tenantboard.history.db import HistoryDB
 from tenantboard.maintenance import EVERYTHING, Scope
 from tenantboard.notify import Notifier
-from tenantboard.session import EventsLogged, MaintenanceChanged, Session, SessionConfig
+from tenantboard.session import Session, SessionConfig
+from tenantboard.session_changes import EventsLogged, MaintenanceChanged
 from tenantboard.simulator import Simulator, SimulatorTransport
 from tenantboard.simulator.scenario import MaintenanceNight, profile_for, steady
 from tenantboard.tenant_file import NotifyHook, TenantStore

@@ -27,14 +27,8 @@ from tenantboard.engine import CheckResult, Monitor
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.rows import BoardModel
-from tenantboard.session import (
-    EventsLogged,
-    OutageChanged,
-    ResultsApplied,
-    Session,
-    SessionChange,
-    SessionConfig,
-)
+from tenantboard.session import Session, SessionConfig
+from tenantboard.session_changes import EventsLogged, OutageChanged, ResultsApplied, SessionChange
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import Settings
 

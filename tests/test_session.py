@@ -15,14 +15,13 @@ from pathlib import Path
 from tenantboard.history.db import HistoryDB
 from tenantboard.lease import PollerLease, lease_paths
 from tenantboard.notify import Deliverer, Notifier
-from tenantboard.session import (
+from tenantboard.session import Session, SessionConfig
+from tenantboard.session_changes import (
     EventsLogged,
     FileStatus,
     ResultsApplied,
     RoleChanged,
-    Session,
     SessionChange,
-    SessionConfig,
     SettingsChanged,
 )
 from tenantboard.simulator import Simulator, SimulatorTransport

@@ -28,7 +28,8 @@ from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
 from tenantboard.rows import BoardModel, TenantRow, bucket_severity
 from tenantboard.sanitize import clean, quoted
-from tenantboard.session import (
+from tenantboard.session import Session
+from tenantboard.session_changes import (
     AvailabilityRead,
     EventsLogged,
     FileStatus,
@@ -38,7 +39,6 @@ from tenantboard.session import (
     MarksChanged,
     OutageChanged,
     ResultsApplied,
-    Session,
     SessionChange,
 )
 

@@ -4,7 +4,7 @@ The board is view and keys over a :class:`~tenantboard.session.Session`, which c
 records and alerts without a screen. Data flows one way: the session's checks pass the
 board's pacing (:class:`~tenantboard.pacing.Pacing` gathers them into one
 :class:`~tenantboard.messages.ResultsArrived` message), the board hands each batch to
-:meth:`Session.apply`, and the session's typed changes (:data:`~tenantboard.session.SessionChange`)
+:meth:`Session.apply`, and the session's typed changes (:data:`~tenantboard.session_changes.SessionChange`)
 come back to :meth:`BoardScreen.session_changed`, which redraws what changed. Each binding
 carries its own help text (``tooltip``): the help screen, the key bar, the command palette and
 docs/board.md's key table all come from :data:`BoardScreen.BINDINGS`.
@@ -42,7 +42,8 @@ from tenantboard.rows import (
     group_line_id,
 )
 from tenantboard.sanitize import clean
-from tenantboard.session import (
+from tenantboard.session import Session, SessionConfig
+from tenantboard.session_changes import (
     AvailabilityRead,
     CommandsRefused,
     EventsLogged,
@@ -59,9 +60,7 @@ from tenantboard.session import (
     ResultsApplied,
     RoleChanged,
     ServerStatus,
-    Session,
     SessionChange,
-    SessionConfig,
     SettingsChanged,
     VersionFetched,
     VersionHistoryRead,
