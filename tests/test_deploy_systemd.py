@@ -5,16 +5,19 @@ the notifications (READY, STATUS, WATCHDOG, STOPPING) read from a real datagram 
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import logging
 import os
+import pty
 import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import termios
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -343,6 +346,47 @@ def test_serve_tells_systemd_ready_status_watchdog_and_stopping(
         listener.socket.close()
     # and the history went to the state folder
     assert list(state.glob("boards/tenants-*/history.sqlite3"))
+
+
+def test_serve_started_in_a_terminal_ends_when_the_terminal_hangs_up(tmp_path: Path) -> None:
+    """Run in a terminal (tmux, SSH), serve ends when that terminal goes away, as any
+    program run there does, though a SIGHUP with the terminal still there is a reload:
+    a closed SSH session leaves no serve behind holding the port and the poller lease."""
+    config = tmp_path / "tenants.toml"
+    config.write_text('[[tenants]]\ncontext_id = "Cust1001"\n', encoding="utf-8")
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "tenantboard", "serve", "--config", str(config)]
+    command += ["--base-url", "http://127.0.0.1:9", "--listen", "127.0.0.1:0"]
+    terminal, its_end = pty.openpty()
+
+    def take_the_terminal() -> None:  # in the child, a session of its own: as a login shell
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            command,
+            stdin=its_end,
+            stdout=its_end,
+            stderr=stderr,
+            env=process_env(tmp_path),
+            start_new_session=True,
+            preexec_fn=take_the_terminal,
+        )
+    os.close(its_end)
+    try:
+        url = wait_for(lambda: log_line(log, r"http://127\.0\.0\.1:\d+"), "address").group(0)
+        process.send_signal(signal.SIGHUP)  # the terminal is still there: a reload
+        wait_for(lambda: log_line(log, r"SIGHUP: re-read"), "the reload")
+        assert httpx.get(f"{url}/healthz").text == "ok\n"
+        os.close(terminal)  # the terminal goes away: the kernel hangs it up
+        terminal = -1
+        assert process.wait(timeout=20) == 129
+        assert log_line(log, r"stopping \(the terminal hung up\)")
+        assert log_line(log, r"stopped")
+    finally:
+        if terminal >= 0:
+            os.close(terminal)
+        stop(process)
 
 
 def test_serve_reloads_the_tenant_file_on_sighup_and_keeps_serving(

@@ -680,8 +680,9 @@ def _add_serve_commands(add_command: Callable[..., argparse.ArgumentParser]) -> 
         description="Check every tenant in the tenant file on its schedule and serve "
         "Prometheus metrics (/metrics), a status page (/), JSON (/api/tenants, "
         "/api/snapshot) and an event stream (/api/events); run the [[notify]] alert hooks. "
-        "Stops on SIGTERM (exit 0) or SIGINT (exit 130); SIGHUP re-reads the tenant "
-        "file and its hooks at once. Each option may also be set by "
+        "Stops on SIGTERM (exit 0), SIGINT (exit 130) or when the terminal it was "
+        "started in goes away (129); any other SIGHUP re-reads the tenant file and its "
+        "hooks at once. Each option may also be set by "
         "the environment variable shown with it (a list separated by commas; a switch by "
         "1 or 0); the command line wins.",
     )

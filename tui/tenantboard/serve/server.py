@@ -137,6 +137,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -181,6 +182,9 @@ COOKIE = "tenantboard_token"
 MAX_EVENT_ID_DIGITS = 18
 EXIT_SIGTERM = 0
 EXIT_SIGINT = 130
+#: `serve` in a terminal that hung up (closed, its SSH session gone) ends as a hang-up ends
+#: a program (128 + SIGHUP); a SIGHUP with the terminal still there is a reload.
+EXIT_HUNG_UP = 129
 
 WATCHER = web.AppKey("watcher", Watcher)
 TOKEN = web.AppKey("token", str)
@@ -808,6 +812,17 @@ def systemd_status(watcher: Watcher) -> str:
     )
 
 
+def has_terminal() -> bool:
+    """Whether this process has a controlling terminal now: ``/dev/tty`` opens. Under
+    systemd it never has; in a terminal it has until the terminal hangs up."""
+    try:
+        descriptor = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(descriptor)
+    return True
+
+
 async def reload_on_hangup(
     hangup: asyncio.Event, watcher: Watcher, systemd: SystemdNotifier
 ) -> None:
@@ -823,8 +838,9 @@ async def reload_on_hangup(
 
 
 async def serve(config: ServeConfig) -> int:
-    """Run until SIGTERM (exit 0) or SIGINT (exit 130), re-reading the tenant file on
-    SIGHUP; everything closed on the way out."""
+    """Run until SIGTERM (exit 0), SIGINT (exit 130) or the hang-up of the terminal it
+    was started in (129), re-reading the tenant file on any other SIGHUP; everything
+    closed on the way out."""
     loop = asyncio.get_running_loop()
     systemd = SystemdNotifier.from_environment()
     stopped: asyncio.Future[int] = loop.create_future()
@@ -836,7 +852,17 @@ async def serve(config: ServeConfig) -> int:
 
     for signum, code in ((signal.SIGTERM, EXIT_SIGTERM), (signal.SIGINT, EXIT_SIGINT)):
         loop.add_signal_handler(signum, stop, code)
-    loop.add_signal_handler(signal.SIGHUP, hangup.set)
+    started_on_terminal = has_terminal()
+
+    def hung_up() -> None:
+        """SIGHUP: ``ExecReload=`` or ``kill -HUP`` asks for a reload; the terminal serve
+        was started in going away asks it to end, as it ends any program run there."""
+        if started_on_terminal and not has_terminal():
+            stop(EXIT_HUNG_UP)
+        else:
+            hangup.set()
+
+    loop.add_signal_handler(signal.SIGHUP, hung_up)
     config.session.kind = "serve"
     config.session.url = f"http://{config.host}:{config.port}"
     session = Session(config.session)
@@ -887,7 +913,12 @@ async def serve(config: ServeConfig) -> int:
         if watching.done() and not stopped.done():
             await watching  # the watcher crashed: surface it
         code = stopped.result()
-        log.info("stopping (%s)", "SIGTERM" if code == EXIT_SIGTERM else "SIGINT")
+        reason = {
+            EXIT_SIGTERM: "SIGTERM",
+            EXIT_SIGINT: "SIGINT",
+            EXIT_HUNG_UP: "the terminal hung up",
+        }
+        log.info("stopping (%s)", reason[code])
         return code
     finally:
         systemd.stopping()
