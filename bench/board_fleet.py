@@ -47,6 +47,7 @@ from run import (
     TerminalBoard,
     bench_tenants,
     board_pass,
+    end_cleanly_on_sigterm,
     operator_step,
     p95,
     print_table,
@@ -318,6 +319,7 @@ def attached_open(server: str, workdir: Path, args: argparse.Namespace) -> list[
 
 
 def main(argv: list[str] | None = None) -> None:
+    end_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds, 30 s windows")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (3; 2 with --quick)")

@@ -59,6 +59,7 @@ from run import (
     bare_aiohttp_pass,
     bare_httpx_pass,
     bench_tenants,
+    end_cleanly_on_sigterm,
     print_table,
     simulator,
 )
@@ -783,6 +784,7 @@ def steady_and_page(
 
 
 def main(argv: list[str] | None = None) -> None:
+    end_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="2 rounds, 120 s steady, 4 passes")

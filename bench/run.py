@@ -725,7 +725,19 @@ def chaos(hours: float) -> None:
     print_verdicts(figures, figures["real_seconds"])
 
 
+def end_cleanly_on_sigterm() -> None:
+    """SIGTERM (``timeout``, ``kill``) unwinds the run as Ctrl-C does, so the simulators,
+    servers and boards it started are stopped by their ``finally`` blocks, not left behind
+    holding 100,000 tenants each."""
+
+    def unwind(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, unwind)
+
+
 def main() -> None:
+    end_cleanly_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="30 s idle windows, 40 s steady window, 5 soak passes"
