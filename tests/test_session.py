@@ -12,10 +12,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tenantboard.history.db import HistoryDB
 from tenantboard.lease import PollerLease, lease_paths
 from tenantboard.notify import Deliverer, Notifier
-from tenantboard.session import Session, SessionConfig
+from tenantboard.session import MarkRefused, Session, SessionConfig
 from tenantboard.session_changes import (
     EventsLogged,
     FileStatus,
@@ -134,6 +136,37 @@ async def test_one_tenant_file_has_one_poller_and_the_other_takes_over(clock, tm
     assert any(isinstance(change, RoleChanged) and change.polling for change in second_told)
     two.cancel()
     await asyncio.gather(two, return_exceptions=True)
+
+
+async def test_a_board_recording_elsewhere_than_the_poller_says_so_and_refuses_marks(
+    clock, tmp_path
+) -> None:
+    """A board beside serve with another --data-dir: its marks would land in a history the
+    poller never reads, so serve would still alert. It says so, and refuses the mark
+    rather than show one that silences nothing; with the same history, marks are taken."""
+    store = a_file(tmp_path)
+    first, _ = session_on(store, clock, tmp_path, history_path=tmp_path / "serve.sqlite3")
+    second, _ = session_on(store, clock, tmp_path, history_path=tmp_path / "board.sqlite3")
+    third, _ = session_on(store, clock, tmp_path, history_path=tmp_path / "serve.sqlite3")
+    one = asyncio.create_task(first.run())
+    await until(lambda: first.model.pending() == 0)
+    two = asyncio.create_task(second.run())
+    three = asyncio.create_task(third.run())
+    await until(lambda: second.model.pending() == 0 and third.model.pending() == 0)
+    assert not second.polling and not third.polling
+    assert second.records_elsewhere() == str(tmp_path / "serve.sqlite3")
+    message = second.role_message()
+    assert f"records to {tmp_path / 'serve.sqlite3'}" in message
+    assert "marks made here would not reach it" in message
+    with pytest.raises(MarkRefused, match="would silence nothing"):
+        await second.add_mark("online:Cust1001", "mute", None)
+    assert second.marks.of("online:Cust1001") == []
+    assert third.records_elsewhere() is None
+    mark, saved = await third.add_mark("online:Cust1001", "mute", None)
+    assert saved and mark.kind == "mute"
+    for task in (one, two, three):
+        task.cancel()
+    await asyncio.gather(one, two, three, return_exceptions=True)
 
 
 async def test_changes_recorded_by_the_poller_are_not_changes_while_closed(clock, tmp_path) -> None:

@@ -49,6 +49,8 @@ class Holder:
     since: datetime
     #: Where a `serve` holder can be reached (its listen address), else "".
     url: str = ""
+    #: The history database it records to ("" for none): the one where marks reach it.
+    history: str = ""
 
     def describe(self) -> str:
         """E.g. ``serve (pid 4242) since 09:12`` or ``a board on host2 (pid 77)``."""
@@ -64,6 +66,7 @@ class Holder:
             "host": self.host,
             "since": utc_iso(self.since),
             "url": self.url,
+            "history": self.history,
         }
 
     @classmethod
@@ -78,6 +81,7 @@ class Holder:
                 host=clean(str(data.get("host", "")), 80),
                 since=since if since.tzinfo else since.replace(tzinfo=UTC),
                 url=clean(str(data.get("url", "")), 200),
+                history=clean(str(data.get("history", "")), 4096),
             )
         except (ValueError, KeyError, TypeError, RecursionError):
             return None
@@ -94,10 +98,11 @@ class PollerLease:
     """Take, hold and release the lease of one tenant file; :meth:`try_take` again and
     again while another process holds it."""
 
-    def __init__(self, paths: list[Path], *, kind: str, url: str = "") -> None:
+    def __init__(self, paths: list[Path], *, kind: str, url: str = "", history: str = "") -> None:
         self.paths = paths
         self.kind = kind
         self.url = url
+        self.history = history
         self._fd: int | None = None
         self.path: Path | None = None
 
@@ -124,7 +129,7 @@ class PollerLease:
         return False
 
     def _describe_self(self, now: datetime) -> None:
-        holder = Holder(os.getpid(), self.kind, socket.gethostname(), now, self.url)
+        holder = Holder(os.getpid(), self.kind, socket.gethostname(), now, self.url, self.history)
         data = json.dumps(holder.as_json()).encode()
         with contextlib.suppress(OSError):
             assert self._fd is not None

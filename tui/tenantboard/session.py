@@ -273,7 +273,8 @@ class Session:
         if store is None or self.config.attach is not None:
             return None  # a list in memory is nobody else's
         paths = lease_paths(store.path, self.config.data_dir)
-        return PollerLease(paths, kind=self.config.kind, url=self.config.url)
+        history = str(self.config.history_path or "")
+        return PollerLease(paths, kind=self.config.kind, url=self.config.url, history=history)
 
     def _make_client(self) -> TenantClient:
         return TenantClient(
@@ -353,6 +354,18 @@ class Session:
             return None
         return self.lease.holder()
 
+    def records_elsewhere(self) -> str | None:
+        """The poller's history database when it is not this session's own (a board and
+        `serve` on one tenant file with different ``--data-dir``): marks made here would
+        never reach the poller, which sends the alerts. None when they are one."""
+        holder = self.poller()
+        own = self.config.history_path
+        if holder is None or not holder.history or own is None:
+            return None
+        if Path(holder.history).resolve() == Path(own).resolve():
+            return None
+        return holder.history
+
     def _try_lease(self) -> None:
         if self.lease is None or self.lease.held:
             return
@@ -370,6 +383,13 @@ class Session:
             return f"checking the tenants of {where} (this process polls: it records the history and sends the alerts)"
         holder = self.poller()
         who = holder.describe() if holder is not None else "another process"
+        elsewhere = self.records_elsewhere()
+        if elsewhere is not None:
+            return (
+                f"{who} polls {where} and records to {elsewhere}, not to this process's "
+                f"{self.config.history_path}: marks made here would not reach it (give both "
+                "the same --data-dir)"
+            )
         return f"{who} polls {where}; following its history"
 
     @property
@@ -382,7 +402,10 @@ class Session:
         holder = self.poller()
         if holder is None:
             return "" if self.polling else "not recording"
-        return f"recorded by {holder.describe()}"
+        elsewhere = (
+            " in another history: marks here do not reach it" if self.records_elsewhere() else ""
+        )
+        return f"recorded by {holder.describe()}{elsewhere}"
 
     # -- running ---------------------------------------------------------------------------
 
@@ -875,6 +898,13 @@ class Session:
         row = self.model.rows.get(key)
         if row is None or row.last is None:
             raise MarkRefused("not checked yet: nothing to silence")
+        if self.feed is None and (elsewhere := self.records_elsewhere()) is not None:
+            holder = self.poller()
+            raise MarkRefused(
+                f"{holder.describe() if holder else 'another process'} sends the alerts and "
+                f"reads marks from {elsewhere}, not from this board's history: a mark made "
+                "here would silence nothing (start the board with the same --data-dir)"
+            )
         if self.feed is not None:
             mark, saved = await self._mark_on_server(key, kind, until), True
         else:
