@@ -738,9 +738,7 @@ class Session:
     def adopt_tenants(self, tenants: list[Tenant], *, source: str) -> None:
         """A new list: rows of tenants still listed keep what they know, new ones are
         checked at once, removed ones are forgotten."""
-        kept = {tenant.key for tenant in tenants}
-        removed = tuple(key for key in self.model.list_order if key not in kept)
-        self.model.set_tenants(tenants)
+        removed = self.model.set_tenants(tenants)
         self.monitor.set_tenants(tenants)
         self.groups.forget(removed)
         self._tally(self.model.rows.values())

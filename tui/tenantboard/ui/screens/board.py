@@ -299,20 +299,13 @@ class BoardScreen(
 
     def _rows_changed(self, rows: tuple[TenantRow, ...]) -> None:
         model = self.model
-        headers: set[str] = set()
-        lines: list[int] = []
-        for row in rows:
-            key = row.tenant.key
-            lines += model.indexes_of(key)
-            if key == self.detail_key:
-                self.show_detail_of_cursor_row()
-            for header in model.groups_of.get(key, ()):
-                headers.add(header.line_id)
-        for line_id in headers:  # the groups' counts changed with their rows
-            index = model.index_of(line_id)
-            if index is not None:
-                lines.append(index)
-        self.table.rows_updated(lines)
+        changed = {row.tenant.key for row in rows}
+        if model.groups_of:  # the groups' counts changed with their rows
+            for key in list(changed):
+                changed.update(header.line_id for header in model.groups_of.get(key, ()))
+        if self.detail_key in changed:
+            self.show_detail_of_cursor_row()
+        self.table.lines_updated(changed)
         if model.view.depends_on_results or model.regroup_needed:
             self.pacing.view_soon()
         self.pacing.header_soon()

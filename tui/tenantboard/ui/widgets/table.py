@@ -9,7 +9,7 @@ cached line is reused while its row and its relative-time texts are unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
@@ -306,14 +306,17 @@ class TenantTable(ScrollView, can_focus=True):
 
     def row_updated(self, index: int) -> None:
         """One row's data changed; redraw its line only if it is on screen."""
-        self.rows_updated((index,))
+        if index in self._visible_rows():
+            self.refresh_line(index + 1)
 
-    def rows_updated(self, indexes: Iterable[int]) -> None:
-        """These rows' data changed; redraw the lines of those on screen (which lines are
-        is asked once: a batch of a few hundred results asked it a few hundred times)."""
-        visible = self._visible_rows()
-        for index in indexes:
-            if index in visible:
+    def lines_updated(self, line_ids: Container[str]) -> None:
+        """These lines' data changed (tenants by key, groups' header lines by id): redraw
+        those on screen. The lines on screen are looked at, not the lines' positions: a
+        batch of a few hundred results needs none of them, and a view of 100,000 tenants
+        is made without them (:meth:`~tenantboard.rows.BoardModel.index_of`)."""
+        lines = self.model.lines
+        for index in self._visible_rows():
+            if lines[index] in line_ids:
                 self.refresh_line(index + 1)
 
     def tick(self) -> None:
