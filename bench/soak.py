@@ -9,10 +9,10 @@ import gc
 import sys
 from pathlib import Path
 
-from tenantboard.client import BaseUrl
+from run import board_config  # bench/ is on the path: this script lives there
 from tenantboard.tenant import make_tenant
 from tenantboard.tenant_file import Settings
-from tenantboard.ui.app import BoardConfig, TenantBoardApp
+from tenantboard.ui.app import TenantBoardApp
 
 
 def rss_mb() -> float:
@@ -24,11 +24,7 @@ def rss_mb() -> float:
 
 async def soak(url: str, count: int, passes: int) -> tuple[float, float]:
     tenants = [make_tenant(f"Cust{i}", "online", f"Bench tenant {i}") for i in range(1, count + 1)]
-    config = BoardConfig(
-        tenants=tenants,
-        settings=Settings(concurrency=16, min_interval=1, max_interval=1),
-        base_url=BaseUrl.parse(url),
-    )
+    config = board_config(url, tenants, Settings(concurrency=16, min_interval=1, max_interval=1))
     app = TenantBoardApp(config)
     first = 0.0
     async with app.run_test(size=(200, 50)) as pilot:
