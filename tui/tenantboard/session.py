@@ -510,7 +510,7 @@ class Session:
             if result.state is not None:
                 self.first_seen.saw(result.state.version, result.checked_at)
             key = row.tenant.key
-            if self.closed.is_first(key) and self.polling:
+            if self.closed.is_first(result) and self.polling:
                 # Only the poller compares: while another process polls, it records
                 # every change; none was missed "while closed".
                 firsts.append(result)
