@@ -227,6 +227,13 @@ def server_outage(data: Any) -> Outage | None:
         return None
 
 
+def file_error(data: dict[str, Any]) -> str | None:
+    """The snapshot's (or a ``tenant_file`` event's) ``tenant_file_error``: why the
+    server's tenant file cannot be used, cleaned; None while it can."""
+    problem = data.get("tenant_file_error")
+    return (clean(problem, 300) or None) if isinstance(problem, str) else None
+
+
 def open_windows(data: Any) -> list[Window]:
     """The snapshot's (or a ``maintenance`` event's) windows open now."""
     found = [_window(item) for item in data] if isinstance(data, list) else []
@@ -495,6 +502,7 @@ class ServerFeed:
         on_rows: Callable[[list[ServerRow]], None] | None = None,
         on_windows: Callable[[list[Window]], None] | None = None,
         on_outage: Callable[[Outage | None], None] | None = None,
+        on_file_error: Callable[[str | None], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         rng: random.Random | None = None,
@@ -509,6 +517,8 @@ class ServerFeed:
         self._on_rows = on_rows or (lambda rows: None)
         self._on_windows = on_windows or (lambda windows: None)
         self._on_outage = on_outage or (lambda outage: None)
+        #: Why the server's tenant file cannot be used (None: it can).
+        self._on_file_error = on_file_error or (lambda problem: None)
         self._http = httpx.AsyncClient(
             transport=transport,
             headers=target.headers,
@@ -590,6 +600,7 @@ class ServerFeed:
         self._on_windows(open_windows(head.get("maintenance")))
         if not outage_told:
             self._on_outage(server_outage(head.get("outage")))
+        self._on_file_error(file_error(head))
         seq = head.get("seq")
         self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
@@ -690,6 +701,8 @@ class ServerFeed:
             self._on_windows(open_windows(event.data.get("open")))
         elif event.kind == "outage" and isinstance(event.data, dict):
             self._on_outage(server_outage(event.data))
+        elif event.kind == "tenant_file" and isinstance(event.data, dict):
+            self._on_file_error(file_error(event.data))
         elif event.kind == "reset":
             await self._load_snapshot()
 

@@ -93,6 +93,9 @@ SuperOffice calls; any other method is 405):
                 they cover come first, as ``result``).
     ``outage``  our own outage began (``"ended": null``) or ended: the snapshot's
                 ``outage`` (the rows it holds follow, as ``result``).
+    ``tenant_file``  ``{"tenant_file_error": null or why}``: the tenant file became
+                unusable (the list is kept) or usable again, as the snapshot's
+                ``tenant_file_error``.
     ``incident`` a host incident opened, grew or was resolved: the incident as
                 ``/api/incidents`` shows it, with ``"change": "opened" | "grew" |
                 "resolved"``.

@@ -344,7 +344,10 @@ class Watcher:
                         row.bump()
                         self.hub.publish("result", self.row_bytes(row))  # attached boards
                 self.revision += 1
-            case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
+            case FileStatus():  # attached boards say it as the server's file's problem
+                self.revision += 1
+                self.hub.publish("tenant_file", {"tenant_file_error": self.file_error})
+            case AvailabilityRead():  # the rows that changed are bumped
                 self.revision += 1
             case MaintenanceChanged(keys=keys):
                 self.revision += 1
