@@ -683,3 +683,77 @@ async def test_the_servers_own_outage_shows_on_the_attached_board_as_a_local_one
             assert "cannot reach SuperOffice" not in header(app)
             await until(pilot, lambda: said_in_log(app, "could not reach SuperOffice from"))
             assert not said_in_log(app, "check failed")
+
+
+async def test_a_board_attached_during_the_servers_outage_shows_each_last_known_state(
+    clock,
+) -> None:
+    """Attached while serve cannot reach SuperOffice, whose last checks all failed in it:
+    the board shows each tenant's last known state as the server holds it (stale since
+    its last answer), not "error"; a Suspended tenant is still critical."""
+    from dataclasses import replace
+
+    from tenantboard.answers import Severity
+    from tenantboard.errors import ErrorKind
+
+    from .serve_helpers import begin_outage
+
+    watcher = idle_watcher(TENANTS, clock=clock)
+    watcher.record(ok(TENANTS[0]))
+    watcher.record(ok(TENANTS[1], State.Suspended))
+    begin_outage(watcher.session, 30)
+    for tenant in TENANTS:  # each checked again in the outage, held by the server's monitor
+        watcher.record(replace(failed(tenant, ErrorKind.CONNECT, at=60), during_outage=True))
+    with ThreadedServer(watcher) as server:
+        app = make_board(
+            clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+        )
+        async with app.run_test(size=(160, 40)) as pilot:
+            board = app.board
+            await until(pilot, lambda: board.monitor.outage is not None, tries=500)
+            await attached(pilot, app)
+            rows = board.model.rows
+            suspended = rows["online:Cust1008"]
+            assert suspended.severity is Severity.CRITICAL
+            for key in ("online:Cust1001", "online:Cust1008"):
+                row = rows[key]
+                assert row.stale and row.bucket != "error" and row.last.during_outage
+                assert row.last_success_at == FIXED_NOW
+                assert board.describe_times(row)[0].startswith("stale ")
+            assert not said_in_log(app, "check failed")
+
+
+async def test_the_servers_broken_tenant_file_shows_on_the_attached_board(clock, tmp_path) -> None:
+    """serve's tenant file cannot be used (it keeps the list it had): a board attached
+    then says so as it says its own file's problem, as the server's; when serve reads the
+    file again, that goes; broken again later, the board is told at once."""
+    from tenantboard.tenant_file import TenantStore
+
+    path = tmp_path / "tenants.toml"
+    good = '[[tenants]]\ncontext_id = "Cust1001"\n\n[[tenants]]\ncontext_id = "Cust1008"\n'
+    path.write_text(good, encoding="utf-8")
+    path.chmod(0o600)
+    store = TenantStore(path)
+    watcher = idle_watcher(store.load().tenants, clock=clock, store=store)
+    session = watcher.session
+    watcher.record(ok(TENANTS[0]))
+    path.write_text("[[tenants]\n", encoding="utf-8")
+    with ThreadedServer(watcher) as server:
+        server.run(session.look_at_file(force=True))
+        assert session.file_problem is not None
+        app = make_board(
+            clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+        )
+        async with app.run_test(size=(160, 40)) as pilot:
+            line = app.board.change_line
+            await until(pilot, lambda: state_of(app, "online:Cust1001") == "Running", tries=500)
+            await until(pilot, lambda: "server's tenant file" in line.render().plain, tries=500)
+            assert "cannot be used" in line.render().plain
+
+            path.write_text(good, encoding="utf-8")
+            server.run(session.look_at_file(force=True))
+            await until(pilot, lambda: "tenant file" not in line.render().plain, tries=500)
+
+            path.write_text("[[tenants]\n", encoding="utf-8")
+            server.run(session.look_at_file(force=True))
+            await until(pilot, lambda: "server's tenant file" in line.render().plain, tries=500)

@@ -305,6 +305,35 @@ def test_closing_leaves_alone_what_another_writer_recorded_since(db_path: Path) 
         assert rows(db) == [(0, 9, "Running"), (9, 9, "Unknown")]
 
 
+def test_a_writer_ends_the_outage_a_killed_run_left_open_at_its_last_heartbeat(
+    db_path: Path,
+) -> None:
+    """serve killed during our own outage never ended it, and `history` would say it goes
+    on: the next writer, started again at once, ends it at that run's last heartbeat. The
+    outage of a run still going (a poller beside this board) stays open."""
+    from tenantboard.connectivity import Outage
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id no process has now
+    with HistoryDB.open(db_path) as db:
+        killed = db.start_run(T0)
+        db.connection.execute("UPDATE runs SET pid = ? WHERE id = ?", (gone.pid, killed))
+        since = T0 + timedelta(minutes=1)
+        db.write(steps=[Outage(since, "connection refused", 3)], run_id=killed, now=since)
+        db.write(run_id=killed, now=T0 + timedelta(minutes=2))  # its last heartbeat
+        alive = db.start_run(T0)  # (this process's id)
+        later = T0 + timedelta(minutes=1, seconds=30)
+        db.write(steps=[Outage(later, "timed out", 3)], run_id=alive, now=later)
+        db.write(run_id=alive, now=T0 + timedelta(minutes=2))
+    writer = closing_at(db_path, 2.5)  # started 30 s after the kill
+    writer.start()
+    assert writer.flush()
+    writer.close()
+    with HistoryDB.open(db_path, read_only=True) as db:
+        ended = {outage.reason: outage.ended for outage in db.outages()}
+    assert ended == {"connection refused": T0 + timedelta(minutes=2), "timed out": None}
+
+
 # -- retention -------------------------------------------------------------------------------
 
 

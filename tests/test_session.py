@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tenantboard.history.db import HistoryDB
@@ -55,8 +57,7 @@ def session_on(
         hooks=list(loaded.notify),
         keys=loaded.keys,
         data_dir=tmp_path / "data",
-        transport=SimulatorTransport(simulator),
-        **options,
+        **{"transport": SimulatorTransport(simulator), **options},
     )
     session = Session(config, clock=clock)
     told: list[SessionChange] = []
@@ -218,6 +219,53 @@ async def test_a_reload_reads_the_tenant_file_now_even_if_it_looks_unchanged(
     assert session.model.list_order == ["online:Cust1001", "online:Cust1008"]
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
+
+
+class Unreachable(httpx.AsyncBaseTransport):
+    """SuperOffice as our own outage shows it: nothing answers."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+
+async def test_a_restart_in_our_own_outage_is_no_change_while_closed(clock, tmp_path) -> None:
+    """Started while SuperOffice cannot be reached, a poller's first checks fail: that says
+    nothing of the tenants, so nothing changed "while closed"; the first real answer is
+    what is compared with the last recorded one."""
+    store = a_file(tmp_path)
+    first, _ = session_on(store, clock, tmp_path)
+    one = asyncio.create_task(first.run())
+    await until(lambda: first.model.pending() == 0 and first.history_loaded)
+    running = first.model.rows["online:Cust1001"].last
+    assert running.state is not None and running.state.state_name == "Running"
+    assert await asyncio.to_thread(first.writer.flush)
+    one.cancel()
+    await asyncio.gather(one, return_exceptions=True)
+
+    clock.advance(60)
+    second, told = session_on(store, clock, tmp_path, transport=Unreachable())
+    two = asyncio.create_task(second.run())
+    await until(lambda: second.model.pending() == 0 and second.history_loaded)
+    assert all(row.last.error is not None for row in second.model.rows.values())
+
+    def compared() -> bool:
+        return all(
+            task.done()
+            for task in second._tasks.values()
+            if task.get_name().startswith("session closed-")
+        )
+
+    await until(compared)
+    logged = [e.text for c in told if isinstance(c, EventsLogged) for e in c.events]
+    assert not [text for text in logged if "while closed" in text], logged
+
+    # The first real answer is compared: Suspended now, Running when last recorded.
+    second.apply([replace(_as_suspended(running), checked_at=clock.wall())])
+    await until(lambda: any("while closed" in e.text for e in second.event_log.events))
+    (text,) = [e.text for e in second.event_log.events if "while closed" in e.text]
+    assert text.startswith("Running → Suspended while closed")
+    two.cancel()
+    await asyncio.gather(two, return_exceptions=True)
 
 
 def _as_suspended(result):

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from tenantboard.answers import Severity
+from tenantboard.answers import Severity, TenantState
 from tenantboard.clock import utc_iso
 from tenantboard.connectivity import OUTAGE_MIN_TENANTS, is_network_failure, short_reason
 from tenantboard.engine import CheckResult
@@ -154,13 +154,9 @@ def unknown_json(kind: str, message: str, where: Mapping[str, Any] | None = None
     return json.dumps([entry], indent=2)
 
 
-def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
-    state = result.state
-    error = result.error
-    data: dict[str, Any] = {
-        "context_id": result.tenant.context_id,
-        "env": result.tenant.env,
-        "label": result.tenant.label,
+def state_json(state: TenantState | None) -> dict[str, Any]:
+    """A state answer's fields as ``check --json`` prints them (each null without one)."""
+    return {
         "state": state.state_name if state else None,
         "state_code": state.state_code if state else None,
         "recognised": state.state is not None if state else None,
@@ -170,6 +166,16 @@ def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
         "api": state.api if state else None,
         "valid_until": utc_iso(state.valid_until) if state and state.valid_until else None,
         "release": state.version if state else None,
+    }
+
+
+def result_json(result: CheckResult, *, versions: bool) -> dict[str, Any]:
+    error = result.error
+    data: dict[str, Any] = {
+        "context_id": result.tenant.context_id,
+        "env": result.tenant.env,
+        "label": result.tenant.label,
+        **state_json(result.state),
         "severity": severity_of(result).name,
         "checked_at": utc_iso(result.checked_at),
         "error": error.as_json() if error else None,

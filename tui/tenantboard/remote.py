@@ -169,6 +169,20 @@ def result_from_row(row: dict[str, Any], tenant: Tenant) -> CheckResult | None:
     )
 
 
+def last_known_from_row(row: dict[str, Any], tenant: Tenant) -> CheckResult | None:
+    """While the tenant's last check failed: its last successful answer, as the check that
+    had it (``last_known``, when it was had), so that the board shows what was last known
+    as a local board does; None when the server knows none (or sent none)."""
+    known = row.get("last_known")
+    checked_at = _time(known.get("checked_at")) if isinstance(known, dict) else None
+    if checked_at is None:
+        return None
+    state = _state(known, known.get("release"), tenant)
+    if state is None:
+        return None
+    return CheckResult(tenant=tenant, state=state, error=None, checked_at=checked_at, duration=0.0)
+
+
 @dataclass(frozen=True, slots=True)
 class ServerRow:
     """What the server knows of a tenant besides its last check."""
@@ -211,6 +225,13 @@ def server_outage(data: Any) -> Outage | None:
         return Outage.from_json(data) if data is not None else None
     except ValueError:
         return None
+
+
+def file_error(data: dict[str, Any]) -> str | None:
+    """The snapshot's (or a ``tenant_file`` event's) ``tenant_file_error``: why the
+    server's tenant file cannot be used, cleaned; None while it can."""
+    problem = data.get("tenant_file_error")
+    return (clean(problem, 300) or None) if isinstance(problem, str) else None
 
 
 def open_windows(data: Any) -> list[Window]:
@@ -453,14 +474,16 @@ class _ListLoad:
 
 
 #: A server's row as the board takes it: its check (None before the first), whether the
-#: server said when that check was made, and the rest.
-_Row = tuple[CheckResult | None, bool, ServerRow]
+#: server said when that check was made, the rest, and (while its last check failed) the
+#: last successful answer (:func:`last_known_from_row`).
+_Row = tuple[CheckResult | None, bool, ServerRow, CheckResult | None]
 
 
 def _read_row(row: dict[str, Any], tenant: Tenant) -> _Row:
     result = result_from_row(row, tenant)
     stamped = result is not None and isinstance(row["result"].get("checked_at"), str)
-    return result, stamped, server_row(row, tenant)
+    known = last_known_from_row(row, tenant) if result is not None and result.error else None
+    return result, stamped, server_row(row, tenant), known
 
 
 class ServerFeed:
@@ -479,6 +502,7 @@ class ServerFeed:
         on_rows: Callable[[list[ServerRow]], None] | None = None,
         on_windows: Callable[[list[Window]], None] | None = None,
         on_outage: Callable[[Outage | None], None] | None = None,
+        on_file_error: Callable[[str | None], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         rng: random.Random | None = None,
@@ -493,6 +517,8 @@ class ServerFeed:
         self._on_rows = on_rows or (lambda rows: None)
         self._on_windows = on_windows or (lambda windows: None)
         self._on_outage = on_outage or (lambda outage: None)
+        #: Why the server's tenant file cannot be used (None: it can).
+        self._on_file_error = on_file_error or (lambda problem: None)
         self._http = httpx.AsyncClient(
             transport=transport,
             headers=target.headers,
@@ -574,6 +600,7 @@ class ServerFeed:
         self._on_windows(open_windows(head.get("maintenance")))
         if not outage_told:
             self._on_outage(server_outage(head.get("outage")))
+        self._on_file_error(file_error(head))
         seq = head.get("seq")
         self.seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
@@ -590,12 +617,26 @@ class ServerFeed:
             await asyncio.sleep(0)
             results = []
             known = []
-            for result, stamped, rest in rows[start : start + SLICE_ROWS]:
-                if result is not None and self._is_new(result, stamped):
-                    results.append(result)
-                known.append(rest)
+            for row in rows[start : start + SLICE_ROWS]:
+                results.extend(self._new_checks(row))
+                known.append(row[2])
             self._on_rows(known)
             self._on_results(results)
+
+    def _new_checks(self, row: _Row) -> list[CheckResult]:
+        """The row's checks to hand on: its last one unless already sent (:meth:`_is_new`),
+        after the last successful answer when the board has not had it (attached while
+        the check fails, say in the server's own outage: the board then shows the last
+        known state, stale, as a local board does, not an error)."""
+        result, stamped, _, known = row
+        if result is None:
+            return []
+        handed = self._checked.get(result.tenant.key)  # the last check handed on, when made
+        if not self._is_new(result, stamped):
+            return []
+        if known is None or not stamped or (handed is not None and handed >= known.checked_at):
+            return [result]
+        return [known, result]
 
     def _is_new(self, result: CheckResult, stamped: bool) -> bool:
         """True unless the server already sent this check (it sends a row again when a
@@ -613,10 +654,10 @@ class ServerFeed:
         tenant = self._tenants.get(str(row.get("key")))
         if tenant is None:
             return None
-        result, stamped, rest = _read_row(row, tenant)
-        if result is not None and self._is_new(result, stamped):
+        checked = _read_row(row, tenant)
+        for result in self._new_checks(checked):
             self._on_result(result)
-        return rest
+        return checked[2]
 
     async def _follow(self, attached: Callable[[], None]) -> None:
         """Listen to the event stream from now on, read the snapshot meanwhile (``attached``
@@ -660,6 +701,8 @@ class ServerFeed:
             self._on_windows(open_windows(event.data.get("open")))
         elif event.kind == "outage" and isinstance(event.data, dict):
             self._on_outage(server_outage(event.data))
+        elif event.kind == "tenant_file" and isinstance(event.data, dict):
+            self._on_file_error(file_error(event.data))
         elif event.kind == "reset":
             await self._load_snapshot()
 

@@ -298,6 +298,7 @@ class Session:
                 on_rows=self._server_rows,
                 on_windows=self._server_windows_open,
                 on_outage=self._server_outage,
+                on_file_error=self._server_file_problem,
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)
@@ -510,7 +511,7 @@ class Session:
             if result.state is not None:
                 self.first_seen.saw(result.state.version, result.checked_at)
             key = row.tenant.key
-            if self.closed.is_first(key) and self.polling:
+            if self.closed.is_first(result) and self.polling:
                 # Only the poller compares: while another process polls, it records
                 # every change; none was missed "while closed".
                 firsts.append(result)
@@ -1126,6 +1127,21 @@ class Session:
             outage = replace(current, ended=max(self.clock.wall(), current.since))
         self.monitor.outage = None
         self._outage_changed(outage)
+
+    def _server_file_problem(self, problem: str | None) -> None:
+        """Why the server's tenant file cannot be used (None: it can), as the server says
+        when it changes: told as a local board tells its own file's, as the server's."""
+        if problem == self.file_problem:
+            return
+        self.file_problem = problem
+        if problem is None:
+            self._emit(FileStatus(None, "the server's tenant file can be read again"))
+            return
+        message = (
+            f"the server's tenant file cannot be used: {problem}. "
+            "The server keeps the list and settings it had."
+        )
+        self._emit(FileStatus(problem, message))
 
     # -- maintenance windows ----------------------------------------------------------------
 

@@ -1120,17 +1120,24 @@ class HistoryDB:
         return [_outage(row) for row in rows]
 
     def close_orphan_outages(self, run_id: int | None, now: datetime) -> int:
-        """End the outages left open by a board or serve that stopped during one (its
-        last heartbeat is long past): at its last heartbeat. Returns how many."""
+        """End the outages left open by a board or serve that stopped during one, at its
+        last heartbeat: its process is gone (killed, and started again at once), or its
+        last heartbeat is long past. A run still alive keeps its outage open. Returns
+        how many were ended."""
         stale = _epoch(now) - 3 * HEARTBEAT
         with self.transaction() as connection:
-            return connection.execute(
-                "UPDATE outages SET ended_at = MAX(started_at, COALESCE("
-                "(SELECT last_seen FROM runs WHERE runs.id = outages.run), started_at)) "
-                "WHERE ended_at IS NULL AND run IS NOT ? AND COALESCE("
-                "(SELECT last_seen FROM runs WHERE runs.id = outages.run), 0) < ?",
-                (run_id, stale),
-            ).rowcount
+            found = connection.execute(
+                "SELECT o.id, o.started_at, r.pid, r.last_seen FROM outages o "
+                "LEFT JOIN runs r ON r.id = o.run WHERE o.ended_at IS NULL AND o.run IS NOT ?",
+                (run_id,),
+            ).fetchall()
+            ended = [
+                (max(started, last_seen or started), outage_id)
+                for outage_id, started, pid, last_seen in found
+                if last_seen is None or last_seen < stale or _process_gone(pid)
+            ]
+            connection.executemany("UPDATE outages SET ended_at = ? WHERE id = ?", ended)
+        return len(ended)
 
     def start_run(self, now: datetime) -> int:
         with self.transaction() as connection:
@@ -1648,6 +1655,20 @@ def _interval_row(item: Interval) -> tuple[Any, ...]:
         item.error,
         _epoch_or_none(item.next_at),
     )
+
+
+def _process_gone(pid: int | None) -> bool:
+    """True when no process has this id (the history file is on this machine: SQLite's
+    write-ahead log is not for network file systems). One that is someone else's is there."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _outage(row: Sequence[Any]) -> Outage:

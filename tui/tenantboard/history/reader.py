@@ -10,7 +10,7 @@ reads from the file is read here, in a thread, never on the event loop:
   or for every tenant while the "Up 24h" column or its sort is on.
 - :func:`read_version_history` when the detail pane opens: the tenant's versions.
 
-:class:`ClosedWatch` turns each tenant's first result of the session into a change "while
+:class:`ClosedWatch` turns each tenant's first state answer of the session into a change "while
 closed", and :class:`MarkBook` answers "is this tenant muted or acknowledged?" from memory.
 """
 
@@ -192,10 +192,10 @@ def read_version_history(path: Path, key: str, limit: int = 20) -> list[VersionS
 
 
 class ClosedWatch:
-    """Each tenant's first result of the session, compared with what was last recorded.
+    """Each tenant's first state answer of the session (a failed check is none), compared with what was last recorded.
 
-    On the event loop the board only notes which results are firsts (:meth:`is_first`, a
-    set lookup); the comparison (:meth:`compare`) runs in a thread. Firsts that arrive
+    On the event loop the board only notes which results are first answers (:meth:`is_first`,
+    a set lookup); the comparison (:meth:`compare`) runs in a thread. Firsts that arrive
     before the start-up read is done wait for :meth:`loaded`."""
 
     def __init__(self) -> None:
@@ -203,9 +203,13 @@ class ClosedWatch:
         self._seen: set[str] = set()
         self._waiting: list[CheckResult] = []
 
-    def is_first(self, key: str) -> bool:
-        """True the first time a tenant's result is seen this session."""
-        if key in self._seen:
+    def is_first(self, result: CheckResult) -> bool:
+        """True for the tenant's first state answer this session. A failed check is no
+        answer (it says nothing of the tenant: our own outage, a restart while
+        SuperOffice cannot be reached), so it is never compared; the first real answer
+        that follows is."""
+        key = result.tenant.key
+        if key in self._seen or result.error is not None or result.state is None:
             return False
         self._seen.add(key)
         return True

@@ -42,6 +42,9 @@ SuperOffice calls; any other method is 405):
          "checks": N, "error": null or {"kind", "message", "status"},
          "during_outage": true when that error is our own outage's (the row is stale,
                           its last known state stands), not the tenant's,
+         "last_known": while the last check failed, null or the last successful
+                       answer (the state fields of /api/tenants, "checked_at": when it
+                       was had): what an attached board shows meanwhile,
          "uptime_24h": null or the share of the last 24 hours it was up (0 to 1),
                        from the history database, read each minute,
          "marks": null or {"muted": mark or null, "acknowledged": mark or null}, each
@@ -90,6 +93,9 @@ SuperOffice calls; any other method is 405):
                 they cover come first, as ``result``).
     ``outage``  our own outage began (``"ended": null``) or ended: the snapshot's
                 ``outage`` (the rows it holds follow, as ``result``).
+    ``tenant_file``  ``{"tenant_file_error": null or why}``: the tenant file became
+                unusable (the list is kept) or usable again, as the snapshot's
+                ``tenant_file_error``.
     ``incident`` a host incident opened, grew or was resolved: the incident as
                 ``/api/incidents`` shows it, with ``"change": "opened" | "grew" |
                 "resolved"``.

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tenantboard import __version__
-from tenantboard.check_output import check_record, marks_json
+from tenantboard.check_output import check_record, marks_json, state_json
 from tenantboard.clock import utc_iso
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
@@ -186,6 +186,16 @@ def last_change_at(row: TenantRow) -> datetime | None:
     return None
 
 
+def last_known_json(row: TenantRow) -> dict[str, Any] | None:
+    """While the tenant's last check failed: its last successful answer and when it was
+    had (``checked_at``), so an attached board keeps showing what was last known, as a
+    local board keeps its row's state (stale in our own outage). None otherwise."""
+    last, state, answered_at = row.last, row.state, row.last_success_at
+    if last is None or last.error is None or state is None or answered_at is None:
+        return None
+    return {**state_json(state), "checked_at": utc_iso(answered_at)}
+
+
 def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[str, Any]:
     """One tenant as the snapshot and the event stream show it (see server.py); ``marks``:
     its mute and acknowledgement in force, by kind. Its ``result`` is its last check as
@@ -214,6 +224,7 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
         "error": last.error.as_json() if last and last.error else None,
         # The last check failed in our own outage: not the tenant's failure (stale).
         "during_outage": bool(last and last.during_outage),
+        "last_known": last_known_json(row),
         "uptime_24h": row.uptime_24h,
         "marks": marks_json(marks) if marks else None,
         "maintenance": row.window.as_json() if row.window is not None else None,
@@ -333,7 +344,10 @@ class Watcher:
                         row.bump()
                         self.hub.publish("result", self.row_bytes(row))  # attached boards
                 self.revision += 1
-            case FileStatus() | AvailabilityRead():  # the rows that changed are bumped
+            case FileStatus():  # attached boards say it as the server's file's problem
+                self.revision += 1
+                self.hub.publish("tenant_file", {"tenant_file_error": self.file_error})
+            case AvailabilityRead():  # the rows that changed are bumped
                 self.revision += 1
             case MaintenanceChanged(keys=keys):
                 self.revision += 1
