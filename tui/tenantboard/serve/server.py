@@ -573,8 +573,9 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    """The rows compared a slice at a time on the loop, the lines made in a worker thread,
-    the exposition streamed in pieces (see metrics.py)."""
+    """The rows compared a slice at a time on the loop (their lines are made as results
+    come), the lines joined in a worker thread, the exposition streamed in pieces (see
+    metrics.py)."""
     watcher = request.app[WATCHER]
     exposition = request.app[EXPOSITION]
     counts = watcher.session.notifier.counts
