@@ -384,7 +384,7 @@ def test_with_tenant_series_attention_lines_are_made_only_for_the_tenants_shown(
     watcher.record(ok(bad, State.Suspended))
     exposition = Exposition("attention")
     exposition.render(take_snapshot(watcher, exposition))
-    assert exposition._lines[fine.key].text == "" and exposition._lines[bad.key].text
+    assert exposition._lines[fine.key].parts is None and exposition._lines[bad.key].parts
     clock.advance(61)  # past its planned check: shown, its lines made now
     body = joined(exposition.render(take_snapshot(watcher, exposition)))[0]
-    assert b'context_id="Cust1"' in body and exposition._lines[fine.key].text
+    assert b'context_id="Cust1"' in body and exposition._lines[fine.key].parts

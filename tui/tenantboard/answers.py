@@ -251,6 +251,7 @@ def parse_state(payload: Any, expected_context_id: str) -> TenantState:
     version = payload.get("Version")
     if version is not None and not isinstance(version, str):
         version = None  # optional, informational: a wrong type is ignored, not fatal
+    valid_until = parse_timestamp(valid_raw) if valid_raw else None
     return TenantState(
         context_id=expected_context_id,
         state=state,
@@ -258,8 +259,10 @@ def parse_state(payload: Any, expected_context_id: str) -> TenantState:
         is_running=is_running,
         endpoint=_optional_url(payload, "Endpoint"),
         api=_optional_url(payload, "Api"),
-        valid_until=parse_timestamp(valid_raw) if valid_raw else None,
-        valid_until_raw=clean(valid_raw, 80) if valid_raw else None,
+        valid_until=valid_until,
+        # The text only when it is not a time we can read (the detail pane says so): a
+        # string per tenant less, kept for as long as its answer.
+        valid_until_raw=clean(valid_raw, 80) if valid_raw and valid_until is None else None,
         version=sys.intern(clean(version, 200)) if version else None,  # a few releases
     )
 

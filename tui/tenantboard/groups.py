@@ -87,6 +87,11 @@ def group_sort_key(value: str) -> tuple[bool, str]:
 # -- counts for /metrics ------------------------------------------------------------------
 
 
+#: Distinct ways of being counted that :class:`GroupTally` shares (past it, each tenant
+#: keeps its own: memberships come partly from answers, which must not grow it unbounded).
+MAX_SHARED_COUNTED = 10_000
+
+
 class GroupTally:
     """Tenants per (dimension, group, severity word), over every listed tenant, kept up to
     date one tenant at a time (a result, a changed tenant) so that a scrape copies a few
@@ -96,6 +101,9 @@ class GroupTally:
         #: tenant key -> what it is counted as: its memberships and its severity word.
         self._counted: dict[str, tuple[tuple[tuple[str, str], ...], str]] = {}
         self.counts: Counter[tuple[str, str, str]] = Counter()
+        #: One object per distinct way of being counted, shared by the tenants counted
+        #: so (a fleet has few hosts, environments and tags: 30 MB less at 100,000).
+        self._shared: dict[tuple[tuple[tuple[str, str], ...], str], tuple] = {}
 
     def update(self, key: str, groups: tuple[tuple[str, str], ...], severity: str) -> None:
         counted = (groups, severity)
@@ -104,6 +112,10 @@ class GroupTally:
             return
         if before is not None:
             self._count(before, -1)
+        if len(self._shared) < MAX_SHARED_COUNTED:
+            counted = self._shared.setdefault(counted, counted)
+        else:
+            counted = self._shared.get(counted, counted)
         self._counted[key] = counted
         self._count(counted, 1)
 

@@ -28,7 +28,7 @@ import contextlib
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,6 +61,7 @@ from tenantboard.history.reader import (
     mark_text,
     read_availability,
     read_start,
+    read_uptime,
     read_version_history,
 )
 from tenantboard.humanize import SEVERITY_WORDS, plural
@@ -1437,17 +1438,20 @@ class Session:
             found = await self._recorded_availability(keys, with_strip)
         if found is None:
             return {}
+        if with_strip:
+            self.availability.update((key, found[key]) for key in keys if key in found)
+        self._set_uptime(keys, {key: figures.uptime_24h for key, figures in found.items()})
+        return found
+
+    def _set_uptime(self, keys: list[str], uptime: Mapping[str, float | None]) -> None:
+        """The rows' 24-hour uptime as read (None for a tenant not in ``uptime``)."""
         for key in keys:
-            figures = found.get(key)
-            if with_strip and figures is not None:
-                self.availability[key] = figures
             row = self.model.rows.get(key)
-            uptime = figures.uptime_24h if figures is not None else None
-            if row is not None and row.uptime_24h != uptime:
-                row.uptime_24h = uptime
+            figure = uptime.get(key)
+            if row is not None and row.uptime_24h != figure:
+                row.uptime_24h = figure
                 row.bump()
         self._emit(AvailabilityRead(tuple(keys)))
-        return found
 
     async def _recorded_availability(
         self, keys: list[str], with_strip: bool
@@ -1504,8 +1508,22 @@ class Session:
         rows bring it)."""
         if self.feed is not None:
             return
-        keys = list(self.model.list_order)
-        self._spawn("uptime", self.read_availability(keys, with_strip=False))
+        self._spawn("uptime", self._read_uptime(list(self.model.list_order)))
+
+    async def _read_uptime(self, keys: list[str]) -> None:
+        """The rows' 24-hour uptime from the history: a number per tenant (reader.read_uptime),
+        kept by nothing but the rows (a finished task keeps what it returned)."""
+        path = self.config.history_path
+        if path is None or self.writer is None:
+            return
+        now = self.clock.wall()
+        try:
+            await asyncio.to_thread(self.writer.flush, 2.0)
+            uptime = await asyncio.to_thread(read_uptime, path, keys, now)
+        except HistoryError as exc:
+            self.history_read_error = exc
+            return
+        self._set_uptime(keys, uptime)
 
     def availability_age(self, key: str) -> float | None:
         """Seconds since the tenant's availability was read with its strip, or None."""

@@ -92,6 +92,7 @@ import contextlib
 import enum
 import functools
 import getpass
+import heapq
 import json
 import os
 import sqlite3
@@ -1481,6 +1482,34 @@ class HistoryDB:
             if spans is not None:
                 spans.append(_interval(key, row[1:]))  # type: ignore[arg-type]
         return found
+
+    def each_window_intervals(
+        self, since: datetime, until: datetime
+    ) -> Iterator[tuple[str, list[Interval]]]:
+        """Every tenant's :meth:`window_intervals`, a tenant at a time (those with none are
+        left out): a read of every tenant that never holds them all (`serve`'s uptime each
+        minute: 100,000 tenants' intervals at once grew it by 70 MB)."""
+        names = dict(self._query("SELECT id, key FROM tenants"))
+        try:
+            before = self.connection.execute(
+                f"SELECT i.tenant, {self._columns} FROM intervals i WHERE i.id IN ("
+                " SELECT (SELECT j.id FROM intervals j WHERE j.tenant = t.id AND j.end_at < ?"
+                "  ORDER BY j.start_at DESC LIMIT 1) FROM tenants t) ORDER BY i.tenant",
+                (_epoch(since),),
+            )
+            inside = self.connection.execute(
+                f"SELECT i.tenant, {self._columns} FROM intervals i "
+                "WHERE i.end_at >= ? AND i.start_at < ? ORDER BY i.tenant, i.start_at, i.id",
+                (_epoch(since), _epoch(until)),
+            )
+            # merge() keeps a tenant's interval before the window ahead of those inside it
+            rows = heapq.merge(before, inside, key=lambda row: row[0])
+            for tenant_id, group in groupby(rows, key=lambda row: row[0]):
+                key = names.get(tenant_id)
+                if key is not None:
+                    yield key, [_interval(key, row[1:]) for row in group]
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path) from None
 
     def last_recorded(self, keys: Iterable[str]) -> dict[str, Interval]:
         """The last interval recorded for each of ``keys`` that has one."""

@@ -171,7 +171,7 @@ def read_availability(
         found = db.window_intervals(keys, now - longest - timedelta(days=1), now)
     result = {}
     for key in keys:
-        spans = found.get(key, [])
+        spans = found.pop(key, [])  # let go as it goes: 100,000 tenants' intervals
         windows = tuple(
             (label, availability(spans, now - length, now))
             for label, length in WINDOWS
@@ -180,6 +180,25 @@ def read_availability(
         strip = tuple(daily_strip(spans, now, days=STRIP_DAYS)) if with_strip else ()
         result[key] = TenantAvailability(windows, strip, now)
     return result
+
+
+def read_uptime(path: Path, keys: Iterable[str], now: datetime) -> dict[str, float | None]:
+    """Each tenant's uptime over the first of :data:`WINDOWS` (24 hours), as
+    :attr:`TenantAvailability.uptime_24h` (blocking: call it in a thread): a number per
+    tenant, not its figures, for `serve`'s read of every tenant each minute (100,000
+    tenants' figures made at once grew it by 90 MB)."""
+    keys = list(keys)
+    if not path.exists():
+        return {}
+    _, length = WINDOWS[0]
+    wanted = set(keys)
+    with HistoryDB.open(path, read_only=True) as db:
+        found = {
+            key: availability(spans, now - length, now).uptime
+            for key, spans in db.each_window_intervals(now - length - timedelta(days=1), now)
+            if key in wanted
+        }
+    return {key: found.get(key) for key in keys}
 
 
 def read_version_history(path: Path, key: str, limit: int = 20) -> list[VersionSpan]:

@@ -170,7 +170,7 @@ from tenantboard.serve.state_change import STATE_CHANGE_PATH, StateChangeReceive
 from tenantboard.serve.status_page import status_page
 from tenantboard.serve.tenant_api import LET_IN, TenantAPI
 from tenantboard.serve.watcher import Watcher
-from tenantboard.session import Session, SessionConfig
+from tenantboard.session import ResultsApplied, Session, SessionChange, SessionConfig
 from tenantboard.tenant_file import StateChangeConfig
 
 log = logging.getLogger("tenantboard.serve")
@@ -562,6 +562,12 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 
 
+def _checked(exposition: Exposition, change: SessionChange) -> None:
+    """Rows just checked have their metrics lines made as they come (Exposition.checked)."""
+    if isinstance(change, ResultsApplied):
+        exposition.checked(change.rows)
+
+
 async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
@@ -577,8 +583,9 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    """The rows compared a slice at a time on the loop, the lines made in a worker thread,
-    the exposition streamed in pieces (see metrics.py)."""
+    """The rows compared a slice at a time on the loop (their lines are made as results
+    come), the lines joined in a worker thread, the exposition streamed in pieces (see
+    metrics.py)."""
     watcher = request.app[WATCHER]
     exposition = request.app[EXPOSITION]
     counts = watcher.session.notifier.counts
@@ -733,7 +740,8 @@ def build_app(
     app = web.Application(middlewares=[_guard], client_max_size=1024)
     app[WATCHER] = watcher
     app[HOSTS] = hosts or AllowedHosts.for_listen(parse_listen(DEFAULT_LISTEN)[0])
-    app[EXPOSITION] = Exposition(tenant_series)
+    exposition = app[EXPOSITION] = Exposition(tenant_series)
+    watcher.session.subscribe(lambda change: _checked(exposition, change))
     receiver = StateChangeReceiver(watcher.session, state_change)
     app[STATE_CHANGE] = receiver
     if token is not None:
@@ -802,7 +810,7 @@ class ServeConfig:
     tenant_series: str = "all"
 
 
-async def collect_steadily(collector: SteadyCollector, every: float = 1.0) -> None:
+async def collect_steadily(collector: SteadyCollector, every: float = 0.25) -> None:
     """Garbage collection a little at a time while serving (quietgc.SteadyCollector)."""
     while True:
         await asyncio.sleep(every)
