@@ -102,6 +102,21 @@ def test_report_table(config: Path, history: Path, capsys: pytest.CaptureFixture
     assert "\x1b" not in out
 
 
+def test_report_without_tenants_says_why_and_still_prints_the_empty_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No tenant file and no history: an empty table alone looked like a report of
+    nothing wrong; the reason goes to standard error, the (empty) report to its output."""
+    missing = tmp_path / "nowhere.toml"
+    code, out, err = run(capsys, "report", "--config", str(missing), "--json")
+    assert code == 0
+    assert json.loads(out)["tenants"] == []
+    assert err.splitlines()[-1] == (
+        f"tenantboard: report: nothing to report: no tenant file at {missing} (give the "
+        "tenant file with --config)"
+    )
+
+
 def test_report_json_and_csv(
     config: Path, history: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1511,6 +1511,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         tenants = [_tenant_of_key(key) for key in db.tenant_keys()]
     if args.env:
         tenants = [tenant for tenant in tenants if tenant.env == args.env]
+    if not tenants:  # the report is empty: say why, as `check` does (stdout stays the report)
+        print(f"tenantboard: report: {_nothing_to_report(args, db is not None)}", file=sys.stderr)
     keys = [t.key for t in tenants]
     found = db.window_intervals(keys, start, end) if db else {}
     outages = db.outages(start, end) if db else []
@@ -1541,6 +1543,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         print(report_table(rows, start, end, outages, incidents))
     return 0
+
+
+def _nothing_to_report(args: argparse.Namespace, recorded: bool) -> str:
+    """Why a report has no tenant: none in the tenant file (or no file at all), none of
+    the environment asked for, and none in the history (whose absence is said apart)."""
+    path = store_for(args).path
+    where = f"no tenants in {path}" if path.exists() else f"no tenant file at {path}"
+    env = f" in environment {args.env}" if args.env else ""
+    history = " and none in its history" if recorded else ""
+    return f"nothing to report: {where}{env}{history} (give the tenant file with --config)"
 
 
 def _report_group_values(
