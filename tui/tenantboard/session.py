@@ -360,7 +360,11 @@ class Session:
         """The poller's history database when it is not this session's own (a board and
         `serve` on one tenant file with different ``--data-dir``): marks made here would
         never reach the poller, which sends the alerts. None when they are one."""
-        holder = self.poller()
+        return self._history_of(self.poller())
+
+    def _history_of(self, holder: Holder | None) -> str | None:
+        """:meth:`records_elsewhere` for a holder already read (the lease file is read
+        once per header, message or mark, not once per question about it)."""
         own = self.config.history_path
         if holder is None or not holder.history or own is None:
             return None
@@ -385,7 +389,7 @@ class Session:
             return f"checking the tenants of {where} (this process polls: it records the history and sends the alerts)"
         holder = self.poller()
         who = holder.describe() if holder is not None else "another process"
-        elsewhere = self.records_elsewhere()
+        elsewhere = self._history_of(holder)
         if elsewhere is not None:
             return (
                 f"{who} polls {where} and records to {elsewhere}, not to this process's "
@@ -405,7 +409,7 @@ class Session:
         if holder is None:
             return "" if self.polling else "not recording"
         elsewhere = (
-            " in another history: marks here do not reach it" if self.records_elsewhere() else ""
+            " in another history: marks here do not reach it" if self._history_of(holder) else ""
         )
         return f"recorded by {holder.describe()}{elsewhere}"
 
@@ -898,8 +902,8 @@ class Session:
         row = self.model.rows.get(key)
         if row is None or row.last is None:
             raise MarkRefused("not checked yet: nothing to silence")
-        if self.feed is None and (elsewhere := self.records_elsewhere()) is not None:
-            holder = self.poller()
+        holder = self.poller() if self.feed is None else None
+        if (elsewhere := self._history_of(holder)) is not None:
             raise MarkRefused(
                 f"{holder.describe() if holder else 'another process'} sends the alerts and "
                 f"reads marks from {elsewhere}, not from this board's history: a mark made "
