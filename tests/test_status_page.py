@@ -118,6 +118,21 @@ def test_the_page_shows_every_tenant_worst_first_with_its_state(server, browser)
     assert len(set(colours.values())) == 5  # a colour per severity, beside the glyph
 
 
+def test_a_cell_cut_to_one_line_shows_its_whole_text_on_hover(server, browser) -> None:
+    """Rows are one line each (the page draws only those on screen), so a long problem or
+    host is cut short: its whole text is the cell's title, shown on hover; empty cells
+    have none."""
+    browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
+    wait_for_rows(browser, len(TENANTS))
+    titles = browser.execute_script(
+        "return [...document.querySelectorAll('#tenants tbody tr')]"
+        ".filter((tr) => tr.offsetParent !== null)"
+        ".map((tr) => [tr.cells[2].title, tr.querySelector('td.c-problem').title])"
+    )
+    assert ["Cust1014", "unavailable: unavailable happened"] in titles
+    assert ["Cust1001", ""] in titles  # no problem: "-" is shown, and no title
+
+
 def test_untrusted_labels_show_literally_and_never_run(server, browser) -> None:
     browser.get(f"{server.url}/?token={TOKEN}&refresh=1")
     rows = wait_for_rows(browser, len(TENANTS))

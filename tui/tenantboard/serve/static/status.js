@@ -45,7 +45,12 @@
     const none = value === null || value === undefined || value === "";
     const shownText = none ? "-" : String(value);
     if (el.textContent !== shownText) el.textContent = shownText;
-    if (el.tagName === "TD") el.classList.toggle("none", none);
+    if (el.tagName === "TD") {
+      el.classList.toggle("none", none);
+      // rows are one line: a cell cut short shows its whole text on hover (as text)
+      const whole = none ? "" : shownText;
+      if (el.title !== whole) el.title = whole;
+    }
   }
 
   // Times on a 24-hour clock, as everywhere else in tenantboard, in this browser's zone.
