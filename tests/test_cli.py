@@ -127,7 +127,7 @@ CANNOT_CHECK = [
         "of an existing tenant file (--config is TENANTBOARD_CONFIG in the environment)",
         id="no-file",
     ),
-    pytest.param(["check", "Cust1x"], "'Cust1x' is not a context id", id="bad-id"),
+    pytest.param(["check", "Cust1x"], '"Cust1x" is not a context id', id="bad-id"),
     pytest.param(["check", "--env", "prod", "Cust1"], "not an environment", id="bad-env"),
     pytest.param(
         ["check", "--concurrency", "0", "Cust1"],
@@ -455,7 +455,7 @@ def test_qaonline_is_the_stage_environment_everywhere(capsys, simulator_url, tmp
         (["--speed", "nan"], "above 0"),
         (["--speed", "fast"], "not a number"),
         (["--tenants", "0"], "at least 1"),
-        (["--tenants", "1.5"], "'1.5' is not a whole number"),
+        (["--tenants", "1.5"], '"1.5" is not a whole number'),
     ],
 )
 def test_bad_simulate_options_are_usage_errors(capsys, monkeypatch, args, message) -> None:

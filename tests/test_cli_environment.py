@@ -133,21 +133,21 @@ BAD_SERVE_VARIABLES = [
     (
         "TENANTBOARD_MAX_CONNECTIONS",
         "lots",
-        "serve: TENANTBOARD_MAX_CONNECTIONS='lots' in the environment: 'lots' is not a whole "
+        'serve: TENANTBOARD_MAX_CONNECTIONS="lots" in the environment: "lots" is not a whole '
         "number",
     ),
     (
         "TENANTBOARD_MAX_CONNECTIONS",
         "0",
-        "serve: TENANTBOARD_MAX_CONNECTIONS='0' in the environment: must be at least 1",
+        'serve: TENANTBOARD_MAX_CONNECTIONS="0" in the environment: must be at least 1',
     ),
     (
         "TENANTBOARD_LOG_FORMAT",
         "xml",
-        "TENANTBOARD_LOG_FORMAT='xml' in the environment: 'xml' is not one of plain, json",
+        'TENANTBOARD_LOG_FORMAT="xml" in the environment: "xml" is not one of plain, json',
     ),
-    ("TENANTBOARD_INSECURE_PUBLIC", "maybe", "'maybe' is neither yes nor no"),
-    ("TENANTBOARD_TIMEOUT", "-1", "TENANTBOARD_TIMEOUT='-1' in the environment: must be"),
+    ("TENANTBOARD_INSECURE_PUBLIC", "maybe", '"maybe" is neither yes nor no'),
+    ("TENANTBOARD_TIMEOUT", "-1", 'TENANTBOARD_TIMEOUT="-1" in the environment: must be'),
     # found once the command reads it: the message says where it came from
     (
         "TENANTBOARD_LISTEN",
@@ -193,7 +193,7 @@ def test_check_answers_unknown_naming_the_variable(monkeypatch, capsys) -> None:
     assert main(["check", "Cust1"]) == 3
     out, _ = capsys.readouterr()
     assert out.startswith(
-        "TENANTBOARD UNKNOWN - TENANTBOARD_CONCURRENCY='many' in the environment: 'many' is not "
+        'TENANTBOARD UNKNOWN - TENANTBOARD_CONCURRENCY="many" in the environment: "many" is not '
         "a whole number"
     )
 

@@ -194,7 +194,7 @@ def test_an_ad_hoc_window_ended_early_closes_then() -> None:
         (
             '[[maintenance]]\nname = "x"\nstart = 2026-03-01T10:00:00\nduration = "2h"\nall = true\nwho = 1\n',
             6,
-            "unknown key 'who'",
+            'unknown key "who"',
         ),
         (
             '[[maintenance]]\nname = "x"\nstart = 2026-03-01T10:00:00\nduration = "2h"\n',
@@ -227,7 +227,7 @@ def test_an_ad_hoc_window_ended_early_closes_then() -> None:
         (
             '[superoffice_maintenance]\nwindows = ["weekly"]\n[superoffice_maintenance.envs]\nsod = ["nightly"]\n',
             4,
-            "no window 'nightly'",
+            'no window "nightly"',
         ),
     ],
 )

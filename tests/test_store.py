@@ -129,14 +129,14 @@ def test_remove_of_an_unknown_tenant_changes_nothing(store: TenantStore) -> None
         (
             '[[tenants]]\ncontext_id = "Cust1"\n\n[settings]\ntimeout = 5\nconcurency = 3\n',
             6,
-            "unknown setting 'concurency'",
+            'unknown setting "concurency"',
         ),
         ("# mine\n[settings]\nbell = true\nconcurrency = 0\n", 4, "between 1 and 256"),
         ("[settings]\nmin_interval = 60\nmax_interval = 30\n", 3, "at least min_interval"),
         ("[settings]\nbell = true\nmin_interval = 1000\n", 3, "at least min_interval"),
-        ('[settings]\n\n  timeout = "10"\n', 3, "'timeout' must be a number"),
-        ("[settings]\nbell = 1\n", 2, "'bell' must be true or false"),
-        ("[settings]\nhistory_days = 1.5\n", 2, "'history_days' must be a whole number"),
+        ('[settings]\n\n  timeout = "10"\n', 3, '"timeout" must be a number'),
+        ("[settings]\nbell = 1\n", 2, '"bell" must be true or false'),
+        ("[settings]\nhistory_days = 1.5\n", 2, '"history_days" must be a whole number'),
         ("\nsettings = { concurrency = 0 }\n", 2, "between 1 and 256"),
         ("settings = 5\n", 1, "[settings] must be a table"),
         ('tenants = "Cust1"\n', None, "array of tables"),
@@ -234,7 +234,7 @@ def test_an_unterminated_quote_is_its_own_lines_error_and_takes_no_other_line() 
         parse_import_lines("\n".join(lines) + "\n", "f.csv")
     assert caught.value.problems == [
         (12, "a quote is not closed on this line (a label is one line)"),
-        (14, "'bogus' is not a context id (expected Cust followed by digits, e.g. Cust12345)"),
+        (14, '"bogus" is not a context id (expected Cust followed by digits, e.g. Cust12345)'),
     ]
     fixed = [*lines[:11], 'Cust12,online,"Twelve, the one"', *lines[12:13], "Cust15"]
     assert [t.context_id for t in parse_import_lines("\n".join(fixed), "f.csv")] == [

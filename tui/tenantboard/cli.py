@@ -26,6 +26,7 @@ from tenantboard.errors import CheckError
 from tenantboard.groups import DIMENSIONS
 from tenantboard.humanize import plural
 from tenantboard.paths import board_data_dir, history_path, resolve_config_path
+from tenantboard.sanitize import quoted
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant, normalize_env
 from tenantboard.tenant_file import (
     BadImportLines,
@@ -114,7 +115,7 @@ def number_type(
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+            raise argparse.ArgumentTypeError(f"{quoted(text)} is not {what}") from None
         if not (math.isfinite(value) and accept(value)):
             raise argparse.ArgumentTypeError(rule)
         return value
@@ -345,7 +346,7 @@ def value_of_variable(action: argparse.Action, variable: str, text: str) -> Any:
     values separated by commas); UsageError naming the variable when it is not good."""
 
     def bad(reason: str) -> UsageError:
-        return UsageError(f"{variable}={text.strip()!r} in the environment: {reason}")
+        return UsageError(f"{variable}={quoted(text.strip())} in the environment: {reason}")
 
     def one(item: str) -> Any:
         try:
@@ -353,15 +354,15 @@ def value_of_variable(action: argparse.Action, variable: str, text: str) -> Any:
         except argparse.ArgumentTypeError as exc:
             raise bad(str(exc)) from None
         except (TypeError, ValueError):
-            raise bad(f"{item!r} is not a valid value") from None
+            raise bad(f"{quoted(item)} is not a valid value") from None
         if action.choices is not None and value not in action.choices:
-            raise bad(f"{item!r} is not one of {', '.join(map(str, action.choices))}")
+            raise bad(f"{quoted(item)} is not one of {', '.join(map(str, action.choices))}")
         return value
 
     if action.nargs == 0:  # a switch
         word = text.strip().lower()
         if word not in _YES + _NO:
-            raise bad(f"{text!r} is neither yes nor no ({'/'.join(_YES)} or {'/'.join(_NO)})")
+            raise bad(f"{quoted(text)} is neither yes nor no ({'/'.join(_YES)} or {'/'.join(_NO)})")
         return action.const if word in _YES else action.default
     if isinstance(action, argparse._AppendAction) or action.nargs in ("*", "+"):  # repeatable
         return [one(item.strip()) for item in text.split(LIST_SEPARATOR) if item.strip()]
@@ -1237,7 +1238,7 @@ def _host_failure(args: argparse.Namespace) -> Any:
         return None
     host = args.host_failure.strip().lower()
     if not host or "/" in host or " " in host:
-        raise UsageError(f"--host-failure {args.host_failure!r}: give a host name")
+        raise UsageError(f"--host-failure {quoted(args.host_failure)}: give a host name")
     return HostFailure(
         host,
         start=args.host_failure_at,
@@ -2004,7 +2005,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         print(f"REFUSED: {refused}")
         return 1
     if not hooks:
-        which = f"named {args.hook!r} " if args.hook else ""
+        which = f"named {quoted(args.hook)} " if args.hook else ""
         raise UsageError(f"no [[notify]] hook {which}in {store.path}")
 
     async def send() -> list:

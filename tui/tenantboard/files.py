@@ -13,6 +13,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tenantboard.sanitize import quoted
+
 
 class FileError(Exception):
     """A file could not be written; says which and why."""
@@ -186,7 +188,7 @@ def stored_time(text: object) -> datetime:
     try:
         year = moment.astimezone(UTC).year
     except OverflowError:
-        raise ValueError(f"time out of range: {text[:40]!r}") from None
+        raise ValueError(f"time out of range: {quoted(text, 40)}") from None
     if year not in _STORED_YEARS:
-        raise ValueError(f"time out of range: {text[:40]!r}")
+        raise ValueError(f"time out of range: {quoted(text, 40)}")
     return moment

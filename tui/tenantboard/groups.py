@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from tenantboard.sanitize import clean
+from tenantboard.sanitize import clean, quoted
 from tenantboard.tenant import Tenant
 
 #: The dimensions, in the order the board offers them.
@@ -47,7 +47,7 @@ def group_values(dimension: str, tenant: Tenant, host: str, version: str | None)
         return (version or NO_GROUP,)
     if dimension == "tag":
         return tenant.tags or (NO_GROUP,)
-    raise ValueError(f"not a group dimension: {dimension!r}")
+    raise ValueError(f"not a group dimension: {quoted(dimension)}")
 
 
 #: The dimensions ``serve`` counts per group for /metrics (per version is releases.py's

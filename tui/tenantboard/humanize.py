@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from tenantboard.answers import Severity
-from tenantboard.sanitize import clean
+from tenantboard.sanitize import clean, quoted
 
 #: A glyph per severity, so that colour is never the only signal.
 GLYPHS: dict[Severity | None, str] = {
@@ -145,7 +145,7 @@ def parse_span(text: str) -> timedelta:
     (`report --since`, a maintenance window's ``duration``, `maintenance start --for`.)"""
     match = _SPAN.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{clean(text, 20)!r} is not a span like 7d, 24h, 90m or 2w")
+        raise ValueError(f"{quoted(text, 20)} is not a span like 7d, 24h, 90m or 2w")
     seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
     if seconds <= 0:
         raise ValueError("the span must be longer than nothing")

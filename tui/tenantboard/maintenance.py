@@ -40,7 +40,7 @@ from tenantboard.answers import time_from_json
 from tenantboard.clock import utc_iso
 from tenantboard.errors import CheckError
 from tenantboard.humanize import did_you_mean, host_of, parse_span
-from tenantboard.sanitize import clean
+from tenantboard.sanitize import clean, quoted
 from tenantboard.tenant import ENVIRONMENTS, Tenant, check_tag, normalize_context_id, normalize_env
 
 #: SuperOffice's home time zone, in which its documented windows are read.
@@ -219,7 +219,7 @@ def check_host(text: str) -> str:
     """A host name as windows match it (lower case), or ValueError."""
     host = text.strip().lower()
     if not _HOST.fullmatch(host) or len(host) > 253:
-        raise ValueError(f"{clean(text, 60)!r} is not a host name (e.g. online3.superoffice.com)")
+        raise ValueError(f"{quoted(text, 60)} is not a host name (e.g. online3.superoffice.com)")
     return host
 
 
@@ -603,13 +603,13 @@ def parse_zone(text: str) -> tzinfo:
         sign, hours, minutes = found.groups()
         offset = timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
         if offset > timedelta(hours=14):
-            raise ValueError(f"{clean(text, 20)!r} is more than 14 hours from UTC")
+            raise ValueError(f"{quoted(text, 20)} is more than 14 hours from UTC")
         return timezone(-offset if sign == "-" else offset)
     try:
         return ZoneInfo(text.strip())
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(
-            f"{clean(text, 40)!r} is not a time zone (e.g. Europe/Oslo, or UTC+1)"
+            f"{quoted(text, 40)} is not a time zone (e.g. Europe/Oslo, or UTC+1)"
         ) from None
 
 
@@ -618,7 +618,9 @@ def _windows_list(value: Any, key: str) -> frozenset[str]:
         raise BadWindow(f"{key} is a list of window names: {', '.join(BUILT_IN)}", key)
     unknown = sorted(set(value) - set(BUILT_IN))
     if unknown:
-        raise BadWindow(f"{key}: no window {unknown[0]!r} (known: {', '.join(BUILT_IN)})", key)
+        raise BadWindow(
+            f"{key}: no window {quoted(unknown[0])} (known: {', '.join(BUILT_IN)})", key
+        )
     return frozenset(value)
 
 
@@ -643,7 +645,7 @@ def parse_superoffice(raw: Any) -> SuperOfficeWindows:
     unknown = sorted(set(raw) - set(_SUPEROFFICE_KEYS))
     if unknown:
         raise BadWindow(
-            f"unknown key {unknown[0]!r} (known: {', '.join(_SUPEROFFICE_KEYS)})", unknown[0]
+            f"unknown key {quoted(unknown[0])} (known: {', '.join(_SUPEROFFICE_KEYS)})", unknown[0]
         )
     values: dict[str, Any] = {}
     if "windows" in raw:
@@ -700,7 +702,7 @@ def parse_window(entry: Any, index: int) -> Rule:
     unknown = sorted(set(entry) - set(_WINDOW_KEYS))
     if unknown:
         raise BadWindow(
-            f"unknown key {unknown[0]!r} (known: {', '.join(_WINDOW_KEYS)})", unknown[0]
+            f"unknown key {quoted(unknown[0])} (known: {', '.join(_WINDOW_KEYS)})", unknown[0]
         )
     name = entry.get("name", f"maintenance {index + 1}")
     if not isinstance(name, str) or not _NAME.fullmatch(name.strip()):

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from tenantboard.errors import CheckError, ErrorKind
-from tenantboard.sanitize import clean
+from tenantboard.sanitize import clean, quoted
 
 ENV_HOSTS: dict[str, str] = {
     "sod": "sod.superoffice.com",
@@ -43,7 +43,7 @@ def normalize_context_id(text: str) -> str:
         shown = clean(text, 40)
         raise CheckError(
             ErrorKind.INVALID_CONTEXT,
-            f"{shown!r} is not a context id (expected Cust followed by digits, e.g. Cust12345)",
+            f"{quoted(shown)} is not a context id (expected Cust followed by digits, e.g. Cust12345)",
         )
     return f"Cust{match.group(1)}"
 
@@ -55,7 +55,7 @@ def normalize_env(text: str) -> str:
     if canonical is None:
         raise CheckError(
             ErrorKind.INVALID_CONTEXT,
-            f"{clean(text, 20)!r} is not an environment (one of {env_names()})",
+            f"{quoted(text, 20)} is not an environment (one of {env_names()})",
         )
     return canonical  # the one string of that name, not one per tenant
 
@@ -117,7 +117,5 @@ _TAG = re.compile(r"[A-Za-z0-9_.:-]{1,40}")
 def check_tag(tag: str) -> str:
     """A tag as given, or ValueError: 1-40 letters, digits, '.', '_', ':' or '-'."""
     if not _TAG.fullmatch(tag):
-        raise ValueError(
-            f"tag {clean(tag, 40)!r} is not 1-40 letters, digits, '.', '_', ':' or '-'"
-        )
+        raise ValueError(f"tag {quoted(tag, 40)} is not 1-40 letters, digits, '.', '_', ':' or '-'")
     return tag

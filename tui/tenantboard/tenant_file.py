@@ -34,6 +34,7 @@ from tenantboard.maintenance import (
     parse_window,
 )
 from tenantboard.netaddr import is_loopback
+from tenantboard.sanitize import quoted
 from tenantboard.tenant import DEFAULT_ENV, Tenant, env_names, make_tenant
 
 
@@ -350,7 +351,7 @@ def _parse_maintenance(raw: Any, text: str, path: Path) -> tuple[Rule, ...]:
         if any(other.name == rule.name for other in rules):
             line = _key_line(_MAINTENANCE_HEADER, text, index, "name")
             raise StoreError(
-                path, f"[[maintenance]] #{index + 1}: name {rule.name!r} is used twice", line
+                path, f"[[maintenance]] #{index + 1}: name {quoted(rule.name)} is used twice", line
             )
         rules.append(rule)
     return tuple(rules)
@@ -380,7 +381,7 @@ def _parse_notify(raw: Any, text: str, path: Path) -> list[NotifyHook]:
             raise StoreError(path, f"[[notify]] #{index + 1}: {exc}", line) from None
         if any(other.name == hook.name for other in hooks):
             raise StoreError(
-                path, f"[[notify]] #{index + 1}: name {hook.name!r} is used twice", line
+                path, f"[[notify]] #{index + 1}: name {quoted(hook.name)} is used twice", line
             )
         hooks.append(hook)
     return hooks
@@ -506,14 +507,16 @@ def _typed_table(
         if types is None:
             raise StoreError(
                 path,
-                f"unknown {what} {key!r} (known: {', '.join(types_by_key)})",
+                f"unknown {what} {quoted(key)} (known: {', '.join(types_by_key)})",
                 _table_line(text, table, key),
             )
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types):
             kind = "true or false" if bool in types else "a number"
             if types == (int,):
                 kind = "a whole number"
-            raise StoreError(path, f"{what} {key!r} must be {kind}", _table_line(text, table, key))
+            raise StoreError(
+                path, f"{what} {quoted(key)} must be {kind}", _table_line(text, table, key)
+            )
         values[key] = value
     return values
 

@@ -26,7 +26,7 @@ from tenantboard.history.planned import UNPLANNED_ONLY, Planned, planned_down_by
 from tenantboard.humanize import length, plural, time_range, yes_no
 from tenantboard.maintenance import Window
 from tenantboard.releases import VersionSpan, VersionSummary, summarize
-from tenantboard.sanitize import clean
+from tenantboard.sanitize import clean, quoted
 from tenantboard.tenant import Tenant
 
 
@@ -38,7 +38,7 @@ def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
         moment = datetime.fromisoformat(stripped)
     except ValueError:
         raise ValueError(
-            f"{clean(text, 30)!r} is not a date (YYYY-MM-DD) or date and time"
+            f"{quoted(text, 30)} is not a date (YYYY-MM-DD) or date and time"
         ) from None
     date_only = len(stripped) <= 10
     if moment.tzinfo is None:
