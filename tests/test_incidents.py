@@ -155,9 +155,11 @@ def test_the_incidents_table_is_validated_with_its_line() -> None:
         parse_tenant_text(text, Path("t.toml"))
     assert "within must be between 10 and 86400 seconds" in str(caught.value)
     assert caught.value.line == 6
-    with pytest.raises(StoreError, match=r"unknown \[incidents\] key 'share'"):
+    with pytest.raises(StoreError, match=r"unknown \[incidents\] key \"share\""):
         parse_tenant_text("[incidents]\nshare = 0.5\n", Path("t.toml"))
-    with pytest.raises(StoreError, match=r"\[incidents\] key 'min_tenants' must be a whole number"):
+    with pytest.raises(
+        StoreError, match=r"\[incidents\] key \"min_tenants\" must be a whole number"
+    ):
         parse_tenant_text("[incidents]\nmin_tenants = 4.5\n", Path("t.toml"))
     parsed = parse_tenant_text("[incidents]\nmin_tenants = 10\nresolved_share = 0.9\n", Path("x"))
     assert parsed.incidents == IncidentRules(min_tenants=10, resolved_share=0.9)
@@ -181,6 +183,15 @@ def test_it_is_resolved_once_most_of_its_tenants_are_back() -> None:
     recovered = {e.key for e in told_events(told) if e.kind == "state" and "→ Running" in e.text}
     assert recovered == set()
     assert watcher.session.incidents.incident_of(ON3[0].key) is incident  # the detail pane's
+
+
+def test_an_incident_over_midnight_names_both_days_when_it_resolves() -> None:
+    """ "(23:56-00:13, 16m)" read as if it ended before it began."""
+    watcher, _ = fleet()
+    turn(watcher, ON3[:6], State.Unknown, at=52_000)  # 23:56:40
+    turn(watcher, ON3[:5], None, at=53_000)  # 00:13:20 the next day
+    resolved, _ = incident_events(watcher)
+    assert resolved.text == "resolved, 5 of 6 tenants back (Mar 02 23:56-Mar 03 00:13, 16m)"
 
 
 def test_a_member_still_bad_when_it_is_resolved_is_on_its_own_again(tmp_path) -> None:

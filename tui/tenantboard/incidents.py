@@ -41,7 +41,7 @@ from tenantboard.clock import utc_iso
 from tenantboard.connectivity import is_network_failure
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.humanize import duration
+from tenantboard.humanize import duration, time_range
 from tenantboard.rows import ERROR_BUCKET, TenantRow
 from tenantboard.tenant_file import IncidentRules
 
@@ -125,7 +125,7 @@ class HostIncident:
         handed = f", {len(self.planned)} in a maintenance window" if self.planned else ""
         return (
             f"resolved, {self.back - len(self.planned)} of {len(self.members)} tenants back"
-            f"{handed} ({_local_time(self.since)}-{_local_time(end)}, {length})"
+            f"{handed} ({'-'.join(time_range(self.since, end))}, {length})"
         )
 
     def event(self) -> LoggedEvent:
