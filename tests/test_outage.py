@@ -505,6 +505,19 @@ def test_a_short_outage_keeps_its_seconds() -> None:
     assert "from 15:01:10 to 15:01:31 (21s)" in short.summary()  # minutes would read alike
 
 
+def test_an_outage_still_open_names_its_day_where_its_end_would() -> None:
+    """`history` lists our outages with their days; one still open (or left open by a run
+    that was killed) said only "since 15:01:10", a time of no day, among dated lines."""
+    from datetime import datetime
+
+    since = datetime(2026, 3, 2, 15, 1, 10, tzinfo=UTC)
+    outage = Outage(since, "connection refused", 3, probes=4)
+    assert outage.summary(dates=True) == (
+        "cannot reach SuperOffice since 2026-03-02 15:01: connection refused; 4 probes"
+    )
+    assert outage.summary() == outage.headline  # the header and the log keep the clock
+
+
 async def test_checks_an_hour_apart_are_observed_all_day(board, clock: FakeClock, tmp_path) -> None:
     """max_interval = 3600 and answers valid for 50 minutes: checks 50 to 55 minutes apart
     are one observation, not a gap after each (the fixed 32-minute gap read 0 %)."""

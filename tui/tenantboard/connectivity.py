@@ -137,7 +137,13 @@ class Outage:
         """The event log's one entry for the whole outage, written when it ends (``dates``:
         with the day, for reports spanning several)."""
         if self.ended is None:
-            return self.headline
+            if not dates:
+                return self.headline
+            start = self.since.astimezone().strftime("%Y-%m-%d %H:%M")
+            return (
+                f"cannot reach SuperOffice since {start}: {self.reason}; "
+                f"{plural(self.probes, 'probe')}"
+            )
         start, end = time_range(self.since, self.ended, dates=dates)
         took = length((self.ended - self.since).total_seconds())
         return (

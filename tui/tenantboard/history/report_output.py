@@ -80,12 +80,7 @@ def _aligned(header: list[str], rows: list[list[str]]) -> str:
 def outage_lines(outages: Sequence[Outage]) -> list[str]:
     """Our own outages, one line each: "tenantboard could not reach SuperOffice from ..
     to .. (1m 30s): connection refused; 12 probes; not observed"."""
-    return [
-        f"tenantboard {outage.summary(dates=True)}; not observed"
-        if outage.ended is not None
-        else f"tenantboard {outage.headline}; not observed"
-        for outage in outages
-    ]
+    return [f"tenantboard {outage.summary(dates=True)}; not observed" for outage in outages]
 
 
 def report_table(
