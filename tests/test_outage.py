@@ -493,6 +493,23 @@ async def test_rows_read_alike_in_our_outage_failed_before_it_was_told_or_not(bo
     assert all(row.severity is not None and row.severity.name == "OK" for row in rows(b))
 
 
+async def test_the_detail_panes_running_share_leaves_out_checks_in_our_outage(board) -> None:
+    """A tenant running throughout read "Running in 50% of 2 checks": the check that failed
+    in our own outage counted as a check of the tenant that was not running."""
+    from tenantboard.ui.widgets.detail import DetailContext, detail_entries, plain_text
+
+    b = await board(3)
+    await b.run_for(200, step=1)
+    b.network.down = httpx.ConnectError
+    await fail_one_by_one(b, ["Cust1", "Cust2", "Cust3"], gap=10)
+    assert b.monitor.outage is not None
+    row = b.model.rows[Tenant("Cust1").key]
+    assert row.checks > row.observed_checks == row.running_checks
+    context = DetailContext(b.clock.wall(), "", "", fetching_version=False)
+    text = plain_text(detail_entries(row, context), 100)
+    assert f"in 100% of {row.observed_checks} check" in text
+
+
 def test_a_short_outage_keeps_its_seconds() -> None:
     from datetime import datetime, timedelta
 

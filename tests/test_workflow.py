@@ -460,8 +460,8 @@ async def test_timeline_and_running_share_in_the_detail_pane(clock) -> None:
         text = detail_text(app)
         assert "Timeline" in text and "▁" in text and "▄" in text
         row = app.board.model.rows["online:Cust1003"]
-        share = round(100 * row.running_checks / row.checks)
-        assert f"in {share}% of {row.checks} checks" in text and 0 < share < 100
+        share = round(100 * row.running_checks / row.observed_checks)
+        assert f"in {share}% of {row.observed_checks} checks" in text and 0 < share < 100
 
 
 # -- help, commands, pause, theme, keys --------------------------------------------------------

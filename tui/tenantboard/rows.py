@@ -114,6 +114,9 @@ class TenantRow:
     #: what was last known.
     state: TenantState | None = None
     checks: int = 0
+    #: Checks that observed the tenant (not those failed in our own outage), and how many
+    #: of them answered running: the detail pane's share.
+    observed_checks: int = 0
     running_checks: int = 0
     endpoint_moved: bool = False
     #: When the last successful check answered: a stale row's age is measured from it.
@@ -697,6 +700,8 @@ class BoardModel:
         failed_before = row.failure_logged
         row.last = result
         row.checks += 1
+        if not result.during_outage:
+            row.observed_checks += 1
         row.bump()
         events: list[Event] = []
         if result.error is None and result.state is not None:
@@ -790,6 +795,7 @@ class BoardModel:
             if self.counts[row.bucket] == 0:
                 del self.counts[row.bucket]
             row.last = replace(last, during_outage=True)
+            row.observed_checks -= 1  # its last check was the outage's, not the tenant's
             self.counts[row.bucket] += 1
             self._text_changed(row)
             kept = [e for e in row.history if not (e.kind == "failure" and e.at >= since)]

@@ -294,9 +294,10 @@ def _timeline_section(section: Section, row: TenantRow, context: DetailContext) 
     section.entries.append(Entry("Timeline", "", spans=spans))
     start = clock_time(row.severity_changes[0][0])
     section.field("", f"from {start} to now: ▁ ok ▄ warning ▆ unknown █ critical", "dim")
-    if row.checks:
-        share = 100 * row.running_checks / row.checks
-        section.field("Running", f"in {share:.0f}% of {plural(row.checks, 'check')} this session")
+    if row.observed_checks:
+        share = 100 * row.running_checks / row.observed_checks
+        checks = plural(row.observed_checks, "check")
+        section.field("Running", f"in {share:.0f}% of {checks} this session")
 
 
 def _marks_section(section: Section, context: DetailContext) -> None:
