@@ -4,6 +4,7 @@ the history and the report. Results are built by hand on the fake clock's timeli
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -183,6 +184,16 @@ def test_it_is_resolved_once_most_of_its_tenants_are_back() -> None:
     recovered = {e.key for e in told_events(told) if e.kind == "state" and "→ Running" in e.text}
     assert recovered == set()
     assert watcher.session.incidents.incident_of(ON3[0].key) is incident  # the detail pane's
+
+
+def test_serve_logs_an_incident_opening_and_resolving_once_each(caplog) -> None:
+    watcher, _ = fleet()
+    with caplog.at_level(logging.INFO):
+        turn(watcher, ON3[:6], State.Unknown, at=60)
+        turn(watcher, ON3[:5], None, at=600)
+    lines = [r.getMessage() for r in caplog.records if ONLINE3 in r.getMessage()]
+    assert len([line for line in lines if "since 09:31" in line and "resolved" not in line]) == 1
+    assert len([line for line in lines if "resolved, 5 of 6" in line]) == 1, lines
 
 
 def test_an_incident_over_midnight_names_both_days_when_it_resolves() -> None:

@@ -570,6 +570,18 @@ async def test_a_bad_last_event_id_is_a_400_in_one_line_and_one_quiet_log_line(
     assert len(refusals) == 2 and {r.levelno for r in refusals} == {logging.INFO}
 
 
+def test_our_outage_ending_is_one_line_of_serves_log(caplog) -> None:
+    """The session logged the outage's summary and serve logged its event: two lines."""
+    from tests.serve_helpers import begin_outage, end_outage
+
+    watcher = idle_watcher([Tenant("Cust1"), Tenant("Cust2")])
+    with caplog.at_level(logging.INFO):
+        begin_outage(watcher.session, at=30)
+        end_outage(watcher.session, at=300)
+    ended = [r for r in caplog.records if "could not reach SuperOffice" in r.getMessage()]
+    assert len(ended) == 1, [r.getMessage() for r in ended]
+
+
 # -- slow, many and malformed clients, on real sockets ---------------------------------------------
 
 

@@ -597,11 +597,9 @@ class Session:
             others = self.incidents.host_tenants(incident.host) - set(incident.members)
             if isinstance(self.monitor, Monitor):
                 self.recheck(sorted(others))
-            log.warning("host incident: %s", incident.headline())
         elif change.what == "resolved":
             rows = [self.model.rows[key] for key in incident.members if key in self.model.rows]
             self.notifier.incident_resolved(incident, rows)
-            log.warning("host incident %s", incident.resolved_text())
         if self.writer is not None and self.polling:
             record = _incident_record(incident, change.joined)
             self.writer.call(lambda db: db.save_incident(record))
@@ -656,7 +654,6 @@ class Session:
             self.notifier.outage_began(outage)
         else:
             self.notifier.outage_ended(outage)
-            log.warning("%s", outage.summary())
             self.tell([outage_event(outage)], record=False)
         self._emit(OutageChanged(outage, tuple(held)))
 
@@ -1185,8 +1182,6 @@ class Session:
             self._window_event(f"maintenance window closed: {window.name}", now)
             for window in closed
         ]
-        for event in events:
-            log.info("%s", event.text)
         self.tell(events)
         self._report_not_back(keys)
         self._emit(MaintenanceChanged(tuple(opened), tuple(closed), frozenset(keys)))
