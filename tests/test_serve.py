@@ -729,6 +729,10 @@ async def test_the_tenant_file_is_reloaded_and_a_broken_one_keeps_the_list(
     assert "cannot be used" in caplog.text and "Kept the list" in caplog.text
     assert "not valid TOML" in json.loads(watcher.snapshot_text())["tenant_file_error"]
     assert path.read_text() == "[[tenants]\nbroken"  # never touched
+    caplog.clear()
+    said = await watcher.session.reload()  # SIGHUP: the same problem, said by the reply only
+    assert "not re-read" in said and "not valid TOML" in said
+    assert "cannot be used" not in caplog.text
 
     path.unlink()
     await watcher.session.look_at_file()

@@ -768,6 +768,8 @@ class Session:
         try:
             loaded = await asyncio.to_thread(self.keeper.reload_if_changed, force=force)
         except StoreError as exc:
+            if str(exc) == self.file_problem:
+                return  # told already (a SIGHUP's reply says it again)
             self.file_problem = str(exc)
             message = (
                 f"the tenant file cannot be used: {exc}. "
