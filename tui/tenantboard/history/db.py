@@ -149,6 +149,9 @@ BULK_READ = 2000
 #: Results (and, apart, events) that may wait to be written: more arrive than the file
 #: takes (a slow or locked disk), and the newest are dropped, counted in ``dropped``.
 MAX_PENDING = 200_000
+#: Keys looked up in one ``IN (...)`` (SQLite allows 32,766 variables; a few hundred keep
+#: each statement small).
+_IN_CHUNK = 500
 #: The error kinds of failures that are our own outage's when they fall in it.
 _NETWORK_ERRORS = frozenset(str(kind) for kind in NETWORK_KINDS)
 #: While nothing changes, how often the writer still notes that this board is running.
@@ -845,6 +848,31 @@ class HistoryDB:
         self._tenant_ids[key] = tenant_id
         return tenant_id
 
+    def _tenant_ids_for(self, keys: Iterable[str]) -> set[str]:
+        """Inside a transaction: every key's id known (:attr:`_tenant_ids`), those not in
+        the file yet added, in a few statements whatever their number (a fleet's first
+        batch is thousands of tenants); returns the keys added (they have no history)."""
+        unknown = [key for key in dict.fromkeys(keys) if key not in self._tenant_ids]
+        if not unknown:
+            return set()
+        run = self.connection.execute
+        for start in range(0, len(unknown), _IN_CHUNK):
+            chunk = unknown[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found = run(f"SELECT key, id FROM tenants WHERE key IN ({marks})", chunk)
+            self._tenant_ids.update((str(key), int(id_)) for key, id_ in found)
+        added = [key for key in unknown if key not in self._tenant_ids]
+        if added:
+            self.connection.executemany(
+                "INSERT INTO tenants(key) VALUES (?)", [(key,) for key in added]
+            )
+            for start in range(0, len(added), _IN_CHUNK):
+                chunk = added[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                found = run(f"SELECT key, id FROM tenants WHERE key IN ({marks})", chunk)
+                self._tenant_ids.update((str(key), int(id_)) for key, id_ in found)
+        return set(added)
+
     @property
     def _columns(self) -> str:
         """An interval's columns; a file read at schema 1 has no ``next_at`` yet."""
@@ -867,41 +895,39 @@ class HistoryDB:
     ) -> tuple[dict[str, tuple[Any, ...] | None], list[Outage]]:
         """Inside a transaction: each tenant's last interval row, and our outages since the
         oldest of those intervals ended (what may cut them)."""
-        lasts = {key: self._last_row(self._tenant_id(key)) for key in keys}
+        keys = list(keys)
+        added = self._tenant_ids_for(keys)
+        lasts = {
+            key: None if key in added else self._last_row(self._tenant_ids[key]) for key in keys
+        }
         ends = [row[2] for row in lasts.values() if row is not None]
         return lasts, self._outages_after(min(ends)) if ends else []
 
     def _record(self, by_key: Mapping[str, list[Observation]], gap: float) -> None:
         """Fold each tenant's observations onto its last interval, minding our outages
-        since the oldest of those intervals."""
+        since the oldest of those intervals; the changes written in one statement each
+        (updated ends, new intervals)."""
         lasts, outages = self._last_rows(by_key)
+        updates: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
         for key, items in by_key.items():
-            self._record_one(key, sorted(items, key=lambda o: o.at), gap, lasts[key], outages)
-
-    def _record_one(
-        self,
-        key: str,
-        items: list[Observation],
-        gap: float,
-        row: tuple[Any, ...] | None,
-        outages: Sequence[Outage],
-    ) -> int:
-        run = self.connection.execute
-        last = _interval(key, row[1:]) if row else None
-        updated, new = fold(last, items, gap, outages)
-        if row is not None and updated is not None and updated != last:
-            run(
-                "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?",
-                (_epoch(updated.end), _epoch_or_none(updated.next_at), row[0]),
+            row = lasts[key]
+            last = _interval(key, row[1:]) if row else None
+            updated, new = fold(last, sorted(items, key=lambda o: o.at), gap, outages)
+            if row is not None and updated is not None and updated != last:
+                updates.append((_epoch(updated.end), _epoch_or_none(updated.next_at), row[0]))
+            tenant_id = self._tenant_ids[key]
+            inserts.extend((tenant_id, *_interval_row(item)) for item in new)
+        if updates:
+            self.connection.executemany(
+                "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?", updates
             )
-        if new:
-            tenant_id = self._tenant_id(key)
+        if inserts:
             self.connection.executemany(
                 "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
                 "error, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(tenant_id, *_interval_row(item)) for item in new],
+                inserts,
             )
-        return len(new)
 
     def add_events(self, events: Iterable[LoggedEvent]) -> int:
         rows = [
@@ -947,23 +973,40 @@ class HistoryDB:
                 )
 
     def _write_steps(self, steps: Sequence[Step], gap: float, run_id: int | None) -> None:
-        """Runs of observations folded together, events added, outages applied, in order."""
-        for _, group in groupby(steps, key=type):
-            items = list(group)
-            observations = [item for item in items if isinstance(item, Observation)]
-            outages = [item for item in items if isinstance(item, Outage)]
-            if observations:
-                by_key: dict[str, list[Observation]] = {}
-                for observation in observations:
-                    by_key.setdefault(observation.key, []).append(observation)
-                self._record(by_key, gap)
-            elif outages:
-                for outage in outages:
-                    self._outage_step(outage, run_id)
-            elif isinstance(items[0], VersionSeen):
-                self._record_versions(items)  # type: ignore[arg-type]
+        """Our outages applied where they came (what was recorded before one began must be
+        in the file when it is re-classed); what came between two of them written
+        together, each kind in one go (:meth:`_write_between`)."""
+        between: list[Step] = []
+        for step in steps:
+            if isinstance(step, Outage):
+                self._write_between(between, gap)
+                between = []
+                self._outage_step(step, run_id)
             else:
-                self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
+                between.append(step)
+        self._write_between(between, gap)
+
+    def _write_between(self, steps: Sequence[Step], gap: float) -> None:
+        """Observations folded together, versions and events added. Each kind has its own
+        table, so their order among themselves does not matter; serve queues a result at
+        a time, and folding each run of one kind apart cost a tenant lookup, an outage
+        query and a version query per result, so the writer fell behind a fleet's checks."""
+        by_key: dict[str, list[Observation]] = {}
+        versions: list[VersionSeen] = []
+        events: list[LoggedEvent] = []
+        for step in steps:
+            if isinstance(step, Observation):
+                by_key.setdefault(step.key, []).append(step)
+            elif isinstance(step, VersionSeen):
+                versions.append(step)
+            else:
+                events.append(step)  # type: ignore[arg-type]  # the rest are LoggedEvents
+        if by_key:
+            self._record(by_key, gap)
+        if versions:
+            self._record_versions(versions)
+        if events:
+            self.add_events(events)
 
     def close_run(
         self,
