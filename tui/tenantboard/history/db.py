@@ -152,6 +152,8 @@ MAX_PENDING = 200_000
 #: Keys looked up in one ``IN (...)`` (SQLite allows 32,766 variables; a few hundred keep
 #: each statement small).
 _IN_CHUNK = 500
+#: Variables in one multi-row INSERT (SQLite before 3.32 allows 999).
+_INSERT_VARIABLES = 900
 #: The error kinds of failures that are our own outage's when they fall in it.
 _NETWORK_ERRORS = frozenset(str(kind) for kind in NETWORK_KINDS)
 #: While nothing changes, how often the writer still notes that this board is running.
@@ -848,6 +850,21 @@ class HistoryDB:
         self._tenant_ids[key] = tenant_id
         return tenant_id
 
+    def _insert_rows(self, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``head`` ("INSERT INTO t(a, b) VALUES") for every row, many rows a statement.
+        ``executemany`` runs one statement a row, and lets go of the interpreter lock for
+        each: while serve's event loop is busy, every time the writer wants it back it
+        waits for its turn, and a fleet's first pass outran the writer that way."""
+        if not rows:
+            return
+        width = len(rows[0])
+        per = max(1, _INSERT_VARIABLES // width)
+        one = "(" + ", ".join("?" * width) + ")"
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            values = ", ".join([one] * len(chunk))
+            self.connection.execute(f"{head} {values}", [item for row in chunk for item in row])
+
     def _tenant_ids_for(self, keys: Iterable[str]) -> set[str]:
         """Inside a transaction: every key's id known (:attr:`_tenant_ids`), those not in
         the file yet added, in a few statements whatever their number (a fleet's first
@@ -863,9 +880,7 @@ class HistoryDB:
             self._tenant_ids.update((str(key), int(id_)) for key, id_ in found)
         added = [key for key in unknown if key not in self._tenant_ids]
         if added:
-            self.connection.executemany(
-                "INSERT INTO tenants(key) VALUES (?)", [(key,) for key in added]
-            )
+            self._insert_rows("INSERT INTO tenants(key) VALUES", [(key,) for key in added])
             for start in range(0, len(added), _IN_CHUNK):
                 chunk = added[start : start + _IN_CHUNK]
                 marks = ", ".join("?" * len(chunk))
@@ -922,12 +937,11 @@ class HistoryDB:
             self.connection.executemany(
                 "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?", updates
             )
-        if inserts:
-            self.connection.executemany(
-                "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
-                "error, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                inserts,
-            )
+        self._insert_rows(
+            "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
+            "error, next_at) VALUES",
+            inserts,
+        )
 
     def add_events(self, events: Iterable[LoggedEvent]) -> int:
         rows = [
@@ -942,12 +956,9 @@ class HistoryDB:
             )
             for event in events
         ]
-        if rows:
-            self.connection.executemany(
-                "INSERT INTO events(at, tenant, name, kind, text, severity, worse) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        self._insert_rows(
+            "INSERT INTO events(at, tenant, name, kind, text, severity, worse) VALUES", rows
+        )
         return len(rows)
 
     def write(
@@ -1049,25 +1060,32 @@ class HistoryDB:
         if data_version != self._data_version:
             self._last_versions.clear()
             self._data_version = data_version
+        self._read_last_versions([item.key for item in seen])
+        added: list[tuple[Any, ...]] = []
         for item in sorted(seen, key=lambda item: item.at):
             at = _epoch(item.at)
-            last = self._last_versions.get(item.key)
-            if last is None:
-                row = run(
-                    "SELECT v.version, v.first_seen FROM versions v JOIN tenants t "
-                    "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC "
-                    "LIMIT 1",
-                    (item.key,),
-                ).fetchone()
-                last = (str(row[0]), int(row[1])) if row else ("", -1)
+            last = self._last_versions.get(item.key, ("", -1))
             if item.version == last[0] or at < last[1]:
-                self._last_versions[item.key] = last  # the same, or older than what is there
-                continue
-            run(
-                "INSERT INTO versions(tenant, version, host, first_seen) VALUES (?, ?, ?, ?)",
-                (self._tenant_id(item.key), item.version, item.host, at),
-            )
+                continue  # the same, or older than what is there
+            added.append((self._tenant_id(item.key), item.version, item.host, at))
             self._last_versions[item.key] = (item.version, at)
+        self._insert_rows("INSERT INTO versions(tenant, version, host, first_seen) VALUES", added)
+
+    def _read_last_versions(self, keys: Iterable[str]) -> None:
+        """Each key's last version row into :attr:`_last_versions` (``("", -1)``: none),
+        for the keys not there yet: a few statements whatever their number."""
+        unknown = [key for key in dict.fromkeys(keys) if key not in self._last_versions]
+        for start in range(0, len(unknown), _IN_CHUNK):
+            chunk = unknown[start : start + _IN_CHUNK]
+            self._last_versions.update((key, ("", -1)) for key in chunk)
+            marks = ", ".join("?" * len(chunk))
+            found = self.connection.execute(
+                "SELECT t.key, v.version, v.first_seen FROM versions v JOIN tenants t "
+                f"ON t.id = v.tenant WHERE t.key IN ({marks}) ORDER BY v.first_seen, v.id",
+                chunk,
+            )
+            for key, version, first_seen in found:  # oldest first: the last one stays
+                self._last_versions[str(key)] = (str(version), int(first_seen))
 
     # -- our own outages -------------------------------------------------------------------
 
