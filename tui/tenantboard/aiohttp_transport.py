@@ -5,6 +5,10 @@ httpcore's pool spent CPU proportional to connections times waiting requests on 
 request, and its pure-Python parser the rest. aiohttp parses HTTP/1.1 in C and hands out
 pooled connections in constant time: the same checks cost about a third of the CPU.
 
+The client's state check, 2,000 a second in a fleet's first pass, skips even httpx's request
+and response objects (:meth:`AiohttpTransport.get`, :class:`ReadAnswer`); the contract
+below is the same for it.
+
 What this module adds over a plain ``aiohttp.ClientSession`` is the contract the client
 relies on: every aiohttp failure becomes the httpx exception that says what happened (a reset
 or a body cut short is a read error, not a timeout; a name that does not resolve and a
