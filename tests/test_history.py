@@ -29,6 +29,7 @@ from tenantboard.history.db import (
     HistoryWriter,
     Observation,
     Reason,
+    VersionSeen,
     changed_while_closed,
     fold,
     import_event_log,
@@ -433,6 +434,61 @@ def test_the_writer_batches_off_the_callers_thread(db_path: Path) -> None:
     with HistoryDB.open(db_path, read_only=True) as db:
         assert rows(db) == [(0, 1, "Running")]
         assert [e.text for e in db.events()] == ["hello"]
+
+
+def test_results_queued_one_at_a_time_are_written_in_one_fold(db: HistoryDB) -> None:
+    """serve queues a result at a time (its observation, then its version): a batch of
+    them is folded together, not one lookup of our outages and versions per result."""
+    keys = [f"online:Cust{number}" for number in range(50)]
+    db.write([seen(0, key=key) for key in keys])
+    steps: list[Observation | VersionSeen] = []
+    for key in keys:
+        steps += [seen(1, key=key), VersionSeen(key, T0, "Release_11.1", None)]
+    statements: list[str] = []
+    db.connection.set_trace_callback(statements.append)
+    db.write(steps=steps)
+    db.connection.set_trace_callback(None)
+    assert sum("FROM outages" in sql for sql in statements) == 1
+    assert sum("data_version" in sql for sql in statements) == 1
+    assert all(rows(db, key) == [(0, 1, "Running")] for key in keys)
+    assert len(db.last_versions(keys)) == 50
+
+
+def test_a_fleets_first_batch_looks_up_no_history_for_tenants_new_to_the_file(
+    db: HistoryDB,
+) -> None:
+    keys = [f"online:Cust{number}" for number in range(1200)]  # past one IN (...) chunk
+    statements: list[str] = []
+    db.connection.set_trace_callback(statements.append)
+    db.write([seen(0, key=key) for key in keys])
+    db.connection.set_trace_callback(None)
+    assert not [sql for sql in statements if "FROM intervals" in sql]
+    assert sum("SELECT key, id FROM tenants" in sql for sql in statements) == 6
+    # Many rows a statement: a statement a row let go of the interpreter lock for each,
+    # and serve's busy event loop made the writer wait for every one back.
+    assert sum(sql.startswith("INSERT INTO tenants") for sql in statements) == 2
+    assert sum(sql.startswith("INSERT INTO intervals") for sql in statements) == 12
+    assert all(rows(db, key) == [(0, 0, "Running")] for key in keys[::100])
+    db.write([seen(1, key=key) for key in keys])  # known now: continued
+    assert all(rows(db, key) == [(0, 1, "Running")] for key in keys[::100])
+
+
+def test_versions_seen_for_a_fleet_are_read_and_added_in_a_few_statements(
+    db: HistoryDB,
+) -> None:
+    keys = [f"online:Cust{number}" for number in range(900)]
+    db.write(steps=[VersionSeen(key, T0, "Release_11.1", None) for key in keys[:300]])
+    later = T0 + timedelta(minutes=5)
+    statements: list[str] = []
+    db.connection.set_trace_callback(statements.append)
+    db.write(steps=[VersionSeen(key, later, "Release_11.2", None) for key in keys])
+    db.connection.set_trace_callback(None)
+    # The 600 not read yet, 500 a look-up; 900 rows added, 225 (900 variables) a statement.
+    assert sum("FROM versions" in sql for sql in statements) == 2
+    assert sum(sql.startswith("INSERT INTO versions") for sql in statements) == 4
+    spans = db.version_spans(keys[0])
+    assert [span.version for span in spans][:2] == ["Release_11.2", "Release_11.1"]
+    assert db.last_versions([keys[-1]])[keys[-1]].version == "Release_11.2"
 
 
 WRITER_SCRIPT = textwrap.dedent(

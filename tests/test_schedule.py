@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from datetime import timedelta
 
@@ -9,7 +10,7 @@ import pytest
 from tenantboard.answers import StateAnswer, parse_state
 from tenantboard.engine import CheckResult, Monitor
 from tenantboard.errors import CheckError, ErrorKind
-from tenantboard.schedule import MAX_RETRY_AFTER, DueQueue, RefreshPolicy
+from tenantboard.schedule import MAX_RETRY_AFTER, DueQueue, NextCheck, RefreshPolicy
 from tenantboard.tenant import Tenant
 
 from .conftest import FIXED_NOW, FakeClock
@@ -285,3 +286,28 @@ def test_the_schedule_clock_counts_suspended_time_where_it_can() -> None:
         assert abs(reading - time.clock_gettime(time.CLOCK_BOOTTIME)) < 1
     else:
         assert abs(reading - time.monotonic()) < 1
+
+
+def test_a_planned_result_keeps_every_field_of_the_check() -> None:
+    """``CheckResult.planned`` names the fields itself: one added later must be carried
+    (and set here to something not its default, or this test fails)."""
+    answer = parse_state({"State": "Running", "IsRunning": True}, "Cust1")
+    values = {
+        "tenant": Tenant(context_id="Cust1", env="online", label="One"),
+        "state": answer,
+        "error": CheckError(ErrorKind.TIMEOUT, "slow"),
+        "checked_at": FIXED_NOW,
+        "duration": 1.5,
+        "next_check": None,
+        "next_due": None,
+        "failures": 0,
+        "version": None,
+        "version_error": CheckError(ErrorKind.NOT_RUNNING, "down"),
+        "server_date": FIXED_NOW - timedelta(seconds=3),
+        "during_outage": True,
+    }
+    assert set(values) == {field.name for field in dataclasses.fields(CheckResult)}
+    result = CheckResult(**values)  # type: ignore[arg-type]
+    plan = NextCheck(60.0, "valid until")
+    planned = result.planned(plan, 123.0, 2)
+    assert planned == dataclasses.replace(result, next_check=plan, next_due=123.0, failures=2)

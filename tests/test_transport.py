@@ -17,12 +17,14 @@ import ssl
 import struct
 import subprocess
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import httpx
 import pytest
 
-from tenantboard.aiohttp_transport import AiohttpTransport
+from tenantboard.aiohttp_transport import AiohttpTransport, AnswerHeaders
 from tenantboard.client import BaseUrl, TenantClient
 from tenantboard.errors import CheckError, ErrorKind
 
@@ -479,3 +481,47 @@ async def test_plain_http_from_a_tls_port_is_a_tls_error() -> None:
             with pytest.raises(CheckError) as caught:
                 await client.fetch_state("Cust1", "online")
     assert caught.value.kind is ErrorKind.TLS
+
+
+# -- the state check's own path: no httpx request or response, the same reading --------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [(b"Date", b"Mon, 07 Dec 2026 21:00:00 GMT"), (b"Content-Length", b"12")],
+        [(b"Retry-After", b"5"), (b"retry-after", b"7")],  # repeated: joined
+        [(b"Location", "https://ex.com/å".encode()), (b"Content-Type", b"text/html")],
+        [(b"Location", "https://ex.com/å".encode("latin-1")), (b"X", b"y")],
+        [],
+    ],
+)
+def test_answer_headers_read_as_httpx_reads_them(raw: list[tuple[bytes, bytes]]) -> None:
+    mine, theirs = AnswerHeaders(raw), httpx.Headers(raw)
+    for name in ("date", "Content-Length", "retry-after", "location", "content-type", "absent"):
+        assert mine.get(name) == theirs.get(name)
+    assert mine.get("absent", "nowhere") == theirs.get("absent", "nowhere")
+
+
+async def test_the_state_check_reads_the_server_date_and_the_retry_after() -> None:
+    async def rate_limited_then_good(connection: Connection) -> None:
+        await connection.request()
+        await connection.send(answer("{}", 429, "Too Many Requests", retry_after="30"))
+        await connection.request()
+        date = "Mon, 07 Dec 2026 21:00:00 GMT"
+        await connection.send(answer(state_for("Cust1"), date=date))
+
+    async with LoopbackServer(rate_limited_then_good) as server, client_for(server) as client:
+        with pytest.raises(CheckError) as caught:
+            await client.fetch_state("Cust1", "online")
+        result = await client.fetch_state("Cust1", "online")
+    assert caught.value.kind is ErrorKind.RATE_LIMITED
+    assert caught.value.retry_after == 30
+    assert "rate limited (429), retry after 30 s" in str(caught.value)
+    assert result.server_date == datetime(2026, 12, 7, 21, 0, tzinfo=UTC)
+
+
+async def test_a_small_answer_over_a_lower_cap_is_refused() -> None:
+    error = await failure_from(serve_forever, max_body=100)
+    assert error.kind is ErrorKind.TOO_LARGE
+    assert f"answer too large ({len(state_for('Cust1'))} bytes)" in str(error)

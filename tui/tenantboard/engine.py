@@ -58,6 +58,24 @@ class CheckResult:
     #: known state still stands, and the failure is the outage's, not the tenant's.
     during_outage: bool = False
 
+    def planned(self, next_check: NextCheck, next_due: float, failures: int) -> CheckResult:
+        """This result with its next check planned: ``dataclasses.replace`` without its
+        look at every field (a third of planning a check's CPU)."""
+        return CheckResult(
+            self.tenant,
+            self.state,
+            self.error,
+            self.checked_at,
+            self.duration,
+            next_check,
+            next_due,
+            failures,
+            self.version,
+            self.version_error,
+            self.server_date,
+            self.during_outage,
+        )
+
     @property
     def ok(self) -> bool:
         return self.error is None
@@ -433,4 +451,4 @@ class Monitor:
                 self._queue.schedule(key, now, urgent=True)
             else:
                 self._queue.schedule(key, due)
-        return replace(result, next_check=next_check, next_due=due, failures=failures)
+        return result.planned(next_check, due, failures)

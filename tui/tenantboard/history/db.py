@@ -149,6 +149,11 @@ BULK_READ = 2000
 #: Results (and, apart, events) that may wait to be written: more arrive than the file
 #: takes (a slow or locked disk), and the newest are dropped, counted in ``dropped``.
 MAX_PENDING = 200_000
+#: Keys looked up in one ``IN (...)`` (SQLite allows 32,766 variables; a few hundred keep
+#: each statement small).
+_IN_CHUNK = 500
+#: Variables in one multi-row INSERT (SQLite before 3.32 allows 999).
+_INSERT_VARIABLES = 900
 #: The error kinds of failures that are our own outage's when they fall in it.
 _NETWORK_ERRORS = frozenset(str(kind) for kind in NETWORK_KINDS)
 #: While nothing changes, how often the writer still notes that this board is running.
@@ -845,6 +850,44 @@ class HistoryDB:
         self._tenant_ids[key] = tenant_id
         return tenant_id
 
+    def _insert_rows(self, head: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``head`` ("INSERT INTO t(a, b) VALUES") for every row, many rows a statement.
+        ``executemany`` runs one statement a row, and lets go of the interpreter lock for
+        each: while serve's event loop is busy, every time the writer wants it back it
+        waits for its turn, and a fleet's first pass outran the writer that way."""
+        if not rows:
+            return
+        width = len(rows[0])
+        per = max(1, _INSERT_VARIABLES // width)
+        one = "(" + ", ".join("?" * width) + ")"
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            values = ", ".join([one] * len(chunk))
+            self.connection.execute(f"{head} {values}", [item for row in chunk for item in row])
+
+    def _tenant_ids_for(self, keys: Iterable[str]) -> set[str]:
+        """Inside a transaction: every key's id known (:attr:`_tenant_ids`), those not in
+        the file yet added, in a few statements whatever their number (a fleet's first
+        batch is thousands of tenants); returns the keys added (they have no history)."""
+        unknown = [key for key in dict.fromkeys(keys) if key not in self._tenant_ids]
+        if not unknown:
+            return set()
+        run = self.connection.execute
+        for start in range(0, len(unknown), _IN_CHUNK):
+            chunk = unknown[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            found = run(f"SELECT key, id FROM tenants WHERE key IN ({marks})", chunk)
+            self._tenant_ids.update((str(key), int(id_)) for key, id_ in found)
+        added = [key for key in unknown if key not in self._tenant_ids]
+        if added:
+            self._insert_rows("INSERT INTO tenants(key) VALUES", [(key,) for key in added])
+            for start in range(0, len(added), _IN_CHUNK):
+                chunk = added[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                found = run(f"SELECT key, id FROM tenants WHERE key IN ({marks})", chunk)
+                self._tenant_ids.update((str(key), int(id_)) for key, id_ in found)
+        return set(added)
+
     @property
     def _columns(self) -> str:
         """An interval's columns; a file read at schema 1 has no ``next_at`` yet."""
@@ -867,41 +910,38 @@ class HistoryDB:
     ) -> tuple[dict[str, tuple[Any, ...] | None], list[Outage]]:
         """Inside a transaction: each tenant's last interval row, and our outages since the
         oldest of those intervals ended (what may cut them)."""
-        lasts = {key: self._last_row(self._tenant_id(key)) for key in keys}
+        keys = list(keys)
+        added = self._tenant_ids_for(keys)
+        lasts = {
+            key: None if key in added else self._last_row(self._tenant_ids[key]) for key in keys
+        }
         ends = [row[2] for row in lasts.values() if row is not None]
         return lasts, self._outages_after(min(ends)) if ends else []
 
     def _record(self, by_key: Mapping[str, list[Observation]], gap: float) -> None:
         """Fold each tenant's observations onto its last interval, minding our outages
-        since the oldest of those intervals."""
+        since the oldest of those intervals; the changes written in one statement each
+        (updated ends, new intervals)."""
         lasts, outages = self._last_rows(by_key)
+        updates: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
         for key, items in by_key.items():
-            self._record_one(key, sorted(items, key=lambda o: o.at), gap, lasts[key], outages)
-
-    def _record_one(
-        self,
-        key: str,
-        items: list[Observation],
-        gap: float,
-        row: tuple[Any, ...] | None,
-        outages: Sequence[Outage],
-    ) -> int:
-        run = self.connection.execute
-        last = _interval(key, row[1:]) if row else None
-        updated, new = fold(last, items, gap, outages)
-        if row is not None and updated is not None and updated != last:
-            run(
-                "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?",
-                (_epoch(updated.end), _epoch_or_none(updated.next_at), row[0]),
-            )
-        if new:
-            tenant_id = self._tenant_id(key)
+            row = lasts[key]
+            last = _interval(key, row[1:]) if row else None
+            updated, new = fold(last, sorted(items, key=lambda o: o.at), gap, outages)
+            if row is not None and updated is not None and updated != last:
+                updates.append((_epoch(updated.end), _epoch_or_none(updated.next_at), row[0]))
+            tenant_id = self._tenant_ids[key]
+            inserts.extend((tenant_id, *_interval_row(item)) for item in new)
+        if updates:
             self.connection.executemany(
-                "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
-                "error, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(tenant_id, *_interval_row(item)) for item in new],
+                "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?", updates
             )
-        return len(new)
+        self._insert_rows(
+            "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
+            "error, next_at) VALUES",
+            inserts,
+        )
 
     def add_events(self, events: Iterable[LoggedEvent]) -> int:
         rows = [
@@ -916,12 +956,9 @@ class HistoryDB:
             )
             for event in events
         ]
-        if rows:
-            self.connection.executemany(
-                "INSERT INTO events(at, tenant, name, kind, text, severity, worse) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        self._insert_rows(
+            "INSERT INTO events(at, tenant, name, kind, text, severity, worse) VALUES", rows
+        )
         return len(rows)
 
     def write(
@@ -947,23 +984,40 @@ class HistoryDB:
                 )
 
     def _write_steps(self, steps: Sequence[Step], gap: float, run_id: int | None) -> None:
-        """Runs of observations folded together, events added, outages applied, in order."""
-        for _, group in groupby(steps, key=type):
-            items = list(group)
-            observations = [item for item in items if isinstance(item, Observation)]
-            outages = [item for item in items if isinstance(item, Outage)]
-            if observations:
-                by_key: dict[str, list[Observation]] = {}
-                for observation in observations:
-                    by_key.setdefault(observation.key, []).append(observation)
-                self._record(by_key, gap)
-            elif outages:
-                for outage in outages:
-                    self._outage_step(outage, run_id)
-            elif isinstance(items[0], VersionSeen):
-                self._record_versions(items)  # type: ignore[arg-type]
+        """Our outages applied where they came (what was recorded before one began must be
+        in the file when it is re-classed); what came between two of them written
+        together, each kind in one go (:meth:`_write_between`)."""
+        between: list[Step] = []
+        for step in steps:
+            if isinstance(step, Outage):
+                self._write_between(between, gap)
+                between = []
+                self._outage_step(step, run_id)
             else:
-                self.add_events(items)  # type: ignore[arg-type]  # the rest are LoggedEvents
+                between.append(step)
+        self._write_between(between, gap)
+
+    def _write_between(self, steps: Sequence[Step], gap: float) -> None:
+        """Observations folded together, versions and events added. Each kind has its own
+        table, so their order among themselves does not matter; serve queues a result at
+        a time, and folding each run of one kind apart cost a tenant lookup, an outage
+        query and a version query per result, so the writer fell behind a fleet's checks."""
+        by_key: dict[str, list[Observation]] = {}
+        versions: list[VersionSeen] = []
+        events: list[LoggedEvent] = []
+        for step in steps:
+            if isinstance(step, Observation):
+                by_key.setdefault(step.key, []).append(step)
+            elif isinstance(step, VersionSeen):
+                versions.append(step)
+            else:
+                events.append(step)  # type: ignore[arg-type]  # the rest are LoggedEvents
+        if by_key:
+            self._record(by_key, gap)
+        if versions:
+            self._record_versions(versions)
+        if events:
+            self.add_events(events)
 
     def close_run(
         self,
@@ -1006,25 +1060,32 @@ class HistoryDB:
         if data_version != self._data_version:
             self._last_versions.clear()
             self._data_version = data_version
+        self._read_last_versions([item.key for item in seen])
+        added: list[tuple[Any, ...]] = []
         for item in sorted(seen, key=lambda item: item.at):
             at = _epoch(item.at)
-            last = self._last_versions.get(item.key)
-            if last is None:
-                row = run(
-                    "SELECT v.version, v.first_seen FROM versions v JOIN tenants t "
-                    "ON t.id = v.tenant WHERE t.key = ? ORDER BY v.first_seen DESC, v.id DESC "
-                    "LIMIT 1",
-                    (item.key,),
-                ).fetchone()
-                last = (str(row[0]), int(row[1])) if row else ("", -1)
+            last = self._last_versions.get(item.key, ("", -1))
             if item.version == last[0] or at < last[1]:
-                self._last_versions[item.key] = last  # the same, or older than what is there
-                continue
-            run(
-                "INSERT INTO versions(tenant, version, host, first_seen) VALUES (?, ?, ?, ?)",
-                (self._tenant_id(item.key), item.version, item.host, at),
-            )
+                continue  # the same, or older than what is there
+            added.append((self._tenant_id(item.key), item.version, item.host, at))
             self._last_versions[item.key] = (item.version, at)
+        self._insert_rows("INSERT INTO versions(tenant, version, host, first_seen) VALUES", added)
+
+    def _read_last_versions(self, keys: Iterable[str]) -> None:
+        """Each key's last version row into :attr:`_last_versions` (``("", -1)``: none),
+        for the keys not there yet: a few statements whatever their number."""
+        unknown = [key for key in dict.fromkeys(keys) if key not in self._last_versions]
+        for start in range(0, len(unknown), _IN_CHUNK):
+            chunk = unknown[start : start + _IN_CHUNK]
+            self._last_versions.update((key, ("", -1)) for key in chunk)
+            marks = ", ".join("?" * len(chunk))
+            found = self.connection.execute(
+                "SELECT t.key, v.version, v.first_seen FROM versions v JOIN tenants t "
+                f"ON t.id = v.tenant WHERE t.key IN ({marks}) ORDER BY v.first_seen, v.id",
+                chunk,
+            )
+            for key, version, first_seen in found:  # oldest first: the last one stays
+                self._last_versions[str(key)] = (str(version), int(first_seen))
 
     # -- our own outages -------------------------------------------------------------------
 
