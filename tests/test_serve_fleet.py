@@ -392,3 +392,21 @@ def test_every_tenants_window_intervals_read_a_tenant_at_a_time(tmp_path) -> Non
             if spans
         }
         assert set(each) == {keys[0], keys[2]} and each[keys[0]][0].start < since
+
+
+def test_a_row_changed_in_nothing_its_metrics_lines_show_keeps_them(fleet) -> None:
+    """Every minute's 24-hour uptime read changes most rows (their revision): the next
+    scrape made every tenant's facts and lines again, 100,000 at a time. Only a row whose
+    tenant, state or last check changed has its lines made again."""
+    exposition = metrics.Exposition()
+    exposition.render(metrics.take_snapshot(fleet, exposition))
+    first, second = (fleet.model.rows[tenant.key] for tenant in TENANTS[:2])
+    first.uptime_24h = 0.5
+    first.bump()  # what the uptime read does
+    fleet.record(ok(TENANTS[1]))  # a new result
+    changed = metrics.tenant_part(fleet, exposition).changed
+    assert [facts.key for facts in changed] == [second.tenant.key]
+    assert metrics.tenant_part(fleet, exposition).changed == changed  # not formatted yet
+    pieces, _ = exposition.render(metrics.take_snapshot(fleet, exposition))
+    assert b"".join(pieces) == metrics.render(fleet)[0]
+    assert metrics.tenant_part(fleet, exposition).changed == []
