@@ -2,9 +2,9 @@
 
 The checking, recording, marks, alert hooks and tenant-file reloads are the session's
 (:class:`~tenantboard.session.Session`). A :class:`Watcher` subscribes to it, counts checks
-for the metrics, keeps each row's JSON (made once per change of the row), logs the changes,
-and tells listeners (the server-sent event stream) about every result and change through an
-:class:`EventHub`.
+for the metrics, keeps each row's JSON (made once per change of the row, kept compressed),
+logs the changes, and tells listeners (the server-sent event stream) about every result and
+change through an :class:`EventHub`.
 """
 
 from __future__ import annotations
