@@ -655,13 +655,27 @@ class Gzip:
         return self._compressor.flush()
 
 
+#: A streamed answer made in a worker thread is sent about this much at a time: each piece
+#: sent costs a turn of the event loop to come back from the thread, and a turn takes
+#: 10 to 30 ms while checks run back to back (a scrape of 100,000 tenants sent in 140
+#: pieces of 5,000 tenants' lines took 0.7 to 3.2 s).
+SEND_BYTES = 4 << 20
+
+
 def _next_piece(pieces: Iterator[bytes], gzip: Gzip | None) -> bytes | None:
-    """The next piece, compressed (b"" while the compressor holds it); None at the end.
-    Runs in a worker thread: the compressor releases the interpreter lock as it works."""
+    """The next pieces up to :data:`SEND_BYTES` together, compressed (b"" while the
+    compressor holds it); None at the end. Runs in a worker thread: the compressor
+    releases the interpreter lock as it works."""
     piece = next(pieces, None)
-    if piece is None or gzip is None:
-        return piece
-    return gzip.compress(piece)
+    if piece is None:
+        return None
+    together = [piece]
+    size = len(piece)
+    while size < SEND_BYTES and (piece := next(pieces, None)) is not None:
+        together.append(piece)
+        size += len(piece)
+    joined = b"".join(together) if len(together) > 1 else together[0]
+    return gzip.compress(joined) if gzip is not None else joined
 
 
 async def api_incidents(request: web.Request) -> web.StreamResponse:
