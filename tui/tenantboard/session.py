@@ -1446,13 +1446,16 @@ class Session:
 
     def _set_uptime(self, keys: list[str], uptime: Mapping[str, float | None]) -> None:
         """The rows' 24-hour uptime as read (None for a tenant not in ``uptime``)."""
+        changed = []
         for key in keys:
             row = self.model.rows.get(key)
             figure = uptime.get(key)
             if row is not None and row.uptime_24h != figure:
+                before = row.revision
                 row.uptime_24h = figure
                 row.bump()
-        self._emit(AvailabilityRead(tuple(keys)))
+                changed.append((key, before, row.revision))
+        self._emit(AvailabilityRead(tuple(keys), tuple(changed)))
 
     async def _recorded_availability(
         self, keys: list[str], with_strip: bool

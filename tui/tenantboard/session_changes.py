@@ -129,6 +129,9 @@ class HistoryProblem:
 @dataclass(frozen=True, slots=True)
 class AvailabilityRead:
     keys: tuple[str, ...]
+    #: The rows whose 24-hour uptime changed and nothing else meanwhile: (key, revision
+    #: before, revision after). serve mends their kept JSON instead of making it again.
+    uptime_changed: tuple[tuple[str, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

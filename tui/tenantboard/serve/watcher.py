@@ -283,6 +283,11 @@ def unpack(packed: bytes) -> bytes:
     return zlib.decompressobj(_WINDOW_BITS, ROW_DICTIONARY).decompress(packed)
 
 
+#: Rows whose kept JSON is mended for their new uptime per turn of the event loop (about
+#: 12 µs each: under 20 ms a turn).
+MEND_SLICE = 1500
+
+
 class RowText(NamedTuple):
     """One row's JSON, kept until the row changes: the snapshot of 100,000 tenants is then
     made of the rows' texts, not 100,000 encodings. Kept compressed (:func:`pack`): 100,000
@@ -311,10 +316,28 @@ class RowText(NamedTuple):
     def row(self) -> bytes:
         return unpack(self.packed)
 
+    def with_uptime(self, uptime: float | None, revision: int) -> RowText:
+        """The same row with another 24-hour uptime and revision: what :meth:`made` would
+        make of it, for half the cost (12 µs a row against 25, timed: serve's minute's
+        read changes most rows' uptime and nothing else). A key followed by ``": `` cannot be
+        inside a JSON string (its quotes there are escaped), so each is found once."""
+        text, grown = _with_value(self.row, b'"uptime_24h": ', dumps(uptime))
+        text, more = _with_value(text, b'"rev": ', dumps(revision))
+        record_at = self.record_at + grown + more if self.record_at else 0
+        return RowText(revision, pack(text), record_at)
+
     @property
     def record(self) -> bytes | None:
         """Its ``result`` alone (None: not checked yet)."""
         return self.row[self.record_at : -1] if self.record_at else None
+
+
+def _with_value(text: bytes, key: bytes, value: bytes) -> tuple[bytes, int]:
+    """``text`` (a row's JSON) with ``key``'s value (a number or null, up to the next
+    comma) replaced by ``value``; and how much longer it got."""
+    start = text.index(key) + len(key)
+    end = text.index(b",", start)
+    return text[:start] + value + text[end:], len(value) - (end - start)
 
 
 def change_json(event: LoggedEvent) -> dict[str, Any]:
@@ -345,6 +368,8 @@ class Watcher:
         self.started_at = self.clock.wall()
         #: key -> the row's JSON as of its revision (made once per change of the row).
         self._texts: dict[str, RowText] = {}
+        #: The task mending rows' kept JSON after an uptime read (:meth:`_mend_uptimes`).
+        self._mending: asyncio.Task[None] | None = None
         session.subscribe(self._session_changed)
         session.uptime_wanted = True  # every row of the snapshot has its 24-hour uptime
         session.keep_group_counts()  # /metrics counts tenants per group
@@ -404,8 +429,10 @@ class Watcher:
             case FileStatus():  # attached boards say it as the server's file's problem
                 self.revision += 1
                 self.hub.publish("tenant_file", {"tenant_file_error": self.file_error})
-            case AvailabilityRead():  # the rows that changed are bumped
+            case AvailabilityRead(uptime_changed=changed):  # the rows that changed are bumped
                 self.revision += 1
+                if changed:
+                    self._mend_uptimes(changed)
             case MaintenanceChanged(keys=keys):
                 self.revision += 1
                 for key in keys:
@@ -419,6 +446,8 @@ class Watcher:
         try:
             await self.session.run()
         finally:
+            if self._mending is not None:
+                self._mending.cancel()
             self.hub.close()
 
     # -- views ---------------------------------------------------------------------------
@@ -441,6 +470,30 @@ class Watcher:
         texts, text = RowText.made(row, marks)
         self._texts[row.tenant.key] = texts
         return texts, text
+
+    def _mend_uptimes(self, changed: tuple[tuple[str, int, int], ...]) -> None:
+        """Bring the kept JSON of rows whose uptime alone changed up to date, a slice a
+        turn of the event loop, so that the next snapshot finds them made (otherwise it
+        made 100,000 rows again after each minute's read: seconds of the loop's time)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (fed by hand): each row is made again when it is read
+        if self._mending is not None:
+            self._mending.cancel()  # the rows it had left are in this read too, or changed
+        self._mending = loop.create_task(self._mend(changed), name="serve mend uptimes")
+
+    async def _mend(self, changed: tuple[tuple[str, int, int], ...]) -> None:
+        texts, rows = self._texts, self.model.rows
+        for start in range(0, len(changed), MEND_SLICE):
+            for key, before, after in changed[start : start + MEND_SLICE]:
+                kept, row = texts.get(key), rows.get(key)
+                if kept is None or row is None or kept.revision != before:
+                    continue
+                if row.revision == after:  # nothing else changed since
+                    texts[key] = kept.with_uptime(row.uptime_24h, after)
+            await asyncio.sleep(0)
+        self._mending = None
 
     def row_bytes(self, row: TenantRow) -> bytes:
         """The row as :func:`row_json`, encoded (once per change of the row)."""
