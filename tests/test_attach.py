@@ -437,6 +437,19 @@ def test_a_servers_row_is_checked_before_the_board_believes_it() -> None:
     assert server_row({"marks": "muted"}, TENANTS[0]).marks == ()
 
 
+def test_a_servers_readable_valid_until_keeps_no_text_of_it() -> None:
+    """As a local check keeps it: the ValidUntil text only when it is not a time (the
+    detail pane then shows it as sent), not a string per row of 100,000 for nothing."""
+    from tenantboard.remote import result_from_row
+
+    result = {"state": "Running", "state_code": 2, "recognised": True, "is_running": True}
+    readable = {"result": {**result, "valid_until": "2026-03-02T09:35:00Z"}}
+    state = result_from_row(readable, TENANTS[0]).state
+    assert state.valid_until is not None and state.valid_until_raw is None
+    unreadable = result_from_row({"result": {**result, "valid_until": "soon"}}, TENANTS[0])
+    assert unreadable.state.valid_until is None and unreadable.state.valid_until_raw == "soon"
+
+
 async def test_uptimes_from_the_server_resort_the_board_at_most_once_a_second(clock) -> None:
     """Sorted by Up 24h, a burst of rows whose uptime moved (each check the server sends
     brings it) redoes the view once, not once a row: at fleet scale that is every check."""
