@@ -22,6 +22,7 @@ import asyncio
 import codecs
 import contextlib
 import json
+import logging
 import random
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -40,10 +41,13 @@ from tenantboard.engine import CheckResult
 from tenantboard.errors import CheckError, ErrorKind
 from tenantboard.history.db import Mark
 from tenantboard.history.reader import TenantAvailability
+from tenantboard.incidents import HostIncident
 from tenantboard.maintenance import Window
 from tenantboard.netaddr import is_loopback
 from tenantboard.sanitize import clean
 from tenantboard.tenant import Tenant, make_tenant
+
+log = logging.getLogger("tenantboard.remote")
 
 #: Reconnect after a broken stream: from this many seconds, doubling, to the maximum.
 RETRY_FIRST = 1.0
@@ -243,6 +247,73 @@ def open_windows(data: Any) -> list[Window]:
     """The snapshot's (or a ``maintenance`` event's) windows open now."""
     found = [_window(item) for item in data] if isinstance(data, list) else []
     return [window for window in found if window is not None]
+
+
+@dataclass(eq=False)
+class ReportedIncident(HostIncident):
+    """A host incident as the server reports it: who its members are, and how many of
+    them are still bad and back (the server's count; which ones, it does not say)."""
+
+    reported_bad: int = 0
+    reported_back: int = 0
+
+    @property
+    def bad(self) -> int:
+        return self.reported_bad
+
+    @property
+    def back(self) -> int:
+        return self.reported_back
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def reported_incident(data: Any) -> ReportedIncident | None:
+    """An incident of ``/api/incidents`` (or an ``incident`` event), checked; None for
+    anything that is not one."""
+    if not isinstance(data, dict):
+        return None
+    host, state, keys = data.get("host"), data.get("state"), data.get("member_keys")
+    since, opened_at = _time(data.get("since")), _time(data.get("opened_at"))
+    counts = [_count(data.get(name)) for name in ("tenants_on_host", "bad", "back", "peak")]
+    if (
+        not isinstance(host, str)
+        or not host
+        or not isinstance(state, str)
+        or not isinstance(keys, list)
+        or since is None
+        or opened_at is None
+        or None in counts
+    ):
+        return None
+    tenants, bad, back, peak = (count or 0 for count in counts)
+    resolved = data.get("resolved_at")
+    members = [clean(key, 200) for key in keys if isinstance(key, str)]
+    return ReportedIncident(
+        number=0,
+        host=clean(host, 253),
+        since=since,
+        opened_at=opened_at,
+        members=dict.fromkeys(members, True),
+        tenants=tenants,
+        state=clean(state, 80),
+        peak=peak,
+        resolved_at=_time(resolved) if data.get("status") == "resolved" else None,
+        reported_bad=bad,
+        reported_back=back,
+    )
+
+
+def reported_incidents(data: Any) -> list[ReportedIncident]:
+    """``/api/incidents``: the incidents in it that check out, oldest first."""
+    found = data.get("incidents") if isinstance(data, dict) else None
+    incidents = [reported_incident(item) for item in found] if isinstance(found, list) else []
+    return sorted(
+        (incident for incident in incidents if incident is not None),
+        key=lambda incident: incident.opened_at,
+    )
 
 
 # -- the snapshot, read as it arrives ---------------------------------------------------------
@@ -508,6 +579,7 @@ class ServerFeed:
         on_windows: Callable[[list[Window]], None] | None = None,
         on_outage: Callable[[Outage | None], None] | None = None,
         on_file_error: Callable[[str | None], None] | None = None,
+        on_incidents: Callable[[list[HostIncident], bool], None] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
         rng: random.Random | None = None,
@@ -524,6 +596,9 @@ class ServerFeed:
         self._on_outage = on_outage or (lambda outage: None)
         #: Why the server's tenant file cannot be used (None: it can).
         self._on_file_error = on_file_error or (lambda problem: None)
+        #: Host incidents as the server reports them, and whether they were only read
+        #: (attaching: nothing happened to them now) or told by the event stream.
+        self._on_incidents = on_incidents or (lambda incidents, read: None)
         self._http = httpx.AsyncClient(
             transport=transport,
             headers=target.headers,
@@ -681,6 +756,7 @@ class ServerFeed:
             listening = asyncio.create_task(_gather_events(response, waiting))
             try:
                 await self._load_snapshot()
+                await self._read_incidents()
                 attached()
                 taken = 0
                 while (event := await _next_event(waiting, listening)) is not None:
@@ -708,8 +784,23 @@ class ServerFeed:
             self._on_outage(server_outage(event.data))
         elif event.kind == "tenant_file" and isinstance(event.data, dict):
             self._on_file_error(file_error(event.data))
+        elif event.kind == "incident":
+            incident = reported_incident(event.data)
+            if incident is not None:
+                self._on_incidents([incident], False)
         elif event.kind == "reset":
             await self._load_snapshot()
+            await self._read_incidents()
+
+    async def _read_incidents(self) -> None:
+        """The server's host incidents, open and lately resolved (it detects them; the
+        board takes them rather than detecting its own from the checks it is sent)."""
+        try:
+            found = await self._ask("GET", "/api/incidents")
+        except NotDone as exc:  # a moment's trouble: those that change come with the stream
+            log.warning("host incidents not read from %s: %s", self.target.url, exc)
+            return
+        self._on_incidents(list(reported_incidents(found)), True)
 
     # -- asking the server to change something, or for more ---------------------------------
 
