@@ -437,6 +437,19 @@ def test_a_servers_row_is_checked_before_the_board_believes_it() -> None:
     assert server_row({"marks": "muted"}, TENANTS[0]).marks == ()
 
 
+def test_a_servers_readable_valid_until_keeps_no_text_of_it() -> None:
+    """As a local check keeps it: the ValidUntil text only when it is not a time (the
+    detail pane then shows it as sent), not a string per row of 100,000 for nothing."""
+    from tenantboard.remote import result_from_row
+
+    result = {"state": "Running", "state_code": 2, "recognised": True, "is_running": True}
+    readable = {"result": {**result, "valid_until": "2026-03-02T09:35:00Z"}}
+    state = result_from_row(readable, TENANTS[0]).state
+    assert state.valid_until is not None and state.valid_until_raw is None
+    unreadable = result_from_row({"result": {**result, "valid_until": "soon"}}, TENANTS[0])
+    assert unreadable.state.valid_until is None and unreadable.state.valid_until_raw == "soon"
+
+
 async def test_uptimes_from_the_server_resort_the_board_at_most_once_a_second(clock) -> None:
     """Sorted by Up 24h, a burst of rows whose uptime moved (each check the server sends
     brings it) redoes the view once, not once a row: at fleet scale that is every check."""
@@ -757,3 +770,121 @@ async def test_the_servers_broken_tenant_file_shows_on_the_attached_board(clock,
             path.write_text("[[tenants]\n", encoding="utf-8")
             server.run(session.look_at_file(force=True))
             await until(pilot, lambda: "server's tenant file" in line.render().plain, tries=500)
+
+
+# -- host incidents: the server's -------------------------------------------------------------
+
+
+def incident_fleet(**options):
+    """A server of ten tenants on online3 and four on online2, every one Running at t=0."""
+    from tests.test_incidents import FLEET, host_of
+
+    watcher = idle_watcher(FLEET, **options)
+    for tenant in FLEET:
+        watcher.record(ok(tenant, host=host_of(tenant)))
+    return watcher
+
+
+def five_turn_bad(server, state: State = State.Unknown, at: float = 60) -> None:
+    from tests.test_incidents import ON3, turn
+
+    server.call(turn, server.watcher, ON3[:5], state, at)
+
+
+def attached_board(clock, server):
+    return make_board(
+        clock, [], attach=AttachTarget.parse(server.url), transport=NoSuperOffice(server.url)
+    )
+
+
+def incident_events_of(app) -> list:
+    return [e for e in app.board.session.event_log.events if e.kind == "incident"]
+
+
+async def test_the_servers_host_incidents_show_on_the_attached_board(clock) -> None:
+    """serve detects; the attached board shows the incident it reports (the line under the
+    header, the event log once when it opens and once when it is resolved)."""
+    from tests.test_incidents import ON3, ONLINE3, turn
+
+    with ThreadedServer(incident_fleet()) as server:
+        app = attached_board(clock, server)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await until(pilot, lambda: app.board.model.total == 14, tries=500)
+            await until(pilot, lambda: app.board.session.feed.connected, tries=500)
+            five_turn_bad(server)
+            incidents = app.board.session.incidents
+            await until(pilot, lambda: ONLINE3 in incidents.open, tries=500)
+            assert incidents.open[ONLINE3].headline().startswith(f"{ONLINE3}: 5 of 10 tenants")
+            assert "host incident" in app.board.incident_line.render().plain
+            await until(pilot, lambda: len(incident_events_of(app)) == 1, tries=500)
+            server.call(turn, server.watcher, ON3[:5], None, 120)
+            await until(pilot, lambda: not incidents.open, tries=500)
+            await until(pilot, lambda: len(incident_events_of(app)) == 2, tries=500)
+            # Word for word what the server logged.
+            on_server = [e for e in server.watcher.session.event_log.events if e.kind == "incident"]
+            assert incident_events_of(app) == on_server
+
+
+async def test_an_attached_board_detects_no_host_incident_of_its_own(clock) -> None:
+    """The server decides what is an incident (here: none, as its rules say); the board
+    holds none of the checks a detector of its own would hold."""
+    from tenantboard.tenant_file import IncidentRules
+
+    with ThreadedServer(incident_fleet(incidents=IncidentRules(enabled=False))) as server:
+        app = attached_board(clock, server)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await until(pilot, lambda: app.board.model.total == 14, tries=500)
+            await until(pilot, lambda: app.board.session.feed.connected, tries=500)
+            five_turn_bad(server)
+            await until(pilot, lambda: state_of(app, "online:Cust5") == "Unknown", tries=500)
+            await pilot.pause()
+            incidents = app.board.session.incidents
+            assert incidents.open == {} and incident_events_of(app) == []
+            assert incidents._hosts == {}
+
+
+async def test_a_board_attached_during_a_host_incident_shows_it_without_a_new_event(
+    clock,
+) -> None:
+    from tests.test_incidents import ONLINE3
+
+    watcher = incident_fleet()
+    with ThreadedServer(watcher) as server:
+        five_turn_bad(server)
+        app = attached_board(clock, server)
+        async with app.run_test(size=(160, 30)) as pilot:
+            incidents = app.board.session.incidents
+            await until(pilot, lambda: ONLINE3 in incidents.open, tries=500)
+            assert "online:Cust1" in incidents.open[ONLINE3].members
+            assert app.board.session.incidents.holds("online:Cust1")
+            assert incident_events_of(app) == []  # it opened before: nothing happened now
+            assert "host incident" in app.board.incident_line.render().plain
+
+
+def test_a_servers_incident_is_checked_before_the_board_believes_it() -> None:
+    from tenantboard.remote import reported_incident, reported_incidents
+
+    sent = {
+        "host": "online3.superoffice.com\x1b[2J",
+        "status": "open",
+        "state": "Unknown\x07",
+        "since": "2026-03-02T09:31:00Z",
+        "opened_at": "2026-03-02T09:32:00Z",
+        "resolved_at": None,
+        "tenants_on_host": 10,
+        "members": 5,
+        "bad": 5,
+        "back": 0,
+        "peak": 5,
+        "member_keys": ["online:Cust1", 7, "online:Cust2"],
+    }
+    incident = reported_incident(sent)
+    assert incident is not None and incident.is_open
+    assert (incident.host, incident.state) == ("online3.superoffice.com", "Unknown")
+    assert list(incident.members) == ["online:Cust1", "online:Cust2"]
+    assert (incident.bad, incident.back, incident.tenants) == (5, 0, 10)
+    for broken in ({"bad": True}, {"since": "soon"}, {"member_keys": "online:Cust1"}, {"host": ""}):
+        assert reported_incident({**sent, **broken}) is None, broken
+    (found,) = reported_incidents({"incidents": [sent, {"host": 1}, "x"]})
+    assert found.id == incident.id
+    assert reported_incidents([sent]) == []

@@ -10,7 +10,7 @@ import pytest
 from tenantboard.answers import Severity
 from tenantboard.errors import ErrorKind
 from tenantboard.tenant import Tenant
-from tenantboard.ui.widgets.detail import DetailPane
+from tenantboard.ui.widgets.detail import DetailPane, plain_text
 from tenantboard.ui.widgets.table import TenantTable, row_cells
 
 from .conftest import FakeClock, make_board, settle_board, until
@@ -143,6 +143,35 @@ async def test_detail_pane_follows_the_cursor(clock: FakeClock) -> None:
         await pilot.press("enter", "down")
         await pilot.pause()
         assert "Cust1002 · online" in detail_text(app)
+
+
+def pane_screen_text(app) -> str:
+    """What the detail pane shows on screen (the lines Textual keeps drawn), as plain text."""
+    from textual.geometry import Region
+
+    pane = app.query_one(DetailPane)
+    assert pane.scrollable_content_region.width == 87, "laid out for 87 columns below"
+    return "\n".join(strip.text for strip in pane.render_lines(Region(0, 0, *pane.outer_size)))
+
+
+async def test_the_open_pane_shows_each_line_as_it_reads_now(clock: FakeClock) -> None:
+    """The open pane repaints only the lines that read differently (here the times, as the
+    clock moves on): every line on screen is the line as it reads now, none left over."""
+    app = make_board(clock, [Tenant("Cust1", "online", "Acme")])
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        before = pane_screen_text(app)
+        clock.advance(30)
+        app.board.tick()
+        await settle_board(pilot, app)
+        shown = pane_screen_text(app)
+        assert shown != before and "(30s ago)" in shown
+        # Each line on screen: the pane's border, its padding, then the line as laid out.
+        on_screen = [line[2:].rstrip() for line in shown.splitlines()]
+        laid_out = plain_text(app.query_one(DetailPane)._entries, 87).splitlines()
+        assert on_screen[: len(laid_out)] == laid_out
 
 
 async def test_services_difference_is_marked(clock: FakeClock) -> None:

@@ -227,3 +227,32 @@ async def test_a_result_redraws_its_lines_on_screen_and_no_others(clock, group_b
         }
         assert set(drawn) == expected
         assert len(expected) == (1 if group_by is None else 2 * len(shown_tenant.tags))
+
+
+def test_grouped_lines_are_each_tenant_under_each_of_its_groups() -> None:
+    """The grouped view, made in C where it can: each group's header line and under it
+    its tenants in the view's order, each as :meth:`TenantRow.group_values` names them
+    (some tenants with no host yet, no version, several tags or none)."""
+    tenants = fleet(60)
+    model = BoardModel(tenants)
+    for result in answered(tenants[:45], at=FIXED_NOW.timestamp()):
+        model.apply(result)
+    for dimension in ("host", "env", "version", "tag"):
+        model.view.group_by = dimension
+        model.recompute_view()
+        expected: dict[str, list[str]] = {}
+        for key in model.list_order:
+            for value in model.rows[key].group_values(dimension):
+                expected.setdefault(value, []).append(key)
+        found: dict[str, list[str]] = {}
+        for line in model.lines:
+            if line in model.headers:
+                header = model.headers[line]
+                found[header.value] = []
+            else:
+                found[header.value].append(line)
+        assert found == expected, dimension
+        # Each tenant once, where its first group shows it.
+        tenant_lines = [line for line in model.lines if line not in model.headers]
+        assert model.order == list(dict.fromkeys(tenant_lines))
+        assert sorted(model.order) == sorted(model.list_order)

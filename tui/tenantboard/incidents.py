@@ -184,8 +184,11 @@ class _Host:
 class IncidentDetector:
     """Watches applied results for hosts whose tenants turn bad together (see the module)."""
 
-    def __init__(self, rules: IncidentRules | None = None) -> None:
+    def __init__(self, rules: IncidentRules | None = None, *, detects: bool = True) -> None:
         self.rules = rules or IncidentRules()
+        #: False on a board attached to `serve`: serve detects, and the board takes the
+        #: incidents it reports (:meth:`take`), holding no checks of its own.
+        self.detects = detects
         self.open: dict[str, HostIncident] = {}
         self.resolved: deque[HostIncident] = deque(maxlen=KEEP_RESOLVED)
         #: Incidents opened since the session began (for /metrics).
@@ -234,6 +237,8 @@ class IncidentDetector:
         """One batch of applied results (each with its row, already updated); the
         incidents it opened, grew or resolved."""
         self._released = set()
+        if not self.detects:
+            return []
         triggered: set[str] = set()
         touched: set[str] = set()
         newest: datetime | None = None
@@ -427,6 +432,35 @@ class IncidentDetector:
         incident.tenants = max(len(place.tenants), incident.tenants)
         incident.state = self._state_of(incident)
         return incident
+
+    # -- taking the incidents another process detects ----------------------------------------
+
+    def take(self, incident: HostIncident) -> IncidentChange | None:
+        """An incident as `serve` reports it now (an attached board's): it replaces what
+        was known of it. Returns what that is to this detector: "opened" (new and open),
+        "grew", "resolved" (was open), or None (a resolved one not seen open: kept for
+        the detail pane, nothing to tell)."""
+        host = incident.host
+        known = self.open.get(host)
+        for key in incident.members:
+            self._host_of[key] = host
+        if incident.is_open:
+            self.open[host] = incident
+            if known is not None and known.id == incident.id:
+                incident.number = known.number
+                return IncidentChange(incident, "grew")
+            self._numbers += 1
+            incident.number = self._numbers
+            self.opened_total += 1
+            return IncidentChange(incident, "opened", tuple(incident.members))
+        if any(seen.id == incident.id for seen in self.resolved):
+            return None
+        self.resolved.append(incident)
+        if known is None or known.id != incident.id:
+            return None
+        incident.number = known.number
+        del self.open[host]
+        return IncidentChange(incident, "resolved")
 
     # -- the list and the rules -------------------------------------------------------------
 

@@ -242,7 +242,7 @@ class Session:
         self._reported_writer_error: str | None = None
         self._closed_down = False
         #: Host incidents: many tenants of one host turning bad together (incidents.py).
-        self.incidents = IncidentDetector(config.incidents)
+        self.incidents = IncidentDetector(config.incidents, detects=config.attach is None)
         #: Tenants per group and severity, over the whole list (serve's /metrics), kept
         #: once a face asks for them (:meth:`keep_group_counts`): a board has no use for
         #: them, and at 30,000 tenants they cost every result and the start.
@@ -300,6 +300,7 @@ class Session:
                 on_windows=self._server_windows_open,
                 on_outage=self._server_outage,
                 on_file_error=self._server_file_problem,
+                on_incidents=self._server_incidents,
                 transport=self.config.transport,
             )
             return AttachedMonitor(self.feed)
@@ -1131,6 +1132,20 @@ class Session:
             outage = replace(current, ended=max(self.clock.wall(), current.since))
         self.monitor.outage = None
         self._outage_changed(outage)
+
+    def _server_incidents(self, incidents: list[HostIncident], read: bool) -> None:
+        """Host incidents as the server reports them (it detects them; an attached board
+        holds no checks to detect its own), told as a local board tells its own. Those
+        only ``read`` (on attaching) and open are shown, not logged: they did not open now."""
+        changes = [change for found in incidents if (change := self.incidents.take(found))]
+        if read:
+            changes = [
+                replace(change, what="grew") if change.what == "opened" else change
+                for change in changes
+            ]
+        for change in changes:
+            self._incident_acted_on(change)
+        self._incidents_told(changes)
 
     def _server_file_problem(self, problem: str | None) -> None:
         """Why the server's tenant file cannot be used (None: it can), as the server says

@@ -193,8 +193,12 @@ class BoardScreen(
         yield self.summary
         yield self.incident_line
         with Horizontal(id="main"):
-            yield self.table
+            # The pane first: Textual numbers the paint order of #main's children from its
+            # last, so the table keeps its place whether the pane is shown or not, and
+            # opening the pane repaints only the pane (the table before it was repainted
+            # whole: a second full screen per key).
             yield self.detail
+            yield self.table
         yield self.log_panel
         yield self.change_line
         yield self.filter_line

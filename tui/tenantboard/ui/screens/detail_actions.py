@@ -146,7 +146,8 @@ class DetailActions:
     def _show_detail(self, shown: bool) -> None:
         """Show or hide the pane by toggling display, not classes: a class on the screen
         would restyle every widget, and the pane should open at once. The pane is a drawer
-        over the table: once it is laid out, the table's columns fit what it leaves."""
+        over the table: once it is drawn, the table's columns fit what it leaves (in the
+        next frame, so that the pane's own costs only the pane)."""
         # The table stays displayed (and focused) even where the pane covers it all: the
         # cursor keys keep moving the selection, and the pane follows.
         self.detail.display = shown
@@ -154,7 +155,6 @@ class DetailActions:
             self.call_after_refresh(self._table_beside_pane)
         else:
             self.table.set_covered(0)
-            self.call_after_refresh(self.table.refresh)
 
     def _table_beside_pane(self) -> None:
         if self.detail.display:

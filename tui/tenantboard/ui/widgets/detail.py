@@ -13,8 +13,7 @@ from datetime import datetime
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
-from textual.scroll_view import ScrollView
+from textual.geometry import Region, Size
 from textual.strip import Strip
 
 from tenantboard.answers import Severity, VersionInfo
@@ -24,6 +23,7 @@ from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, ago, clock_time, length
 from tenantboard.releases import VersionSpan, compare_releases, shown
 from tenantboard.rows import TenantRow
 from tenantboard.sanitize import clean
+from tenantboard.ui.widgets.table import StyledScrollView
 
 LABEL_WIDTH = 12
 
@@ -443,9 +443,10 @@ def _version_fields(section: Section, info: VersionInfo) -> None:
         section.field(clean(key, 40), value)
 
 
-class DetailPane(ScrollView, can_focus=False):
+class DetailPane(StyledScrollView, can_focus=False):
     """Shows one tenant. Lines are wrapped once per content or width change and drawn
-    from that list, so opening the pane or scrolling it costs next to nothing."""
+    from that list, so opening the pane or scrolling it costs next to nothing; new content
+    repaints only the lines that read differently."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -462,15 +463,36 @@ class DetailPane(ScrollView, can_focus=False):
         if entries == self._entries:
             return
         self._entries = entries
+        before = self._lines if self.display else []
         self._wrapped_for = -1
         self._rewrap()
-        self.refresh()
+        if self._wrapped_for < 0 or len(before) != len(self._lines):
+            self.refresh()
+            return
+        top = int(self.scroll_offset.y)
+        for y in range(self.size.height):
+            index = top + y
+            if index < len(before) and before[index] != self._lines[index]:
+                self.refresh_line(index)
 
     def on_resize(self) -> None:
         self._rewrap()
 
-    def _rewrap(self) -> None:
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    def _wrap_width(self) -> int:
+        """The width to wrap for: the content's, or while the pane is closed, what it was
+        when last shown (opening it then needs no second layout for the lines)."""
         width = self.scrollable_content_region.width
+        if width > 0:
+            return width
+        outer = Region(0, 0, *self.outer_size)
+        return outer.shrink(self.styles.gutter).shrink(self.scrollbar_gutter).width
+
+    def _rewrap(self) -> None:
+        width = self._wrap_width()
         if width <= 0 or width == self._wrapped_for:
             return
         self._lines = wrap_entries(self._entries, width)
@@ -480,7 +502,7 @@ class DetailPane(ScrollView, can_focus=False):
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = Style.parse(name) if name else Style()
+            style = self._styles[name] = self.base_style + (Style.parse(name) if name else Style())
         return style
 
     def render_line(self, y: int) -> Strip:
@@ -488,9 +510,9 @@ class DetailPane(ScrollView, can_focus=False):
         if self._wrapped_for != width:
             self._rewrap()
         index = int(self.scroll_offset.y) + y
-        base = self.rich_style
+        base = self.base_style
         if not 0 <= index < len(self._lines):
             return Strip.blank(width, base)
         line = fit_segments(self._lines[index], width)
-        segments = [Segment(text, base + self._style(style)) for text, style in line]
+        segments = [Segment(text, self._style(style)) for text, style in line]
         return Strip(segments).adjust_cell_length(width, base)

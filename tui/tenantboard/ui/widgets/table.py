@@ -18,7 +18,7 @@ from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -216,7 +216,24 @@ def measured_segments(pieces: list[str], width: int, style: Style) -> list[Segme
     return segments
 
 
-class TenantTable(ScrollView, can_focus=True):
+class StyledScrollView(ScrollView):
+    """A ScrollView that looks up its own style (the theme's colours for it) once per
+    restyle instead of once per line: Textual's ``rich_style`` walks every ancestor."""
+
+    _base: Style | None = None
+
+    @property
+    def base_style(self) -> Style:
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+
+
+class TenantTable(StyledScrollView, can_focus=True):
     """One line per tenant, coloured by severity, with a sticky header line."""
 
     COMPONENT_CLASSES = {
@@ -336,10 +353,12 @@ class TenantTable(ScrollView, can_focus=True):
             self.refresh()
 
     def set_covered(self, columns: int) -> None:
-        """The detail pane now covers ``columns`` on the right (0: nothing)."""
+        """The detail pane now covers ``columns`` on the right (0: nothing). Only what is
+        visible beside the pane is drawn again: under it, the pane is drawn."""
         if columns != self._covered:
+            beside = self.size.width - columns
             self._covered = columns
-            self.refresh()
+            self.refresh(Region(0, 0, max(0, beside), self.size.height))
 
     def _visible_rows(self) -> range:
         top = int(self.scroll_offset.y)
@@ -371,7 +390,7 @@ class TenantTable(ScrollView, can_focus=True):
         width = max(1, full - self._covered)
         strip = self._line(y, width)
         if width < full:  # under the pane: blank, so nothing shows through its edge
-            return strip.extend_cell_length(full, self.rich_style)
+            return strip.extend_cell_length(full, self.base_style)
         return strip
 
     def _line(self, y: int, width: int) -> Strip:
@@ -385,7 +404,7 @@ class TenantTable(ScrollView, can_focus=True):
                 return self._group_line(header, index == self.cursor, width)
             if index == 0:
                 return self._hint_strip(width)
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self.base_style)
         times = self.describe(row)
         self._times[index] = times
         is_cursor = index == self.cursor
