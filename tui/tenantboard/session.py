@@ -115,6 +115,9 @@ if TYPE_CHECKING:  # the transport is injected
 
 log = logging.getLogger("tenantboard.session")
 
+#: Rows given their new 24-hour uptime per turn of the event loop (about 5 ms).
+UPTIME_SLICE = 10_000
+
 #: Seconds between the session's housekeeping rounds (overdue checks, a writer that failed).
 TICK = 1.0
 #: Seconds between looks for marks whose time is up.
@@ -1461,6 +1464,12 @@ class Session:
 
     def _set_uptime(self, keys: list[str], uptime: Mapping[str, float | None]) -> None:
         """The rows' 24-hour uptime as read (None for a tenant not in ``uptime``)."""
+        self._emit(AvailabilityRead(tuple(keys), tuple(self._uptime_changes(keys, uptime))))
+
+    def _uptime_changes(
+        self, keys: list[str], uptime: Mapping[str, float | None]
+    ) -> list[tuple[str, int, int]]:
+        """Set the rows' uptime; for each row changed, its key and revisions before and after."""
         changed = []
         for key in keys:
             row = self.model.rows.get(key)
@@ -1470,7 +1479,7 @@ class Session:
                 row.uptime_24h = figure
                 row.bump()
                 changed.append((key, before, row.revision))
-        self._emit(AvailabilityRead(tuple(keys), tuple(changed)))
+        return changed
 
     async def _recorded_availability(
         self, keys: list[str], with_strip: bool
@@ -1542,7 +1551,11 @@ class Session:
         except HistoryError as exc:
             self.history_read_error = exc
             return
-        self._set_uptime(keys, uptime)
+        changed = []
+        for start in range(0, len(keys), UPTIME_SLICE):  # 100,000 rows took 50 ms at once
+            changed += self._uptime_changes(keys[start : start + UPTIME_SLICE], uptime)
+            await asyncio.sleep(0)
+        self._emit(AvailabilityRead(tuple(keys), tuple(changed)))
 
     def availability_age(self, key: str) -> float | None:
         """Seconds since the tenant's availability was read with its strip, or None."""

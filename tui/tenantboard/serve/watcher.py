@@ -18,6 +18,7 @@ import zlib
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -78,12 +79,32 @@ class CheckStats:
 # -- the event stream --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
 class HubEvent:
-    seq: int
-    kind: str
-    #: The event's JSON (UTF-8), made once however many listeners there are.
-    data: bytes
+    """One numbered event. Its JSON (UTF-8) is made once however many listeners there are,
+    and not before one wants it: with nobody listening, a result's row is kept to be made
+    if a client reconnects asking for what it missed (it then gets the row as it is by
+    then, never older; its ``rev`` tells)."""
+
+    __slots__ = ("_data", "_make", "kind", "seq")
+
+    def __init__(
+        self,
+        seq: int,
+        kind: str,
+        data: bytes | None = None,
+        make: Callable[[], bytes] | None = None,
+    ) -> None:
+        self.seq = seq
+        self.kind = kind
+        self._data = data
+        self._make = make
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            assert self._make is not None
+            self._data, self._make = self._make(), None
+        return self._data
 
     def sse(self) -> bytes:
         return b"id: %d\nevent: %s\ndata: %s\n\n" % (self.seq, self.kind.encode(), self.data)
@@ -138,11 +159,18 @@ class EventHub:
         self.subscribers: set[Subscription] = set()
         self.listener_limit = listener_limit
 
-    def publish(self, kind: str, payload: dict[str, Any] | bytes) -> None:
-        """One event; ``payload`` is JSON already (UTF-8) or made JSON here."""
+    def publish(self, kind: str, payload: dict[str, Any] | bytes | Callable[[], bytes]) -> None:
+        """One event; ``payload`` is JSON already (UTF-8), made JSON here, or what makes
+        it: called at once for the listeners, or later if a client asks for it (a first
+        pass of 100,000 tenants with nobody listening makes none)."""
         self.seq += 1
-        data = payload if isinstance(payload, bytes) else dumps(payload)
-        event = HubEvent(self.seq, kind, data)
+        if callable(payload):
+            event = HubEvent(self.seq, kind, make=payload)
+            if self.subscribers:
+                event.data  # noqa: B018 (made now, once, for every listener)
+        else:
+            data = payload if isinstance(payload, bytes) else dumps(payload)
+            event = HubEvent(self.seq, kind, data)
         self.recent.append(event)
         for subscription in self.subscribers:
             subscription.push(event)
@@ -397,7 +425,7 @@ class Watcher:
             case ResultsApplied(results=results, rows=rows):
                 for result, row in zip(results, rows, strict=True):
                     self.stats.record(result)
-                    self.hub.publish("result", self.row_bytes(row))
+                    self.hub.publish("result", partial(self._streamed_row, row))
                 self.revision += 1
             case EventsLogged(events=events):
                 for event in events:
@@ -494,6 +522,13 @@ class Watcher:
                     texts[key] = kept.with_uptime(row.uptime_24h, after)
             await asyncio.sleep(0)
         self._mending = None
+
+    def _streamed_row(self, row: TenantRow) -> bytes:
+        """A result's row for the event stream, made when a listener wants it: a row no
+        longer listed by then is made as it was, and not kept."""
+        if self.model.rows.get(row.tenant.key) is row:
+            return self.row_bytes(row)
+        return RowText.made(row, None)[1]
 
     def row_bytes(self, row: TenantRow) -> bytes:
         """The row as :func:`row_json`, encoded (once per change of the row)."""
