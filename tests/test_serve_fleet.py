@@ -501,3 +501,26 @@ async def test_the_minutes_uptime_read_gives_its_rows_their_figures_a_slice_a_tu
         assert session.model.rows[TENANTS[0].key].uptime_24h < 1
     finally:
         await asyncio.to_thread(session.writer.close)
+
+
+async def test_rows_changed_with_nobody_listening_are_made_a_few_at_a_time(monkeypatch) -> None:
+    """The rows a pass changed while nobody listened are made in the background, so the
+    snapshot after it finds them made (it made 100,000 rows, 5 s, on the loop)."""
+    from tests.conftest import FakeClock
+
+    monkeypatch.setattr(watcher_module, "KEEP_EVERY", 0)
+    monkeypatch.setattr(watcher_module, "KEEP_ROWS", 100)
+    watcher = idle_watcher(TENANTS, clock=FakeClock())
+    for tenant in TENANTS:
+        watcher.record(ok(tenant))
+    assert watcher._texts == {}
+    turns = LoopTurns()
+    made = record_turns(monkeypatch, watcher_module.RowText, "made", turns)
+    async with turns:
+        keeping = asyncio.create_task(watcher._keep_texts())
+        for _ in range(10):
+            await asyncio.sleep(0)
+        keeping.cancel()
+    assert len(made) == len(TENANTS) and len(set(made)) >= 3  # 100 a turn
+    rows = watcher.model.rows
+    assert all(watcher._texts[t.key].revision == rows[t.key].revision for t in TENANTS)
