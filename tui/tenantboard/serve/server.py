@@ -105,7 +105,8 @@ SuperOffice calls; any other method is 405):
 
     A comment line is sent every 15 s to keep proxies from closing the stream. To follow
     without gaps: fetch the snapshot, then connect with ``Last-Event-ID: <its seq>`` (or
-    ``?last_event_id=``); events after it are replayed (the newest 4,096 are kept).
+    ``?last_event_id=``); events after it are replayed (the newest 4,096 are kept; a
+    ``result`` replayed carries its row as it is by then, never older: its ``rev`` says).
 ``/api/availability/KEY``
     One tenant's availability over 24 h, 7 d and 30 d with its 30-day strip, as the
     board's detail pane shows it (``history.reader.TenantAvailability.as_json``).
