@@ -5,6 +5,7 @@ pass over every row shows."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -256,3 +257,19 @@ def test_grouped_lines_are_each_tenant_under_each_of_its_groups() -> None:
         tenant_lines = [line for line in model.lines if line not in model.headers]
         assert model.order == list(dict.fromkeys(tenant_lines))
         assert sorted(model.order) == sorted(model.list_order)
+
+
+def test_the_counts_follow_the_list_when_tenants_leave_it() -> None:
+    """The header's counts and the per-version counts are of the tenants listed: a tenant
+    removed from the file (or a list changed in its middle) is no longer counted."""
+    tenants = fleet(12)
+    model = BoardModel(tenants)
+    for result in answered(tenants, at=0):
+        model.apply(result)
+    kept = [tenant for number, tenant in enumerate(tenants) if number % 3]
+    added = make_tenant("Cust99", "online", "New")
+    model.set_tenants([added, *kept])
+    rows = [model.rows[tenant.key] for tenant in (added, *kept)]
+    assert model.counts == Counter(row.bucket for row in rows)
+    assert model.versions == Counter(row.running_on for row in rows if row.running_on)
+    assert sum(model.counts.values()) == model.total == len(kept) + 1

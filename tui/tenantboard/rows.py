@@ -530,9 +530,9 @@ class BoardModel:
         self.list_order = list(rows)
         self._listed = [row.tenant for row in rows.values()]
         self._texts = {}  # made again by the next filter
-        return removed
         self.counts = Counter(row.bucket for row in rows.values())
         self.versions = Counter(row.running_on for row in rows.values() if row.running_on)
+        return removed
 
     def recompute_view(self, due_at: Callable[[str], float | None] | None = None) -> None:
         """Recompute which rows show and their order from the view options (and, grouped,
