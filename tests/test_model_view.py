@@ -5,6 +5,7 @@ pass over every row shows."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tenantboard.answers import State
 from tenantboard.connectivity import Outage
 from tenantboard.errors import ErrorKind
+from tenantboard.groups import group_sort_key
 from tenantboard.rows import (
     FIELD_FILTERS,
     SCANS_BEFORE_POSITIONS,
@@ -256,3 +258,116 @@ def test_grouped_lines_are_each_tenant_under_each_of_its_groups() -> None:
         tenant_lines = [line for line in model.lines if line not in model.headers]
         assert model.order == list(dict.fromkeys(tenant_lines))
         assert sorted(model.order) == sorted(model.list_order)
+
+
+def test_the_counts_follow_the_list_when_tenants_leave_it() -> None:
+    """The header's counts and the per-version counts are of the tenants listed: a tenant
+    removed from the file (or a list changed in its middle) is no longer counted."""
+    tenants = fleet(12)
+    model = BoardModel(tenants)
+    for result in answered(tenants, at=0):
+        model.apply(result)
+    kept = [tenant for number, tenant in enumerate(tenants) if number % 3]
+    added = make_tenant("Cust99", "online", "New")
+    model.set_tenants([added, *kept])
+    rows = [model.rows[tenant.key] for tenant in (added, *kept)]
+    assert model.counts == Counter(row.bucket for row in rows)
+    assert model.versions == Counter(row.running_on for row in rows if row.running_on)
+    assert sum(model.counts.values()) == model.total == len(kept) + 1
+
+
+def grouped_afresh(model: BoardModel) -> list[tuple[str, list[str], Counter[str]]]:
+    """The grouped view by a pass over every row: each group, its tenants shown (folded
+    ones too) and their counts per bucket, in the order the board shows the groups."""
+    dimension = model.view.group_by
+    assert dimension is not None
+    groups: dict[str, list[str]] = {}
+    for key in reference(model):
+        for value in model.rows[key].group_values(dimension):
+            groups.setdefault(value, []).append(key)
+    return [
+        (value, keys, Counter(model.rows[key].bucket for key in keys))
+        for value, keys in sorted(groups.items(), key=lambda item: group_sort_key(item[0]))
+    ]
+
+
+def assert_grouped_as_afresh(model: BoardModel, *texts: str) -> None:
+    """The view as made afresh with each filter (the one set when none is given): none,
+    one that lets every tenant through, one that lets few through."""
+    for text in texts:
+        model.view.filter_text = text
+        assert_grouped_as_afresh(model)
+    if texts:
+        return
+    model.recompute_view()
+    expected = grouped_afresh(model)
+    headers = [model.headers[line] for line in model.lines if line in model.headers]
+    assert [(h.value, h.keys, h.counts) for h in headers] == expected
+    lines = []
+    for header in headers:
+        lines += [header.line_id, *([] if header.collapsed else header.keys)]
+    assert model.lines == lines
+
+
+def test_the_grouped_view_is_the_view_made_afresh_as_tenants_move_between_groups() -> None:
+    """The groups' tenants are kept from one view to the next, and a filter keeps those
+    that pass of each: the view must be what a pass over every row makes, whatever moved
+    meanwhile (a tenant to another host or version, grouped or not, shown or not, the
+    list changed)."""
+    tenants = fleet(90)
+    model = BoardModel(tenants)
+    for result in answered(tenants, at=0):
+        model.apply(result)
+    for dimension in ("host", "version", "tag", "env"):
+        model.view.group_by = dimension
+        for text in FILTERS:
+            model.view.filter_text = text
+            assert_grouped_as_afresh(model)
+    model.view.group_by, model.view.filter_text = "host", ""
+    assert_grouped_as_afresh(model)
+    moves = iter(range(1, 100))
+    for text in ("7", "nothing at all", ""):  # tenants move while a filter shows some, none
+        model.view.filter_text = text
+        model.recompute_view()
+        for result in answered(tenants[:30], at=5, turn=next(moves)):
+            model.apply(result)
+        assert_grouped_as_afresh(model, "", "tenant", "1")
+    for dimension in ("env", None):  # they move while grouped otherwise, or not grouped
+        model.view.group_by = dimension
+        model.recompute_view()
+        for result in answered(tenants[30:60], at=10, turn=next(moves)):
+            model.apply(result)
+        model.view.group_by = "host"
+        assert_grouped_as_afresh(model, "", "tenant")
+    model.view.collapsed["host"] = {"online2.superoffice.com"}
+    assert_grouped_as_afresh(model, "", "tenant")
+    model.set_tenants([*tenants[5:80], *fleet(5, start=200)])  # the list changes
+    for result in answered(tenants[40:50], at=15, turn=next(moves)):
+        model.apply(result)
+    assert_grouped_as_afresh(model, "", "tenant", "1")
+
+
+def test_the_groups_counts_follow_results_between_two_views() -> None:
+    """A header's counts, made when first drawn, follow its tenants' results; its uptime
+    is the mean of its tenants' as last read."""
+    tenants = fleet(40)
+    model = BoardModel(tenants)
+    for result in answered(tenants, at=0):
+        model.apply(result)
+    model.view.group_by = "host"
+    model.recompute_view()
+    headers = list(model.headers.values())
+    drawn = headers[0].counts  # one header's counts made before the results
+    for tenant in tenants:  # the same hosts, other states
+        host = model.rows[tenant.key].host
+        model.apply(ok(tenant, State.Suspended, at=5, host=host) if host else failed(tenant))
+    assert not model.regroup_needed
+    for header in headers:
+        assert header.counts == Counter(model.rows[key].bucket for key in header.keys)
+    assert headers[0].counts is drawn
+    for number, key in enumerate(model.list_order):
+        model.rows[key].uptime_24h = number / 100
+    model.refresh_group_uptime()
+    for header in headers:
+        shares = [model.rows[key].uptime_24h for key in header.keys]
+        assert header.uptime == pytest.approx(sum(shares) / len(shares))
