@@ -222,3 +222,20 @@ async def choose_in_palette(pilot, text: str) -> None:
     await pilot.press(*text)
     await pilot.pause(0.3)  # the palette searches after a short debounce
     await pilot.press("enter")
+
+
+@pytest.fixture(autouse=True)
+def no_superoffice_windows_by_default(request, monkeypatch):
+    """SuperOffice's built-in maintenance windows (every night 01:00-03:00 in Oslo, and
+    more) are on by default, and a session judges them by its clock: a test on the real
+    clock then read its tenants as planned work whenever the suite ran inside one (CI at
+    00:15 UTC failed 40 tests). Off unless the test is about them (the maintenance tests,
+    or ``@pytest.mark.superoffice_windows``), which use a fake clock."""
+    if "maintenance" in request.module.__name__ or request.node.get_closest_marker(
+        "superoffice_windows"
+    ):
+        return
+    from tenantboard.maintenance import SuperOfficeWindows
+
+    defaults = SuperOfficeWindows.__init__.__defaults__
+    monkeypatch.setattr(SuperOfficeWindows.__init__, "__defaults__", (frozenset(), *defaults[1:]))

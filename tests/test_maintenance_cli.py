@@ -190,8 +190,9 @@ def test_check_json_says_when_a_tenant_is_in_a_window(
     simulator_url: str,  # noqa: F811
 ) -> None:
     path = tmp_path / "tenants.toml"
-    path.write_text(
-        '[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1008"\n',
+    path.write_text(  # only the ad hoc window: check runs on the real clock
+        '[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1008"\n'
+        "[superoffice_maintenance]\nwindows = []\n",
         encoding="utf-8",
     )
     options = ["--config", str(path)]
