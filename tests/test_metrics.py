@@ -213,7 +213,15 @@ def test_lines_kept_between_scrapes_follow_every_change(watcher, accept) -> None
     )  # removed from the list: gone
 
 
-@pytest.mark.parametrize("accept", [None, "application/openmetrics-text; version=1.0.0"])
+@pytest.mark.parametrize(
+    "accept",
+    [
+        None,
+        "application/openmetrics-text; version=1.0.0",
+        # Prometheus 3: OpenMetrics with UTF-8 names allowed (ours are ASCII: the same lines)
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,*/*;q=0.2",
+    ],
+)
 def test_tenant_lines_are_byte_for_byte_what_prometheus_client_writes(watcher, accept) -> None:
     """The per-tenant lines are written by hand for speed (metrics.tenant_lines): they must
     be exactly what the library's own encoder makes of the same samples, in both formats."""

@@ -481,6 +481,41 @@ async def test_healthz_and_metrics(watcher) -> None:
     assert 'tenantboard_tenant_state{context_id="Cust1",env="online",label="Acme"} 2.0' in text
 
 
+#: What Prometheus 3 sends when it scrapes (scrape_protocols' default), and formats a
+#: scraper may ask for alone.
+PROMETHEUS_3_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+    "application/openmetrics-text;version=0.0.1;q=0.5,"
+    "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,"
+    "text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
+)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        PROMETHEUS_3_ACCEPT,
+        "application/openmetrics-text",
+        "text/plain; version=1.0.0; escaping=allow-utf-8",
+    ],
+)
+async def test_metrics_answers_whatever_format_the_scraper_asks_for(watcher, accept) -> None:
+    """Prometheus 3's own Accept header got a 500 (the encoders were looked up by two
+    content types only)."""
+    client = await client_for(watcher)
+    try:
+        metrics = await client.get("/metrics", headers={"Accept": accept})
+        text = await metrics.text()
+    finally:
+        await client.close()
+    assert metrics.status == 200
+    wanted = accept.split(";")[0].split(",")[0]
+    assert metrics.headers["Content-Type"].startswith(wanted)
+    assert 'tenantboard_tenant_state{context_id="Cust1",env="online",label="Acme"} 2.0' in text
+    if wanted.startswith("application/openmetrics-text"):
+        assert text.endswith("# EOF\n")
+
+
 # -- the event stream --------------------------------------------------------------------------------
 
 

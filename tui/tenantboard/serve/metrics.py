@@ -73,7 +73,7 @@ from prometheus_client.core import (
     InfoMetricFamily,
     Metric,
 )
-from prometheus_client.exposition import choose_encoder
+from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
@@ -272,6 +272,9 @@ class MetricsSnapshot:
     #: Unix time of the snapshot: a tenant past its planned check by then is shown with
     #: ``--tenant-series attention`` too.
     now: float = 0.0
+    #: The library's encoder for what the scraper asked (its Accept header): Prometheus 3
+    #: asks for OpenMetrics with UTF-8 names allowed, Prometheus 2 for OpenMetrics 1.0.
+    encoder: Callable[[CollectorRegistry], bytes] = generate_latest
 
 
 def take_snapshot(
@@ -287,7 +290,7 @@ def take_snapshot(
     server; here in one go when not given). Runs on the event loop, so it compares
     revisions and counts tenants per version (a pass over the rows: about a millisecond
     per 5,000)."""
-    _, content_type = choose_encoder(accept or "")
+    encoder, content_type = choose_encoder(accept or "")
     rows = watcher.model.rows
     if tenants is None:
         tenants = tenant_part(watcher, exposition)
@@ -306,6 +309,7 @@ def take_snapshot(
         keys=keys,
         changed=changed,
         content_type=content_type,
+        encoder=encoder,
         checks_by_result=dict(watcher.stats.by_result),
         bucket_counts=tuple(watcher.stats.bucket_counts),
         duration_sum=watcher.stats.duration_sum,
@@ -829,7 +833,7 @@ class Exposition:
         every scrape, grew the process by tens of megabytes a scrape (the allocator keeps
         what large short-lived buffers leave)."""
         content_type = snapshot.content_type
-        encoder = _ENCODERS[content_type]
+        encoder = snapshot.encoder
         with self._lock:
             headers = self._headers.get(content_type)
             if headers is None:
@@ -904,13 +908,6 @@ def _encode(encoder: Callable[[CollectorRegistry], bytes], collector: Collector)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     return encoder(registry).decode()
-
-
-#: content type -> the library's encoder for it.
-_ENCODERS = {
-    choose_encoder(accept)[1]: choose_encoder(accept)[0]
-    for accept in ("", "application/openmetrics-text; version=1.0.0")
-}
 
 
 def render(
