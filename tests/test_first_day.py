@@ -6,13 +6,14 @@ The command-line items have their tests beside the CLI's; these are the board's.
 from __future__ import annotations
 
 import httpx
+import pytest
 from rich.text import Text
 from textual import events
 
 from tenantboard.engine import check_once
 from tenantboard.errors import ErrorKind
 from tenantboard.eventlog import LoggedEvent
-from tenantboard.tenant import Tenant
+from tenantboard.tenant import Tenant, make_tenant
 from tenantboard.tenant_file import TenantStore
 from tenantboard.ui.widgets.change_line import ChangeLine
 from tenantboard.ui.widgets.detail import _chop
@@ -427,6 +428,35 @@ async def test_a_deleted_tenant_file_keeps_the_list_and_its_history(clock, tmp_p
         await settle_board(pilot, app)
         assert app.board.model.rows["online:Cust1001"] is row and row.checks == checks
         assert not line.problems
+
+
+async def test_no_tenant_is_added_while_the_tenant_file_is_gone(clock, tmp_path) -> None:
+    """Adding began a new file with the one tenant: the list the board kept was replaced
+    (and the header still said it was kept)."""
+    from tenantboard.files import FileError
+
+    path = tmp_path / "tenants.toml"
+    path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1008"\n')
+    store = TenantStore(path)
+    app = make_board(clock, store.load().tenants, store=store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle_board(pilot, app)
+        moved = path.rename(tmp_path / "tenants.moved")
+        for noticed in (False, True):  # before the board looked at the file again, and after
+            if noticed:
+                await app.session.look_at_file()
+            with pytest.raises(FileError, match="gone"):
+                await app.session.change_list("add", make_tenant("Cust55", "online"))
+            assert not path.exists() and app.board.model.total == 2
+        moved.rename(path)
+        await app.session.look_at_file()
+        await app.session.change_list("add", make_tenant("Cust55", "online"))
+        assert [t.context_id for t in store.load().tenants] == ["Cust1001", "Cust1008", "Cust55"]
+
+
+def test_the_first_add_begins_the_tenant_file(tmp_path) -> None:
+    store = TenantStore(tmp_path / "tenants.toml")
+    assert [t.context_id for t in store.add([make_tenant("Cust55", "online")])] == ["Cust55"]
 
 
 # -- 17. one event log and one set of choices per tenant file -----------------------------------

@@ -44,6 +44,9 @@ class ListKeeper:
         #: Why the file's command hooks are not run, as it was last read (None: they are).
         self.commands_refused = commands_refused
         self._fingerprint = store.fingerprint() if store else None
+        #: The file was there once: it is not begun anew by an add while it is gone (the
+        #: list it had would be replaced by one tenant).
+        self._had_file = self._fingerprint is not None
         #: The file's last change could not be read (True until a change that can be).
         self.unreadable = False
 
@@ -63,7 +66,7 @@ class ListKeeper:
         if store is None:
             tenants = apply_change(self.tenants, change, tenant, old)
         elif change == "add":
-            tenants = await asyncio.to_thread(store.add, [tenant])
+            tenants = await asyncio.to_thread(store.add, [tenant], create=not self._had_file)
         elif change == "edit":
             assert old is not None
             tenants = await asyncio.to_thread(store.replace, old.key, tenant, expected=old)
@@ -71,6 +74,7 @@ class ListKeeper:
             tenants = await asyncio.to_thread(store.remove, [tenant.key], expected=[tenant])
         if store is not None:
             self._fingerprint = store.fingerprint()
+            self._had_file = True
             self.unreadable = False
         self.tenants = tenants
         return tenants
@@ -96,6 +100,7 @@ class ListKeeper:
             # list is kept, and when the file is back its tenants keep their history.
             raise StoreError(store.path, "the tenant file is gone (deleted or moved away)")
         tenant_list = store.load()
+        self._had_file = True
         self.unreadable = False
         self.hooks = tuple(tenant_list.notify)
         self.commands_refused = tenant_list.commands_refused

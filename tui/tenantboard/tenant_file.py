@@ -794,9 +794,17 @@ class TenantStore:
                 )
         return tenant_list
 
-    def add(self, new: Sequence[Tenant]) -> list[Tenant]:
-        """Append tenants; refuses (adds nothing) if any is already listed or repeated."""
+    def add(self, new: Sequence[Tenant], *, create: bool = True) -> list[Tenant]:
+        """Append tenants; refuses (adds nothing) if any is already listed or repeated.
+        Without ``create``, a file that is not there is not begun anew (StoreError)."""
         with self.locked():
+            if not create and not self.path.exists():
+                raise StoreError(
+                    self.path,
+                    "the tenant file is gone (deleted or moved away): nothing added, so that "
+                    "a new file does not take the place of its list. Put it back, or start "
+                    "tenantboard again to begin a new one",
+                )
             text, current = self._read_for_change()
             keys = {tenant.key for tenant in current.tenants}
             for tenant in new:
