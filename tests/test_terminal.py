@@ -205,6 +205,7 @@ def start_board(hermetic_environment: Path):
 
 def test_a_board_whose_terminal_goes_away_exits_and_does_not_spin(board, hermetic_environment):
     board.read_until(b"Cust1001")
+    wait_for_lease(hermetic_environment)
     cpu_before = board.cpu_seconds()
     os.close(board.master)  # the SSH session dies, tmux kill-session, the laptop lid...
     os.close(board.slave)
@@ -213,6 +214,7 @@ def test_a_board_whose_terminal_goes_away_exits_and_does_not_spin(board, hermeti
     assert cpu_total - cpu_before < 2.0  # it exited; it did not burn a core on a dead terminal
     remembered = list((hermetic_environment / "xdg_data_home").rglob("ui-state.json"))
     assert remembered, "the board's remembered choices were not saved on the way out"
+    assert lease_left(hermetic_environment) == "", "the poller lease still names the board"
 
 
 @pytest.mark.parametrize(
@@ -220,8 +222,11 @@ def test_a_board_whose_terminal_goes_away_exits_and_does_not_spin(board, hermeti
     [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
     ids=["SIGTERM", "SIGHUP", "SIGINT"],
 )
-def test_a_signal_ends_the_board_and_leaves_the_terminal_sane(board, number, code) -> None:
+def test_a_signal_ends_the_board_and_leaves_the_terminal_sane(
+    board, number, code, hermetic_environment
+) -> None:
     board.read_until(b"Cust1001")
+    wait_for_lease(hermetic_environment)
     cpu_before = board.cpu_seconds()
     os.kill(board.process.pid, number)
     written = board.drain()
@@ -231,6 +236,21 @@ def test_a_signal_ends_the_board_and_leaves_the_terminal_sane(board, number, cod
     assert LEAVE_ALTERNATE_SCREEN in written and SHOW_CURSOR in written and MOUSE_OFF in written
     mode = termios.tcgetattr(board.slave)[3]
     assert mode & termios.ICANON and mode & termios.ECHO  # cooked again, as the shell left it
+    assert lease_left(hermetic_environment) == ""  # its details go with it (docs/files.md)
+
+
+def wait_for_lease(home: Path) -> None:
+    """Until the board holds the tenant file's poller lease and has said so in it."""
+    lease = home / ".tenants.toml.poller"
+    end = time.monotonic() + 10
+    while not (lease.exists() and '"kind": "board"' in lease.read_text()):
+        assert time.monotonic() < end, "the board never took the poller lease"
+        time.sleep(0.05)
+
+
+def lease_left(home: Path) -> str:
+    """What the tenant file's poller lease still says once the board has ended."""
+    return (home / ".tenants.toml.poller").read_text()
 
 
 def test_a_board_whose_screen_goes_away_exits_and_does_not_spin(start_board) -> None:

@@ -244,6 +244,8 @@ class Session:
         self._next: dict[str, float] = {}
         self._reported_writer_error: str | None = None
         self._closed_down = False
+        #: Set once :meth:`aclose` has finished (a second caller waits for the first).
+        self._closed = asyncio.Event()
         #: Host incidents: many tenants of one host turning bad together (incidents.py).
         self.incidents = IncidentDetector(config.incidents, detects=config.attach is None)
         #: Tenants per group and severity, over the whole list (serve's /metrics), kept
@@ -437,7 +439,9 @@ class Session:
                     await monitor  # surfaces the monitor's crash
                 self.housekeeping()
         finally:
-            await self.aclose()
+            # Shielded: the board's exit cancels its workers more than once, and a second
+            # cancel would cut the closing short (the queue unwritten, alerts unsent).
+            await asyncio.shield(self.aclose())
 
     def housekeeping(self) -> None:
         """Once a :data:`TICK`: what is due now and then (tests call it directly)."""
@@ -478,10 +482,19 @@ class Session:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
     async def aclose(self) -> None:
-        """Stop checking, write what is queued, send what hooks hold, let go of the lease."""
+        """Stop checking, write what is queued, send what hooks hold, let go of the lease.
+        Called again (the board's exit, while the session's task closes it), it waits until
+        the first call has finished."""
         if self._closed_down:
+            await self._closed.wait()
             return
         self._closed_down = True
+        try:
+            await self._close_down()
+        finally:  # a second caller never waits for a closing that failed
+            self._closed.set()
+
+    async def _close_down(self) -> None:
         tasks = [task for task in self._tasks.values() if not task.done()]
         for task in tasks:
             task.cancel()

@@ -128,8 +128,9 @@ class TenantBoardApp(App[int]):
             worker.cancel()
             with contextlib.suppress(WorkerCancelled, WorkerFailed):
                 await worker.wait()
-        else:
-            await self.session.aclose()
+        # A cancelled worker's wait returns at once, while its task still closes the
+        # session: the app must not end (and cancel that closing) before it is done.
+        await self.session.aclose()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
