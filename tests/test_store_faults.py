@@ -190,3 +190,39 @@ def test_a_test_that_ci_requires_fails_there_instead_of_skipping(
     monkeypatch.setenv(REQUIRE_ROOT, "1")
     with pytest.raises(pytest.fail.Exception, match="TENANTBOARD_REQUIRE_ROOT=1 but needs root"):
         skip_unless_required("needs root", REQUIRE_ROOT)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_tenant_file_that_is_not_a_regular_file_is_refused_at_once(
+    tmp_path: Path, kind: str
+) -> None:
+    """A FIFO hung every reader until killed; a link to /dev/zero filled the memory."""
+    from tenantboard.files import FileError
+
+    path = tmp_path / "tenants.toml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    with pytest.raises(FileError, match="not a regular file"):
+        TenantStore(path).load()
+
+
+def test_a_tenant_file_far_too_large_is_refused(tmp_path: Path) -> None:
+    from tenantboard.files import FileError
+    from tenantboard.tenant_file import MAX_TENANT_FILE_BYTES
+
+    path = tmp_path / "tenants.toml"
+    with path.open("wb") as handle:  # sparse: no disk used
+        handle.truncate(MAX_TENANT_FILE_BYTES + 1)
+    with pytest.raises(FileError, match="too large"):
+        TenantStore(path).load()
+
+
+def test_a_tenant_file_with_windows_line_ends_reads_and_saves_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "tenants.toml"
+    path.write_bytes(b'[[tenants]]\r\ncontext_id = "Cust1"\r\n')
+    store = TenantStore(path)
+    store.add([make_tenant("Cust2", "online")])
+    assert b"\r" not in path.read_bytes()
+    assert [t.context_id for t in store.load().tenants] == ["Cust1", "Cust2"]

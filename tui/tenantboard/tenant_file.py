@@ -759,8 +759,21 @@ class TenantStore:
         )
 
     def read_text(self) -> str | None:
+        """The file's text, None where there is none. Only a regular file of a sane size
+        is read: a FIFO would hang the reader, ``/dev/zero`` would fill the memory."""
         try:
-            return self.path.read_text(encoding="utf-8")
+            with open(self.path, "rb", opener=_nonblocking) as handle:
+                found = os.fstat(handle.fileno())
+                if not stat.S_ISREG(found.st_mode):
+                    raise StoreError(self.path, "not a regular file (a FIFO, device or folder)")
+                if found.st_size > MAX_TENANT_FILE_BYTES:
+                    raise StoreError(
+                        self.path,
+                        f"too large to be a tenant file ({found.st_size // 2**20} MB; "
+                        f"at most {MAX_TENANT_FILE_BYTES // 2**20} MB)",
+                    )
+                text = handle.read(MAX_TENANT_FILE_BYTES + 1).decode("utf-8")
+                return text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads
         except FileNotFoundError:
             return None
         except UnicodeDecodeError:
@@ -906,6 +919,16 @@ class TenantStore:
         if not self._parses_to(text, expected):  # never write what we could not read back
             raise StoreError(self.path, "internal error: the change did not round-trip; not saved")
         atomic_write(self.path, text)
+
+
+#: 100,000 tenants take about 8 MB; a file far larger is a mistake, not a list.
+MAX_TENANT_FILE_BYTES = 64 * 2**20
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    """Opens without waiting for a writer (a FIFO) and without following a last symlink
+    into nowhere useful: the descriptor is then checked to be a regular file."""
+    return os.open(path, flags | os.O_NONBLOCK)
 
 
 def _flock_holder(lock_path: Path) -> int | None:
