@@ -274,6 +274,26 @@ async def test_an_acknowledgement_ends_when_the_state_changes(clock, tmp_path) -
         assert any(text.startswith("acknowledgement ended") for text in events_text(app))
 
 
+async def test_a_tenant_in_trouble_in_a_maintenance_window_can_be_acknowledged(
+    clock, tmp_path
+) -> None:
+    """A window takes every tenant out of the attention view; `A` on a critical one then
+    said "nothing to acknowledge: this tenant is ok"."""
+    from tenantboard.maintenance import Scope
+
+    app = make_board(clock, history_path=tmp_path / "history.sqlite3")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle_board(pilot, app)
+        key = a_problem(app)
+        row = app.board.model.rows[key]
+        await app.session.start_window(Scope(), timedelta(hours=2), "deploy")
+        assert row.window is not None and not row.needs_attention
+        app.board.jump_to(key)
+        await pilot.press("A")
+        await until(pilot, lambda: row.mark == "ack", tries=400)
+        assert not any("this tenant is ok" in str(n.message) for n in app._notifications)
+
+
 async def test_an_acknowledgement_outlasts_failed_checks(clock, tmp_path) -> None:
     """Acknowledge a tenant in maintenance, lose the network: a check that gets no answer
     is not "its state changed"; the acknowledgement ends only when another state is

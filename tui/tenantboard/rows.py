@@ -214,8 +214,16 @@ class TenantRow:
         """Not OK: a warning or critical state, a failed check, or a contradictory answer;
         and not muted or acknowledged (someone is on it already), nor in a maintenance
         window (planned)."""
+        if self.mark is not None or self.window is not None:
+            return False
+        return self.not_ok
+
+    @property
+    def not_ok(self) -> bool:
+        """A warning or critical state, a failed check, or a contradictory answer, whether
+        or not someone is on it or a maintenance window covers it."""
         severity = self.severity
-        if severity is None or self.mark is not None or self.window is not None:
+        if severity is None:
             return False
         return severity is not Severity.OK or bool(self.state and self.state.running_mismatch)
 

@@ -53,7 +53,7 @@ class MarkActions:
         row = self._row_to_mark()
         if row is None:
             return
-        if not row.needs_attention and row.mark is None:
+        if not row.not_ok and row.mark is None:  # in a window too: someone may be on it
             self.notify("nothing to acknowledge: this tenant is ok", timeout=3, markup=False)
             return
         self.add_mark(row.tenant.key, "ack", None)
