@@ -128,6 +128,9 @@ CANNOT_CHECK = [
         id="no-file",
     ),
     pytest.param(["check", "Cust1x"], '"Cust1x" is not a context id', id="bad-id"),
+    pytest.param(  # the bad bytes named, not dropped (it read '"" is not a context id')
+        ["check", "\x00\x01"], '"\\x00\\x01" is not a context id', id="control-characters"
+    ),
     pytest.param(["check", "--env", "prod", "Cust1"], "not an environment", id="bad-env"),
     pytest.param(
         ["check", "--concurrency", "0", "Cust1"],

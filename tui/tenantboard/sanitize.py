@@ -45,5 +45,14 @@ def clean(text: str, limit: int = 500) -> str:
 def quoted(text: str, limit: int = 60) -> str:
     """``text`` as a message names what was given or found: cleaned, in double quotes
     (``"Cust1x" is not a context id``). Not Python's repr, whose quotes change with the
-    text and which doubles backslashes and shows ``None`` for nothing."""
-    return f'"{clean(str(text), limit)}"'
+    text and which doubles backslashes and shows ``None`` for nothing. Control characters
+    are shown escaped (``\\x00``), so that the message says what is wrong with it."""
+    visible = _CONTROL.sub(_escaped, str(text))
+    return f'"{clean(visible, limit)}"'
+
+
+def _escaped(found: re.Match[str]) -> str:
+    """A control character as a message shows it: ``\\x00``, visible and harmless (a line
+    of ``\\x00\\x01`` was named ``""``, which said nothing of what was wrong)."""
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -40,10 +40,9 @@ def normalize_context_id(text: str) -> str:
     """
     match = _CONTEXT_ID.fullmatch(text.strip())
     if match is None:
-        shown = clean(text, 40)
         raise CheckError(
             ErrorKind.INVALID_CONTEXT,
-            f"{quoted(shown)} is not a context id (expected Cust followed by digits, e.g. Cust12345)",
+            f"{quoted(text, 40)} is not a context id (expected Cust followed by digits, e.g. Cust12345)",
         )
     return f"Cust{match.group(1)}"
 
