@@ -150,6 +150,36 @@ def needs_attention(row: TenantRow) -> bool:
     return severity is not Severity.OK or bool(row.state and row.state.running_mismatch)
 
 
+class WindowTally:
+    """The tenants maintenance windows cover, counted as the rows are compared: every
+    row is in a window through the nightly one, and counting them by window at 100,000
+    tenants (hashing a window for each row) held the event loop 110-150 ms at once. Rows
+    in a window share its object: a window is hashed once per run of rows in it."""
+
+    def __init__(self) -> None:
+        self.tenants: list[Tenant] = []
+        self.counts: Counter[Window] = Counter()
+        self._window: Window | None = None
+        self._run = 0
+
+    def add(self, tenant: Tenant, window: Window) -> None:
+        self.tenants.append(tenant)
+        if window is not self._window:
+            self._close_run()
+            self._window = window
+        self._run += 1
+
+    def covered(self) -> Counter[Window]:
+        """Tenants by the window covering them."""
+        self._close_run()
+        return self.counts
+
+    def _close_run(self) -> None:
+        if self._window is not None:
+            self.counts[self._window] += self._run
+        self._window, self._run = None, 0
+
+
 @dataclass(slots=True)
 class TenantPart:
     """The per-tenant part of a snapshot."""
@@ -162,6 +192,9 @@ class TenantPart:
     #: Tenants whose last check got an answer that says IsRunning (up, as the history and
     #: the availability rules count it).
     up: int
+    #: The tenants a maintenance window covers, in the list's order, and how many each
+    #: window covers.
+    windows: WindowTally
 
 
 #: Rows compared per slice of :func:`tenant_part_slices`: 20 to 25 ms on a loaded machine
@@ -183,6 +216,7 @@ def tenant_part_slices(
     kept = exposition.lines()
     keys: list[str] = []
     changed: list[TenantFacts] = []
+    windows = WindowTally()
     up = 0
     for start in range(0, len(listed), SLICE_ROWS):
         for key in listed[start : start + SLICE_ROWS]:
@@ -190,6 +224,8 @@ def tenant_part_slices(
             if row is None:
                 continue  # removed since the slice before
             keys.append(key)
+            if row.window is not None:
+                windows.add(row.tenant, row.window)
             last, state = row.last, row.state
             if last is not None and last.error is None and state is not None and state.is_running:
                 up += 1
@@ -199,7 +235,7 @@ def tenant_part_slices(
                 else:
                     changed.append(facts_of(row))
         yield
-    return TenantPart(keys, changed, up)
+    return TenantPart(keys, changed, up, windows)
 
 
 def shows_the_same(lines: TenantLines | None, row: TenantRow) -> bool:
@@ -282,27 +318,19 @@ def take_snapshot(
     pushed: Counter[str] | None = None,
     tenants: TenantPart | None = None,
 ) -> MetricsSnapshot:
-    """Copy what the scrape needs: the list, and the rows changed since the exposition
-    last formatted them (``tenants``, gathered beforehand a slice at a time by the
-    server; here in one go when not given). Runs on the event loop, so it compares
-    revisions and counts tenants per version (a pass over the rows: about a millisecond
-    per 5,000)."""
+    """Copy what the scrape needs: the list, the rows changed since the exposition last
+    formatted them and the tenants in a maintenance window (``tenants``, gathered
+    beforehand a slice at a time by the server; here in one go when not given). Runs on
+    the event loop."""
     _, content_type = choose_encoder(accept or "")
-    rows = watcher.model.rows
     if tenants is None:
         tenants = tenant_part(watcher, exposition)
     keys, changed = tenants.keys, tenants.changed
     open_windows = watcher.session.maintenance.open
-    in_window: list[Tenant] = []
-    covered: Counter[Window] = Counter()
-    if open_windows:
-        for row in rows.values():
-            if row.window is not None:
-                in_window.append(row.tenant)
-                covered[row.window] += 1
+    covered = tenants.windows.covered()
     return MetricsSnapshot(
         windows=tuple((window, covered[window]) for window in open_windows),
-        in_window=tuple(in_window),
+        in_window=tuple(tenants.windows.tenants) if open_windows else (),
         keys=keys,
         changed=changed,
         content_type=content_type,
