@@ -577,3 +577,28 @@ def test_the_window_tally_counts_windows_that_are_equal_as_one() -> None:
     assert tally.covered() == {first: 4, other: 2}
     assert tally.tenants == TENANTS[:6]
 
+
+def test_a_window_opening_over_every_row_makes_their_json_only_when_asked(monkeypatch) -> None:
+    """The nightly window opens and closes over every tenant: with nobody listening, the
+    rows' JSON for the event stream is made as a result's is (when a client asks, or in
+    the background), not all at once on the loop (100,000 rows: seconds)."""
+    clock = FakeClock()  # 09:30
+    watcher = idle_watcher(TENANTS, clock=clock, maintenance=window_plan(time(10)))
+    for tenant in TENANTS:
+        watcher.record(ok(tenant))
+    start = watcher.hub.seq
+    made = []
+    original = watcher_module.RowText.made.__func__
+    monkeypatch.setattr(
+        watcher_module.RowText,
+        "made",
+        classmethod(lambda cls, row, marks: made.append(row) or original(cls, row, marks)),
+    )
+    clock.advance(3600)  # 10:30: open over every tenant
+    watcher.session.look_at_windows()
+    assert made == []
+    missed = watcher.hub.subscribe(last_event_id=start)  # a client back after a blip
+    rows = [json.loads(event.data) for event in missed._pending if event.kind == "result"]
+    assert sorted(row["key"] for row in rows) == sorted(tenant.key for tenant in TENANTS)
+    assert all(row["maintenance"]["name"] == "deploy" for row in rows)
+    assert [event.kind for event in missed._pending][-1] == "maintenance"
