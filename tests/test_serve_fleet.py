@@ -14,7 +14,6 @@ import itertools
 import json
 import sys
 import weakref
-
 from datetime import UTC, time
 
 import pytest
