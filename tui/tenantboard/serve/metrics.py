@@ -197,10 +197,12 @@ class TenantPart:
     windows: WindowTally
 
 
-#: Rows compared per slice of :func:`tenant_part_slices`: 20 to 25 ms on a loaded machine
-#: (25,000 rows a slice held the loop 60 to 75 ms, sampled in-process at 100,000 tenants;
-#: each slice waits for a turn of the event loop, 10 to 30 ms while checks run back to back).
-SLICE_ROWS = 8_000
+#: Rows compared per slice of :func:`tenant_part_slices`: 10 to 12 ms on a loaded machine
+#: (25,000 rows a slice held the loop 60 to 75 ms, sampled in-process at 100,000 tenants,
+#: and 8,000 rows 20 to 25 ms, which with the rest of a busy turn of the loop came to 45
+#: ms; each slice waits for a turn of the event loop, 10 to 30 ms while checks run back to
+#: back).
+SLICE_ROWS = 4_000
 
 
 def tenant_part_slices(
