@@ -316,7 +316,7 @@ KEEP_EVERY = 0.1
 KEEP_ROWS = 100
 #: Once none waits, the rows left are made KEEP_REST seconds apart, as many as
 #: KEEP_SLICE_SECONDS allows (a fifth of the loop at most): the 75,000 rows a first pass of
-#: 100,000 tenants leaves are made in the 15-30 s after it, not the 75 s at 1,000 a second
+#: 100,000 tenants leaves are made in the 15-40 s after it, not the 75 s at 1,000 a second
 #: (a snapshot asked for meanwhile made them itself: 4.5-8 s). Either way no turn of the
 #: loop spends more than KEEP_SLICE_SECONDS on them.
 KEEP_SLICE_SECONDS = 0.005
