@@ -150,6 +150,36 @@ def needs_attention(row: TenantRow) -> bool:
     return severity is not Severity.OK or bool(row.state and row.state.running_mismatch)
 
 
+class WindowTally:
+    """The tenants maintenance windows cover, counted as the rows are compared: every
+    row is in a window through the nightly one, and counting them by window at 100,000
+    tenants (hashing a window for each row) held the event loop 110-150 ms at once. Rows
+    in a window share its object: a window is hashed once per run of rows in it."""
+
+    def __init__(self) -> None:
+        self.tenants: list[Tenant] = []
+        self.counts: Counter[Window] = Counter()
+        self._window: Window | None = None
+        self._run = 0
+
+    def add(self, tenant: Tenant, window: Window) -> None:
+        self.tenants.append(tenant)
+        if window is not self._window:
+            self._close_run()
+            self._window = window
+        self._run += 1
+
+    def covered(self) -> Counter[Window]:
+        """Tenants by the window covering them."""
+        self._close_run()
+        return self.counts
+
+    def _close_run(self) -> None:
+        if self._window is not None:
+            self.counts[self._window] += self._run
+        self._window, self._run = None, 0
+
+
 @dataclass(slots=True)
 class TenantPart:
     """The per-tenant part of a snapshot."""
@@ -162,12 +192,17 @@ class TenantPart:
     #: Tenants whose last check got an answer that says IsRunning (up, as the history and
     #: the availability rules count it).
     up: int
+    #: The tenants a maintenance window covers, in the list's order, and how many each
+    #: window covers.
+    windows: WindowTally
 
 
-#: Rows compared per slice of :func:`tenant_part_slices`: 20 to 25 ms on a loaded machine
-#: (25,000 rows a slice held the loop 60 to 75 ms, sampled in-process at 100,000 tenants;
-#: each slice waits for a turn of the event loop, 10 to 30 ms while checks run back to back).
-SLICE_ROWS = 8_000
+#: Rows compared per slice of :func:`tenant_part_slices`: 10 to 12 ms on a loaded machine
+#: (25,000 rows a slice held the loop 60 to 75 ms, sampled in-process at 100,000 tenants,
+#: and 8,000 rows 20 to 25 ms, which with the rest of a busy turn of the loop came to 45
+#: ms; each slice waits for a turn of the event loop, 10 to 30 ms while checks run back to
+#: back).
+SLICE_ROWS = 4_000
 
 
 def tenant_part_slices(
@@ -183,6 +218,7 @@ def tenant_part_slices(
     kept = exposition.lines()
     keys: list[str] = []
     changed: list[TenantFacts] = []
+    windows = WindowTally()
     up = 0
     for start in range(0, len(listed), SLICE_ROWS):
         for key in listed[start : start + SLICE_ROWS]:
@@ -190,6 +226,8 @@ def tenant_part_slices(
             if row is None:
                 continue  # removed since the slice before
             keys.append(key)
+            if row.window is not None:
+                windows.add(row.tenant, row.window)
             last, state = row.last, row.state
             if last is not None and last.error is None and state is not None and state.is_running:
                 up += 1
@@ -199,7 +237,7 @@ def tenant_part_slices(
                 else:
                     changed.append(facts_of(row))
         yield
-    return TenantPart(keys, changed, up)
+    return TenantPart(keys, changed, up, windows)
 
 
 def shows_the_same(lines: TenantLines | None, row: TenantRow) -> bool:
@@ -285,27 +323,19 @@ def take_snapshot(
     pushed: Counter[str] | None = None,
     tenants: TenantPart | None = None,
 ) -> MetricsSnapshot:
-    """Copy what the scrape needs: the list, and the rows changed since the exposition
-    last formatted them (``tenants``, gathered beforehand a slice at a time by the
-    server; here in one go when not given). Runs on the event loop, so it compares
-    revisions and counts tenants per version (a pass over the rows: about a millisecond
-    per 5,000)."""
+    """Copy what the scrape needs: the list, the rows changed since the exposition last
+    formatted them and the tenants in a maintenance window (``tenants``, gathered
+    beforehand a slice at a time by the server; here in one go when not given). Runs on
+    the event loop."""
     encoder, content_type = choose_encoder(accept or "")
-    rows = watcher.model.rows
     if tenants is None:
         tenants = tenant_part(watcher, exposition)
     keys, changed = tenants.keys, tenants.changed
     open_windows = watcher.session.maintenance.open
-    in_window: list[Tenant] = []
-    covered: Counter[Window] = Counter()
-    if open_windows:
-        for row in rows.values():
-            if row.window is not None:
-                in_window.append(row.tenant)
-                covered[row.window] += 1
+    covered = tenants.windows.covered()
     return MetricsSnapshot(
         windows=tuple((window, covered[window]) for window in open_windows),
-        in_window=tuple(in_window),
+        in_window=tuple(tenants.windows.tenants) if open_windows else (),
         keys=keys,
         changed=changed,
         content_type=content_type,
@@ -502,7 +532,7 @@ def tenant_line_parts(facts: TenantFacts) -> LineParts:
     context_id = _label_value(tenant.context_id)
     env = _label_value(tenant.env)
     label = _label_value(tenant.label)
-    labels = f'context_id="{context_id}",env="{env}",label="{label}"'.encode()
+    labels = _labels(context_id, env, label)
     values = [b""] * len(SAMPLE_NAMES)
     for index, value in tenant_samples(facts):
         if index == INFO:  # labels sorted by name, as the library writes them
@@ -514,6 +544,18 @@ def tenant_line_parts(facts: TenantFacts) -> LineParts:
         else:
             values[index] = _shared(f"}} {floatToGoString(value)}\n".encode())
     return LineParts(labels, tuple(values))
+
+
+def tenant_labels(tenant: Tenant) -> bytes:
+    """A tenant's labels as every per-tenant line writes them, between the braces."""
+    return _labels(
+        _label_value(tenant.context_id), _label_value(tenant.env), _label_value(tenant.label)
+    )
+
+
+def _labels(context_id: str, env: str, label: str) -> bytes:
+    """The labels of a tenant's lines from its escaped label values."""
+    return f'context_id="{context_id}",env="{env}",label="{label}"'.encode()
 
 
 def tenant_lines(facts: TenantFacts) -> tuple[str, ...]:
@@ -633,14 +675,7 @@ class OverallCollector(Collector):
             open_now.add_metric(names, 1)
             ends.add_metric(names, window.closes.timestamp())
             tenants.add_metric(names, count)
-        covered = GaugeMetricFamily(
-            "tenantboard_tenant_in_maintenance",
-            "1 for each tenant a maintenance window covers now: its changes are planned.",
-            labels=TENANT_LABELS,
-        )
-        for tenant in snap.in_window:
-            covered.add_metric([tenant.context_id, tenant.env, tenant.label], 1)
-        yield from (open_now, ends, tenants, covered)
+        yield from (open_now, ends, tenants)
 
     @staticmethod
     def _group_families(snap: MetricsSnapshot) -> Iterator[Metric]:
@@ -867,7 +902,29 @@ class Exposition:
                     piece = b"".join(pieces)
                 if piece:
                     yield piece
+        yield from self._in_window_pieces(snapshot.in_window, encoder)
         yield _encode(encoder, OverallCollector(snapshot, complete=self.complete)).encode()
+
+    def _in_window_pieces(
+        self, tenants: tuple[Tenant, ...], encoder: Callable[[CollectorRegistry], bytes]
+    ) -> Iterator[bytes]:
+        """``tenantboard_tenant_in_maintenance``, written as the per-tenant lines are (with
+        the labels they keep): every tenant is in the nightly window, and 100,000 samples
+        through prometheus_client took the worker thread half a second of the interpreter
+        (the event loop waits for it between its own system calls) and left 100,000
+        objects a scrape for the garbage collector."""
+        yield "".join(_headers(_encode(encoder, _InMaintenanceHeader()))).encode()
+        lines = self._lines
+        for start in range(0, len(tenants), PIECE_TENANTS):
+            pieces: list[bytes] = []
+            for tenant in tenants[start : start + PIECE_TENANTS]:
+                kept = lines.get(tenant.key)
+                if kept is not None and kept.parts is not None and kept.tenant is tenant:
+                    labels = kept.parts.labels
+                else:
+                    labels = tenant_labels(tenant)
+                pieces += (IN_MAINTENANCE_OPENING, labels, b"} 1.0\n")
+            yield b"".join(pieces)
 
     def _update(self, snapshot: MetricsSnapshot) -> None:
         lines, revisions = self._lines, self._revisions
@@ -902,6 +959,22 @@ class Exposition:
                     entry = lines[key] = TenantLines.of(entry.facts)
                 shown.append(entry)
         return shown
+
+
+IN_MAINTENANCE = "tenantboard_tenant_in_maintenance"
+IN_MAINTENANCE_OPENING = f"{IN_MAINTENANCE}{{".encode()
+
+
+class _InMaintenanceHeader(Collector):
+    """The in-maintenance family with no samples: its HELP and TYPE lines (the lines are
+    :meth:`Exposition._in_window_pieces`)."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            IN_MAINTENANCE,
+            "1 for each tenant a maintenance window covers now: its changes are planned.",
+            labels=TENANT_LABELS,
+        )
 
 
 def _encode(encoder: Callable[[CollectorRegistry], bytes], collector: Collector) -> str:

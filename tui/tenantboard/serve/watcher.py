@@ -28,7 +28,7 @@ from tenantboard.clock import utc_iso
 from tenantboard.engine import CheckResult
 from tenantboard.eventlog import LoggedEvent
 from tenantboard.humanize import GLYPHS, SEVERITY_WORDS, host_of
-from tenantboard.rows import BoardModel, TenantRow, bucket_severity
+from tenantboard.rows import PENDING_BUCKET, BoardModel, TenantRow, bucket_severity
 from tenantboard.sanitize import clean, quoted
 from tenantboard.session import Session
 from tenantboard.session_changes import (
@@ -45,7 +45,7 @@ from tenantboard.session_changes import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from tenantboard.history.db import Mark
 
@@ -309,16 +309,22 @@ def unpack(packed: bytes) -> bytes:
     return zlib.decompressobj(_WINDOW_BITS, ROW_DICTIONARY).decompress(packed)
 
 
-#: Every KEEP_EVERY seconds, the JSON of up to KEEP_ROWS rows changed while nobody listened
-#: is made (about 25 µs each: 1,000 rows a second, 2.5 % of a core at most): every change
-#: of a 2-minute cadence at 100,000 tenants, a third of a first pass's (the rest is made
-#: in the minute after it, or by a snapshot asked for before).
-KEEP_EVERY = 0.25
-KEEP_ROWS = 250
+#: While tenants wait for their first check, every KEEP_EVERY seconds the JSON of up to
+#: KEEP_ROWS rows changed while nobody listened is made (about 35 µs each: 1,000 rows a
+#: second, 3.5 % of a core at most), so that the first pass spends its CPU on the checks.
+KEEP_EVERY = 0.1
+KEEP_ROWS = 100
+#: Once none waits, the rows left are made KEEP_REST seconds apart, as many as
+#: KEEP_SLICE_SECONDS allows (a fifth of the loop at most): the 75,000 rows a first pass of
+#: 100,000 tenants leaves are made in the 15-40 s after it, not the 75 s at 1,000 a second
+#: (a snapshot asked for meanwhile made them itself: 4.5-8 s). Either way no turn of the
+#: loop spends more than KEEP_SLICE_SECONDS on them.
+KEEP_SLICE_SECONDS = 0.005
+KEEP_REST = 0.02
 
 #: Rows whose kept JSON is mended for their new uptime per turn of the event loop (about
-#: 12 µs each: under 20 ms a turn).
-MEND_SLICE = 1500
+#: 12 µs each: under 10 ms a turn, with the rest of a busy turn under 50 ms).
+MEND_SLICE = 750
 
 
 class RowText(NamedTuple):
@@ -454,15 +460,13 @@ class Watcher:
             case OutageChanged(outage=outage, held=held):
                 # First the outage, so a follower holds the rows that come after it.
                 self.hub.publish("outage", outage.as_json())
-                for row in held:  # failed in it before it was told: stale, not an error
-                    self.hub.publish("result", self.row_bytes(row))
+                self._publish_rows(held)  # failed in it before it was told: stale, not an error
                 self.revision += 1
             case MarksChanged(keys=keys):
-                for key in keys:  # who and until when show in the row, not only the kind
-                    row = self.model.rows.get(key)
-                    if row is not None:
-                        row.bump()
-                        self.hub.publish("result", self.row_bytes(row))  # attached boards
+                marked = [row for key in keys if (row := self.model.rows.get(key)) is not None]
+                for row in marked:  # who and until when show in the row, not only the kind
+                    row.bump()
+                self._publish_rows(marked)  # attached boards
                 self.revision += 1
             case FileStatus():  # attached boards say it as the server's file's problem
                 self.revision += 1
@@ -473,11 +477,20 @@ class Watcher:
                     self._mend_uptimes(changed)
             case MaintenanceChanged(keys=keys):
                 self.revision += 1
-                for key in keys:
-                    row = self.model.rows.get(key)
-                    if row is not None:
-                        self.hub.publish("result", self.row_bytes(row))
+                rows = self.model.rows
+                self._publish_rows(rows[key] for key in keys if key in rows)
                 self.hub.publish("maintenance", {"open": self.open_windows_json()})
+
+    def _publish_rows(self, rows: Iterable[TenantRow]) -> None:
+        """Each row as a ``result`` event, its JSON made as a result's is: at once for
+        those listening, else when a client asks or in the background. The nightly
+        window's opening and closing change every row: 100,000 rows' JSON made at once
+        held the event loop for seconds."""
+        listened = bool(self.hub.subscribers)
+        for row in rows:
+            self.hub.publish("result", partial(self._streamed_row, row))
+            if not listened:
+                self._unmade[row.tenant.key] = None
 
     async def run(self) -> None:
         """Check and watch the file until cancelled (the session's run)."""
@@ -493,15 +506,27 @@ class Watcher:
     async def _keep_texts(self) -> None:
         """Make the JSON of rows that changed with nobody listening, a few at a time: a
         snapshot then finds them made, and a first pass of 100,000 tenants spends its CPU
-        on the checks (the rows it leaves are made in the minute after it)."""
+        on the checks (the rows it leaves are made in the seconds after it)."""
         while True:
-            await asyncio.sleep(KEEP_EVERY)
-            rows = self.model.rows
-            for _ in range(min(KEEP_ROWS, len(self._unmade))):
-                key, _ = self._unmade.popitem()  # the newest: O(1), where the oldest is not
-                row = rows.get(key)
-                if row is not None:
-                    self._texts_of(row)
+            if self._unmade and not self.model.counts.get(PENDING_BUCKET):
+                self._make_unmade(len(self._unmade))
+                await asyncio.sleep(KEEP_REST)
+            else:
+                await asyncio.sleep(KEEP_EVERY)
+                self._make_unmade(KEEP_ROWS)
+
+    def _make_unmade(self, most: int) -> None:
+        """Make up to ``most`` rows not made yet, the newest first, for at most
+        :data:`KEEP_SLICE_SECONDS`."""
+        rows, unmade = self.model.rows, self._unmade
+        until = time.perf_counter() + KEEP_SLICE_SECONDS
+        for _ in range(min(most, len(unmade))):
+            key, _ = unmade.popitem()  # the newest: O(1), where the oldest is not
+            row = rows.get(key)
+            if row is not None:
+                self._texts_of(row)
+            if time.perf_counter() >= until:
+                return
 
     # -- views ---------------------------------------------------------------------------
 
@@ -644,9 +669,10 @@ class Watcher:
 #: A streamed answer's piece holds at most this many rows, and is cut sooner once making it
 #: took this long: between pieces the event loop runs (checks, other requests). Each
 #: piece waits for a turn of the loop, 10 to 30 ms while checks run back to back: pieces
-#: of 5 ms made the snapshot of 100,000 tenants take up to 4.5 s.
+#: of 5 ms made the snapshot of 100,000 tenants take up to 4.5 s; pieces of 20 ms, with
+#: the rest of a turn, held the loop 50-80 ms.
 PIECE_ROWS = 20_000
-PIECE_SECONDS = 0.02
+PIECE_SECONDS = 0.01
 
 
 def slices(keys: list[str], encode: Callable[[str], tuple[bytes, ...] | None]) -> Iterator[bytes]:
