@@ -260,15 +260,21 @@ async def test_one_tenant_is_one_tenant_in_the_header(clock) -> None:
         assert " 1 tenant " in app.board.summary.render().plain
 
 
+def board_on_a_file(clock, tmp_path, *context_ids: str):  # type: ignore[no-untyped-def]
+    """A board on a tenant file (tenants.toml in ``tmp_path``) listing ``context_ids``:
+    (its path, the board)."""
+    path = tmp_path / "tenants.toml"
+    path.write_text("".join(f'[[tenants]]\ncontext_id = "{cid}"\n' for cid in context_ids))
+    store = TenantStore(path)
+    return path, make_board(clock, store.load().tenants, store=store)
+
+
 async def test_a_broken_file_is_on_the_change_line_until_it_is_readable_again(
     clock, tmp_path
 ) -> None:
     """What stays true until it is not is state, not a notice: it leads the change line
     (the event log open or not) and goes when the file can be read again."""
-    path = tmp_path / "tenants.toml"
-    path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n')
-    store = TenantStore(path)
-    app = make_board(clock, store.load().tenants, store=store)
+    path, app = board_on_a_file(clock, tmp_path, "Cust1001")
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
         await pilot.press("l")  # the event log open: the change line steps aside for it
@@ -289,10 +295,7 @@ async def test_a_broken_file_is_on_the_change_line_until_it_is_readable_again(
 async def test_a_broken_files_reason_is_read_whole_at_80_columns(clock, tmp_path) -> None:
     """Why the file cannot be read (its line and what is wrong there) is what the operator
     needs to fix it: at 80x24 the change line wraps it, whole, above the newest change."""
-    path = tmp_path / "tenants.toml"
-    path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n')
-    store = TenantStore(path)
-    app = make_board(clock, store.load().tenants, store=store)
+    path, app = board_on_a_file(clock, tmp_path, "Cust1001")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle_board(pilot, app)
         line = app.query_one(ChangeLine)
@@ -409,10 +412,7 @@ async def test_copy_the_context_id_and_endpoint_and_open_the_endpoint(clock) -> 
 
 
 async def test_a_deleted_tenant_file_keeps_the_list_and_its_history(clock, tmp_path) -> None:
-    path = tmp_path / "tenants.toml"
-    path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1008"\n')
-    store = TenantStore(path)
-    app = make_board(clock, store.load().tenants, store=store)
+    path, app = board_on_a_file(clock, tmp_path, "Cust1001", "Cust1008")
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
         row = app.board.model.rows["online:Cust1001"]
@@ -435,10 +435,7 @@ async def test_no_tenant_is_added_while_the_tenant_file_is_gone(clock, tmp_path)
     (and the header still said it was kept)."""
     from tenantboard.files import FileError
 
-    path = tmp_path / "tenants.toml"
-    path.write_text('[[tenants]]\ncontext_id = "Cust1001"\n[[tenants]]\ncontext_id = "Cust1008"\n')
-    store = TenantStore(path)
-    app = make_board(clock, store.load().tenants, store=store)
+    path, app = board_on_a_file(clock, tmp_path, "Cust1001", "Cust1008")
     async with app.run_test(size=(120, 30)) as pilot:
         await settle_board(pilot, app)
         moved = path.rename(tmp_path / "tenants.moved")
@@ -451,7 +448,8 @@ async def test_no_tenant_is_added_while_the_tenant_file_is_gone(clock, tmp_path)
         moved.rename(path)
         await app.session.look_at_file()
         await app.session.change_list("add", make_tenant("Cust55", "online"))
-        assert [t.context_id for t in store.load().tenants] == ["Cust1001", "Cust1008", "Cust55"]
+        listed = TenantStore(path).load().tenants
+        assert [t.context_id for t in listed] == ["Cust1001", "Cust1008", "Cust55"]
 
 
 def test_the_first_add_begins_the_tenant_file(tmp_path) -> None:
