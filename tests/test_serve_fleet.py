@@ -507,6 +507,19 @@ async def test_the_minutes_uptime_read_gives_its_rows_their_figures_a_slice_a_tu
         await asyncio.to_thread(session.writer.close)
 
 
+async def rows_made_by_the_keeper(monkeypatch, watcher, *, turns: int) -> list:  # type: ignore[no-untyped-def]
+    """The watcher's background keeper let run for ``turns`` turns of the loop: the turn
+    in which each row's JSON was made."""
+    loop_turns = LoopTurns()
+    made = record_turns(monkeypatch, watcher_module.RowText, "made", loop_turns)
+    async with loop_turns:
+        keeping = asyncio.create_task(watcher._keep_texts())
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        keeping.cancel()
+    return made
+
+
 async def test_rows_changed_with_nobody_listening_are_made_a_few_at_a_time(monkeypatch) -> None:
     """The rows a pass changed while nobody listened are made in the background, so the
     snapshot after it finds them made (it made 100,000 rows, 5 s, on the loop): while
@@ -518,13 +531,7 @@ async def test_rows_changed_with_nobody_listening_are_made_a_few_at_a_time(monke
     for tenant in TENANTS:
         watcher.record(ok(tenant))
     assert watcher._texts == {}
-    turns = LoopTurns()
-    made = record_turns(monkeypatch, watcher_module.RowText, "made", turns)
-    async with turns:
-        keeping = asyncio.create_task(watcher._keep_texts())
-        for _ in range(10):
-            await asyncio.sleep(0)
-        keeping.cancel()
+    made = await rows_made_by_the_keeper(monkeypatch, watcher, turns=10)
     assert len(made) == len(TENANTS)
     assert sorted(Counter(made).values()) == [100, 100, 100]  # 100 a turn
     rows = watcher.model.rows
@@ -638,11 +645,5 @@ async def test_the_rows_made_in_the_background_stop_at_their_time_a_turn(monkeyp
     watcher = idle_watcher([*TENANTS[:20], Tenant("Waiting", "online", "not checked yet")])
     for tenant in TENANTS[:20]:
         watcher.record(ok(tenant))
-    turns = LoopTurns()
-    made = record_turns(monkeypatch, watcher_module.RowText, "made", turns)
-    async with turns:
-        keeping = asyncio.create_task(watcher._keep_texts())
-        for _ in range(100):
-            await asyncio.sleep(0)
-        keeping.cancel()
+    made = await rows_made_by_the_keeper(monkeypatch, watcher, turns=100)
     assert len(made) == 20 and max(Counter(made).values()) == 1
