@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -395,6 +396,31 @@ def test_the_header_says_the_view_in_fewer_words_where_that_makes_it_fit() -> No
     assert header_line(counts, status, activity, 60).plain == (
         " ✖1 ✔2  3 tenants (by host)" + " " * 12 + "⟳ 0 in flight  09:30 "
     )
+
+
+async def test_an_open_maintenance_window_leaves_room_for_the_rest_at_80_columns(
+    clock: FakeClock,
+) -> None:
+    """The window's whole name ate the 80-column header: "... until 02:00  9 tenant…", the
+    view, the checks in flight and the clock never shown."""
+    from tenantboard.maintenance import Scope
+
+    app = make_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await app.session.start_window(
+            Scope(), timedelta(hours=2), "SuperOffice app-pool recycle (nightly)"
+        )
+        app.board.update_summary()
+        header = app.board.summary.render().plain
+        assert "⚒ maintenance until 11:30  22 tenants" in header
+        assert header.rstrip().endswith("⟳ 0 in flight  09:30")
+    async with make_board(clock).run_test(size=(200, 24)) as pilot:
+        board = pilot.app.board
+        await settle_board(pilot, pilot.app)
+        await pilot.app.session.start_window(Scope(), timedelta(hours=2), "deploy")
+        board.update_summary()
+        assert "maintenance: deploy until 11:30" in board.summary.render().plain
 
 
 # -- pop-ups ----------------------------------------------------------------------------------

@@ -569,12 +569,16 @@ class MaintenanceWatch:
         return any(window.scope.needs_host for window in self.open)
 
 
-def header_text(windows: Sequence[Window], now: datetime) -> str:
+def header_text(windows: Sequence[Window], now: datetime, *, compact: bool = False) -> str:
     """The board's header: ``maintenance: SuperOffice weekly maintenance until Sun 06:00
-    (+1 more)``; empty when none is open."""
+    (+1 more)``; ``compact`` (80 columns) without the name: ``maintenance until Sun 06:00
+    (+1)``, so that the tenants, the view and the clock still fit. Empty when none is open."""
     if not windows:
         return ""
     first = windows[0]
+    if compact:
+        more = f" (+{len(windows) - 1})" if len(windows) > 1 else ""
+        return f"maintenance {first.until_text(now)}{more}"
     more = f" (+{len(windows) - 1} more)" if len(windows) > 1 else ""
     return f"maintenance: {first.name} {first.until_text(now)}{more}"
 

@@ -562,7 +562,9 @@ class BoardScreen(
                 note=self._view_note(compact=compact),
                 alarm=monitor.outage.headline if monitor.outage is not None else "",
                 paused=monitor.paused,
-                planned=header_text(self.session.maintenance.open, self.clock.wall()),
+                planned=header_text(
+                    self.session.maintenance.open, self.clock.wall(), compact=compact
+                ),
             )
             for compact in (False, True)
         )
