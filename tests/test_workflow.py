@@ -97,6 +97,26 @@ async def test_add_validates_as_you_type_saves_at_once_and_checks_the_new_tenant
     assert TenantStore(store.path).load().tenants[-1] == Tenant("Cust1008", "sod", "Litware (dev)")
 
 
+async def test_keys_typed_fast_after_tab_go_to_the_next_field(
+    store: TenantStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Typed faster than the board draws (or pasted by a terminal as keys), the text after
+    Tab went to the field before it: "Cust7", Tab, Tab, "Acme" put "Cust7Acme" in the
+    context id."""
+    from textual import events
+
+    app = board_on(store, clock, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("a")
+        burst = [*"Cust7", "tab", "tab", *"Acme", "tab", *"gold"]
+        for key in burst:  # all queued at once, as a terminal delivers a burst
+            app.post_message(events.Key(key, key if len(key) == 1 else "\t"))
+        await until(pilot, lambda: form(app).query_one("#tags").value == "gold")
+        fields = {name: form(app).query_one(f"#{name}").value for name in ("context-id", "label")}
+        assert fields == {"context-id": "Cust7", "label": "Acme"}
+
+
 async def test_an_add_the_file_refuses_keeps_the_form_and_what_was_typed(
     store, clock, tmp_path
 ) -> None:

@@ -57,7 +57,14 @@ class TenantForm(ModalScreen[Tenant | None]):
     StoreError when the file cannot be written): refused, it stays open with what was typed,
     the field at fault marked and focused and the reason under the fields."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="form.cancel", priority=True)]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="form.cancel", priority=True),
+        # Priority: Textual checks other bindings only once the focused field has declined
+        # the key, after the keys typed behind it went to that field ("Cust7", Tab, "Acme"
+        # typed fast, or pasted, put "Cust7Acme" in the context id).
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
+    ]
 
     def __init__(
         self,
