@@ -223,11 +223,28 @@ def server_row(row: dict[str, Any], tenant: Tenant) -> ServerRow:
     return ServerRow(tenant.key, tuple(marks), uptime, _window(row.get("maintenance")))
 
 
-def _window(data: Any) -> Window | None:
-    try:
-        return Window.from_json(data) if data is not None else None
-    except ValueError:
-        return None
+class _LastWindow:
+    """The window last read, and the JSON it was read from: every row a window covers
+    names it (SuperOffice's nightly window: all 100,000 of them), and it is read once,
+    one object for them all, while the rows that name it come one after another."""
+
+    def __init__(self) -> None:
+        self._data: Any = None
+        self._window: Window | None = None
+
+    def read(self, data: Any) -> Window | None:
+        if data is None:
+            return None
+        if data != self._data:
+            try:
+                window = Window.from_json(data)
+            except ValueError:
+                return None
+            self._data, self._window = data, window
+        return self._window
+
+
+_window = _LastWindow().read
 
 
 def server_outage(data: Any) -> Outage | None:
