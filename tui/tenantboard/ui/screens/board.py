@@ -297,7 +297,8 @@ class BoardScreen(
             case ServerStatus(message=message, connected=connected, refused=refused):
                 if refused:
                     self.server_refused(message)
-                elif connected:
+                elif connected:  # (the server's snapshot is in: its rows are here to stay)
+                    self.pacing.collector.settle()
                     self.notify(message, timeout=4, markup=False)
                 self.standing_problem("server", "" if connected else message)
 
