@@ -11,7 +11,14 @@ import pytest
 
 from tenantboard.answers import State
 from tenantboard.cli import main
-from tenantboard.remote import AttachTarget, SnapshotReader, server_events, server_row
+from tenantboard.remote import (
+    AttachTarget,
+    EventBacklog,
+    ServerEvent,
+    SnapshotReader,
+    server_events,
+    server_row,
+)
 from tenantboard.session_changes import ListChanged, ResultsApplied, ServerStatus
 from tenantboard.tenant import Tenant
 
@@ -644,14 +651,40 @@ async def test_a_busy_server_is_followed_without_reading_its_snapshot_again(
     the board would have read the snapshot again, and again, never catching up."""
     server = fleet_server
     server.watcher.hub.recent = deque(maxlen=8)  # a busy server keeps few events
-    transport = BusyServer(server, checks=20)
+    transport = BusyServer(server, checks=150)  # (more than one packed batch of them)
     app = make_board(clock, [], attach=AttachTarget.parse(server.url), transport=transport)
     async with app.run_test(size=(160, 30)) as pilot:
-        await until(pilot, lambda: state_of(app, FLEET[19].key) == "Suspended", tries=1000)
+        await until(pilot, lambda: state_of(app, FLEET[149].key) == "Suspended", tries=1000)
         await until(pilot, lambda: state_of(app, FLEET[-1].key) == "Running", tries=1000)
         await pilot.pause(0.3)
         assert transport.snapshots == 1
         assert app.session.feed is not None and app.session.feed.connected
+
+
+async def test_events_waiting_for_the_board_come_out_each_once_in_order() -> None:
+    """Events gathered faster than the board takes them (kept compressed in batches) come
+    out as they came, each once, whatever the taking between the gathering; the end of the
+    stream after them."""
+    backlog = EventBacklog()
+    sent = [
+        ServerEvent(number, "result", f'{{"key": "online:Cust{number}", "n": "✔"}}')
+        for number in range(1, 301)
+    ]
+    taken = []
+    for number, event in enumerate(sent):
+        backlog.put(event)
+        if number % 7 == 0 or number > 280:
+            taken.append(await backlog.get())
+    backlog.put(None)
+    assert len(backlog) == len(sent) - len(taken) + 1
+    while (event := await backlog.get()) is not None:
+        taken.append(event)
+    assert taken == sent and len(backlog) == 0
+    backlog.put(sent[0])
+    backlog.clear()
+    assert len(backlog) == 0
+    backlog.put(sent[1])
+    assert await backlog.get() == sent[1]
 
 
 async def test_the_servers_own_outage_shows_on_the_attached_board_as_a_local_one(clock) -> None:

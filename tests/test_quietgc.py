@@ -6,6 +6,24 @@ from tenantboard import quietgc
 from tenantboard.quietgc import QuietCollector
 
 
+def test_what_is_alive_once_settled_is_out_of_later_collections() -> None:
+    """An attached board's rows come after the board started: once the snapshot is in,
+    they are kept out of every later collection's sight, as the rows of a local board."""
+    collector = QuietCollector()
+    before = gc.get_freeze_count()
+    collector.settle()  # not started: nothing to do
+    assert gc.get_freeze_count() == before
+    collector.start()
+    try:
+        frozen = gc.get_freeze_count()
+        rows = [[number] for number in range(1000)]
+        collector.settle()
+        assert gc.get_freeze_count() >= frozen + len(rows)
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0
+
+
 def test_full_collections_wait_for_a_quiet_moment(monkeypatch) -> None:
     now = [1000.0]
     monkeypatch.setattr(quietgc.time, "monotonic", lambda: now[0])

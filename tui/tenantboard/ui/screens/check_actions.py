@@ -38,7 +38,7 @@ class CheckActions:
         key = self.table.cursor_key
         if key:
             self.session.recheck([key])
-            self._redraw_key(key)
+            self._redraw_keys({key})
             if self.monitor.paused:
                 self.notify(
                     "refreshing this tenant (paused: no automatic checks)", timeout=3, markup=False
