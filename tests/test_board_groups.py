@@ -133,3 +133,29 @@ async def test_the_maintenance_chooser_counts_the_tenants_shown_not_the_lines(
         assert isinstance(app.screen, ChooserScreen)
         texts = [text for _, text in app.screen.choices]
         assert f"the {model.shown} tenants shown" in texts, texts
+
+
+def test_a_group_line_too_wide_drops_whole_trailing_fields_never_cutting_a_number() -> None:
+    """At 80 columns ``… worst OfflineMaintenance  up 24h 100%`` was cut to ``up 24h 10``
+    (read as 10 %): a field that does not fit is left out whole, the host incident kept."""
+    from tenantboard.rows import GroupLine, TenantRow
+    from tenantboard.tenant import Tenant
+    from tenantboard.ui.widgets.table import group_line_text
+
+    row = TenantRow(Tenant("Cust1", "online", "Acme"), uptime_24h=1.0)
+    header = GroupLine(
+        "host",
+        ONLINE3,
+        ["online:Cust1"],
+        {"online:Cust1": row},
+        {"online:Cust1": "OfflineMaintenance"},
+    )
+
+    def line(note: str, width: int) -> str:
+        return "".join(group_line_text(header, note, width))
+
+    assert line("", 200) == f" ▾ {ONLINE3}  1 tenant  ▲ 1  worst OfflineMaintenance  up 24h 100%"
+    assert line("", 79) == f" ▾ {ONLINE3}  1 tenant  ▲ 1  worst OfflineMaintenance"
+    incident = "✖ host incident since 01:11"
+    assert line(incident, 79) == f" ▾ {ONLINE3}  1 tenant  ▲ 1  {incident}"
+    assert line("", 20) == f" ▾ {ONLINE3[:16]}…"
