@@ -159,3 +159,16 @@ def test_a_group_line_too_wide_drops_whole_trailing_fields_never_cutting_a_numbe
     incident = "✖ host incident since 01:11"
     assert line(incident, 79) == f" ▾ {ONLINE3}  1 tenant  ▲ 1  {incident}"
     assert line("", 20) == f" ▾ {ONLINE3[:16]}…"
+
+
+def test_the_filters_help_names_everything_the_filter_matches() -> None:
+    """The help said "context id, label, host or state": environment and version, matched
+    too, and the ``name:`` terms were missing from it."""
+    from tenantboard.rows import FIELD_FILTERS
+    from tenantboard.ui.screens.board_keys import BOARD_BINDINGS
+
+    help_text = next(b.tooltip for b in BOARD_BINDINGS if b.id == "filter")
+    for matched in ("context id", "label", "environment", "host", "state", "version"):
+        assert matched in help_text, matched
+    for name in FIELD_FILTERS:
+        assert f"{name}:" in help_text, name
