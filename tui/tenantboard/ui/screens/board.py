@@ -367,19 +367,20 @@ class BoardScreen(
         line.display = bool(line.problems) or (bool(line.text) and not self.log_panel.display)
 
     def _outage_changed(self, outage: Outage) -> None:
-        """The board's own network trouble: one alarm in the header while it lasts; the
-        session logs one event with its start and end."""
+        """The board's own network trouble: one alarm in the header and a standing problem
+        on the change line (whole, wrapped) while it lasts; the session logs one event with
+        its start and end."""
         if outage.ended is None:
-            text = Text(f" {outage.headline}; rows show what was last known", "bold")
+            self.standing_problem("outage", f"{outage.headline}; rows show what was last known")
         else:
-            text = Text(f" {outage.summary()}; re-checking every tenant")
+            self.standing_problem("outage", "")
+            self.change_line.show(Text(f" {outage.summary()}; re-checking every tenant"))
+            self._show_change_line()
             self.notify(
                 "reached SuperOffice again: every tenant is re-checked within a minute",
                 timeout=6,
                 markup=False,
             )
-        self.change_line.show(text)
-        self._show_change_line()
         self.update_summary()
         self.update_log()  # failures it held back are no longer the tenants'
         self.table.refresh()
