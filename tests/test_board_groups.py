@@ -172,3 +172,20 @@ def test_the_filters_help_names_everything_the_filter_matches() -> None:
         assert matched in help_text, matched
     for name in FIELD_FILTERS:
         assert f"{name}:" in help_text, name
+
+
+async def test_edit_or_remove_on_a_group_header_line_says_why_nothing_happens(
+    clock: FakeClock,
+) -> None:
+    app = fleet_board(clock, group_by="host")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle_board(pilot, app)
+        table = app.query_one(TenantTable)
+        table.move_cursor_to(0)
+        assert table.cursor_header is not None
+        for key, doing in (("e", "edit it"), ("delete", "remove it"), ("c", "copy its")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.board, key  # no form, no question
+            said = [n.message for n in app._notifications]
+            assert any("header line" in m and f"to {doing}" in m for m in said), said
