@@ -163,6 +163,7 @@ class BoardScreen(
         # shutting down and its widgets are already gone.
         self.summary = SummaryBar(id="summary")
         self.table = TenantTable(self.model, self.describe_times, self.group_note, id="table")
+        self._attached_hint(connected=False)
         #: The open host incidents, one line under the header while there are any.
         self.incident_line = IncidentLine(id="incidents")
         self.detail = DetailPane(id="detail")
@@ -297,8 +298,10 @@ class BoardScreen(
             case ServerStatus(message=message, connected=connected, refused=refused):
                 if refused:
                     self.server_refused(message)
-                elif connected:
-                    self.notify(message, timeout=4, markup=False)
+                else:
+                    self._attached_hint(connected)
+                    if connected:
+                        self.notify(message, timeout=4, markup=False)
                 self.standing_problem("server", "" if connected else message)
 
     def _rows_changed(self, rows: tuple[TenantRow, ...]) -> None:
@@ -350,6 +353,20 @@ class BoardScreen(
         self.table.empty_hint = message
         self.table.refresh()
         self.alert(message)
+
+    def _attached_hint(self, connected: bool) -> None:
+        """An attached board's list is the server's (``a`` is refused): its empty list says
+        whether the server has answered."""
+        target = self.session.config.attach
+        if target is None:
+            return
+        url = clean(target.url, 80)
+        self.table.empty_hint = (
+            f"The server's list is empty ({url}): tenants are added to its tenant file."
+            if connected
+            else f"Waiting for {url} to answer: its list shows here once it does."
+        )
+        self.table.refresh()
 
     def alert(self, message: str) -> None:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
