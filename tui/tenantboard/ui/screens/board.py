@@ -171,7 +171,7 @@ class BoardScreen(
         self.change_line = ChangeLine(id="changes")
         self.filter_line = FilterLine(
             self._filter_changed,
-            placeholder="filter: context id, label, host or state; host:NAME tag:NAME env: version:",
+            placeholder="filter: context id, label, env, host, state, version; host: tag: env: version:",
             id="filter",
             compact=True,
         )
