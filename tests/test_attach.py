@@ -921,3 +921,28 @@ def test_a_servers_incident_is_checked_before_the_board_believes_it() -> None:
     (found,) = reported_incidents({"incidents": [sent, {"host": 1}, "x"]})
     assert found.id == incident.id
     assert reported_incidents([sent]) == []
+
+
+async def test_an_attached_boards_empty_list_hint_never_offers_the_refused_a(clock) -> None:
+    """``a`` is refused on an attached board (the list is the server's), so the empty list
+    says what is true: waiting for a server that does not answer, or its list is empty."""
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    target = AttachTarget.parse("http://127.0.0.1:9")
+    app = make_board(clock, [], attach=target, transport=httpx.MockTransport(refused))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(
+            pilot, lambda: "lost http://127.0.0.1:9" in app.board.change_line.render().plain
+        )
+        hint = app.board.table.render_line(1).text
+        assert "Waiting for http://127.0.0.1:9" in hint and "press a" not in hint, hint
+
+    with ThreadedServer(idle_watcher([])) as server:
+        target = AttachTarget.parse(server.url)
+        app = make_board(clock, [], attach=target, transport=NoSuperOffice(server.url))
+        async with app.run_test(size=(160, 30)) as pilot:
+            await until(pilot, lambda: said(app, f"attached to {server.url}"), tries=500)
+            hint = app.board.table.render_line(1).text
+            assert "The server's list is empty" in hint and "press a" not in hint, hint

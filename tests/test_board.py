@@ -175,6 +175,25 @@ async def test_the_open_pane_shows_each_line_as_it_reads_now(clock: FakeClock) -
         assert on_screen[: len(laid_out)] == laid_out
 
 
+async def test_a_url_too_wide_for_the_pane_at_120_columns_shows_whole(clock: FakeClock) -> None:
+    """At 120 columns the pane's value column is narrower than an endpoint URL: it was cut
+    with ``…`` and wrapped (``…superoffice.com/Cust…`` then ``1001``), so copying it gave
+    a wrong address. It now shows whole on a line of its own, under its label."""
+    from textual.geometry import Region
+
+    app = make_board(clock, [Tenant("Cust1001", "online", "Northwind")])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("enter")
+        await settle_board(pilot, app)
+        pane = app.query_one(DetailPane)
+        strips = pane.render_lines(Region(0, 0, *pane.outer_size))
+        shown = [strip.text[1:].strip() for strip in strips]
+        endpoint = shown.index("Endpoint")
+        assert shown[endpoint + 1] == "https://online4.superoffice.com/Cust1001", shown
+        assert not any("…" in line for line in shown if "superoffice.com" in line), shown
+
+
 async def test_services_difference_is_marked(clock: FakeClock) -> None:
     tenants = [Tenant("Cust1020", "sod", "Old release")]  # 1020 % 5 == 0: the 9.1 document
     app = make_board(clock, tenants)

@@ -133,3 +133,59 @@ async def test_the_maintenance_chooser_counts_the_tenants_shown_not_the_lines(
         assert isinstance(app.screen, ChooserScreen)
         texts = [text for _, text in app.screen.choices]
         assert f"the {model.shown} tenants shown" in texts, texts
+
+
+def test_a_group_line_too_wide_drops_whole_trailing_fields_never_cutting_a_number() -> None:
+    """At 80 columns ``… worst OfflineMaintenance  up 24h 100%`` was cut to ``up 24h 10``
+    (read as 10 %): a field that does not fit is left out whole, the host incident kept."""
+    from tenantboard.rows import GroupLine, TenantRow
+    from tenantboard.tenant import Tenant
+    from tenantboard.ui.widgets.table import group_line_text
+
+    row = TenantRow(Tenant("Cust1", "online", "Acme"), uptime_24h=1.0)
+    header = GroupLine(
+        "host",
+        ONLINE3,
+        ["online:Cust1"],
+        {"online:Cust1": row},
+        {"online:Cust1": "OfflineMaintenance"},
+    )
+
+    def line(note: str, width: int) -> str:
+        return "".join(group_line_text(header, note, width))
+
+    assert line("", 200) == f" ▾ {ONLINE3}  1 tenant  ▲ 1  worst OfflineMaintenance  up 24h 100%"
+    assert line("", 79) == f" ▾ {ONLINE3}  1 tenant  ▲ 1  worst OfflineMaintenance"
+    incident = "✖ host incident since 01:11"
+    assert line(incident, 79) == f" ▾ {ONLINE3}  1 tenant  ▲ 1  {incident}"
+    assert line("", 20) == f" ▾ {ONLINE3[:16]}…"
+
+
+def test_the_filters_help_names_everything_the_filter_matches() -> None:
+    """The help said "context id, label, host or state": environment and version, matched
+    too, and the ``name:`` terms were missing from it."""
+    from tenantboard.rows import FIELD_FILTERS
+    from tenantboard.ui.screens.board_keys import BOARD_BINDINGS
+
+    help_text = next(b.tooltip for b in BOARD_BINDINGS if b.id == "filter")
+    for matched in ("context id", "label", "environment", "host", "state", "version"):
+        assert matched in help_text, matched
+    for name in FIELD_FILTERS:
+        assert f"{name}:" in help_text, name
+
+
+async def test_edit_or_remove_on_a_group_header_line_says_why_nothing_happens(
+    clock: FakeClock,
+) -> None:
+    app = fleet_board(clock, group_by="host")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle_board(pilot, app)
+        table = app.query_one(TenantTable)
+        table.move_cursor_to(0)
+        assert table.cursor_header is not None
+        for key, doing in (("e", "edit it"), ("delete", "remove it"), ("c", "copy its")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is app.board, key  # no form, no question
+            said = [n.message for n in app._notifications]
+            assert any("header line" in m and f"to {doing}" in m for m in said), said

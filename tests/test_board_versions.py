@@ -3,6 +3,7 @@ version to filter the board, and the detail pane's version history from the hist
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from tenantboard.history.db import HistoryDB, VersionSeen
@@ -89,3 +90,31 @@ async def test_the_detail_pane_shows_the_tenants_version_history(clock, tmp_path
         assert "Versions  from the history database, newest first" in text
         assert f"2026-02-10  09:30  {OLD} on online3.superoffice.com, upgraded, still" in text
         assert f"2026-01-01  09:30  {earlier} on online3.superoffice.com" in text
+
+
+def test_the_versions_title_counts_the_tenants_on_releases_apart_from_those_without() -> None:
+    """``1 release on 8 tenants that answered`` read as 8 on the release, where 4 were and 4
+    named no version: each count says what it counts."""
+    from tenantboard.releases import VersionSummary
+    from tenantboard.ui.screens.versions import title_text
+
+    on_old = VersionSummary(OLD, 4, (("online3.superoffice.com", 4),), FIXED_NOW)
+    without = VersionSummary(None, 4, (("online3.superoffice.com", 4),), None)
+    title = title_text([on_old, without])
+    assert "1 release on 4 tenants" in title and "4 more answered with no version" in title
+    assert "8" not in title
+    assert "4 more" not in title_text([on_old])
+    assert title_text([without]).startswith("Versions: no release named by the 4 tenants")
+
+
+async def test_first_seen_stays_on_the_line_of_its_date_at_80_columns(clock) -> None:
+    app = rollout_board(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, VersionsScreen))
+        await pilot.pause()
+        choices = app.screen.choices
+        lines = [choices.render_line(y).text.strip() for y in range(choices.size.height)]
+        seen = [line for line in lines if "first seen" in line]
+        assert seen and all(re.search(r"first seen \w{3} \d\d \d\d:\d\d", x) for x in seen), lines

@@ -554,3 +554,48 @@ async def test_checks_an_hour_apart_are_observed_all_day(board, clock: FakeClock
         figures = availability(found[tenant.key], start, end)
         assert len(found[tenant.key]) == 1  # one Running interval all day
         assert figures.uptime == 1.0 and figures.coverage > 0.95
+
+
+async def test_our_outage_is_read_whole_at_80_columns_while_it_lasts(clock) -> None:
+    """A lasting problem is shown whole (docs/board.md): the outage line was cut at 80
+    columns (``…; rows show what wa…``). It leads the change line, wrapped, until it ends."""
+    from textual.geometry import Region
+
+    from tenantboard.simulator import Simulator, SimulatorTransport
+    from tenantboard.ui.widgets.change_line import ChangeLine
+
+    from .conftest import make_board, settle_board, until
+
+    simulator = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
+    network = {"up": True}
+
+    class Switchable(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if not network["up"]:
+                raise httpx.ConnectError("connection refused", request=request)
+            return await simulator.handle_async_request(request)
+
+    app = make_board(clock, transport=Switchable())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle_board(pilot, app)
+        network["up"] = False
+        app.board.action_recheck_list()
+        await until(pilot, lambda: app.monitor.outage is not None, tries=500)
+        await pilot.pause(0.3)
+        line = app.query_one(ChangeLine)
+        drawn = " ".join(
+            strip.text.strip() for strip in line.render_lines(Region(0, 0, *line.size))
+        )
+        assert "cannot reach SuperOffice since" in drawn
+        assert drawn.endswith("rows show what was last known") and "…" not in drawn, drawn
+        network["up"] = True
+        for _ in range(20):
+            clock.advance(30)
+            app.monitor.wake_if_overdue()
+            await pilot.pause(0.05)
+            if app.monitor.outage is None:
+                break
+        await until(pilot, lambda: app.monitor.outage is None, tries=500)
+        await pilot.pause()
+        shown = line.render().plain
+        assert "cannot reach" not in shown and "could not reach SuperOffice from" in shown

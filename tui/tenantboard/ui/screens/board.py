@@ -163,6 +163,7 @@ class BoardScreen(
         # shutting down and its widgets are already gone.
         self.summary = SummaryBar(id="summary")
         self.table = TenantTable(self.model, self.describe_times, self.group_note, id="table")
+        self._attached_hint(connected=False)
         #: The open host incidents, one line under the header while there are any.
         self.incident_line = IncidentLine(id="incidents")
         self.detail = DetailPane(id="detail")
@@ -170,7 +171,7 @@ class BoardScreen(
         self.change_line = ChangeLine(id="changes")
         self.filter_line = FilterLine(
             self._filter_changed,
-            placeholder="filter: context id, label, host or state; host:NAME tag:NAME env: version:",
+            placeholder="filter: context id, label, env, host, state, version; host: tag: env: version:",
             id="filter",
             compact=True,
         )
@@ -297,9 +298,11 @@ class BoardScreen(
             case ServerStatus(message=message, connected=connected, refused=refused):
                 if refused:
                     self.server_refused(message)
-                elif connected:  # (the server's snapshot is in: its rows are here to stay)
-                    self.pacing.collector.settle()
-                    self.notify(message, timeout=4, markup=False)
+                else:
+                    self._attached_hint(connected)
+                    if connected:  # (the server's snapshot is in: its rows are here to stay)
+                        self.pacing.collector.settle()
+                        self.notify(message, timeout=4, markup=False)
                 self.standing_problem("server", "" if connected else message)
 
     def _rows_changed(self, rows: tuple[TenantRow, ...]) -> None:
@@ -352,6 +355,20 @@ class BoardScreen(
         self.table.refresh()
         self.alert(message)
 
+    def _attached_hint(self, connected: bool) -> None:
+        """An attached board's list is the server's (``a`` is refused): its empty list says
+        whether the server has answered."""
+        target = self.session.config.attach
+        if target is None:
+            return
+        url = clean(target.url, 80)
+        self.table.empty_hint = (
+            f"The server's list is empty ({url}): tenants are added to its tenant file."
+            if connected
+            else f"Waiting for {url} to answer: its list shows here once it does."
+        )
+        self.table.refresh()
+
     def alert(self, message: str) -> None:
         """A message that needs the operator: it stays up until read (or ten minutes)."""
         self.notify(message, severity="error", timeout=NEEDS_OPERATOR_SECONDS, markup=False)
@@ -368,19 +385,20 @@ class BoardScreen(
         line.display = bool(line.problems) or (bool(line.text) and not self.log_panel.display)
 
     def _outage_changed(self, outage: Outage) -> None:
-        """The board's own network trouble: one alarm in the header while it lasts; the
-        session logs one event with its start and end."""
+        """The board's own network trouble: one alarm in the header and a standing problem
+        on the change line (whole, wrapped) while it lasts; the session logs one event with
+        its start and end."""
         if outage.ended is None:
-            text = Text(f" {outage.headline}; rows show what was last known", "bold")
+            self.standing_problem("outage", f"{outage.headline}; rows show what was last known")
         else:
-            text = Text(f" {outage.summary()}; re-checking every tenant")
+            self.standing_problem("outage", "")
+            self.change_line.show(Text(f" {outage.summary()}; re-checking every tenant"))
+            self._show_change_line()
             self.notify(
                 "reached SuperOffice again: every tenant is re-checked within a minute",
                 timeout=6,
                 markup=False,
             )
-        self.change_line.show(text)
-        self._show_change_line()
         self.update_summary()
         self.update_log()  # failures it held back are no longer the tenants'
         self.table.refresh()

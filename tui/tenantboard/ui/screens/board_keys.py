@@ -87,7 +87,10 @@ BOARD_BINDINGS: list[Binding] = [
         "Filter",
         id="filter",
         priority=True,
-        tooltip="filter as you type: context id, label, host or state (escape clears)",
+        tooltip=(
+            "filter as you type: context id, label, environment, host, state or version; "
+            "host:, tag:, env: or version: matches one field (escape clears)"
+        ),
     ),
     Binding(
         "exclamation_mark",

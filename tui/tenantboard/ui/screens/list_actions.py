@@ -27,8 +27,15 @@ class ListActions:
     def _is_taken(self, tenant: Tenant) -> bool:
         return tenant.key in self.model.rows
 
-    def _selected_tenant(self) -> Tenant | None:
+    def _selected_tenant(self, doing: str) -> Tenant | None:
+        """The tenant under the cursor; on a group's header line None, and said why."""
         row = self.model.rows.get(self.table.cursor_key or "")
+        if row is None and self.table.cursor_header is not None:
+            self.notify(
+                f"the cursor is on a group's header line: move to a tenant to {doing}",
+                timeout=4,
+                markup=False,
+            )
         return row.tenant if row else None
 
     def action_add_tenant(self) -> None:
@@ -47,7 +54,7 @@ class ListActions:
     def action_edit_tenant(self) -> None:
         if self._on_the_server("list"):
             return
-        tenant = self._selected_tenant()
+        tenant = self._selected_tenant("edit it")
         if tenant is None:
             return
 
@@ -64,7 +71,7 @@ class ListActions:
     def action_remove_tenant(self) -> None:
         if self._on_the_server("list"):
             return
-        tenant = self._selected_tenant()
+        tenant = self._selected_tenant("remove it")
         if tenant is None:
             return
 

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from tenantboard.humanize import plural
 from tenantboard.releases import VersionSummary, filter_term
 from tenantboard.sanitize import clean
 
@@ -26,10 +27,17 @@ from tenantboard.sanitize import clean
 HOSTS_SHOWN = 3
 BAR_CELLS = 10
 VERSION_WIDTH = 30
+#: The width of "first seen Mar 02 09:30", the column it is padded to.
+SEEN_COLUMN = 23
 
 
-def version_line(item: VersionSummary, answered: int, now: datetime) -> Text:
-    """One version: its label, tenants (and their share, as a bar), hosts, first seen."""
+def version_line(
+    item: VersionSummary, answered: int, now: datetime, width: int | None = None
+) -> Text:
+    """One version: its label, tenants (and their share, as a bar), first seen, hosts.
+
+    Where that is wider than ``width``, first seen and the hosts go on a second line of
+    their own, so that ``first seen`` is never wrapped away from its date."""
     share = item.tenants / answered if answered else 0.0
     filled = round(share * BAR_CELLS)
     line = Text(no_wrap=True, overflow="ellipsis")
@@ -39,12 +47,18 @@ def version_line(item: VersionSummary, answered: int, now: datetime) -> Text:
     line.append("█" * filled, "green")
     line.append("░" * (BAR_CELLS - filled), "dim")
     seen = f"first seen {_when(item.first_seen, now)}" if item.first_seen else ""
-    line.append(f"  {seen:<23}", "dim")
     hosts = ", ".join(f"{short_host(host)} {count}" for host, count in item.hosts[:HOSTS_SHOWN])
     more = len(item.hosts) - HOSTS_SHOWN
     if more > 0:
         hosts += f", +{more} more"
-    line.append(f"  {hosts or 'no host'}")
+    if width is not None and line.cell_len + 2 + max(SEEN_COLUMN, len(seen)) > width:
+        line.append("\n  ")
+        if seen:
+            line.append(f"{seen}  ", "dim")
+    else:
+        line.append(f"  {seen:<{SEEN_COLUMN}}", "dim")
+        line.append("  ")
+    line.append(hosts or "no host")
     return line
 
 
@@ -61,12 +75,19 @@ def _when(moment: datetime, now: datetime) -> str:
 
 
 def title_text(summaries: Sequence[VersionSummary]) -> str:
-    answered = sum(item.tenants for item in summaries)
-    named = sum(1 for item in summaries if item.version is not None)
-    if not answered:
+    """How many releases, on how many tenants, and apart from them how many tenants named no
+    version: ``Versions: 1 release on 4 tenants (4 more answered with no version), …``."""
+    named = [item for item in summaries if item.version is not None]
+    on_releases = sum(item.tenants for item in named)
+    without = sum(item.tenants for item in summaries if item.version is None)
+    if not on_releases and not without:
         return "Versions: no tenant has answered yet"
-    plural = "s" if named != 1 else ""
-    return f"Versions: {named} release{plural} on {answered} tenants that answered, newest first"
+    if not named:
+        return f"Versions: no release named by the {plural(without, 'tenant')} that answered"
+    releases = f"{plural(len(named), 'release')} on {plural(on_releases, 'tenant')}"
+    if without:
+        releases += f" ({without} more answered with no version)"
+    return f"Versions: {releases}, newest first"
 
 
 class VersionsScreen(ModalScreen[str | None]):
@@ -106,10 +127,14 @@ class VersionsScreen(ModalScreen[str | None]):
         self.choices.focus()
         self.set_interval(1.0, self.redraw)
 
-    def redraw(self) -> None:
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.redraw, force=True)
+
+    def redraw(self, force: bool = False) -> None:
         """The figures as they are now; the highlight stays on its version."""
         summaries = self._summaries()
-        if summaries == self._shown and self._shown:
+        width = self.choices.scrollable_content_region.width or None
+        if summaries == self._shown and self._shown and not force:
             return
         highlighted = self.choices.highlighted
         kept = highlighted is not None and highlighted < len(self._shown)
@@ -122,7 +147,7 @@ class VersionsScreen(ModalScreen[str | None]):
         self._shown = summaries
         self.choices.clear_options()
         self.choices.add_options(
-            Option(version_line(item, answered, now), id=str(index))
+            Option(version_line(item, answered, now, width), id=str(index))
             for index, item in enumerate(summaries)
         )
         versions = [item.version for item in summaries]

@@ -135,17 +135,17 @@ class ViewActions:
         self.app.clear_notifications()
 
     def action_copy_context(self) -> None:
-        tenant = self._selected_tenant()
+        tenant = self._selected_tenant("copy its context id")
         if tenant is not None:
             self._copy(tenant.context_id, f"context id {tenant.context_id}")
 
     def action_copy_endpoint(self) -> None:
-        url = self._selected_endpoint()
+        url = self._selected_endpoint("copy its endpoint")
         if url is not None:
             self._copy(url, "endpoint URL")
 
     def action_open_endpoint(self) -> None:
-        url = self._selected_endpoint()
+        url = self._selected_endpoint("open its endpoint")
         if url is not None:
             self.app.open_url(url)
             self.notify(f"opening {url}", timeout=4, markup=False)
@@ -156,8 +156,9 @@ class ViewActions:
         self.app.copy_to_clipboard(text)
         self.notify(f"copied the {what} to the clipboard", timeout=3, markup=False)
 
-    def _selected_endpoint(self) -> str | None:
-        row = self.model.rows.get(self.table.cursor_key or "")
+    def _selected_endpoint(self, doing: str) -> str | None:
+        tenant = self._selected_tenant(doing)
+        row = self.model.rows.get(tenant.key) if tenant else None
         if row is None:
             return None
         if row.state is None or not row.state.endpoint:

@@ -10,7 +10,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
-from rich.cells import cell_len, set_cell_size
+from rich.cells import cell_len, chop_cells, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.geometry import Region, Size
@@ -80,22 +80,24 @@ class Section:
 Segments = list[tuple[str, str]]
 
 
-def _chop(text: str, width: int) -> list[str]:
-    """Cut text into pieces of at most ``width`` cells, breaking at spaces where it can.
+def _chop(text: str, width: int, room: int) -> list[tuple[str, bool]]:
+    """Cut text into lines of at most ``width`` cells, breaking at spaces, as (line,
+    outdented) pairs.
 
-    A word too long for a line (a URL, a host) is broken with ``…`` at the end of each piece
-    but the last, so ``online3.superoffice.co…`` never reads as another domain.
+    A word too long for ``width`` (a URL, a host) gets lines of its own as wide as the whole
+    pane, ``room`` (outdented: they start under the label), so that it shows, and copies,
+    whole; one wider than even that is broken at ``room`` as a terminal wraps, never with an
+    ``…`` that would be copied with it and read as part of the address.
     """
     if width < 2:
-        return [text]
-    pieces: list[str] = []
+        return [(text, False)]
+    lines: list[tuple[str, bool]] = []
     for piece in textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]:
-        while cell_len(piece) > width:
-            head = set_cell_size(piece, width - 1)
-            pieces.append(head + "…")
-            piece = piece[len(head.rstrip()) :] if head.strip() else piece[width - 1 :]
-        pieces.append(piece)
-    return pieces
+        if cell_len(piece) <= width:
+            lines.append((piece, False))
+        else:
+            lines.extend((part, True) for part in chop_cells(piece, max(1, room)))
+    return lines
 
 
 def fit_segments(segments: Segments, width: int) -> Segments:
@@ -133,9 +135,15 @@ def wrap_entries(entries: list[Entry], width: int) -> list[Segments]:
         elif not entry.label and not entry.value:
             lines.append([])
         else:
-            for number, piece in enumerate(_chop(entry.value, value_width)):
-                label = entry.label if number == 0 else ""
-                lines.append([(f"{label:<{LABEL_WIDTH - 1}} ", "bold"), (piece, entry.style)])
+            label = f"{entry.label:<{LABEL_WIDTH - 1}} "
+            for piece, outdented in _chop(entry.value, value_width, width):
+                if outdented:
+                    if label.strip():  # the label on a line of its own, above the value
+                        lines.append([(label, "bold")])
+                    lines.append([(piece, entry.style)])
+                else:
+                    lines.append([(label, "bold"), (piece, entry.style)])
+                label = " " * LABEL_WIDTH
     return lines
 
 

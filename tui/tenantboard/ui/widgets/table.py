@@ -99,10 +99,11 @@ GroupNote = Callable[[GroupLine], str]
 _HEADER_SEVERITIES = (Severity.CRITICAL, Severity.UNKNOWN, Severity.WARNING, Severity.OK, None)
 
 
-def group_header_text(header: GroupLine) -> str:
-    """A group's header line: fold mark, name, tenants, per severity, worst state, uptime.
+def group_header_fields(header: GroupLine) -> list[str]:
+    """A group's header fields: fold mark and name, tenants, per severity, worst, uptime.
 
-    ``▾ online3.superoffice.com  7 tenants  ✖ 2 ? 1 ✔ 4  worst Unknown  up 24h 99.2%``"""
+    ``▾ online3.superoffice.com``, ``7 tenants``, ``✖ 2 ? 1 ✔ 4``, ``worst Unknown``,
+    ``up 24h 99.2%`` (those with nothing to say left out)."""
     tenants = len(header.keys)
     severities = header.by_severity()
     counts = " ".join(
@@ -110,17 +111,48 @@ def group_header_text(header: GroupLine) -> str:
         for severity in _HEADER_SEVERITIES
         if severities[severity] > 0
     )
-    parts = [
+    fields = [
         f"{'▸' if header.collapsed else '▾'} {group_title(header.dimension, header.value)}",
         f"{tenants} tenant{'' if tenants == 1 else 's'}",
         counts,
     ]
     worst = header.worst_bucket
     if worst is not None and bucket_severity(worst) not in (Severity.OK, None):
-        parts.append(f"worst {'errors' if worst == 'error' else clean(worst, 30)}")
+        fields.append(f"worst {'errors' if worst == 'error' else clean(worst, 30)}")
     if header.uptime is not None:
-        parts.append(f"up 24h {uptime_text(header.uptime)}")
-    return "  ".join(part for part in parts if part)
+        fields.append(f"up 24h {uptime_text(header.uptime)}")
+    return [field for field in fields if field]
+
+
+#: Which header fields stay longest as the line narrows: the name, the tenants and their
+#: severities, then the board's note (a host incident), then worst and uptime.
+_NOTE_KEPT_AFTER = 3
+_FIELD_GAP = "  "
+
+
+def group_line_text(header: GroupLine, note: str, width: int) -> tuple[str, str]:
+    """A group's header line for ``width`` cells, as (fields, note): a field that does not
+    fit is left out whole (a cut ``up 24h 10`` would read as 10 %), never cut, except the
+    name, which ends in ``…``. The note is kept before worst and uptime."""
+    fields = group_header_fields(header)
+    name = f" {fields[0]}"
+    if cell_len(name) > width:
+        return set_cell_size(name, max(0, width - 1)) + "…", ""
+    ranked = [*fields[1:_NOTE_KEPT_AFTER], note, *fields[_NOTE_KEPT_AFTER:]]
+    room = width - cell_len(name)
+    kept: set[int] = set()
+    for index, field in enumerate(ranked):
+        size = cell_len(_FIELD_GAP + field)
+        if field and size <= room:
+            kept.add(index)
+            room -= size
+    note_index = _NOTE_KEPT_AFTER - 1
+    text = name + "".join(
+        _FIELD_GAP + field
+        for index, field in enumerate(ranked)
+        if index in kept and index != note_index
+    )
+    return text, (_FIELD_GAP + note if note_index in kept else "")
 
 
 def row_cells(row: TenantRow, checked: str, next_check: str) -> dict[str, str]:
@@ -430,10 +462,10 @@ class TenantTable(StyledScrollView, can_focus=True):
         if is_cursor:
             cursor = self.get_component_rich_style("tenant-table--cursor")
             style, alarm = style + cursor, alarm + cursor
-        pieces = [(f" {group_header_text(header)}", style)]
-        if note:
-            pieces.append((f"  {note}", alarm))
-        segments = [Segment(text, piece_style) for text, piece_style in pieces]
+        fields, kept_note = group_line_text(header, note, width)
+        segments = [Segment(fields, style)]
+        if kept_note:
+            segments.append(Segment(kept_note, alarm))
         strip = Strip(segments).adjust_cell_length(width, style)
         self._lines[cache_key] = (signature, strip)
         return strip
