@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tenantboard.errors import ErrorKind
 from tenantboard.history.db import HistoryDB
 from tenantboard.lease import PollerLease, lease_paths
 from tenantboard.notify import Deliverer, Notifier
@@ -23,6 +24,7 @@ from tenantboard.session import MarkRefused, Session, SessionConfig
 from tenantboard.session_changes import (
     EventsLogged,
     FileStatus,
+    OutageChanged,
     ResultsApplied,
     RoleChanged,
     SessionChange,
@@ -485,3 +487,51 @@ async def test_serve_says_when_it_polls_or_follows_and_its_metrics_say_so(
     assert scrape(second_watcher)["tenantboard_poller"] == {(): 1.0}
     two.cancel()
     await asyncio.gather(two, return_exceptions=True)
+
+
+async def test_the_results_of_one_turn_are_applied_in_their_order_the_first_at_once() -> None:
+    """Several checks finishing in one turn of the event loop (a fleet's first pass): the
+    first result is applied as it comes, the others together at the end of the turn, in
+    the order they came; what must see them applied first (a result applied directly, our
+    own outage beginning, the session closing) takes them before it acts."""
+    from tenantboard.answers import State
+    from tests.serve_helpers import begin_outage, failed, idle_watcher, ok
+
+    tenants = [Tenant(f"Cust{number}", "online", f"Shop {number}") for number in (1, 2, 3)]
+    session = idle_watcher(tenants).session
+    told: list[SessionChange] = []
+    session.subscribe(told.append)
+    arrived = session.monitor._on_result  # what the monitor calls as each check ends
+
+    def applied() -> list[list[str]]:
+        return [
+            [row.tenant.context_id for row in change.rows]
+            for change in told
+            if isinstance(change, ResultsApplied)
+        ]
+
+    arrived(ok(tenants[0]))
+    arrived(ok(tenants[1], State.Suspended))
+    arrived(ok(tenants[2]))
+    assert applied() == [["Cust1"]]
+    await asyncio.sleep(0)
+    assert applied() == [["Cust1"], ["Cust2", "Cust3"]]
+    assert session.model.rows["online:Cust2"].state.state is State.Suspended
+
+    arrived(ok(tenants[0], at=5))
+    arrived(ok(tenants[1], at=5))
+    session.apply([ok(tenants[2], at=6)])
+    assert applied()[-2:] == [["Cust1"], ["Cust2", "Cust3"]]
+
+    await asyncio.sleep(0)
+    arrived(failed(tenants[0], ErrorKind.CONNECT, at=40))
+    arrived(failed(tenants[1], ErrorKind.CONNECT, at=41))
+    begin_outage(session, at=30)  # both failures came before it was found: both held
+    (outage,) = [change for change in told if isinstance(change, OutageChanged)]
+    assert [row.tenant.context_id for row in outage.held] == ["Cust1", "Cust2"]
+
+    await asyncio.sleep(0)
+    arrived(ok(tenants[0], at=90))
+    arrived(ok(tenants[2], at=90))
+    await session.aclose()
+    assert applied()[-2:] == [["Cust1"], ["Cust3"]]

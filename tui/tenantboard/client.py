@@ -223,6 +223,11 @@ class TenantClient:
         # Connect within 5 s, each read within the budget; asyncio.timeout in _get_json
         # bounds the whole request, start to finish.
         self._extensions = {"timeout": httpx.Timeout(timeout, connect=min(timeout, 5.0)).as_dict()}
+        #: The state GET's limits over aiohttp: no read limit of its own. Each read's would
+        #: be the whole budget, armed after the request began, so asyncio.timeout (armed
+        #: before it, for the same budget) always ends the request first: two timers set
+        #: and cancelled per check for nothing.
+        self._plain_limits = {**self._extensions["timeout"], "read": None}
 
     async def __aenter__(self) -> TenantClient:
         return self
@@ -364,8 +369,9 @@ class TenantClient:
             async with asyncio.timeout(self.timeout):
                 if isinstance(request, PlainGet):
                     assert self._plain is not None  # only made for aiohttp's transport
-                    limits = self._extensions["timeout"]
-                    response = await self._plain.get(request.url, request.headers, limits)
+                    response = await self._plain.get(
+                        request.url, request.headers, self._plain_limits
+                    )
                 else:
                     response = await self._transport.handle_async_request(request)
                 try:

@@ -238,7 +238,11 @@ class Session:
         self.history_read_error: HistoryError | None = None
         self.history_loaded = False
         self._listeners: list[Listener] = []
-        self._gate = gate or (lambda result: self.apply([result]))
+        self._gate = gate
+        #: The monitor's results that arrived this turn of the event loop, not applied
+        #: yet (:meth:`_gather`).
+        self._arrived: list[CheckResult] = []
+        self._turn_applied = False
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._local_mark_ids = -1
         self._next: dict[str, float] = {}
@@ -315,7 +319,7 @@ class Session:
             self.config.tenants,
             policy=self._policy(),
             concurrency=self.settings.concurrency,
-            on_result=self._result_arrived,
+            on_result=self._checked,
             clock=self.clock,
             on_outage=self._outage_changed,
         )
@@ -495,6 +499,7 @@ class Session:
             self._closed.set()
 
     async def _close_down(self) -> None:
+        self._apply_arrived()
         tasks = [task for task in self._tasks.values() if not task.done()]
         for task in tasks:
             task.cancel()
@@ -512,11 +517,51 @@ class Session:
     # -- results ---------------------------------------------------------------------------
 
     def _result_arrived(self, result: CheckResult) -> None:
-        self._gate(result)
+        if self._gate is not None:
+            self._gate(result)
+        else:
+            self.apply([result])
+
+    def _checked(self, result: CheckResult) -> None:
+        """The monitor's result: to the face's gate, or gathered (:meth:`_gather`)."""
+        if self._gate is not None:
+            self._gate(result)
+        else:
+            self._gather(result)
+
+    def _gather(self, result: CheckResult) -> None:
+        """Apply the result, or, when another was applied earlier in this turn of the event
+        loop, keep it to be applied with the others that finish in this turn at its end:
+        what every batch costs (the windows looked at, the faces told, the host incidents
+        weighed) is then paid once for them, not per check (a first pass finishes several
+        checks a turn). The first of a turn is applied at once, as it always was. Anything
+        that must see the kept ones applied first takes them before it acts
+        (:meth:`apply`, :meth:`_outage_changed`, :meth:`aclose`)."""
+        if self._turn_applied:
+            self._arrived.append(result)
+            return
+        self._turn_applied = True
+        asyncio.get_running_loop().call_soon(self._turn_ended)
+        self.apply([result])
+
+    def _turn_ended(self) -> None:
+        self._turn_applied = False
+        self._apply_arrived()
+
+    def _apply_arrived(self) -> None:
+        if self._arrived:
+            self.apply([])
+
+    def _take_arrived(self, results: list[CheckResult]) -> list[CheckResult]:
+        """``results`` after the gathered results that came before them."""
+        if not self._arrived:
+            return results
+        arrived, self._arrived = self._arrived, []
+        return arrived + results
 
     def apply(self, results: Iterable[CheckResult]) -> list[TenantRow]:
         """Take finished checks: the rows, the history, the marks, the hooks, the log."""
-        results = list(results)
+        results = self._take_arrived(list(results))
         self.look_at_windows()
         if self.writer is not None and self.polling:
             self.writer.add_results(results)
@@ -663,6 +708,7 @@ class Session:
         writer keeps the outage and re-classes the failures just before it was detected);
         those failures' rows held like the others; one event for the whole of it, when it
         ends (the history keeps it as an outage, not as an event)."""
+        self._apply_arrived()  # the results that came before it, as they came
         if self.writer is not None and self.polling:
             self.writer.outage_changed(outage)
         held = self.model.outage_changed(outage)

@@ -506,14 +506,25 @@ class LineParts(NamedTuple):
 
 #: Each per-tenant family's sample name and the brace that opens its labels.
 NAME_OPENINGS = tuple(f"{name}{{".encode() for name in SAMPLE_NAMES)
-#: Value endings many tenants have (state numbers, 0 and 1), one object each.
-_SHARED_VALUES: dict[bytes, bytes] = {}
+#: The families whose values are few (state numbers, 0 and 1).
+_FEW_VALUES = frozenset({STATE, RUNNING, SUCCESS})
+#: Their value endings (``} 2.0\n``) by value: formatted once, one object each, shared by
+#: every tenant with that value. Bounded: a made-up state number past it is formatted
+#: each time.
+_VALUE_ENDINGS: dict[float, bytes] = {}
 
 
-def _shared(value: bytes) -> bytes:
-    if len(_SHARED_VALUES) < 64:
-        return _SHARED_VALUES.setdefault(value, value)
-    return _SHARED_VALUES.get(value, value)
+def _value_ending(index: int, value: float) -> bytes:
+    """The end of a sample line from its labels' closing brace: the value, as
+    prometheus_client writes it, and the newline."""
+    if index not in _FEW_VALUES:
+        return f"}} {floatToGoString(value)}\n".encode()
+    ending = _VALUE_ENDINGS.get(value)
+    if ending is None:
+        ending = f"}} {floatToGoString(value)}\n".encode()
+        if len(_VALUE_ENDINGS) < 64:
+            _VALUE_ENDINGS[value] = ending
+    return ending
 
 
 def tenant_line_parts(facts: TenantFacts) -> LineParts:
@@ -542,7 +553,7 @@ def tenant_line_parts(facts: TenantFacts) -> LineParts:
                 f'label="{label}",version="{_label_value(value["version"])}"}} 1.0\n'
             ).encode()
         else:
-            values[index] = _shared(f"}} {floatToGoString(value)}\n".encode())
+            values[index] = _value_ending(index, value)
     return LineParts(labels, tuple(values))
 
 
