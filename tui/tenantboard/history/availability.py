@@ -207,13 +207,29 @@ def ordered(intervals: Iterable[Interval]) -> list[Interval]:
     ):
         return items  # as the database gives them: a report of 100,000 tenants sorts none
     result: list[Interval] = []
-    for interval in sorted(items, key=lambda item: (item.start, item.end)):
+    for interval in sorted(items, key=_order_key):
         if result and interval.start < result[-1].end:
             if interval.end <= result[-1].end:
                 continue
             interval = replace(interval, start=result[-1].end)
         result.append(interval)
     return result
+
+
+def _order_key(item: Interval) -> tuple[datetime, datetime, str, str, str, int, int]:
+    """By start and end, then by what the interval says: intervals of no length at one
+    instant (two answers in the same second) come out in one order, however they came in."""
+    code = -1 if item.code is None else item.code
+    running = -1 if item.running is None else int(item.running)
+    return (
+        item.start,
+        item.end,
+        item.state or "",
+        item.error or "",
+        item.host or "",
+        code,
+        running,
+    )
 
 
 def incidents(intervals: Sequence[Interval]) -> list[Incident]:
