@@ -29,12 +29,17 @@ def shown_versions(app) -> list[tuple[str | None, int]]:
     return [(item.version, item.tenants) for item in screen._shown]
 
 
+async def open_versions(pilot, app) -> None:  # type: ignore[no-untyped-def]
+    """The board's first pass done, then the versions view opened with `v`."""
+    await settle_board(pilot, app)
+    await pilot.press("v")
+    await until(pilot, lambda: isinstance(app.screen, VersionsScreen))
+
+
 async def test_the_versions_view_follows_a_rollout_and_filters_the_board(clock) -> None:
     app = rollout_board(clock)
     async with app.run_test(size=(160, 40)) as pilot:
-        await settle_board(pilot, app)
-        await pilot.press("v")
-        await until(pilot, lambda: isinstance(app.screen, VersionsScreen))
+        await open_versions(pilot, app)
         assert shown_versions(app) == [(OLD, 6)]
         assert "1 release on 6 tenants" in str(app.screen.title_label.render())
         # The first host's day: its tenants (Cust3, Cust6 live on online2) move; the view,
@@ -110,9 +115,7 @@ def test_the_versions_title_counts_the_tenants_on_releases_apart_from_those_with
 async def test_first_seen_stays_on_the_line_of_its_date_at_80_columns(clock) -> None:
     app = rollout_board(clock)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle_board(pilot, app)
-        await pilot.press("v")
-        await until(pilot, lambda: isinstance(app.screen, VersionsScreen))
+        await open_versions(pilot, app)
         await pilot.pause()
         choices = app.screen.choices
         lines = [choices.render_line(y).text.strip() for y in range(choices.size.height)]

@@ -374,10 +374,9 @@ async def test_rows_held_in_an_outage_say_they_wait_for_the_network(board) -> No
 # -- the board ------------------------------------------------------------------------------
 
 
-async def test_the_board_shows_one_alarm_and_logs_one_event_for_its_own_outage(clock) -> None:
+def switchable_network(clock):  # type: ignore[no-untyped-def]
+    """The simulator behind a network a test turns off and on: ({"up": bool}, transport)."""
     from tenantboard.simulator import Simulator, SimulatorTransport
-
-    from .conftest import make_board, settle_board, until
 
     simulator = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
     network = {"up": True}
@@ -388,7 +387,28 @@ async def test_the_board_shows_one_alarm_and_logs_one_event_for_its_own_outage(c
                 raise httpx.ConnectError("connection refused", request=request)
             return await simulator.handle_async_request(request)
 
-    app = make_board(clock, transport=Switchable())
+    return network, Switchable()
+
+
+async def until_the_outage_ends(pilot, app, clock) -> None:  # type: ignore[no-untyped-def]
+    """The network back: time passes until a probe gets through (they back off)."""
+    from .conftest import until
+
+    for _ in range(20):
+        clock.advance(30)
+        app.monitor.wake_if_overdue()
+        await pilot.pause(0.05)
+        if app.monitor.outage is None:
+            break
+    await until(pilot, lambda: app.monitor.outage is None, tries=500)
+
+
+async def test_the_board_shows_one_alarm_and_logs_one_event_for_its_own_outage(clock) -> None:
+
+    from .conftest import make_board, settle_board, until
+
+    network, transport = switchable_network(clock)
+    app = make_board(clock, transport=transport)
     async with app.run_test(size=(200, 40)) as pilot:
         await settle_board(pilot, app)
         states = {key: row.state for key, row in app.board.model.rows.items()}
@@ -401,13 +421,7 @@ async def test_the_board_shows_one_alarm_and_logs_one_event_for_its_own_outage(c
         kept = {key: row.state for key, row in app.board.model.rows.items()}
         assert kept == states  # every row keeps its last known state
         network["up"] = True
-        for _ in range(20):  # probes back off; the next one gets through
-            clock.advance(30)
-            app.monitor.wake_if_overdue()
-            await pilot.pause(0.05)
-            if app.monitor.outage is None:
-                break
-        await until(pilot, lambda: app.monitor.outage is None, tries=500)
+        await until_the_outage_ends(pilot, app, clock)
         outages = [e for e in app.board.event_log.events if e.kind == "outage"]
         failed = sum(e.kind == "failure" for e in app.board.event_log.events) - failed_before
         assert len(outages) == 1 and "could not reach SuperOffice from" in outages[0].text
@@ -561,21 +575,12 @@ async def test_our_outage_is_read_whole_at_80_columns_while_it_lasts(clock) -> N
     columns (``…; rows show what wa…``). It leads the change line, wrapped, until it ends."""
     from textual.geometry import Region
 
-    from tenantboard.simulator import Simulator, SimulatorTransport
     from tenantboard.ui.widgets.change_line import ChangeLine
 
     from .conftest import make_board, settle_board, until
 
-    simulator = SimulatorTransport(Simulator(now=lambda: clock.epoch, slow_delay=0))
-    network = {"up": True}
-
-    class Switchable(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            if not network["up"]:
-                raise httpx.ConnectError("connection refused", request=request)
-            return await simulator.handle_async_request(request)
-
-    app = make_board(clock, transport=Switchable())
+    network, transport = switchable_network(clock)
+    app = make_board(clock, transport=transport)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle_board(pilot, app)
         network["up"] = False
@@ -589,13 +594,7 @@ async def test_our_outage_is_read_whole_at_80_columns_while_it_lasts(clock) -> N
         assert "cannot reach SuperOffice since" in drawn
         assert drawn.endswith("rows show what was last known") and "…" not in drawn, drawn
         network["up"] = True
-        for _ in range(20):
-            clock.advance(30)
-            app.monitor.wake_if_overdue()
-            await pilot.pause(0.05)
-            if app.monitor.outage is None:
-                break
-        await until(pilot, lambda: app.monitor.outage is None, tries=500)
+        await until_the_outage_ends(pilot, app, clock)
         await pilot.pause()
         shown = line.render().plain
         assert "cannot reach" not in shown and "could not reach SuperOffice from" in shown
