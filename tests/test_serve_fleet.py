@@ -129,7 +129,7 @@ async def test_metrics_compares_rows_a_slice_at_a_time_and_streams_the_expositio
     client = await served(fleet)
     try:
         async with LoopTurns() as turns:
-            seen = record_turns(monkeypatch, metrics, "needs_attention", turns)
+            seen = record_turns(monkeypatch, metrics, "facts_of", turns)
             response = await client.get("/metrics")
             text = await response.text()
     finally:

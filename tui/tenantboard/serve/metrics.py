@@ -77,7 +77,7 @@ from prometheus_client.exposition import choose_encoder, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
-from tenantboard.answers import Severity, TenantState
+from tenantboard.answers import TenantState
 from tenantboard.engine import CheckResult
 from tenantboard.errors import ErrorKind
 from tenantboard.groups import capped
@@ -123,8 +123,8 @@ class TenantFacts(NamedTuple):
     state: TenantState | None
     last: CheckResult | None
     version: str | None
-    #: The tenant needs attention (:func:`needs_attention`): its series are shown with
-    #: ``--tenant-series attention`` too.
+    #: The tenant is not OK (:attr:`TenantRow.not_ok`, marked or in a window or not): its
+    #: series are shown with ``--tenant-series attention`` too.
     attention: bool = False
 
 
@@ -136,18 +136,8 @@ def facts_of(row: TenantRow) -> TenantFacts:
         row.state,
         row.last,
         row.version_label,
-        needs_attention(row),
+        row.not_ok,
     )
-
-
-def needs_attention(row: TenantRow) -> bool:
-    """Not OK: a warning, critical or unknown state, a check that failed (not in our own
-    outage: then every tenant's does, and one series says so), or IsRunning disagreeing
-    with the state."""
-    severity = row.severity
-    if severity is None:
-        return False
-    return severity is not Severity.OK or bool(row.state and row.state.running_mismatch)
 
 
 class WindowTally:
@@ -821,7 +811,7 @@ class Exposition:
     are prometheus_client's.
 
     ``tenant_series``: "all" shows every checked tenant's series; "attention" only those
-    of the tenants that need attention (:func:`needs_attention`) or are past their planned
+    of the tenants that need attention (:attr:`TenantRow.not_ok`) or are past their planned
     check (unless our own outage holds every check back): the alert rules work either way
     (docs/serve.md, deploy/prometheus/tests).
 
