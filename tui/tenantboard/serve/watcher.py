@@ -262,9 +262,6 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
     }
 
 
-#: What most rows' JSON says (an OK row with its check record): each row's JSON is kept
-#: compressed against it (zlib's preset dictionary), so that a row is kept in about a
-#: tenth of its size and still made again in a microsecond or two.
 #: A check record as most rows hold it (an OK answer), for :data:`ROW_DICTIONARY`.
 _TYPICAL_RECORD = (
     b'{"context_id": "Cust1", "env": "online", '
@@ -275,6 +272,9 @@ _TYPICAL_RECORD = (
     b'"release": null, "severity": "OK", "checked_at": "2026-01-01T00:00:00Z", "error": null, '
     b'"muted": null, "acknowledged": null, "maintenance": null}'
 )
+#: What most rows' JSON says (an OK row with its check record): each row's JSON is kept
+#: compressed against it (zlib's preset dictionary), so that a row is kept in about a
+#: tenth of its size and still made again in a microsecond or two.
 ROW_DICTIONARY = (
     b'{"key": "online:Cust1", "context_id": "Cust1", "env": "online", "label": "Cust1", '
     b'"tags": [], "severity": "PENDING", "glyph": "\xe2\x80\xa6", "bucket": "error", '
@@ -436,12 +436,9 @@ class Watcher:
     def _session_changed(self, change: SessionChange) -> None:
         match change:
             case ResultsApplied(results=results, rows=rows):
-                listened = bool(self.hub.subscribers)
-                for result, row in zip(results, rows, strict=True):
+                for result in results:
                     self.stats.record(result)
-                    self.hub.publish("result", partial(self._streamed_row, row))
-                    if not listened:
-                        self._unmade[row.tenant.key] = None
+                self._publish_rows(rows)
                 self.revision += 1
             case EventsLogged(events=events):
                 for event in events:
@@ -482,8 +479,8 @@ class Watcher:
                 self.hub.publish("maintenance", {"open": self.open_windows_json()})
 
     def _publish_rows(self, rows: Iterable[TenantRow]) -> None:
-        """Each row as a ``result`` event, its JSON made as a result's is: at once for
-        those listening, else when a client asks or in the background. The nightly
+        """Each row as a ``result`` event (a check's, a mark's, a window's), its JSON made
+        at once for those listening, else when a client asks or in the background. The nightly
         window's opening and closing change every row: 100,000 rows' JSON made at once
         held the event loop for seconds."""
         listened = bool(self.hub.subscribers)
