@@ -31,6 +31,7 @@ import random
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -319,7 +320,7 @@ class Session:
             self.config.tenants,
             policy=self._policy(),
             concurrency=self.settings.concurrency,
-            on_result=self._checked,
+            on_result=partial(self._result_arrived, gather=True),
             clock=self.clock,
             on_outage=self._outage_changed,
         )
@@ -516,18 +517,16 @@ class Session:
 
     # -- results ---------------------------------------------------------------------------
 
-    def _result_arrived(self, result: CheckResult) -> None:
+    def _result_arrived(self, result: CheckResult, *, gather: bool = False) -> None:
+        """A result (the monitor's or the server's): to the face's gate; without one,
+        applied, and with ``gather`` (the monitor's) together with the others of its turn
+        of the event loop (:meth:`_gather`)."""
         if self._gate is not None:
             self._gate(result)
+        elif gather:
+            self._gather(result)
         else:
             self.apply([result])
-
-    def _checked(self, result: CheckResult) -> None:
-        """The monitor's result: to the face's gate, or gathered (:meth:`_gather`)."""
-        if self._gate is not None:
-            self._gate(result)
-        else:
-            self._gather(result)
 
     def _gather(self, result: CheckResult) -> None:
         """Apply the result, or, when another was applied earlier in this turn of the event
