@@ -838,14 +838,14 @@ class BoardModel:
         row: TenantRow,
         bucket_before: str,
         bucket: str,
-        grouped_before: tuple[str, ...] | None,
+        grouped_before: tuple[str, ...],
     ) -> None:
         """Keep the headers' counts with the row; a row that moved to another group
         (another host, another version) makes the view out of date."""
         if bucket != bucket_before:
             for header in self.groups_of.get(row.tenant.key, ()):
                 header.moved(bucket_before, bucket)
-        if grouped_before is not None and grouped_before != self._grouped_as(row):
+        if grouped_before != self._grouped_as(row):
             self.regroup_needed = True
             self._members = None
 
