@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tenantboard.list_keeper import ChangeKind
+from tenantboard.rows import TenantRow
 from tenantboard.tenant import Tenant
 from tenantboard.tenant_file import StoreError
 from tenantboard.ui.screens.tenant_form import ConfirmScreen, TenantForm
@@ -27,8 +28,8 @@ class ListActions:
     def _is_taken(self, tenant: Tenant) -> bool:
         return tenant.key in self.model.rows
 
-    def _selected_tenant(self, doing: str) -> Tenant | None:
-        """The tenant under the cursor; on a group's header line None, and said why."""
+    def _selected_row(self, doing: str) -> TenantRow | None:
+        """The row under the cursor; on a group's header line None, and said why."""
         row = self.model.rows.get(self.table.cursor_key or "")
         if row is None and self.table.cursor_header is not None:
             self.notify(
@@ -36,6 +37,10 @@ class ListActions:
                 timeout=4,
                 markup=False,
             )
+        return row
+
+    def _selected_tenant(self, doing: str) -> Tenant | None:
+        row = self._selected_row(doing)
         return row.tenant if row else None
 
     def action_add_tenant(self) -> None:

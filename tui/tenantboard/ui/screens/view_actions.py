@@ -157,8 +157,7 @@ class ViewActions:
         self.notify(f"copied the {what} to the clipboard", timeout=3, markup=False)
 
     def _selected_endpoint(self, doing: str) -> str | None:
-        tenant = self._selected_tenant(doing)
-        row = self.model.rows.get(tenant.key) if tenant else None
+        row = self._selected_row(doing)
         if row is None:
             return None
         if row.state is None or not row.state.endpoint:
