@@ -926,8 +926,8 @@ MAX_TENANT_FILE_BYTES = 64 * 2**20
 
 
 def _nonblocking(path: str, flags: int) -> int:
-    """Opens without waiting for a writer (a FIFO) and without following a last symlink
-    into nowhere useful: the descriptor is then checked to be a regular file."""
+    """Opens without waiting for a writer (a FIFO would block the open itself): the
+    descriptor is then checked to be a regular file."""
     return os.open(path, flags | os.O_NONBLOCK)
 
 
