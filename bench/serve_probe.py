@@ -8,6 +8,11 @@ and every 0.25 s a JSON line is appended to PROBE_FILE: checks done, tenants not
 yet, the longest loop stall since the last line, the longest garbage collection, the
 history writer's results waiting (and its bound), CPU seconds and resident memory. The
 bench (bench/fleet.py) reads the file; nothing here changes what `serve` does.
+
+For diagnosis: FLEET_STALL_STACKS=FILE writes the loop's stack and the other threads'
+whenever the loop is 40 ms late; FLEET_SLOW_TURNS=FILE writes every turn of the loop over
+40 ms with the CPU the loop and the other threads used in it (their difference from the
+turn's wall time is waiting: for the interpreter lock, or for the machine).
 """
 
 from __future__ import annotations
@@ -98,12 +103,21 @@ async def probe(path: Path) -> None:
 
 
 def watch_stalls(path: Path, beats: list[float], limit: float = 0.04) -> None:
-    """Diagnosis (FLEET_STALL_STACKS=1): a thread that writes the event loop's stack to
-    ``path`` whenever the loop has not ticked for ``limit`` seconds."""
+    """Diagnosis (FLEET_STALL_STACKS=1, or a file to write to): a thread that writes the
+    event loop's stack, and the other threads', to ``path`` whenever the loop has not
+    ticked for ``limit`` seconds."""
     import threading
     import traceback
 
     main_id = threading.main_thread().ident
+
+    def other_stacks() -> str:
+        told = []
+        for thread in threading.enumerate():
+            frame = sys._current_frames().get(thread.ident or -1)
+            if frame is not None and thread.ident not in (main_id, threading.get_ident()):
+                told.append(f"[{thread.name}]\n" + "".join(traceback.format_stack(frame, limit=5)))
+        return "".join(told) or "(no other thread)\n"
 
     def run() -> None:
         with path.open("a") as out:
@@ -115,10 +129,47 @@ def watch_stalls(path: Path, beats: list[float], limit: float = 0.04) -> None:
                     if frame is not None:
                         stack = "".join(traceback.format_stack(frame, limit=12))
                         out.write(f"--- loop late {late * 1000:.0f} ms\n{stack}")
+                        out.write(f"--- the other threads meanwhile\n{other_stacks()}")
                         out.flush()
                     time.sleep(limit)
 
     threading.Thread(target=run, daemon=True, name="stall-watch").start()
+
+
+def time_turns(path: Path, limit: float = 0.04) -> None:
+    """Diagnosis (FLEET_SLOW_TURNS=file): every turn of the event loop that took over
+    ``limit`` seconds (its wait for events included) is written to ``path``: its wall time,
+    the loop thread's own CPU time in it, the other threads' (the process's less the
+    loop's), the callbacks it ran and the three slowest. Wall time neither used is the
+    CPU other processes took, or the wait for events."""
+    from asyncio import base_events, events
+
+    out = path.open("a", buffering=1)
+    run_handle, run_once = events.Handle._run, base_events.BaseEventLoop._run_once
+    timed: list[tuple[float, float, str]] = []
+
+    def handle_run(handle: events.Handle) -> None:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        run_handle(handle)
+        timed.append((time.perf_counter() - wall, time.thread_time() - cpu, repr(handle)[:160]))
+
+    def turn(loop: base_events.BaseEventLoop) -> None:
+        timed.clear()
+        wall, cpu, process = time.perf_counter(), time.thread_time(), time.process_time()
+        run_once(loop)
+        took = time.perf_counter() - wall
+        if took > limit:
+            own = time.thread_time() - cpu
+            others = time.process_time() - process - own
+            slowest = sorted(timed, reverse=True)[:3]
+            said = "; ".join(f"{w * 1000:.1f}/{c * 1000:.1f} {name}" for w, c, name in slowest)
+            out.write(
+                f"{time.time():.3f} turn {took * 1000:.1f} ms loop cpu {own * 1000:.1f} "
+                f"others cpu {others * 1000:.1f} callbacks {len(timed)} :: {said}\n"
+            )
+
+    events.Handle._run = handle_run  # type: ignore[method-assign]
+    base_events.BaseEventLoop._run_once = turn  # type: ignore[method-assign]
 
 
 async def beat(beats: list[float]) -> None:
@@ -150,7 +201,10 @@ async def main(probe_file: Path, argv: list[str]) -> int:
     if os.environ.get("FLEET_STALL_STACKS"):
         beats = [time.perf_counter()]
         beating = asyncio.create_task(beat(beats))
-        watch_stalls(probe_file.with_suffix(".stalls"), beats)
+        asked = os.environ["FLEET_STALL_STACKS"]
+        watch_stalls(Path(asked) if asked != "1" else probe_file.with_suffix(".stalls"), beats)
+    if os.environ.get("FLEET_SLOW_TURNS"):
+        time_turns(Path(os.environ["FLEET_SLOW_TURNS"]))
     try:
         return await server.serve(config)
     finally:
