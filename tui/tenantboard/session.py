@@ -67,6 +67,7 @@ from tenantboard.history.reader import (
 )
 from tenantboard.humanize import SEVERITY_WORDS, plural
 from tenantboard.incidents import HostIncident, IncidentChange, IncidentDetector
+from tenantboard.interpreter_lock import loop_first
 from tenantboard.lease import RETRY_EVERY, Holder, PollerLease, lease_paths
 from tenantboard.list_keeper import ChangeKind, ListKeeper
 from tenantboard.maintenance import MaintenancePlan, MaintenanceWatch, Scope, Window, tenant_host
@@ -427,7 +428,13 @@ class Session:
     # -- running ---------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Check, record and watch the file until cancelled; then close everything."""
+        """Check, record and watch the file until cancelled; then close everything. The
+        event loop gets the interpreter lock back from the session's threads within half a
+        millisecond meanwhile (interpreter_lock.py)."""
+        with loop_first():
+            await self._run()
+
+    async def _run(self) -> None:
         try:
             if self.commands_refused:
                 log.error("%s", self.commands_refused)
