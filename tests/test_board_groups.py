@@ -174,18 +174,32 @@ def test_the_filters_help_names_everything_the_filter_matches() -> None:
         assert f"{name}:" in help_text, name
 
 
-async def test_edit_or_remove_on_a_group_header_line_says_why_nothing_happens(
+async def test_a_tenant_key_on_a_group_header_line_says_why_nothing_happens(
     clock: FakeClock,
 ) -> None:
+    """Every key that acts on the selected tenant: ``m``, ``A`` and ``r`` did nothing there,
+    silently."""
     app = fleet_board(clock, group_by="host")
     async with app.run_test(size=(160, 40)) as pilot:
         await settle_board(pilot, app)
         table = app.query_one(TenantTable)
         table.move_cursor_to(0)
         assert table.cursor_header is not None
-        for key, doing in (("e", "edit it"), ("delete", "remove it"), ("c", "copy its")):
+        for key, doing in (
+            ("e", "edit it"),
+            ("delete", "remove it"),
+            ("c", "copy its context id"),
+            ("u", "copy its endpoint"),
+            ("o", "open its endpoint"),
+            ("m", "mute it"),
+            ("A", "acknowledge it"),
+            ("r", "refresh it"),
+        ):
+            app.clear_notifications()
             await pilot.press(key)
             await pilot.pause()
-            assert app.screen is app.board, key  # no form, no question
+            assert app.screen is app.board, key  # no form, question or chooser
             said = [n.message for n in app._notifications]
-            assert any("header line" in m and f"to {doing}" in m for m in said), said
+            assert said == [
+                f"the cursor is on a group's header line: move to a tenant to {doing}"
+            ], key

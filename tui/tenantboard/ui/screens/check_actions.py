@@ -35,8 +35,9 @@ class CheckActions:
     def action_recheck(self) -> None:
         if self._on_the_server("checks"):
             return
-        key = self.table.cursor_key
-        if key:
+        row = self._selected_row("refresh it")
+        if row is not None:
+            key = row.tenant.key
             self.session.recheck([key])
             self._redraw_keys({key})
             if self.monitor.paused:

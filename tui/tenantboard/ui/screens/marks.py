@@ -32,10 +32,9 @@ class MarkActions:
     model: Any
     clock: Any
     app: Any
-    table: Any
 
     def action_mute(self) -> None:
-        row = self._row_to_mark()
+        row = self._row_to_mark("mute it")
         if row is None:
             return
         key = row.tenant.key
@@ -50,7 +49,7 @@ class MarkActions:
         self.app.push_screen(ChooserScreen(f"Mute {row.tenant.display_name}", choices), chosen)
 
     def action_acknowledge(self) -> None:
-        row = self._row_to_mark()
+        row = self._row_to_mark("acknowledge it")
         if row is None:
             return
         if not row.not_ok and row.mark is None:  # in a window too: someone may be on it
@@ -58,8 +57,8 @@ class MarkActions:
             return
         self.add_mark(row.tenant.key, "ack", None)
 
-    def _row_to_mark(self) -> TenantRow | None:
-        row = self.model.rows.get(self.table.cursor_key or "")
+    def _row_to_mark(self, doing: str) -> TenantRow | None:
+        row = self._selected_row(doing)
         if row is None:
             return None
         if row.last is None:
