@@ -151,7 +151,14 @@ def time_turns(path: Path, limit: float = 0.04) -> None:
     def handle_run(handle: events.Handle) -> None:
         wall, cpu = time.perf_counter(), time.thread_time()
         run_handle(handle)
-        timed.append((time.perf_counter() - wall, time.thread_time() - cpu, repr(handle)[:160]))
+        timed.append((time.perf_counter() - wall, time.thread_time() - cpu, named(handle)))
+
+    def named(handle: events.Handle) -> str:
+        task = getattr(handle._callback, "__self__", None)  # a task's step: name the task
+        if isinstance(task, asyncio.Task):
+            coro = task.get_coro()
+            return f"task {task.get_name()} {getattr(coro, '__qualname__', coro)}"
+        return repr(handle)[:160]
 
     def turn(loop: base_events.BaseEventLoop) -> None:
         timed.clear()
