@@ -13,7 +13,7 @@ The phases (docs/performance.md says what each figure is):
    --tenant-series all and attention), /api/snapshot and /api/tenants, each timed by curl
    in another process while serve's event loop is watched for stalls (bench/serve_probe.py);
 2. the steady state: one `serve` with every tenant due every 5 minutes, after its first
-   pass, over a window (300 s; 120 s with --quick): its CPU, the checks, memory, the history
+   pass, over a window (330 s; 150 s with --quick; --steady-window): its CPU, the checks, memory, the history
    writer's queue, and every answer while Prometheus-like scrapes come every 15 s, the
    snapshot and /api/tenants every minute and an event stream stays open;
 3. the status page on that serve, live, in headless Chromium: first rows, scrolling,
@@ -369,9 +369,9 @@ def event_stream(serve: Serve) -> Iterator[Path]:
 
 
 def steady(args: argparse.Namespace, serve: Serve) -> tuple[list[Figure], dict[str, list[Fetched]]]:
-    # One whole cycle: every tenant checked once more (the schedule adds up to 10 %, at
-    # most 30 s, to each interval).
-    window = args.steady_interval + 30
+    # One whole cycle by default: every tenant checked once more (the schedule adds up to
+    # 10 %, at most 30 s, to each interval).
+    window = args.steady_window or args.steady_interval + 30
     start_line = serve.last()
     started = time.time()
     got: dict[str, list[Fetched]] = {"/metrics": [], "/api/snapshot": [], "/api/tenants": []}
@@ -411,7 +411,7 @@ def steady(args: argparse.Namespace, serve: Serve) -> tuple[list[Figure], dict[s
             "MB",
             f"< {RSS_LIMIT_MB:g} MB",
             end_line["rss"] / RSS_LIMIT_MB,
-            f"{start_line['rss']:.0f} MB at the start of the window",
+            memory_note(start_line, lines, args.steady_interval),
         ),
         Figure(
             "  history writer: most results waiting",
@@ -445,6 +445,23 @@ def steady(args: argparse.Namespace, serve: Serve) -> tuple[list[Figure], dict[s
     figures += scrape_figures("steady /api/snapshot", got["/api/snapshot"], limit=None)
     figures += scrape_figures("steady /api/tenants", got["/api/tenants"], limit=None)
     return figures, got
+
+
+def memory_note(start_line: dict, lines: list[dict], every: float) -> str:
+    """The memory at the start of the window; over a window of several cycles (an hour:
+    --steady-window 3600), at the end of each and its growth from the first's end."""
+    note = f"{start_line['rss']:.0f} MB at the start of the window"
+    marks = [start_line["t"] + every * n for n in range(1, 1000)]
+    ends = [next((line for line in lines if line["t"] >= mark), None) for mark in marks]
+    at_ends = [line["rss"] for line in ends if line is not None and "rss" in line]
+    if len(at_ends) < 2:
+        return note
+    growth = (at_ends[-1] - at_ends[0]) / at_ends[0] * 100
+    every_said = f"{every / 60:g} min"
+    return (
+        f"{note}; at the end of each {every_said}: "
+        f"{' '.join(f'{rss:.0f}' for rss in at_ends)} MB ({growth:+.1f} % from the first)"
+    )
 
 
 # -- phase 3: the status page in Chromium ---------------------------------------------------------
@@ -790,6 +807,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="2 rounds, 120 s steady, 4 passes")
     parser.add_argument(
         "--only", nargs="+", choices=PHASES, default=list(PHASES), help="only these phases"
+    )
+    parser.add_argument(
+        "--steady-window",
+        type=float,
+        help="seconds the steady state is watched (one cycle and 30 s by default; 3600: an hour)",
     )
     args = parser.parse_args(argv)
     args.rounds = 2 if args.quick else 3
