@@ -435,11 +435,15 @@ async def test_rows_whose_uptime_alone_changed_are_mended_not_made_again(monkeyp
         return original(cls, row, marks)
 
     monkeypatch.setattr(watcher_module.RowText, "made", classmethod(counted))
+    packed: list[bytes] = []
+    pack = watcher_module.pack
+    monkeypatch.setattr(watcher_module, "pack", lambda text: packed.append(text) or pack(text))
     figures = {row.tenant.key: 0.987654321 for row in rows[:3]} | {rows[3].tenant.key: None}
     rows[3].uptime_24h = 1.0
     watcher.session._set_uptime([row.tenant.key for row in rows], figures)
     for _ in range(3):
         await asyncio.sleep(0)
+    assert packed == []  # nothing compressed again: 50 µs a row, the loop's lock let go
     for row in rows:
         kept = watcher._texts_of(row)
         assert kept.revision == row.revision
