@@ -255,9 +255,10 @@ def row_json(row: TenantRow, marks: Mapping[str, Mark] | None = None) -> dict[st
         # The last check failed in our own outage: not the tenant's failure (stale).
         "during_outage": bool(last and last.during_outage),
         "last_known": last_known_json(row),
-        "uptime_24h": row.uptime_24h,
         "marks": marks_json(marks) if marks else None,
         "maintenance": row.window.as_json() if row.window is not None else None,
+        # The uptime, the revision and the result come last: RowText keeps them apart.
+        "uptime_24h": row.uptime_24h,
         "rev": row.revision,
         "result": check_record(last, marks, window=row.window) if last else None,
     }
@@ -282,14 +283,16 @@ ROW_DICTIONARY = (
     b'"state": null, "state_code": null, "is_running": null, "running_mismatch": false, '
     b'"endpoint_host": null, "version": null, "checked_at": null, "last_change": null, '
     b'"checks": 0, "error": {"kind": "timeout", "message": "", "status": null}, '
-    b'"during_outage": false, "last_known": null, "uptime_24h": 1.0, "marks": null, '
-    b'"maintenance": null, "rev": 1, "result": ' + _TYPICAL_RECORD + b'}, "severity": "OK", '
+    b'"during_outage": false, "last_known": null, "marks": null, '
+    b'"maintenance": null, "uptime_24h": 1.0, "rev": 1, "result": '
+    + _TYPICAL_RECORD
+    + b'}, "severity": "OK", '
     b'"glyph": "\xe2\x9c\x94", "bucket": "Running", "state": "Running", "state_code": 2, '
     b'"is_running": true, "running_mismatch": false, "endpoint_host": "online.superoffice.com", '
     b'"version": null, "checked_at": "2026-01-01T00:00:00Z", '
     b'"last_change": "2026-01-01T00:00:00Z", "checks": 1, "error": null, '
-    b'"during_outage": false, "last_known": null, "uptime_24h": null, "marks": null, '
-    b'"maintenance": null, "rev": 1, "result": ' + _TYPICAL_RECORD + b"}"
+    b'"during_outage": false, "last_known": null, "marks": null, '
+    b'"maintenance": null, "uptime_24h": null, "rev": 1, "result": ' + _TYPICAL_RECORD + b"}"
 )
 #: Raw deflate with a 2 KB window (the dictionary fits) and a small hash table: the
 #: compressor's own memory is allocated and freed per row, and zlib's defaults (256 KB)
@@ -332,74 +335,64 @@ class RowText(NamedTuple):
     """One row's JSON, kept until the row changes: the snapshot of 100,000 tenants is then
     made of the rows' texts, not 100,000 encodings. Kept compressed (:func:`pack`): 100,000
     rows' JSON took 110 MB as it is, about a tenth of that so. ``/api/tenants`` (the check
-    records) and the snapshot (the rows, each holding its record) share it."""
+    records) and the snapshot (the rows, each holding its record) share it.
+
+    The 24-hour uptime and the revision are kept beside the compressed text and put in
+    when it is read: each minute's uptime read changes most rows' uptime and nothing
+    else, and unpacking and packing each row again took 50 µs of the event loop a row and
+    let go of the interpreter lock three times (interpreter_lock.py): 100,000 rows held
+    the loop 40-380 ms a slice while other threads computed."""
 
     revision: int
-    #: The row's JSON, its ``result`` last, compressed (:func:`pack`).
+    #: The row's JSON up to its uptime (its opening brace and the fields before), then its
+    #: ``result`` (the last check as ``/api/tenants`` shows it), compressed (:func:`pack`).
     packed: bytes
-    #: Where its ``result`` (the last check as ``/api/tenants`` shows it) begins in the
-    #: JSON; 0 when it is null (not checked yet).
+    #: Where its ``result`` begins in the packed text; 0 when it is null (not checked yet).
     record_at: int
-    #: The 24-hour uptime changed since it was packed (:meth:`with_uptime`): the JSON says
-    #: :attr:`uptime` and :attr:`revision` instead of what was packed.
-    mended: bool = False
-    uptime: float | None = None
+    uptime: float | None
 
     @classmethod
     def made(cls, row: TenantRow, marks: Mapping[str, Mark] | None) -> tuple[RowText, bytes]:
         """The row's text to keep, and its JSON."""
         data = row_json(row, marks)
-        record = data.pop("result")
-        head = dumps(data)[:-1] + b', "result": '
+        record, uptime, revision = data.pop("result"), data.pop("uptime_24h"), data.pop("rev")
+        head = dumps(data)[:-1]
         if record is None:
-            return cls(row.revision, pack(head + b"null}"), 0), head + b"null}"
-        text = head + dumps(record) + b"}"
-        return cls(row.revision, pack(text), len(head)), text
+            kept = cls(revision, pack(head), 0, uptime)
+            return kept, kept._joined(head, None)
+        recorded = dumps(record)
+        kept = cls(revision, pack(head + recorded), len(head), uptime)
+        return kept, kept._joined(head, recorded)
 
     @property
     def row(self) -> bytes:
-        return self._text()[0]
+        text = unpack(self.packed)
+        if not self.record_at:
+            return self._joined(text, None)
+        return self._joined(text[: self.record_at], text[self.record_at :])
 
     @property
     def record(self) -> bytes | None:
         """Its ``result`` alone (None: not checked yet)."""
-        text, record_at = self._text()
-        return text[record_at:-1] if record_at else None
+        return unpack(self.packed)[self.record_at :] if self.record_at else None
 
     def with_uptime(self, uptime: float | None, revision: int) -> RowText:
         """The same row with another 24-hour uptime and revision: what :meth:`made` would
-        make of it. Each minute's uptime read changes most rows' uptime and nothing else;
-        unpacking and packing each row again took 50 µs of the event loop a row, and let
-        go of the interpreter lock three times (interpreter_lock.py): 100,000 rows held
-        the loop 40-380 ms a slice while other threads computed. The new values are put
-        in when the JSON is read instead (2 µs)."""
-        return RowText(revision, self.packed, self.record_at, True, uptime)
+        make of it (0.5 µs: nothing is compressed again)."""
+        return RowText(revision, self.packed, self.record_at, uptime)
 
-    def _text(self) -> tuple[bytes, int]:
-        """The JSON and where its ``result`` begins. A key followed by ``": `` cannot be
-        inside a JSON string (its quotes there are escaped), so each is found once."""
-        text = unpack(self.packed)
-        if not self.mended:
-            return text, self.record_at
-        values = {
-            b'"uptime_24h": ': b"null" if self.uptime is None else _json_number(self.uptime),
-            b'"rev": ': b"%d" % self.revision,
-        }
-        spans = sorted((*_value_at(text, key), value) for key, value in values.items())
-        pieces: list[bytes] = []
-        taken = grown = 0
-        for start, end, value in spans:
-            pieces += (text[taken:start], value)
-            taken = end
-            grown += len(value) - (end - start)
-        pieces.append(text[taken:])
-        return b"".join(pieces), self.record_at + grown if self.record_at else 0
-
-
-def _value_at(text: bytes, key: bytes) -> tuple[int, int]:
-    """Where ``key``'s value (a number or null, up to the next comma) is in a row's JSON."""
-    start = text.index(key) + len(key)
-    return start, text.index(b",", start)
+    def _joined(self, head: bytes, record: bytes | None) -> bytes:
+        uptime = b"null" if self.uptime is None else _json_number(self.uptime)
+        return b"".join(
+            (
+                head,
+                b', "uptime_24h": ',
+                uptime,
+                b', "rev": %d, "result": ' % self.revision,
+                b"null" if record is None else record,
+                b"}",
+            )
+        )
 
 
 def _json_number(value: float) -> bytes:
