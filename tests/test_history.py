@@ -462,7 +462,7 @@ def test_a_fleets_first_batch_looks_up_no_history_for_tenants_new_to_the_file(
     db.connection.set_trace_callback(statements.append)
     db.write([seen(0, key=key) for key in keys])
     db.connection.set_trace_callback(None)
-    assert not [sql for sql in statements if "FROM intervals" in sql]
+    assert not [sql for sql in statements if "intervals" in sql and "INSERT" not in sql]
     assert sum("SELECT key, id FROM tenants" in sql for sql in statements) == 6
     # Many rows a statement: a statement a row let go of the interpreter lock for each,
     # and serve's busy event loop made the writer wait for every one back.
@@ -471,6 +471,37 @@ def test_a_fleets_first_batch_looks_up_no_history_for_tenants_new_to_the_file(
     assert all(rows(db, key) == [(0, 0, "Running")] for key in keys[::100])
     db.write([seen(1, key=key) for key in keys])  # known now: continued
     assert all(rows(db, key) == [(0, 1, "Running")] for key in keys[::100])
+
+
+def test_a_fleets_next_batch_folds_onto_every_tenants_interval_in_a_few_statements(
+    db: HistoryDB,
+) -> None:
+    """Each tenant's last interval read, and its end moved, a statement a tenant: each
+    statement lets go of the interpreter lock, and with serve's event loop busy the writer
+    waited up to a switch interval for each one back (2,000 results a second outran it).
+    Now a few statements a batch; every tenant's history as before."""
+    keys = [f"online:Cust{number}" for number in range(1200)]  # past one chunk of each
+    db.write([seen(0, key=key) for key in keys])
+    db.write([seen(1, key=key, next_at=T0 + timedelta(minutes=6)) for key in keys])
+    changed = keys[::100]
+    statements: list[str] = []
+    db.connection.set_trace_callback(statements.append)
+    planned = T0 + timedelta(minutes=7)
+    db.write(
+        [
+            seen(2, "Stopped" if key in changed else "Running", key=key, next_at=planned)
+            for key in keys
+        ]
+    )
+    db.connection.set_trace_callback(None)
+    assert sum("JOIN intervals" in sql for sql in statements) == 3  # 500 tenants a statement
+    assert sum(sql.startswith("UPDATE intervals") for sql in statements) == 7  # 180 a statement
+    for key in keys:
+        expected = [(0, 2, "Running")]
+        if key in changed:
+            expected = [(0, 2, "Running"), (2, 2, "Stopped")]
+        assert rows(db, key) == expected
+        assert db.intervals(key)[0].next_at == planned  # as its last check planned
 
 
 def test_versions_seen_for_a_fleet_are_read_and_added_in_a_few_statements(

@@ -898,25 +898,50 @@ class HistoryDB:
         """Fold observations into intervals, in one transaction."""
         self.write(observations, gap=gap)
 
-    def _last_row(self, tenant_id: int) -> tuple[Any, ...] | None:
-        return self.connection.execute(
-            f"SELECT i.id, {self._columns} FROM intervals i "
-            "WHERE i.tenant = ? ORDER BY i.start_at DESC, i.id DESC LIMIT 1",
-            (tenant_id,),
-        ).fetchone()
-
     def _last_rows(
         self, keys: Iterable[str]
     ) -> tuple[dict[str, tuple[Any, ...] | None], list[Outage]]:
-        """Inside a transaction: each tenant's last interval row, and our outages since the
-        oldest of those intervals ended (what may cut them)."""
+        """Inside a transaction: each tenant's last interval row (its id first), and our
+        outages since the oldest of those intervals ended (what may cut them). A few
+        statements whatever the number of tenants: a statement a tenant let go of the
+        interpreter lock twice a tenant (see :meth:`_insert_rows`)."""
         keys = list(keys)
         added = self._tenant_ids_for(keys)
-        lasts = {
-            key: None if key in added else self._last_row(self._tenant_ids[key]) for key in keys
-        }
+        ids = [self._tenant_ids[key] for key in keys if key not in added]
+        found: dict[int, tuple[Any, ...]] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            tenants = ", ".join(["(?)"] * len(chunk))
+            rows = self.connection.execute(
+                f"WITH k(tenant) AS (VALUES {tenants}) "
+                f"SELECT k.tenant, i.id, {self._columns} FROM k JOIN intervals i ON i.id = "
+                "(SELECT j.id FROM intervals j WHERE j.tenant = k.tenant "
+                "ORDER BY j.start_at DESC, j.id DESC LIMIT 1)",
+                chunk,
+            )
+            found.update((row[0], row[1:]) for row in rows)
+        lasts = {key: found.get(self._tenant_ids[key]) for key in keys}
         ends = [row[2] for row in lasts.values() if row is not None]
         return lasts, self._outages_after(min(ends)) if ends else []
+
+    def _update_ends(self, updates: Sequence[tuple[int, int | None, int]]) -> None:
+        """Each interval's new end and planned next check (``(end_at, next_at, id)``), a
+        few statements whatever their number: ``executemany`` steps once a row, and lets go
+        of the interpreter lock each time (see :meth:`_insert_rows`)."""
+        per = _INSERT_VARIABLES // 5
+        for start in range(0, len(updates), per):
+            chunk = updates[start : start + per]
+            cases = " ".join(["WHEN ? THEN ?"] * len(chunk))
+            ids = ", ".join("?" * len(chunk))
+            self.connection.execute(
+                f"UPDATE intervals SET end_at = CASE id {cases} END, "
+                f"next_at = CASE id {cases} END WHERE id IN ({ids})",
+                [
+                    *(value for end, _, row_id in chunk for value in (row_id, end)),
+                    *(value for _, planned, row_id in chunk for value in (row_id, planned)),
+                    *(row_id for _, _, row_id in chunk),
+                ],
+            )
 
     def _record(self, by_key: Mapping[str, list[Observation]], gap: float) -> None:
         """Fold each tenant's observations onto its last interval, minding our outages
@@ -933,10 +958,7 @@ class HistoryDB:
                 updates.append((_epoch(updated.end), _epoch_or_none(updated.next_at), row[0]))
             tenant_id = self._tenant_ids[key]
             inserts.extend((tenant_id, *_interval_row(item)) for item in new)
-        if updates:
-            self.connection.executemany(
-                "UPDATE intervals SET end_at = ?, next_at = ? WHERE id = ?", updates
-            )
+        self._update_ends(updates)
         self._insert_rows(
             "INSERT INTO intervals(tenant, start_at, end_at, state, code, running, host, "
             "error, next_at) VALUES",
@@ -1041,8 +1063,8 @@ class HistoryDB:
                 last = _interval(key, row[1:])
                 held = held_until(last, now, gap, outages)
                 if held != last:
-                    updates.append((_epoch(held.end), row[0]))
-            connection.executemany("UPDATE intervals SET end_at = ? WHERE id = ?", updates)
+                    updates.append((_epoch(held.end), row[8], row[0]))  # next_at as it was
+            self._update_ends(updates)
             stretched = len(updates)
             if run_id is not None:
                 connection.execute(
