@@ -12,7 +12,9 @@ bench (bench/fleet.py) reads the file; nothing here changes what `serve` does.
 For diagnosis: FLEET_STALL_STACKS=FILE writes the loop's stack and the other threads'
 whenever the loop is 40 ms late; FLEET_SLOW_TURNS=FILE writes every turn of the loop over
 40 ms with the CPU the loop and the other threads used in it (their difference from the
-turn's wall time is waiting: for the interpreter lock, or for the machine).
+turn's wall time is waiting: for the interpreter lock, or for the machine);
+FLEET_SWITCH_INTERVAL=SECONDS sets the interpreter's switch interval in place of the
+session's (interpreter_lock.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import time
 from pathlib import Path
 
 from chaos_soak import history_bytes  # bench/ is on the path: this script lives there
-from tenantboard import cli
+from tenantboard import cli, interpreter_lock
 from tenantboard.history.db import MAX_PENDING
 from tenantboard.rows import PENDING_BUCKET
 from tenantboard.serve import server
@@ -212,6 +214,9 @@ async def main(probe_file: Path, argv: list[str]) -> int:
         watch_stalls(Path(asked) if asked != "1" else probe_file.with_suffix(".stalls"), beats)
     if os.environ.get("FLEET_SLOW_TURNS"):
         time_turns(Path(os.environ["FLEET_SLOW_TURNS"]))
+    if os.environ.get("FLEET_SWITCH_INTERVAL"):  # what the session sets while it runs
+        interpreter_lock.SWITCH_INTERVAL = float(os.environ["FLEET_SWITCH_INTERVAL"])
+        sys.setswitchinterval(interpreter_lock.SWITCH_INTERVAL)
     try:
         return await server.serve(config)
     finally:
