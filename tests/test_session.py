@@ -18,6 +18,7 @@ import pytest
 
 from tenantboard.errors import ErrorKind
 from tenantboard.history.db import HistoryDB
+from tenantboard.interpreter_lock import loop_first
 from tenantboard.lease import PollerLease, lease_paths
 from tenantboard.notify import Deliverer, Notifier
 from tenantboard.session import MarkRefused, Session, SessionConfig
@@ -119,6 +120,20 @@ async def test_while_a_session_runs_its_threads_hand_the_loop_the_lock_soon(
     assert sys.getswitchinterval() == pytest.approx(0.0005)
     running.cancel()
     await asyncio.gather(running, return_exceptions=True)
+    assert sys.getswitchinterval() == before
+
+
+def test_sessions_that_overlap_leave_the_interval_as_it_was_once_the_last_ends() -> None:
+    """Two sessions in one process (a test's two boards on one file) may end in either
+    order: the first to end must not take the half millisecond from the other, nor the last
+    leave it behind."""
+    before = sys.getswitchinterval()
+    first, second = loop_first(), loop_first()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == pytest.approx(0.0005)  # the second still runs
+    second.__exit__(None, None, None)
     assert sys.getswitchinterval() == before
 
 

@@ -24,13 +24,26 @@ from collections.abc import Iterator
 SWITCH_INTERVAL = 0.0005
 
 
+class _Running:
+    """How many sessions run now, and the interval from before the first began: sessions
+    that overlap (a test's two boards on one file) may end in any order."""
+
+    count = 0
+    interval_before = 0.0
+
+
 @contextlib.contextmanager
 def loop_first() -> Iterator[None]:
     """While inside, a thread that computes hands the lock over after
-    :data:`SWITCH_INTERVAL` (never later than it already did); as it was, after."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, SWITCH_INTERVAL))
+    :data:`SWITCH_INTERVAL` (never later than it already did); once the last session that
+    is inside leaves, as it was."""
+    if _Running.count == 0:
+        _Running.interval_before = sys.getswitchinterval()
+        sys.setswitchinterval(min(_Running.interval_before, SWITCH_INTERVAL))
+    _Running.count += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(before)
+        _Running.count -= 1
+        if _Running.count == 0:
+            sys.setswitchinterval(_Running.interval_before)
