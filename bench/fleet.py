@@ -451,15 +451,15 @@ def memory_note(start_line: dict, lines: list[dict], every: float) -> str:
     """The memory at the start of the window; over a window of several cycles (an hour:
     --steady-window 3600), at the end of each and its growth from the first's end."""
     note = f"{start_line['rss']:.0f} MB at the start of the window"
-    marks = [start_line["t"] + every * n for n in range(1, 1000)]
-    ends = [next((line for line in lines if line["t"] >= mark), None) for mark in marks]
-    at_ends = [line["rss"] for line in ends if line is not None and "rss" in line]
+    cycles = int((lines[-1]["t"] - start_line["t"]) // every) if lines else 0
+    marks = [start_line["t"] + every * n for n in range(1, cycles + 1)]
+    ends = [next(line for line in lines if line["t"] >= mark) for mark in marks]
+    at_ends = [line["rss"] for line in ends if "rss" in line]
     if len(at_ends) < 2:
         return note
     growth = (at_ends[-1] - at_ends[0]) / at_ends[0] * 100
-    every_said = f"{every / 60:g} min"
     return (
-        f"{note}; at the end of each {every_said}: "
+        f"{note}; at the end of each {every / 60:g} min: "
         f"{' '.join(f'{rss:.0f}' for rss in at_ends)} MB ({growth:+.1f} % from the first)"
     )
 
